@@ -1,0 +1,20 @@
+include(CMakePackageConfigHelpers)
+set(CCB_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ccbridge)
+
+install(TARGETS ccb_core EXPORT ccbridgeTargets
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/ ${PROJECT_BINARY_DIR}/include/ TYPE INCLUDE)
+if(TARGET ccbridge_app)
+  install(TARGETS ccbridge_app RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+install(EXPORT ccbridgeTargets NAMESPACE ccbridge:: DESTINATION ${CCB_CMAKE_DIR})
+export(EXPORT ccbridgeTargets NAMESPACE ccbridge:: FILE ${PROJECT_BINARY_DIR}/ccbridgeTargets.cmake)
+configure_package_config_file(cmake/ccbridgeConfig.cmake.in ${PROJECT_BINARY_DIR}/ccbridgeConfig.cmake
+                              INSTALL_DESTINATION ${CCB_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/ccbridgeConfigVersion.cmake
+                                 COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/ccbridgeConfig.cmake ${PROJECT_BINARY_DIR}/ccbridgeConfigVersion.cmake
+        DESTINATION ${CCB_CMAKE_DIR})

@@ -1,0 +1,156 @@
+// Options for one run of the Claude Code CLI: the fields of the official Python SDK's
+// ClaudeAgentOptions that map to command-line flags or environment variables, with the same
+// defaults, plus process-level settings (binary, cwd, env, limits, shutdown waits).
+//
+// Every user-controlled value is passed in the `--flag=value` form, so a value that starts with
+// '-' can never be read as another flag. Nothing is ever passed through a shell.
+//
+// Thread safety: a plain value type; copy it freely.
+#pragma once
+
+#include <ccbridge/export.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+CCB_BEGIN_NAMESPACE
+
+/// The system prompt. Default-constructed Options send `--system-prompt=` (an empty prompt), like
+/// the Python SDK; use SystemPrompt::preset() for Claude Code's own prompt.
+struct SystemPrompt {
+  enum class Kind { text, file, preset };
+  Kind kind = Kind::text;
+  std::string value;                   ///< the text (text) or the path (file)
+  std::optional<std::string> append;   ///< preset only: `--append-system-prompt=<append>`
+
+  static SystemPrompt text(std::string s) { return {Kind::text, std::move(s), std::nullopt}; }
+  static SystemPrompt file(std::string path) { return {Kind::file, std::move(path), std::nullopt}; }
+  static SystemPrompt preset(std::optional<std::string> append_text = std::nullopt)
+  {
+    return {Kind::preset, "claude_code", std::move(append_text)};
+  }
+};
+
+/// Extended thinking (`thinking` wins over max_thinking_tokens, as in the SDK).
+struct Thinking {
+  enum class Kind { adaptive, enabled, disabled };
+  Kind kind = Kind::adaptive;
+  int budget_tokens = 0;                ///< enabled only: `--max-thinking-tokens=<n>`
+  std::optional<std::string> display;   ///< "summarized" or "omitted": `--thinking-display=`
+};
+
+/// Called with each line the CLI writes to stderr (without the newline), on a ccbridge I/O thread.
+/// Must not block for long. Exceptions it throws are caught and ignored.
+using StderrCallback = std::function<void(std::string_view line)>;
+
+struct ShutdownPolicy {
+  /// After closing stdin, how long the CLI may take to exit on its own (it flushes its session
+  /// file then; signalling earlier loses the last message and breaks --resume).
+  std::chrono::milliseconds exit_wait{5000};
+  /// After SIGTERM to the process group, how long before SIGKILL.
+  std::chrono::milliseconds term_wait{5000};
+  /// After the CLI exited, how long to keep reading stdout held open by a leftover descendant
+  /// before the process group is killed and the stream ends.
+  std::chrono::milliseconds drain_wait{2000};
+};
+
+struct Options {
+  // ---- CLI flags, in the order the Python SDK emits them -------------------------------------
+  std::optional<SystemPrompt> system_prompt;           ///< unset: `--system-prompt=` (empty)
+  /// Built-in tools: unset = CLI default; {} = no tools (`--tools=`); {"default"} via tools_preset.
+  std::optional<std::vector<std::string>> tools;
+  bool tools_preset_default = false;                   ///< `--tools=default` (wins over tools)
+  std::vector<std::string> allowed_tools;              ///< `--allowedTools=a,b`
+  /// Skills: "all" adds `Skill`, names add `Skill(name)` to allowedTools; either makes
+  /// setting_sources default to {"user","project"}.
+  bool skills_all = false;
+  std::vector<std::string> skills;
+  std::optional<int> max_turns;                        ///< `--max-turns=<n>` (0 is ignored)
+  std::optional<double> max_budget_usd;                ///< `--max-budget-usd=<x>`
+  std::vector<std::string> disallowed_tools;           ///< `--disallowedTools=a,b`
+  std::optional<int> task_budget;                      ///< `--task-budget=<n>`
+  std::optional<std::string> model;                    ///< `--model=<m>`
+  std::optional<std::string> fallback_model;           ///< `--fallback-model=<m>` (!= model)
+  std::vector<std::string> betas;                      ///< `--betas=a,b`
+  std::optional<std::string> permission_prompt_tool_name;  ///< `--permission-prompt-tool=<name>`
+  /// default, acceptEdits, plan, bypassPermissions, dontAsk, auto (passed through as given).
+  std::optional<std::string> permission_mode;
+  bool continue_conversation = false;                  ///< `--continue`
+  std::optional<std::string> resume;                   ///< `--resume=<id>`
+  std::optional<std::string> session_id;               ///< `--session-id=<uuid>`
+  std::optional<std::string> settings;                 ///< `--settings=<path or JSON>`
+  /// Sandbox settings (a JSON object); merged into settings as its "sandbox" key.
+  std::optional<std::string> sandbox_json;
+  std::vector<std::string> add_dirs;                   ///< `--add-dir=<d>` per directory
+  /// MCP servers: name -> server config as a JSON object text; sent as
+  /// `--mcp-config={"mcpServers":{...}}`.
+  std::map<std::string, std::string> mcp_servers;
+  /// A path or JSON text passed verbatim as `--mcp-config=<value>` (instead of mcp_servers).
+  std::optional<std::string> mcp_config;
+  bool include_partial_messages = false;               ///< `--include-partial-messages`
+  bool include_hook_events = false;                    ///< `--include-hook-events`
+  bool strict_mcp_config = false;                      ///< `--strict-mcp-config`
+  bool fork_session = false;                           ///< `--fork-session`
+  std::optional<std::string> resume_session_at;        ///< `--resume-session-at=<uuid>`
+  std::optional<std::string> resume_drops_turn;        ///< `--resume-drops-turn=<uuid>` (even if "")
+  bool session_mirror = false;                         ///< `--session-mirror`
+  /// unset: omitted (CLI default: all sources); {} gives `--setting-sources=` (none).
+  std::optional<std::vector<std::string>> setting_sources;
+  std::vector<std::string> plugin_dirs;                ///< `--plugin-dir=<p>` per local plugin
+  std::optional<Thinking> thinking;
+  std::optional<int> max_thinking_tokens;              ///< deprecated; `--max-thinking-tokens=<n>`
+  std::optional<std::string> effort;                   ///< low, medium, high, xhigh, max
+  std::optional<std::string> json_schema;              ///< output_format json_schema: `--json-schema=`
+  /// Escape hatch for flags ccbridge does not know: {"flag", value} gives `--flag=value`,
+  /// {"flag", nullopt} gives `--flag`. Emitted in order, after the known flags.
+  std::vector<std::pair<std::string, std::optional<std::string>>> extra_args;
+
+  // ---- environment -----------------------------------------------------------------------------
+  bool enable_file_checkpointing = false;  ///< env CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING=true
+  /// Merged over the parent environment (minus CLAUDECODE). Overrides CLAUDE_CODE_ENTRYPOINT.
+  std::map<std::string, std::string> env;
+
+  // ---- process ---------------------------------------------------------------------------------
+  /// The CLI executable. Unset: PATH, then the usual install locations (see find_cli()).
+  std::optional<std::string> cli_path;
+  /// Working directory of the CLI (must exist). Unset: the host's cwd.
+  std::optional<std::string> cwd;
+  /// POSIX only: run the CLI as this user (name or numeric uid); needs the privilege to switch.
+  std::optional<std::string> user;
+  StderrCallback stderr_callback;
+  /// Bytes of stderr kept for error reports (the newest ones).
+  std::size_t stderr_tail_bytes = 16 * 1024;
+  /// Longest stdout line accepted, in bytes; longer lines become invalid_line messages.
+  std::size_t max_line_bytes = 64 * 1024 * 1024;
+  /// Backpressure: reading stdout pauses while this many messages, or this many bytes, wait
+  /// unconsumed in a Stream.
+  std::size_t max_buffered_messages = 1024;
+  std::size_t max_buffered_bytes = 64 * 1024 * 1024;
+  ShutdownPolicy shutdown;
+};
+
+/// The argv (without the program) that Options produce, in the order the CLI receives them.
+/// Throws Error(errc::invalid_argument) for contradictory or malformed options.
+CCB_API std::vector<std::string> build_cli_args(const Options &options);
+
+/// The child environment ("KEY=VALUE" entries) built from `parent` ("KEY=VALUE" entries, usually
+/// the host's environ) following the official SDKs' rules: parent minus CLAUDECODE,
+/// CLAUDE_CODE_ENTRYPOINT=sdk-cpp as a default, options.env merged over it, PWD=cwd when cwd is set,
+/// and CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING when requested. Sorted by key.
+CCB_API std::vector<std::string> build_cli_env(const Options &options,
+                                               const std::vector<std::string> &parent);
+
+/// Locates the CLI executable: options.cli_path if set (a bare name is looked up on PATH), else
+/// `claude` on PATH, else ~/.npm-global/bin/claude, /usr/local/bin/claude, ~/.local/bin/claude,
+/// ~/node_modules/.bin/claude, ~/.yarn/bin/claude, ~/.claude/local/claude.
+/// Throws Error(errc::cli_not_found) naming every place searched and how to install the CLI.
+CCB_API std::string find_cli(const Options &options);
+
+CCB_END_NAMESPACE

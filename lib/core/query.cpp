@@ -1,0 +1,83 @@
+#include "core/stream_state.hpp"
+#include "protocol/utf8.hpp"
+
+#include <ccbridge/json.hpp>
+#include <ccbridge/query.hpp>
+
+CCB_BEGIN_NAMESPACE
+
+namespace {
+
+void check_options(const Options &o)
+{
+  if (o.max_line_bytes == 0) throw Error(errc::invalid_argument, "Options::max_line_bytes must be > 0");
+  if (o.max_buffered_messages == 0) {
+    throw Error(errc::invalid_argument, "Options::max_buffered_messages must be > 0");
+  }
+  if (o.max_buffered_bytes == 0) throw Error(errc::invalid_argument, "Options::max_buffered_bytes must be > 0");
+}
+
+// One user message, as the SDKs write it (SDK-WIRE-SPEC 3.2); `content_json` is a JSON value.
+std::string user_frame(std::string_view content_json)
+{
+  std::string f = R"({"type":"user","session_id":"","message":{"role":"user","content":)";
+  f += content_json;
+  f += R"(},"parent_tool_use_id":null})";
+  f += '\n';
+  return f;
+}
+
+Stream start_run(std::shared_ptr<Runtime::Impl> runtime, const Options &options, std::string frame)
+{
+  check_options(options);
+  detail::SpawnRequest req;
+  req.program = find_cli(options);
+  req.args = build_cli_args(options);
+  req.env = build_cli_env(options, detail::current_environment());
+  req.cwd = options.cwd;
+  req.user = options.user;
+  auto state = std::make_shared<Stream::State>(std::move(runtime), options);
+  state->start(std::move(req));
+  state->write(std::move(frame));
+  // No callbacks need the control channel in a one-shot run: EOF tells the CLI to finish.
+  state->close_stdin();
+  return Stream(std::move(state));
+}
+
+std::string text_content(std::string_view prompt)
+{
+  std::size_t bad = 0;
+  if (!detail::valid_utf8(prompt.data(), prompt.size(), &bad)) {
+    throw Error(errc::invalid_argument,
+                "the prompt is not valid UTF-8 (first bad byte at offset " + std::to_string(bad) + ")");
+  }
+  std::string content;
+  append_json_string(content, prompt);
+  return content;
+}
+
+}  // namespace
+
+Stream query(Runtime &runtime, std::string_view prompt, const Options &options)
+{
+  return start_run(runtime.impl(), options, user_frame(text_content(prompt)));
+}
+
+Stream query(std::string_view prompt, const Options &options)
+{
+  return start_run(std::make_shared<Runtime::Impl>(1), options, user_frame(text_content(prompt)));
+}
+
+Stream query_content(Runtime &runtime, std::string_view content_json, const Options &options)
+{
+  JsonView v;
+  try {
+    v = parse_json(content_json);
+  } catch (const Error &e) {
+    throw Error(errc::invalid_argument, "content_json is not valid JSON: " + e.detail());
+  }
+  if (!v.is_array()) throw Error(errc::invalid_argument, "content_json must be a JSON array of content blocks");
+  return start_run(runtime.impl(), options, user_frame(v.dump()));
+}
+
+CCB_END_NAMESPACE

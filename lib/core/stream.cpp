@@ -1,0 +1,535 @@
+#include "core/stream_state.hpp"
+
+#include <ccbridge/json.hpp>
+
+#include <asio/post.hpp>
+
+#include <csignal>
+#include <future>
+#include <string>
+
+CCB_BEGIN_NAMESPACE
+
+namespace {
+
+const char *signal_name(int sig) noexcept
+{
+  switch (sig) {
+  case SIGHUP: return "SIGHUP";
+  case SIGINT: return "SIGINT";
+  case SIGQUIT: return "SIGQUIT";
+  case SIGILL: return "SIGILL";
+  case SIGABRT: return "SIGABRT";
+  case SIGBUS: return "SIGBUS";
+  case SIGFPE: return "SIGFPE";
+  case SIGKILL: return "SIGKILL";
+  case SIGSEGV: return "SIGSEGV";
+  case SIGPIPE: return "SIGPIPE";
+  case SIGTERM: return "SIGTERM";
+  default: return "signal";
+  }
+}
+
+std::string clip(std::string_view s, std::size_t max)
+{
+  if (s.size() <= max) return std::string(s);
+  return std::string(s.substr(0, max)) + "...";
+}
+
+std::string last_lines(const std::string &tail, std::size_t max)
+{
+  std::string_view v = tail;
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.remove_suffix(1);
+  if (v.size() > max) v = v.substr(v.size() - max);
+  return std::string(v);
+}
+
+std::string process_failure_message(const RunOutcome &o)
+{
+  std::string msg = "Claude Code ";
+  msg += o.exit.signal ? "was killed by " + o.exit.describe() : "exited with " + o.exit.describe();
+  std::optional<std::int64_t> api_status;
+  if (o.last_error_result) {
+    const Message &r = *o.last_error_result;
+    api_status = r.api_error_status();
+    msg += " after an error result (subtype '" + std::string(r.subtype()) + "'";
+    if (api_status) msg += ", API status " + std::to_string(*api_status);
+    if (auto tr = r.terminal_reason()) msg += ", terminal_reason '" + std::string(*tr) + "'";
+    msg += ")";
+    std::string text(r.result_text().value_or(""));
+    for (auto e : r.errors()) text += (text.empty() ? "" : "; ") + std::string(e);
+    if (!text.empty()) msg += ": " + clip(text, 500);
+  }
+  std::string err = last_lines(o.stderr_tail, 600);
+  msg += err.empty() ? ". The CLI wrote nothing to stderr." : ". stderr: " + err;
+  if (api_status && (*api_status == 401 || *api_status == 403)) {
+    msg += " What to do: check ANTHROPIC_API_KEY (or the CLI's login) and ANTHROPIC_BASE_URL.";
+  } else if (api_status && (*api_status == 429 || *api_status >= 500)) {
+    msg += " What to do: the Messages API failed; retry later, or raise CLAUDE_CODE_MAX_RETRIES.";
+  } else if (o.exit.signal == SIGKILL) {
+    msg += " What to do: something killed the CLI (out of memory?); check the system log.";
+  } else {
+    msg += " What to do: read RunOutcome::stderr_tail, or set Options::stderr_callback to see all of it.";
+  }
+  return msg;
+}
+
+constexpr auto kForever = std::chrono::milliseconds::max();
+
+}  // namespace
+
+std::string ExitStatus::describe() const
+{
+  if (signal) return "signal " + std::to_string(signal) + " (" + signal_name(signal) + ")";
+  if (code >= 0) return "exit code " + std::to_string(code);
+  return "an unknown status";
+}
+
+ProcessError::ProcessError(RunOutcome outcome)
+    : Error(outcome.error ? outcome.error : make_error_code(errc::process_failed),
+            outcome.message.empty() ? std::string("the CLI run failed") : outcome.message),
+      outcome_(std::move(outcome))
+{
+}
+
+// ---- State: setup -----------------------------------------------------------------------------
+
+Stream::State::State(std::shared_ptr<Runtime::Impl> runtime, const Options &options)
+    : runtime_(std::move(runtime)),
+      strand_(asio::make_strand(*runtime_->ioc)),
+      options_(options),
+      framer_(options.max_line_bytes)
+{
+}
+
+Stream::State::~State() = default;
+
+void Stream::State::start(detail::SpawnRequest request)
+{
+  auto spawn = [this, &request] {
+    auto child = detail::spawn_child(request);
+    detail::ProcessChannel::Config cfg;
+    cfg.stderr_tail_bytes = options_.stderr_tail_bytes;
+    cfg.drain_wait = options_.shutdown.drain_wait;
+    channel_ = std::make_shared<detail::ProcessChannel>(strand_, child, cfg);
+    pid_ = child.pid;
+    channel_->start(shared_from_this());
+  };
+  if (runtime_->on_own_thread()) {
+    spawn();  // nothing else can run on this new strand yet
+    return;
+  }
+  std::promise<void> done;
+  asio::post(strand_, [&] {
+    try {
+      spawn();
+      done.set_value();
+    } catch (...) {
+      done.set_exception(std::current_exception());
+    }
+  });
+  done.get_future().get();
+}
+
+void Stream::State::write(std::string frame)
+{
+  asio::post(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable {
+    if (self->channel_) self->channel_->write(std::move(f));
+  });
+}
+
+void Stream::State::close_stdin()
+{
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->channel_) self->channel_->close_stdin();
+  });
+}
+
+// ---- State: strand side -----------------------------------------------------------------------
+
+void Stream::State::on_stdout(const char *data, std::size_t size)
+{
+  framer_.feed(data, size, [this](const detail::FramerEvent &ev) { on_line(ev); });
+  flush_batch();
+}
+
+void Stream::State::on_line(const detail::FramerEvent &ev)
+{
+  using Kind = detail::FramerEvent::Kind;
+  if (ev.kind == Kind::skipped) {
+    ++skipped_;
+    return;
+  }
+  if (ev.kind == Kind::error) {
+    ++invalid_;
+    LineError err;
+    err.code = make_error_code(ev.code);
+    err.line_number = ev.line_number;
+    err.size = ev.size;
+    if (ev.code == errc::line_too_long) {
+      err.description = "stdout line " + std::to_string(ev.line_number) + " is " + std::to_string(ev.size) +
+                        " bytes, over the limit of " + std::to_string(options_.max_line_bytes) +
+                        " bytes (Options::max_line_bytes); it was dropped";
+    } else {
+      err.description = "stdout line " + std::to_string(ev.line_number) +
+                        " is not valid UTF-8 (first bad byte at offset " + std::to_string(ev.error_offset) +
+                        "); it was dropped";
+    }
+    deliver(Message::invalid(std::move(err), std::string(ev.bytes)));
+    return;
+  }
+  Message msg = Message::parse(std::string(ev.bytes), ev.line_number);
+  switch (msg.type()) {
+  case MessageType::invalid_line: ++invalid_; break;
+  case MessageType::control_request: {
+    // No control handlers in a one-shot run: every request still gets an answer, never silence.
+    if (channel_ && channel_->stdin_open()) {
+      std::string f = R"({"type":"control_response","response":{"subtype":"error","request_id":)";
+      append_json_string(f, msg.request_id());
+      f += R"(,"error":)";
+      append_json_string(f, "Unsupported control request subtype: " +
+                                std::string(msg.json()["request"]["subtype"].string_or("(none)")));
+      f += "}}\n";
+      channel_->write(std::move(f));
+    }
+    return;
+  }
+  case MessageType::control_response:
+  case MessageType::control_cancel_request: return;  // nothing pending in a one-shot run
+  case MessageType::result:
+    last_result_ = msg;
+    if (msg.is_error()) last_error_result_ = msg;
+    break;
+  default: break;
+  }
+  deliver(std::move(msg));
+}
+
+void Stream::State::deliver(Message msg)
+{
+  if (discarding_) return;
+  ++delivered_;
+  if (!callback_mode_) {
+    batch_.push_back(std::move(msg));
+    return;
+  }
+  try {
+    on_message_(msg);
+  } catch (const std::exception &e) {
+    callback_error_ = make_error_code(errc::cancelled);
+    callback_error_text_ = e.what();
+    begin_shutdown();
+  } catch (...) {
+    callback_error_ = make_error_code(errc::cancelled);
+    callback_error_text_ = "a non-standard exception";
+    begin_shutdown();
+  }
+}
+
+void Stream::State::flush_batch()
+{
+  if (batch_.empty()) return;
+  bool wake, pause;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto &m : batch_) {
+      queued_bytes_ += m.raw().size();
+      queue_.push_back(std::move(m));
+    }
+    pause = queue_.size() >= options_.max_buffered_messages || queued_bytes_ >= options_.max_buffered_bytes;
+    if (pause) paused_ = true;
+    wake = consumer_waiting_;
+  }
+  batch_.clear();
+  if (wake) cv_.notify_one();
+  if (pause && channel_) channel_->pause_stdout();
+}
+
+void Stream::State::on_stdout_end(std::error_code ec)
+{
+  framer_.finish([this](const detail::FramerEvent &ev) { on_line(ev); });
+  flush_batch();
+  stdout_error_ = ec;
+  // The CLI closed stdout; give it the usual time to exit, then the ladder.
+  if (channel_) channel_->shutdown(options_.shutdown);
+}
+
+void Stream::State::on_stderr_line(std::string_view line)
+{
+  if (!options_.stderr_callback) return;
+  try {
+    options_.stderr_callback(line);
+  } catch (...) {
+    // A throwing stderr callback must not take the run down.
+  }
+}
+
+void Stream::State::on_stdin_error(std::error_code) {}
+
+void Stream::State::begin_shutdown()
+{
+  discarding_ = true;
+  batch_.clear();
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    queue_.clear();
+    queued_bytes_ = 0;
+    paused_ = false;
+  }
+  if (channel_) channel_->shutdown(options_.shutdown);
+}
+
+void Stream::State::on_finished(ExitStatus status)
+{
+  finish_outcome(status);
+}
+
+void Stream::State::finish_outcome(ExitStatus status)
+{
+  RunOutcome o;
+  o.exit = status;
+  o.stderr_tail = channel_ ? channel_->stderr_tail() : std::string();
+  o.last_result = last_result_;
+  o.last_error_result = last_error_result_;
+  o.messages = delivered_;
+  o.invalid_lines = invalid_;
+  o.skipped_lines = skipped_;
+  bool closed_by_caller;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    closed_by_caller = close_requested_;
+  }
+  if (callback_error_) {
+    o.error = callback_error_;
+    o.message = "[ccbridge.cancelled] the message callback threw (" + callback_error_text_ +
+                "); the run was closed. Catch exceptions inside the callback.";
+  } else if (closed_by_caller) {
+    o.error = make_error_code(errc::cancelled);
+    o.message = "[ccbridge.cancelled] the run was closed by the caller before it ended";
+  } else if (!status.success()) {
+    o.error = make_error_code(errc::process_failed);
+    o.message = "[ccbridge.process_failed] " + process_failure_message(o);
+  } else if (stdout_error_ == make_error_code(errc::timeout)) {
+    o.error = make_error_code(errc::io_error);
+    o.message = "[ccbridge.io_error] the CLI exited but a process outside its process group kept its stdout "
+                "open; stopped reading after ShutdownPolicy::drain_wait";
+  } else if (stdout_error_) {
+    o.error = make_error_code(errc::io_error);
+    o.message = "[ccbridge.io_error] reading the CLI's stdout failed: " + stdout_error_.message();
+  }
+  pid_ = 0;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    outcome_ = o;
+    ended_ = true;
+  }
+  cv_.notify_all();
+  if (callback_mode_ && on_end_) {
+    try {
+      on_end_(o);
+    } catch (...) {
+    }
+  }
+}
+
+// ---- State: consumer side ---------------------------------------------------------------------
+
+PullStatus Stream::State::pull(Message &out, std::chrono::milliseconds timeout)
+{
+  if (detail::on_io_thread()) {
+    throw Error(errc::would_deadlock,
+                "Stream::pull()/next() called on a ccbridge I/O thread (inside a callback?); "
+                "consume the stream from your own thread");
+  }
+  if (!local_.empty()) {
+    out = std::move(local_.front());
+    local_.pop_front();
+    return PullStatus::message;
+  }
+  std::unique_lock<std::mutex> lk(mu_);
+  if (callback_mode_requested_) {
+    throw Error(errc::invalid_argument, "the stream is in callback mode (on_message was called); it cannot be pulled");
+  }
+  auto ready = [this] { return !queue_.empty() || ended_; };
+  if (!ready()) {
+    consumer_waiting_ = true;
+    if (timeout == kForever) {
+      cv_.wait(lk, ready);
+    } else {
+      cv_.wait_for(lk, timeout, ready);
+    }
+    consumer_waiting_ = false;
+  }
+  if (!queue_.empty()) {
+    local_.swap(queue_);
+    queued_bytes_ = 0;
+    bool resume = paused_;
+    paused_ = false;
+    lk.unlock();
+    if (resume) resume_reading();
+    out = std::move(local_.front());
+    local_.pop_front();
+    return PullStatus::message;
+  }
+  return ended_ ? PullStatus::end : PullStatus::timeout;
+}
+
+void Stream::State::resume_reading()
+{
+  asio::post(strand_, [self = shared_from_this()] {
+    if (self->channel_) self->channel_->resume_stdout();
+  });
+}
+
+void Stream::State::set_callbacks(MessageCallback on_message, EndCallback on_end)
+{
+  if (!on_message) throw Error(errc::invalid_argument, "Stream::on_message needs a callable");
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (callback_mode_requested_) throw Error(errc::invalid_argument, "Stream::on_message was already called");
+    callback_mode_requested_ = true;
+  }
+  auto pending = std::make_shared<std::deque<Message>>(std::move(local_));
+  local_.clear();
+  asio::post(strand_, [self = shared_from_this(), pending, on_message = std::move(on_message),
+                       on_end = std::move(on_end)]() mutable {
+    self->callback_mode_ = true;
+    self->on_message_ = std::move(on_message);
+    self->on_end_ = std::move(on_end);
+    bool ended;
+    {
+      std::lock_guard<std::mutex> lk(self->mu_);
+      for (auto &m : self->queue_) pending->push_back(std::move(m));
+      self->queue_.clear();
+      self->queued_bytes_ = 0;
+      self->paused_ = false;
+      ended = self->ended_;
+    }
+    for (auto &m : *pending) {
+      if (self->discarding_) break;
+      --self->delivered_;  // deliver() counts again
+      self->deliver(std::move(m));
+    }
+    if (ended) {
+      if (self->on_end_) {
+        try {
+          self->on_end_(self->outcome_);
+        } catch (...) {
+        }
+      }
+    } else if (self->channel_) {
+      self->channel_->resume_stdout();
+    }
+  });
+}
+
+const RunOutcome &Stream::State::wait_end()
+{
+  if (detail::on_io_thread()) {
+    throw Error(errc::would_deadlock, "Stream::wait() called on a ccbridge I/O thread (inside a callback?)");
+  }
+  local_.clear();
+  std::unique_lock<std::mutex> lk(mu_);
+  while (!ended_) {
+    if (!callback_mode_requested_ && !queue_.empty()) {
+      queue_.clear();
+      queued_bytes_ = 0;
+      if (paused_) {
+        paused_ = false;
+        lk.unlock();
+        resume_reading();
+        lk.lock();
+      }
+      continue;
+    }
+    consumer_waiting_ = true;
+    cv_.wait(lk, [this] { return ended_ || (!callback_mode_requested_ && !queue_.empty()); });
+    consumer_waiting_ = false;
+  }
+  return outcome_;
+}
+
+void Stream::State::close()
+{
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (ended_) return;
+    close_requested_ = true;
+  }
+  asio::post(strand_, [self = shared_from_this()] { self->begin_shutdown(); });
+  if (detail::on_io_thread()) return;  // cannot block here; the ladder runs on its own
+  local_.clear();
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_.wait(lk, [this] { return ended_; });
+}
+
+bool Stream::State::finished() const
+{
+  std::lock_guard<std::mutex> lk(mu_);
+  return ended_;
+}
+
+// ---- Stream -----------------------------------------------------------------------------------
+
+Stream::Stream(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
+Stream::Stream(Stream &&) noexcept = default;
+
+Stream &Stream::operator=(Stream &&other) noexcept
+{
+  if (this != &other) {
+    if (state_) state_->close();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+Stream::~Stream()
+{
+  if (state_) state_->close();
+}
+
+namespace {
+Stream::State &checked(const std::shared_ptr<Stream::State> &s)
+{
+  if (!s) throw Error(errc::invalid_argument, "this Stream was moved from");
+  return *s;
+}
+}  // namespace
+
+PullStatus Stream::pull(Message &out, std::chrono::milliseconds timeout)
+{
+  return checked(state_).pull(out, timeout);
+}
+
+std::optional<Message> Stream::next()
+{
+  auto &s = checked(state_);
+  Message m;
+  if (s.pull(m, kForever) == PullStatus::message) return m;
+  const RunOutcome &o = s.outcome_;
+  if (!o.ok() && o.error != make_error_code(errc::cancelled) && !s.error_thrown_) {
+    s.error_thrown_ = true;
+    throw ProcessError(o);
+  }
+  return std::nullopt;
+}
+
+void Stream::on_message(MessageCallback on_message, EndCallback on_end)
+{
+  checked(state_).set_callbacks(std::move(on_message), std::move(on_end));
+}
+
+const RunOutcome &Stream::wait() { return checked(state_).wait_end(); }
+bool Stream::finished() const { return checked(state_).finished(); }
+
+const RunOutcome &Stream::outcome() const
+{
+  auto &s = checked(state_);
+  std::lock_guard<std::mutex> lk(s.mu_);
+  return s.outcome_;
+}
+
+void Stream::close() { checked(state_).close(); }
+int Stream::pid() const { return checked(state_).pid_; }
+
+CCB_END_NAMESPACE

@@ -1,0 +1,97 @@
+// The engine behind a Stream: process channel -> framer -> messages -> bounded queue or callback.
+// Strand-side members are touched only on the channel's strand; the queue is shared with the
+// consumer thread under `mu_`.
+#pragma once
+
+#include "detail/runtime_impl.hpp"
+#include "process/channel.hpp"
+#include "protocol/framer.hpp"
+
+#include <ccbridge/options.hpp>
+#include <ccbridge/stream.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+
+CCB_BEGIN_NAMESPACE
+
+struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stream::State> {
+  State(std::shared_ptr<Runtime::Impl> runtime, const Options &options);
+  ~State() override;
+
+  /// Spawns the CLI (on a runtime thread, so the parent-death signal is tied to a thread that
+  /// lives as long as the runtime) and starts reading. Throws spawn errors.
+  void start(detail::SpawnRequest request);
+  /// Queues a stdin frame (thread-safe).
+  void write(std::string frame);
+  /// Closes stdin once queued frames are written (thread-safe).
+  void close_stdin();
+
+  // Consumer side.
+  PullStatus pull(Message &out, std::chrono::milliseconds timeout);
+  void set_callbacks(MessageCallback on_message, EndCallback on_end);
+  const RunOutcome &wait_end();
+  void close();
+  bool finished() const;
+
+  // ChannelHandler (strand).
+  void on_stdout(const char *data, std::size_t size) override;
+  void on_stdout_end(std::error_code ec) override;
+  void on_stderr_line(std::string_view line) override;
+  void on_stdin_error(std::error_code ec) override;
+  void on_finished(ExitStatus status) override;
+
+  std::shared_ptr<Runtime::Impl> runtime_;
+  detail::Strand strand_;
+  Options options_;
+  std::shared_ptr<detail::ProcessChannel> channel_;
+  std::atomic<int> pid_{0};
+
+private:
+  void on_line(const detail::FramerEvent &ev);
+  void deliver(Message msg);
+  void flush_batch();
+  void begin_shutdown();
+  void finish_outcome(ExitStatus status);
+  void resume_reading();
+  bool over_limits() const;
+
+  // strand-only
+  detail::LineFramer framer_;
+  std::vector<Message> batch_;
+  std::size_t batch_bytes_ = 0;
+  bool callback_mode_ = false;
+  MessageCallback on_message_;
+  EndCallback on_end_;
+  bool discarding_ = false;  // closing: drop messages
+  std::error_code stdout_error_;
+  std::error_code callback_error_;
+  std::string callback_error_text_;
+  std::optional<Message> last_result_;
+  std::optional<Message> last_error_result_;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t invalid_ = 0;
+  std::uint64_t skipped_ = 0;
+
+  // shared with the consumer
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Message> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool consumer_waiting_ = false;
+  bool ended_ = false;
+  bool close_requested_ = false;
+  bool callback_mode_requested_ = false;
+  RunOutcome outcome_;
+  std::atomic<bool> paused_{false};
+
+  // consumer-only
+  std::deque<Message> local_;
+  friend class Stream;
+  bool error_thrown_ = false;
+};
+
+CCB_END_NAMESPACE

@@ -1,0 +1,123 @@
+// ProcessChannel: the running CLI on an Asio strand. Reads stdout (raw bytes, with pause/resume
+// for backpressure) and stderr (always drained: line callback + bounded tail), writes stdin (one
+// whole frame at a time, in order, never raising SIGPIPE), watches for exit with a pidfd, and runs
+// the shutdown ladder. Every member function must be called on strand(); handler callbacks are
+// invoked there.
+#pragma once
+
+#include "process/spawn.hpp"
+
+#include <ccbridge/options.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace ccbridge::detail {
+
+class ChannelHandler {
+public:
+  virtual ~ChannelHandler() = default;
+  /// A chunk of stdout.
+  virtual void on_stdout(const char *data, std::size_t size) = 0;
+  /// stdout ended: EOF (empty code), a read error, or errc::timeout when a leftover descendant
+  /// kept it open past ShutdownPolicy::drain_wait after the CLI exited.
+  virtual void on_stdout_end(std::error_code ec) = 0;
+  virtual void on_stderr_line(std::string_view line) = 0;
+  /// Writing stdin failed (the CLI closed it or exited); later writes are dropped.
+  virtual void on_stdin_error(std::error_code ec) = 0;
+  /// The process was reaped and stdout/stderr are finished. Called once, last.
+  virtual void on_finished(ExitStatus status) = 0;
+};
+
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+class ProcessChannel : public std::enable_shared_from_this<ProcessChannel> {
+public:
+  struct Config {
+    std::size_t stderr_tail_bytes = 16 * 1024;
+    std::size_t read_chunk = 256 * 1024;
+    std::chrono::milliseconds drain_wait{2000};  ///< see ShutdownPolicy::drain_wait
+  };
+
+  ProcessChannel(Strand strand, const SpawnedChild &child, Config config);
+  ~ProcessChannel();
+
+  /// Begins reading and exit watching. The handler is kept until on_finished().
+  void start(std::shared_ptr<ChannelHandler> handler);
+
+  /// Queues one frame (a whole line including '\n') for stdin.
+  void write(std::string frame);
+  /// Closes stdin once the queued frames are written (immediately if `discard_pending`).
+  void close_stdin(bool discard_pending = false);
+  bool stdin_open() const noexcept { return stdin_.is_open() && !stdin_closing_; }
+
+  void pause_stdout();
+  void resume_stdout();
+
+  /// The shutdown ladder: close stdin (dropping unsent frames), wait policy.exit_wait, SIGTERM the
+  /// group, wait term_wait, SIGKILL. Stdout keeps being read meanwhile so the CLI cannot block on
+  /// it. Does nothing once the process has exited. Safe to call more than once.
+  void shutdown(const ShutdownPolicy &policy);
+
+  int pid() const noexcept { return reaped_ ? 0 : pid_; }
+  std::string stderr_tail() const;
+  const Strand &strand() const noexcept { return strand_; }
+
+private:
+  void do_read_stdout();
+  void do_read_stderr();
+  void do_write();
+  void watch_exit();
+  void poll_exit();
+  void on_exited();
+  void stderr_data(const char *p, std::size_t n);
+  void flush_stderr_partial();
+  void end_stdout(std::error_code ec);
+  void maybe_finish();
+  void escalate(int sig, std::chrono::milliseconds wait);
+
+  Strand strand_;
+  Config config_;
+  int pid_;
+  bool exited_ = false;
+  bool reaped_ = false;
+  ExitStatus status_;
+  asio::posix::stream_descriptor stdin_;
+  asio::posix::stream_descriptor stdout_;
+  asio::posix::stream_descriptor stderr_;
+  asio::posix::stream_descriptor pidfd_;
+  asio::steady_timer exit_poll_;
+  asio::steady_timer ladder_timer_;
+  asio::steady_timer drain_timer_;
+  std::shared_ptr<ChannelHandler> handler_;
+
+  std::vector<char> out_buf_;
+  std::vector<char> err_buf_;
+  bool reading_stdout_ = false;
+  bool paused_ = false;
+  bool stdout_done_ = false;
+  bool stderr_done_ = false;
+  bool finished_ = false;
+
+  std::deque<std::string> write_queue_;
+  std::size_t write_offset_ = 0;
+  bool writing_ = false;
+  bool stdin_closing_ = false;
+
+  bool shutting_down_ = false;
+  ShutdownPolicy policy_;
+
+  std::string stderr_partial_;
+  std::string stderr_tail_;
+};
+
+}  // namespace ccbridge::detail

@@ -1,0 +1,49 @@
+// Starting the CLI: fork + execve of an argv vector (never a shell), in its own process group,
+// with a parent-death signal, stdin/stdout/stderr pipes, and an error pipe that turns exec
+// failures into distinct errors. POSIX (Linux) only.
+#pragma once
+
+#include <ccbridge/stream.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ccbridge::detail {
+
+struct SpawnRequest {
+  std::string program;            ///< path of the executable (already resolved)
+  std::vector<std::string> args;  ///< argv[1..]
+  std::vector<std::string> env;   ///< complete environment, "KEY=VALUE"
+  std::optional<std::string> cwd;
+  std::optional<std::string> user;  ///< name or numeric uid to run as
+};
+
+struct SpawnedChild {
+  int pid = -1;
+  int pidfd = -1;  ///< -1 if pidfd_open is unavailable
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+};
+
+/// Starts the process. Throws Error with errc::cwd_not_found, errc::cli_not_found or
+/// errc::spawn_failed; the message names the path and what to do.
+SpawnedChild spawn_child(const SpawnRequest &request);
+
+/// Sends `sig` to the child's process group (the child is its leader). Safe until reaped.
+void signal_group(int pgid, int sig) noexcept;
+
+/// Non-blocking exit check without reaping (the pid stays reserved). True if exited.
+bool has_exited(int pid) noexcept;
+
+/// Reaps the child (blocking; call after has_exited() or an exit notification).
+ExitStatus reap(int pid) noexcept;
+
+/// write(2) that never raises SIGPIPE in the calling thread (EPIPE is returned instead).
+long write_no_sigpipe(int fd, const void *data, std::size_t size) noexcept;
+
+/// The host's environment as "KEY=VALUE" strings.
+std::vector<std::string> current_environment();
+
+}  // namespace ccbridge::detail

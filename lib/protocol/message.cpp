@@ -1,0 +1,244 @@
+#include "detail/json.hpp"
+#include "protocol/message_impl.hpp"
+
+#include <ccbridge/message.hpp>
+
+#include <string>
+
+CCB_BEGIN_NAMESPACE
+
+namespace {
+
+MessageType classify(std::string_view type) noexcept
+{
+  switch (type.size()) {
+  case 4:
+    if (type == "user") return MessageType::user;
+    break;
+  case 6:
+    if (type == "system") return MessageType::system;
+    if (type == "result") return MessageType::result;
+    break;
+  case 9:
+    if (type == "assistant") return MessageType::assistant;
+    break;
+  case 12:
+    if (type == "stream_event") return MessageType::stream_event;
+    break;
+  case 15:
+    if (type == "control_request") return MessageType::control_request;
+    break;
+  case 16:
+    if (type == "rate_limit_event") return MessageType::rate_limit_event;
+    if (type == "control_response") return MessageType::control_response;
+    break;
+  case 22:
+    if (type == "control_cancel_request") return MessageType::control_cancel_request;
+    break;
+  default: break;
+  }
+  return MessageType::unknown;
+}
+
+const LineError kNoError{};
+
+}  // namespace
+
+const char *to_string(MessageType type) noexcept
+{
+  switch (type) {
+  case MessageType::system: return "system";
+  case MessageType::assistant: return "assistant";
+  case MessageType::user: return "user";
+  case MessageType::result: return "result";
+  case MessageType::stream_event: return "stream_event";
+  case MessageType::rate_limit_event: return "rate_limit_event";
+  case MessageType::control_request: return "control_request";
+  case MessageType::control_response: return "control_response";
+  case MessageType::control_cancel_request: return "control_cancel_request";
+  case MessageType::unknown: return "unknown";
+  case MessageType::invalid_line: return "invalid_line";
+  }
+  return "unknown";
+}
+
+Message::Message()
+{
+  static const std::shared_ptr<const Impl> empty = [] {
+    auto impl = std::make_shared<Impl>(std::string());
+    impl->doc.SetObject();
+    return impl;
+  }();
+  impl_ = empty;
+}
+
+Message Message::parse(std::string line, std::uint64_t line_number)
+{
+  auto impl = std::make_shared<Impl>(std::move(line));
+  auto &doc = impl->doc;
+  doc.Parse<detail::kParseFlags>(impl->raw.data(), impl->raw.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    LineError err;
+    err.code = make_error_code(errc::parse_error);
+    err.line_number = line_number;
+    err.size = impl->raw.size();
+    if (doc.HasParseError()) {
+      err.description = "stdout line " + std::to_string(line_number) + " is not valid JSON: " +
+                        rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
+                        std::to_string(doc.GetErrorOffset()) + ")";
+    } else {
+      err.description = "stdout line " + std::to_string(line_number) + " is JSON but not an object";
+    }
+    doc.SetNull();
+    impl->type = MessageType::invalid_line;
+    impl->error = std::move(err);
+    return Message(std::move(impl));
+  }
+  impl->type_name = detail::get_string(doc, "type");
+  impl->subtype = detail::get_string(doc, "subtype");
+  impl->type = classify(impl->type_name);
+  return Message(std::move(impl));
+}
+
+Message Message::invalid(LineError error, std::string sample)
+{
+  auto impl = std::make_shared<Impl>(std::move(sample));
+  impl->type = MessageType::invalid_line;
+  impl->error = std::move(error);
+  return Message(std::move(impl));
+}
+
+MessageType Message::type() const noexcept { return impl_->type; }
+std::string_view Message::type_name() const noexcept { return impl_->type_name; }
+std::string_view Message::subtype() const noexcept { return impl_->subtype; }
+std::string_view Message::raw() const noexcept { return impl_->raw; }
+
+JsonView Message::json() const noexcept
+{
+  if (impl_->type == MessageType::invalid_line) return {};
+  const detail::JsonValue *root = &impl_->doc;
+  return JsonView(std::shared_ptr<const void>(impl_, root), root);
+}
+
+const LineError &Message::line_error() const noexcept
+{
+  return impl_->type == MessageType::invalid_line ? impl_->error : kNoError;
+}
+
+bool Message::is_error_result() const noexcept
+{
+  return type() == MessageType::result && is_error();
+}
+
+std::string_view Message::model() const noexcept
+{
+  if (type() == MessageType::assistant) return api_message()["model"].string_or();
+  return json()["model"].string_or();
+}
+
+JsonView Message::usage() const noexcept
+{
+  if (type() == MessageType::assistant) return api_message()["usage"];
+  return json()["usage"];
+}
+
+std::vector<ContentBlock> Message::content() const
+{
+  std::vector<ContentBlock> blocks;
+  JsonView c = api_message()["content"];
+  if (auto s = c.string()) {
+    // A plain-string user prompt: present it as one text block.
+    auto doc = std::make_shared<detail::JsonDocument>();
+    doc->SetObject();
+    auto &a = doc->GetAllocator();
+    doc->AddMember("type", "text", a);
+    doc->AddMember("text", detail::JsonValue(s->data(), static_cast<rapidjson::SizeType>(s->size()), a), a);
+    const detail::JsonValue *root = doc.get();
+    blocks.emplace_back(JsonView(std::shared_ptr<const void>(doc, root), root));
+    return blocks;
+  }
+  blocks.reserve(c.size());
+  for (std::size_t i = 0; i < c.size(); ++i) blocks.emplace_back(c[i]);
+  return blocks;
+}
+
+std::string Message::text() const
+{
+  std::string out;
+  for (const auto &b : content()) {
+    if (b.type() != BlockType::text) continue;
+    if (!out.empty()) out += '\n';
+    out += b.text();
+  }
+  return out;
+}
+
+std::vector<std::string_view> Message::errors() const
+{
+  std::vector<std::string_view> out;
+  JsonView e = json()["errors"];
+  for (std::size_t i = 0; i < e.size(); ++i)
+    if (auto s = e[i].string()) out.push_back(*s);
+  return out;
+}
+
+std::vector<Message::PermissionDenial> Message::permission_denials() const
+{
+  std::vector<PermissionDenial> out;
+  JsonView d = json()["permission_denials"];
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    JsonView item = d[i];
+    out.push_back({item["tool_name"].string_or(), item["tool_use_id"].string_or(), item["tool_input"]});
+  }
+  return out;
+}
+
+std::string_view Message::delta_text() const noexcept
+{
+  JsonView delta = event()["delta"];
+  if (auto t = delta["text"].string()) return *t;
+  if (auto t = delta["thinking"].string()) return *t;
+  return delta["partial_json"].string_or();
+}
+
+std::string_view Message::request_id() const noexcept
+{
+  if (type() == MessageType::control_response) return json()["response"]["request_id"].string_or();
+  return json()["request_id"].string_or();
+}
+
+// ---- ContentBlock -------------------------------------------------------------------------
+
+BlockType ContentBlock::type() const noexcept
+{
+  std::string_view t = type_name();
+  if (t == "text") return BlockType::text;
+  if (t == "thinking") return BlockType::thinking;
+  if (t == "redacted_thinking") return BlockType::redacted_thinking;
+  if (t == "tool_use") return BlockType::tool_use;
+  if (t == "tool_result") return BlockType::tool_result;
+  if (t == "server_tool_use") return BlockType::server_tool_use;
+  return BlockType::unknown;
+}
+
+std::string_view ContentBlock::text() const noexcept
+{
+  if (auto t = json_["text"].string()) return *t;
+  return json_["thinking"].string_or();
+}
+
+std::string ContentBlock::content_text() const
+{
+  JsonView c = content();
+  if (auto s = c.string()) return std::string(*s);
+  std::string out;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    if (auto t = c[i]["text"].string()) {
+      if (!out.empty()) out += '\n';
+      out += *t;
+    }
+  }
+  return out;
+}
+
+CCB_END_NAMESPACE

@@ -1,0 +1,77 @@
+#include "protocol/utf8.hpp"
+
+#include <ccbridge/error.hpp>
+#include <ccbridge/json.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace ccbridge;
+
+TEST_CASE("json: views, kinds and safe missing access")
+{
+  JsonView v = parse_json(R"({"s":"x","n":-5,"d":1.5,"b":true,"z":null,"a":[1,{"k":"v"}],"o":{}})");
+  CHECK(v.is_object());
+  CHECK(v.size() == 7);
+  CHECK(v["s"].string() == std::optional<std::string_view>("x"));
+  CHECK(v["n"].int64() == -5);
+  CHECK(v["d"].number() == 1.5);
+  CHECK_FALSE(v["d"].int64().has_value());
+  CHECK(v["b"].boolean() == true);
+  CHECK(v["z"].is_null());
+  CHECK(v["a"][1]["k"].string_or() == "v");
+  CHECK(v["a"][-1].kind() == JsonKind::missing);
+  CHECK(v["a"][9].kind() == JsonKind::missing);
+  CHECK(v["s"]["not-an-object"].kind() == JsonKind::missing);
+  CHECK(v.key_at(0) == "s");
+  CHECK(v.value_at(1).int64() == -5);
+  CHECK(v["a"].dump() == R"([1,{"k":"v"}])");
+  CHECK(JsonView().dump().empty());
+  CHECK_THROWS_AS(parse_json("{bad"), Error);
+  // A view outlives the parse result it came from.
+  JsonView inner;
+  {
+    JsonView tmp = parse_json(R"({"deep":{"x":"kept"}})");
+    inner = tmp["deep"];
+  }
+  CHECK(inner["x"].string_or() == "kept");
+}
+
+TEST_CASE("json: string escaping round-trips through the parser")
+{
+  std::string s = std::string("quote\" back\\ nl\n tab\t ctl\x01\x1f uni caf\xc3\xa9", 36);
+  std::string out;
+  append_json_string(out, s);
+  CHECK(out.find('\n') == std::string::npos);
+  CHECK(parse_json("{\"k\":" + out + "}")["k"].string_or() == s);
+}
+
+TEST_CASE("utf8: validator")
+{
+  CHECK(detail::valid_utf8("", 0));
+  CHECK(detail::valid_utf8("plain ascii long enough for the fast path", 41));
+  const char good[] = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf";
+  CHECK(detail::valid_utf8(good, sizeof good - 1));
+  std::size_t off = 0;
+  CHECK_FALSE(detail::valid_utf8("abcdefgh\x80", 9, &off));
+  CHECK(off == 8);
+  CHECK_FALSE(detail::valid_utf8("\xe0\x80\x80", 3));  // overlong
+  CHECK_FALSE(detail::valid_utf8("\xf0\x80\x80\x80", 4));
+  CHECK_FALSE(detail::valid_utf8("\xed\xbf\xbf", 3));  // surrogate
+  CHECK_FALSE(detail::valid_utf8("\xf5\x80\x80\x80", 4));
+  CHECK_FALSE(detail::valid_utf8("\xc3", 1));          // truncated
+  CHECK(detail::valid_utf8("\xef\xbf\xbf", 3));
+}
+
+TEST_CASE("errors: codes, names and message prefixes")
+{
+  std::error_code ec = errc::cwd_not_found;
+  CHECK(ec.category().name() == std::string("ccbridge"));
+  CHECK(ec.message() == "working directory not found");
+  Error e(errc::spawn_failed, "detail here");
+  CHECK(std::string(e.what()) == "[ccbridge.spawn_failed] detail here");
+  CHECK(e.detail() == "detail here");
+  CHECK(e.code() == errc::spawn_failed);
+  for (int i = 0; i <= static_cast<int>(errc::internal); ++i) {
+    CHECK(std::string(errc_name(static_cast<errc>(i))) != "unknown");
+  }
+}

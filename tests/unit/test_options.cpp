@@ -1,0 +1,298 @@
+#include <ccbridge/error.hpp>
+#include <ccbridge/options.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+using namespace ccbridge;
+using Args = std::vector<std::string>;
+
+namespace {
+
+const Args kHead = {"--output-format", "stream-json", "--verbose", "--system-prompt="};
+const Args kTail = {"--input-format", "stream-json"};
+
+// The flags an option adds between the fixed head and tail.
+Args middle(const Options &o)
+{
+  Args a = build_cli_args(o);
+  REQUIRE(a.size() >= 5);
+  REQUIRE(Args(a.end() - 2, a.end()) == kTail);
+  return Args(a.begin() + 3, a.end() - 2);
+}
+
+Args added(const Options &o)
+{
+  Args m = middle(o);
+  // drop the default system prompt flag when present first
+  if (!m.empty() && m.front() == "--system-prompt=") m.erase(m.begin());
+  return m;
+}
+
+bool has(const std::vector<std::string> &v, const std::string &s)
+{
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+TEST_CASE("options: defaults match the Python SDK (empty system prompt, stream-json both ways)")
+{
+  Args a = build_cli_args(Options{});
+  CHECK(a == Args{"--output-format", "stream-json", "--verbose", "--system-prompt=", "--input-format", "stream-json"});
+}
+
+TEST_CASE("options: every field maps to its flag in the --flag=value form")
+{
+  Options o;
+  SUBCASE("system prompt kinds")
+  {
+    o.system_prompt = SystemPrompt::text("-be brief");
+    CHECK(middle(o) == Args{"--system-prompt=-be brief"});
+    o.system_prompt = SystemPrompt::file("/tmp/p.txt");
+    CHECK(middle(o) == Args{"--system-prompt-file=/tmp/p.txt"});
+    o.system_prompt = SystemPrompt::preset();
+    CHECK(middle(o).empty());
+    o.system_prompt = SystemPrompt::preset("also this");
+    CHECK(middle(o) == Args{"--append-system-prompt=also this"});
+  }
+  SUBCASE("tools")
+  {
+    o.tools = std::vector<std::string>{};
+    CHECK(added(o) == Args{"--tools="});
+    o.tools = std::vector<std::string>{"Bash", "Read"};
+    CHECK(added(o) == Args{"--tools=Bash,Read"});
+    o.tools_preset_default = true;
+    CHECK(added(o) == Args{"--tools=default"});
+  }
+  SUBCASE("allowed and disallowed tools, skills")
+  {
+    o.allowed_tools = {"Bash(git log:*)", "Read"};
+    o.disallowed_tools = {"Write"};
+    CHECK(added(o) == Args{"--allowedTools=Bash(git log:*),Read", "--disallowedTools=Write"});
+    o.skills = {"pdf", "docx"};
+    CHECK(added(o) == Args{"--allowedTools=Bash(git log:*),Read,Skill(pdf),Skill(docx)", "--disallowedTools=Write",
+                           "--setting-sources=user,project"});
+    o.skills.clear();
+    o.skills_all = true;
+    o.setting_sources = std::vector<std::string>{"local"};
+    CHECK(added(o) == Args{"--allowedTools=Bash(git log:*),Read,Skill", "--disallowedTools=Write",
+                           "--setting-sources=local"});
+    o.skills_all = false;
+    for (const char *bad : {"", "/abs", "a,b", "x(y)", "st*r", "ctl\x01"}) {
+      o.skills = {bad};
+      CHECK_THROWS_AS(build_cli_args(o), Error);
+    }
+  }
+  SUBCASE("numbers")
+  {
+    o.max_turns = 0;
+    CHECK(added(o).empty());  // 0 is ignored, like the SDK
+    o.max_turns = 3;
+    o.max_budget_usd = 0.25;
+    o.task_budget = 5000;
+    CHECK(added(o) == Args{"--max-turns=3", "--max-budget-usd=0.25", "--task-budget=5000"});
+    o.max_turns = -1;
+    CHECK_THROWS_AS(build_cli_args(o), Error);
+  }
+  SUBCASE("models and betas")
+  {
+    o.model = "claude-x";
+    o.fallback_model = "claude-y";
+    o.betas = {"context-1m-2025-08-07", "b2"};
+    CHECK(added(o) == Args{"--model=claude-x", "--fallback-model=claude-y", "--betas=context-1m-2025-08-07,b2"});
+    o.fallback_model = "claude-x";
+    CHECK_THROWS_WITH_AS(build_cli_args(o), doctest::Contains("fallback_model"), Error);
+  }
+  SUBCASE("permissions")
+  {
+    o.permission_prompt_tool_name = "stdio";
+    o.permission_mode = "acceptEdits";
+    CHECK(added(o) == Args{"--permission-prompt-tool=stdio", "--permission-mode=acceptEdits"});
+  }
+  SUBCASE("session flags; resume and session id use the equals form even for dash-leading values")
+  {
+    o.continue_conversation = true;
+    o.resume = "-abc";
+    o.session_id = "123e4567-e89b-12d3-a456-426614174000";
+    o.fork_session = true;
+    o.resume_session_at = "u1";
+    o.resume_drops_turn = "";
+    o.session_mirror = true;
+    CHECK(added(o) == Args{"--continue", "--resume=-abc", "--session-id=123e4567-e89b-12d3-a456-426614174000",
+                           "--fork-session", "--resume-session-at=u1", "--resume-drops-turn=", "--session-mirror"});
+  }
+  SUBCASE("settings, sandbox merge, add dirs, plugins")
+  {
+    o.settings = R"({"a":1,"sandbox":{"old":true}})";
+    o.add_dirs = {"/x", "/y z"};
+    o.plugin_dirs = {"/p1"};
+    CHECK(added(o) == Args{"--settings={\"a\":1,\"sandbox\":{\"old\":true}}", "--add-dir=/x", "--add-dir=/y z",
+                           "--plugin-dir=/p1"});
+    o.sandbox_json = R"({"enabled":true})";
+    CHECK(added(o)[0] == R"(--settings={"a":1,"sandbox":{"enabled":true}})");
+    // from a file
+    std::string path = "/tmp/ccb_settings_test.json";
+    std::ofstream(path) << R"({"b":2})";
+    o.settings = path;
+    CHECK(added(o)[0] == R"(--settings={"b":2,"sandbox":{"enabled":true}})");
+    std::remove(path.c_str());
+    o.settings.reset();
+    CHECK(added(o)[0] == R"(--settings={"sandbox":{"enabled":true}})");
+    o.sandbox_json = "not json";
+    CHECK_THROWS_AS(build_cli_args(o), Error);
+  }
+  SUBCASE("mcp servers and config")
+  {
+    o.mcp_servers["files"] = R"({"type":"stdio","command":"mcp-files","args":["--root","/"]})";
+    CHECK(added(o) == Args{R"(--mcp-config={"mcpServers":{"files":{"type":"stdio","command":"mcp-files","args":["--root","/"]}}})"});
+    o.mcp_config = "/etc/mcp.json";
+    CHECK_THROWS_AS(build_cli_args(o), Error);  // both set
+    o.mcp_servers.clear();
+    o.strict_mcp_config = true;
+    CHECK(added(o) == Args{"--mcp-config=/etc/mcp.json", "--strict-mcp-config"});
+  }
+  SUBCASE("event flags")
+  {
+    o.include_partial_messages = true;
+    o.include_hook_events = true;
+    CHECK(added(o) == Args{"--include-partial-messages", "--include-hook-events"});
+  }
+  SUBCASE("thinking and effort; thinking wins over max_thinking_tokens")
+  {
+    o.max_thinking_tokens = 1000;
+    CHECK(added(o) == Args{"--max-thinking-tokens=1000"});
+    o.thinking = Thinking{Thinking::Kind::adaptive, 0, std::string("summarized")};
+    CHECK(added(o) == Args{"--thinking=adaptive", "--thinking-display=summarized"});
+    o.thinking = Thinking{Thinking::Kind::enabled, 2048, std::nullopt};
+    CHECK(added(o) == Args{"--max-thinking-tokens=2048"});
+    o.thinking = Thinking{Thinking::Kind::disabled, 0, std::nullopt};
+    o.effort = "high";
+    CHECK(added(o) == Args{"--thinking=disabled", "--effort=high"});
+    o.thinking = Thinking{Thinking::Kind::enabled, 0, std::nullopt};
+    CHECK_THROWS_AS(build_cli_args(o), Error);
+  }
+  SUBCASE("json schema is normalised to compact JSON")
+  {
+    o.json_schema = R"({ "type" : "object" })";
+    CHECK(added(o) == Args{R"(--json-schema={"type":"object"})"});
+    o.json_schema = "[]";
+    CHECK_THROWS_AS(build_cli_args(o), Error);
+  }
+  SUBCASE("extra args come after known flags, in order")
+  {
+    o.model = "m";
+    o.extra_args = {{"debug-file", std::string("/tmp/d.log")}, {"bare", std::nullopt}, {"x", std::string("-dash")}};
+    CHECK(added(o) == Args{"--model=m", "--debug-file=/tmp/d.log", "--bare", "--x=-dash"});
+    for (const char *bad : {"", "-x", "--x", "a=b", "a b"}) {
+      o.extra_args = {{bad, std::nullopt}};
+      CHECK_THROWS_AS(build_cli_args(o), Error);
+    }
+  }
+  SUBCASE("NUL bytes are rejected")
+  {
+    o.model = std::string("a\0b", 3);
+    CHECK_THROWS_AS(build_cli_args(o), Error);
+  }
+}
+
+TEST_CASE("options: flags come in the Python SDK's order")
+{
+  Options o;
+  o.system_prompt = SystemPrompt::text("s");
+  o.tools = std::vector<std::string>{"Bash"};
+  o.allowed_tools = {"Bash"};
+  o.max_turns = 2;
+  o.max_budget_usd = 1;
+  o.disallowed_tools = {"Write"};
+  o.task_budget = 3;
+  o.model = "m";
+  o.fallback_model = "f";
+  o.betas = {"b"};
+  o.permission_prompt_tool_name = "t";
+  o.permission_mode = "plan";
+  o.continue_conversation = true;
+  o.resume = "r";
+  o.session_id = "s";
+  o.settings = "{}";
+  o.add_dirs = {"/d"};
+  o.mcp_config = "{}";
+  o.include_partial_messages = true;
+  o.include_hook_events = true;
+  o.strict_mcp_config = true;
+  o.fork_session = true;
+  o.resume_session_at = "a";
+  o.resume_drops_turn = "d";
+  o.session_mirror = true;
+  o.setting_sources = std::vector<std::string>{"user"};
+  o.plugin_dirs = {"/p"};
+  o.extra_args = {{"e", std::nullopt}};
+  o.thinking = Thinking{};
+  o.effort = "low";
+  o.json_schema = "{}";
+  Args expected = {"--output-format", "stream-json", "--verbose", "--system-prompt=s", "--tools=Bash",
+                   "--allowedTools=Bash", "--max-turns=2", "--max-budget-usd=1", "--disallowedTools=Write",
+                   "--task-budget=3", "--model=m", "--fallback-model=f", "--betas=b", "--permission-prompt-tool=t",
+                   "--permission-mode=plan", "--continue", "--resume=r", "--session-id=s", "--settings={}",
+                   "--add-dir=/d", "--mcp-config={}", "--include-partial-messages", "--include-hook-events",
+                   "--strict-mcp-config", "--fork-session", "--resume-session-at=a", "--resume-drops-turn=d",
+                   "--session-mirror", "--setting-sources=user", "--plugin-dir=/p", "--e", "--thinking=adaptive",
+                   "--effort=low", "--json-schema={}", "--input-format", "stream-json"};
+  CHECK(build_cli_args(o) == expected);
+}
+
+TEST_CASE("options: environment follows the SDK rules")
+{
+  Options o;
+  std::vector<std::string> parent = {"PATH=/bin", "CLAUDECODE=1", "HOME=/h", "CLAUDE_CODE_ENTRYPOINT=cli", "A=1",
+                                     "MALFORMED", "=novalue"};
+  auto env = build_cli_env(o, parent);
+  CHECK(has(env, "PATH=/bin"));
+  CHECK(has(env, "HOME=/h"));
+  CHECK(has(env, "A=1"));
+  CHECK(has(env, "CLAUDE_CODE_ENTRYPOINT=sdk-cpp"));
+  CHECK_FALSE(has(env, "CLAUDECODE=1"));
+  for (const auto &e : env) CHECK(e.find('=') != std::string::npos);
+  CHECK(std::none_of(env.begin(), env.end(), [](const std::string &e) { return e.rfind("PWD=", 0) == 0; }));
+
+  o.env = {{"A", "2"}, {"CLAUDE_CODE_ENTRYPOINT", "my-app"}, {"NEW", "x=y"}};
+  o.cwd = "/work/dir";
+  o.enable_file_checkpointing = true;
+  env = build_cli_env(o, parent);
+  CHECK(has(env, "A=2"));
+  CHECK(has(env, "CLAUDE_CODE_ENTRYPOINT=my-app"));
+  CHECK(has(env, "NEW=x=y"));
+  CHECK(has(env, "PWD=/work/dir"));
+  CHECK(has(env, "CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING=true"));
+  CHECK(std::is_sorted(env.begin(), env.end()));
+
+  o.env = {{"BAD=KEY", "v"}};
+  CHECK_THROWS_AS(build_cli_env(o, parent), Error);
+  o.env = {{"K", std::string("a\0b", 3)}};
+  CHECK_THROWS_AS(build_cli_env(o, parent), Error);
+}
+
+TEST_CASE("options: find_cli honours the explicit path, then PATH, and says where it looked")
+{
+  Options o;
+  o.cli_path = "/definitely/not/here/claude";
+  CHECK(find_cli(o) == "/definitely/not/here/claude");  // used as given; spawn reports it
+  o.cli_path = "sh";
+  CHECK(find_cli(o).size() > 3);
+  CHECK(find_cli(o).substr(find_cli(o).size() - 3) == "/sh");
+  o.cli_path = "no-such-binary-ccbridge";
+  try {
+    find_cli(o);
+    FAIL("expected cli_not_found");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::cli_not_found);
+    CHECK(std::string(e.what()).find("[ccbridge.cli_not_found]") == 0);
+  }
+  o.cli_path = "";
+  CHECK_THROWS_AS(find_cli(o), Error);
+}
