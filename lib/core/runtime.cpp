@@ -4,13 +4,14 @@
 
 #include <pthread.h>
 
-CCB_BEGIN_NAMESPACE
-
+namespace ccbridge::detail {
 namespace {
 thread_local bool t_io_thread = false;
 }
+bool on_io_thread() noexcept { return t_io_thread; }
+}  // namespace ccbridge::detail
 
-bool detail::on_io_thread() noexcept { return t_io_thread; }
+CCB_BEGIN_NAMESPACE
 
 Runtime::Impl::Impl(unsigned n) : ioc(std::make_shared<asio::io_context>())
 {
@@ -25,7 +26,7 @@ Runtime::Impl::Impl(unsigned n) : ioc(std::make_shared<asio::io_context>())
       sigaddset(&set, SIGPIPE);
       pthread_sigmask(SIG_BLOCK, &set, nullptr);
       pthread_setname_np(pthread_self(), "ccbridge-io");
-      t_io_thread = true;
+      detail::t_io_thread = true;
       for (;;) {
         try {
           ctx->run();

@@ -26,9 +26,10 @@ struct Runtime::Impl {
   std::vector<std::thread> threads;
 };
 
-namespace detail {
+CCB_END_NAMESPACE
+
+// Internals live in ccbridge::detail (outside the versioned inline namespace) everywhere.
+namespace ccbridge::detail {
 /// True while the current thread is a ccbridge I/O thread (blocking calls there would deadlock).
 bool on_io_thread() noexcept;
-}  // namespace detail
-
-CCB_END_NAMESPACE
+}  // namespace ccbridge::detail

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what ccbridge needs on a Debian machine, skipping what is already there.
+#   scripts/setup.sh            build dependencies (Debian packages)
+#   scripts/setup.sh --tests    also test dependencies: the pinned Claude Code CLI (npm, into a cache)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[[ "${1:-}" == "--tests" ]] && want_tests=1
+
+packages=(build-essential cmake ninja-build pkg-config libasio-dev rapidjson-dev libfmt-dev doctest-dev
+          libwebsocketpp-dev python3 iproute2 util-linux)
+if ((want_tests)); then packages+=(nodejs npm); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node and npm may come from outside Debian (nvm, nodesource): accept any working ones.
+if ((want_tests)) && command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p"); done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if ((want_tests)); then
+  tests/support/claude-cli.sh >/dev/null
+fi

@@ -1,0 +1,23 @@
+// Builds against the installed headers and library only; checks the version macros, the option
+// mapping and that a missing CLI is reported as such.
+#include <ccbridge/ccbridge.hpp>
+
+#include <cstdio>
+
+int main()
+{
+  static_assert(CCB_VERSION_CHECK(0, 1, 0), "version macros");
+  ccbridge::Options opts;
+  opts.model = "m";
+  auto args = ccbridge::build_cli_args(opts);
+  opts.cli_path = "/nonexistent/claude";
+  try {
+    ccbridge::query("hi", opts);
+  } catch (const ccbridge::Error &e) {
+    if (e.code() == ccbridge::errc::cli_not_found) {
+      std::printf("consumer ok: %zu args, %s\n", args.size(), CCB_VERSION_STRING);
+      return 0;
+    }
+  }
+  return 1;
+}

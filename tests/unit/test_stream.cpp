@@ -1,0 +1,466 @@
+// Stream/query() against the scriptable fake CLI (tests/support/fake_cli.cpp): every failure mode
+// of the process layer, and after each one, no process left behind.
+#include <ccbridge/ccbridge.hpp>
+
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using namespace ccbridge;
+using namespace std::chrono_literals;
+
+namespace {
+
+Options fake(const std::string &script)
+{
+  Options o;
+  o.cli_path = CCB_FAKE_CLI;
+  o.env["CCB_FAKE_SCRIPT_TEXT"] = script;
+  o.shutdown.exit_wait = 300ms;
+  o.shutdown.term_wait = 300ms;
+  o.shutdown.drain_wait = 300ms;
+  return o;
+}
+
+// Children of this process, over all its threads.
+std::set<int> my_children()
+{
+  std::set<int> out;
+  std::string dir = "/proc/" + std::to_string(getpid()) + "/task";
+  DIR *d = opendir(dir.c_str());
+  if (!d) return out;
+  while (auto *e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(dir + "/" + e->d_name + "/children");
+    int pid;
+    while (in >> pid) out.insert(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+bool alive(int pid)
+{
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0) return false;
+  // A zombie still answers kill(0); look at its state.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  std::getline(stat, s);
+  auto p = s.rfind(')');
+  return p != std::string::npos && p + 2 < s.size() && s[p + 2] != 'Z';
+}
+
+int read_pidfile(const std::string &path)
+{
+  std::ifstream in(path);
+  int pid = 0;
+  in >> pid;
+  return pid;
+}
+
+std::string tmp_path(const std::string &name)
+{
+  return "/tmp/ccb_test_" + std::to_string(getpid()) + "_" + name;
+}
+
+std::vector<Message> drain(Stream &s)
+{
+  std::vector<Message> out;
+  for (const Message &m : s) out.push_back(m);
+  return out;
+}
+
+struct NoLeftovers {
+  ~NoLeftovers() { CHECK_MESSAGE(my_children().empty(), "a child process was left behind"); }
+};
+
+}  // namespace
+
+TEST_CASE("fake-cli: a normal run delivers every message and leaves nothing behind")
+{
+  NoLeftovers guard;
+  Stream s = query("hello there", fake(""));  // the fake's default script echoes the prompt
+  int pid = s.pid();
+  CHECK(pid > 0);
+  auto msgs = drain(s);
+  REQUIRE(msgs.size() == 3);
+  CHECK(msgs[0].is_system("init"));
+  CHECK(msgs[1].text() == "echo: hello there");
+  CHECK(msgs[2].is(MessageType::result));
+  CHECK(s.finished());
+  CHECK(s.outcome().ok());
+  CHECK(s.outcome().exit.code == 0);
+  CHECK(s.outcome().messages == 3);
+  REQUIRE(s.outcome().last_result.has_value());
+  CHECK_FALSE(s.outcome().last_error_result.has_value());
+  CHECK(s.pid() == 0);
+  CHECK_FALSE(alive(pid));
+}
+
+TEST_CASE("fake-cli: argv, environment and cwd reach the CLI as the SDKs send them")
+{
+  NoLeftovers guard;
+  std::string dump = tmp_path("invocation.json");
+  Options o = fake("dump_invocation " + dump + "\nwait_user\nexit 0");
+  o.model = "-dash-model";
+  o.cwd = "/tmp";
+  o.env["EXTRA"] = "1";
+  setenv("CLAUDECODE", "1", 1);
+  Stream s = query("x", o);
+  unsetenv("CLAUDECODE");
+  drain(s);
+  JsonView inv = parse_json([&] {
+    std::ifstream in(dump);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }());
+  std::remove(dump.c_str());
+  auto args = build_cli_args(o);
+  REQUIRE(inv["argv"].size() == args.size() + 1);
+  CHECK(inv["argv"][0].string_or() == CCB_FAKE_CLI);
+  for (std::size_t i = 0; i < args.size(); ++i) CHECK(inv["argv"][i + 1].string_or() == args[i]);
+  CHECK(inv["cwd"].string_or() == "/tmp");
+  CHECK(inv["env"]["PWD"].string_or() == "/tmp");
+  CHECK(inv["env"]["EXTRA"].string_or() == "1");
+  CHECK(inv["env"]["CLAUDE_CODE_ENTRYPOINT"].string_or() == "sdk-cpp");
+  CHECK_FALSE(inv["env"]["CLAUDECODE"].exists());
+}
+
+TEST_CASE("fake-cli: the prompt is written as one user message line, then stdin is closed")
+{
+  NoLeftovers guard;
+  const std::string prompt = "multi\nline \"quoted\" caf\xc3\xa9 \\ end";
+  Stream s = query(prompt, fake("echo_stdin_lines"));
+  auto msgs = drain(s);
+  REQUIRE(msgs.size() == 1);  // echo_stdin_lines returns at EOF, so stdin was closed
+  JsonView user = parse_json(msgs[0].json()["line"].string_or());
+  CHECK(user["type"].string_or() == "user");
+  CHECK(user["message"]["role"].string_or() == "user");
+  CHECK(user["message"]["content"].string_or() == prompt);
+  CHECK(user["parent_tool_use_id"].is_null());
+  CHECK_THROWS_AS(query(std::string("bad \xff utf8"), fake("")), Error);
+}
+
+TEST_CASE("fake-cli: spawn failures are three distinct errors")
+{
+  NoLeftovers guard;
+  Options o = fake("");
+  o.cwd = "/definitely/missing/dir";
+  try {
+    query("x", o);
+    FAIL("expected an error");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::cwd_not_found);
+    CHECK(std::string(e.what()).find("/definitely/missing/dir") != std::string::npos);
+  }
+  o = fake("");
+  o.cli_path = "/definitely/missing/claude";
+  try {
+    query("x", o);
+    FAIL("expected an error");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::cli_not_found);
+  }
+  o.cli_path = CCB_FIXTURES_DIR "/transcripts/INDEX.md";  // exists, not executable
+  try {
+    query("x", o);
+    FAIL("expected an error");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::spawn_failed);
+  }
+  o = fake("");
+  o.cwd = CCB_FIXTURES_DIR "/transcripts/INDEX.md";  // a file, not a directory
+  CHECK_THROWS_AS(query("x", o), Error);
+}
+
+TEST_CASE("fake-cli: non-zero exit gives ProcessError with exit code, stderr tail and the error result")
+{
+  NoLeftovers guard;
+  Stream s = query("x", fake("wait_user\n"
+                             "emit {\"type\":\"result\",\"subtype\":\"success\",\"is_error\":true,\"api_error_status\":500,"
+                             "\"result\":\"API Error: 500 boom\",\"session_id\":\"s\"}\n"
+                             "stderr something went wrong\n"
+                             "exit 1"));
+  std::vector<Message> got;
+  try {
+    for (const Message &m : s) got.push_back(m);
+    FAIL("expected ProcessError");
+  } catch (const ProcessError &e) {
+    CHECK(e.code() == errc::process_failed);
+    CHECK(e.exit_code() == 1);
+    CHECK(e.signal() == 0);
+    CHECK(e.stderr_tail().find("something went wrong") != std::string::npos);
+    REQUIRE(e.last_error_result().has_value());
+    CHECK(e.last_error_result()->api_error_status() == 500);
+    std::string what = e.what();
+    CHECK(what.find("[ccbridge.process_failed]") == 0);
+    CHECK(what.find("exit code 1") != std::string::npos);
+    CHECK(what.find("API status 500") != std::string::npos);
+    CHECK(what.find("API Error: 500 boom") != std::string::npos);
+    CHECK(what.find("What to do") != std::string::npos);
+  }
+  CHECK(got.size() == 1);  // the result was delivered before the error
+  CHECK_FALSE(s.next().has_value());  // thrown once
+}
+
+TEST_CASE("fake-cli: a crash by signal is reported with the signal")
+{
+  NoLeftovers guard;
+  Stream s = query("x", fake("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nkill 11"));
+  try {
+    drain(s);
+    FAIL("expected ProcessError");
+  } catch (const ProcessError &e) {
+    CHECK(e.signal() == SIGSEGV);
+    CHECK(std::string(e.what()).find("SIGSEGV") != std::string::npos);
+  }
+  CHECK(s.outcome().messages == 1);
+}
+
+TEST_CASE("fake-cli: a hanging CLI: pull times out, close() ends it with the ladder")
+{
+  NoLeftovers guard;
+  Stream s = query("x", fake("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nhang"));
+  int pid = s.pid();
+  Message m;
+  CHECK(s.pull(m, 5s) == PullStatus::message);
+  CHECK(m.is_system("init"));
+  CHECK(s.pull(m, 50ms) == PullStatus::timeout);
+  auto t0 = std::chrono::steady_clock::now();
+  s.close();
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took < 3s);
+  CHECK(s.outcome().error == errc::cancelled);
+  CHECK(s.outcome().exit.signal == SIGTERM);
+  CHECK(s.pull(m, 10ms) == PullStatus::end);
+  CHECK_FALSE(alive(pid));
+  s.close();  // idempotent
+}
+
+TEST_CASE("fake-cli: a CLI that ignores SIGTERM is killed with SIGKILL")
+{
+  NoLeftovers guard;
+  Stream s = query("x", fake("ignore_sigterm\nwait_user\nhang"));
+  int pid = s.pid();
+  s.close();
+  CHECK(s.outcome().exit.signal == SIGKILL);
+  CHECK_FALSE(alive(pid));
+}
+
+TEST_CASE("fake-cli: garbage, invalid UTF-8, bad JSON and oversize lines fail only their line")
+{
+  NoLeftovers guard;
+  Options o = fake("wait_user\n"
+                   "emit [debug] not json\n"
+                   "emit_raw {\"a\":\"\\xff\"}\\n\n"
+                   "emit {\"type\":\"broken\"\n"
+                   "big_line 5000\n"
+                   "emit {\"type\":\"system\",\"subtype\":\"init\"}\n"
+                   "exit 0");
+  o.max_line_bytes = 1000;
+  Stream s = query("x", o);
+  auto msgs = drain(s);
+  REQUIRE(msgs.size() == 4);
+  CHECK(msgs[0].line_error().code == errc::invalid_utf8);
+  CHECK(msgs[1].line_error().code == errc::parse_error);
+  CHECK(msgs[2].line_error().code == errc::line_too_long);
+  CHECK(msgs[2].line_error().size == 5000);
+  CHECK(msgs[2].raw().size() <= 1024);
+  CHECK(msgs[3].is_system("init"));
+  CHECK(s.outcome().ok());
+  CHECK(s.outcome().invalid_lines == 3);
+  CHECK(s.outcome().skipped_lines == 1);
+}
+
+TEST_CASE("fake-cli: lines split across writes and slow output arrive intact")
+{
+  NoLeftovers guard;
+  Stream s = query("x", fake("wait_user\n"
+                             "split 3 2 {\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"caf\xc3\xa9 split\"}]}}\n"
+                             "sleep 200\n"
+                             "emit {\"type\":\"result\",\"subtype\":\"success\"}"));
+  Message m;
+  REQUIRE(s.pull(m, 5s) == PullStatus::message);
+  CHECK(m.text() == "caf\xc3\xa9 split");
+  CHECK(s.pull(m, 20ms) == PullStatus::timeout);
+  CHECK(s.pull(m, 5s) == PullStatus::message);
+  CHECK(m.is(MessageType::result));
+  CHECK(s.pull(m, 5s) == PullStatus::end);
+}
+
+TEST_CASE("fake-cli: a grandchild in the process group is cleaned up when the CLI exits")
+{
+  NoLeftovers guard;
+  std::string pidfile = tmp_path("grandchild.pid");
+  std::remove(pidfile.c_str());
+  Stream s = query("x", fake("grandchild " + pidfile + "\nwait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nexit 0"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto msgs = drain(s);
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+  CHECK(msgs.size() == 1);
+  int gc = read_pidfile(pidfile);
+  std::remove(pidfile.c_str());
+  REQUIRE(gc > 0);
+  // The grandchild is reparented away from us; it must be dead (allow init a moment to reap).
+  for (int i = 0; i < 100 && alive(gc); ++i) std::this_thread::sleep_for(10ms);
+  CHECK_FALSE(alive(gc));
+  CHECK(s.outcome().ok());
+}
+
+TEST_CASE("fake-cli: a CLI that closes stdout but keeps running is stopped by the ladder")
+{
+  NoLeftovers guard;
+  Stream s = query("x", fake("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nclose_stdout\nhang"));
+  int pid = s.pid();
+  std::vector<Message> got;
+  try {
+    for (const Message &m : s) got.push_back(m);
+    FAIL("expected ProcessError");
+  } catch (const ProcessError &e) {
+    CHECK(e.signal() == SIGTERM);
+  }
+  CHECK(got.size() == 1);
+  CHECK_FALSE(alive(pid));
+}
+
+TEST_CASE("fake-cli: stderr is always drained and only its tail is kept")
+{
+  NoLeftovers guard;
+  Options o = fake("wait_user\nstderr_flood 8000000\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nstderr last words\nexit 0");
+  o.stderr_tail_bytes = 4096;
+  std::atomic<int> lines{0};
+  o.stderr_callback = [&](std::string_view) { ++lines; };
+  Stream s = query("x", o);
+  auto msgs = drain(s);
+  CHECK(msgs.size() == 1);
+  CHECK(lines.load() == 80001);
+  CHECK(s.outcome().stderr_tail.size() <= 4096);
+  CHECK(s.outcome().stderr_tail.find("last words") != std::string::npos);
+}
+
+TEST_CASE("fake-cli: backpressure keeps order and loses nothing when the consumer is slow")
+{
+  NoLeftovers guard;
+  Options o = fake("wait_user\nflood 20000 300\nexit 0");
+  o.max_buffered_messages = 8;
+  Stream s = query("x", o);
+  std::this_thread::sleep_for(200ms);  // the CLI fills the pipe and must block, not us buffer
+  std::int64_t expect = 0;
+  for (const Message &m : s) {
+    REQUIRE(m.json()["seq"].int64() == expect);
+    ++expect;
+  }
+  CHECK(expect == 20000);
+}
+
+TEST_CASE("fake-cli: callback consumption, in order, with one end call")
+{
+  NoLeftovers guard;
+  Stream s = query("x", fake("wait_user\nflood 5000 200\nexit 0"));
+  Message first;
+  REQUIRE(s.pull(first, 5s) == PullStatus::message);  // some pulled first, the rest by callback
+  std::atomic<std::int64_t> next{1};
+  std::atomic<bool> in_order{true};
+  std::atomic<int> ends{0};
+  std::atomic<bool> deadlock_detected{false};
+  s.on_message(
+      [&](const Message &m) {
+        if (m.json()["seq"].int64() != next.load()) in_order = false;
+        ++next;
+        if (next == 100) {
+          try {
+            s.next();
+          } catch (const Error &e) {
+            deadlock_detected = e.code() == errc::would_deadlock;
+          }
+        }
+      },
+      [&](const RunOutcome &o) {
+        CHECK(o.ok());
+        ++ends;
+      });
+  const RunOutcome &o = s.wait();
+  CHECK(o.ok());
+  CHECK(next.load() == 5000);
+  CHECK(in_order.load());
+  CHECK(ends.load() == 1);
+  CHECK(deadlock_detected.load());
+  Message m;
+  CHECK_THROWS_AS(s.pull(m, 1ms), Error);
+}
+
+TEST_CASE("fake-cli: a CLI that never reads stdin cannot kill the host with SIGPIPE")
+{
+  NoLeftovers guard;
+  std::string big(4 << 20, 'p');  // larger than any pipe buffer
+  Stream s = query(big, fake("exit 0"));
+  drain(s);
+  CHECK(s.outcome().exit.code == 0);
+}
+
+TEST_CASE("fake-cli: destroying a Stream mid-run stops the CLI; a runtime serves many runs")
+{
+  NoLeftovers guard;
+  Runtime rt(2);
+  int pid;
+  {
+    Stream s = query(rt, "x", fake("wait_user\nhang"));
+    pid = s.pid();
+    CHECK(alive(pid));
+  }
+  CHECK_FALSE(alive(pid));
+  std::vector<Stream> many;
+  for (int i = 0; i < 20; ++i) many.push_back(query(rt, "p" + std::to_string(i), fake("")));
+  for (int i = 0; i < 20; ++i) {
+    auto msgs = drain(many[static_cast<std::size_t>(i)]);
+    REQUIRE(msgs.size() == 3);
+    CHECK(msgs[1].text() == "echo: p" + std::to_string(i));
+  }
+}
+
+TEST_CASE("fake-cli: the CLI dies with its host (parent-death signal)")
+{
+  // Run the ccbridge program on a hanging fake CLI, SIGKILL the program, and check the CLI died.
+  std::string app = CCB_APP;
+  pid_t host = fork();
+  if (host == 0) {
+    setenv("CCB_FAKE_SCRIPT_TEXT", "wait_user\nhang", 1);
+    execl(app.c_str(), app.c_str(), "query", "--cli", CCB_FAKE_CLI, "hi", static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  REQUIRE(host > 0);
+  int cli = 0;
+  for (int i = 0; i < 300 && cli == 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+    std::string dir = "/proc/" + std::to_string(host) + "/task";
+    if (DIR *d = opendir(dir.c_str())) {
+      while (auto *e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        std::ifstream in(dir + "/" + e->d_name + "/children");
+        in >> cli;
+        if (cli) break;
+      }
+      closedir(d);
+    }
+  }
+  REQUIRE(cli > 0);
+  CHECK(alive(cli));
+  kill(host, SIGKILL);
+  int st;
+  waitpid(host, &st, 0);
+  for (int i = 0; i < 200 && alive(cli); ++i) std::this_thread::sleep_for(10ms);
+  CHECK_FALSE(alive(cli));
+}
