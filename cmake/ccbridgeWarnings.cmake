@@ -3,7 +3,7 @@ add_library(ccb_warnings INTERFACE)
 target_compile_options(ccb_warnings INTERFACE
   $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
     -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual -Wconversion -Wno-sign-conversion
-    -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough>)
+    -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough>)
 if(CCB_WARNINGS_AS_ERRORS)
   target_compile_options(ccb_warnings INTERFACE -Werror)
 endif()

@@ -19,6 +19,13 @@ struct JsonAssertFailure : std::logic_error {
 #define RAPIDJSON_HAS_STDSTRING 1
 #endif
 
+// Vectorised whitespace skipping and string copying (the bulk of parsing CLI output).
+#if defined(__SSE4_2__) && !defined(RAPIDJSON_SSE42)
+#define RAPIDJSON_SSE42
+#elif defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
+#define RAPIDJSON_SSE2
+#endif
+
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wconversion"

@@ -3,6 +3,7 @@
 
 #include <ccbridge/message.hpp>
 
+#include <cstring>
 #include <string>
 
 CCB_BEGIN_NAMESPACE
@@ -42,6 +43,8 @@ MessageType classify(std::string_view type) noexcept
 
 const LineError kNoError{};
 
+constexpr std::size_t kMaxRecursiveLine = 4096;
+
 }  // namespace
 
 const char *to_string(MessageType type) noexcept
@@ -76,13 +79,27 @@ Message Message::parse(std::string line, std::uint64_t line_number)
 {
   auto impl = std::make_shared<Impl>(std::move(line));
   auto &doc = impl->doc;
-  doc.Parse<detail::kParseFlags>(impl->raw.data(), impl->raw.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  // The null-terminated overload takes RapidJSON's vectorised path; a NUL byte inside the line
+  // would end the input early, so such lines are rejected first (JSON text never contains one).
+  const bool has_nul = std::memchr(impl->raw.data(), 0, impl->raw.size()) != nullptr;
+  if (!has_nul) {
+    impl->insitu = impl->raw;
+    // The recursive parser is faster but its depth is unbounded; a line of at most 4 KiB can nest
+    // at most 4096 levels, a few hundred KiB of stack, so only those take the recursive path.
+    if (impl->raw.size() <= kMaxRecursiveLine) {
+      doc.ParseInsitu<rapidjson::kParseDefaultFlags>(impl->insitu.data());
+    } else {
+      doc.ParseInsitu<detail::kParseFlags>(impl->insitu.data());
+    }
+  }
+  if (has_nul || doc.HasParseError() || !doc.IsObject()) {
     LineError err;
     err.code = make_error_code(errc::parse_error);
     err.line_number = line_number;
     err.size = impl->raw.size();
-    if (doc.HasParseError()) {
+    if (has_nul) {
+      err.description = "stdout line " + std::to_string(line_number) + " contains a NUL byte";
+    } else if (doc.HasParseError()) {
       err.description = "stdout line " + std::to_string(line_number) + " is not valid JSON: " +
                         rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
                         std::to_string(doc.GetErrorOffset()) + ")";

@@ -307,7 +307,6 @@ class JsonReader {
   JsonReader(const char *b, const char *e) : p_(b), e_(e) {}
   explicit JsonReader(Span s) : p_(s.b), e_(s.e) {}
 
-  const char *pos() const { return p_; }
   bool at_end() { ws(); return p_ == e_; }
   char peek() { ws(); return p_ < e_ ? *p_ : '\0'; }
 

@@ -1,0 +1,96 @@
+// ccbridge's side of the benchmarks (tests/bench/run.sh runs it beside the official SDKs).
+//   ccb_bench parse <corpus.jsonl>                    frame + fully parse every line
+//   ccb_bench query --cli <fake_cli> --messages N     end to end through query() (the caller sets
+//                                                     CCB_FAKE_SCRIPT_TEXT for the fake CLI)
+// Each prints one JSON line with the counts and the wall time.
+#include "protocol/framer.hpp"
+
+#include <ccbridge/ccbridge.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0)
+{
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int parse(const char *path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "ccb_bench: cannot read %s\n", path);
+    return 2;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const std::string data = ss.str();
+
+  std::uint64_t messages = 0, invalid = 0, typed = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  ccbridge::detail::LineFramer framer(64u << 20);
+  auto sink = [&](const ccbridge::detail::FramerEvent &ev) {
+    if (ev.kind != ccbridge::detail::FramerEvent::Kind::line) return;
+    ccbridge::Message m = ccbridge::Message::parse(std::string(ev.bytes), ev.line_number);
+    ++messages;
+    if (m.type() == ccbridge::MessageType::invalid_line) ++invalid;
+    if (m.type() != ccbridge::MessageType::unknown) ++typed;
+  };
+  // Feed in 64 KiB reads, as from a pipe.
+  for (std::size_t off = 0; off < data.size(); off += 65536) {
+    framer.feed(data.data() + off, std::min<std::size_t>(65536, data.size() - off), sink);
+  }
+  framer.finish(sink);
+  double s = seconds_since(t0);
+  std::printf("{\"impl\":\"ccbridge\",\"what\":\"parse\",\"messages\":%llu,\"bytes\":%zu,\"seconds\":%.6f,"
+              "\"invalid\":%llu}\n",
+              static_cast<unsigned long long>(messages), data.size(), s, static_cast<unsigned long long>(invalid));
+  (void)typed;
+  return invalid == 0 ? 0 : 1;
+}
+
+int query(const char *cli, long expected)
+{
+  ccbridge::Options o;
+  o.cli_path = cli;
+  std::uint64_t messages = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  ccbridge::Stream s = ccbridge::query("benchmark", o);
+  for (const ccbridge::Message &m : s) {
+    (void)m;
+    ++messages;
+  }
+  double secs = seconds_since(t0);
+  std::printf("{\"impl\":\"ccbridge\",\"what\":\"query\",\"messages\":%llu,\"seconds\":%.6f}\n",
+              static_cast<unsigned long long>(messages), secs);
+  return expected > 0 && messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+  try {
+    if (argc == 3 && std::strcmp(argv[1], "parse") == 0) return parse(argv[2]);
+    if (argc >= 4 && std::strcmp(argv[1], "query") == 0) {
+      const char *cli = nullptr;
+      long n = 0;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        if (std::strcmp(argv[i], "--cli") == 0) cli = argv[i + 1];
+        if (std::strcmp(argv[i], "--messages") == 0) n = std::atol(argv[i + 1]);
+      }
+      if (cli) return query(cli, n);
+    }
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "ccb_bench: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "usage: ccb_bench parse <corpus> | ccb_bench query --cli <fake> --messages N\n");
+  return 2;
+}
