@@ -324,12 +324,22 @@ void Stream::State::finish_outcome(ExitStatus status)
     ended_ = true;
   }
   cv_.notify_all();
-  if (callback_mode_ && on_end_) {
+  if (callback_mode_) deliver_end();
+}
+
+void Stream::State::deliver_end()
+{
+  if (on_end_) {
     try {
-      on_end_(o);
+      on_end_(outcome_);
     } catch (...) {
     }
   }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    end_delivered_ = true;
+  }
+  cv_.notify_all();
 }
 
 // ---- State: consumer side ---------------------------------------------------------------------
@@ -411,12 +421,7 @@ void Stream::State::set_callbacks(MessageCallback on_message, EndCallback on_end
       self->deliver(std::move(m));
     }
     if (ended) {
-      if (self->on_end_) {
-        try {
-          self->on_end_(self->outcome_);
-        } catch (...) {
-        }
-      }
+      self->deliver_end();
     } else if (self->channel_) {
       self->channel_->resume_stdout();
     }
@@ -430,7 +435,9 @@ const RunOutcome &Stream::State::wait_end()
   }
   local_.clear();
   std::unique_lock<std::mutex> lk(mu_);
-  while (!ended_) {
+  // In callback mode the end also waits for on_end to have run.
+  auto done = [this] { return ended_ && (!callback_mode_requested_ || end_delivered_); };
+  while (!done()) {
     if (!callback_mode_requested_ && !queue_.empty()) {
       queue_.clear();
       queued_bytes_ = 0;
@@ -443,7 +450,7 @@ const RunOutcome &Stream::State::wait_end()
       continue;
     }
     consumer_waiting_ = true;
-    cv_.wait(lk, [this] { return ended_ || (!callback_mode_requested_ && !queue_.empty()); });
+    cv_.wait(lk, [&] { return done() || (!callback_mode_requested_ && !queue_.empty()); });
     consumer_waiting_ = false;
   }
   return outcome_;

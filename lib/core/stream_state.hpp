@@ -55,6 +55,7 @@ private:
   void deliver(Message msg);
   void flush_batch();
   void begin_shutdown();
+  void deliver_end();
   void finish_outcome(ExitStatus status);
   void resume_reading();
   bool over_limits() const;
@@ -85,6 +86,7 @@ private:
   bool ended_ = false;
   bool close_requested_ = false;
   bool callback_mode_requested_ = false;
+  bool end_delivered_ = false;  // callback mode: on_end has run
   RunOutcome outcome_;
   std::atomic<bool> paused_{false};
 
