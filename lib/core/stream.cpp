@@ -1,4 +1,5 @@
 #include "core/stream_state.hpp"
+#include "protocol/message_impl.hpp"
 
 #include <ccbridge/json.hpp>
 
@@ -178,7 +179,7 @@ void Stream::State::on_line(const detail::FramerEvent &ev)
     deliver(Message::invalid(std::move(err), std::string(ev.bytes)));
     return;
   }
-  Message msg = Message::parse(std::string(ev.bytes), ev.line_number);
+  Message msg = detail::parse_checked_line(std::string(ev.bytes), ev.line_number, ev.has_nul);
   switch (msg.type()) {
   case MessageType::invalid_line: ++invalid_; break;
   case MessageType::control_request: {

@@ -29,6 +29,7 @@ struct FramerEvent {
   std::uint64_t line_number = 0; ///< 1-based
   std::uint64_t size = 0;        ///< the untrimmed line length in bytes
   std::size_t error_offset = 0;  ///< invalid_utf8: offset of the first bad byte in the trimmed line
+  bool has_nul = false;          ///< line: it contains a NUL byte (valid UTF-8, never valid JSON)
 };
 
 class LineFramer {
@@ -142,11 +143,13 @@ private:
     if (line.empty() || line.front() != '{') {
       ev.kind = FramerEvent::Kind::skipped;
       ev.bytes = line.substr(0, std::min(line.size(), kSampleBytes));
-    } else if (!valid_utf8(line.data(), line.size(), &ev.error_offset)) {
+    } else if (Utf8Check u = check_utf8(line.data(), line.size()); !u.valid) {
       ev.kind = FramerEvent::Kind::error;
       ev.code = errc::invalid_utf8;
+      ev.error_offset = u.error_offset;
       ev.bytes = line.substr(0, std::min(line.size(), kSampleBytes));
     } else {
+      ev.has_nul = u.has_nul;
       ev.bytes = line;
     }
     sink(static_cast<const FramerEvent &>(ev));

@@ -10,7 +10,7 @@ CCB_BEGIN_NAMESPACE
 
 namespace {
 
-MessageType classify(std::string_view type) noexcept
+MessageType classify_type(std::string_view type) noexcept
 {
   switch (type.size()) {
   case 4:
@@ -77,19 +77,27 @@ Message::Message()
 
 Message Message::parse(std::string line, std::uint64_t line_number)
 {
-  auto impl = std::make_shared<Impl>(std::move(line));
+  const bool has_nul = std::memchr(line.data(), 0, line.size()) != nullptr;
+  return detail::parse_checked_line(std::move(line), line_number, has_nul);
+}
+
+CCB_END_NAMESPACE
+
+namespace ccbridge::detail {
+
+Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul)
+{
+  auto impl = std::make_shared<Message::Impl>(std::move(line));
   auto &doc = impl->doc;
-  // The null-terminated overload takes RapidJSON's vectorised path; a NUL byte inside the line
-  // would end the input early, so such lines are rejected first (JSON text never contains one).
-  const bool has_nul = std::memchr(impl->raw.data(), 0, impl->raw.size()) != nullptr;
+  // A NUL byte would end the (null-terminated, vectorised) input early; JSON text never has one.
   if (!has_nul) {
-    impl->insitu = impl->raw;
+    char *text = impl->insitu_copy();
     // The recursive parser is faster but its depth is unbounded; a line of at most 4 KiB can nest
     // at most 4096 levels, a few hundred KiB of stack, so only those take the recursive path.
-    if (impl->raw.size() <= kMaxRecursiveLine) {
-      doc.ParseInsitu<rapidjson::kParseDefaultFlags>(impl->insitu.data());
+    if (impl->raw.size() <= ccbridge::kMaxRecursiveLine) {
+      doc.ParseInsitu<rapidjson::kParseDefaultFlags>(text);
     } else {
-      doc.ParseInsitu<detail::kParseFlags>(impl->insitu.data());
+      doc.ParseInsitu<detail::kParseFlags>(text);
     }
   }
   if (has_nul || doc.HasParseError() || !doc.IsObject()) {
@@ -113,9 +121,13 @@ Message Message::parse(std::string line, std::uint64_t line_number)
   }
   impl->type_name = detail::get_string(doc, "type");
   impl->subtype = detail::get_string(doc, "subtype");
-  impl->type = classify(impl->type_name);
+  impl->type = ccbridge::classify_type(impl->type_name);
   return Message(std::move(impl));
 }
+
+}  // namespace ccbridge::detail
+
+CCB_BEGIN_NAMESPACE
 
 Message Message::invalid(LineError error, std::string sample)
 {

@@ -3,24 +3,44 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ccbridge::detail {
 
-bool valid_utf8(const char *data, std::size_t size, std::size_t *error_offset) noexcept
+namespace {
+
+// Length of the leading run of ASCII bytes that are not NUL (most CLI output is pure ASCII JSON).
+inline std::size_t ascii_prefix(const unsigned char *s, std::size_t size) noexcept
+{
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  for (; i + 16 <= size; i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(s + i));
+    // high bit set (non-ASCII) or byte == 0
+    int bad = _mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+    if (bad) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(bad)));
+  }
+#endif
+  while (i < size && s[i] != 0 && s[i] < 0x80) ++i;
+  return i;
+}
+
+}  // namespace
+
+Utf8Check check_utf8(const char *data, std::size_t size) noexcept
 {
   const auto *s = reinterpret_cast<const unsigned char *>(data);
+  Utf8Check r;
   std::size_t i = 0;
   while (i < size) {
-    // Fast path: 8 ASCII bytes at a time (most CLI output is ASCII JSON).
-    if (i + 8 <= size) {
-      std::uint64_t chunk;
-      std::memcpy(&chunk, s + i, 8);
-      if ((chunk & 0x8080808080808080ULL) == 0) {
-        i += 8;
-        continue;
-      }
-    }
+    i += ascii_prefix(s + i, size - i);
+    if (i >= size) break;
     unsigned char c = s[i];
-    if (c < 0x80) {
+    if (c == 0) {
+      r.has_nul = true;
       ++i;
       continue;
     }
@@ -30,33 +50,34 @@ bool valid_utf8(const char *data, std::size_t size, std::size_t *error_offset) n
       need = 1;
     } else if (c >= 0xE0 && c <= 0xEF) {
       need = 2;
-      if (c == 0xE0) lo = 0xA0;       // no overlongs
-      if (c == 0xED) hi = 0x9F;       // no surrogates
+      if (c == 0xE0) lo = 0xA0;  // no overlongs
+      if (c == 0xED) hi = 0x9F;  // no surrogates
     } else if (c >= 0xF0 && c <= 0xF4) {
       need = 3;
-      if (c == 0xF0) lo = 0x90;       // no overlongs
-      if (c == 0xF4) hi = 0x8F;       // <= U+10FFFF
+      if (c == 0xF0) lo = 0x90;  // no overlongs
+      if (c == 0xF4) hi = 0x8F;  // <= U+10FFFF
     } else {
-      if (error_offset) *error_offset = i;
-      return false;
+      r.valid = false;
+      r.error_offset = i;
+      return r;
     }
-    if (size - i <= need) {
-      if (error_offset) *error_offset = i;
-      return false;
-    }
-    if (s[i + 1] < lo || s[i + 1] > hi) {
-      if (error_offset) *error_offset = i;
-      return false;
-    }
-    for (std::size_t k = 2; k <= need; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) {
-        if (error_offset) *error_offset = i;
-        return false;
-      }
+    bool ok = size - i > need && s[i + 1] >= lo && s[i + 1] <= hi;
+    for (std::size_t k = 2; ok && k <= need; ++k) ok = (s[i + k] & 0xC0) == 0x80;
+    if (!ok) {
+      r.valid = false;
+      r.error_offset = i;
+      return r;
     }
     i += need + 1;
   }
-  return true;
+  return r;
+}
+
+bool valid_utf8(const char *data, std::size_t size, std::size_t *error_offset) noexcept
+{
+  Utf8Check r = check_utf8(data, size);
+  if (!r.valid && error_offset) *error_offset = r.error_offset;
+  return r.valid;
 }
 
 }  // namespace ccbridge::detail

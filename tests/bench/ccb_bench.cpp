@@ -4,6 +4,7 @@
 //                                                     CCB_FAKE_SCRIPT_TEXT for the fake CLI)
 // Each prints one JSON line with the counts and the wall time.
 #include "protocol/framer.hpp"
+#include "protocol/message_impl.hpp"
 
 #include <ccbridge/ccbridge.hpp>
 
@@ -37,7 +38,7 @@ int parse(const char *path)
   ccbridge::detail::LineFramer framer(64u << 20);
   auto sink = [&](const ccbridge::detail::FramerEvent &ev) {
     if (ev.kind != ccbridge::detail::FramerEvent::Kind::line) return;
-    ccbridge::Message m = ccbridge::Message::parse(std::string(ev.bytes), ev.line_number);
+    ccbridge::Message m = ccbridge::detail::parse_checked_line(std::string(ev.bytes), ev.line_number, ev.has_nul);
     ++messages;
     if (m.type() == ccbridge::MessageType::invalid_line) ++invalid;
     if (m.type() != ccbridge::MessageType::unknown) ++typed;
