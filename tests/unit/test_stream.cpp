@@ -464,3 +464,53 @@ TEST_CASE("fake-cli: the CLI dies with its host (parent-death signal)")
   for (int i = 0; i < 200 && alive(cli); ++i) std::this_thread::sleep_for(10ms);
   CHECK_FALSE(alive(cli));
 }
+
+TEST_CASE("fake-cli: content-block prompts and invalid ones")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  Stream s = query_content(rt, R"([{"type":"text","text":"block prompt"}])", fake("echo_stdin_lines"));
+  auto msgs = drain(s);
+  REQUIRE(msgs.size() == 1);
+  JsonView user = parse_json(msgs[0].json()["line"].string_or());
+  CHECK(user["message"]["content"][0]["text"].string_or() == "block prompt");
+  CHECK_THROWS_AS(query_content(rt, R"({"type":"text"})", fake("")), Error);
+  CHECK_THROWS_AS(query_content(rt, "[not json", fake("")), Error);
+}
+
+TEST_CASE("fake-cli: a Runtime destroyed before its streams keeps them working")
+{
+  NoLeftovers guard;
+  auto rt = std::make_unique<Runtime>(1);
+  Stream s = query(*rt, "still here", fake(""));
+  rt.reset();
+  auto msgs = drain(s);
+  REQUIRE(msgs.size() == 3);
+  CHECK(msgs[1].text() == "echo: still here");
+}
+
+TEST_CASE("fake-cli: running as another user")
+{
+  NoLeftovers guard;
+  Options o = fake("");
+  o.user = "no-such-user-ccbridge";
+  try {
+    query("x", o);
+    FAIL("expected spawn_failed");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::spawn_failed);
+    CHECK(std::string(e.what()).find("no-such-user-ccbridge") != std::string::npos);
+  }
+  if (getuid() != 0) return;  // switching users needs root
+  std::string dump = "/tmp/ccb_user_test_" + std::to_string(getpid()) + ".json";
+  o = fake("dump_invocation " + dump + "\nwait_user\nexit 0");
+  o.user = "nobody";
+  o.cwd = "/tmp";
+  Stream s = query("x", o);
+  drain(s);
+  CHECK(s.outcome().ok());
+  struct stat st {};
+  REQUIRE(stat(dump.c_str(), &st) == 0);
+  CHECK(st.st_uid != 0);  // the file was created by the switched user
+  std::remove(dump.c_str());
+}
