@@ -1,4 +1,5 @@
 #include "detail/json.hpp"
+#include "protocol/json_scan.hpp"
 #include "protocol/message_impl.hpp"
 
 #include <ccbridge/message.hpp>
@@ -68,8 +69,9 @@ const char *to_string(MessageType type) noexcept
 Message::Message()
 {
   static const std::shared_ptr<const Impl> empty = [] {
-    auto impl = std::make_shared<Impl>(std::string());
-    impl->doc.SetObject();
+    auto impl = std::make_shared<Impl>(std::string("{}"));
+    impl->raw.clear();  // raw() is "", json() an empty object
+    impl->dom = std::make_unique<MessageDom>(std::string("{}"));
     return impl;
   }();
   impl_ = empty;
@@ -88,39 +90,40 @@ namespace ccbridge::detail {
 Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul)
 {
   auto impl = std::make_shared<Message::Impl>(std::move(line));
-  auto &doc = impl->doc;
-  // A NUL byte would end the (null-terminated, vectorised) input early; JSON text never has one.
-  if (!has_nul) {
-    char *text = impl->insitu_copy();
-    // The recursive parser is faster but its depth is unbounded; a line of at most 4 KiB can nest
-    // at most 4096 levels, a few hundred KiB of stack, so only those take the recursive path.
-    if (impl->raw.size() <= ccbridge::kMaxRecursiveLine) {
-      doc.ParseInsitu<rapidjson::kParseDefaultFlags>(text);
-    } else {
-      doc.ParseInsitu<detail::kParseFlags>(text);
-    }
-  }
-  if (has_nul || doc.HasParseError() || !doc.IsObject()) {
+  const std::string &raw = impl->raw;
+  auto fail = [&](std::string why) {
     LineError err;
     err.code = make_error_code(errc::parse_error);
     err.line_number = line_number;
-    err.size = impl->raw.size();
-    if (has_nul) {
-      err.description = "stdout line " + std::to_string(line_number) + " contains a NUL byte";
-    } else if (doc.HasParseError()) {
-      err.description = "stdout line " + std::to_string(line_number) + " is not valid JSON: " +
-                        rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
-                        std::to_string(doc.GetErrorOffset()) + ")";
-    } else {
-      err.description = "stdout line " + std::to_string(line_number) + " is JSON but not an object";
-    }
-    doc.SetNull();
+    err.size = raw.size();
+    err.description = "stdout line " + std::to_string(line_number) + " " + why;
     impl->type = MessageType::invalid_line;
     impl->error = std::move(err);
+    impl->dom.reset();
     return Message(std::move(impl));
+  };
+  // A NUL byte is valid UTF-8 but never part of JSON text.
+  if (has_nul) return fail("contains a NUL byte");
+
+  JsonScan scan = scan_json_object(raw.c_str(), raw.size());
+  if (!scan.ok) {
+    return fail(std::string("is not valid JSON: ") + scan.error + " (at byte " + std::to_string(scan.error_offset) + ")");
   }
-  impl->type_name = detail::get_string(doc, "type");
-  impl->subtype = detail::get_string(doc, "subtype");
+  if (scan.needs_dom) {
+    // Exotic content (exponents, long numbers, surrogate escapes, escaped names): RapidJSON
+    // decides validity and the type strings, now.
+    impl->dom = std::make_unique<MessageDom>(raw);
+    const auto &doc = impl->dom->doc;
+    if (doc.HasParseError()) {
+      return fail(std::string("is not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
+                  " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
+    }
+    impl->type_name = std::string(get_string(doc, "type"));
+    impl->subtype = std::string(get_string(doc, "subtype"));
+  } else {
+    impl->type_name = std::string(scan.type);
+    impl->subtype = std::string(scan.subtype);
+  }
   impl->type = ccbridge::classify_type(impl->type_name);
   return Message(std::move(impl));
 }
@@ -144,8 +147,13 @@ std::string_view Message::raw() const noexcept { return impl_->raw; }
 
 JsonView Message::json() const noexcept
 {
-  if (impl_->type == MessageType::invalid_line) return {};
-  const detail::JsonValue *root = &impl_->doc;
+  const detail::JsonValue *root = nullptr;
+  try {
+    root = impl_->root();
+  } catch (...) {
+    return {};  // out of memory building the DOM
+  }
+  if (!root) return {};
   return JsonView(std::shared_ptr<const void>(impl_, root), root);
 }
 

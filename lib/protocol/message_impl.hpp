@@ -6,41 +6,60 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <string>
 
 CCB_BEGIN_NAMESPACE
 
-struct Message::Impl {
-  explicit Impl(std::string line)
-      : raw(std::move(line)),
-        pool_bytes(std::max<std::size_t>(1024, raw.size())),
+/// The RapidJSON document of a line. Insitu parsing decodes strings in place in a private copy of
+/// the line, so strings point into it instead of being copied one by one; one allocation holds
+/// that copy followed by the DOM's first pool chunk.
+struct MessageDom {
+  explicit MessageDom(const std::string &raw)
+      : pool_bytes(std::max<std::size_t>(1024, raw.size())),
         storage(new char[raw.size() + 1 + pool_bytes]),
         pool(storage.get() + raw.size() + 1, pool_bytes),
         doc(&pool)
   {
-  }
-  Impl(const Impl &) = delete;
-  Impl &operator=(const Impl &) = delete;
-
-  /// Insitu parsing decodes strings in place in a private copy of the line, so the document's
-  /// strings point into it instead of being copied one by one; raw stays byte-for-byte intact.
-  char *insitu_copy()
-  {
     std::copy(raw.begin(), raw.end(), storage.get());
     storage[raw.size()] = '\0';
-    return storage.get();
+    // The recursive parser is faster but its depth is unbounded; a line of at most 4 KiB can nest
+    // at most 4096 levels, a few hundred KiB of stack, so only those take the recursive path.
+    if (raw.size() <= 4096) {
+      doc.ParseInsitu<rapidjson::kParseDefaultFlags>(storage.get());
+    } else {
+      doc.ParseInsitu<detail::kParseFlags>(storage.get());
+    }
   }
+  MessageDom(const MessageDom &) = delete;
+  MessageDom &operator=(const MessageDom &) = delete;
 
-  std::string raw;
   std::size_t pool_bytes;
-  // One allocation holds the insitu copy followed by the DOM's first pool chunk.
   std::unique_ptr<char[]> storage;
   rapidjson::MemoryPoolAllocator<> pool;
   detail::JsonDocument doc;
+};
+
+struct Message::Impl {
+  explicit Impl(std::string line) : raw(std::move(line)) {}
+
+  /// The DOM, built on first use (thread-safe). Null for invalid lines.
+  const detail::JsonValue *root() const
+  {
+    if (type == MessageType::invalid_line) return nullptr;
+    std::call_once(dom_once, [this] {
+      if (!dom) dom = std::make_unique<MessageDom>(raw);
+    });
+    return dom->doc.IsObject() ? &dom->doc : nullptr;
+  }
+
+  std::string raw;
   MessageType type = MessageType::unknown;
-  std::string_view type_name;  // into doc
-  std::string_view subtype;    // into doc
+  std::string type_name;
+  std::string subtype;
   LineError error;
+  mutable std::once_flag dom_once;
+  mutable std::unique_ptr<MessageDom> dom;  // set eagerly when validation needed RapidJSON
 };
 
 CCB_END_NAMESPACE

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the benchmark peers (the official Claude Agent SDKs, pinned) outside the repo:
+#   $CACHE/bench-venv   Python venv with claude-agent-sdk
+#   $CACHE/bench-node   npm prefix with @anthropic-ai/claude-agent-sdk
+# where CACHE = ${CCB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccbridge}.
+# Idempotent: a step whose pinned version is already installed is skipped. Logs go to stderr;
+# stdout gets only the two paths ("venv=...", "node=...").
+set -euo pipefail
+
+PY_SDK_VERSION=0.2.187     # PyPI claude-agent-sdk (newest when pinned)
+TS_SDK_VERSION=0.3.330     # npm @anthropic-ai/claude-agent-sdk
+
+CACHE="${CCB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccbridge}"
+VENV="$CACHE/bench-venv"
+NODE_PREFIX="$CACHE/bench-node"
+log() { echo "peers/setup: $*" >&2; }
+mkdir -p "$CACHE"
+
+# --- Python SDK ---------------------------------------------------------------------------------
+PYTHON="${PYTHON:-python3}"
+have_py=""
+if [[ -x "$VENV/bin/python" ]]; then
+  have_py="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("claude-agent-sdk"))' 2>/dev/null || true)"
+fi
+if [[ "$have_py" != "$PY_SDK_VERSION" ]]; then
+  log "installing claude-agent-sdk==$PY_SDK_VERSION into $VENV"
+  [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "claude-agent-sdk==$PY_SDK_VERSION" >&2
+else
+  log "claude-agent-sdk $PY_SDK_VERSION already in $VENV"
+fi
+
+# --- TypeScript SDK -----------------------------------------------------------------------------
+# --omit=optional skips the per-platform packages that carry the ~364 MB bundled CLI; the benchmark
+# always passes pathToClaudeCodeExecutable, so the SDK never needs it.
+pkg_json="$NODE_PREFIX/node_modules/@anthropic-ai/claude-agent-sdk/package.json"
+have_ts=""
+if [[ -f "$pkg_json" ]]; then
+  have_ts="$(node -e 'console.log(require(process.argv[1]).version)' "$pkg_json" 2>/dev/null || true)"
+fi
+if [[ "$have_ts" != "$TS_SDK_VERSION" ]]; then
+  log "installing @anthropic-ai/claude-agent-sdk@$TS_SDK_VERSION into $NODE_PREFIX"
+  mkdir -p "$NODE_PREFIX"
+  # A package.json of its own keeps npm from walking up to some unrelated project.
+  [[ -f "$NODE_PREFIX/package.json" ]] || echo '{"name":"ccbridge-bench-peers","private":true}' >"$NODE_PREFIX/package.json"
+  npm install --prefix "$NODE_PREFIX" --omit=optional --no-audit --no-fund --loglevel=error \
+    "@anthropic-ai/claude-agent-sdk@$TS_SDK_VERSION" >&2
+else
+  log "@anthropic-ai/claude-agent-sdk $TS_SDK_VERSION already in $NODE_PREFIX"
+fi
+
+echo "venv=$VENV"
+echo "node=$NODE_PREFIX"
