@@ -58,7 +58,11 @@ struct Scanner {
 
   void skip_ws()
   {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
+    // Compact JSON is the common case: one comparison when there is nothing to skip.
+    while (p < end && static_cast<unsigned char>(*p) <= ' ' &&
+           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+      ++p;
+    }
   }
 
   static bool is_hex(char c)
@@ -149,14 +153,18 @@ struct Scanner {
       if (p >= end || *p < '0' || *p > '9') return fail("invalid number");
       while (p < end && *p >= '0' && *p <= '9') ++p;
     }
+    const char *mantissa_end = p;
     if (p < end && (*p == 'e' || *p == 'E')) {
       ++p;
       if (p < end && (*p == '+' || *p == '-')) ++p;
+      const char *digits = p;
       if (p >= end || *p < '0' || *p > '9') return fail("invalid number");
       while (p < end && *p >= '0' && *p <= '9') ++p;
-      out.needs_dom = true;  // range limits (1e400) are RapidJSON's call
+      // Up to 17 mantissa characters and a two-digit exponent stay far inside double's range;
+      // anything bigger (1e400) is RapidJSON's call.
+      if (p - digits > 2) out.needs_dom = true;
     }
-    if (p - start > 17) out.needs_dom = true;
+    if (mantissa_end - start > 17) out.needs_dom = true;
     return true;
   }
 

@@ -15,9 +15,10 @@ Endpoints:
     POST /v1/messages[?beta=true]           SSE when body.stream is true, else one JSON message
     POST /v1/messages/count_tokens[?...]    {"input_tokens": N}
 
-Behaviour is driven by markers in the last real user text of the request (``role:"system"``
-entries, ``<system-reminder>`` / ``<local-command...`` blocks and ``[Request interrupted by user...]``
-blocks are skipped). Markers (combine freely):
+Behaviour is driven by markers in the last real user text of the request. Skipped on the way:
+``role:"system"`` entries, text blocks starting with ``<system-reminder>``, ``<local-command``,
+``<command-name>`` / ``<command-message>`` / ``<command-args>`` (local slash-command echoes) and
+``[Request interrupted by user``. Markers (combine freely):
 
     (none)                       text "Hello from the mock. You said: <prompt without markers>"
     [[reply: TEXT]]              text TEXT exactly
@@ -123,7 +124,11 @@ def write_log(entry: dict) -> None:
 # Reading the request
 
 _REMINDER_RE = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
-_SKIP_PREFIXES = ("<system-reminder>", "<local-command", "[Request interrupted by user")
+# CLI-generated text blocks that are not the user's words: context reminders, local slash-command
+# echoes (<local-command-caveat>, <local-command-stdout>, <command-name>, <command-message>,
+# <command-args>) and interrupt markers.
+_SKIP_PREFIXES = ("<system-reminder>", "<local-command", "<command-name>", "<command-message>",
+                  "<command-args>", "[Request interrupted by user")
 
 
 def _blocks(content) -> list:
