@@ -16,9 +16,10 @@ CCB_BEGIN_NAMESPACE
 /// that copy followed by the DOM's first pool chunk.
 struct MessageDom {
   explicit MessageDom(const std::string &raw)
-      : pool_bytes(std::max<std::size_t>(1024, raw.size())),
-        storage(new char[raw.size() + 1 + pool_bytes]),
-        pool(storage.get() + raw.size() + 1, pool_bytes),
+      : pool_offset((raw.size() + 1 + 15) & ~std::size_t(15)),  // the pool needs 8-byte alignment
+        pool_bytes(std::max<std::size_t>(1024, raw.size())),
+        storage(new char[pool_offset + pool_bytes]),
+        pool(storage.get() + pool_offset, pool_bytes),
         doc(&pool)
   {
     std::copy(raw.begin(), raw.end(), storage.get());
@@ -34,6 +35,7 @@ struct MessageDom {
   MessageDom(const MessageDom &) = delete;
   MessageDom &operator=(const MessageDom &) = delete;
 
+  std::size_t pool_offset;
   std::size_t pool_bytes;
   std::unique_ptr<char[]> storage;
   rapidjson::MemoryPoolAllocator<> pool;

@@ -411,7 +411,7 @@ TEST_CASE("fake-cli: a CLI that never reads stdin cannot kill the host with SIGP
   CHECK(s.outcome().exit.code == 0);
 }
 
-TEST_CASE("fake-cli: destroying a Stream mid-run stops the CLI; a runtime serves many runs")
+TEST_CASE("fake-cli: destroying a Stream mid-run stops the CLI, and a runtime serves many runs")
 {
   NoLeftovers guard;
   Runtime rt(2);
