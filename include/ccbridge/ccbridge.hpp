@@ -7,5 +7,6 @@
 #include <ccbridge/options.hpp>
 #include <ccbridge/query.hpp>
 #include <ccbridge/runtime.hpp>
+#include <ccbridge/session.hpp>
 #include <ccbridge/stream.hpp>
 #include <ccbridge/version.h>

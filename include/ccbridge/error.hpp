@@ -31,6 +31,7 @@ enum class errc {
   cancelled = 12,        ///< the operation was cancelled by the caller
   would_deadlock = 13,   ///< a blocking call was made from a ccbridge callback thread
   internal = 14,         ///< a bug in ccbridge; please report it with the message
+  control_error = 15,    ///< the CLI answered a control request with an error (message says why)
 };
 
 /// The std::error_category of ccbridge::errc ("ccbridge").

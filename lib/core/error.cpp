@@ -27,6 +27,7 @@ public:
     case errc::cancelled: return "cancelled";
     case errc::would_deadlock: return "blocking call from a ccbridge callback would deadlock";
     case errc::internal: return "internal error";
+    case errc::control_error: return "the CLI refused a control request";
     }
     return "unknown ccbridge error " + std::to_string(value);
   }
@@ -58,6 +59,7 @@ const char *errc_name(errc code) noexcept
   case errc::cancelled: return "cancelled";
   case errc::would_deadlock: return "would_deadlock";
   case errc::internal: return "internal";
+  case errc::control_error: return "control_error";
   }
   return "unknown";
 }

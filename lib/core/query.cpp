@@ -1,3 +1,4 @@
+#include "core/run_setup.hpp"
 #include "core/stream_state.hpp"
 #include "protocol/utf8.hpp"
 
@@ -7,15 +8,6 @@
 CCB_BEGIN_NAMESPACE
 
 namespace {
-
-void check_options(const Options &o)
-{
-  if (o.max_line_bytes == 0) throw Error(errc::invalid_argument, "Options::max_line_bytes must be > 0");
-  if (o.max_buffered_messages == 0) {
-    throw Error(errc::invalid_argument, "Options::max_buffered_messages must be > 0");
-  }
-  if (o.max_buffered_bytes == 0) throw Error(errc::invalid_argument, "Options::max_buffered_bytes must be > 0");
-}
 
 // One user message, as the SDKs write it (SDK-WIRE-SPEC 3.2); `content_json` is a JSON value.
 std::string user_frame(std::string_view content_json)
@@ -29,13 +21,7 @@ std::string user_frame(std::string_view content_json)
 
 Stream start_run(std::shared_ptr<Runtime::Impl> runtime, const Options &options, std::string frame)
 {
-  check_options(options);
-  detail::SpawnRequest req;
-  req.program = find_cli(options);
-  req.args = build_cli_args(options);
-  req.env = build_cli_env(options, detail::current_environment());
-  req.cwd = options.cwd;
-  req.user = options.user;
+  detail::SpawnRequest req = detail::prepare_spawn(options);
   auto state = std::make_shared<Stream::State>(std::move(runtime), options);
   state->start(std::move(req));
   state->write(std::move(frame));
@@ -81,3 +67,23 @@ Stream query_content(Runtime &runtime, std::string_view content_json, const Opti
 }
 
 CCB_END_NAMESPACE
+
+namespace ccbridge::detail {
+
+SpawnRequest prepare_spawn(const Options &o)
+{
+  if (o.max_line_bytes == 0) throw Error(errc::invalid_argument, "Options::max_line_bytes must be > 0");
+  if (o.max_buffered_messages == 0) {
+    throw Error(errc::invalid_argument, "Options::max_buffered_messages must be > 0");
+  }
+  if (o.max_buffered_bytes == 0) throw Error(errc::invalid_argument, "Options::max_buffered_bytes must be > 0");
+  SpawnRequest req;
+  req.program = find_cli(o);
+  req.args = build_cli_args(o);
+  req.env = build_cli_env(o, current_environment());
+  req.cwd = o.cwd;
+  req.user = o.user;
+  return req;
+}
+
+}  // namespace ccbridge::detail

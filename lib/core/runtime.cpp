@@ -41,6 +41,7 @@ Runtime::Impl::Impl(unsigned n) : ioc(std::make_shared<asio::io_context>())
 
 Runtime::Impl::~Impl()
 {
+  callbacks.shutdown();  // callbacks may still post to the io_context: stop them first
   guard.reset();
   for (auto &t : threads) {
     if (t.get_id() == std::this_thread::get_id()) {
@@ -56,6 +57,55 @@ bool Runtime::Impl::on_own_thread() const noexcept
   for (const auto &t : threads)
     if (t.get_id() == std::this_thread::get_id()) return true;
   return false;
+}
+
+void CallbackPool::shutdown()
+{
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lk(shared_->mu);
+    shared_->stop = true;
+    threads.swap(threads_);
+  }
+  shared_->cv.notify_all();
+  for (auto &t : threads) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();
+    } else if (t.joinable()) {
+      t.join();
+    }
+  }
+}
+
+void CallbackPool::post(std::function<void()> task)
+{
+  {
+    std::lock_guard<std::mutex> lk(shared_->mu);
+    if (shared_->stop) return;
+    shared_->tasks.push_back(std::move(task));
+    if (threads_.size() < size_) threads_.emplace_back([s = shared_] { run(s); });
+  }
+  shared_->cv.notify_one();
+}
+
+void CallbackPool::run(const std::shared_ptr<Shared> &s)
+{
+  pthread_setname_np(pthread_self(), "ccbridge-cb");
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lk(s->mu);
+      s->cv.wait(lk, [&] { return s->stop || !s->tasks.empty(); });
+      if (s->tasks.empty()) return;  // stopping and drained
+      task = std::move(s->tasks.front());
+      s->tasks.pop_front();
+    }
+    try {
+      task();
+    } catch (...) {
+      // Tasks catch their own exceptions; never let one end the thread.
+    }
+  }
 }
 
 Runtime::Runtime(unsigned threads) : impl_(std::make_shared<Impl>(threads)) {}

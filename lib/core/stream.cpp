@@ -180,6 +180,11 @@ void Stream::State::on_line(const detail::FramerEvent &ev)
     return;
   }
   Message msg = detail::parse_checked_line(std::string(ev.bytes), ev.line_number, ev.has_nul);
+  if (control_ && (msg.type() == MessageType::control_request || msg.type() == MessageType::control_response ||
+                   msg.type() == MessageType::control_cancel_request)) {
+    control_->on_control(msg);  // handled here, never queued behind the application's messages
+    return;
+  }
   switch (msg.type()) {
   case MessageType::invalid_line: ++invalid_; break;
   case MessageType::control_request: {
@@ -238,6 +243,11 @@ void Stream::State::flush_batch()
       queue_.push_back(std::move(m));
     }
     pause = queue_.size() >= options_.max_buffered_messages || queued_bytes_ >= options_.max_buffered_bytes;
+    if (pause && control_ && control_->awaiting_response()) {
+      // Keep reading until the answer arrives, up to a hard limit of four times the soft one.
+      pause = queue_.size() >= 4 * options_.max_buffered_messages ||
+              queued_bytes_ >= 4 * options_.max_buffered_bytes;
+    }
     if (pause) paused_ = true;
     wake = consumer_waiting_;
   }
@@ -325,6 +335,11 @@ void Stream::State::finish_outcome(ExitStatus status)
     ended_ = true;
   }
   cv_.notify_all();
+  // After ended_: whoever a failed request wakes up sees the session as finished.
+  if (control_) {
+    control_->on_end(o);
+    control_.reset();
+  }
   if (callback_mode_) deliver_end();
 }
 
@@ -469,6 +484,17 @@ void Stream::State::close()
   local_.clear();
   std::unique_lock<std::mutex> lk(mu_);
   cv_.wait(lk, [this] { return ended_; });
+}
+
+const RunOutcome &Stream::State::finish_gracefully()
+{
+  // Same ladder as close(), which starts by closing stdin, but not marked as the caller's cancel.
+  asio::post(strand_, [self = shared_from_this()] { self->begin_shutdown(); });
+  if (detail::on_io_thread()) return outcome_;  // cannot block here; the ladder runs on its own
+  local_.clear();
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_.wait(lk, [this] { return ended_; });
+  return outcome_;
 }
 
 bool Stream::State::finished() const

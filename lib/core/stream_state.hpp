@@ -16,6 +16,20 @@
 #include <memory>
 #include <mutex>
 
+namespace ccbridge::detail {
+/// Receives the control frames of a run (a Session's control layer). Called on the run's strand.
+class ControlHandler {
+public:
+  virtual ~ControlHandler() = default;
+  virtual void on_control(const Message &msg) = 0;
+  /// The process is gone: fail whatever is pending.
+  virtual void on_end(const RunOutcome &outcome) = 0;
+  /// True while a request to the CLI waits for its answer: stdout must then be read even if the
+  /// application's queue is full, or a caller that stopped reading could never get the answer.
+  virtual bool awaiting_response() const = 0;
+};
+}  // namespace ccbridge::detail
+
 CCB_BEGIN_NAMESPACE
 
 struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stream::State> {
@@ -35,6 +49,10 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   void set_callbacks(MessageCallback on_message, EndCallback on_end);
   const RunOutcome &wait_end();
   void close();
+  /// Ends the run the way a conversation ends: close stdin, let the CLI exit on its own within
+  /// ShutdownPolicy::exit_wait, then the ladder. Unread messages are discarded; the outcome is the
+  /// CLI's own (not "cancelled"). Blocks unless called on an I/O thread.
+  const RunOutcome &finish_gracefully();
   bool finished() const;
 
   // ChannelHandler (strand).
@@ -49,6 +67,8 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   Options options_;
   std::shared_ptr<detail::ProcessChannel> channel_;
   std::atomic<int> pid_{0};
+  /// Set before start() by a Session; released when the run ends (breaking the ownership cycle).
+  std::shared_ptr<detail::ControlHandler> control_;
 
 private:
   void on_line(const detail::FramerEvent &ev);

@@ -5,16 +5,46 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 CCB_BEGIN_NAMESPACE
 
+/// Threads for user callbacks that may block (permission decisions, hooks, tools), so that they
+/// never hold up an I/O thread. Started on first use.
+class CallbackPool {
+public:
+  explicit CallbackPool(unsigned threads) : size_(threads ? threads : 1) {}
+  ~CallbackPool() { shutdown(); }
+  void post(std::function<void()> task);
+  /// Runs what is queued, then stops the threads (a thread calling this is detached instead).
+  void shutdown();
+
+private:
+  // Shared with the threads, so that a thread detached by shutdown() never touches freed memory.
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> tasks;
+    bool stop = false;
+  };
+  static void run(const std::shared_ptr<Shared> &shared);
+  unsigned size_;
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  std::vector<std::thread> threads_;  // guarded by shared_->mu
+};
+
 struct Runtime::Impl {
   explicit Impl(unsigned threads);
   ~Impl();
+
+  CallbackPool callbacks{2};
 
   /// True on one of this runtime's I/O threads (or any ccbridge I/O thread, see on_io_thread()).
   bool on_own_thread() const noexcept;

@@ -1,0 +1,159 @@
+// Session: one Claude Code process kept alive for a whole conversation (stream-json duplex mode,
+// like the official ClaudeSDKClient), with the control protocol: interrupt, permission mode and
+// model changes, arbitrary control requests with timeouts, and permission callbacks.
+//
+// Threads: the Session's methods may be called from any thread except a ccbridge I/O thread
+// (they block until the CLI answers, or until the control timeout). Messages are consumed through
+// messages() by one consumer at a time (see Stream). Control frames never wait behind that queue,
+// so a caller that stops reading never blocks control requests or callbacks.
+// Lifetime: the destructor closes the session (see close()).
+#pragma once
+
+#include <ccbridge/error.hpp>
+#include <ccbridge/export.h>
+#include <ccbridge/json.hpp>
+#include <ccbridge/options.hpp>
+#include <ccbridge/runtime.hpp>
+#include <ccbridge/stream.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+CCB_BEGIN_NAMESPACE
+
+/// A `can_use_tool` request from the CLI: may this tool run with this input?
+struct PermissionRequest {
+  std::string tool_name;
+  JsonView input;                  ///< the tool's input object
+  std::string tool_use_id;
+  JsonView suggestions;            ///< "permission_suggestions" (PermissionUpdate objects), may be missing
+  std::string decision_reason;     ///< why the CLI asks, e.g. "This command requires approval"
+  std::string blocked_path;        ///< set for file-system denials, else ""
+  JsonView request;                ///< the whole request object, for fields not listed here
+};
+
+/// The answer to a PermissionRequest.
+class CCB_API PermissionDecision {
+public:
+  /// Allow with the original input.
+  static PermissionDecision allow();
+  /// Allow with a changed input (a JSON object) and optionally permission updates (a JSON array
+  /// of PermissionUpdate objects, e.g. to remember the rule). Throws Error(invalid_argument) on
+  /// malformed JSON.
+  static PermissionDecision allow_with(std::string_view updated_input_json,
+                                       std::string_view updated_permissions_json = {});
+  /// Deny, with a message the model sees; `interrupt` also stops the turn.
+  static PermissionDecision deny(std::string message, bool interrupt = false);
+
+  bool allowed() const noexcept { return allow_; }
+  /// The response payload sent to the CLI (JSON object text), given the original input.
+  std::string to_json(const JsonView &original_input) const;
+
+private:
+  bool allow_ = true;
+  bool interrupt_ = false;
+  std::string message_;
+  std::string updated_input_;
+  std::string updated_permissions_;
+};
+
+/// Handle to answer one PermissionRequest, once, from any thread, now or later. Copies share the
+/// request. If the CLI withdraws the request (an interrupt) cancelled() becomes true and the
+/// answer is dropped. If every copy is destroyed unanswered, the CLI gets an error response, so
+/// a forgotten request never hangs the conversation.
+class CCB_API PermissionReply {
+public:
+  void operator()(const PermissionDecision &decision) const;
+  bool cancelled() const noexcept;
+  bool answered() const noexcept;
+
+  struct State;
+  explicit PermissionReply(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
+
+private:
+  std::shared_ptr<State> state_;
+};
+
+/// Permission callback. Runs on a ccbridge callback thread (never the I/O thread), so it may
+/// block; it may also keep `reply` and answer later from another thread. Exceptions become an
+/// error response carrying their message.
+using PermissionCallback = std::function<void(const PermissionRequest &request, PermissionReply reply)>;
+
+/// Convenience: wraps a synchronous decision function as a PermissionCallback.
+CCB_API PermissionCallback permission_function(std::function<PermissionDecision(const PermissionRequest &)> fn);
+
+struct SessionOptions {
+  Options options;
+  /// Enables `--permission-prompt-tool=stdio`: the CLI asks this callback whenever its rules say
+  /// "ask". Cannot be combined with Options::permission_prompt_tool_name.
+  PermissionCallback can_use_tool;
+  /// Send `initialize` at open and wait for its answer (server_info()). The CLI answers once it has
+  /// started (about 0.6 s for 2.1.330).
+  bool initialize = true;
+  std::chrono::milliseconds initialize_timeout{60000};
+  /// Timeout of every other control request.
+  std::chrono::milliseconds control_timeout{60000};
+};
+
+class CCB_API Session {
+public:
+  /// Starts the CLI and, unless disabled, sends `initialize` and waits for the answer.
+  /// Errors (Error): cli_not_found, cwd_not_found, spawn_failed, invalid_argument; timeout or
+  /// process_failed if initialize gets no answer.
+  static Session open(Runtime &runtime, SessionOptions options);
+
+  Session(Session &&) noexcept;
+  Session &operator=(Session &&) noexcept;
+  ~Session();
+
+  /// Sends one user message (starts a turn; messages sent during a turn are queued by the CLI).
+  /// Errors: Error(closed) after close() or once the CLI is gone; Error(invalid_argument) for text
+  /// that is not UTF-8 or content that is not a JSON array.
+  void send(std::string_view text);
+  void send_content(std::string_view content_json);
+
+  /// The conversation's messages (everything but control frames), for pull, next() or callbacks.
+  /// It ends when the CLI exits (after close()).
+  Stream &messages();
+
+  /// Pulls messages until the next `result` (included). Throws Error(timeout) if `timeout` passes
+  /// first (messages already pulled are returned by the next call), Error(closed) if the stream
+  /// ends first.
+  std::vector<Message> receive_response(std::chrono::milliseconds timeout = std::chrono::minutes(10));
+
+  // ---- control requests: each blocks until the CLI answers (or Error(timeout) / Error(closed))
+  /// Interrupts the current turn; it ends with a result whose terminal_reason says aborted.
+  JsonView interrupt();
+  void set_permission_mode(std::string_view mode);
+  /// nullopt restores the default model.
+  void set_model(std::optional<std::string_view> model);
+  JsonView mcp_status();
+  JsonView get_context_usage();
+  /// Any control request: `fields_json` is a JSON object merged into the request next to
+  /// "subtype". Returns the CLI's response payload; an error response throws
+  /// Error(process_failed) with the CLI's message.
+  JsonView control(std::string_view subtype, std::string_view fields_json = "{}",
+                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+  /// The `initialize` response (commands, models, account, ...), missing if not initialized.
+  JsonView server_info() const;
+  int pid() const;
+
+  /// Ends the conversation: closes stdin and gives the CLI ShutdownPolicy::exit_wait to flush its
+  /// session file and exit before any signal, then the rest of the ladder. Pending control
+  /// requests fail with Error(closed). Unread messages are discarded. Idempotent.
+  const RunOutcome &close();
+
+  struct Impl;
+
+private:
+  explicit Session(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+CCB_END_NAMESPACE

@@ -1,0 +1,306 @@
+#include "core/control.hpp"
+
+#include "detail/json.hpp"
+
+#include <ccbridge/json.hpp>
+
+#include <asio/post.hpp>
+
+#include <atomic>
+#include <random>
+
+CCB_BEGIN_NAMESPACE
+
+// ---- PermissionDecision -----------------------------------------------------------------------
+
+PermissionDecision PermissionDecision::allow() { return PermissionDecision(); }
+
+PermissionDecision PermissionDecision::allow_with(std::string_view updated_input_json,
+                                                  std::string_view updated_permissions_json)
+{
+  PermissionDecision d;
+  JsonView input;
+  try {
+    input = parse_json(updated_input_json);
+  } catch (const Error &e) {
+    throw Error(errc::invalid_argument, "updated input is not valid JSON: " + e.detail());
+  }
+  if (!input.is_object()) throw Error(errc::invalid_argument, "updated input must be a JSON object");
+  d.updated_input_ = input.dump();
+  if (!updated_permissions_json.empty()) {
+    JsonView perms;
+    try {
+      perms = parse_json(updated_permissions_json);
+    } catch (const Error &e) {
+      throw Error(errc::invalid_argument, "updated permissions are not valid JSON: " + e.detail());
+    }
+    if (!perms.is_array()) throw Error(errc::invalid_argument, "updated permissions must be a JSON array");
+    d.updated_permissions_ = perms.dump();
+  }
+  return d;
+}
+
+PermissionDecision PermissionDecision::deny(std::string message, bool interrupt)
+{
+  PermissionDecision d;
+  d.allow_ = false;
+  d.message_ = std::move(message);
+  d.interrupt_ = interrupt;
+  return d;
+}
+
+std::string PermissionDecision::to_json(const JsonView &original_input) const
+{
+  std::string out;
+  if (allow_) {
+    // Like the Python SDK, always send updatedInput (the original when unchanged).
+    out = R"({"behavior":"allow","updatedInput":)";
+    if (!updated_input_.empty()) {
+      out += updated_input_;
+    } else {
+      std::string orig = original_input.dump();
+      out += orig.empty() ? "{}" : orig;
+    }
+    if (!updated_permissions_.empty()) out += R"(,"updatedPermissions":)" + updated_permissions_;
+  } else {
+    out = R"({"behavior":"deny","message":)";
+    append_json_string(out, message_);
+    if (interrupt_) out += R"(,"interrupt":true)";
+  }
+  out += '}';
+  return out;
+}
+
+// ---- PermissionReply --------------------------------------------------------------------------
+
+struct PermissionReply::State {
+  std::weak_ptr<detail::ControlLayer> layer;
+  std::string request_id;
+  JsonView input;
+  std::atomic<bool> answered{false};
+  std::atomic<bool> cancelled{false};
+
+  // Sends `payload` (success) or `error` to the CLI from any thread, unless cancelled.
+  void send(std::string payload, std::string error)
+  {
+    if (answered.exchange(true) || cancelled.load()) return;
+    auto l = layer.lock();
+    if (!l) return;
+    asio::post(l->strand(), [l, id = request_id, payload = std::move(payload), error = std::move(error)] {
+      // Checked on the strand: a cancel that arrived meanwhile means no answer at all.
+      if (!l->take_inflight(id)) return;
+      l->respond(id, error.empty() ? &payload : nullptr, error.empty() ? nullptr : &error);
+    });
+  }
+
+  ~State()
+  {
+    // Every request gets an answer: a decision that was never made is an error, not silence.
+    if (!answered.load() && !cancelled.load()) send({}, "the permission callback did not answer");
+  }
+};
+
+void PermissionReply::operator()(const PermissionDecision &decision) const
+{
+  if (!state_) return;
+  state_->send(decision.to_json(state_->input), {});
+}
+
+bool PermissionReply::cancelled() const noexcept { return state_ && state_->cancelled.load(); }
+bool PermissionReply::answered() const noexcept { return state_ && state_->answered.load(); }
+
+PermissionCallback permission_function(std::function<PermissionDecision(const PermissionRequest &)> fn)
+{
+  return [fn = std::move(fn)](const PermissionRequest &req, PermissionReply reply) { reply(fn(req)); };
+}
+
+CCB_END_NAMESPACE
+
+namespace ccbridge::detail {
+
+namespace {
+
+std::string random_suffix()
+{
+  std::random_device rd;
+  static const char hex[] = "0123456789abcdef";
+  std::string s;
+  unsigned v = rd();
+  for (int i = 0; i < 8; ++i, v >>= 4) s.push_back(hex[v & 0xF]);
+  return s;
+}
+
+}  // namespace
+
+ControlLayer::ControlLayer(std::shared_ptr<Stream::State> state, PermissionCallback can_use_tool)
+    : state_(std::move(state)), can_use_tool_(std::move(can_use_tool)), id_suffix_(random_suffix())
+{
+}
+
+void ControlLayer::request(std::string subtype, std::string fields_json, std::chrono::milliseconds timeout, Done done)
+{
+  // Build the frame here (any thread): {"type":"control_request","request_id":ID,"request":{...}}
+  JsonView fields;
+  try {
+    fields = parse_json(fields_json.empty() ? "{}" : fields_json);
+  } catch (const Error &e) {
+    throw Error(errc::invalid_argument, "control request fields are not valid JSON: " + e.detail());
+  }
+  if (!fields.is_object()) throw Error(errc::invalid_argument, "control request fields must be a JSON object");
+  std::string body = R"({"subtype":)";
+  append_json_string(body, subtype);
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (fields.key_at(i) == "subtype") continue;
+    body += ',';
+    append_json_string(body, fields.key_at(i));
+    body += ':';
+    body += fields.value_at(i).dump();
+  }
+  body += '}';
+  asio::post(strand(), [self = shared_from_this(), subtype = std::move(subtype), body = std::move(body), timeout,
+                        done = std::move(done)]() mutable {
+    std::string id = "req_" + std::to_string(self->next_id_++) + "_" + self->id_suffix_;
+    std::string frame = R"({"type":"control_request","request_id":)";
+    append_json_string(frame, id);
+    frame += R"(,"request":)" + body + "}\n";
+    self->start_request(std::move(id), std::move(subtype), std::move(frame), timeout, std::move(done));
+  });
+}
+
+void ControlLayer::start_request(std::string id, std::string subtype, std::string frame,
+                                 std::chrono::milliseconds timeout, Done done)
+{
+  if (ended_ || !state_->channel_ || !state_->channel_->stdin_open()) {
+    done(make_error_code(errc::closed),
+         "control request '" + subtype + "' not sent: " + (ended_ ? end_reason_ : "the CLI's stdin is closed"), {});
+    return;
+  }
+  Pending p;
+  p.subtype = subtype;
+  p.done = std::move(done);
+  p.timer = std::make_unique<asio::steady_timer>(strand(), timeout);
+  p.timer->async_wait([self = shared_from_this(), id](std::error_code ec) {
+    if (ec) return;
+    auto it = self->pending_.find(id);
+    if (it == self->pending_.end()) return;
+    Done d = std::move(it->second.done);
+    std::string sub = it->second.subtype;
+    self->pending_.erase(it);  // a late answer is ignored
+    d(make_error_code(errc::timeout), "control request timeout: " + sub + " (no answer from the CLI)", {});
+  });
+  pending_.emplace(id, std::move(p));
+  state_->channel_->write(std::move(frame));
+  // If backpressure paused stdout, read on: the answer may be behind unread messages.
+  state_->channel_->resume_stdout();
+}
+
+void ControlLayer::on_control(const Message &msg)
+{
+  switch (msg.type()) {
+  case MessageType::control_response: on_response(msg); break;
+  case MessageType::control_request: on_request(msg); break;
+  case MessageType::control_cancel_request: on_cancel(msg); break;
+  default: break;
+  }
+}
+
+void ControlLayer::on_response(const Message &msg)
+{
+  auto it = pending_.find(std::string(msg.request_id()));
+  if (it == pending_.end()) return;  // timed out already, or not ours
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  p.timer->cancel();
+  JsonView response = msg.json()["response"];
+  if (response["subtype"].string_or() == "error") {
+    std::string why(response["error"].string_or("(no message)"));
+    p.done(make_error_code(errc::control_error), "the CLI refused '" + p.subtype + "': " + why, {});
+  } else {
+    p.done({}, {}, response["response"]);
+  }
+}
+
+void ControlLayer::on_request(const Message &msg)
+{
+  std::string id(msg.request_id());
+  std::string subtype(msg.json()["request"]["subtype"].string_or());
+  if (subtype == "can_use_tool" && can_use_tool_) {
+    handle_can_use_tool(msg, id);
+    return;
+  }
+  std::string error = "Unsupported control request subtype: " + subtype;
+  if (subtype == "can_use_tool") error = "no permission callback is registered (SessionOptions::can_use_tool)";
+  respond(id, nullptr, &error);
+}
+
+void ControlLayer::handle_can_use_tool(const Message &msg, const std::string &id)
+{
+  JsonView r = msg.json()["request"];
+  PermissionRequest req;
+  req.tool_name = std::string(r["tool_name"].string_or());
+  req.input = r["input"];
+  req.tool_use_id = std::string(r["tool_use_id"].string_or());
+  req.suggestions = r["permission_suggestions"];
+  req.decision_reason = std::string(r["decision_reason"].string_or());
+  req.blocked_path = std::string(r["blocked_path"].string_or());
+  req.request = r;
+
+  auto st = std::make_shared<PermissionReply::State>();
+  st->layer = weak_from_this();
+  st->request_id = id;
+  st->input = req.input;
+  inflight_[id] = st;
+  state_->runtime_->callbacks.post([cb = can_use_tool_, req = std::move(req), st]() mutable {
+    PermissionReply reply(st);
+    try {
+      cb(req, reply);
+    } catch (const std::exception &e) {
+      st->send({}, std::string("permission callback failed: ") + e.what());
+    } catch (...) {
+      st->send({}, "permission callback failed with a non-standard exception");
+    }
+  });
+}
+
+void ControlLayer::on_cancel(const Message &msg)
+{
+  auto it = inflight_.find(std::string(msg.request_id()));
+  if (it == inflight_.end()) return;
+  if (auto st = it->second.lock()) st->cancelled = true;  // its answer will be dropped; no reply
+  inflight_.erase(it);
+}
+
+void ControlLayer::respond(const std::string &id, const std::string *payload, const std::string *error)
+{
+  if (!state_->channel_ || !state_->channel_->stdin_open()) return;
+  std::string f = R"({"type":"control_response","response":{"subtype":)";
+  f += error ? R"("error")" : R"("success")";
+  f += R"(,"request_id":)";
+  append_json_string(f, id);
+  if (error) {
+    f += R"(,"error":)";
+    append_json_string(f, *error);
+  } else {
+    f += R"(,"response":)" + *payload;
+  }
+  f += "}}\n";
+  state_->channel_->write(std::move(f));
+}
+
+void ControlLayer::on_end(const RunOutcome &outcome)
+{
+  ended_ = true;
+  end_reason_ = outcome.ok() ? std::string("the CLI has exited")
+                             : "the CLI has exited: " + (outcome.message.empty() ? outcome.exit.describe() : outcome.message);
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto &[id, p] : pending) {
+    p.timer->cancel();
+    p.done(make_error_code(errc::closed), "control request '" + p.subtype + "' failed: " + end_reason_, {});
+  }
+  for (auto &[id, w] : inflight_)
+    if (auto st = w.lock()) st->cancelled = true;
+  inflight_.clear();
+}
+
+}  // namespace ccbridge::detail

@@ -1,0 +1,224 @@
+#include "core/control.hpp"
+#include "core/run_setup.hpp"
+#include "protocol/utf8.hpp"
+
+#include <ccbridge/json.hpp>
+#include <ccbridge/session.hpp>
+
+#include <future>
+
+CCB_BEGIN_NAMESPACE
+
+struct Session::Impl {
+  std::shared_ptr<Stream::State> state;
+  Stream stream;
+  std::shared_ptr<detail::ControlLayer> control;
+  SessionOptions options;
+  JsonView server_info;
+  std::vector<Message> partial_turn;  // receive_response() progress kept across a timeout
+  bool closed = false;
+
+  Impl(std::shared_ptr<Stream::State> s, SessionOptions o)
+      : state(s), stream(std::move(s)), options(std::move(o))
+  {
+  }
+
+  JsonView call(std::string subtype, std::string fields, std::chrono::milliseconds timeout)
+  {
+    if (detail::on_io_thread()) {
+      throw Error(errc::would_deadlock, "Session control request '" + subtype +
+                                            "' made on a ccbridge I/O thread (inside a message callback?)");
+    }
+    struct Result {
+      std::error_code ec;
+      std::string text;
+      JsonView response;
+    };
+    auto promise = std::make_shared<std::promise<Result>>();
+    auto future = promise->get_future();
+    control->request(std::move(subtype), std::move(fields), timeout,
+                     [promise](std::error_code ec, std::string text, JsonView response) {
+                       promise->set_value({ec, std::move(text), std::move(response)});
+                     });
+    Result r = future.get();
+    if (r.ec) throw Error(r.ec, r.text);
+    return r.response;
+  }
+
+  void send_frame(std::string content_json)
+  {
+    if (closed || state->finished()) {
+      throw Error(errc::closed, "the session is closed (the CLI has exited or close() was called); open a new one");
+    }
+    std::string f = R"({"type":"user","session_id":"default","message":{"role":"user","content":)";
+    f += content_json;
+    f += R"(},"parent_tool_use_id":null})";
+    f += '\n';
+    state->write(std::move(f));
+  }
+};
+
+Session::Session(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+Session::Session(Session &&) noexcept = default;
+
+Session &Session::operator=(Session &&other) noexcept
+{
+  if (this != &other) {
+    if (impl_) close();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+Session::~Session()
+{
+  if (impl_) close();
+}
+
+namespace {
+Session::Impl &checked(const std::unique_ptr<Session::Impl> &impl)
+{
+  if (!impl) throw Error(errc::invalid_argument, "this Session was moved from");
+  return *impl;
+}
+}  // namespace
+
+Session Session::open(Runtime &runtime, SessionOptions so)
+{
+  if (so.can_use_tool) {
+    if (so.options.permission_prompt_tool_name) {
+      throw Error(errc::invalid_argument,
+                  "SessionOptions::can_use_tool and Options::permission_prompt_tool_name cannot both be set");
+    }
+    so.options.permission_prompt_tool_name = "stdio";  // permission prompts come over the control protocol
+  }
+  detail::SpawnRequest req = detail::prepare_spawn(so.options);
+  auto state = std::make_shared<Stream::State>(runtime.impl(), so.options);
+  auto control = std::make_shared<detail::ControlLayer>(state, so.can_use_tool);
+  state->control_ = control;
+  state->start(std::move(req));
+
+  auto impl = std::make_unique<Impl>(state, std::move(so));
+  impl->control = std::move(control);
+  Session session(std::move(impl));
+  if (session.impl_->options.initialize) {
+    // Python sends {"hooks": null} when there are none; the answer describes the CLI.
+    session.impl_->server_info = session.impl_->call("initialize", R"({"hooks":null})",
+                                                     session.impl_->options.initialize_timeout);
+  }
+  return session;
+}
+
+void Session::send(std::string_view text)
+{
+  auto &impl = checked(impl_);
+  std::size_t bad = 0;
+  if (!detail::valid_utf8(text.data(), text.size(), &bad)) {
+    throw Error(errc::invalid_argument, "the message is not valid UTF-8 (first bad byte at offset " +
+                                            std::to_string(bad) + ")");
+  }
+  std::string content;
+  append_json_string(content, text);
+  impl.send_frame(std::move(content));
+}
+
+void Session::send_content(std::string_view content_json)
+{
+  auto &impl = checked(impl_);
+  JsonView v;
+  try {
+    v = parse_json(content_json);
+  } catch (const Error &e) {
+    throw Error(errc::invalid_argument, "content_json is not valid JSON: " + e.detail());
+  }
+  if (!v.is_array()) throw Error(errc::invalid_argument, "content_json must be a JSON array of content blocks");
+  impl.send_frame(v.dump());
+}
+
+Stream &Session::messages() { return checked(impl_).stream; }
+
+std::vector<Message> Session::receive_response(std::chrono::milliseconds timeout)
+{
+  auto &impl = checked(impl_);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) left = std::chrono::milliseconds(0);
+    Message m;
+    switch (impl.stream.pull(m, left)) {
+    case PullStatus::message: {
+      bool is_result = m.is(MessageType::result);
+      impl.partial_turn.push_back(std::move(m));
+      if (is_result) return std::exchange(impl.partial_turn, {});
+      break;
+    }
+    case PullStatus::timeout:
+      throw Error(errc::timeout, "no result within the timeout; the messages received so far are kept for the "
+                                 "next receive_response()");
+    case PullStatus::end:
+      throw Error(errc::closed, "the CLI exited before the turn ended: " +
+                                    (impl.stream.outcome().message.empty() ? impl.stream.outcome().exit.describe()
+                                                                           : impl.stream.outcome().message));
+    }
+  }
+}
+
+JsonView Session::interrupt()
+{
+  auto &impl = checked(impl_);
+  return impl.call("interrupt", "{}", impl.options.control_timeout);
+}
+
+void Session::set_permission_mode(std::string_view mode)
+{
+  auto &impl = checked(impl_);
+  std::string fields = R"({"mode":)";
+  append_json_string(fields, mode);
+  fields += '}';
+  impl.call("set_permission_mode", fields, impl.options.control_timeout);
+}
+
+void Session::set_model(std::optional<std::string_view> model)
+{
+  auto &impl = checked(impl_);
+  std::string fields = R"({"model":)";
+  if (model) {
+    append_json_string(fields, *model);
+  } else {
+    fields += "null";
+  }
+  fields += '}';
+  impl.call("set_model", fields, impl.options.control_timeout);
+}
+
+JsonView Session::mcp_status()
+{
+  auto &impl = checked(impl_);
+  return impl.call("mcp_status", "{}", impl.options.control_timeout);
+}
+
+JsonView Session::get_context_usage()
+{
+  auto &impl = checked(impl_);
+  return impl.call("get_context_usage", "{}", impl.options.control_timeout);
+}
+
+JsonView Session::control(std::string_view subtype, std::string_view fields_json,
+                          std::optional<std::chrono::milliseconds> timeout)
+{
+  auto &impl = checked(impl_);
+  if (subtype.empty()) throw Error(errc::invalid_argument, "control request subtype is empty");
+  return impl.call(std::string(subtype), std::string(fields_json), timeout.value_or(impl.options.control_timeout));
+}
+
+JsonView Session::server_info() const { return checked(impl_).server_info; }
+int Session::pid() const { return checked(impl_).stream.pid(); }
+
+const RunOutcome &Session::close()
+{
+  auto &impl = checked(impl_);
+  impl.closed = true;
+  return impl.state->finish_gracefully();
+}
+
+CCB_END_NAMESPACE

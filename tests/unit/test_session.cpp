@@ -1,0 +1,340 @@
+// Session and the control layer against the scriptable fake CLI: multi-turn, control requests
+// and their failures (timeouts, refusals, the process dying with requests pending), permission
+// callbacks (allow, edited input, deny, asynchronous answers, cancellation), and a caller that
+// stops reading.
+#include <ccbridge/ccbridge.hpp>
+
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using namespace ccbridge;
+using namespace std::chrono_literals;
+
+namespace {
+
+SessionOptions fake_session(const std::string &script)
+{
+  SessionOptions so;
+  so.options.cli_path = CCB_FAKE_CLI;
+  so.options.env["CCB_FAKE_SCRIPT_TEXT"] = script;
+  so.options.shutdown.exit_wait = 500ms;
+  so.options.shutdown.term_wait = 300ms;
+  so.options.shutdown.drain_wait = 300ms;
+  so.control_timeout = 5s;
+  so.initialize_timeout = 5s;
+  return so;
+}
+
+std::set<int> children()
+{
+  std::set<int> out;
+  std::string dir = "/proc/" + std::to_string(getpid()) + "/task";
+  DIR *d = opendir(dir.c_str());
+  if (!d) return out;
+  while (auto *e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(dir + "/" + e->d_name + "/children");
+    int pid;
+    while (in >> pid) out.insert(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+struct NoLeftovers {
+  ~NoLeftovers() { CHECK_MESSAGE(children().empty(), "a child process was left behind"); }
+};
+
+const Message *find_type(const std::vector<Message> &msgs, std::string_view type)
+{
+  for (const auto &m : msgs)
+    if (m.type_name() == type) return &m;
+  return nullptr;
+}
+
+std::string read_all(const std::string &path)
+{
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("session: initialize, two turns in one process, a clean close")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  Session s = Session::open(rt, fake_session("serve_turns"));
+  CHECK(s.server_info()["pid"].int64() == s.pid());
+  int pid = s.pid();
+  s.send("first");
+  auto turn1 = s.receive_response(5s);
+  REQUIRE(!turn1.empty());
+  CHECK(turn1.back().is(MessageType::result));
+  CHECK(turn1.back().result_text() == std::optional<std::string_view>("echo: first"));
+  s.send("second");
+  auto turn2 = s.receive_response(5s);
+  CHECK(turn2.back().result_text() == std::optional<std::string_view>("echo: second"));
+  CHECK(s.pid() == pid);  // same process for both turns
+  const RunOutcome &o = s.close();
+  CHECK(o.ok());
+  CHECK(o.exit.code == 0);  // the CLI ended on stdin EOF, no signal needed
+  CHECK_THROWS_AS(s.send("after close"), Error);
+}
+
+TEST_CASE("session: control requests and their answers")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  Session s = Session::open(rt, fake_session("serve_turns"));
+  CHECK_NOTHROW(s.set_permission_mode("acceptEdits"));
+  CHECK_NOTHROW(s.set_model("other-model"));
+  CHECK_NOTHROW(s.set_model(std::nullopt));
+  CHECK(s.mcp_status()["mcpServers"].is_array());
+  CHECK(s.get_context_usage().is_object());
+  CHECK(s.interrupt()["still_queued"].is_array());
+  try {
+    s.control("no_such_subtype", R"({"x":1})");
+    FAIL("expected control_error");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::control_error);
+    CHECK(std::string(e.what()).find("no_such_subtype") != std::string::npos);
+  }
+  CHECK_THROWS_AS(s.control("x", "[1]"), Error);
+  CHECK_THROWS_AS(s.control("", "{}"), Error);
+  s.send("still works");
+  CHECK(s.receive_response(5s).back().result_text() == std::optional<std::string_view>("echo: still works"));
+}
+
+TEST_CASE("session: a control request the CLI never answers times out; initialize too")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  SessionOptions so = fake_session("hang");  // never reads stdin
+  so.initialize_timeout = 200ms;
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    Session::open(rt, so);
+    FAIL("expected a timeout");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::timeout);
+    CHECK(std::string(e.what()).find("initialize") != std::string::npos);
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+
+  so.initialize = false;
+  so.control_timeout = 200ms;
+  Session s = Session::open(rt, so);
+  CHECK_THROWS_WITH_AS(s.mcp_status(), doctest::Contains("timeout"), Error);
+}
+
+TEST_CASE("session: pending requests fail at once when the CLI dies")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  SessionOptions so = fake_session("sleep 300\nstderr dying now\nexit 3");  // never answers
+  so.initialize = false;
+  so.control_timeout = 30s;
+  Session s = Session::open(rt, so);
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    s.interrupt();
+    FAIL("expected closed");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::closed);
+    CHECK(std::string(e.what()).find("exit code 3") != std::string::npos);
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+  CHECK_THROWS_AS(s.send("x"), Error);
+  CHECK_THROWS_AS(s.mcp_status(), Error);
+  CHECK(s.close().exit.code == 3);
+}
+
+TEST_CASE("session: unknown requests from the CLI get an error answer, never silence")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  SessionOptions so = fake_session("send_control {\"subtype\":\"brand_new_thing\"}\n"
+                                   "send_control {\"subtype\":\"can_use_tool\",\"tool_name\":\"Bash\",\"input\":{}}\n"
+                                   "serve_turns");
+  so.initialize = false;
+  Session s = Session::open(rt, so);
+  Message m;
+  std::vector<Message> results;
+  while (results.size() < 2 && s.messages().pull(m, 5s) == PullStatus::message) {
+    if (m.type_name() == "fake_control_result") results.push_back(m);
+  }
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].json()["response"]["subtype"].string_or() == "error");
+  CHECK(results[0].json()["response"]["error"].string_or().find("brand_new_thing") != std::string_view::npos);
+  // No permission callback registered: a clear error, not a hang.
+  CHECK(results[1].json()["response"]["subtype"].string_or() == "error");
+  CHECK(results[1].json()["response"]["error"].string_or().find("can_use_tool") != std::string_view::npos);
+}
+
+TEST_CASE("session: can_use_tool allow, allow with edited input, and deny")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::mutex mu;
+  std::vector<PermissionRequest> seen;
+  SessionOptions so = fake_session("permission_turn Bash {\"command\":\"ls\"}\n"
+                                   "permission_turn Bash {\"command\":\"rm -rf /\"}\n"
+                                   "permission_turn Write {\"file_path\":\"/tmp/x\",\"content\":\"a\"}\n"
+                                   "wait_eof");
+  so.can_use_tool = permission_function([&](const PermissionRequest &r) {
+    std::lock_guard<std::mutex> lk(mu);
+    seen.push_back(r);
+    if (r.tool_name == "Write") return PermissionDecision::allow_with(R"({"file_path":"/tmp/x","content":"edited"})");
+    if (r.input["command"].string_or() == "ls") return PermissionDecision::allow();
+    return PermissionDecision::deny("not that one");
+  });
+  Session s = Session::open(rt, so);
+  CHECK(s.server_info().exists());
+
+  s.send("turn 1");
+  auto t1 = s.receive_response(5s);
+  const Message *res1 = find_type(t1, "user");
+  REQUIRE(res1);
+  CHECK(res1->content()[0].content_text().find("ran Bash") != std::string::npos);
+  CHECK(res1->content()[0].content_text().find("\"ls\"") != std::string::npos);
+  CHECK_FALSE(res1->content()[0].is_error());
+
+  s.send("turn 2");
+  auto t2 = s.receive_response(5s);
+  const Message *res2 = find_type(t2, "user");
+  REQUIRE(res2);
+  CHECK(res2->content()[0].is_error());
+  CHECK(res2->content()[0].content_text().find("not that one") != std::string::npos);
+  REQUIRE(t2.back().permission_denials().size() == 1);
+  CHECK(t2.back().permission_denials()[0].tool_name == "Bash");
+
+  s.send("turn 3");
+  auto t3 = s.receive_response(5s);
+  const Message *res3 = find_type(t3, "user");
+  REQUIRE(res3);
+  CHECK(res3->content()[0].content_text().find("edited") != std::string::npos);
+
+  std::lock_guard<std::mutex> lk(mu);
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].tool_name == "Bash");
+  CHECK(!seen[0].tool_use_id.empty());
+  CHECK(seen[0].suggestions.is_array());
+  CHECK(!seen[0].decision_reason.empty());
+}
+
+TEST_CASE("session: a slow permission callback blocks neither messages nor control requests")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::atomic<bool> released{false};
+  SessionOptions so = fake_session("permission_turn Bash {\"command\":\"ls\"}\nwait_eof");
+  so.can_use_tool = [&](const PermissionRequest &, PermissionReply reply) {
+    // Answer later, from another thread.
+    std::thread([reply, &released] {
+      while (!released.load()) std::this_thread::sleep_for(5ms);
+      reply(PermissionDecision::allow());
+    }).detach();
+  };
+  Session s = Session::open(rt, so);
+  s.send("go");
+  Message m;
+  REQUIRE(s.messages().pull(m, 5s) == PullStatus::message);  // the tool_use arrives meanwhile
+  CHECK(m.is(MessageType::assistant));
+  CHECK(s.mcp_status()["mcpServers"].is_array());  // control still answered while it waits
+  released = true;
+  auto rest = s.receive_response(5s);
+  CHECK(rest.back().is(MessageType::result));
+  CHECK_FALSE(rest.back().is_error());
+}
+
+TEST_CASE("session: an interrupt while a permission is pending cancels it and no answer is sent")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::string log = "/tmp/ccb_session_stdin_" + std::to_string(getpid()) + ".log";
+  std::remove(log.c_str());
+  std::atomic<bool> saw_cancel{false};
+  SessionOptions so = fake_session("permission_turn Bash {\"command\":\"sleep 100\"}\nwait_eof");
+  so.options.env["CCB_FAKE_STDIN_LOG"] = log;
+  so.can_use_tool = [&](const PermissionRequest &, PermissionReply reply) {
+    auto t0 = std::chrono::steady_clock::now();
+    while (!reply.cancelled() && std::chrono::steady_clock::now() - t0 < 5s) std::this_thread::sleep_for(5ms);
+    saw_cancel = reply.cancelled();
+    reply(PermissionDecision::allow());  // too late: must be dropped
+  };
+  Session s = Session::open(rt, so);
+  s.send("go");
+  Message m;
+  REQUIRE(s.messages().pull(m, 5s) == PullStatus::message);
+  std::this_thread::sleep_for(100ms);  // let the can_use_tool request arrive
+  s.interrupt();
+  auto rest = s.receive_response(5s);
+  CHECK(rest.back().is(MessageType::result));
+  CHECK(rest.back().terminal_reason().has_value());
+  for (int i = 0; i < 200 && !saw_cancel; ++i) std::this_thread::sleep_for(5ms);
+  CHECK(saw_cancel.load());
+  s.close();
+  std::string stdin_log = read_all(log);
+  std::remove(log.c_str());
+  CHECK(stdin_log.find("\"interrupt\"") != std::string::npos);
+  CHECK(stdin_log.find("\"behavior\"") == std::string::npos);  // no answer to the cancelled request
+}
+
+TEST_CASE("session: a permission callback that throws or forgets to answer gives the CLI an error")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::atomic<int> calls{0};
+  SessionOptions so = fake_session("send_control {\"subtype\":\"can_use_tool\",\"tool_name\":\"A\",\"input\":{},\"tool_use_id\":\"t1\"}\n"
+                                   "send_control {\"subtype\":\"can_use_tool\",\"tool_name\":\"B\",\"input\":{},\"tool_use_id\":\"t2\"}\n"
+                                   "serve_turns");
+  so.initialize = false;
+  so.can_use_tool = [&](const PermissionRequest &r, PermissionReply) {
+    ++calls;
+    if (r.tool_name == "A") throw std::runtime_error("boom in callback");
+    // B: drop the reply without answering
+  };
+  Session s = Session::open(rt, so);
+  std::vector<Message> results;
+  Message m;
+  while (results.size() < 2 && s.messages().pull(m, 5s) == PullStatus::message) {
+    if (m.type_name() == "fake_control_result") results.push_back(m);
+  }
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].json()["response"]["error"].string_or().find("boom in callback") != std::string_view::npos);
+  CHECK(results[1].json()["response"]["error"].string_or().find("did not answer") != std::string_view::npos);
+  CHECK(calls.load() == 2);
+}
+
+TEST_CASE("session: a caller that stops reading does not block control requests")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  SessionOptions so = fake_session("wait_user\nflood 3000 400\nserve_turns");
+  so.options.max_buffered_messages = 8;
+  Session s = Session::open(rt, so);
+  s.send("flood please");
+  std::this_thread::sleep_for(200ms);  // thousands of unread messages now sit in front of any answer
+  CHECK(s.mcp_status()["mcpServers"].is_array());
+  CHECK(s.interrupt().is_object());
+  // Nothing was lost: every flooded message is still there, in order.
+  std::int64_t seq = 0;
+  Message m;
+  while (seq < 3000 && s.messages().pull(m, 5s) == PullStatus::message) {
+    if (m.type_name() == "stream_event") REQUIRE(m.json()["seq"].int64() == seq++);
+  }
+  CHECK(seq == 3000);
+}
