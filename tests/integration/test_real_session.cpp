@@ -1,0 +1,176 @@
+// Session against the pinned real CLI (offline, mock Messages API, loopback-only namespace).
+#include "mock_api.hpp"
+
+#include <ccbridge/ccbridge.hpp>
+
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+using namespace ccbridge;
+using namespace std::chrono_literals;
+
+namespace {
+
+SessionOptions real_session(const MockApi &api)
+{
+  SessionOptions so;
+  so.options = api.options();
+  so.control_timeout = 30s;
+  return so;
+}
+
+bool exists(const std::string &path)
+{
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+const Message *find(const std::vector<Message> &msgs, MessageType t)
+{
+  for (const auto &m : msgs)
+    if (m.is(t)) return &m;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("real-cli session: two turns in one process")
+{
+  MockApi api;
+  Runtime rt;
+  Session s = Session::open(rt, real_session(api));
+  CHECK(s.server_info()["pid"].int64().has_value());
+  s.send("[[reply: first answer]]");
+  auto t1 = s.receive_response(60s);
+  CHECK(t1.back().result_text() == std::optional<std::string_view>("first answer"));
+  int pid = s.pid();
+  s.send("[[reply: second answer]]");
+  auto t2 = s.receive_response(60s);
+  CHECK(t2.back().result_text() == std::optional<std::string_view>("second answer"));
+  CHECK(s.pid() == pid);
+  CHECK(t1.back().session_id() == t2.back().session_id());
+  const RunOutcome &o = s.close();
+  CHECK(o.ok());
+}
+
+TEST_CASE("real-cli session: interrupt mid-stream, then a further turn")
+{
+  MockApi api;
+  Runtime rt;
+  SessionOptions so = real_session(api);
+  so.options.include_partial_messages = true;
+  Session s = Session::open(rt, so);
+  s.send("[[slow: 100]]");
+  Message m;
+  // Wait until text is streaming, then interrupt.
+  for (;;) {
+    REQUIRE(s.messages().pull(m, 30s) == PullStatus::message);
+    if (m.is(MessageType::stream_event) && m.event_type() == "content_block_delta") break;
+  }
+  s.interrupt();
+  auto rest = s.receive_response(30s);
+  const Message &r = rest.back();
+  CHECK(r.is_error());
+  CHECK(r.subtype() == "error_during_execution");
+  CHECK(r.terminal_reason() == std::optional<std::string_view>("aborted_streaming"));
+  s.send("[[reply: after the interrupt]]");
+  auto next = s.receive_response(60s);
+  CHECK(next.back().result_text() == std::optional<std::string_view>("after the interrupt"));
+}
+
+TEST_CASE("real-cli session: can_use_tool allow, deny, and allow with an edited input")
+{
+  MockApi api;
+  Runtime rt;
+  std::mutex mu;
+  std::vector<std::string> asked;
+  SessionOptions so = real_session(api);
+  so.can_use_tool = permission_function([&](const PermissionRequest &r) {
+    std::string cmd(r.input["command"].string_or());
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      asked.push_back(r.tool_name + ": " + cmd);
+    }
+    if (cmd == "touch allowed.txt") return PermissionDecision::allow();
+    if (cmd == "touch edited.txt") return PermissionDecision::allow_with(R"({"command":"touch rewritten.txt"})");
+    return PermissionDecision::deny("denied by the test");
+  });
+  Session s = Session::open(rt, so);
+  std::string dir = api.work_dir();
+
+  s.send("[[bash: touch allowed.txt]]");
+  auto t1 = s.receive_response(60s);
+  CHECK_FALSE(t1.back().is_error());
+  CHECK(exists(dir + "/allowed.txt"));
+
+  s.send("[[bash: touch denied.txt]]");
+  auto t2 = s.receive_response(60s);
+  CHECK_FALSE(exists(dir + "/denied.txt"));
+  REQUIRE(t2.back().permission_denials().size() == 1);
+  const Message *denied = find(t2, MessageType::user);
+  REQUIRE(denied);
+  CHECK(denied->content()[0].is_error());
+  CHECK(denied->content()[0].content_text().find("denied by the test") != std::string::npos);
+
+  s.send("[[bash: touch edited.txt]]");
+  auto t3 = s.receive_response(60s);
+  CHECK(exists(dir + "/rewritten.txt"));
+  CHECK_FALSE(exists(dir + "/edited.txt"));
+
+  std::lock_guard<std::mutex> lk(mu);
+  CHECK(asked.size() == 3);
+}
+
+TEST_CASE("real-cli session: an interrupt while a permission is pending cancels the request")
+{
+  MockApi api;
+  Runtime rt;
+  std::atomic<bool> asked{false};
+  std::atomic<bool> cancelled{false};
+  SessionOptions so = real_session(api);
+  so.can_use_tool = [&](const PermissionRequest &, PermissionReply reply) {
+    asked = true;
+    for (int i = 0; i < 3000 && !reply.cancelled(); ++i) std::this_thread::sleep_for(5ms);
+    cancelled = reply.cancelled();
+    reply(PermissionDecision::allow());  // dropped: the CLI withdrew the request
+  };
+  Session s = Session::open(rt, so);
+  s.send("[[bash: touch never.txt]]");
+  for (int i = 0; i < 3000 && !asked; ++i) std::this_thread::sleep_for(5ms);
+  REQUIRE(asked.load());
+  s.interrupt();
+  auto rest = s.receive_response(60s);
+  CHECK(rest.back().is_error());
+  for (int i = 0; i < 400 && !cancelled; ++i) std::this_thread::sleep_for(5ms);
+  CHECK(cancelled.load());
+  CHECK_FALSE(exists(api.work_dir() + "/never.txt"));
+}
+
+TEST_CASE("real-cli session: set_permission_mode and set_model")
+{
+  MockApi api;
+  Runtime rt;
+  Session s = Session::open(rt, real_session(api));
+  s.set_permission_mode("acceptEdits");
+  s.set_model("mock-model-2");
+  s.send("[[reply: ok]]");
+  auto t = s.receive_response(60s);
+  const Message *init = nullptr;
+  for (const auto &m : t)
+    if (m.is_system("init")) init = &m;
+  REQUIRE(init);
+  CHECK(init->permission_mode() == "acceptEdits");
+  CHECK(init->model() == "mock-model-2");
+  CHECK(s.mcp_status()["mcpServers"].is_array());
+  try {
+    s.control("no_such_subtype");
+    FAIL("expected control_error");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::control_error);
+  }
+}
