@@ -32,6 +32,7 @@ enum class errc {
   would_deadlock = 13,   ///< a blocking call was made from a ccbridge callback thread
   internal = 14,         ///< a bug in ccbridge; please report it with the message
   control_error = 15,    ///< the CLI answered a control request with an error (message says why)
+  session_not_found = 16,  ///< resume/continue named a session the CLI has not got for this cwd
 };
 
 /// The std::error_category of ccbridge::errc ("ccbridge").

@@ -126,7 +126,8 @@ public:
   /// ends first.
   std::vector<Message> receive_response(std::chrono::milliseconds timeout = std::chrono::minutes(10));
 
-  // ---- control requests: each blocks until the CLI answers (or Error(timeout) / Error(closed))
+  // ---- control requests: each blocks until the CLI answers. Errors: Error(timeout); Error(closed)
+  // when the CLI is gone, or the run's own code (process_failed, session_not_found) if it failed.
   /// Interrupts the current turn; it ends with a result whose terminal_reason says aborted.
   JsonView interrupt();
   void set_permission_mode(std::string_view mode);

@@ -294,9 +294,12 @@ void ControlLayer::on_end(const RunOutcome &outcome)
                              : "the CLI has exited: " + (outcome.message.empty() ? outcome.exit.describe() : outcome.message);
   auto pending = std::move(pending_);
   pending_.clear();
+  // A failed run passes its own code on (process_failed, session_not_found, ...), so that e.g.
+  // Session::open reports why the CLI died, not just that it did.
+  std::error_code code = outcome.error && outcome.error != errc::cancelled ? outcome.error : make_error_code(errc::closed);
   for (auto &[id, p] : pending) {
     p.timer->cancel();
-    p.done(make_error_code(errc::closed), "control request '" + p.subtype + "' failed: " + end_reason_, {});
+    p.done(code, "control request '" + p.subtype + "' failed: " + end_reason_, {});
   }
   for (auto &[id, w] : inflight_)
     if (auto st = w.lock()) st->cancelled = true;

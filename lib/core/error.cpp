@@ -28,6 +28,7 @@ public:
     case errc::would_deadlock: return "blocking call from a ccbridge callback would deadlock";
     case errc::internal: return "internal error";
     case errc::control_error: return "the CLI refused a control request";
+    case errc::session_not_found: return "no such session to resume";
     }
     return "unknown ccbridge error " + std::to_string(value);
   }
@@ -60,6 +61,7 @@ const char *errc_name(errc code) noexcept
   case errc::would_deadlock: return "would_deadlock";
   case errc::internal: return "internal";
   case errc::control_error: return "control_error";
+  case errc::session_not_found: return "session_not_found";
   }
   return "unknown";
 }

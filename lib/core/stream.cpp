@@ -77,6 +77,15 @@ std::string process_failure_message(const RunOutcome &o)
 
 constexpr auto kForever = std::chrono::milliseconds::max();
 
+// The CLI reports an unknown --resume id (or one from another cwd) as an error result.
+bool resume_failed(const RunOutcome &o)
+{
+  if (!o.last_error_result) return false;
+  for (auto e : o.last_error_result->errors())
+    if (e.find("No conversation found") != std::string_view::npos) return true;
+  return false;
+}
+
 }  // namespace
 
 std::string ExitStatus::describe() const
@@ -317,6 +326,11 @@ void Stream::State::finish_outcome(ExitStatus status)
   } else if (closed_by_caller) {
     o.error = make_error_code(errc::cancelled);
     o.message = "[ccbridge.cancelled] the run was closed by the caller before it ended";
+  } else if (!status.success() && resume_failed(o)) {
+    o.error = make_error_code(errc::session_not_found);
+    o.message = "[ccbridge.session_not_found] the CLI has no conversation '" + options_.resume.value_or("") +
+                "' to resume for working directory '" + options_.cwd.value_or(".") +
+                "' (sessions are stored per working directory): " + process_failure_message(o);
   } else if (!status.success()) {
     o.error = make_error_code(errc::process_failed);
     o.message = "[ccbridge.process_failed] " + process_failure_message(o);

@@ -174,3 +174,83 @@ TEST_CASE("real-cli session: set_permission_mode and set_model")
     CHECK(e.code() == errc::control_error);
   }
 }
+
+TEST_CASE("real-cli session: resume, continue and fork")
+{
+  MockApi api;
+  Runtime rt;
+  const std::string id = "3f1c9a2e-6b1d-4c55-9a7e-0d2b4c6e8f10";
+  {
+    SessionOptions so = real_session(api);
+    so.options.session_id = id;
+    Session s = Session::open(rt, so);
+    s.send("[[reply: remember me]]");
+    CHECK(s.receive_response(60s).back().session_id() == id);
+    CHECK(s.close().ok());  // closing stdin first lets the CLI write its session file
+  }
+  {
+    SessionOptions so = real_session(api);
+    so.options.resume = id;
+    Session s = Session::open(rt, so);
+    s.send("[[reply: resumed]]");
+    auto t = s.receive_response(60s);
+    CHECK(t.back().session_id() == id);
+    CHECK(t.back().result_text() == std::optional<std::string_view>("resumed"));
+  }
+  {
+    SessionOptions so = real_session(api);
+    so.options.continue_conversation = true;
+    Session s = Session::open(rt, so);
+    s.send("[[reply: continued]]");
+    CHECK(s.receive_response(60s).back().session_id() == id);
+  }
+  {
+    SessionOptions so = real_session(api);
+    so.options.resume = id;
+    so.options.fork_session = true;
+    Session s = Session::open(rt, so);
+    s.send("[[reply: forked]]");
+    auto t = s.receive_response(60s);
+    CHECK(!t.back().session_id().empty());
+    CHECK(t.back().session_id() != id);
+  }
+}
+
+TEST_CASE("real-cli: resuming an unknown session is a clear typed error")
+{
+  MockApi api;
+  Options o = api.options();
+  o.resume = "00000000-0000-4000-8000-000000000000";
+  Stream s = query("hello", o);
+  try {
+    for (const Message &m : s) (void)m;
+    FAIL("expected an error");
+  } catch (const ProcessError &e) {
+    CHECK(e.code() == errc::session_not_found);
+    CHECK(std::string(e.what()).find("00000000-0000-4000-8000-000000000000") != std::string::npos);
+  }
+}
+
+TEST_CASE("real-cli session: resuming an unknown session is a clear typed error")
+{
+  MockApi api;
+  Runtime rt;
+  SessionOptions so = real_session(api);
+  so.options.resume = "00000000-0000-4000-8000-000000000001";
+  std::error_code code;
+  try {
+    Session s = Session::open(rt, so);
+    s.send("hello");
+    try {
+      auto t = s.receive_response(60s);
+      CHECK(t.back().is_error());
+      s.receive_response(60s);  // the CLI exits after the error result
+    } catch (const Error &) {
+    }
+    code = s.messages().wait().error;
+  } catch (const Error &e) {
+    code = e.code();
+    MESSAGE(std::string(e.what()));
+  }
+  CHECK(code == errc::session_not_found);
+}

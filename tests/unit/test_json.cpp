@@ -71,7 +71,7 @@ TEST_CASE("errors: codes, names and message prefixes")
   CHECK(std::string(e.what()) == "[ccbridge.spawn_failed] detail here");
   CHECK(e.detail() == "detail here");
   CHECK(e.code() == errc::spawn_failed);
-  for (int i = 0; i <= static_cast<int>(errc::control_error); ++i) {
+  for (int i = 0; i <= static_cast<int>(errc::session_not_found); ++i) {
     CHECK(std::string(errc_name(static_cast<errc>(i))) != "unknown");
   }
 }
