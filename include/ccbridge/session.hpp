@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,6 +88,72 @@ using PermissionCallback = std::function<void(const PermissionRequest &request, 
 /// Convenience: wraps a synchronous decision function as a PermissionCallback.
 CCB_API PermissionCallback permission_function(std::function<PermissionDecision(const PermissionRequest &)> fn);
 
+// ---- hooks ------------------------------------------------------------------------------------
+
+/// A hook event from the CLI (PreToolUse, PostToolUse, UserPromptSubmit, Stop, ...).
+struct HookInput {
+  std::string event;        ///< hook_event_name
+  std::string tool_name;    ///< for tool events, else ""
+  JsonView tool_input;      ///< for tool events
+  std::string tool_use_id;  ///< for tool events, else ""
+  JsonView input;           ///< the whole input object (session_id, cwd, transcript_path, ...)
+};
+
+/// What a hook callback answers. Empty fields are left out; see the CLI's hook documentation.
+struct HookOutput {
+  std::optional<bool> continue_;               ///< "continue": false stops the turn
+  std::optional<std::string> stop_reason;      ///< "stopReason"
+  std::optional<bool> suppress_output;         ///< "suppressOutput"
+  std::optional<std::string> decision;         ///< "decision": "block"
+  std::optional<std::string> reason;           ///< "reason"
+  std::optional<std::string> system_message;   ///< "systemMessage"
+  /// "hookSpecificOutput" as a JSON object text, e.g. a PreToolUse permissionDecision.
+  std::string hook_specific_json;
+
+  /// PreToolUse: deny this tool call; the model sees `why`.
+  static HookOutput deny_tool(std::string why);
+  /// PreToolUse: allow this tool call without asking.
+  static HookOutput allow_tool(std::string why = {});
+  /// The JSON object sent to the CLI. Throws Error(invalid_argument) for malformed hook_specific_json.
+  std::string to_json(std::string_view event) const;
+};
+
+/// Runs on a ccbridge callback thread (may block up to the matcher's timeout). Exceptions become
+/// an error answer carrying their message.
+using HookCallback = std::function<HookOutput(const HookInput &input)>;
+
+struct HookMatcher {
+  std::optional<std::string> matcher;  ///< e.g. "Bash" or "Write|Edit"; unset matches every tool
+  std::vector<HookCallback> callbacks;
+  std::optional<std::chrono::seconds> timeout;  ///< CLI-side timeout (its default is 60 s)
+};
+
+// ---- in-process MCP tools ------------------------------------------------------------------------
+
+/// The result of an in-process tool call: MCP content blocks.
+struct ToolResult {
+  std::string content_json = "[]";  ///< a JSON array of MCP content blocks
+  bool is_error = false;
+  static ToolResult text(std::string_view text);
+  static ToolResult error(std::string_view message);
+};
+
+struct Tool {
+  std::string name;
+  std::string description;
+  std::string input_schema_json = R"({"type":"object","properties":{}})";  ///< JSON Schema object
+  /// Runs on a ccbridge callback thread; may block. Exceptions become an error result.
+  std::function<ToolResult(const JsonView &arguments)> handler;
+};
+
+/// An MCP server that lives in this process: the CLI lists and calls its tools through the control
+/// protocol. The model sees the tools as `mcp__<server>__<tool>`.
+struct McpServer {
+  std::string name;
+  std::string version = "1.0.0";
+  std::vector<Tool> tools;
+};
+
 struct SessionOptions {
   Options options;
   /// Enables `--permission-prompt-tool=stdio`: the CLI asks this callback whenever its rules say
@@ -98,6 +165,11 @@ struct SessionOptions {
   std::chrono::milliseconds initialize_timeout{60000};
   /// Timeout of every other control request.
   std::chrono::milliseconds control_timeout{60000};
+  /// Hook callbacks per event name ("PreToolUse", "PostToolUse", ...), registered in initialize
+  /// (so `initialize` must stay true when hooks are set).
+  std::map<std::string, std::vector<HookMatcher>> hooks;
+  /// In-process MCP servers (added to --mcp-config as type "sdk", next to Options::mcp_servers).
+  std::vector<McpServer> mcp_servers;
 };
 
 class CCB_API Session {

@@ -1,4 +1,5 @@
 #include "core/control.hpp"
+#include "core/mcp.hpp"
 
 #include "detail/json.hpp"
 
@@ -73,9 +74,12 @@ std::string PermissionDecision::to_json(const JsonView &original_input) const
 
 // ---- PermissionReply --------------------------------------------------------------------------
 
+// One incoming request being handled by a callback (permission, hook or MCP tool): answered at
+// most once, from any thread, unless the CLI cancelled it; never left without an answer.
 struct PermissionReply::State {
   std::weak_ptr<detail::ControlLayer> layer;
   std::string request_id;
+  std::string kind;  // "permission", "hook", "MCP tool"
   JsonView input;
   std::atomic<bool> answered{false};
   std::atomic<bool> cancelled{false};
@@ -96,7 +100,7 @@ struct PermissionReply::State {
   ~State()
   {
     // Every request gets an answer: a decision that was never made is an error, not silence.
-    if (!answered.load() && !cancelled.load()) send({}, "the permission callback did not answer");
+    if (!answered.load() && !cancelled.load()) send({}, "the " + kind + " callback did not answer");
   }
 };
 
@@ -132,8 +136,8 @@ std::string random_suffix()
 
 }  // namespace
 
-ControlLayer::ControlLayer(std::shared_ptr<Stream::State> state, PermissionCallback can_use_tool)
-    : state_(std::move(state)), can_use_tool_(std::move(can_use_tool)), id_suffix_(random_suffix())
+ControlLayer::ControlLayer(std::shared_ptr<Stream::State> state, Handlers handlers)
+    : state_(std::move(state)), handlers_(std::move(handlers)), id_suffix_(random_suffix())
 {
 }
 
@@ -224,13 +228,32 @@ void ControlLayer::on_request(const Message &msg)
 {
   std::string id(msg.request_id());
   std::string subtype(msg.json()["request"]["subtype"].string_or());
-  if (subtype == "can_use_tool" && can_use_tool_) {
-    handle_can_use_tool(msg, id);
-    return;
-  }
+  if (subtype == "can_use_tool" && handlers_.can_use_tool) return handle_can_use_tool(msg, id);
+  if (subtype == "hook_callback") return handle_hook(msg, id);
+  if (subtype == "mcp_message") return handle_mcp(msg, id);
   std::string error = "Unsupported control request subtype: " + subtype;
   if (subtype == "can_use_tool") error = "no permission callback is registered (SessionOptions::can_use_tool)";
   respond(id, nullptr, &error);
+}
+
+void ControlLayer::dispatch(const std::string &id, std::string kind, JsonView input,
+                            std::function<void(const std::shared_ptr<PermissionReply::State> &)> work)
+{
+  auto st = std::make_shared<PermissionReply::State>();
+  st->layer = weak_from_this();
+  st->request_id = id;
+  st->kind = std::move(kind);
+  st->input = std::move(input);
+  inflight_[id] = st;
+  state_->runtime_->callbacks.post([st, work = std::move(work)] {
+    try {
+      work(st);
+    } catch (const std::exception &e) {
+      st->send({}, st->kind + " callback failed: " + e.what());
+    } catch (...) {
+      st->send({}, st->kind + " callback failed with a non-standard exception");
+    }
+  });
 }
 
 void ControlLayer::handle_can_use_tool(const Message &msg, const std::string &id)
@@ -244,21 +267,51 @@ void ControlLayer::handle_can_use_tool(const Message &msg, const std::string &id
   req.decision_reason = std::string(r["decision_reason"].string_or());
   req.blocked_path = std::string(r["blocked_path"].string_or());
   req.request = r;
+  dispatch(id, "permission", r["input"], [cb = handlers_.can_use_tool, req](const auto &state) {
+    cb(req, PermissionReply(state));
+  });
+}
 
-  auto st = std::make_shared<PermissionReply::State>();
-  st->layer = weak_from_this();
-  st->request_id = id;
-  st->input = req.input;
-  inflight_[id] = st;
-  state_->runtime_->callbacks.post([cb = can_use_tool_, req = std::move(req), st]() mutable {
-    PermissionReply reply(st);
-    try {
-      cb(req, reply);
-    } catch (const std::exception &e) {
-      st->send({}, std::string("permission callback failed: ") + e.what());
-    } catch (...) {
-      st->send({}, "permission callback failed with a non-standard exception");
-    }
+void ControlLayer::handle_hook(const Message &msg, const std::string &id)
+{
+  JsonView r = msg.json()["request"];
+  std::string cb_id(r["callback_id"].string_or());
+  auto it = handlers_.hooks.find(cb_id);
+  if (it == handlers_.hooks.end()) {
+    std::string error = "unknown hook callback id '" + cb_id + "'";
+    respond(id, nullptr, &error);
+    return;
+  }
+  HookInput in;
+  in.input = r["input"];
+  in.event = std::string(in.input["hook_event_name"].string_or());
+  in.tool_name = std::string(in.input["tool_name"].string_or());
+  in.tool_input = in.input["tool_input"];
+  in.tool_use_id = std::string(r["tool_use_id"].string_or(in.input["tool_use_id"].string_or()));
+  dispatch(id, "hook", {}, [cb = it->second, in](const auto &state) {
+    HookOutput out = cb(in);
+    state->send(out.to_json(in.event), {});
+  });
+}
+
+void ControlLayer::handle_mcp(const Message &msg, const std::string &id)
+{
+  JsonView r = msg.json()["request"];
+  std::string name(r["server_name"].string_or());
+  JsonView message = r["message"];
+  auto it = handlers_.mcp_servers.find(name);
+  if (it == handlers_.mcp_servers.end()) {
+    // Still a success at the control level, with a JSON-RPC error inside (as the SDKs do).
+    JsonView idv = message["id"];
+    std::string err = R"({"mcp_response":{"jsonrpc":"2.0","id":)" + (idv.exists() ? idv.dump() : "null") +
+                      R"(,"error":{"code":-32601,"message":)";
+    append_json_string(err, "no in-process MCP server named '" + name + "'");
+    err += "}}}";
+    respond(id, &err, nullptr);
+    return;
+  }
+  dispatch(id, "MCP tool", {}, [server = it->second, message](const auto &state) {
+    state->send(R"({"mcp_response":)" + mcp_handle(*server, message) + "}", {});
   });
 }
 

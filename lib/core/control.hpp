@@ -22,7 +22,13 @@ public:
   /// ec empty: `response` is the CLI's payload; otherwise `text` says why.
   using Done = std::function<void(std::error_code ec, std::string text, JsonView response)>;
 
-  ControlLayer(std::shared_ptr<Stream::State> state, PermissionCallback can_use_tool);
+  struct Handlers {
+    PermissionCallback can_use_tool;
+    std::map<std::string, HookCallback> hooks;     ///< by callback id ("hook_0", ...)
+    std::map<std::string, std::shared_ptr<const McpServer>> mcp_servers;  ///< by server name
+  };
+
+  ControlLayer(std::shared_ptr<Stream::State> state, Handlers handlers);
 
   /// Sends a control request (any thread). `fields_json` is a JSON object merged next to
   /// "subtype". `done` runs exactly once, on the strand: with the response, an error response,
@@ -57,9 +63,14 @@ private:
   void on_request(const Message &msg);
   void on_cancel(const Message &msg);
   void handle_can_use_tool(const Message &msg, const std::string &id);
+  void handle_hook(const Message &msg, const std::string &id);
+  void handle_mcp(const Message &msg, const std::string &id);
+  /// Registers an in-flight incoming request and runs `work` on a callback thread.
+  void dispatch(const std::string &id, std::string kind, JsonView input,
+                std::function<void(const std::shared_ptr<PermissionReply::State> &)> work);
 
   std::shared_ptr<Stream::State> state_;
-  PermissionCallback can_use_tool_;
+  Handlers handlers_;
   std::map<std::string, Pending> pending_;
   // Incoming requests being handled by callbacks; a cancel marks them (PermissionReply::State).
   std::map<std::string, std::weak_ptr<PermissionReply::State>> inflight_;

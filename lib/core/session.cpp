@@ -83,6 +83,49 @@ Session::Impl &checked(const std::unique_ptr<Session::Impl> &impl)
 }
 }  // namespace
 
+namespace {
+
+// The "hooks" field of initialize: {"<Event>":[{"matcher":..,"hookCallbackIds":["hook_0",..],"timeout":s}]}.
+std::string init_hooks(const SessionOptions &so, std::map<std::string, HookCallback> &ids)
+{
+  if (!so.hooks.empty() && !so.initialize) {
+    throw Error(errc::invalid_argument, "hooks are registered by initialize: keep SessionOptions::initialize true");
+  }
+  if (so.hooks.empty()) return R"({"hooks":null})";
+  std::string out = R"({"hooks":{)";
+  bool first_event = true;
+  for (const auto &[event, matchers] : so.hooks) {
+    if (!first_event) out += ',';
+    first_event = false;
+    append_json_string(out, event);
+    out += ":[";
+    for (std::size_t m = 0; m < matchers.size(); ++m) {
+      if (m) out += ',';
+      out += R"({"matcher":)";
+      if (matchers[m].matcher) {
+        append_json_string(out, *matchers[m].matcher);
+      } else {
+        out += "null";
+      }
+      out += R"(,"hookCallbackIds":[)";
+      for (std::size_t c = 0; c < matchers[m].callbacks.size(); ++c) {
+        if (!matchers[m].callbacks[c]) throw Error(errc::invalid_argument, "an empty hook callback for " + event);
+        std::string id = "hook_" + std::to_string(ids.size());
+        ids.emplace(id, matchers[m].callbacks[c]);
+        if (c) out += ',';
+        append_json_string(out, id);
+      }
+      out += ']';
+      if (matchers[m].timeout) out += R"(,"timeout":)" + std::to_string(matchers[m].timeout->count());
+      out += '}';
+    }
+    out += ']';
+  }
+  return out + "}}";
+}
+
+}  // namespace
+
 Session Session::open(Runtime &runtime, SessionOptions so)
 {
   if (so.can_use_tool) {
@@ -92,9 +135,25 @@ Session Session::open(Runtime &runtime, SessionOptions so)
     }
     so.options.permission_prompt_tool_name = "stdio";  // permission prompts come over the control protocol
   }
+  detail::ControlLayer::Handlers handlers;
+  handlers.can_use_tool = so.can_use_tool;
+  std::string init_fields = init_hooks(so, handlers.hooks);
+  for (const auto &server : so.mcp_servers) {
+    if (server.name.empty()) throw Error(errc::invalid_argument, "an in-process MCP server needs a name");
+    if (so.options.mcp_config) {
+      throw Error(errc::invalid_argument, "in-process MCP servers cannot be combined with Options::mcp_config "
+                                          "(a path or verbatim JSON); use Options::mcp_servers instead");
+    }
+    std::string cfg = R"({"type":"sdk","name":)";
+    append_json_string(cfg, server.name);
+    if (!so.options.mcp_servers.emplace(server.name, cfg + "}").second ||
+        !handlers.mcp_servers.emplace(server.name, std::make_shared<const McpServer>(server)).second) {
+      throw Error(errc::invalid_argument, "MCP server name '" + server.name + "' is used twice");
+    }
+  }
   detail::SpawnRequest req = detail::prepare_spawn(so.options);
   auto state = std::make_shared<Stream::State>(runtime.impl(), so.options);
-  auto control = std::make_shared<detail::ControlLayer>(state, so.can_use_tool);
+  auto control = std::make_shared<detail::ControlLayer>(state, std::move(handlers));
   state->control_ = control;
   state->start(std::move(req));
 
@@ -103,8 +162,8 @@ Session Session::open(Runtime &runtime, SessionOptions so)
   Session session(std::move(impl));
   if (session.impl_->options.initialize) {
     // Python sends {"hooks": null} when there are none; the answer describes the CLI.
-    session.impl_->server_info = session.impl_->call("initialize", R"({"hooks":null})",
-                                                     session.impl_->options.initialize_timeout);
+    session.impl_->server_info =
+        session.impl_->call("initialize", init_fields, session.impl_->options.initialize_timeout);
   }
   return session;
 }

@@ -254,3 +254,81 @@ TEST_CASE("real-cli session: resuming an unknown session is a clear typed error"
   }
   CHECK(code == errc::session_not_found);
 }
+
+TEST_CASE("real-cli session: a PreToolUse hook blocks a Bash command")
+{
+  MockApi api;
+  Runtime rt;
+  std::atomic<int> calls{0};
+  std::string seen_command;
+  std::mutex mu;
+  SessionOptions so = real_session(api);
+  so.options.allowed_tools = {"Bash"};  // without the hook the command would run
+  HookMatcher m;
+  m.matcher = "Bash";
+  m.timeout = std::chrono::seconds(30);
+  m.callbacks.push_back([&](const HookInput &in) {
+    ++calls;
+    std::lock_guard<std::mutex> lk(mu);
+    seen_command = std::string(in.tool_input["command"].string_or());
+    CHECK(in.event == "PreToolUse");
+    CHECK(in.tool_name == "Bash");
+    return HookOutput::deny_tool("blocked by the test hook");
+  });
+  so.hooks["PreToolUse"].push_back(m);
+  Session s = Session::open(rt, so);
+  s.send("[[bash: touch hooked.txt]]");
+  auto t = s.receive_response(60s);
+  CHECK(calls.load() == 1);
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    CHECK(seen_command == "touch hooked.txt");
+  }
+  struct stat st {};
+  CHECK(::stat((api.work_dir() + "/hooked.txt").c_str(), &st) != 0);
+  const Message *result = find(t, MessageType::user);
+  REQUIRE(result);
+  CHECK(result->content()[0].is_error());
+  CHECK(result->content()[0].content_text().find("blocked by the test hook") != std::string::npos);
+}
+
+TEST_CASE("real-cli session: the model calls an in-process tool")
+{
+  MockApi api;
+  Runtime rt;
+  std::atomic<int> calls{0};
+  SessionOptions so = real_session(api);
+  McpServer calc;
+  calc.name = "calc";
+  Tool add;
+  add.name = "add";
+  add.description = "Adds two numbers";
+  add.input_schema_json = R"({"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"required":["a","b"]})";
+  add.handler = [&](const JsonView &args) {
+    ++calls;
+    double sum = args["a"].number().value_or(0) + args["b"].number().value_or(0);
+    return ToolResult::text("sum=" + std::to_string(static_cast<long long>(sum)));
+  };
+  calc.tools.push_back(add);
+  so.mcp_servers.push_back(calc);
+  so.options.allowed_tools = {"mcp__calc__add"};
+  Session s = Session::open(rt, so);
+  s.send("[[tool: mcp__calc__add :: {\"a\":2,\"b\":40}]]");
+  auto t = s.receive_response(60s);
+  const Message *init = nullptr;
+  for (const auto &m : t)
+    if (m.is_system("init")) init = &m;
+  REQUIRE(init);
+  bool listed = false;
+  for (std::size_t i = 0; i < init->tools().size(); ++i)
+    if (init->tools()[i].string_or() == "mcp__calc__add") listed = true;
+  CHECK(listed);
+  CHECK(calls.load() == 1);
+  const Message *result = find(t, MessageType::user);
+  REQUIRE(result);
+  CHECK_FALSE(result->content()[0].is_error());
+  CHECK(result->content()[0].content_text().find("sum=42") != std::string::npos);
+  CHECK(t.back().result_text().value_or("").find("sum=42") != std::string_view::npos);
+  auto status = s.mcp_status();
+  CHECK(status["mcpServers"].is_array());
+}

@@ -1,0 +1,180 @@
+// In-process MCP servers: the JSON-RPC 2.0 side of `mcp_message` control requests
+// (initialize, notifications, tools/list, tools/call), and the hook output encoding.
+#include "core/mcp.hpp"
+
+#include <ccbridge/json.hpp>
+
+CCB_BEGIN_NAMESPACE
+
+ToolResult ToolResult::text(std::string_view text)
+{
+  ToolResult r;
+  r.content_json = R"([{"type":"text","text":)";
+  append_json_string(r.content_json, text);
+  r.content_json += "}]";
+  return r;
+}
+
+ToolResult ToolResult::error(std::string_view message)
+{
+  ToolResult r = text(message);
+  r.is_error = true;
+  return r;
+}
+
+HookOutput HookOutput::deny_tool(std::string why)
+{
+  HookOutput o;
+  std::string s = R"({"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":)";
+  append_json_string(s, why);
+  o.hook_specific_json = s + "}";
+  return o;
+}
+
+HookOutput HookOutput::allow_tool(std::string why)
+{
+  HookOutput o;
+  std::string s = R"({"hookEventName":"PreToolUse","permissionDecision":"allow","permissionDecisionReason":)";
+  append_json_string(s, why);
+  o.hook_specific_json = s + "}";
+  return o;
+}
+
+std::string HookOutput::to_json(std::string_view) const
+{
+  std::string out = "{";
+  auto field = [&out](const char *name) {
+    if (out.size() > 1) out += ',';
+    append_json_string(out, name);
+    out += ':';
+  };
+  if (continue_) {
+    field("continue");
+    out += *continue_ ? "true" : "false";
+  }
+  if (stop_reason) {
+    field("stopReason");
+    append_json_string(out, *stop_reason);
+  }
+  if (suppress_output) {
+    field("suppressOutput");
+    out += *suppress_output ? "true" : "false";
+  }
+  if (decision) {
+    field("decision");
+    append_json_string(out, *decision);
+  }
+  if (reason) {
+    field("reason");
+    append_json_string(out, *reason);
+  }
+  if (system_message) {
+    field("systemMessage");
+    append_json_string(out, *system_message);
+  }
+  if (!hook_specific_json.empty()) {
+    JsonView v;
+    try {
+      v = parse_json(hook_specific_json);
+    } catch (const Error &e) {
+      throw Error(errc::invalid_argument, "HookOutput::hook_specific_json is not valid JSON: " + e.detail());
+    }
+    if (!v.is_object()) throw Error(errc::invalid_argument, "HookOutput::hook_specific_json must be a JSON object");
+    field("hookSpecificOutput");
+    out += v.dump();
+  }
+  out += '}';
+  return out;
+}
+
+CCB_END_NAMESPACE
+
+namespace ccbridge::detail {
+
+namespace {
+
+std::string rpc_result(const std::string &id, const std::string &result)
+{
+  return R"({"jsonrpc":"2.0","id":)" + id + R"(,"result":)" + result + "}";
+}
+
+std::string rpc_error(const std::string &id, int code, std::string_view message)
+{
+  std::string s = R"({"jsonrpc":"2.0","id":)" + id + R"(,"error":{"code":)" + std::to_string(code) + R"(,"message":)";
+  append_json_string(s, message);
+  return s + "}}";
+}
+
+std::string tools_list(const McpServer &server)
+{
+  std::string s = R"({"tools":[)";
+  bool first = true;
+  for (const auto &t : server.tools) {
+    if (!first) s += ',';
+    first = false;
+    s += R"({"name":)";
+    append_json_string(s, t.name);
+    s += R"(,"description":)";
+    append_json_string(s, t.description);
+    s += R"(,"inputSchema":)" + t.input_schema_json + "}";
+  }
+  return s + "]}";
+}
+
+std::string tools_call(const McpServer &server, const std::string &id, const JsonView &params)
+{
+  std::string_view name = params["name"].string_or();
+  for (const auto &t : server.tools) {
+    if (t.name != name) continue;
+    if (!t.handler) return rpc_error(id, -32603, "tool '" + t.name + "' has no handler");
+    ToolResult r;
+    try {
+      r = t.handler(params["arguments"]);
+    } catch (const std::exception &e) {
+      return rpc_error(id, -32603, std::string("tool '") + t.name + "' failed: " + e.what());
+    } catch (...) {
+      return rpc_error(id, -32603, "tool '" + t.name + "' failed with a non-standard exception");
+    }
+    JsonView content;
+    try {
+      content = parse_json(r.content_json);
+    } catch (const Error &) {
+    }
+    if (!content.is_array()) {
+      return rpc_error(id, -32603, "tool '" + t.name + "' returned content that is not a JSON array");
+    }
+    std::string result = R"({"content":)" + content.dump();
+    if (r.is_error) result += R"(,"isError":true)";
+    return rpc_result(id, result + "}");
+  }
+  return rpc_error(id, -32602, "unknown tool '" + std::string(name) + "' on server '" + server.name + "'");
+}
+
+}  // namespace
+
+std::string mcp_handle(const McpServer &server, const JsonView &message)
+{
+  JsonView idv = message["id"];
+  std::string id = idv.exists() ? idv.dump() : "null";
+  std::string_view method = message["method"].string_or();
+  if (!idv.exists() || method.rfind("notifications/", 0) == 0) {
+    // Notifications need no answer in MCP, but the control protocol wants one: an empty result.
+    return R"({"jsonrpc":"2.0","result":{}})";
+  }
+  if (method == "initialize") {
+    std::string version(message["params"]["protocolVersion"].string_or("2024-11-05"));
+    std::string r = R"({"protocolVersion":)";
+    append_json_string(r, version);
+    r += R"(,"capabilities":{"tools":{}},"serverInfo":{"name":)";
+    append_json_string(r, server.name);
+    r += R"(,"version":)";
+    append_json_string(r, server.version);
+    return rpc_result(id, r + "}}");
+  }
+  if (method == "tools/list") return rpc_result(id, tools_list(server));
+  if (method == "tools/call") return tools_call(server, id, message["params"]);
+  if (method == "ping") return rpc_result(id, "{}");
+  return rpc_error(id, -32601, "method not found: " + std::string(method));
+}
+
+}  // namespace ccbridge::detail
