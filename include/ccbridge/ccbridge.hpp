@@ -9,4 +9,5 @@
 #include <ccbridge/runtime.hpp>
 #include <ccbridge/session.hpp>
 #include <ccbridge/stream.hpp>
+#include <ccbridge/stream_events.hpp>
 #include <ccbridge/version.h>
