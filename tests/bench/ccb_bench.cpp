@@ -5,6 +5,10 @@
 //   ccb_bench parse-dom <corpus.jsonl>                the same, and build every line's DOM
 //   ccb_bench query --cli <fake_cli> --messages N     end to end through query() (the caller sets
 //                                                     CCB_FAKE_SCRIPT_TEXT for the fake CLI)
+//   ccb_bench session-open --cli <fake_cli>           Session::open (with initialize) + one prompt,
+//                                                     until its first message
+//   ccb_bench session-control --cli <fake> --requests K   K sequential control round trips
+//   ccb_bench session-stream --cli <fake> --messages N    one turn's messages through a Session
 // Each prints one JSON line with the counts and the wall time.
 #include "protocol/framer.hpp"
 #include "protocol/message_impl.hpp"
@@ -78,6 +82,59 @@ int query(const char *cli, long expected)
   return expected > 0 && messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
 }
 
+double session_open(const char *cli)
+{
+  ccbridge::Runtime rt;
+  ccbridge::SessionOptions so;
+  so.options.cli_path = cli;
+  auto t0 = std::chrono::steady_clock::now();
+  ccbridge::Session s = ccbridge::Session::open(rt, so);
+  s.send("benchmark");
+  ccbridge::Message m;
+  if (s.messages().pull(m, std::chrono::seconds(60)) != ccbridge::PullStatus::message) {
+    throw std::runtime_error("no first message");
+  }
+  double secs = seconds_since(t0);
+  s.close();
+  std::printf("{\"impl\":\"ccbridge\",\"what\":\"session-open\",\"seconds\":%.6f}\n", secs);
+  return secs;
+}
+
+int session_control(const char *cli, long k)
+{
+  ccbridge::Runtime rt;
+  ccbridge::SessionOptions so;
+  so.options.cli_path = cli;
+  ccbridge::Session s = ccbridge::Session::open(rt, so);
+  auto t0 = std::chrono::steady_clock::now();
+  for (long i = 0; i < k; ++i) s.set_permission_mode("default");
+  double secs = seconds_since(t0);
+  s.close();
+  std::printf("{\"impl\":\"ccbridge\",\"what\":\"session-control\",\"requests\":%ld,\"seconds\":%.6f}\n", k, secs);
+  return 0;
+}
+
+int session_stream(const char *cli, long expected)
+{
+  ccbridge::Runtime rt;
+  ccbridge::SessionOptions so;
+  so.options.cli_path = cli;
+  ccbridge::Session s = ccbridge::Session::open(rt, so);
+  auto t0 = std::chrono::steady_clock::now();
+  s.send("benchmark");
+  std::uint64_t messages = 0;
+  ccbridge::Message m;
+  while (s.messages().pull(m, std::chrono::seconds(120)) == ccbridge::PullStatus::message) {
+    ++messages;
+    if (m.is(ccbridge::MessageType::result)) break;
+  }
+  double secs = seconds_since(t0);
+  s.close();
+  std::printf("{\"impl\":\"ccbridge\",\"what\":\"session-stream\",\"messages\":%llu,\"seconds\":%.6f}\n",
+              static_cast<unsigned long long>(messages), secs);
+  return expected > 0 && messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -94,10 +151,23 @@ int main(int argc, char **argv)
       }
       if (cli) return query(cli, n);
     }
+    if (argc >= 4 && std::strncmp(argv[1], "session-", 8) == 0) {
+      const char *cli = nullptr;
+      long n = 0;
+      for (int i = 2; i + 1 < argc; i += 2) {
+        if (std::strcmp(argv[i], "--cli") == 0) cli = argv[i + 1];
+        if (std::strcmp(argv[i], "--messages") == 0 || std::strcmp(argv[i], "--requests") == 0) n = std::atol(argv[i + 1]);
+      }
+      if (cli && std::strcmp(argv[1], "session-open") == 0) return session_open(cli) > 0 ? 0 : 1;
+      if (cli && std::strcmp(argv[1], "session-control") == 0) return session_control(cli, n > 0 ? n : 2000);
+      if (cli && std::strcmp(argv[1], "session-stream") == 0) return session_stream(cli, n);
+    }
   } catch (const std::exception &e) {
     std::fprintf(stderr, "ccb_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: ccb_bench parse <corpus> | ccb_bench query --cli <fake> --messages N\n");
+  std::fprintf(stderr, "usage: ccb_bench parse|parse-dom <corpus> | query --cli <fake> --messages N |\n"
+                       "       session-open --cli <fake> | session-control --cli <fake> --requests K |\n"
+                       "       session-stream --cli <fake> --messages N\n");
   return 2;
 }
