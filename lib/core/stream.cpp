@@ -253,9 +253,10 @@ void Stream::State::flush_batch()
     }
     pause = queue_.size() >= options_.max_buffered_messages || queued_bytes_ >= options_.max_buffered_bytes;
     if (pause && control_ && control_->awaiting_response()) {
-      // Keep reading until the answer arrives, up to a hard limit of four times the soft one.
-      pause = queue_.size() >= 4 * options_.max_buffered_messages ||
-              queued_bytes_ >= 4 * options_.max_buffered_bytes;
+      // The answer may sit behind any number of unread messages (the CLI queues its output), so
+      // keep reading until it arrives: the message count no longer limits, only a hard memory cap
+      // of four times the byte limit does. Past that cap the request times out instead.
+      pause = queued_bytes_ >= 4 * options_.max_buffered_bytes;
     }
     if (pause) paused_ = true;
     wake = consumer_waiting_;

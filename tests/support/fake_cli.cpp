@@ -632,23 +632,99 @@ StdinReader g_stdin;
 
 enum class WaitMode { user, eof, echo };
 
-class StdinSession {
- public:
-  explicit StdinSession(WaitMode mode) : mode_(mode) {}
+// One classified stdin line. The spans point into the reader's buffer and stay valid until the next
+// read.
+struct Incoming {
+  std::string type;        // top-level "type"
+  std::string request_id;  // control_request / control_cancel_request: top level; control_response: inner
+  std::string subtype;     // request.subtype (control_request) or response.subtype (control_response)
+  Span request;            // control_request.request
+  Span response;           // control_response.response, the whole inner object
+  Span message;            // user.message
+};
 
-  // Returns when a user message arrived (mode user) or at EOF.
-  void run()
+std::string span_text(Span s) { return s.ok() ? std::string(s.b, static_cast<std::size_t>(s.e - s.b)) : std::string("null"); }
+
+// message.content if it is a string, else the text of its first text block.
+std::string prompt_of(Span message)
+{
+  std::string text;
+  Span content = member(message, "content");
+  if (!content.ok()) return text;
+  JsonReader r(content);
+  char c = r.peek();
+  if (c == '"') {
+    r.string(&text);
+  } else if (c == '[') {
+    auto visit = [&text](Span block) {
+      std::string t;
+      if (!span_string(member(block, "type"), t) || t != "text") return false;
+      span_string(member(block, "text"), text);
+      return true;
+    };
+    r.array(0, &visit);
+  }
+  return text;
+}
+
+// Stdin lines in, queued protocol output out. Output is flushed before every blocking read, so that
+// nothing the host waits for sits in a buffer.
+class Wire {
+ public:
+  // Reads the next non-blank line into `in`; false at EOF. An invalid line ends the process the way
+  // the real CLI does. With echo, every line (blank ones too) is first echoed as an "echo" message.
+  bool read(Incoming &in, bool echo)
   {
     const char *line;
     std::size_t len;
     auto flush = [this] { this->flush(); };
     while (g_stdin.next_line(line, len, flush)) {
-      if (handle(line, len)) break;
+      if (g_stdin_log_fd >= 0) {
+        log_.append(line, len);
+        log_ += '\n';
+      }
+      if (echo) {
+        out_ += "{\"type\":\"echo\",\"line\":\"";
+        json_escape_append(out_, line, len);
+        out_ += "\"}\n";
+        if (out_.size() >= kBulkChunk) this->flush();
+      }
+      std::size_t i = 0;
+      while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
+      if (i == len) continue;  // blank line
+
+      static const char *const kKeys[] = {"type", "request_id", "request", "message", "response"};
+      Span spans[5];
+      JsonReader r(line, line + len);
+      bool valid = r.peek() == '{' && r.object(0, kKeys, spans, 5) && r.at_end();
+      if (!valid) {
+        this->flush();
+        err_write("Error parsing streaming input line (type=unknown, " + std::to_string(len) + " chars): SyntaxError\n");
+        _exit(1);
+      }
+      in = Incoming();
+      span_string(spans[0], in.type);
+      in.request = spans[2];
+      in.message = spans[3];
+      in.response = spans[4];
+      if (in.type == "control_response") {
+        span_string(member(in.response, "request_id"), in.request_id);
+        span_string(member(in.response, "subtype"), in.subtype);
+      } else {
+        span_string(spans[1], in.request_id);
+        span_string(member(in.request, "subtype"), in.subtype);
+      }
+      return true;
     }
-    flush();
+    return false;
   }
 
- private:
+  void queue(const std::string &s)
+  {
+    out_ += s;
+    if (out_.size() >= kBulkChunk) flush();
+  }
+
   void flush()
   {
     if (!log_.empty()) {
@@ -661,65 +737,28 @@ class StdinSession {
     }
   }
 
-  void queue(const std::string &s)
+  // The answers of an idle CLI (CLI-OBSERVED.md section 6); an unknown subtype gets the real CLI's
+  // error text.
+  void answer_control(const Incoming &in)
   {
-    out_ += s;
-    if (out_.size() >= kBulkChunk) flush();
-  }
-
-  // Returns true when waiting is over.
-  bool handle(const char *line, std::size_t len)
-  {
-    if (g_stdin_log_fd >= 0) {
-      log_.append(line, len);
-      log_ += '\n';
-    }
-    if (mode_ == WaitMode::echo) {
-      out_ += "{\"type\":\"echo\",\"line\":\"";
-      json_escape_append(out_, line, len);
-      out_ += "\"}\n";
-      if (out_.size() >= kBulkChunk) flush();
-    }
-    std::size_t i = 0;
-    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
-    if (i == len) return false;  // blank line
-
-    static const char *const kKeys[] = {"type", "request_id", "request", "message"};
-    Span spans[4];
-    JsonReader r(line, line + len);
-    bool valid = r.peek() == '{' && r.object(0, kKeys, spans, 4) && r.at_end();
-    if (!valid) {
-      flush();
-      err_write("Error parsing streaming input line (type=unknown, " + std::to_string(len) + " chars): SyntaxError\n");
-      _exit(1);
-    }
-    std::string type;
-    span_string(spans[0], type);
-    if (type == "control_request") {
-      answer_control(spans[1], spans[2]);
-    } else if (type == "user" && mode_ == WaitMode::user) {
-      g_prompt = prompt_of(spans[3]);
-      return true;
-    }
-    return false;
-  }
-
-  void answer_control(Span id_span, Span request)
-  {
-    std::string id, subtype;
-    span_string(id_span, id);
-    span_string(member(request, "subtype"), subtype);
+    const std::string &subtype = in.subtype;
     std::string head = "{\"type\":\"control_response\",\"response\":{\"subtype\":";
-    std::string rid = ",\"request_id\":" + json_quote(id);
+    std::string rid = ",\"request_id\":" + json_quote(in.request_id);
+    auto success = [&](const std::string &body) { queue(head + "\"success\"" + rid + ",\"response\":" + body + "}}\n"); };
     if (subtype == "initialize") {
-      queue(head + "\"success\"" + rid +
-            ",\"response\":{\"commands\":[],\"agents\":[],\"output_style\":\"default\","
-            "\"available_output_styles\":[\"default\"],\"models\":[],\"account\":{},\"pid\":" +
-            std::to_string(::getpid()) + "}}}\n");
-    } else if (subtype == "interrupt" || subtype == "set_permission_mode" || subtype == "set_model") {
-      queue(head + "\"success\"" + rid + ",\"response\":{}}}\n");
+      success("{\"commands\":[],\"agents\":[],\"output_style\":\"default\",\"available_output_styles\":[\"default\"],"
+              "\"models\":[],\"account\":{},\"pid\":" + std::to_string(::getpid()) + "}");
+    } else if (subtype == "interrupt") {
+      success("{\"still_queued\":[]}");
+    } else if (subtype == "set_permission_mode") {
+      success("{\"mode\":" + span_text(member(in.request, "mode")) + "}");
+    } else if (subtype == "set_model") {
+      success("{}");
     } else if (subtype == "mcp_status") {
-      queue(head + "\"success\"" + rid + ",\"response\":{\"mcpServers\":[]}}}\n");
+      success("{\"mcpServers\":[]}");
+    } else if (subtype == "get_context_usage") {
+      success("{\"categories\":[{\"name\":\"System prompt\",\"tokens\":1000,\"color\":\"promptBorder\"}],"
+              "\"totalTokens\":1000,\"maxTokens\":200000,\"rawMaxTokens\":200000,\"percentage\":0.5}");
     } else {
       std::string err;
       json_escape_append(err, "Unsupported control request subtype: " + subtype);
@@ -727,32 +766,210 @@ class StdinSession {
     }
   }
 
-  // message.content if it is a string, else the text of its first text block.
-  static std::string prompt_of(Span message)
-  {
-    std::string text;
-    Span content = member(message, "content");
-    if (!content.ok()) return text;
-    JsonReader r(content);
-    char c = r.peek();
-    if (c == '"') {
-      r.string(&text);
-    } else if (c == '[') {
-      auto visit = [&text](Span block) {
-        std::string t;
-        if (!span_string(member(block, "type"), t) || t != "text") return false;
-        span_string(member(block, "text"), text);
-        return true;
-      };
-      r.array(0, &visit);
-    }
-    return text;
-  }
-
-  WaitMode mode_;
+ private:
   std::string out_;
   std::string log_;
 };
+
+Wire g_wire;
+std::vector<std::string> g_pending_users;  // user prompts that arrived while a command waited for something else
+unsigned g_next_request = 0;               // fake_req_N ids of the requests the fake sends
+unsigned g_next_tool = 0;                  // toolu_fake_N ids
+unsigned g_next_uuid = 100;
+
+// wait_user, wait_eof, echo_stdin_lines.
+void wait_stdin(WaitMode mode)
+{
+  if (mode == WaitMode::user && !g_pending_users.empty()) {
+    g_prompt = g_pending_users.front();
+    g_pending_users.erase(g_pending_users.begin());
+    return;
+  }
+  Incoming in;
+  while (g_wire.read(in, mode == WaitMode::echo)) {
+    if (in.type == "control_request") {
+      g_wire.answer_control(in);
+    } else if (in.type == "user" && mode == WaitMode::user) {
+      g_prompt = prompt_of(in.message);
+      break;
+    }
+  }
+  g_wire.flush();
+}
+
+// The next user prompt into g_prompt, answering control requests meanwhile; false at EOF.
+bool next_user()
+{
+  if (!g_pending_users.empty()) {
+    g_prompt = g_pending_users.front();
+    g_pending_users.erase(g_pending_users.begin());
+    return true;
+  }
+  Incoming in;
+  while (g_wire.read(in, false)) {
+    if (in.type == "control_request") {
+      g_wire.answer_control(in);
+    } else if (in.type == "user") {
+      g_prompt = prompt_of(in.message);
+      return true;
+    }
+  }
+  g_wire.flush();
+  return false;
+}
+
+std::string next_uuid()
+{
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012u", ++g_next_uuid);
+  return buf;
+}
+
+void queue_init()
+{
+  g_wire.queue("{\"type\":\"system\",\"subtype\":\"init\",\"cwd\":\"" + [] {
+    std::string s;
+    json_escape_append(s, current_dir());
+    return s;
+  }() + "\",\"session_id\":\"fake-session\",\"tools\":[\"Bash\",\"Write\"],\"mcp_servers\":[],\"model\":\"claude-fake\","
+        "\"permissionMode\":\"default\",\"apiKeySource\":\"ANTHROPIC_API_KEY\",\"uuid\":\"" + next_uuid() + "\"}\n");
+}
+
+void queue_assistant(const std::string &content_json)
+{
+  g_wire.queue("{\"type\":\"assistant\",\"message\":{\"id\":\"msg_fake_" + std::to_string(g_next_uuid) +
+               "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-fake\",\"content\":" + content_json +
+               ",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":1}},"
+               "\"parent_tool_use_id\":null,\"session_id\":\"fake-session\",\"uuid\":\"" + next_uuid() + "\"}\n");
+}
+
+void queue_user(const std::string &content_json)
+{
+  g_wire.queue("{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":" + content_json +
+               "},\"parent_tool_use_id\":null,\"session_id\":\"fake-session\",\"uuid\":\"" + next_uuid() + "\"}\n");
+}
+
+// subtype success or error_during_execution; result_text is raw JSON (a string or null).
+void queue_result(bool success, const std::string &result_json, const std::string &denials_json,
+                  const char *terminal_reason)
+{
+  std::string s = "{\"type\":\"result\",\"subtype\":\"";
+  s += success ? "success" : "error_during_execution";
+  s += "\",\"is_error\":";
+  s += success ? "false" : "true";
+  s += ",\"duration_ms\":1,\"duration_api_ms\":1,\"num_turns\":1";
+  if (success) s += ",\"result\":" + result_json;
+  s += ",\"stop_reason\":\"end_turn\",\"session_id\":\"fake-session\",\"total_cost_usd\":0.001,"
+       "\"usage\":{\"input_tokens\":1,\"output_tokens\":1},\"permission_denials\":" + denials_json +
+       ",\"terminal_reason\":\"" + terminal_reason + "\",\"uuid\":\"" + next_uuid() + "\"}\n";
+  g_wire.queue(s);
+}
+
+// serve_turns: one echo turn per user message until stdin ends.
+void do_serve_turns()
+{
+  while (next_user()) {
+    std::string echo = "echo: ";
+    json_escape_append(echo, g_prompt);
+    queue_init();
+    queue_assistant("[{\"type\":\"text\",\"text\":\"" + echo + "\"}]");
+    queue_result(true, "\"" + echo + "\"", "[]", "completed");
+    g_wire.flush();
+  }
+}
+
+// Sends a control request to the host; returns the id.
+std::string send_request(const std::string &request_json)
+{
+  std::string id = "fake_req_" + std::to_string(++g_next_request);
+  g_wire.queue("{\"type\":\"control_request\",\"request_id\":\"" + id + "\",\"request\":" + request_json + "}\n");
+  g_wire.flush();
+  return id;
+}
+
+// send_control: sends a request, waits for the host's answer and reports it as fake_control_result.
+void do_send_control(const std::string &request_json, bool wait)
+{
+  std::string id = send_request(request_json);
+  if (!wait) return;
+  Incoming in;
+  while (g_wire.read(in, false)) {
+    if (in.type == "control_request") {
+      g_wire.answer_control(in);
+    } else if (in.type == "user") {
+      g_pending_users.push_back(prompt_of(in.message));
+    } else if (in.type == "control_response" && in.request_id == id) {
+      g_wire.queue("{\"type\":\"fake_control_result\",\"request_id\":\"" + id + "\",\"response\":" + span_text(in.response) + "}\n");
+      break;
+    }
+  }
+  g_wire.flush();
+}
+
+// permission_turn: a turn in which the model wants one tool and the CLI asks the host first, as the
+// real CLI does with --permission-prompt-tool stdio (transcripts d_control_*).
+void do_permission_turn(const std::string &tool, const std::string &input)
+{
+  if (!next_user()) return;
+  std::string tool_use_id = "toolu_fake_" + std::to_string(++g_next_tool);
+  std::string qtool = json_quote(tool);
+  queue_init();
+  queue_assistant("[{\"type\":\"tool_use\",\"id\":\"" + tool_use_id + "\",\"name\":" + qtool + ",\"input\":" + input + "}]");
+  std::string id = send_request(
+      "{\"subtype\":\"can_use_tool\",\"tool_name\":" + qtool + ",\"display_name\":" + qtool + ",\"input\":" + input +
+      ",\"permission_suggestions\":[{\"type\":\"addRules\",\"rules\":[{\"toolName\":" + qtool +
+      "}],\"behavior\":\"allow\",\"destination\":\"localSettings\"}],"
+      "\"decision_reason\":\"This command requires approval\",\"decision_reason_type\":\"other\",\"tool_use_id\":\"" +
+      tool_use_id + "\"}");
+  std::string denial = "[{\"tool_name\":" + qtool + ",\"tool_use_id\":\"" + tool_use_id + "\",\"tool_input\":" + input + "}]";
+  auto deny = [&](const std::string &message, bool interrupted) {
+    std::string m;
+    json_escape_append(m, message);
+    queue_user("[{\"type\":\"tool_result\",\"content\":\"" + m + "\",\"is_error\":true,\"tool_use_id\":\"" + tool_use_id + "\"}]");
+    if (interrupted) {
+      queue_user("[{\"type\":\"text\",\"text\":\"[Request interrupted by user for tool use]\"}]");
+      queue_result(false, "", denial, "aborted_tools");
+    } else {
+      queue_assistant("[{\"type\":\"text\",\"text\":\"denied\"}]");
+      queue_result(true, "\"denied\"", denial, "completed");
+    }
+  };
+  Incoming in;
+  while (g_wire.read(in, false)) {
+    if (in.type == "control_request") {
+      g_wire.answer_control(in);
+      if (in.subtype == "interrupt") {
+        // The pending permission request is withdrawn; any late answer to it is ignored.
+        g_wire.queue("{\"type\":\"control_cancel_request\",\"request_id\":\"" + id + "\"}\n");
+        deny("The user doesn't want to proceed with this tool use.", true);
+        break;
+      }
+    } else if (in.type == "user") {
+      g_pending_users.push_back(prompt_of(in.message));
+    } else if (in.type == "control_response" && in.request_id == id) {
+      std::string behavior, message;
+      Span decision = member(in.response, "response");
+      span_string(member(decision, "behavior"), behavior);
+      if (in.subtype == "success" && behavior == "allow") {
+        Span updated = member(decision, "updatedInput");
+        std::string used = updated.ok() ? span_text(updated) : input;
+        std::string text;
+        json_escape_append(text, "ran " + tool + " with " + used);
+        queue_user("[{\"type\":\"tool_result\",\"content\":\"" + text + "\",\"tool_use_id\":\"" + tool_use_id + "\"}]");
+        queue_assistant("[{\"type\":\"text\",\"text\":\"done\"}]");
+        queue_result(true, "\"done\"", "[]", "completed");
+      } else {
+        if (in.subtype == "success")
+          span_string(member(decision, "message"), message);
+        else
+          span_string(member(in.response, "error"), message);
+        deny(message, false);
+      }
+      break;
+    }
+  }
+  g_wire.flush();
+}
 
 // ------------------------------------------------------------------------------------------------
 // Script
@@ -779,6 +996,10 @@ enum class Op {
   close_stdout,
   grandchild,
   dump_invocation,
+  serve_turns,
+  send_control,
+  send_control_nowait,
+  permission_turn,
 };
 
 struct Cmd {
@@ -786,12 +1007,20 @@ struct Cmd {
   int line;
   std::uint64_t n1 = 0, n2 = 0;
   std::string text;
+  std::string tool;  // permission_turn
 };
+
+bool is_json_object(const std::string &s)
+{
+  JsonReader r(s.data(), s.data() + s.size());
+  return r.peek() == '{' && r.object(0, nullptr, nullptr, 0) && r.at_end();
+}
 
 const char *const kCommandNames[] = {
     "wait_user", "wait_eof",     "echo_stdin_lines", "emit",  "emit_raw", "replay",         "repeat",
     "repeat_line", "flood",      "big_line",         "split", "stderr",   "stderr_flood",   "sleep",
     "exit",      "kill",         "ignore_sigterm",   "hang",  "close_stdout", "grandchild", "dump_invocation",
+    "serve_turns", "send_control_nowait", "send_control", "permission_turn",
 };
 
 [[noreturn]] void bad_line(int n, const std::string &why, const std::string &line)
@@ -981,6 +1210,18 @@ Cmd parse_line(const std::string &raw, int n)
   } else if (word == "dump_invocation") {
     c.op = Op::dump_invocation;
     c.text = need_path(rest, "dump_invocation <path>");
+  } else if (word == "serve_turns") {
+    no_args(Op::serve_turns);
+  } else if (word == "send_control" || word == "send_control_nowait") {
+    c.op = word == "send_control" ? Op::send_control : Op::send_control_nowait;
+    c.text = rtrim(rest);
+    if (!is_json_object(c.text)) bad_line(n, "usage: " + word + " <JSON object: the request>", raw);
+  } else if (word == "permission_turn") {
+    c.op = Op::permission_turn;
+    std::size_t j = 0;
+    c.tool = next_word(rest, j);
+    c.text = rtrim(rest.substr(j));
+    if (c.tool.empty() || !is_json_object(c.text)) bad_line(n, "usage: permission_turn <tool> <JSON object: the input>", raw);
   } else {
     bad_line(n, "unknown command '" + word + "'", raw);
   }
@@ -1323,10 +1564,14 @@ void run(const std::vector<Cmd> &cmds)
 {
   for (const Cmd &c : cmds) {
     switch (c.op) {
-      case Op::wait_user: StdinSession(WaitMode::user).run(); break;
-      case Op::wait_eof: StdinSession(WaitMode::eof).run(); break;
-      case Op::echo_stdin_lines: StdinSession(WaitMode::echo).run(); break;
-      case Op::emit: out_write(substitute(c.text) + "\n"); break;
+      case Op::wait_user: wait_stdin(WaitMode::user); break;
+      case Op::wait_eof: wait_stdin(WaitMode::eof); break;
+      case Op::echo_stdin_lines: wait_stdin(WaitMode::echo); break;
+      case Op::serve_turns: do_serve_turns(); break;
+      case Op::send_control: do_send_control(c.text, true); break;
+      case Op::send_control_nowait: do_send_control(c.text, false); break;
+      case Op::permission_turn: do_permission_turn(c.tool, c.text); break;
+      case Op::emit: g_wire.flush(); out_write(substitute(c.text) + "\n"); break;
       case Op::emit_raw: out_write(c.text); break;
       case Op::replay: do_replay(c); break;
       case Op::repeat: {
