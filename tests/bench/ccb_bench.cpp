@@ -5,8 +5,8 @@
 //   ccb_bench parse-dom <corpus.jsonl>                the same, and build every line's DOM
 //   ccb_bench query --cli <fake_cli> --messages N     end to end through query() (the caller sets
 //                                                     CCB_FAKE_SCRIPT_TEXT for the fake CLI)
-//   ccb_bench session-open --cli <fake_cli>           Session::open (with initialize) + one prompt,
-//                                                     until its first message
+//   ccb_bench session-open --cli <fake> --requests K  K times Session::open (with initialize) + one
+//                                                     prompt until its first message; the median
 //   ccb_bench session-control --cli <fake> --requests K   K sequential control round trips
 //   ccb_bench session-stream --cli <fake> --messages N    one turn's messages through a Session
 // Each prints one JSON line with the counts and the wall time.
@@ -15,12 +15,15 @@
 
 #include <ccbridge/ccbridge.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -82,24 +85,32 @@ int query(const char *cli, long expected)
   return expected > 0 && messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
 }
 
-double session_open(const char *cli)
+// K times: Session::open (with initialize), send a prompt, wait for its first message, close.
+// Reports the median open-to-first-message time (the close is not timed).
+int session_open(const char *cli, long k)
 {
   ccbridge::Runtime rt;
-  ccbridge::SessionOptions so;
-  so.options.cli_path = cli;
-  auto t0 = std::chrono::steady_clock::now();
-  ccbridge::Session s = ccbridge::Session::open(rt, so);
-  s.send("benchmark");
-  ccbridge::Message m;
-  if (s.messages().pull(m, std::chrono::seconds(60)) != ccbridge::PullStatus::message) {
-    throw std::runtime_error("no first message");
+  std::vector<double> secs;
+  for (long i = 0; i < k; ++i) {
+    ccbridge::SessionOptions so;
+    so.options.cli_path = cli;
+    auto t0 = std::chrono::steady_clock::now();
+    ccbridge::Session s = ccbridge::Session::open(rt, so);
+    s.send("benchmark");
+    ccbridge::Message m;
+    if (s.messages().pull(m, std::chrono::seconds(60)) != ccbridge::PullStatus::message) {
+      throw std::runtime_error("no first message");
+    }
+    secs.push_back(seconds_since(t0));
+    s.close();
   }
-  double secs = seconds_since(t0);
-  s.close();
-  std::printf("{\"impl\":\"ccbridge\",\"what\":\"session-open\",\"seconds\":%.6f}\n", secs);
-  return secs;
+  std::sort(secs.begin(), secs.end());
+  std::printf("{\"impl\":\"ccbridge\",\"what\":\"session-open\",\"opens\":%ld,\"median_seconds\":%.6f}\n", k,
+              secs[secs.size() / 2]);
+  return 0;
 }
 
+// K sequential control round trips (set_permission_mode) on one open session.
 int session_control(const char *cli, long k)
 {
   ccbridge::Runtime rt;
@@ -158,7 +169,7 @@ int main(int argc, char **argv)
         if (std::strcmp(argv[i], "--cli") == 0) cli = argv[i + 1];
         if (std::strcmp(argv[i], "--messages") == 0 || std::strcmp(argv[i], "--requests") == 0) n = std::atol(argv[i + 1]);
       }
-      if (cli && std::strcmp(argv[1], "session-open") == 0) return session_open(cli) > 0 ? 0 : 1;
+      if (cli && std::strcmp(argv[1], "session-open") == 0) return session_open(cli, n > 0 ? n : 20);
       if (cli && std::strcmp(argv[1], "session-control") == 0) return session_control(cli, n > 0 ? n : 2000);
       if (cli && std::strcmp(argv[1], "session-stream") == 0) return session_stream(cli, n);
     }
@@ -167,7 +178,7 @@ int main(int argc, char **argv)
     return 1;
   }
   std::fprintf(stderr, "usage: ccb_bench parse|parse-dom <corpus> | query --cli <fake> --messages N |\n"
-                       "       session-open --cli <fake> | session-control --cli <fake> --requests K |\n"
+                       "       session-open --cli <fake> --requests K | session-control --cli <fake> --requests K |\n"
                        "       session-stream --cli <fake> --messages N\n");
   return 2;
 }

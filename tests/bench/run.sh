@@ -14,6 +14,7 @@
 # CLI stdout transcripts in tests/fixtures/transcripts/, build the fake CLI's end-to-end script, then
 # run R interleaved rounds of
 #     parse: ccbridge, Python SDK          query: ccbridge, Python SDK, TypeScript SDK
+#     session open, control round trip and one turn's stream: ccbridge, Python SDK (ClaudeSDKClient)
 # and print a Markdown table (also written to <build>/bench/results.md; raw runs in raw.jsonl).
 # If ccb_bench cannot be built, its rows are skipped ("ccbridge: not built") and the peers still run.
 #
@@ -157,6 +158,9 @@ for s in (line, result):
 script = f"wait_user\nrepeat_line {n} {line}\nemit {result}\nexit 0\n"
 with open(os.path.join(out, "e2e_script.txt"), "w", encoding="utf-8") as fh:
     fh.write(script)
+# The same turn inside a session: the CLI stays up until stdin closes.
+with open(os.path.join(out, "session_script.txt"), "w", encoding="utf-8") as fh:
+    fh.write(f"wait_user\nrepeat_line {n} {line}\nemit {result}\nwait_eof\n")
 meta = {"corpus_bytes": copies * len(block), "corpus_lines": copies * kept, "corpus_copies": copies,
         "corpus_files": len(files), "corpus_lines_per_copy": kept, "corpus_dropped_lines_per_copy": dropped,
         "e2e_messages": n, "e2e_line_bytes": len(line.encode()), "e2e_source": os.path.basename(f),
@@ -191,6 +195,9 @@ run_one() {
 }
 
 E2E_SCRIPT="$(cat "$OUT/e2e_script.txt")"
+SESSION_SCRIPT="$(cat "$OUT/session_script.txt")"
+OPENS=20          # session opens per run (each run reports the median)
+CONTROLS=2000     # sequential control round trips per run
 for ((r = 1; r <= ROUNDS; r++)); do
   if [[ "$CCB_STATUS" == ok ]]; then
     run_one "$r" parse ccbridge -- "$CCB_BENCH" parse "$CORPUS"
@@ -205,6 +212,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
     "$PY" "$PEERS/py_query.py" --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
   CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query typescript -- \
     node "$PEERS/ts_query.mjs" --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
+  if [[ "$CCB_STATUS" == ok ]]; then
+    CCB_FAKE_SCRIPT_TEXT=serve_turns run_one "$r" session-open ccbridge -- \
+      "$CCB_BENCH" session-open --cli "$FAKE_CLI" --requests "$OPENS"
+    CCB_FAKE_SCRIPT_TEXT=serve_turns run_one "$r" session-control ccbridge -- \
+      "$CCB_BENCH" session-control --cli "$FAKE_CLI" --requests "$CONTROLS"
+    CCB_FAKE_SCRIPT_TEXT="$SESSION_SCRIPT" run_one "$r" session ccbridge -- \
+      "$CCB_BENCH" session-stream --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
+  fi
+  CCB_FAKE_SCRIPT_TEXT=serve_turns run_one "$r" session-open python -- \
+    "$PY" "$PEERS/py_session.py" open --cli "$FAKE_CLI" --requests "$OPENS"
+  CCB_FAKE_SCRIPT_TEXT=serve_turns run_one "$r" session-control python -- \
+    "$PY" "$PEERS/py_session.py" control --cli "$FAKE_CLI" --requests "$CONTROLS"
+  CCB_FAKE_SCRIPT_TEXT="$SESSION_SCRIPT" run_one "$r" session python -- \
+    "$PY" "$PEERS/py_session.py" stream --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
 done
 
 # --- 5. table -------------------------------------------------------------------------------------------
@@ -217,18 +238,19 @@ export BENCH_CMDLINE="$CMDLINE" BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   BENCH_PY_SDK="$PY_SDK_V" BENCH_TS_SDK="$TS_SDK_V" BENCH_NODE="$(node --version)" \
   BENCH_PYTHON="$("$PY" -c 'import sys;print(sys.version.split()[0])')" \
   BENCH_CXX="$CXX_VERSION" BENCH_BUILD_TYPE="${BUILD_TYPE:-unknown}" BENCH_CCB_STATUS="$CCB_STATUS" \
-  BENCH_ROUNDS="$ROUNDS" BENCH_RAW="${RAW#"$ROOT"/}" BENCH_ELAPSED="$(($(date +%s) - T_START))"
+  BENCH_ROUNDS="$ROUNDS" BENCH_OPENS="$OPENS" BENCH_CONTROLS="$CONTROLS" BENCH_RAW="${RAW#"$ROOT"/}" BENCH_ELAPSED="$(($(date +%s) - T_START))"
 "$PY" - "$RAW" "$OUT/meta.json" "$OUT/results.md" <<'PYEOF'
 import json, os, statistics, sys
 
 raw_path, meta_path, md_path = sys.argv[1:4]
 meta = json.load(open(meta_path))
 E = os.environ
+OPENS, CONTROLS = E["BENCH_OPENS"], E["BENCH_CONTROLS"]
 runs = [json.loads(l) for l in open(raw_path) if l.strip()]
 NAMES = {"ccbridge": "ccbridge", "ccbridge_dom": "ccbridge, every DOM built", "python": "claude-agent-sdk (Python) " + E["BENCH_PY_SDK"],
          "typescript": "@anthropic-ai/claude-agent-sdk (TypeScript) " + E["BENCH_TS_SDK"]}
 ORDER = [("parse", "ccbridge"), ("parse", "ccbridge_dom"), ("parse", "python"), ("query", "ccbridge"), ("query", "python"),
-         ("query", "typescript")]
+         ("query", "typescript"), ("session", "ccbridge"), ("session", "python")]
 
 def fmt(x, digits=3):
     if x >= 1000:
@@ -279,6 +301,9 @@ for task, key in ORDER:
                  f"| {fmt(s['mps'])} ({fmt(s['mps_min'])}–{fmt(s['mps_max'])}) | {s['sec']:.3f} | {ratio} |")
 
 lines.append("")
+lines.append("- **session**: the same turn as **query** through a Session (ccbridge `Session`, Python `ClaudeSDKClient`): "
+             "open with initialize (untimed), then from sending the prompt to the turn's result; the CLI stays up until "
+             "stdin closes. Every message of the turn is counted.")
 lines.append("- **parse**: ccbridge frames each line, checks UTF-8 and the full JSON grammar and classifies it "
              "(what a Stream does per line; the RapidJSON DOM is built on first field access); "
              "'every DOM built' also builds each line's DOM, the cost of reading a field of every message.")
@@ -293,13 +318,57 @@ lines.append(f"- **query**: one query() against ccb_fake_cli, which answers init
              "message delivered to the caller is counted; time runs from before query() to the end of the stream "
              "(process/interpreter start-up and imports excluded). MB/s for query = CLI stdout bytes / time.")
 lines.append(f"- Ratios compare median msgs/s. MB = 10^6 bytes. {E['BENCH_ROUNDS']} rounds, interleaved "
-             "(each round: parse ccbridge, ccbridge with DOM, Python; query ccbridge, Python, TypeScript). Raw runs: "
+             "(each round: parse ccbridge, ccbridge with DOM, Python; query ccbridge, Python, TypeScript; session open, control and stream: ccbridge, Python). Raw runs: "
              + E["BENCH_RAW"] + ".")
-for task in ("parse", "query"):
+for task in ("parse", "query", "session"):
     counts = {m for (t, k), s in stats.items() if t == task and s.get("ok") for m in s["msgs"]}
     if len(counts) > 1:
         lines.append(f"- **Warning**: the {task} runs did not all count the same number of messages: "
                      + ", ".join(f"{c:,}" for c in sorted(counts)) + ".")
+
+# Session latencies: medians over the runs of each run's figure.
+def med(task, key, field):
+    vals = [r["result"][field] for r in runs if r["task"] == task and r["key"] == key and not r["result"].get("failed")]
+    return statistics.median(vals) if vals else None
+
+def per_request(key):
+    vals = [r["result"]["seconds"] / r["result"]["requests"] for r in runs
+            if r["task"] == "session-control" and r["key"] == key and not r["result"].get("failed")]
+    return statistics.median(vals) if vals else None
+
+def per_message(task, key):
+    s = stats.get((task, key))
+    return 1 / s["mps"] if s and s.get("ok") else None
+
+lines.append("")
+lines.append("## Sessions\n")
+lines.append("| Measure | ccbridge | claude-agent-sdk (Python) ClaudeSDKClient | Python ÷ ccbridge |")
+lines.append("|---|---:|---:|---:|")
+rows = [("Session open (spawn + initialize) → first message of the first turn, median", "ms",
+         med("session-open", "ccbridge", "median_seconds"), med("session-open", "python", "median_seconds"), 1e3),
+        ("Control request round trip (`set_permission_mode`), median", "µs",
+         per_request("ccbridge"), per_request("python"), 1e6)]
+for label, unit, c, p, scale in rows:
+    ct = f"{c * scale:.2f} {unit}" if c else "–"
+    pt = f"{p * scale:.2f} {unit}" if p else "–"
+    rt = f"{p / c:.2f}×" if c and p else "–"
+    lines.append(f"| {label} | {ct} | {pt} | {rt} |")
+def ns(x):
+    return "–" if x is None else f"{x * 1e9:,.0f} ns"
+sc, sp = per_message("session", "ccbridge"), per_message("session", "python")
+qc, qp = per_message("query", "ccbridge"), per_message("query", "python")
+lines.append(f"| Time per message of a session turn (of a one-shot query() in brackets), median | {ns(sc)} ({ns(qc)}) "
+             f"| {ns(sp)} ({ns(qp)}) | {f'{sp / sc:.2f}×' if sc and sp else '–'} |")
+lines.append("")
+lines.append(f"- **Session open**: {OPENS} opens per run against ccb_fake_cli's `serve_turns` (answers initialize, echoes "
+             "each prompt); each run reports its median, the table the median over runs. The close is not timed. "
+             "Most of it is the start of a process, which both pay alike.")
+lines.append(f"- **Control round trip**: {CONTROLS} sequential `set_permission_mode` requests on one open session, "
+             "each waiting for its answer.")
+lines.append("- **Time per message**: from the median msgs/s of the session and query rows above: what each message costs "
+             "with the control layer in the path (session) and without initialize's callbacks (query). The query time "
+             "also includes spawning the CLI (about the open time above, spread over the turn's messages), the "
+             "session time does not.")
 lines.append("")
 lines.append(f"- Command: `{E['BENCH_CMDLINE']}` (took {E['BENCH_ELAPSED']} s including setup)")
 lines.append(f"- Date: {E['BENCH_DATE']}")

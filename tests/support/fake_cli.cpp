@@ -1610,6 +1610,11 @@ int main(int argc, char **argv)
 {
   g_argc = argc;
   g_argv = argv;
+  // `claude -v` is how the official SDKs check the CLI's version before they start it.
+  if (argc == 2 && (std::strcmp(argv[1], "-v") == 0 || std::strcmp(argv[1], "--version") == 0)) {
+    out_write("2.1.330 (Claude Code)\n");
+    _exit(0);
+  }
   // Die of SIGPIPE when the reader goes away, even if our parent left SIGPIPE ignored.
   std::signal(SIGPIPE, SIG_DFL);
 
