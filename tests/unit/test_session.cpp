@@ -118,7 +118,7 @@ TEST_CASE("session: control requests and their answers")
   CHECK(s.receive_response(5s).back().result_text() == std::optional<std::string_view>("echo: still works"));
 }
 
-TEST_CASE("session: a control request the CLI never answers times out; initialize too")
+TEST_CASE("session: a control request the CLI never answers times out, and so does initialize")
 {
   NoLeftovers guard;
   Runtime rt;
