@@ -108,6 +108,11 @@ public:
   /// already ended.
   void close();
 
+  /// Like close() but returns at once: the ladder runs on the runtime's threads, and the end is
+  /// reported as usual (on_end callback, finished(), wait()). Idempotent; for event loops that
+  /// must never block.
+  void cancel();
+
   /// The CLI's process id (also its process group id); 0 once reaped.
   int pid() const;
 

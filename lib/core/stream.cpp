@@ -501,6 +501,16 @@ void Stream::State::close()
   cv_.wait(lk, [this] { return ended_; });
 }
 
+void Stream::State::cancel()
+{
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (ended_ || close_requested_) return;
+    close_requested_ = true;
+  }
+  asio::post(strand_, [self = shared_from_this()] { self->begin_shutdown(); });
+}
+
 const RunOutcome &Stream::State::finish_gracefully()
 {
   // Same ladder as close(), which starts by closing stdin, but not marked as the caller's cancel.
@@ -579,6 +589,7 @@ const RunOutcome &Stream::outcome() const
 }
 
 void Stream::close() { checked(state_).close(); }
+void Stream::cancel() { checked(state_).cancel(); }
 int Stream::pid() const { return checked(state_).pid_; }
 
 CCB_END_NAMESPACE

@@ -49,6 +49,7 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   void set_callbacks(MessageCallback on_message, EndCallback on_end);
   const RunOutcome &wait_end();
   void close();
+  void cancel();
   /// Ends the run the way a conversation ends: close stdin, let the CLI exit on its own within
   /// ShutdownPolicy::exit_wait, then the ladder. Unread messages are discarded; the outcome is the
   /// CLI's own (not "cancelled"). Blocks unless called on an I/O thread.

@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <condition_variable>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -248,6 +250,38 @@ TEST_CASE("fake-cli: a hanging CLI: pull times out, close() ends it with the lad
   CHECK(s.pull(m, 10ms) == PullStatus::end);
   CHECK_FALSE(alive(pid));
   s.close();  // idempotent
+}
+
+TEST_CASE("fake-cli: cancel() returns at once; the end is reported to the callback")
+{
+  NoLeftovers guard;
+  Stream s = query("x", fake("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nignore_sigterm\nhang"));
+  int pid = s.pid();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ended = false;
+  int messages = 0;
+  RunOutcome seen;
+  s.on_message([&](const Message &) { std::lock_guard<std::mutex> lk(mu); ++messages; cv.notify_all(); },
+               [&](const RunOutcome &o) {
+                 std::lock_guard<std::mutex> lk(mu);
+                 ended = true;
+                 seen = o;
+                 cv.notify_all();
+               });
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    REQUIRE(cv.wait_for(lk, 5s, [&] { return messages == 1; }));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  s.cancel();
+  s.cancel();  // idempotent
+  CHECK(std::chrono::steady_clock::now() - t0 < 100ms);  // the ladder (>= 600 ms here) runs elsewhere
+  std::unique_lock<std::mutex> lk(mu);
+  REQUIRE(cv.wait_for(lk, 5s, [&] { return ended; }));
+  CHECK(seen.error == errc::cancelled);
+  CHECK(seen.exit.signal == SIGKILL);  // it ignored SIGTERM
+  CHECK_FALSE(alive(pid));
 }
 
 TEST_CASE("fake-cli: a CLI that ignores SIGTERM is killed with SIGKILL")
