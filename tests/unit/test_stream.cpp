@@ -252,7 +252,7 @@ TEST_CASE("fake-cli: a hanging CLI: pull times out, close() ends it with the lad
   s.close();  // idempotent
 }
 
-TEST_CASE("fake-cli: cancel() returns at once; the end is reported to the callback")
+TEST_CASE("fake-cli: cancel() returns at once and the end is reported to the callback")
 {
   NoLeftovers guard;
   Stream s = query("x", fake("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nignore_sigterm\nhang"));
