@@ -26,3 +26,16 @@ find_package(fmt CONFIG REQUIRED)
 if(CCB_BUILD_TESTS)
   find_package(doctest CONFIG REQUIRED)
 endif()
+
+# websocketpp (header-only) for the server. websocketpp 0.8 uses Asio's deprecated names, so the
+# server's Asio target leaves ASIO_NO_DEPRECATED out.
+if(CCB_BUILD_SERVER)
+  find_path(CCB_WEBSOCKETPP_INCLUDE_DIR websocketpp/server.hpp)
+  if(NOT CCB_WEBSOCKETPP_INCLUDE_DIR)
+    message(FATAL_ERROR "websocketpp not found: run scripts/setup.sh (Debian package libwebsocketpp-dev)")
+  endif()
+  add_library(ccb_asio_wspp INTERFACE)
+  target_include_directories(ccb_asio_wspp SYSTEM INTERFACE ${CCB_ASIO_INCLUDE_DIR} ${CCB_WEBSOCKETPP_INCLUDE_DIR})
+  target_compile_definitions(ccb_asio_wspp INTERFACE ASIO_STANDALONE _WEBSOCKETPP_CPP11_STL_)
+  target_link_libraries(ccb_asio_wspp INTERFACE Threads::Threads)
+endif()

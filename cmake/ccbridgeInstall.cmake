@@ -7,6 +7,11 @@ install(TARGETS ccb_core EXPORT ccbridgeTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/ ${PROJECT_BINARY_DIR}/include/ TYPE INCLUDE)
+if(TARGET ccb_server)
+  install(TARGETS ccb_server EXPORT ccbridgeTargets
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 if(TARGET ccbridge_app)
   install(TARGETS ccbridge_app RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()

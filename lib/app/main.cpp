@@ -1,5 +1,7 @@
 // ccbridge: command-line front end. `ccbridge query "..."` runs one prompt through the Claude Code
 // CLI and prints its messages (readable by default, raw NDJSON with --raw).
+#include "serve.hpp"
+
 #include <ccbridge/ccbridge.hpp>
 
 #include <cstdio>
@@ -13,7 +15,8 @@
 namespace {
 
 const char kUsage[] =
-    "usage: ccbridge query [options] PROMPT\n"
+    "usage: ccbridge serve [options]          (ccbridge serve --help for its options)\n"
+    "       ccbridge query [options] PROMPT\n"
     "       ccbridge --version\n"
     "\n"
     "Runs PROMPT through the Claude Code CLI and prints the conversation.\n"
@@ -194,6 +197,7 @@ int main(int argc, char **argv)
     return 0;
   }
   if (argc >= 2 && std::strcmp(argv[1], "query") == 0) return run_query(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return run_serve(argc, argv);
   std::cerr << kUsage;
   return argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) ? 0 : 2;
 }

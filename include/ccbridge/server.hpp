@@ -1,0 +1,124 @@
+// The gateway server (ccbridge::server): HTTP and WebSocket front-ends that serve existing server
+// protocols ("profiles") over the core library, so that their clients work unchanged.
+//
+//   opcode    seed 000: POST /claude/execute, WS /ws/claude/{session_id}, POST /claude/cancel/{id}
+//   tasks-ui  seed 002: WS /ws/claude with {prompt, meta}
+//   sdk-ws    seed 003: WS /ws (query, interrupt, input, define_tool, ping), GET /sessions
+//
+// Every listener also answers GET /health and GET /metrics (Prometheus text). Network I/O runs on
+// the server's own thread; the CLI processes run on a Runtime. See docs/PROTOCOL.md for each
+// profile's wire format and docs/ARCHITECTURE.md for the Hub (event log, replay, fan-out).
+//
+// Thread safety: start(), stop() and run() may be called from any thread; stop() may also be
+// called from a signal-watching thread. A Server is not copyable.
+#pragma once
+
+#include <ccbridge/export.h>
+#include <ccbridge/options.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+CCB_BEGIN_NAMESPACE
+
+class Runtime;
+
+struct ServerLimits {
+  std::size_t max_connections = 1024;          ///< open WebSocket connections, all listeners
+  std::size_t max_sessions = 100;              ///< live CLI processes started by clients
+  std::size_t max_body_bytes = 1 << 20;        ///< HTTP request body
+  std::size_t max_ws_message_bytes = 1 << 20;  ///< one incoming WebSocket message
+  /// Bytes queued on one connection before sending pauses (the rest waits in the run's log).
+  std::size_t send_buffer_bytes = 1 << 20;
+  /// A subscriber whose connection accepts nothing for this long is closed (code 1013, with the
+  /// sequence number to resume from), so it never holds memory or slows the others.
+  std::chrono::milliseconds slow_client_timeout{10000};
+  /// Events kept per run for replay; beyond it the oldest are dropped and a client asking for
+  /// them is told so explicitly.
+  std::size_t run_log_bytes = 64u << 20;
+  /// How long a finished run stays available for late clients and replay.
+  std::chrono::milliseconds finished_run_grace{300000};
+  /// Close a WebSocket on which nothing arrives or leaves for this long (0: never).
+  std::chrono::milliseconds idle_timeout{0};
+};
+
+struct ServerLog {
+  enum class Level { debug, info, warn, error, off };
+  Level level = Level::info;
+  bool json = false;  ///< JSON lines instead of text
+  /// Where log lines go (without the newline); default: stderr.
+  std::function<void(std::string_view line)> sink;
+};
+
+struct ServerConfig {
+  struct Listener {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;             ///< 0: any free port (see Server::endpoints())
+    std::vector<std::string> profiles;  ///< "opcode", "tasks-ui", "sdk-ws"; empty: all three
+  };
+  std::vector<Listener> listeners;
+
+  /// Base options of every run (cli_path, env, model ...). Per-request fields override them.
+  Options cli;
+
+  /// Working directories a client may ask for, after symlinks and ".." are resolved. Empty: the
+  /// directory the server was started in.
+  std::vector<std::string> allowed_roots;
+  /// Permission modes a client may ask for. bypassPermissions is refused unless listed here.
+  std::vector<std::string> allowed_permission_modes{"default", "acceptEdits", "plan"};
+  /// The mode used when a client asks for none.
+  std::string default_permission_mode = "default";
+
+  /// Bearer token required on every route except /health (header `Authorization: Bearer <t>`, or
+  /// `?token=<t>` for browsers' WebSockets). Empty: no token.
+  std::string token;
+  /// Browser Origins allowed on WebSockets and CORS, besides the server's own. "*" allows any.
+  std::vector<std::string> allowed_origins;
+  /// Answer CORS preflights and add Access-Control-Allow-Origin for allowed origins.
+  bool cors = false;
+
+  std::chrono::milliseconds tasks_ui_timeout{300000};        ///< seed 002: 5 minutes per run
+  std::chrono::milliseconds sdk_ws_session_timeout{1800000};  ///< seed 003: SESSION_TIMEOUT_MINUTES
+  ServerLimits limits;
+  ServerLog log;
+};
+
+/// One bound listener.
+struct ServerEndpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  std::vector<std::string> profiles;
+};
+
+class CCB_API Server {
+public:
+  /// The server runs its CLI processes on `runtime`, which must outlive it.
+  Server(Runtime &runtime, ServerConfig config);
+  ~Server();  ///< stops (gracefully) if still running
+  Server(const Server &) = delete;
+  Server &operator=(const Server &) = delete;
+
+  /// Binds every listener and starts serving on the server's thread. Throws Error
+  /// (invalid_argument for a bad config, io_error when an address cannot be bound).
+  void start();
+  /// The bound listeners (real ports when 0 was asked for). Valid after start().
+  std::vector<ServerEndpoint> endpoints() const;
+  /// Graceful stop: stop accepting, end every run with the shutdown ladder, close sockets with
+  /// 1001, wait for the processes. Returns when done. Idempotent.
+  void stop();
+  /// Blocks until stop() has completed (from another thread or a signal watcher).
+  void wait();
+
+  struct Impl;
+
+private:
+  std::shared_ptr<Impl> impl_;
+};
+
+CCB_END_NAMESPACE

@@ -1,0 +1,238 @@
+// `ccbridge serve`: the gateway server as a program. Flags override the config file, which
+// overrides the environment (the seed's WEBSOCKET_HOST, WEBSOCKET_PORT, MAX_SESSIONS,
+// SESSION_TIMEOUT_MINUTES, CORS), which overrides the defaults.
+#include "serve.hpp"
+
+#include <ccbridge/ccbridge.hpp>
+#include <ccbridge/server.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <pthread.h>
+
+namespace {
+
+const char kServeUsage[] =
+    "usage: ccbridge serve [options]\n"
+    "\n"
+    "Serves the OpCode API (seed 000) and tasks-ui (seed 002) protocols on port 3000 and the SDK\n"
+    "WebSocket server protocol (seed 003) on port 8000, all on 127.0.0.1, plus GET /health and\n"
+    "GET /metrics on every port.\n"
+    "\n"
+    "options:\n"
+    "  --host ADDR                  address to bind (default 127.0.0.1)\n"
+    "  --port N                     serve every profile on this one port instead\n"
+    "  --opcode-port N              port of opcode + tasks-ui (default 3000)\n"
+    "  --sdk-ws-port N              port of sdk-ws (default 8000, or WEBSOCKET_PORT)\n"
+    "  --profiles A,B               profiles to serve (opcode, tasks-ui, sdk-ws; default: all)\n"
+    "  --cli PATH                   Claude Code executable (default: PATH, then the usual places)\n"
+    "  --root DIR                   allowed working-directory root (repeatable; default: the cwd)\n"
+    "  --token T                    require 'Authorization: Bearer T' (or ?token=T); env CCBRIDGE_TOKEN\n"
+    "  --allow-origin O             browser Origin allowed besides the server's own (repeatable, * = any)\n"
+    "  --cors                       answer CORS preflights for allowed origins (env CORS=1)\n"
+    "  --permission-modes A,B       modes clients may ask for (default: default,acceptEdits,plan)\n"
+    "  --default-permission-mode M  mode when a client asks for none (default: default)\n"
+    "  --max-sessions N             live CLI processes at most (default 100, env MAX_SESSIONS)\n"
+    "  --session-timeout-minutes N  sdk-ws idle session timeout (default 30, env SESSION_TIMEOUT_MINUTES)\n"
+    "  --tasks-timeout-seconds N    tasks-ui run timeout (default 300)\n"
+    "  --config FILE                JSON file with any of these settings (see docs/SERVER.md)\n"
+    "  --log-level L                debug, info, warn, error (default info)\n"
+    "  --log-json                   log JSON lines\n";
+
+[[noreturn]] void usage_error(const std::string &msg)
+{
+  std::cerr << "ccbridge serve: " << msg << "\n\n" << kServeUsage;
+  std::exit(2);
+}
+
+std::vector<std::string> split_list(const std::string &s)
+{
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+long to_number(const std::string &what, const std::string &v, long lo, long hi)
+{
+  char *end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || n < lo || n > hi) usage_error(what + " must be a number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", not '" + v + "'");
+  return n;
+}
+
+ccbridge::ServerLog::Level to_level(const std::string &v)
+{
+  using L = ccbridge::ServerLog::Level;
+  if (v == "debug") return L::debug;
+  if (v == "info") return L::info;
+  if (v == "warn" || v == "warning") return L::warn;
+  if (v == "error") return L::error;
+  usage_error("log level must be debug, info, warn or error");
+}
+
+struct Settings {
+  std::string host = "127.0.0.1";
+  std::string sdk_host;  // WEBSOCKET_HOST
+  long port = -1;        // one port for all
+  long opcode_port = 3000;
+  long sdk_port = 8000;
+  std::vector<std::string> profiles{"opcode", "tasks-ui", "sdk-ws"};
+};
+
+void apply_env(Settings &st, ccbridge::ServerConfig &cfg)
+{
+  if (const char *h = std::getenv("WEBSOCKET_HOST"); h && *h) st.sdk_host = h;
+  if (const char *p = std::getenv("WEBSOCKET_PORT"); p && *p) st.sdk_port = to_number("WEBSOCKET_PORT", p, 0, 65535);
+  if (const char *m = std::getenv("MAX_SESSIONS"); m && *m) cfg.limits.max_sessions = static_cast<std::size_t>(to_number("MAX_SESSIONS", m, 1, 1000000));
+  if (const char *t = std::getenv("SESSION_TIMEOUT_MINUTES"); t && *t)
+    cfg.sdk_ws_session_timeout = std::chrono::minutes(to_number("SESSION_TIMEOUT_MINUTES", t, 1, 100000));
+  if (const char *c = std::getenv("CORS"); c && *c && std::strcmp(c, "0") != 0 && std::strcmp(c, "false") != 0) cfg.cors = true;
+  if (const char *tok = std::getenv("CCBRIDGE_TOKEN"); tok && *tok) cfg.token = tok;
+}
+
+void apply_file(const std::string &path, Settings &st, ccbridge::ServerConfig &cfg)
+{
+  std::ifstream in(path);
+  if (!in) usage_error("cannot read config file '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ccbridge::JsonView j;
+  try {
+    j = ccbridge::parse_json(ss.str());
+  } catch (const ccbridge::Error &e) {
+    usage_error("config file '" + path + "' is not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) usage_error("config file '" + path + "' must hold a JSON object");
+  auto str = [&](const char *k) { return std::string(j[k].string_or()); };
+  auto list = [&](const char *k) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < j[k].size(); ++i) out.emplace_back(j[k][i].string_or());
+    return out;
+  };
+  if (j["host"].is_string()) st.host = str("host");
+  if (j["port"].is_number()) st.port = *j["port"].int64();
+  if (j["opcode_port"].is_number()) st.opcode_port = *j["opcode_port"].int64();
+  if (j["sdk_ws_port"].is_number()) st.sdk_port = *j["sdk_ws_port"].int64();
+  if (j["profiles"].is_array()) st.profiles = list("profiles");
+  if (j["cli"].is_string()) cfg.cli.cli_path = str("cli");
+  if (j["roots"].is_array()) cfg.allowed_roots = list("roots");
+  if (j["token"].is_string()) cfg.token = str("token");
+  if (j["allowed_origins"].is_array()) cfg.allowed_origins = list("allowed_origins");
+  if (j["cors"].is_bool()) cfg.cors = *j["cors"].boolean();
+  if (j["permission_modes"].is_array()) cfg.allowed_permission_modes = list("permission_modes");
+  if (j["default_permission_mode"].is_string()) cfg.default_permission_mode = str("default_permission_mode");
+  if (j["max_sessions"].is_number()) cfg.limits.max_sessions = static_cast<std::size_t>(*j["max_sessions"].int64());
+  if (j["session_timeout_minutes"].is_number()) cfg.sdk_ws_session_timeout = std::chrono::minutes(*j["session_timeout_minutes"].int64());
+  if (j["tasks_timeout_seconds"].is_number()) cfg.tasks_ui_timeout = std::chrono::seconds(*j["tasks_timeout_seconds"].int64());
+  if (j["log_level"].is_string()) cfg.log.level = to_level(str("log_level"));
+  if (j["log_json"].is_bool()) cfg.log.json = *j["log_json"].boolean();
+}
+
+bool has(const std::vector<std::string> &v, const char *s)
+{
+  for (const auto &x : v)
+    if (x == s) return true;
+  return false;
+}
+
+}  // namespace
+
+int run_serve(int argc, char **argv)
+{
+  ccbridge::ServerConfig cfg;
+  Settings st;
+  apply_env(st, cfg);
+  // The config file first, so that flags win over it.
+  for (int i = 2; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--config") == 0) apply_file(argv[i + 1], st, cfg);
+  std::vector<std::string> roots;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--host") st.host = value();
+    else if (a == "--port") st.port = to_number(a, value(), 0, 65535);
+    else if (a == "--opcode-port") st.opcode_port = to_number(a, value(), 0, 65535);
+    else if (a == "--sdk-ws-port") st.sdk_port = to_number(a, value(), 0, 65535);
+    else if (a == "--profiles") st.profiles = split_list(value());
+    else if (a == "--cli") cfg.cli.cli_path = value();
+    else if (a == "--root") roots.push_back(value());
+    else if (a == "--token") cfg.token = value();
+    else if (a == "--allow-origin") cfg.allowed_origins.push_back(value());
+    else if (a == "--cors") cfg.cors = true;
+    else if (a == "--permission-modes") cfg.allowed_permission_modes = split_list(value());
+    else if (a == "--default-permission-mode") cfg.default_permission_mode = value();
+    else if (a == "--max-sessions") cfg.limits.max_sessions = static_cast<std::size_t>(to_number(a, value(), 1, 1000000));
+    else if (a == "--session-timeout-minutes") cfg.sdk_ws_session_timeout = std::chrono::minutes(to_number(a, value(), 1, 100000));
+    else if (a == "--tasks-timeout-seconds") cfg.tasks_ui_timeout = std::chrono::seconds(to_number(a, value(), 1, 86400));
+    else if (a == "--config") (void)value();
+    else if (a == "--log-level") cfg.log.level = to_level(value());
+    else if (a == "--log-json") cfg.log.json = true;
+    else if (a == "-h" || a == "--help") {
+      std::cout << kServeUsage;
+      return 0;
+    } else usage_error("unknown option " + a);
+  }
+  if (!roots.empty()) cfg.allowed_roots = roots;
+  for (const auto &p : st.profiles)
+    if (p != "opcode" && p != "tasks-ui" && p != "sdk-ws") usage_error("unknown profile '" + p + "'");
+
+  if (st.port >= 0) {
+    cfg.listeners.push_back({st.host, static_cast<std::uint16_t>(st.port), st.profiles});
+  } else {
+    std::vector<std::string> a;
+    if (has(st.profiles, "opcode")) a.push_back("opcode");
+    if (has(st.profiles, "tasks-ui")) a.push_back("tasks-ui");
+    if (!a.empty()) cfg.listeners.push_back({st.host, static_cast<std::uint16_t>(st.opcode_port), a});
+    if (has(st.profiles, "sdk-ws"))
+      cfg.listeners.push_back({st.sdk_host.empty() ? st.host : st.sdk_host, static_cast<std::uint16_t>(st.sdk_port), {"sdk-ws"}});
+  }
+
+  // Say clearly when the CLI is missing: the server still runs, and every request that would
+  // start it gets the documented error.
+  try {
+    std::string cli = ccbridge::find_cli(cfg.cli);
+    std::cerr << "ccbridge serve: using Claude Code at " << cli << '\n';
+  } catch (const ccbridge::Error &e) {
+    std::cerr << "ccbridge serve: WARNING: " << e.what() << "\n  Requests that start a run will fail with 'Claude binary not found'.\n";
+  }
+
+  // Signals are taken by sigwait() below, so every thread started from here on blocks them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  ccbridge::Runtime runtime;
+  ccbridge::Server server(runtime, cfg);
+  try {
+    server.start();
+  } catch (const ccbridge::Error &e) {
+    std::cerr << "ccbridge serve: " << e.what() << '\n';
+    return 1;
+  }
+  for (const auto &ep : server.endpoints()) {
+    std::string profiles;
+    for (const auto &p : ep.profiles) profiles += (profiles.empty() ? "" : ", ") + p;
+    std::cout << "ccbridge serve: listening on http://" << ep.host << ':' << ep.port << " (" << profiles << ")\n";
+  }
+  std::cout.flush();
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  std::cerr << "ccbridge serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n";
+  server.stop();
+  return 0;
+}

@@ -1,0 +1,3 @@
+#pragma once
+/// `ccbridge serve ...`: runs the gateway server until SIGINT or SIGTERM.
+int run_serve(int argc, char **argv);

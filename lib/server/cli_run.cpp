@@ -1,0 +1,95 @@
+#include "server/cli_run.hpp"
+
+#include <thread>
+
+namespace ccbridge::detail::server {
+
+std::shared_ptr<CliRun> CliRun::start(Context &ctx, const std::string &prompt, Options opts, Handler handler,
+                                      bool forward_stderr)
+{
+  std::shared_ptr<CliRun> run(new CliRun(ctx));
+  run->handler_ = std::move(handler);
+  std::weak_ptr<CliRun> weak = run;
+  run->inbox_ = std::make_shared<Inbox<CliEvent>>(ctx.ioc, kInboxDepth, [weak](std::vector<CliEvent> &batch) {
+    if (auto self = weak.lock()) self->on_batch(batch);
+  });
+  std::weak_ptr<Inbox<CliEvent>> inbox = run->inbox_;
+  if (forward_stderr) {
+    opts.stderr_callback = [inbox](std::string_view line) {
+      auto in = inbox.lock();
+      if (!in) return;
+      CliEvent ev;
+      ev.kind = CliEvent::Kind::stderr_line;
+      ev.text = std::string(line);
+      ev.at = std::chrono::steady_clock::now();
+      in->push(std::move(ev));
+    };
+  }
+  run->stream_.emplace(query(ctx.runtime, prompt, opts));  // throws on spawn failures
+  ++ctx.live_processes;
+  run->counted_ = true;
+  run->self_ = run;
+  run->stream_->on_message(
+      [inbox](const Message &m) {
+        auto in = inbox.lock();
+        if (!in) return;
+        CliEvent ev;
+        ev.msg = m;
+        ev.at = std::chrono::steady_clock::now();
+        in->push(std::move(ev));
+      },
+      [inbox](const RunOutcome &o) {
+        auto in = inbox.lock();
+        if (!in) return;
+        CliEvent ev;
+        ev.kind = CliEvent::Kind::end;
+        ev.outcome = o;
+        ev.at = std::chrono::steady_clock::now();
+        in->push(std::move(ev));
+      });
+  return run;
+}
+
+CliRun::~CliRun()
+{
+  if (inbox_) inbox_->close();
+  if (stream_ && !ended_) stream_->cancel();
+  // Only reached before the end event when the server is torn down without a graceful stop: the
+  // Stream's destructor then waits for the shutdown ladder, off the server thread.
+  if (counted_ && !ended_ && ctx_.live_processes) --ctx_.live_processes;
+  if (stream_ && !ended_) {
+    auto *pending = new Stream(std::move(*stream_));
+    std::thread([pending] { delete pending; }).detach();
+  }
+}
+
+void CliRun::cancel()
+{
+  if (stream_ && !ended_) stream_->cancel();
+}
+
+int CliRun::pid() const { return stream_ ? stream_->pid() : 0; }
+
+void CliRun::on_batch(std::vector<CliEvent> &batch)
+{
+  if (ended_) return;
+  for (auto &ev : batch) {
+    if (ev.kind == CliEvent::Kind::message) {
+      ++ctx_.metrics.messages_from_cli;
+      ctx_.metrics.bytes_from_cli += ev.msg.raw().size();
+    } else if (ev.kind == CliEvent::Kind::end) {
+      ended_ = true;
+      if (counted_ && ctx_.live_processes) --ctx_.live_processes;
+      counted_ = false;
+      inbox_->close();
+    }
+  }
+  auto self = shared_from_this();  // the handler may drop the last other reference
+  if (handler_) handler_(batch);
+  if (ended_) {
+    handler_ = nullptr;
+    self_.reset();
+  }
+}
+
+}  // namespace ccbridge::detail::server

@@ -1,0 +1,61 @@
+// A one-shot CLI run (query()) whose messages, stderr lines and end reach the server thread in
+// batches through an Inbox. Shared by the profiles that start one process per prompt.
+#pragma once
+
+#include "server/context.hpp"
+
+#include <ccbridge/message.hpp>
+#include <ccbridge/query.hpp>
+#include <ccbridge/stream.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ccbridge::detail::server {
+
+struct CliEvent {
+  enum class Kind { message, stderr_line, end };
+  Kind kind = Kind::message;
+  Message msg;
+  std::string text;  ///< stderr line
+  RunOutcome outcome;
+  std::chrono::steady_clock::time_point at;  ///< when the I/O thread read it
+};
+
+/// Owns the Stream of one run. The process counts against limits.max_sessions until its end
+/// event has been handled on the server thread.
+class CliRun : public std::enable_shared_from_this<CliRun> {
+public:
+  using Handler = std::function<void(std::vector<CliEvent> &)>;
+
+  /// Starts the CLI. Throws Error (cli_not_found, cwd_not_found, spawn_failed ...) synchronously.
+  /// `handler` runs on the server thread; after the end event it is never called again.
+  static std::shared_ptr<CliRun> start(Context &ctx, const std::string &prompt, Options opts, Handler handler,
+                                       bool forward_stderr);
+  ~CliRun();
+  /// Non-blocking: starts the shutdown ladder; the end event follows.
+  void cancel();
+  bool ended() const { return ended_; }
+  int pid() const;
+
+private:
+  explicit CliRun(Context &ctx) : ctx_(ctx) {}
+  void on_batch(std::vector<CliEvent> &batch);
+
+  Context &ctx_;
+  std::optional<Stream> stream_;
+  std::shared_ptr<Inbox<CliEvent>> inbox_;
+  Handler handler_;
+  bool ended_ = false;
+  bool counted_ = false;
+  std::shared_ptr<CliRun> self_;  // alive until the end event, whoever else lets go
+};
+
+/// Inbox depth per run: beyond it the run's stdout reading pauses until the server catches up.
+constexpr std::size_t kInboxDepth = 4096;
+
+}  // namespace ccbridge::detail::server

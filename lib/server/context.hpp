@@ -1,0 +1,122 @@
+// What every profile shares: the server thread's io_context, the config, the Hub, logging,
+// metrics and the security checks; and the Router a profile registers its routes on.
+#pragma once
+
+#include "server/http.hpp"
+#include "server/hub.hpp"
+
+#include <ccbridge/runtime.hpp>
+#include <ccbridge/server.hpp>
+
+#include <asio/io_context.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ccbridge::detail::server {
+
+/// Structured log lines (text or JSON), thread-safe.
+class Logger {
+public:
+  using Level = ServerLog::Level;
+  using Fields = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+  explicit Logger(ServerLog cfg) : cfg_(std::move(cfg)) {}
+  bool enabled(Level l) const { return l >= cfg_.level && cfg_.level != Level::off; }
+  void write(Level l, std::string_view event, Fields fields = {});
+  void debug(std::string_view e, Fields f = {}) { write(Level::debug, e, f); }
+  void info(std::string_view e, Fields f = {}) { write(Level::info, e, f); }
+  void warn(std::string_view e, Fields f = {}) { write(Level::warn, e, f); }
+  void error(std::string_view e, Fields f = {}) { write(Level::error, e, f); }
+
+private:
+  ServerLog cfg_;
+  std::mutex mu_;
+};
+
+/// Counters for /metrics that are not the Hub's.
+struct Metrics {
+  std::atomic<std::uint64_t> http_requests{0};
+  std::atomic<std::uint64_t> http_errors{0};  ///< 4xx and 5xx answers
+  std::atomic<std::uint64_t> ws_connections_total{0};
+  std::atomic<std::uint64_t> ws_rejected{0};
+  std::atomic<std::uint64_t> client_errors{0};   ///< bad input answered with an error frame or close
+  std::atomic<std::uint64_t> spawn_failures{0};
+  std::atomic<std::uint64_t> messages_from_cli{0};
+  std::atomic<std::uint64_t> bytes_from_cli{0};
+  /// Relay latency: from the CLI's line being read to its frame being handed to the clients.
+  static constexpr std::array<double, 12> kBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                   0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+  std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> latency_counts{};
+  std::atomic<std::uint64_t> latency_sum_ns{0};
+  void observe_latency(double seconds);
+};
+
+class Router;
+
+struct Context {
+  Context(asio::io_context &io, Runtime &rt, const ServerConfig &c, Hub &h, Logger &l, Metrics &m)
+      : ioc(io), runtime(rt), cfg(c), hub(h), log(l), metrics(m)
+  {
+  }
+  asio::io_context &ioc;
+  Runtime &runtime;
+  const ServerConfig &cfg;
+  Hub &hub;
+  Logger &log;
+  Metrics &metrics;
+  std::vector<std::string> roots;     ///< allowed roots, resolved (realpath) at start
+  std::size_t live_processes = 0;     ///< CLI processes started for clients and not yet ended
+  bool stopping = false;
+
+  /// Resolves a client's working directory (symlinks, "..") and checks it lies inside an allowed
+  /// root. On failure returns false with a reason fit for the client.
+  bool resolve_cwd(const std::string &requested, std::string &resolved, std::string &why) const;
+  /// A permission mode the operator lets clients ask for.
+  bool mode_allowed(const std::string &mode) const;
+  /// Whether one more CLI process may start (limits.max_sessions).
+  bool can_start_process() const { return live_processes < cfg.limits.max_sessions; }
+  /// The options of a new run: the configured base, with the CLI's stderr kept short.
+  Options base_options() const;
+  /// A fresh random id (UUID v4 text).
+  static std::string new_id();
+};
+
+/// Routes by method and path; `{name}` matches one path segment into HttpRequest::params.
+class Router {
+public:
+  void http(std::string method, std::string pattern, HttpHandler h);
+  void ws(std::string pattern, WsFactory f);
+  /// The handler for req (filling req.params); *path_known tells a 405 from a 404.
+  const HttpHandler *match_http(HttpRequest &req, bool *path_known) const;
+  const WsFactory *match_ws(HttpRequest &req) const;
+
+private:
+  static bool match(const std::string &pattern, const std::string &path, std::map<std::string, std::string> &params);
+  struct HttpRoute {
+    std::string method, pattern;
+    HttpHandler handler;
+  };
+  struct WsRoute {
+    std::string pattern;
+    WsFactory factory;
+  };
+  std::vector<HttpRoute> http_;
+  std::vector<WsRoute> ws_;
+};
+
+/// JSON helpers for hand-built frames.
+std::string json_str(std::string_view s);
+std::string error_body(std::string_view message);
+
+void register_opcode(Context &ctx, Router &r);
+void register_tasks_ui(Context &ctx, Router &r);
+void register_sdk_ws(Context &ctx, Router &r);
+
+}  // namespace ccbridge::detail::server

@@ -1,0 +1,213 @@
+#include "server/hub.hpp"
+
+#include <algorithm>
+
+namespace ccbridge::detail::server {
+
+namespace {
+// While a subscriber is behind, how often its connection's buffer is looked at again.
+constexpr std::chrono::milliseconds kPumpInterval{2};
+}  // namespace
+
+// ---- EventLog ----------------------------------------------------------------------------------
+
+std::uint64_t EventLog::append(FramePtr f)
+{
+  bytes_ += f->text.size();
+  frames_.push_back(std::move(f));
+  // Keep at least the newest event, however large.
+  while (bytes_ > cap_ && frames_.size() > 1) {
+    bytes_ -= frames_.front()->text.size();
+    frames_.pop_front();
+    ++first_;
+  }
+  return next_seq() - 1;
+}
+
+// ---- Subscription ------------------------------------------------------------------------------
+
+Subscription::Subscription(std::shared_ptr<Run> run, WsConn &conn, SubscriberEvents events, asio::io_context &ioc)
+    : run_(std::move(run)), conn_(&conn), events_(std::move(events)), timer_(ioc)
+{
+}
+
+Subscription::~Subscription() { detach(); }
+
+void Subscription::start(std::uint64_t since)
+{
+  cursor_ = since + 1;
+  const EventLog &log = run_->log_;
+  if (cursor_ > log.next_seq()) cursor_ = log.next_seq();  // a future seq: from the live edge
+  if (cursor_ < log.first_seq()) {
+    ++run_->hub_.stats().replay_gaps;
+    std::uint64_t first = log.first_seq();
+    cursor_ = first;
+    if (events_.gap) events_.gap(since, first);
+  }
+  pump();
+}
+
+void Subscription::detach()
+{
+  if (!run_) return;
+  done_ = true;
+  timer_.cancel();
+  auto &subs = run_->subs_;
+  subs.erase(std::remove(subs.begin(), subs.end(), this), subs.end());
+  run_.reset();
+}
+
+void Subscription::end_dropped(const std::string &why)
+{
+  std::uint64_t resume = sent_seq();
+  ++run_->hub_.stats().subscribers_dropped;
+  auto events = events_;
+  detach();
+  if (events.dropped) events.dropped(resume, why);
+}
+
+void Subscription::pump()
+{
+  if (done_ || !run_) return;
+  if (!conn_->is_open()) {
+    detach();
+    return;
+  }
+  const EventLog &log = run_->log_;
+  auto &stats = run_->hub_.stats();
+  const HubLimits &limits = run_->hub_.limits();
+  if (cursor_ < log.first_seq()) {
+    end_dropped("the events it had not yet been sent were dropped from the run's log");
+    return;
+  }
+  std::size_t budget = limits.send_buffer_bytes;
+  while (cursor_ < log.next_seq() && conn_->buffered() < budget) {
+    const FramePtr &f = log.at(cursor_);
+    conn_->send(f);
+    ++cursor_;
+    ++stats.frames_sent;
+    stats.bytes_sent += f->text.size();
+  }
+  if (cursor_ < log.next_seq()) {
+    // Behind: the connection's buffer is full. A client that takes nothing for too long goes.
+    auto now = std::chrono::steady_clock::now();
+    std::size_t b = conn_->buffered();
+    if (b < last_buffered_ || stalled_since_ == std::chrono::steady_clock::time_point{}) stalled_since_ = now;
+    last_buffered_ = b;
+    if (now - stalled_since_ >= limits.slow_client_timeout) {
+      end_dropped("it accepted nothing for " + std::to_string(limits.slow_client_timeout.count()) + " ms");
+      return;
+    }
+    schedule();
+    return;
+  }
+  stalled_since_ = {};
+  last_buffered_ = 0;
+  if (run_->finished_) {
+    auto events = events_;
+    detach();
+    if (events.complete) events.complete();
+  }
+}
+
+void Subscription::schedule()
+{
+  if (scheduled_) return;
+  scheduled_ = true;
+  timer_.expires_after(kPumpInterval);
+  std::weak_ptr<Subscription> weak = shared_from_this();
+  timer_.async_wait([weak](std::error_code ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->scheduled_ = false;
+    if (!ec) self->pump();
+  });
+}
+
+// ---- Run ---------------------------------------------------------------------------------------
+
+Run::Run(Hub &hub, std::string id, std::string profile)
+    : hub_(hub), id_(std::move(id)), profile_(std::move(profile)), log_(hub.limits().run_log_bytes)
+{
+}
+
+std::uint64_t Run::publish(std::string frame_text)
+{
+  std::uint64_t seq = log_.append(make_frame(std::move(frame_text)));
+  ++hub_.stats().frames_published;
+  // Copy: a pump may end a subscription, which removes it from subs_.
+  auto subs = subs_;
+  for (Subscription *s : subs) s->pump();
+  return seq;
+}
+
+void Run::finish()
+{
+  if (finished_) return;
+  finished_ = true;
+  finished_at_ = std::chrono::steady_clock::now();
+  hub_.on_finished(shared_from_this());
+  auto subs = subs_;
+  for (Subscription *s : subs) s->pump();
+}
+
+std::shared_ptr<Subscription> Run::subscribe(WsConn &conn, std::uint64_t since, SubscriberEvents events)
+{
+  auto sub = std::make_shared<Subscription>(shared_from_this(), conn, std::move(events), hub_.io());
+  subs_.push_back(sub.get());
+  sub->start(since);
+  return sub;
+}
+
+// ---- Hub ---------------------------------------------------------------------------------------
+
+Hub::Hub(asio::io_context &ioc, HubLimits limits) : ioc_(ioc), limits_(limits) {}
+Hub::~Hub() = default;
+
+std::shared_ptr<Run> Hub::create(const std::string &id, const std::string &profile)
+{
+  auto run = std::make_shared<Run>(*this, id, profile);
+  runs_[id] = run;
+  ++stats_.runs_started;
+  return run;
+}
+
+std::shared_ptr<Run> Hub::find(const std::string &id) const
+{
+  auto it = runs_.find(id);
+  return it == runs_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Run>> Hub::runs() const
+{
+  std::vector<std::shared_ptr<Run>> out;
+  out.reserve(runs_.size());
+  for (const auto &kv : runs_) out.push_back(kv.second);
+  return out;
+}
+
+std::size_t Hub::live_runs() const
+{
+  std::size_t n = 0;
+  for (const auto &kv : runs_)
+    if (!kv.second->finished()) ++n;
+  return n;
+}
+
+void Hub::forget(const std::string &id) { runs_.erase(id); }
+
+void Hub::on_finished(const std::shared_ptr<Run> &run)
+{
+  ++stats_.runs_finished;
+  auto timer = std::make_shared<asio::steady_timer>(ioc_, limits_.finished_run_grace);
+  std::weak_ptr<Run> weak = run;
+  timer->async_wait([this, timer, weak](std::error_code ec) {
+    if (ec) return;
+    auto r = weak.lock();
+    if (!r) return;
+    auto it = runs_.find(r->id());
+    if (it != runs_.end() && it->second == r) runs_.erase(it);
+  });
+}
+
+}  // namespace ccbridge::detail::server

@@ -1,0 +1,220 @@
+// The Hub: runs, their event logs, and the subscribers that read them.
+//
+// A run's events (frames already in its profile's wire shape) are appended once to its EventLog,
+// numbered from 1, and every subscriber reads the same shared frames through its own cursor. A
+// subscriber that attaches late, or reconnects with the last sequence number it saw, starts from
+// there; if those events were dropped (the log is bounded) it is told so explicitly. Sending is
+// paced by the connection's send buffer, so a slow client only ever holds a bounded amount of
+// memory, and one that accepts nothing for `slow_client_timeout` is dropped without slowing the
+// others. Everything here runs on the server thread.
+#pragma once
+
+#include "server/http.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace ccbridge::detail::server {
+
+struct HubLimits {
+  std::size_t send_buffer_bytes = 1 << 20;
+  std::chrono::milliseconds slow_client_timeout{10000};
+  std::size_t run_log_bytes = 64u << 20;
+  std::chrono::milliseconds finished_run_grace{300000};
+};
+
+/// Sequence-numbered frames of one run; the oldest are dropped beyond `cap_bytes`.
+class EventLog {
+public:
+  explicit EventLog(std::size_t cap_bytes) : cap_(cap_bytes) {}
+  std::uint64_t append(FramePtr f);
+  std::uint64_t first_seq() const { return first_; }        ///< oldest held
+  std::uint64_t next_seq() const { return first_ + frames_.size(); }  ///< one past the newest
+  const FramePtr &at(std::uint64_t seq) const { return frames_[seq - first_]; }
+  std::size_t bytes() const { return bytes_; }
+
+private:
+  std::deque<FramePtr> frames_;
+  std::uint64_t first_ = 1;
+  std::size_t bytes_ = 0;
+  std::size_t cap_;
+};
+
+class Run;
+
+/// What a subscription tells its owner (a profile's connection handler).
+struct SubscriberEvents {
+  /// Events after `since` were asked for but the oldest held is `first_held`: the ones between
+  /// are gone. Called before anything is sent; the subscription goes on from `first_held`.
+  std::function<void(std::uint64_t since, std::uint64_t first_held)> gap;
+  /// The run has finished and every event was sent.
+  std::function<void()> complete;
+  /// The subscriber could not keep up (or its next events were dropped from the log). The
+  /// subscription has ended; `resume_seq` is the last event it was sent.
+  std::function<void(std::uint64_t resume_seq, const std::string &why)> dropped;
+};
+
+/// One connection reading one run. Owned by the connection handler; detaches when destroyed.
+class Subscription : public std::enable_shared_from_this<Subscription> {
+public:
+  Subscription(std::shared_ptr<Run> run, WsConn &conn, SubscriberEvents events, asio::io_context &ioc);
+  ~Subscription();
+  void start(std::uint64_t since);
+  /// Sends what the connection's buffer allows; schedules itself again while behind.
+  void pump();
+  void detach();
+  std::uint64_t sent_seq() const { return cursor_ - 1; }
+
+private:
+  void schedule();
+  void end_dropped(const std::string &why);
+
+  std::shared_ptr<Run> run_;
+  WsConn *conn_;
+  SubscriberEvents events_;
+  asio::steady_timer timer_;
+  std::uint64_t cursor_ = 1;  // next seq to send
+  bool scheduled_ = false;
+  bool done_ = false;
+  std::size_t last_buffered_ = 0;
+  std::chrono::steady_clock::time_point stalled_since_{};
+};
+
+class Hub;
+
+/// A run: one CLI process (or conversation) whose events any number of clients may read.
+class Run : public std::enable_shared_from_this<Run> {
+public:
+  Run(Hub &hub, std::string id, std::string profile);
+  const std::string &id() const { return id_; }
+  const std::string &profile() const { return profile_; }
+
+  /// Appends one event and pushes it to every subscriber.
+  std::uint64_t publish(std::string frame_text);
+  /// No more events will come. Subscribers complete once they have sent everything.
+  void finish();
+  bool finished() const { return finished_; }
+  std::chrono::steady_clock::time_point finished_at() const { return finished_at_; }
+
+  std::shared_ptr<Subscription> subscribe(WsConn &conn, std::uint64_t since, SubscriberEvents events);
+  std::size_t subscriber_count() const { return subs_.size(); }
+  const EventLog &log() const { return log_; }
+  Hub &hub() { return hub_; }
+
+  /// Profile-specific state (the Stream or Session, the cancel action ...).
+  std::function<void()> cancel;           ///< ends the run early (non-blocking)
+  std::shared_ptr<void> state;
+
+private:
+  friend class Subscription;
+  Hub &hub_;
+  std::string id_;
+  std::string profile_;
+  EventLog log_;
+  std::vector<Subscription *> subs_;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point finished_at_{};
+};
+
+/// Counters the server exports at /metrics. Relaxed atomics: read from the metrics route only.
+struct HubStats {
+  std::uint64_t runs_started = 0;
+  std::uint64_t runs_finished = 0;
+  std::uint64_t frames_published = 0;
+  std::uint64_t frames_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t subscribers_dropped = 0;
+  std::uint64_t replay_gaps = 0;
+};
+
+/// Registry of runs. Finished runs are kept for the grace period, then forgotten.
+class Hub {
+public:
+  Hub(asio::io_context &ioc, HubLimits limits);
+  ~Hub();
+  std::shared_ptr<Run> create(const std::string &id, const std::string &profile);
+  std::shared_ptr<Run> find(const std::string &id) const;
+  /// Every run (live and in grace).
+  std::vector<std::shared_ptr<Run>> runs() const;
+  std::size_t live_runs() const;
+  void forget(const std::string &id);
+
+  asio::io_context &io() { return ioc_; }
+  const HubLimits &limits() const { return limits_; }
+  HubStats &stats() { return stats_; }
+
+private:
+  friend class Run;
+  void on_finished(const std::shared_ptr<Run> &run);
+  asio::io_context &ioc_;
+  HubLimits limits_;
+  HubStats stats_;
+  std::map<std::string, std::shared_ptr<Run>> runs_;
+};
+
+/// Moves events from a ccbridge I/O thread to the server thread in batches. push() blocks while
+/// `max_items` are waiting: that pauses reading the CLI's stdout, the backpressure that keeps
+/// the server's memory bounded when it cannot keep up. close() wakes blocked pushers for good.
+template <class T>
+class Inbox : public std::enable_shared_from_this<Inbox<T>> {
+public:
+  Inbox(asio::io_context &ioc, std::size_t max_items, std::function<void(std::vector<T> &)> drain)
+      : ioc_(ioc), max_(max_items), drain_(std::move(drain))
+  {
+  }
+
+  void push(T item)
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait(lk, [this] { return closed_ || items_.size() < max_; });
+    if (closed_) return;
+    items_.push_back(std::move(item));
+    if (posted_) return;
+    posted_ = true;
+    lk.unlock();
+    asio::post(ioc_, [self = this->shared_from_this()] { self->drain(); });
+  }
+
+  void close()
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+private:
+  void drain()
+  {
+    std::vector<T> batch;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      batch.swap(items_);
+      posted_ = false;
+      cv_.notify_all();
+    }
+    if (!batch.empty()) drain_(batch);
+  }
+
+  asio::io_context &ioc_;
+  std::size_t max_;
+  std::function<void(std::vector<T> &)> drain_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<T> items_;
+  bool posted_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace ccbridge::detail::server

@@ -1,0 +1,231 @@
+// Profile "opcode" (seed 000, the OpCode API Server): POST /claude/execute starts a run,
+// WS /ws/claude/{session_id} streams the CLI's JSON lines verbatim plus error, complete and
+// cancelled frames, POST /claude/cancel/{session_id} ends it.
+//
+// Unlike the original: any number of clients may watch one run, each receiving everything from
+// the start (or from ?since_seq=N, the count of frames it already has); cancel really stops the
+// process (shutdown ladder); the prompt goes over stdin, never argv; project_path must lie inside
+// the allowed roots; the permission mode is the operator's, not --dangerously-skip-permissions.
+#include "server/cli_run.hpp"
+#include "server/context.hpp"
+
+#include <ccbridge/error.hpp>
+#include <ccbridge/json.hpp>
+
+#include <cstdlib>
+
+namespace ccbridge::detail::server {
+
+namespace {
+
+constexpr const char *kProfile = "opcode";
+
+struct OpcodeRun {
+  std::shared_ptr<CliRun> cli;
+  bool cancel_requested = false;
+};
+
+std::string error_frame(std::string_view message) { return "{\"type\":\"error\",\"message\":" + json_str(message) + "}"; }
+
+// Maps one batch of CLI events onto the run's log.
+void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> &batch)
+{
+  for (auto &ev : batch) {
+    switch (ev.kind) {
+    case CliEvent::Kind::message:
+      if (ev.msg.is(MessageType::invalid_line)) {
+        run.publish(error_frame("the CLI wrote a line that is not valid JSON; it was skipped"));
+      } else {
+        run.publish(std::string(ev.msg.raw()));
+      }
+      ctx.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
+      break;
+    case CliEvent::Kind::stderr_line:
+      run.publish(error_frame(ev.text));
+      break;
+    case CliEvent::Kind::end: {
+      const RunOutcome &o = ev.outcome;
+      if (st.cancel_requested) {
+        run.publish("{\"type\":\"cancelled\",\"session_id\":" + json_str(run.id()) + "}");
+      } else {
+        if (!o.ok() && !o.exit.success()) {
+          // The reason, when the CLI said nothing on stderr that already reached the clients.
+          run.publish(error_frame(o.message));
+        }
+        int code = o.exit.signal ? 128 + o.exit.signal : o.exit.code;
+        run.publish(std::string("{\"type\":\"complete\",\"success\":") + (o.exit.success() && o.ok() ? "true" : "false") +
+                    ",\"code\":" + std::to_string(code) + "}");
+      }
+      ctx.log.info("run_end", {{"profile", kProfile}, {"session_id", run.id()},
+                               {"outcome", o.ok() ? "ok" : o.message}});
+      run.finish();
+      break;
+    }
+    }
+  }
+}
+
+void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
+{
+  auto bad = [&](int status, std::string msg) {
+    ++ctx.metrics.client_errors;
+    reply(HttpResponse::json(status, error_body(msg)));
+  };
+  JsonView body;
+  try {
+    body = parse_json(req.body);
+  } catch (const Error &) {
+    return bad(400, "the body must be a JSON object: {project_path, prompt, model, session_type, session_id}");
+  }
+  if (!body.is_object()) return bad(400, "the body must be a JSON object: {project_path, prompt, model, session_type, session_id}");
+  auto prompt = body["prompt"].string();
+  auto project = body["project_path"].string();
+  if (!prompt || prompt->empty()) return bad(400, "'prompt' must be a non-empty string");
+  if (!project) return bad(400, "'project_path' must be a string (an absolute path)");
+  JsonView model = body["model"], type = body["session_type"], sid = body["session_id"];
+  if (model.exists() && !model.is_null() && !model.is_string()) return bad(400, "'model' must be a string");
+  if (type.exists() && !type.is_null() && !type.is_string()) return bad(400, "'session_type' must be \"new\", \"continue\" or \"resume\"");
+  if (sid.exists() && !sid.is_null() && !sid.is_string()) return bad(400, "'session_id' must be a string");
+  std::string session_type = std::string(type.string_or("new"));
+
+  Options opts = ctx.base_options();
+  if (model.is_string() && !model.string_or().empty()) opts.model = std::string(model.string_or());
+  if (session_type == "continue") {
+    opts.continue_conversation = true;
+  } else if (session_type == "resume") {
+    if (!sid.is_string() || sid.string_or().empty()) return bad(400, "'session_id' is required when session_type is \"resume\"");
+    opts.resume = std::string(sid.string_or());
+  } else if (session_type != "new") {
+    return bad(400, "'session_type' must be \"new\", \"continue\" or \"resume\"");
+  }
+  std::string cwd, why;
+  if (!ctx.resolve_cwd(std::string(*project), cwd, why)) {
+    // The seed documents HTTP 500 "Failed to spawn Claude process" for an invalid project path.
+    bool outside = why.find("allowed roots") != std::string::npos;
+    ++ctx.metrics.client_errors;
+    reply(HttpResponse::json(outside ? 403 : 500, "{\"error\":\"Failed to spawn Claude process\",\"detail\":" +
+                                                      json_str("project_path: " + why) + "}"));
+    return;
+  }
+  opts.cwd = cwd;
+  if (!ctx.can_start_process()) {
+    reply(HttpResponse::json(503, error_body("too many sessions are running (limit " +
+                                             std::to_string(ctx.cfg.limits.max_sessions) + "); try again later")));
+    return;
+  }
+
+  std::string id = Context::new_id();
+  auto run = ctx.hub.create(id, kProfile);
+  auto st = std::make_shared<OpcodeRun>();
+  run->state = st;
+  std::weak_ptr<Run> weak_run = run;
+  Context *c = &ctx;
+  try {
+    st->cli = CliRun::start(
+        ctx, std::string(*prompt), opts,
+        [c, weak_run, st](std::vector<CliEvent> &batch) {
+          if (auto r = weak_run.lock()) publish_batch(*c, *r, *st, batch);
+        },
+        true);
+  } catch (const Error &e) {
+    ctx.hub.forget(id);
+    ++ctx.metrics.spawn_failures;
+    ctx.log.warn("spawn_failed", {{"profile", kProfile}, {"error", e.what()}});
+    const char *what = e.code() == errc::cli_not_found ? "Claude binary not found" : "Failed to spawn Claude process";
+    reply(HttpResponse::json(500, std::string("{\"error\":") + json_str(what) + ",\"detail\":" + json_str(e.what()) + "}"));
+    return;
+  }
+  run->cancel = [st] {
+    st->cancel_requested = true;
+    if (st->cli) st->cli->cancel();
+  };
+  ctx.log.info("run_start", {{"profile", kProfile}, {"session_id", id}, {"cwd", cwd}, {"type", session_type},
+                             {"pid", std::to_string(st->cli->pid())}});
+  reply(HttpResponse::json(200, "{\"session_id\":" + json_str(id) + ",\"status\":\"started\",\"websocket_url\":" +
+                                    json_str("/ws/claude/" + id) + "}"));
+}
+
+void cancel(Context &ctx, const HttpRequest &req, const HttpReply &reply)
+{
+  const std::string &id = req.params.at("session_id");
+  auto run = ctx.hub.find(id);
+  bool cancelled = false;
+  if (run && run->profile() == kProfile && !run->finished() && run->cancel) {
+    auto st = std::static_pointer_cast<OpcodeRun>(run->state);
+    if (!st->cancel_requested) {
+      run->cancel();
+      cancelled = true;
+      ctx.log.info("run_cancel", {{"profile", kProfile}, {"session_id", id}});
+    }
+  }
+  reply(HttpResponse::json(200, "{\"session_id\":" + json_str(id) + ",\"cancelled\":" + (cancelled ? "true" : "false") + "}"));
+}
+
+class Watcher final : public WsHandler {
+public:
+  Watcher(Context &ctx, WsConn &conn) : ctx_(ctx), conn_(conn) {}
+
+  void on_open() override
+  {
+    const HttpRequest &req = conn_.request();
+    const std::string &id = req.params.at("session_id");
+    auto run = ctx_.hub.find(id);
+    if (!run || run->profile() != kProfile) {
+      ++ctx_.metrics.client_errors;
+      conn_.send_text(error_frame("session not found: " + id));
+      conn_.close(close_code::policy_violation, "session not found");
+      return;
+    }
+    std::uint64_t since = 0;
+    if (auto s = req.query_param("since_seq")) {
+      char *end = nullptr;
+      errno = 0;
+      unsigned long long v = std::strtoull(s->c_str(), &end, 10);
+      if (s->empty() || *end || errno || (*s)[0] == '-') {
+        ++ctx_.metrics.client_errors;
+        conn_.send_text(error_frame("since_seq must be a non-negative integer"));
+        conn_.close(close_code::policy_violation, "bad since_seq");
+        return;
+      }
+      since = v;
+    }
+    SubscriberEvents ev;
+    WsConn *conn = &conn_;
+    ev.gap = [conn](std::uint64_t asked, std::uint64_t first) {
+      conn->send_text("{\"type\":\"error\",\"message\":" +
+                      json_str("events " + std::to_string(asked + 1) + " to " + std::to_string(first - 1) +
+                               " are no longer held; continuing from " + std::to_string(first)) +
+                      ",\"code\":\"replay_gap\",\"first_seq\":" + std::to_string(first) + "}");
+    };
+    ev.complete = [conn] { conn->close(close_code::normal, "session ended"); };
+    ev.dropped = [conn](std::uint64_t resume, const std::string &why) {
+      conn->close(close_code::try_again_later, "too slow (" + why + "); reconnect with since_seq=" + std::to_string(resume));
+    };
+    sub_ = run->subscribe(conn_, since, std::move(ev));
+  }
+
+  void on_text(std::string_view) override {}  // the seed's server only logs client text
+  void on_close(std::uint16_t) override { sub_.reset(); }
+  void on_shutdown() override
+  {
+    sub_.reset();
+    conn_.close(close_code::going_away, "server shutting down");
+  }
+
+private:
+  Context &ctx_;
+  WsConn &conn_;
+  std::shared_ptr<Subscription> sub_;
+};
+
+}  // namespace
+
+void register_opcode(Context &ctx, Router &r)
+{
+  Context *c = &ctx;
+  r.http("POST", "/claude/execute", [c](const HttpRequest &req, HttpReply reply) { execute(*c, req, reply); });
+  r.http("POST", "/claude/cancel/{session_id}", [c](const HttpRequest &req, HttpReply reply) { cancel(*c, req, reply); });
+  r.ws("/ws/claude/{session_id}", [c](WsConn &conn) { return std::make_unique<Watcher>(*c, conn); });
+}
+
+}  // namespace ccbridge::detail::server

@@ -1,0 +1,4 @@
+#include "server/context.hpp"
+namespace ccbridge::detail::server {
+void register_sdk_ws(Context &, Router &) {}
+}

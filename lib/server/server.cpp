@@ -1,0 +1,580 @@
+// Server: the listeners, the routes every listener shares (/health, /metrics), the checks every
+// request passes (token, Origin, CORS), and the graceful stop.
+#include "server/context.hpp"
+#include "server/transport.hpp"
+
+#include <ccbridge/error.hpp>
+#include <ccbridge/json.hpp>
+#include <ccbridge/version.h>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <sys/time.h>
+#include <unistd.h>
+
+namespace ccbridge::detail::server {
+
+// ---- small shared helpers ----------------------------------------------------------------------
+
+std::string json_str(std::string_view s)
+{
+  std::string out;
+  ccbridge::append_json_string(out, s);
+  return out;
+}
+
+std::string error_body(std::string_view message) { return "{\"error\":" + json_str(message) + "}"; }
+
+void Logger::write(Level l, std::string_view event, Fields fields)
+{
+  if (!enabled(l)) return;
+  static const char *const kNames[] = {"debug", "info", "warn", "error"};
+  const char *lname = kNames[static_cast<int>(l)];
+  timeval tv{};
+  gettimeofday(&tv, nullptr);
+  std::tm tm{};
+  gmtime_r(&tv.tv_sec, &tm);
+  char ts[64];
+  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(tv.tv_usec / 1000));
+  std::string line;
+  if (cfg_.json) {
+    line = "{\"ts\":\"" + std::string(ts) + "\",\"level\":\"" + lname + "\",\"event\":" + json_str(event);
+    for (const auto &f : fields) line += "," + json_str(f.first) + ":" + json_str(f.second);
+    line += "}";
+  } else {
+    line = std::string(ts) + " " + lname + " " + std::string(event);
+    for (const auto &f : fields) {
+      line += " " + std::string(f.first) + "=";
+      bool quote = f.second.empty() || f.second.find_first_of(" \"=") != std::string_view::npos;
+      line += quote ? json_str(f.second) : std::string(f.second);
+    }
+  }
+  std::lock_guard<std::mutex> lk(mu_);
+  if (cfg_.sink) {
+    cfg_.sink(line);
+  } else {
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+}
+
+void Metrics::observe_latency(double seconds)
+{
+  std::size_t i = 0;
+  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
+  latency_counts[i].fetch_add(1, std::memory_order_relaxed);
+  latency_sum_ns.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
+}
+
+bool Context::resolve_cwd(const std::string &requested, std::string &resolved, std::string &why) const
+{
+  if (requested.empty() || requested[0] != '/') {
+    why = "the path must be absolute";
+    return false;
+  }
+  char buf[PATH_MAX];
+  if (!::realpath(requested.c_str(), buf)) {
+    why = "the directory does not exist or cannot be reached";
+    return false;
+  }
+  std::string real = buf;
+  for (const auto &root : roots) {
+    if (real == root || (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
+                         (root.back() == '/' || real[root.size()] == '/'))) {
+      resolved = real;
+      return true;
+    }
+  }
+  why = "the directory is outside the server's allowed roots";
+  return false;
+}
+
+bool Context::mode_allowed(const std::string &mode) const
+{
+  const auto &m = cfg.allowed_permission_modes;
+  return std::find(m.begin(), m.end(), mode) != m.end();
+}
+
+Options Context::base_options() const
+{
+  Options o = cfg.cli;
+  if (!o.permission_mode) o.permission_mode = cfg.default_permission_mode;
+  return o;
+}
+
+std::string Context::new_id()
+{
+  static thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
+  std::uint64_t a = rng(), b = rng();
+  a = (a & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
+  b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 10
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF, b >> 48,
+                     b & 0xFFFFFFFFFFFFull);
+}
+
+// ---- Router ------------------------------------------------------------------------------------
+
+void Router::http(std::string method, std::string pattern, HttpHandler h)
+{
+  http_.push_back({std::move(method), std::move(pattern), std::move(h)});
+}
+
+void Router::ws(std::string pattern, WsFactory f) { ws_.push_back({std::move(pattern), std::move(f)}); }
+
+bool Router::match(const std::string &pattern, const std::string &path, std::map<std::string, std::string> &params)
+{
+  std::size_t i = 0, j = 0;
+  std::map<std::string, std::string> out;
+  while (i < pattern.size() && j <= path.size()) {
+    if (pattern[i] == '{') {
+      auto close = pattern.find('}', i);
+      std::string name = pattern.substr(i + 1, close - i - 1);
+      auto end = path.find('/', j);
+      if (end == std::string::npos) end = path.size();
+      if (end == j) return false;  // an empty segment
+      out[name] = path.substr(j, end - j);
+      i = close + 1;
+      j = end;
+      continue;
+    }
+    if (j >= path.size() || pattern[i] != path[j]) return false;
+    ++i;
+    ++j;
+  }
+  if (i != pattern.size() || j != path.size()) return false;
+  params = std::move(out);
+  return true;
+}
+
+const HttpHandler *Router::match_http(HttpRequest &req, bool *path_known) const
+{
+  *path_known = false;
+  for (const auto &r : http_) {
+    std::map<std::string, std::string> params;
+    if (!match(r.pattern, req.path, params)) continue;
+    *path_known = true;
+    if (r.method != req.method) continue;
+    req.params = std::move(params);
+    return &r.handler;
+  }
+  return nullptr;
+}
+
+const WsFactory *Router::match_ws(HttpRequest &req) const
+{
+  for (const auto &r : ws_) {
+    std::map<std::string, std::string> params;
+    if (!match(r.pattern, req.path, params)) continue;
+    req.params = std::move(params);
+    return &r.factory;
+  }
+  return nullptr;
+}
+
+}  // namespace ccbridge::detail::server
+
+// ---- Server ------------------------------------------------------------------------------------
+
+CCB_BEGIN_NAMESPACE
+
+namespace srv = ccbridge::detail::server;
+
+struct Server::Impl final : srv::TransportHandler {
+  Impl(Runtime &rt, ServerConfig c)
+      : runtime(rt),
+        cfg(std::move(c)),
+        log(cfg.log),
+        hub(ioc, srv::HubLimits{cfg.limits.send_buffer_bytes, cfg.limits.slow_client_timeout,
+                                cfg.limits.run_log_bytes, cfg.limits.finished_run_grace}),
+        ctx(ioc, runtime, cfg, hub, log, metrics),
+        transport(ioc, *this,
+                  srv::TransportLimits{cfg.limits.max_connections, cfg.limits.max_body_bytes,
+                                       cfg.limits.max_ws_message_bytes, cfg.limits.idle_timeout})
+  {
+  }
+
+  Runtime &runtime;
+  ServerConfig cfg;
+  asio::io_context ioc{1};
+  srv::Logger log;
+  srv::Metrics metrics;
+  srv::Hub hub;
+  srv::Context ctx;
+  srv::Transport transport;
+  std::vector<srv::Router> routers;  // one per listener
+  std::vector<ServerEndpoint> bound;
+  std::thread thread;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false;
+  bool stop_requested = false;
+  bool stopped = false;
+
+  // TransportHandler
+  void http(std::size_t listener, srv::HttpRequest &req, srv::HttpReply reply) override;
+  srv::WsAccept upgrade(std::size_t listener, srv::HttpRequest &req) override;
+
+  bool token_ok(const srv::HttpRequest &req) const;
+  bool origin_ok(const srv::HttpRequest &req) const;
+  std::string cors_origin(const srv::HttpRequest &req) const;
+  srv::HttpResponse health() const;
+  srv::HttpResponse prometheus() const;
+  void begin_stop();
+  void finish_stop();
+};
+
+bool Server::Impl::token_ok(const srv::HttpRequest &req) const
+{
+  if (cfg.token.empty()) return true;
+  std::string auth = req.header("authorization");
+  std::string given;
+  if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
+    given = auth.substr(7);
+  } else if (auto t = req.query_param("token")) {
+    given = *t;
+  }
+  // Constant-time compare, so the token cannot be guessed byte by byte from response times.
+  if (given.size() != cfg.token.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ cfg.token[i]);
+  return diff == 0;
+}
+
+bool Server::Impl::origin_ok(const srv::HttpRequest &req) const
+{
+  std::string origin = req.header("origin");
+  if (origin.empty()) return true;  // not a browser
+  for (const auto &o : cfg.allowed_origins)
+    if (o == "*" || o == origin) return true;
+  // The server's own pages: Origin http://<Host>.
+  std::string host = req.header("host");
+  return !host.empty() && (origin == "http://" + host || origin == "https://" + host);
+}
+
+std::string Server::Impl::cors_origin(const srv::HttpRequest &req) const
+{
+  if (!cfg.cors) return {};
+  std::string origin = req.header("origin");
+  if (origin.empty() || !origin_ok(req)) return {};
+  return origin;
+}
+
+srv::HttpResponse Server::Impl::health() const
+{
+  auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at).count();
+  std::string body = fmt::format(
+      "{{\"status\":\"healthy\",\"active_sessions\":{},\"max_sessions\":{},\"connections\":{},\"uptime_seconds\":{},"
+      "\"version\":{}}}",
+      ctx.live_processes, cfg.limits.max_sessions, transport.open_connections(), up, srv::json_str(CCB_VERSION_STRING));
+  return srv::HttpResponse::json(200, std::move(body));
+}
+
+srv::HttpResponse Server::Impl::prometheus() const
+{
+  const auto &hs = const_cast<srv::Hub &>(hub).stats();
+  std::string o;
+  auto counter = [&o](const char *name, const char *help, std::uint64_t v) {
+    o += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
+  };
+  auto gauge = [&o](const char *name, const char *help, std::uint64_t v) {
+    o += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, v);
+  };
+  gauge("ccbridge_sessions_active", "CLI processes running for clients", ctx.live_processes);
+  gauge("ccbridge_runs_held", "Runs held for replay (live and finished within the grace period)", hub.runs().size());
+  gauge("ccbridge_ws_clients", "Open WebSocket connections", transport.open_connections());
+  counter("ccbridge_runs_started_total", "Runs started", hs.runs_started);
+  counter("ccbridge_runs_finished_total", "Runs finished", hs.runs_finished);
+  counter("ccbridge_cli_messages_total", "Messages read from CLI processes", metrics.messages_from_cli.load());
+  counter("ccbridge_cli_bytes_total", "Bytes of messages read from CLI processes", metrics.bytes_from_cli.load());
+  counter("ccbridge_events_published_total", "Events appended to run logs", hs.frames_published);
+  counter("ccbridge_messages_relayed_total", "Event frames sent to clients", hs.frames_sent);
+  counter("ccbridge_bytes_relayed_total", "Bytes of event frames sent to clients", hs.bytes_sent);
+  counter("ccbridge_clients_dropped_total", "Subscribers closed for being too slow", hs.subscribers_dropped);
+  counter("ccbridge_replay_gaps_total", "Replays that asked for events no longer held", hs.replay_gaps);
+  counter("ccbridge_http_requests_total", "HTTP requests", metrics.http_requests.load());
+  counter("ccbridge_http_errors_total", "HTTP requests answered 4xx or 5xx", metrics.http_errors.load());
+  counter("ccbridge_ws_connections_total", "WebSocket connections accepted", metrics.ws_connections_total.load());
+  counter("ccbridge_ws_rejected_total", "WebSocket upgrades refused", metrics.ws_rejected.load());
+  counter("ccbridge_client_errors_total", "Bad client input answered with an error", metrics.client_errors.load());
+  counter("ccbridge_spawn_failures_total", "CLI processes that could not be started", metrics.spawn_failures.load());
+  o += "# HELP ccbridge_relay_latency_seconds From a CLI line read to its event handed to the clients\n"
+       "# TYPE ccbridge_relay_latency_seconds histogram\n";
+  std::uint64_t cum = 0;
+  for (std::size_t i = 0; i < srv::Metrics::kBuckets.size(); ++i) {
+    cum += metrics.latency_counts[i].load();
+    o += fmt::format("ccbridge_relay_latency_seconds_bucket{{le=\"{}\"}} {}\n", srv::Metrics::kBuckets[i], cum);
+  }
+  cum += metrics.latency_counts.back().load();
+  o += fmt::format("ccbridge_relay_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", cum);
+  o += fmt::format("ccbridge_relay_latency_seconds_sum {:.9f}\n", static_cast<double>(metrics.latency_sum_ns.load()) / 1e9);
+  o += fmt::format("ccbridge_relay_latency_seconds_count {}\n", cum);
+  srv::HttpResponse r;
+  r.body = std::move(o);
+  r.content_type = "text/plain; version=0.0.4";
+  return r;
+}
+
+void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpReply reply)
+{
+  ++metrics.http_requests;
+  std::string cors = cors_origin(req);
+  auto respond = [this, reply, cors, method = req.method, path = req.path](srv::HttpResponse r) {
+    if (!cors.empty()) {
+      r.headers.emplace_back("Access-Control-Allow-Origin", cors);
+      r.headers.emplace_back("Vary", "Origin");
+    }
+    if (r.status >= 400) ++metrics.http_errors;
+    log.debug("http", {{"method", method}, {"path", path}, {"status", std::to_string(r.status)}});
+    reply(std::move(r));
+  };
+  if (req.method == "OPTIONS" && cfg.cors) {
+    srv::HttpResponse r;
+    r.status = cors.empty() ? 403 : 204;
+    r.content_type.clear();
+    if (!cors.empty()) {
+      r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+      r.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
+      r.headers.emplace_back("Access-Control-Max-Age", "600");
+    }
+    respond(std::move(r));
+    return;
+  }
+  if (req.method == "GET" && (req.path == "/health" || req.path == "/healthz")) {
+    respond(health());
+    return;
+  }
+  if (!token_ok(req)) {
+    auto r = srv::HttpResponse::json(401, srv::error_body("missing or wrong token: send 'Authorization: Bearer <token>'"));
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    respond(std::move(r));
+    return;
+  }
+  if (!cfg.cors && !req.header("origin").empty() && req.method != "GET" && !origin_ok(req)) {
+    // A browser page from elsewhere posting to us (CSRF): refuse.
+    respond(srv::HttpResponse::json(403, srv::error_body("origin not allowed")));
+    return;
+  }
+  if (req.method == "GET" && req.path == "/metrics") {
+    respond(prometheus());
+    return;
+  }
+  if (ctx.stopping) {
+    respond(srv::HttpResponse::json(503, srv::error_body("the server is shutting down")));
+    return;
+  }
+  bool path_known = false;
+  const srv::HttpHandler *h = routers[listener].match_http(req, &path_known);
+  if (!h) {
+    respond(srv::HttpResponse::json(path_known ? 405 : 404,
+                                    srv::error_body(path_known ? "method not allowed" : "not found")));
+    return;
+  }
+  try {
+    (*h)(req, respond);
+  } catch (const std::exception &e) {
+    log.error("http_handler_failed", {{"path", req.path}, {"error", e.what()}});
+    respond(srv::HttpResponse::json(500, srv::error_body(e.what())));
+  }
+}
+
+srv::WsAccept Server::Impl::upgrade(std::size_t listener, srv::HttpRequest &req)
+{
+  srv::WsAccept acc;
+  if (ctx.stopping) {
+    acc.reject_status = 503;
+    acc.reject_body = srv::error_body("the server is shutting down");
+  } else if (!origin_ok(req)) {
+    acc.reject_status = 403;
+    acc.reject_body = srv::error_body("origin not allowed");
+  } else if (const srv::WsFactory *f = routers[listener].match_ws(req)) {
+    if (!token_ok(req)) {
+      acc.close_code = srv::close_code::policy_violation;
+      acc.close_reason = "Invalid authentication";
+    } else {
+      acc.factory = *f;
+    }
+  } else {
+    acc.reject_status = 404;
+    acc.reject_body = srv::error_body("no WebSocket endpoint at " + req.path);
+  }
+  if (acc.reject_status || acc.close_code) {
+    ++metrics.ws_rejected;
+    log.info("ws_rejected", {{"path", req.path}, {"remote", req.remote},
+                             {"why", acc.reject_status ? acc.reject_body : acc.close_reason}});
+  } else {
+    ++metrics.ws_connections_total;
+  }
+  return acc;
+}
+
+void Server::Impl::begin_stop()
+{
+  if (ctx.stopping) return;
+  ctx.stopping = true;
+  log.info("stopping", {{"runs", std::to_string(hub.live_runs())}, {"connections", std::to_string(transport.open_connections())}});
+  transport.stop_accepting();
+  transport.shutdown_connections();
+  for (auto &run : hub.runs())
+    if (!run->finished() && run->cancel) run->cancel();
+  // Wait for the processes (their shutdown ladder) and the close handshakes, then force the rest.
+  auto deadline = std::chrono::steady_clock::now() + cfg.cli.shutdown.exit_wait + cfg.cli.shutdown.term_wait +
+                  cfg.cli.shutdown.drain_wait + std::chrono::seconds(2);
+  auto timer = std::make_shared<asio::steady_timer>(ioc);
+  auto poll = std::make_shared<std::function<void()>>();
+  *poll = [this, timer, poll, deadline] {
+    bool done = ctx.live_processes == 0 && transport.open_connections() == 0;
+    if (done || std::chrono::steady_clock::now() >= deadline) {
+      *poll = nullptr;  // break the cycle
+      finish_stop();
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(10));
+    timer->async_wait([poll](std::error_code) {
+      if (*poll) (*poll)();
+    });
+  };
+  (*poll)();
+}
+
+void Server::Impl::finish_stop()
+{
+  transport.abort_connections();
+  log.info("stopped");
+  guard.reset();
+  ioc.stop();
+}
+
+Server::Server(Runtime &runtime, ServerConfig config) : impl_(std::make_shared<Impl>(runtime, std::move(config))) {}
+
+Server::~Server()
+{
+  try {
+    stop();
+  } catch (...) {
+  }
+}
+
+void Server::start()
+{
+  Impl &s = *impl_;
+  {
+    std::lock_guard<std::mutex> lk(s.mu);
+    if (s.started) throw Error(errc::invalid_argument, "Server::start() was already called");
+    s.started = true;
+  }
+  if (s.cfg.listeners.empty()) s.cfg.listeners.push_back({});
+  // Allowed roots, resolved once.
+  std::vector<std::string> roots = s.cfg.allowed_roots;
+  if (roots.empty()) {
+    char buf[PATH_MAX];
+    if (!::getcwd(buf, sizeof buf)) throw Error(errc::io_error, "cannot read the current directory");
+    roots.push_back(buf);
+  }
+  for (const auto &r : roots) {
+    char buf[PATH_MAX];
+    if (!::realpath(r.c_str(), buf)) {
+      throw Error(errc::invalid_argument, "allowed root '" + r + "' does not exist. What to do: create it or fix the setting.");
+    }
+    s.ctx.roots.push_back(buf);
+  }
+  if (!s.ctx.mode_allowed(s.cfg.default_permission_mode)) {
+    throw Error(errc::invalid_argument, "the default permission mode '" + s.cfg.default_permission_mode +
+                                            "' is not among the allowed ones");
+  }
+  for (std::size_t i = 0; i < s.cfg.listeners.size(); ++i) {
+    auto &l = s.cfg.listeners[i];
+    if (l.profiles.empty()) l.profiles = {"opcode", "tasks-ui", "sdk-ws"};
+    srv::Router router;
+    bool has_opcode = false, has_tasks = false, has_sdk = false;
+    for (const auto &p : l.profiles) {
+      if (p == "opcode") has_opcode = true;
+      else if (p == "tasks-ui") has_tasks = true;
+      else if (p == "sdk-ws") has_sdk = true;
+      else throw Error(errc::invalid_argument, "unknown profile '" + p + "' (known: opcode, tasks-ui, sdk-ws)");
+    }
+    // opcode's WS /ws/claude/{id} and tasks-ui's WS /ws/claude differ by the id segment.
+    if (has_opcode) srv::register_opcode(s.ctx, router);
+    if (has_tasks) srv::register_tasks_ui(s.ctx, router);
+    if (has_sdk) srv::register_sdk_ws(s.ctx, router);
+    s.routers.push_back(std::move(router));
+  }
+  for (std::size_t i = 0; i < s.cfg.listeners.size(); ++i) {
+    auto &l = s.cfg.listeners[i];
+    std::uint16_t port = s.transport.listen(i, l.host, l.port);
+    s.bound.push_back({l.host, port, l.profiles});
+  }
+  s.guard.emplace(s.ioc.get_executor());
+  std::weak_ptr<Impl> weak = impl_;
+  s.thread = std::thread([weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    Impl &st = *self;
+    for (;;) {
+      try {
+        st.ioc.run();
+        break;
+      } catch (const std::exception &e) {
+        st.log.error("server_loop_exception", {{"error", e.what()}});
+      }
+    }
+    std::lock_guard<std::mutex> lk(st.mu);
+    st.stopped = true;
+    st.cv.notify_all();
+  });
+  for (const auto &b : s.bound) {
+    std::string profiles;
+    for (const auto &p : b.profiles) profiles += (profiles.empty() ? "" : ",") + p;
+    s.log.info("listening", {{"host", b.host}, {"port", std::to_string(b.port)}, {"profiles", profiles}});
+  }
+}
+
+std::vector<ServerEndpoint> Server::endpoints() const { return impl_->bound; }
+
+void Server::stop()
+{
+  Impl &s = *impl_;
+  {
+    std::lock_guard<std::mutex> lk(s.mu);
+    if (!s.started || s.stopped) {
+      if (s.thread.joinable() && s.thread.get_id() != std::this_thread::get_id()) s.thread.join();
+      return;
+    }
+    if (!s.stop_requested) {
+      s.stop_requested = true;
+      asio::post(s.ioc, [&s] { s.begin_stop(); });
+    }
+  }
+  wait();
+}
+
+void Server::wait()
+{
+  Impl &s = *impl_;
+  {
+    std::unique_lock<std::mutex> lk(s.mu);
+    if (!s.started) return;
+    s.cv.wait(lk, [&s] { return s.stopped; });
+  }
+  if (s.thread.joinable() && s.thread.get_id() != std::this_thread::get_id()) s.thread.join();
+}
+
+CCB_END_NAMESPACE

@@ -1,0 +1,61 @@
+// The network transport: listeners that serve HTTP requests and WebSocket connections. The only
+// implementation (transport_wspp.cpp) is the one translation unit that includes websocketpp.
+#pragma once
+
+#include "server/http.hpp"
+
+#include <asio/io_context.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace ccbridge::detail::server {
+
+/// The answer to a WebSocket upgrade request.
+struct WsAccept {
+  int reject_status = 0;        ///< non-zero: refuse the upgrade with this HTTP status
+  std::string reject_body;      ///< JSON body of the refusal
+  WsFactory factory;            ///< makes the connection's handler once it is open
+  std::uint16_t close_code = 0; ///< accept, then close at once with this code (e.g. 1008 for auth)
+  std::string close_reason;
+};
+
+/// What the transport calls; implemented by the server. All calls come on the server thread.
+class TransportHandler {
+public:
+  virtual ~TransportHandler() = default;
+  virtual void http(std::size_t listener, HttpRequest &req, HttpReply reply) = 0;
+  virtual WsAccept upgrade(std::size_t listener, HttpRequest &req) = 0;
+};
+
+struct TransportLimits {
+  std::size_t max_connections = 1024;
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_ws_message_bytes = 1 << 20;
+  std::chrono::milliseconds idle_timeout{0};
+};
+
+class Transport {
+public:
+  Transport(asio::io_context &ioc, TransportHandler &handler, TransportLimits limits);
+  ~Transport();
+  /// Binds host:port (port 0: any) for listener number `listener`; returns the bound port.
+  /// Throws Error(io_error) when the address cannot be bound.
+  std::uint16_t listen(std::size_t listener, const std::string &host, std::uint16_t port);
+  /// Stops accepting new connections (open ones stay).
+  void stop_accepting();
+  /// Tells every open connection's handler that the server is stopping.
+  void shutdown_connections();
+  /// Force-closes whatever is still open (after the graceful phase).
+  void abort_connections();
+  std::size_t open_connections() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ccbridge::detail::server

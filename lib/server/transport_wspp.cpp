@@ -1,0 +1,331 @@
+// The transport over websocketpp (standalone Asio, no TLS). The only translation unit that
+// includes websocketpp: it is slow to compile and must be built as C++17.
+#include "server/transport.hpp"
+
+#include <ccbridge/error.hpp>
+
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+namespace ccbridge::detail::server {
+
+namespace {
+
+struct ConnImpl;
+
+// Per-connection data that websocketpp stores inside its connection object.
+struct ConnData {
+  std::shared_ptr<ConnImpl> impl;
+  WsAccept accept;
+  HttpRequest request;
+};
+
+struct Config : websocketpp::config::asio {
+  typedef ConnData connection_base;
+};
+
+using WsServer = websocketpp::server<Config>;
+using ConnPtr = WsServer::connection_ptr;
+using MessagePtr = Config::message_type::ptr;
+using Message = Config::message_type;
+
+// RFC 6455 section 5.2: a final, unmasked text frame header for a payload of n bytes.
+std::string text_frame_header(std::size_t n)
+{
+  std::string h;
+  h.push_back(static_cast<char>(0x81));
+  if (n < 126) {
+    h.push_back(static_cast<char>(n));
+  } else if (n <= 0xFFFF) {
+    h.push_back(static_cast<char>(126));
+    h.push_back(static_cast<char>((n >> 8) & 0xFF));
+    h.push_back(static_cast<char>(n & 0xFF));
+  } else {
+    h.push_back(static_cast<char>(127));
+    for (int i = 7; i >= 0; --i) h.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
+  }
+  return h;
+}
+
+// The frame as a prepared websocketpp message, made once and shared by every connection.
+MessagePtr wire_message(const FramePtr &f)
+{
+  if (!f->wire) {
+    auto m = std::make_shared<Message>(Config::con_msg_manager_type::ptr(), websocketpp::frame::opcode::text, 0);
+    m->set_header(text_frame_header(f->text.size()));
+    m->set_payload(f->text);
+    m->set_prepared(true);
+    f->wire = m;
+  }
+  return std::static_pointer_cast<Message>(f->wire);
+}
+
+std::string percent_decode(std::string_view s, bool plus_is_space)
+{
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+template <class Req>
+HttpRequest to_request(const Req &r, const std::string &remote)
+{
+  HttpRequest out;
+  out.method = r.get_method();
+  const std::string &uri = r.get_uri();
+  auto q = uri.find('?');
+  out.path = percent_decode(std::string_view(uri).substr(0, q), false);
+  if (q != std::string::npos) {
+    std::string_view qs = std::string_view(uri).substr(q + 1);
+    while (!qs.empty()) {
+      auto amp = qs.find('&');
+      std::string_view kv = qs.substr(0, amp);
+      auto eq = kv.find('=');
+      std::string k = percent_decode(kv.substr(0, eq), true);
+      std::string v = eq == std::string_view::npos ? std::string() : percent_decode(kv.substr(eq + 1), true);
+      if (!k.empty()) out.query[k] = v;
+      if (amp == std::string_view::npos) break;
+      qs.remove_prefix(amp + 1);
+    }
+  }
+  for (const auto &h : r.get_headers()) {
+    std::string name = h.first;
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.headers[name] = h.second;
+  }
+  out.body = r.get_body();
+  out.remote = remote;
+  return out;
+}
+
+struct ConnImpl final : WsConn {
+  ConnImpl(WsServer &server, ConnPtr con, HttpRequest req) : server_(server), con_(std::move(con)), req_(std::move(req)) {}
+
+  void send(const FramePtr &frame) override
+  {
+    if (!open_) return;
+    auto ec = con_->send(wire_message(frame));
+    if (ec) open_ = false;
+  }
+  void close(std::uint16_t code, const std::string &reason) override
+  {
+    if (!open_ || closing_) return;
+    closing_ = true;
+    std::error_code ec;
+    // A close reason must fit a control frame (123 bytes).
+    con_->close(code, reason.size() > 123 ? reason.substr(0, 120) + "..." : reason, ec);
+    if (ec) open_ = false;
+  }
+  std::size_t buffered() const override { return con_->get_buffered_amount(); }
+  bool is_open() const override { return open_ && !closing_; }
+  const HttpRequest &request() const override { return req_; }
+
+  WsServer &server_;
+  ConnPtr con_;
+  HttpRequest req_;
+  std::unique_ptr<WsHandler> handler;
+  bool open_ = true;
+  bool closing_ = false;
+};
+
+}  // namespace
+
+struct Transport::Impl {
+  Impl(asio::io_context &io, TransportHandler &h, TransportLimits l) : ioc(io), handler(h), limits(l) {}
+
+  asio::io_context &ioc;
+  TransportHandler &handler;
+  TransportLimits limits;
+  std::vector<std::unique_ptr<WsServer>> servers;
+  std::set<std::shared_ptr<ConnImpl>> conns;
+  std::size_t pending_upgrades = 0;
+
+  void setup(WsServer &s, std::size_t listener);
+};
+
+void Transport::Impl::setup(WsServer &s, std::size_t listener)
+{
+  s.clear_access_channels(websocketpp::log::alevel::all);
+  s.clear_error_channels(websocketpp::log::elevel::all);
+  s.init_asio(&ioc);
+  s.set_reuse_addr(true);
+  s.set_listen_backlog(1024);
+  s.set_max_http_body_size(limits.max_body_bytes);
+  s.set_max_message_size(limits.max_ws_message_bytes);
+  WsServer *sp = &s;
+
+  s.set_http_handler([this, sp, listener](websocketpp::connection_hdl hdl) {
+    ConnPtr con = sp->get_con_from_hdl(hdl);
+    HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
+    con->defer_http_response();
+    auto answered = std::make_shared<bool>(false);
+    std::weak_ptr<WsServer::connection_type> weak = con;
+    handler.http(listener, req, [weak, answered](HttpResponse r) {
+      if (*answered) return;
+      *answered = true;
+      auto c = weak.lock();
+      if (!c) return;
+      c->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
+      if (!r.content_type.empty()) c->replace_header("Content-Type", r.content_type);
+      for (const auto &h : r.headers) c->replace_header(h.first, h.second);
+      c->set_body(std::move(r.body));
+      std::error_code ec;
+      c->send_http_response(ec);
+    });
+  });
+
+  s.set_validate_handler([this, sp, listener](websocketpp::connection_hdl hdl) {
+    ConnPtr con = sp->get_con_from_hdl(hdl);
+    HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
+    if (conns.size() + pending_upgrades >= limits.max_connections) {
+      con->set_status(websocketpp::http::status_code::service_unavailable);
+      con->replace_header("Content-Type", "application/json");
+      con->set_body(R"({"error":"too many connections"})");
+      return false;
+    }
+    WsAccept acc = handler.upgrade(listener, req);
+    if (acc.reject_status) {
+      con->set_status(static_cast<websocketpp::http::status_code::value>(acc.reject_status));
+      con->replace_header("Content-Type", "application/json");
+      con->set_body(acc.reject_body);
+      return false;
+    }
+    ++pending_upgrades;
+    con->accept = std::move(acc);
+    con->request = std::move(req);
+    return true;
+  });
+
+  s.set_open_handler([this, sp](websocketpp::connection_hdl hdl) {
+    ConnPtr con = sp->get_con_from_hdl(hdl);
+    if (pending_upgrades) --pending_upgrades;
+    auto impl = std::make_shared<ConnImpl>(*sp, con, std::move(con->request));
+    con->impl = impl;
+    conns.insert(impl);
+    if (con->accept.close_code) {
+      impl->close(con->accept.close_code, con->accept.close_reason);
+      return;
+    }
+    impl->handler = con->accept.factory(*impl);
+    con->accept.factory = nullptr;
+    if (impl->handler) impl->handler->on_open();
+  });
+
+  s.set_message_handler([sp](websocketpp::connection_hdl hdl, WsServer::message_ptr msg) {
+    ConnPtr con = sp->get_con_from_hdl(hdl);
+    auto impl = con->impl;
+    if (!impl || !impl->handler || !impl->is_open()) return;
+    if (msg->get_opcode() != websocketpp::frame::opcode::text) {
+      impl->close(close_code::unsupported_data, "binary messages are not supported; send JSON text");
+      return;
+    }
+    impl->handler->on_text(msg->get_payload());
+  });
+
+  auto gone = [this, sp](websocketpp::connection_hdl hdl) {
+    ConnPtr con = sp->get_con_from_hdl(hdl);
+    auto impl = con->impl;
+    if (!impl) {
+      if (pending_upgrades && con->get_state() != websocketpp::session::state::open) {
+        // failed before open: nothing to clean up beyond the counter
+      }
+      return;
+    }
+    impl->open_ = false;
+    con->impl.reset();
+    conns.erase(impl);
+    std::uint16_t code = con->get_remote_close_code();
+    if (auto h = std::move(impl->handler)) h->on_close(code);
+  };
+  s.set_close_handler(gone);
+  s.set_fail_handler([this, sp, gone](websocketpp::connection_hdl hdl) {
+    ConnPtr con = sp->get_con_from_hdl(hdl);
+    if (!con->impl && pending_upgrades && con->get_state() == websocketpp::session::state::connecting) --pending_upgrades;
+    gone(hdl);
+  });
+}
+
+Transport::Transport(asio::io_context &ioc, TransportHandler &handler, TransportLimits limits)
+    : impl_(std::make_unique<Impl>(ioc, handler, limits))
+{
+}
+
+Transport::~Transport()
+{
+  for (auto &c : impl_->conns) c->handler.reset();
+  impl_->conns.clear();
+}
+
+std::uint16_t Transport::listen(std::size_t listener, const std::string &host, std::uint16_t port)
+{
+  auto s = std::make_unique<WsServer>();
+  impl_->setup(*s, listener);
+  std::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) throw Error(errc::invalid_argument, "'" + host + "' is not an IP address: " + ec.message());
+  s->listen(asio::ip::tcp::endpoint(addr, port), ec);
+  if (ec) {
+    throw Error(errc::io_error, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
+                                    ". What to do: choose another port, or stop what uses this one.");
+  }
+  s->start_accept(ec);
+  if (ec) throw Error(errc::io_error, "cannot accept on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  auto ep = s->get_local_endpoint(ec);
+  std::uint16_t bound = ec ? port : ep.port();
+  impl_->servers.push_back(std::move(s));
+  return bound;
+}
+
+void Transport::stop_accepting()
+{
+  for (auto &s : impl_->servers) {
+    std::error_code ec;
+    if (s->is_listening()) s->stop_listening(ec);
+  }
+}
+
+void Transport::shutdown_connections()
+{
+  auto conns = impl_->conns;  // handlers may close connections, which erases them
+  for (auto &c : conns) {
+    if (c->handler) {
+      c->handler->on_shutdown();
+    } else {
+      c->close(close_code::going_away, "server shutting down");
+    }
+  }
+}
+
+void Transport::abort_connections()
+{
+  auto conns = impl_->conns;
+  for (auto &c : conns) {
+    std::error_code ec;
+    c->con_->terminate(ec);
+  }
+}
+
+std::size_t Transport::open_connections() const { return impl_->conns.size(); }
+
+}  // namespace ccbridge::detail::server
