@@ -11,6 +11,10 @@
 #include <asio/io_context.hpp>
 
 #include <array>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <thread>
 #include <atomic>
 #include <cstdint>
 #include <initializer_list>
@@ -60,6 +64,22 @@ struct Metrics {
 
 class Router;
 
+/// A few threads for the core's blocking calls (Session::open, interrupt, close ...), so that the
+/// server thread never blocks. Results come back with asio::post to the server thread.
+class Workers {
+public:
+  explicit Workers(unsigned n);
+  ~Workers();
+  void post(std::function<void()> task);
+
+private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
 struct Context {
   Context(asio::io_context &io, Runtime &rt, const ServerConfig &c, Hub &h, Logger &l, Metrics &m)
       : ioc(io), runtime(rt), cfg(c), hub(h), log(l), metrics(m)
@@ -71,6 +91,7 @@ struct Context {
   Hub &hub;
   Logger &log;
   Metrics &metrics;
+  Workers workers{4};
   std::vector<std::string> roots;     ///< allowed roots, resolved (realpath) at start
   std::size_t live_processes = 0;     ///< CLI processes started for clients and not yet ended
   bool stopping = false;

@@ -128,6 +128,48 @@ std::string Context::new_id()
                      b & 0xFFFFFFFFFFFFull);
 }
 
+Workers::Workers(unsigned n)
+{
+  for (unsigned i = 0; i < n; ++i) {
+    threads_.emplace_back([this] {
+      for (;;) {
+        std::function<void()> task;
+        {
+          std::unique_lock<std::mutex> lk(mu_);
+          cv_.wait(lk, [this] { return stop_ || !tasks_.empty(); });
+          if (tasks_.empty()) return;  // stopping, and nothing left to run
+          task = std::move(tasks_.front());
+          tasks_.pop_front();
+        }
+        try {
+          task();
+        } catch (...) {
+          // a task reports its own errors; nothing may escape a worker
+        }
+      }
+    });
+  }
+}
+
+Workers::~Workers()
+{
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto &t : threads_) t.join();
+}
+
+void Workers::post(std::function<void()> task)
+{
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
 // ---- Router ------------------------------------------------------------------------------------
 
 void Router::http(std::string method, std::string pattern, HttpHandler h)
@@ -443,8 +485,10 @@ void Server::Impl::begin_stop()
   *poll = [this, timer, poll, deadline] {
     bool done = ctx.live_processes == 0 && transport.open_connections() == 0;
     if (done || std::chrono::steady_clock::now() >= deadline) {
-      *poll = nullptr;  // break the cycle
-      finish_stop();
+      Impl *self = this;
+      auto keep = *poll;  // this lambda lives in *poll: keep it alive while it runs
+      *poll = nullptr;    // break the cycle
+      self->finish_stop();
       return;
     }
     timer->expires_after(std::chrono::milliseconds(10));

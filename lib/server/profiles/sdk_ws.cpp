@@ -1,4 +1,678 @@
+// Profile "sdk-ws" (seed 003, EnhancedClaudeWebSocketServer): WS /ws plus GET /sessions.
+//
+// One conversation per connection, kept across queries in one CLI process (a Session), unlike the
+// original, which started a fresh process per query. Client messages: query, interrupt, input
+// (delivered into the running conversation), define_tool (a tool the model can call; each call is
+// forwarded to this client as tool_call and answered with tool_result), get_tools, ping, and the
+// opt-in permission flow (query option "permission_requests": true): permission_request frames
+// answered with permission_response. Server frames keep the original's shapes: connection_established,
+// query_start, assistant_message (tool_result blocks included), system_message, result_message,
+// query_end, query_interrupted, interrupt_acknowledged, input_acknowledged, tool_defined,
+// tools_list, pong, error {data:{error}}.
+//
+// Security: the permission mode is checked against the server's allowed modes (bypassPermissions
+// is refused unless the operator enables it) and cwd must lie inside the allowed roots.
+#include "server/cli_run.hpp"
 #include "server/context.hpp"
+
+#include <ccbridge/error.hpp>
+#include <ccbridge/json.hpp>
+#include <ccbridge/session.hpp>
+
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <set>
+
 namespace ccbridge::detail::server {
-void register_sdk_ws(Context &, Router &) {}
+
+namespace {
+
+constexpr const char *kProfile = "sdk-ws";
+constexpr const char *kToolServer = "ccbridge";
+constexpr std::chrono::seconds kToolCallTimeout{120};
+constexpr std::chrono::seconds kPermissionTimeout{120};
+
+std::string error_frame(std::string_view msg) { return "{\"type\":\"error\",\"data\":{\"error\":" + json_str(msg) + "}}"; }
+
+bool tool_name_ok(std::string_view n)
+{
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  return true;
 }
+
+// The seed's parameter shape ({name: {type, required, enum}}) or a JSON Schema object, as a
+// JSON Schema object.
+bool to_schema(const JsonView &params, std::string &schema, std::string &why)
+{
+  if (!params.exists() || params.is_null()) {
+    schema = R"({"type":"object","properties":{}})";
+    return true;
+  }
+  if (!params.is_object()) {
+    why = "'parameters' must be an object";
+    return false;
+  }
+  if (params["type"].string_or() == "object" && params["properties"].is_object()) {
+    schema = params.dump();
+    return true;
+  }
+  std::string props, required;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    std::string_view name = params.key_at(i);
+    JsonView p = params.value_at(i);
+    if (!p.is_object()) {
+      why = "parameter '" + std::string(name) + "' must be an object like {\"type\":\"string\"}";
+      return false;
+    }
+    std::string prop = "{";
+    bool first = true;
+    for (std::size_t k = 0; k < p.size(); ++k) {
+      if (p.key_at(k) == "required") continue;
+      prop += (first ? "" : ",") + json_str(p.key_at(k)) + ":" + p.value_at(k).dump();
+      first = false;
+    }
+    prop += "}";
+    props += (props.empty() ? "" : ",") + json_str(name) + ":" + prop;
+    if (p["required"].boolean().value_or(false)) required += (required.empty() ? "" : ",") + json_str(name);
+  }
+  schema = "{\"type\":\"object\",\"properties\":{" + props + "}" + (required.empty() ? "" : ",\"required\":[" + required + "]") + "}";
+  return true;
+}
+
+struct DefinedTool {
+  std::string name, description, schema;
+};
+
+// Shared between the connection (server thread) and the workers that open and close the
+// Session. `session` is set once by the opening worker, read on the server thread after that
+// worker's result has been posted back.
+struct Conversation {
+  std::optional<Session> session;
+  std::shared_ptr<Inbox<CliEvent>> inbox;
+};
+
+// A forwarded tool call waiting for the client's tool_result.
+struct ToolCall {
+  std::promise<ToolResult> promise;
+};
+
+class SdkConnection final : public WsHandler, public std::enable_shared_from_this<SdkConnection> {
+public:
+  SdkConnection(Context &ctx, WsConn &conn) : ctx_(ctx), conn_(conn) {}
+
+  ~SdkConnection() override { end_conversation(); }
+
+  void on_open() override
+  {
+    static std::atomic<std::uint64_t> counter{1};
+    id_ = "session_" + Context::new_id().substr(0, 8) + std::to_string(counter++);
+    run_ = ctx_.hub.create(id_, kProfile);
+    SubscriberEvents ev;
+    WsConn *conn = &conn_;
+    ev.dropped = [conn](std::uint64_t resume, const std::string &why) {
+      conn->close(close_code::try_again_later, "too slow (" + why + "); last event sent: " + std::to_string(resume));
+    };
+    sub_ = run_->subscribe(conn_, 0, std::move(ev));
+    conn_.send_text("{\"type\":\"connection_established\",\"data\":{\"session_id\":" + json_str(id_) +
+                    ",\"capabilities\":{\"concurrent_input\":true,\"tool_definition\":true,\"interrupt_query\":true,"
+                    "\"permission_requests\":true}}}");
+  }
+
+  void on_text(std::string_view text) override
+  {
+    JsonView msg;
+    try {
+      msg = parse_json(text);
+    } catch (const Error &) {
+      return client_error("invalid JSON: every message must be a JSON object with a \"type\"");
+    }
+    if (!msg.is_object()) return client_error("every message must be a JSON object with a \"type\"");
+    std::string_view type = msg["type"].string_or();
+    if (type == "query") return on_query(msg);
+    if (type == "interrupt") return on_interrupt();
+    if (type == "ping") return conn_.send_text(R"({"type":"pong"})");
+    if (type == "input") return on_input(msg);
+    if (type == "define_tool") return on_define_tool(msg);
+    if (type == "get_tools") return on_get_tools();
+    if (type == "tool_result") return on_tool_result(msg);
+    if (type == "permission_response") return on_permission_response(msg);
+    if (type.empty()) return client_error("missing \"type\"");
+    client_error("unknown message type '" + std::string(type) + "'");
+  }
+
+  void on_close(std::uint16_t) override
+  {
+    sub_.reset();
+    end_conversation();
+  }
+
+  void on_shutdown() override
+  {
+    sub_.reset();
+    end_conversation();
+    conn_.close(close_code::going_away, "server shutting down");
+  }
+
+  const std::string &id() const { return id_; }
+  bool query_active() const { return query_active_; }
+
+private:
+  void client_error(const std::string &why)
+  {
+    ++ctx_.metrics.client_errors;
+    conn_.send_text(error_frame(why));
+  }
+  void publish(std::string frame)
+  {
+    if (run_) run_->publish(std::move(frame));
+  }
+
+  // ---- query ---------------------------------------------------------------------------------
+
+  void on_query(const JsonView &msg)
+  {
+    if (query_active_) return client_error("A query is already in progress. Use interrupt to stop it.");
+    auto prompt = msg["prompt"].string();
+    if (!prompt || prompt->empty()) return client_error("'prompt' must be a non-empty string");
+    JsonView o = msg["options"];
+    if (o.exists() && !o.is_null() && !o.is_object()) return client_error("'options' must be an object");
+
+    Options opts = ctx_.base_options();
+    std::string why;
+    JsonView tools = o["allowed_tools"];
+    if (tools.exists() && !tools.is_null()) {
+      if (!tools.is_array()) return client_error("'allowed_tools' must be an array of strings");
+      for (std::size_t i = 0; i < tools.size(); ++i) {
+        auto t = tools[i].string();
+        if (!t) return client_error("'allowed_tools' must be an array of strings");
+        opts.allowed_tools.emplace_back(*t);
+      }
+    }
+    JsonView mode = o["permission_mode"];
+    if (mode.exists() && !mode.is_null()) {
+      auto m = mode.string();
+      if (!m) return client_error("'permission_mode' must be a string");
+      if (!ctx_.mode_allowed(std::string(*m)))
+        return client_error("permission_mode '" + std::string(*m) + "' is not allowed by this server");
+      opts.permission_mode = std::string(*m);
+    }
+    JsonView mtt = o["max_thinking_tokens"];
+    if (mtt.exists() && !mtt.is_null()) {
+      auto n = mtt.int64();
+      if (!n || *n < 0 || *n > 10000000) return client_error("'max_thinking_tokens' must be a non-negative integer");
+      opts.max_thinking_tokens = static_cast<int>(*n);
+    }
+    JsonView model = o["model"];
+    if (model.exists() && !model.is_null()) {
+      if (!model.is_string()) return client_error("'model' must be a string");
+      opts.model = std::string(model.string_or());
+    }
+    JsonView cwd = o["cwd"];
+    std::string resolved;
+    if (cwd.exists() && !cwd.is_null()) {
+      if (!cwd.is_string()) return client_error("'cwd' must be a string");
+      if (!ctx_.resolve_cwd(std::string(cwd.string_or()), resolved, why)) return client_error("cwd: " + why);
+      opts.cwd = resolved;
+    }
+    JsonView cont = o["continue_conversation"], resume = o["resume"];
+    if (cont.exists() && !cont.is_null()) {
+      if (!cont.is_bool()) return client_error("'continue_conversation' must be true or false");
+      opts.continue_conversation = *cont.boolean();
+    }
+    if (resume.exists() && !resume.is_null()) {
+      if (!resume.is_string()) return client_error("'resume' must be a string");
+      opts.resume = std::string(resume.string_or());
+    }
+    JsonView perm = o["permission_requests"];
+    if (perm.exists() && !perm.is_null() && !perm.is_bool()) return client_error("'permission_requests' must be true or false");
+
+    std::string text(*prompt);
+    query_active_ = true;
+    interrupted_ = false;
+    publish("{\"type\":\"query_start\",\"data\":{\"prompt\":" + json_str(text) + "}}");
+
+    if (conv_ && conv_->session) {
+      // Same conversation: what can change between turns changes through control requests.
+      if (opts.cwd && *opts.cwd != opened_cwd_) return fail_query("cwd cannot change within a conversation; open a new connection");
+      std::optional<std::string> new_model = opts.model != opened_model_ ? opts.model : std::nullopt;
+      std::optional<std::string> new_mode = opts.permission_mode != opened_mode_ ? opts.permission_mode : std::nullopt;
+      if (new_model) opened_model_ = opts.model;
+      if (new_mode) opened_mode_ = opts.permission_mode;
+      auto conv = conv_;
+      auto weak = weak_from_this();
+      asio::io_context &io = ctx_.ioc;
+      ctx_.workers.post([conv, new_model, new_mode, text, weak, &io] {
+        std::string err;
+        try {
+          if (new_model) conv->session->set_model(*new_model);
+          if (new_mode) conv->session->set_permission_mode(*new_mode);
+          conv->session->send(text);
+        } catch (const std::exception &e) {
+          err = e.what();
+        }
+        asio::post(io, [weak, err] {
+          auto self = weak.lock();
+          if (self && !err.empty()) self->fail_query(err);
+        });
+      });
+      return;
+    }
+    if (!ctx_.can_start_process()) return fail_query("too many sessions are running; try again later");
+    open_conversation(std::move(opts), perm.boolean().value_or(false), text);
+  }
+
+  void fail_query(const std::string &why)
+  {
+    if (!query_active_) return;
+    query_active_ = false;
+    publish(error_frame(why));
+    publish(R"({"type":"query_end"})");
+  }
+
+  void open_conversation(Options opts, bool permission_requests, const std::string &first_prompt)
+  {
+    SessionOptions so;
+    opened_cwd_ = opts.cwd.value_or("");
+    opened_model_ = opts.model;
+    opened_mode_ = opts.permission_mode;
+    auto weak = weak_from_this();
+    asio::io_context &io = ctx_.ioc;
+    // Tools defined by this client: each call is forwarded to it and waits for its tool_result.
+    if (!tools_.empty()) {
+      McpServer server;
+      server.name = kToolServer;
+      for (const auto &t : tools_) {
+        Tool tool;
+        tool.name = t.name;
+        tool.description = t.description;
+        tool.input_schema_json = t.schema;
+        std::string name = t.name;
+        tool.handler = [weak, &io, name](const JsonView &args) { return forward_tool_call(weak, io, name, args.dump()); };
+        server.tools.push_back(std::move(tool));
+        opts.allowed_tools.push_back(std::string("mcp__") + kToolServer + "__" + t.name);
+      }
+      so.mcp_servers.push_back(std::move(server));
+    }
+    if (permission_requests) {
+      so.can_use_tool = [weak, &io](const PermissionRequest &r, PermissionReply reply) {
+        std::string frame = "{\"tool_name\":" + json_str(r.tool_name) + ",\"input\":" + r.input.dump() +
+                            ",\"tool_use_id\":" + json_str(r.tool_use_id) + ",\"decision_reason\":" + json_str(r.decision_reason) +
+                            ",\"suggestions\":" + (r.suggestions.exists() ? r.suggestions.dump() : std::string("[]"));
+        std::string input = r.input.dump();
+        asio::post(io, [weak, frame, input, reply] {
+          auto self = weak.lock();
+          if (!self) return reply(PermissionDecision::deny("the client has gone"));
+          self->ask_permission(frame, input, reply);
+        });
+      };
+    }
+    so.options = std::move(opts);
+    conv_ = std::make_shared<Conversation>();
+    auto conv = conv_;
+    conv->inbox = std::make_shared<Inbox<CliEvent>>(io, kInboxDepth, [weak](std::vector<CliEvent> &batch) {
+      if (auto self = weak.lock()) self->on_events(batch);
+    });
+    ++ctx_.live_processes;
+    counted_ = true;
+    Runtime &rt = ctx_.runtime;
+    ctx_.workers.post([conv, so = std::move(so), first_prompt, weak, &io, &rt]() mutable {
+      std::string err;
+      bool not_found = false;
+      try {
+        Session s = Session::open(rt, std::move(so));
+        std::weak_ptr<Inbox<CliEvent>> inbox = conv->inbox;
+        s.messages().on_message(
+            [inbox](const Message &m) {
+              if (auto in = inbox.lock()) {
+                CliEvent ev;
+                ev.msg = m;
+                ev.at = std::chrono::steady_clock::now();
+                in->push(std::move(ev));
+              }
+            },
+            [inbox](const RunOutcome &o) {
+              if (auto in = inbox.lock()) {
+                CliEvent ev;
+                ev.kind = CliEvent::Kind::end;
+                ev.outcome = o;
+                in->push(std::move(ev));
+              }
+            });
+        s.send(first_prompt);
+        conv->session.emplace(std::move(s));
+      } catch (const Error &e) {
+        err = e.what();
+        not_found = e.code() == errc::cli_not_found;
+      } catch (const std::exception &e) {
+        err = e.what();
+      }
+      asio::post(io, [weak, conv, err, not_found] {
+        auto self = weak.lock();
+        if (!self) {
+          // The client left while the CLI started: end it, off the server thread.
+          return;
+        }
+        if (!err.empty()) self->open_failed(err, not_found);
+      });
+    });
+  }
+
+  void open_failed(const std::string &err, bool not_found)
+  {
+    ++ctx_.metrics.spawn_failures;
+    ctx_.log.warn("spawn_failed", {{"profile", kProfile}, {"session", id_}, {"error", err}});
+    if (counted_) {
+      --ctx_.live_processes;
+      counted_ = false;
+    }
+    conv_.reset();
+    fail_query(not_found ? "Claude binary not found" : "could not start Claude Code: " + err);
+  }
+
+  void end_conversation()
+  {
+    for (auto &kv : permissions_) kv.second.reply(PermissionDecision::deny("the client has gone"));
+    permissions_.clear();
+    for (auto &kv : tool_calls_) kv.second->promise.set_value(ToolResult::error("the client has gone"));
+    tool_calls_.clear();
+    if (run_ && !run_->finished()) run_->finish();
+    if (!conv_) return;
+    auto conv = std::move(conv_);
+    if (conv->inbox) conv->inbox->close();
+    if (counted_) {
+      --ctx_.live_processes;
+      counted_ = false;
+    }
+    // close() runs the shutdown ladder and blocks: on a worker. If the open is still under way,
+    // the worker queue runs this after it.
+    ctx_.workers.post([conv] {
+      if (conv->session) conv->session->close();
+    });
+  }
+
+  // ---- messages from the CLI ---------------------------------------------------------------------
+
+  void on_events(std::vector<CliEvent> &batch)
+  {
+    for (auto &ev : batch) {
+      if (ev.kind == CliEvent::Kind::end) {
+        const RunOutcome &o = ev.outcome;
+        ctx_.log.info("session_end", {{"profile", kProfile}, {"session", id_}, {"outcome", o.ok() ? "ok" : o.message}});
+        if (counted_) {
+          --ctx_.live_processes;
+          counted_ = false;
+        }
+        if (conv_) {
+          auto conv = std::move(conv_);
+          ctx_.workers.post([conv] {
+            if (conv->session) conv->session->close();
+          });
+        }
+        fail_query(o.ok() ? "the Claude Code process ended" : o.message);
+        continue;
+      }
+      if (ev.kind != CliEvent::Kind::message) continue;
+      ++ctx_.metrics.messages_from_cli;
+      ctx_.metrics.bytes_from_cli += ev.msg.raw().size();
+      map_message(ev.msg);
+      ctx_.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
+    }
+  }
+
+  void map_message(const Message &m)
+  {
+    switch (m.type()) {
+    case MessageType::assistant: {
+      JsonView content = m.json()["message"]["content"];
+      publish("{\"type\":\"assistant_message\",\"data\":{\"content\":" + (content.is_array() ? content.dump() : std::string("[]")) + "}}");
+      break;
+    }
+    case MessageType::user: {
+      // Tool results come back in user messages; the seed's clients read them as assistant_message.
+      JsonView content = m.json()["message"]["content"];
+      if (!content.is_array()) break;
+      std::string blocks;
+      for (std::size_t i = 0; i < content.size(); ++i) {
+        JsonView b = content[i];
+        if (b["type"].string_or() != "tool_result") continue;
+        blocks += (blocks.empty() ? "" : ",") + std::string("{\"type\":\"tool_result\",\"tool_use_id\":") +
+                  json_str(b["tool_use_id"].string_or()) + ",\"content\":" +
+                  (b["content"].exists() ? b["content"].dump() : std::string("null")) +
+                  ",\"is_error\":" + (b["is_error"].boolean().value_or(false) ? "true" : "false") + "}";
+      }
+      if (!blocks.empty()) publish("{\"type\":\"assistant_message\",\"data\":{\"content\":[" + blocks + "]}}");
+      break;
+    }
+    case MessageType::system:
+      publish("{\"type\":\"system_message\",\"data\":" + std::string(m.raw()) + "}");
+      break;
+    case MessageType::result: {
+      const JsonView &j = m.json();
+      auto num = [&](const char *k) { return j[k].exists() ? j[k].dump() : std::string("null"); };
+      publish("{\"type\":\"result_message\",\"data\":{\"subtype\":" + json_str(j["subtype"].string_or()) +
+              ",\"cost_usd\":" + num("total_cost_usd") + ",\"duration_ms\":" + num("duration_ms") +
+              ",\"session_id\":" + num("session_id") + ",\"total_cost_usd\":" + num("total_cost_usd") +
+              ",\"num_turns\":" + num("num_turns") + ",\"usage\":" + num("usage") + ",\"is_error\":" + num("is_error") +
+              ",\"result\":" + num("result") + "}}");
+      if (interrupted_) publish(R"({"type":"query_interrupted"})");
+      query_active_ = false;
+      publish(R"({"type":"query_end"})");
+      break;
+    }
+    default: break;  // stream events, rate-limit notices ... are not part of this protocol
+    }
+  }
+
+  // ---- interrupt, input ---------------------------------------------------------------------------
+
+  void on_interrupt()
+  {
+    if (!query_active_) return client_error("no query is running");
+    interrupted_ = true;
+    publish(R"({"type":"interrupt_acknowledged"})");
+    if (!conv_) return;
+    auto conv = conv_;
+    ctx_.workers.post([conv] {
+      try {
+        if (conv->session) conv->session->interrupt();
+      } catch (...) {
+        // the turn ends anyway, or the process is gone and its end is reported
+      }
+    });
+  }
+
+  void on_input(const JsonView &msg)
+  {
+    auto text = msg["text"].string();
+    if (!text || text->empty()) return client_error("'text' must be a non-empty string");
+    if (!query_active_ || !conv_ || !conv_->session) return client_error("no query is running; send a query instead");
+    try {
+      conv_->session->send(*text);
+    } catch (const Error &e) {
+      return client_error(e.what());
+    }
+    conn_.send_text("{\"type\":\"input_acknowledged\",\"data\":{\"text\":" + json_str(*text) + "}}");
+  }
+
+  // ---- tools ----------------------------------------------------------------------------------------
+
+  void on_define_tool(const JsonView &msg)
+  {
+    JsonView t = msg["tool"];
+    if (!t.is_object()) return client_error("'tool' must be an object {name, description, parameters}");
+    auto name = t["name"].string();
+    if (!name || !tool_name_ok(*name)) return client_error("tool 'name' must be 1 to 64 letters, digits, '_' or '-'");
+    JsonView desc = t["description"];
+    if (desc.exists() && !desc.is_string()) return client_error("tool 'description' must be a string");
+    std::string schema, why;
+    if (!to_schema(t["parameters"], schema, why)) return client_error(why);
+    if (conv_) return client_error("define tools before the first query of this connection (the conversation has started)");
+    for (const auto &d : tools_)
+      if (d.name == *name) return client_error("a tool named '" + std::string(*name) + "' is already defined");
+    if (tools_.size() >= 64) return client_error("at most 64 tools per connection");
+    tools_.push_back({std::string(*name), std::string(desc.string_or()), schema});
+    conn_.send_text("{\"type\":\"tool_defined\",\"data\":{\"tool_id\":" + json_str(std::string("mcp__") + kToolServer + "__" + std::string(*name)) +
+                    ",\"tool_name\":" + json_str(*name) + ",\"status\":\"success\",\"details\":{\"input_schema\":" + schema + "}}}");
+  }
+
+  void on_get_tools()
+  {
+    std::string list;
+    for (const auto &t : tools_)
+      list += (list.empty() ? "" : ",") + std::string("{\"name\":") + json_str(t.name) + ",\"description\":" + json_str(t.description) +
+              ",\"input_schema\":" + t.schema + "}";
+    conn_.send_text("{\"type\":\"tools_list\",\"data\":{\"tools\":[" + list + "],\"source\":\"connection\"}}");
+  }
+
+  // Runs on a runtime callback thread: forwards the call to the client and waits for its answer.
+  static ToolResult forward_tool_call(const std::weak_ptr<SdkConnection> &weak, asio::io_context &io, const std::string &name,
+                                      std::string args)
+  {
+    auto call = std::make_shared<ToolCall>();
+    std::future<ToolResult> answer = call->promise.get_future();
+    asio::post(io, [weak, call, name, args] {
+      auto self = weak.lock();
+      if (!self) return call->promise.set_value(ToolResult::error("the client has gone"));
+      std::string id = "call_" + Context::new_id();
+      self->tool_calls_[id] = call;
+      self->publish("{\"type\":\"tool_call\",\"data\":{\"call_id\":" + json_str(id) + ",\"tool_name\":" + json_str(name) +
+                    ",\"input\":" + args + "}}");
+    });
+    if (answer.wait_for(kToolCallTimeout) != std::future_status::ready) {
+      return ToolResult::error("the client did not answer the tool call within " + std::to_string(kToolCallTimeout.count()) + " s");
+    }
+    return answer.get();
+  }
+
+  void on_tool_result(const JsonView &msg)
+  {
+    auto id = msg["call_id"].string();
+    if (!id) return client_error("'call_id' must be the id of a tool_call");
+    auto it = tool_calls_.find(std::string(*id));
+    if (it == tool_calls_.end()) return client_error("no tool call '" + std::string(*id) + "' is waiting (answered already, or timed out)");
+    JsonView content = msg["content"];
+    bool is_error = msg["is_error"].boolean().value_or(false);
+    ToolResult r;
+    if (content.is_string()) {
+      r = is_error ? ToolResult::error(content.string_or()) : ToolResult::text(content.string_or());
+    } else if (content.is_array()) {
+      r.content_json = content.dump();
+      r.is_error = is_error;
+    } else {
+      return client_error("'content' must be a string or an array of content blocks");
+    }
+    it->second->promise.set_value(std::move(r));
+    tool_calls_.erase(it);
+  }
+
+  // ---- permissions -----------------------------------------------------------------------------------
+
+  struct PendingPermission {
+    PermissionReply reply;
+    std::string input;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+
+  void ask_permission(const std::string &fields, const std::string &input, PermissionReply reply)
+  {
+    std::string id = "perm_" + Context::new_id();
+    auto timer = std::make_shared<asio::steady_timer>(ctx_.ioc, kPermissionTimeout);
+    auto weak = weak_from_this();
+    timer->async_wait([weak, id](std::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      auto it = self->permissions_.find(id);
+      if (it == self->permissions_.end()) return;
+      it->second.reply(PermissionDecision::deny("no answer within " + std::to_string(kPermissionTimeout.count()) + " s"));
+      self->permissions_.erase(it);
+      self->publish("{\"type\":\"permission_timeout\",\"data\":{\"request_id\":" + json_str(id) + "}}");
+    });
+    permissions_.emplace(id, PendingPermission{std::move(reply), input, timer});
+    publish("{\"type\":\"permission_request\",\"data\":{\"request_id\":" + json_str(id) + "," + fields.substr(1) + "}}");
+  }
+
+  void on_permission_response(const JsonView &msg)
+  {
+    auto id = msg["request_id"].string();
+    if (!id) return client_error("'request_id' must be the id of a permission_request");
+    auto it = permissions_.find(std::string(*id));
+    if (it == permissions_.end()) return client_error("no permission request '" + std::string(*id) + "' is waiting (answered already, timed out or cancelled)");
+    std::string_view behavior = msg["behavior"].string_or();
+    PendingPermission p = std::move(it->second);
+    if (behavior == "allow") {
+      JsonView updated = msg["updated_input"];
+      if (updated.exists() && !updated.is_null()) {
+        if (!updated.is_object()) return client_error("'updated_input' must be an object");
+        p.reply(PermissionDecision::allow_with(updated.dump()));
+      } else {
+        p.reply(PermissionDecision::allow());
+      }
+    } else if (behavior == "deny") {
+      std::string why(msg["message"].string_or("denied by the user"));
+      p.reply(PermissionDecision::deny(why, msg["interrupt"].boolean().value_or(false)));
+    } else {
+      return client_error("'behavior' must be \"allow\" or \"deny\"");
+    }
+    if (p.timer) p.timer->cancel();
+    permissions_.erase(std::string(*id));
+  }
+
+  Context &ctx_;
+  WsConn &conn_;
+  std::string id_;
+  std::shared_ptr<Run> run_;
+  std::shared_ptr<Subscription> sub_;
+  std::shared_ptr<Conversation> conv_;
+  std::vector<DefinedTool> tools_;
+  std::map<std::string, std::shared_ptr<ToolCall>> tool_calls_;
+  std::map<std::string, PendingPermission> permissions_;
+  std::string opened_cwd_;
+  std::optional<std::string> opened_model_, opened_mode_;
+  bool query_active_ = false;
+  bool interrupted_ = false;
+  bool counted_ = false;
+};
+
+// Live connections, for GET /sessions.
+std::set<SdkConnection *> &live()
+{
+  static std::set<SdkConnection *> s;  // server thread only
+  return s;
+}
+
+class Owner final : public WsHandler {
+public:
+  explicit Owner(std::shared_ptr<SdkConnection> c) : c_(std::move(c)) { live().insert(c_.get()); }
+  ~Owner() override { live().erase(c_.get()); }
+  void on_open() override { c_->on_open(); }
+  void on_text(std::string_view t) override { c_->on_text(t); }
+  void on_close(std::uint16_t code) override { c_->on_close(code); }
+  void on_shutdown() override { c_->on_shutdown(); }
+
+private:
+  std::shared_ptr<SdkConnection> c_;
+};
+
+}  // namespace
+
+void register_sdk_ws(Context &ctx, Router &r)
+{
+  Context *c = &ctx;
+  r.ws("/ws", [c](WsConn &conn) { return std::make_unique<Owner>(std::make_shared<SdkConnection>(*c, conn)); });
+  r.http("GET", "/sessions", [c](const HttpRequest &, HttpReply reply) {
+    std::string list;
+    for (SdkConnection *s : live())
+      list += (list.empty() ? "" : ",") + std::string("{\"session_id\":") + json_str(s->id()) +
+              ",\"query_active\":" + (s->query_active() ? "true" : "false") + "}";
+    reply(HttpResponse::json(200, "{\"sessions\":[" + list + "],\"count\":" + std::to_string(live().size()) +
+                                      ",\"max_sessions\":" + std::to_string(c->cfg.limits.max_sessions) + "}"));
+  });
+}
+
+}  // namespace ccbridge::detail::server
