@@ -9,7 +9,7 @@ want_tests=0
 [[ "${1:-}" == "--tests" ]] && want_tests=1
 
 packages=(build-essential cmake ninja-build pkg-config libasio-dev rapidjson-dev libfmt-dev doctest-dev
-          libwebsocketpp-dev python3 iproute2 util-linux)
+          libwebsocketpp-dev python3 python3-venv iproute2 util-linux)
 if ((want_tests)); then packages+=(nodejs npm); fi
 
 missing=()
@@ -32,4 +32,5 @@ fi
 
 if ((want_tests)); then
   tests/support/claude-cli.sh >/dev/null
+  tests/support/test-venv.sh >/dev/null
 fi

@@ -42,6 +42,15 @@ const char kServeUsage[] =
     "  --max-sessions N             live CLI processes at most (default 100, env MAX_SESSIONS)\n"
     "  --session-timeout-minutes N  sdk-ws idle session timeout (default 30, env SESSION_TIMEOUT_MINUTES)\n"
     "  --tasks-timeout-seconds N    tasks-ui run timeout (default 300)\n"
+    "  --max-connections N          open WebSocket connections at most (default 1024)\n"
+    "  --max-body-bytes N           HTTP request body limit (default 1 MiB)\n"
+    "  --max-message-bytes N        incoming WebSocket message limit (default 1 MiB)\n"
+    "  --send-buffer-bytes N        bytes queued per connection before sending pauses (default 1 MiB)\n"
+    "  --slow-client-timeout-ms N   close a client that accepts nothing this long (default 10000)\n"
+    "  --run-log-bytes N            events kept per run for replay (default 64 MiB)\n"
+    "  --run-grace-seconds N        finished runs stay available this long (default 300)\n"
+    "  --exit-wait-ms N             ending a run: after closing its stdin, wait this long (default 5000)\n"
+    "  --term-wait-ms N             ... then SIGTERM, and after this long SIGKILL (default 5000)\n"
     "  --config FILE                JSON file with any of these settings (see docs/SERVER.md)\n"
     "  --log-level L                debug, info, warn, error (default info)\n"
     "  --log-json                   log JSON lines\n";
@@ -177,6 +186,15 @@ int run_serve(int argc, char **argv)
     else if (a == "--max-sessions") cfg.limits.max_sessions = static_cast<std::size_t>(to_number(a, value(), 1, 1000000));
     else if (a == "--session-timeout-minutes") cfg.sdk_ws_session_timeout = std::chrono::minutes(to_number(a, value(), 1, 100000));
     else if (a == "--tasks-timeout-seconds") cfg.tasks_ui_timeout = std::chrono::seconds(to_number(a, value(), 1, 86400));
+    else if (a == "--max-connections") cfg.limits.max_connections = static_cast<std::size_t>(to_number(a, value(), 1, 1000000));
+    else if (a == "--max-body-bytes") cfg.limits.max_body_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 32));
+    else if (a == "--max-message-bytes") cfg.limits.max_ws_message_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 32));
+    else if (a == "--send-buffer-bytes") cfg.limits.send_buffer_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 32));
+    else if (a == "--slow-client-timeout-ms") cfg.limits.slow_client_timeout = std::chrono::milliseconds(to_number(a, value(), 1, 86400000));
+    else if (a == "--run-log-bytes") cfg.limits.run_log_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 40));
+    else if (a == "--run-grace-seconds") cfg.limits.finished_run_grace = std::chrono::seconds(to_number(a, value(), 0, 86400 * 7));
+    else if (a == "--exit-wait-ms") cfg.cli.shutdown.exit_wait = std::chrono::milliseconds(to_number(a, value(), 0, 3600000));
+    else if (a == "--term-wait-ms") cfg.cli.shutdown.term_wait = std::chrono::milliseconds(to_number(a, value(), 0, 3600000));
     else if (a == "--config") (void)value();
     else if (a == "--log-level") cfg.log.level = to_level(value());
     else if (a == "--log-json") cfg.log.json = true;

@@ -80,6 +80,10 @@ void Subscription::pump()
     end_dropped("the events it had not yet been sent were dropped from the run's log");
     return;
   }
+  // Progress means the socket took bytes since the last pump: the buffer is now smaller than
+  // what was left in it then.
+  auto now = std::chrono::steady_clock::now();
+  if (conn_->buffered() < last_buffered_) stalled_since_ = now;
   std::size_t budget = limits.send_buffer_bytes;
   while (cursor_ < log.next_seq() && conn_->buffered() < budget) {
     const FramePtr &f = log.at(cursor_);
@@ -90,10 +94,8 @@ void Subscription::pump()
   }
   if (cursor_ < log.next_seq()) {
     // Behind: the connection's buffer is full. A client that takes nothing for too long goes.
-    auto now = std::chrono::steady_clock::now();
-    std::size_t b = conn_->buffered();
-    if (b < last_buffered_ || stalled_since_ == std::chrono::steady_clock::time_point{}) stalled_since_ = now;
-    last_buffered_ = b;
+    if (stalled_since_ == std::chrono::steady_clock::time_point{}) stalled_since_ = now;
+    last_buffered_ = conn_->buffered();
     if (now - stalled_since_ >= limits.slow_client_timeout) {
       end_dropped("it accepted nothing for " + std::to_string(limits.slow_client_timeout.count()) + " ms");
       return;

@@ -17,6 +17,9 @@ namespace {
 
 struct ConnImpl;
 
+// How long a connection may take to finish its close handshake before it is cut.
+constexpr std::chrono::seconds kCloseGrace{10};
+
 // Per-connection data that websocketpp stores inside its connection object.
 struct ConnData {
   std::shared_ptr<ConnImpl> impl;
@@ -136,6 +139,15 @@ struct ConnImpl final : WsConn {
     // A close reason must fit a control frame (123 bytes).
     con_->close(code, reason.size() > 123 ? reason.substr(0, 120) + "..." : reason, ec);
     if (ec) open_ = false;
+    // The close frame waits behind what is queued; a peer that reads nothing would keep the
+    // connection forever, so it is cut after a while.
+    auto timer = std::make_shared<asio::steady_timer>(con_->get_raw_socket().get_executor(), kCloseGrace);
+    std::weak_ptr<WsServer::connection_type> weak = con_;
+    timer->async_wait([timer, weak](std::error_code e) {
+      auto c = weak.lock();
+      if (e || !c || c->get_state() == websocketpp::session::state::closed) return;
+      c->terminate(websocketpp::lib::error_code());
+    });
   }
   std::size_t buffered() const override { return con_->get_buffered_amount(); }
   bool is_open() const override { return open_ && !closing_; }
