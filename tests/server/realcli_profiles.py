@@ -1,0 +1,102 @@
+"""One happy path per profile with the real, pinned Claude Code CLI against the offline mock of the
+Messages API. Run by ctest through netns-run.sh and with-mock-api.sh, which provide the loopback-only
+network namespace and the offline environment (ANTHROPIC_BASE_URL, scratch HOME ...); the server
+passes that environment on to the CLI.
+"""
+import asyncio
+import json
+import os
+
+from conftest import read_until_close, recv_json, run, ws_connect
+
+REAL = os.environ.get("CCB_REAL_CLI", "")
+
+
+def test_opcode_real_cli(start_server):
+    s = start_server(cli=REAL)
+    status, r, _ = s.http("POST", "/claude/execute", {"project_path": str(s.root), "prompt": "[[reply: hello from the mock]]"})
+    assert status == 200, r
+
+    async def go():
+        async with ws_connect(s.ws_url(r["websocket_url"])) as ws:
+            return await read_until_close(ws)
+
+    frames, code, _ = run(go(), timeout=120)
+    types = [f["type"] for f in frames]
+    assert types[0] == "system" and frames[0]["subtype"] == "init"
+    texts = [b["text"] for f in frames if f["type"] == "assistant" for b in f["message"]["content"] if b["type"] == "text"]
+    assert "hello from the mock" in texts
+    result = next(f for f in frames if f["type"] == "result")
+    assert result["subtype"] == "success" and not result["is_error"]
+    assert frames[-1] == {"type": "complete", "success": True, "code": 0}
+    assert code == 1000
+
+
+def test_tasks_ui_real_cli(start_server):
+    s = start_server(cli=REAL)
+
+    async def go():
+        async with ws_connect(s.ws_url("/ws/claude")) as ws:
+            greeting = await recv_json(ws)
+            await ws.send(json.dumps({"prompt": "[[reply: tasks hello]]", "meta": "TASK-1"}))
+            frames, code, _ = await read_until_close(ws)
+            return greeting, frames, code
+
+    greeting, frames, code = run(go(), timeout=120)
+    assert greeting == {"info": "send {prompt,meta}"}
+    messages = [f for f in frames if isinstance(f, dict) and f.get("type") == "message"]
+    assert any(b.get("text") == "tasks hello" for m in messages for b in m["content"])
+    assert code == 1000
+
+
+def test_sdk_ws_real_cli_two_turns_a_client_tool_and_a_permission(start_server):
+    s = start_server(cli=REAL)
+
+    async def turn(ws, query):
+        await ws.send(json.dumps(query))
+        frames = []
+        while True:
+            f = await recv_json(ws, timeout=90)
+            frames.append(f)
+            if f["type"] == "tool_call":
+                d = f["data"]
+                assert d["tool_name"] == "Formatter" and d["input"] == {"text": "abc", "style": "bold"}
+                await ws.send(json.dumps({"type": "tool_result", "call_id": d["call_id"], "content": "**abc**"}))
+            if f["type"] == "permission_request":
+                d = f["data"]
+                assert d["tool_name"] == "Bash" and d["tool_use_id"]
+                await ws.send(json.dumps({"type": "permission_response", "request_id": d["request_id"], "behavior": "allow"}))
+            if f["type"] == "query_end":
+                return frames
+
+    def texts(frames):
+        return [b.get("text", "") for f in frames if f["type"] == "assistant_message" for b in f["data"]["content"]]
+
+    async def go():
+        async with ws_connect(s.ws_url("/ws")) as ws:
+            hello = await recv_json(ws)
+            assert hello["type"] == "connection_established"
+            await ws.send(json.dumps({"type": "define_tool", "tool": {
+                "name": "Formatter", "description": "Formats text",
+                "parameters": {"text": {"type": "string", "required": True}, "style": {"type": "string", "enum": ["bold", "italic"]}}}}))
+            assert (await recv_json(ws))["type"] == "tool_defined"
+            opts = {"permission_requests": True}
+            t1 = await turn(ws, {"type": "query", "prompt": "[[reply: first turn]]", "options": opts})
+            t2 = await turn(ws, {"type": "query", "prompt": '[[tool: mcp__ccbridge__Formatter :: {"text":"abc","style":"bold"}]]', "options": opts})
+            # A command the CLI asks about (echo would be allowed as read-only without asking).
+            t3 = await turn(ws, {"type": "query", "prompt": "[[bash: node -e 'console.log(6*7)']]", "options": opts})
+            return t1, t2, t3
+
+    t1, t2, t3 = run(go(), timeout=300)
+    assert t1[0]["type"] == "query_start" and "first turn" in texts(t1)
+    assert t1[-2]["type"] == "result_message" and t1[-2]["data"]["subtype"] == "success"
+    # The model called the client's tool; the client's answer came back to it.
+    assert any(f["type"] == "tool_call" for f in t2)
+    assert any("**abc**" in t for t in texts(t2))
+    # The Bash call was asked for, allowed, and ran.
+    assert any(f["type"] == "permission_request" for f in t3)
+    results = [b for f in t3 if f["type"] == "assistant_message" for b in f["data"]["content"] if b.get("type") == "tool_result"]
+    assert results and not results[0]["is_error"] and "42" in json.dumps(results[0]["content"])
+    # All three turns ran in one CLI process: the same Claude session id throughout.
+    ids = {f["data"]["session_id"] for f in t1 + t2 + t3 if f["type"] == "result_message"}
+    assert len(ids) == 1
