@@ -104,7 +104,7 @@ struct ToolCall {
 
 class SdkConnection final : public WsHandler, public std::enable_shared_from_this<SdkConnection> {
 public:
-  SdkConnection(Context &ctx, WsConn &conn) : ctx_(ctx), conn_(conn) {}
+  SdkConnection(Context &ctx, WsConn &conn) : ctx_(ctx), conn_(conn), idle_(ctx.ioc) {}
 
   ~SdkConnection() override { end_conversation(); }
 
@@ -119,6 +119,7 @@ public:
       conn->close(close_code::try_again_later, "too slow (" + why + "); last event sent: " + std::to_string(resume));
     };
     sub_ = run_->subscribe(conn_, 0, std::move(ev));
+    touch();
     conn_.send_text("{\"type\":\"connection_established\",\"data\":{\"session_id\":" + json_str(id_) +
                     ",\"capabilities\":{\"concurrent_input\":true,\"tool_definition\":true,\"interrupt_query\":true,"
                     "\"permission_requests\":true}}}");
@@ -126,6 +127,7 @@ public:
 
   void on_text(std::string_view text) override
   {
+    touch();
     JsonView msg;
     try {
       msg = parse_json(text);
@@ -148,12 +150,14 @@ public:
 
   void on_close(std::uint16_t) override
   {
+    idle_.cancel();
     sub_.reset();
     end_conversation();
   }
 
   void on_shutdown() override
   {
+    idle_.cancel();
     sub_.reset();
     end_conversation();
     conn_.close(close_code::going_away, "server shutting down");
@@ -163,6 +167,22 @@ public:
   bool query_active() const { return query_active_; }
 
 private:
+  // SESSION_TIMEOUT_MINUTES: a connection with no query running and nothing from the client for
+  // that long ends its conversation and is closed.
+  void touch()
+  {
+    idle_.expires_after(ctx_.cfg.sdk_ws_session_timeout);
+    auto weak = weak_from_this();
+    idle_.async_wait([weak](std::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      if (self->query_active_) return self->touch();
+      self->ctx_.log.info("session_timeout", {{"profile", kProfile}, {"session", self->id_}});
+      self->end_conversation();
+      self->conn_.close(close_code::normal, "session timed out");
+    });
+  }
+
   void client_error(const std::string &why)
   {
     ++ctx_.metrics.client_errors;
@@ -463,6 +483,7 @@ private:
       if (interrupted_) publish(R"({"type":"query_interrupted"})");
       query_active_ = false;
       publish(R"({"type":"query_end"})");
+      touch();
       break;
     }
     default: break;  // stream events, rate-limit notices ... are not part of this protocol
@@ -625,6 +646,7 @@ private:
 
   Context &ctx_;
   WsConn &conn_;
+  asio::steady_timer idle_;
   std::string id_;
   std::shared_ptr<Run> run_;
   std::shared_ptr<Subscription> sub_;
