@@ -10,7 +10,7 @@ want_tests=0
 
 packages=(build-essential cmake ninja-build pkg-config libasio-dev rapidjson-dev libfmt-dev doctest-dev
           libwebsocketpp-dev python3 python3-venv iproute2 util-linux)
-if ((want_tests)); then packages+=(nodejs npm); fi
+if ((want_tests)); then packages+=(nodejs npm chromium); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,4 +33,5 @@ fi
 if ((want_tests)); then
   tests/support/claude-cli.sh >/dev/null
   tests/support/test-venv.sh >/dev/null
+  tests/support/browser-tools.sh >/dev/null
 fi

@@ -137,6 +137,8 @@ std::string json_str(std::string_view s);
 std::string error_body(std::string_view message);
 
 void register_opcode(Context &ctx, Router &r);
+/// The browser demo page (GET /, /demo, /demo/config), served with the opcode profile it uses.
+void register_demo(Context &ctx, Router &r);
 void register_tasks_ui(Context &ctx, Router &r);
 void register_sdk_ws(Context &ctx, Router &r);
 

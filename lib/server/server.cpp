@@ -556,7 +556,10 @@ void Server::start()
       else throw Error(errc::invalid_argument, "unknown profile '" + p + "' (known: opcode, tasks-ui, sdk-ws)");
     }
     // opcode's WS /ws/claude/{id} and tasks-ui's WS /ws/claude differ by the id segment.
-    if (has_opcode) srv::register_opcode(s.ctx, router);
+    if (has_opcode) {
+      srv::register_opcode(s.ctx, router);
+      srv::register_demo(s.ctx, router);
+    }
     if (has_tasks) srv::register_tasks_ui(s.ctx, router);
     if (has_sdk) srv::register_sdk_ws(s.ctx, router);
     s.routers.push_back(std::move(router));
