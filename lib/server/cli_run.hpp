@@ -39,6 +39,9 @@ public:
   ~CliRun();
   /// Non-blocking: starts the shutdown ladder; the end event follows.
   void cancel();
+  /// Stops taking events (the CLI's stdout then pauses once the inbox is full) / takes them again.
+  void pause_intake() { if (inbox_) inbox_->pause(); }
+  void resume_intake() { if (inbox_) inbox_->resume(); }
   bool ended() const { return ended_; }
   int pid() const;
 

@@ -11,17 +11,23 @@ constexpr std::chrono::milliseconds kPumpInterval{2};
 
 // ---- EventLog ----------------------------------------------------------------------------------
 
-std::uint64_t EventLog::append(FramePtr f)
+std::uint64_t EventLog::append(FramePtr f, std::uint64_t keep_from)
 {
   bytes_ += f->text.size();
   frames_.push_back(std::move(f));
+  std::uint64_t seq = next_seq() - 1;
+  trim(keep_from);
+  return seq;
+}
+
+void EventLog::trim(std::uint64_t keep_from)
+{
   // Keep at least the newest event, however large.
-  while (bytes_ > cap_ && frames_.size() > 1) {
+  while (bytes_ > cap_ && frames_.size() > 1 && first_ < keep_from) {
     bytes_ -= frames_.front()->text.size();
     frames_.pop_front();
     ++first_;
   }
-  return next_seq() - 1;
 }
 
 // ---- Subscription ------------------------------------------------------------------------------
@@ -54,7 +60,8 @@ void Subscription::detach()
   timer_.cancel();
   auto &subs = run_->subs_;
   subs.erase(std::remove(subs.begin(), subs.end(), this), subs.end());
-  run_.reset();
+  auto run = std::move(run_);
+  run->after_progress();  // the lead may have moved on
 }
 
 void Subscription::end_dropped(const std::string &why)
@@ -85,12 +92,18 @@ void Subscription::pump()
   auto now = std::chrono::steady_clock::now();
   if (conn_->buffered() < last_buffered_) stalled_since_ = now;
   std::size_t budget = limits.send_buffer_bytes;
+  std::uint64_t before = cursor_;
   while (cursor_ < log.next_seq() && conn_->buffered() < budget) {
     const FramePtr &f = log.at(cursor_);
     conn_->send(f);
     ++cursor_;
     ++stats.frames_sent;
     stats.bytes_sent += f->text.size();
+  }
+  if (cursor_ != before) {
+    auto keep = run_;  // after_progress may resume intake, which must not free the run under us
+    keep->after_progress();
+    if (done_ || !run_) return;
   }
   if (cursor_ < log.next_seq()) {
     // Behind: the connection's buffer is full. A client that takes nothing for too long goes.
@@ -133,9 +146,33 @@ Run::Run(Hub &hub, std::string id, std::string profile)
 {
 }
 
+std::uint64_t Run::lead() const
+{
+  if (subs_.empty()) return log_.next_seq();
+  std::uint64_t lead = 0;
+  for (const Subscription *s : subs_) lead = std::max(lead, s->cursor());
+  return lead;
+}
+
+void Run::pause_intake(std::function<void()> resume)
+{
+  resume_intake_ = std::move(resume);
+  after_progress();  // maybe there is room already
+}
+
+void Run::after_progress()
+{
+  if (!resume_intake_) return;
+  log_.trim(lead());
+  if (log_.over_cap()) return;
+  auto resume = std::move(resume_intake_);
+  resume_intake_ = nullptr;
+  resume();
+}
+
 std::uint64_t Run::publish(std::string frame_text)
 {
-  std::uint64_t seq = log_.append(make_frame(std::move(frame_text)));
+  std::uint64_t seq = log_.append(make_frame(std::move(frame_text)), lead());
   ++hub_.stats().frames_published;
   // Copy: a pump may end a subscription, which removes it from subs_.
   auto subs = subs_;

@@ -35,11 +35,14 @@ struct HubLimits {
   std::chrono::milliseconds finished_run_grace{300000};
 };
 
-/// Sequence-numbered frames of one run; the oldest are dropped beyond `cap_bytes`.
+/// Sequence-numbered frames of one run. Beyond `cap_bytes` the oldest are dropped, but never one
+/// at or after `keep_from` (what the most advanced reader still needs).
 class EventLog {
 public:
   explicit EventLog(std::size_t cap_bytes) : cap_(cap_bytes) {}
-  std::uint64_t append(FramePtr f);
+  std::uint64_t append(FramePtr f, std::uint64_t keep_from);
+  void trim(std::uint64_t keep_from);
+  bool over_cap() const { return bytes_ > cap_; }
   std::uint64_t first_seq() const { return first_; }        ///< oldest held
   std::uint64_t next_seq() const { return first_ + frames_.size(); }  ///< one past the newest
   const FramePtr &at(std::uint64_t seq) const { return frames_[seq - first_]; }
@@ -76,6 +79,7 @@ public:
   void pump();
   void detach();
   std::uint64_t sent_seq() const { return cursor_ - 1; }
+  std::uint64_t cursor() const { return cursor_; }
 
 private:
   void schedule();
@@ -109,6 +113,12 @@ public:
   std::chrono::steady_clock::time_point finished_at() const { return finished_at_; }
 
   std::shared_ptr<Subscription> subscribe(WsConn &conn, std::uint64_t since, SubscriberEvents events);
+
+  /// Intake control for bursts: when the log is over its cap and even the most advanced
+  /// subscriber still needs the oldest events, the producer pauses (the CLI's pipe then fills)
+  /// instead of those events being dropped. `resume` is called once there is room again.
+  bool over_cap() const { return log_.over_cap(); }
+  void pause_intake(std::function<void()> resume);
   std::size_t subscriber_count() const { return subs_.size(); }
   const EventLog &log() const { return log_; }
   Hub &hub() { return hub_; }
@@ -119,6 +129,8 @@ public:
 
 private:
   friend class Subscription;
+  std::uint64_t lead() const;  // the next seq the most advanced subscriber needs
+  void after_progress();
   Hub &hub_;
   std::string id_;
   std::string profile_;
@@ -126,6 +138,7 @@ private:
   std::vector<Subscription *> subs_;
   bool finished_ = false;
   std::chrono::steady_clock::time_point finished_at_{};
+  std::function<void()> resume_intake_;
 };
 
 /// Counters the server exports at /metrics. Relaxed atomics: read from the metrics route only.
@@ -181,7 +194,7 @@ public:
     cv_.wait(lk, [this] { return closed_ || items_.size() < max_; });
     if (closed_) return;
     items_.push_back(std::move(item));
-    if (posted_) return;
+    if (posted_ || paused_) return;
     posted_ = true;
     lk.unlock();
     asio::post(ioc_, [self = this->shared_from_this()] { self->drain(); });
@@ -194,14 +207,31 @@ public:
     cv_.notify_all();
   }
 
+  /// While paused nothing is drained: once `max_items` wait, push() blocks (backpressure).
+  void pause()
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    paused_ = true;
+  }
+  void resume()
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    paused_ = false;
+    if (items_.empty() || posted_) return;
+    posted_ = true;
+    lk.unlock();
+    asio::post(ioc_, [self = this->shared_from_this()] { self->drain(); });
+  }
+
 private:
   void drain()
   {
     std::vector<T> batch;
     {
       std::lock_guard<std::mutex> lk(mu_);
-      batch.swap(items_);
       posted_ = false;
+      if (paused_) return;
+      batch.swap(items_);
       cv_.notify_all();
     }
     if (!batch.empty()) drain_(batch);
@@ -214,6 +244,7 @@ private:
   std::condition_variable cv_;
   std::vector<T> items_;
   bool posted_ = false;
+  bool paused_ = false;
   bool closed_ = false;
 };
 

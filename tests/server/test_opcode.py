@@ -312,3 +312,20 @@ def test_sigterm_ends_runs_and_closes_sockets_with_1001(start_server):
     assert code == 1001
     assert s.stopped == 0
     assert s.wait_no_processes()
+
+
+def test_a_burst_larger_than_the_log_reaches_a_lone_client_in_full(start_server):
+    # 8 MB of output against a 200 KB log: with a client attached the CLI is held back instead
+    # of events being dropped.
+    s = start_server(script="wait_user\nsleep 500\n" + FLOOD.format(n=20000).removeprefix("wait_user\n"),
+                     args=["--run-log-bytes", "200000"])
+    _, r, _ = execute(s)
+
+    async def go():
+        async with ws_connect(s.ws_url(r["websocket_url"])) as ws:
+            return await read_until_close(ws)
+
+    frames, code, _ = run(go(), timeout=120)
+    assert code == 1000
+    assert [f["seq"] for f in frames if f.get("type") == "stream_event"] == list(range(20000))
+    assert frames[-1]["type"] == "complete"

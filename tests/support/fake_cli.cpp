@@ -971,6 +971,57 @@ void do_permission_turn(const std::string &tool, const std::string &input)
   g_wire.flush();
 }
 
+// timed_text: N assistant text messages of `bytes` bytes whose text starts with "t=<ns> ", the
+// CLOCK_REALTIME time of the write, so that a client can measure the latency from the CLI writing
+// a line to receiving it; at most `per_second` of them a second (0: as fast as possible).
+void do_timed_text(std::uint64_t n, std::uint64_t per_second, std::uint64_t bytes)
+{
+  g_wire.flush();
+  static const char kHead[] = "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_fake_t\",\"type\":\"message\","
+                              "\"role\":\"assistant\",\"model\":\"claude-fake\",\"content\":[{\"type\":\"text\",\"text\":\"t=";
+  static const char kTail[] = "\"}],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,"
+                              "\"output_tokens\":1}},\"parent_tool_use_id\":null,\"session_id\":\"fake-session\"}\n";
+  std::string line;
+  timespec start{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  std::vector<char> buf;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (per_second) {
+      // Pace against the start time, so that the rate holds on average without drifting.
+      std::uint64_t due_ns = i * 1000000000ull / per_second;
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      std::uint64_t elapsed = static_cast<std::uint64_t>(now.tv_sec - start.tv_sec) * 1000000000ull +
+                              static_cast<std::uint64_t>(now.tv_nsec) - static_cast<std::uint64_t>(start.tv_nsec);
+      if (due_ns > elapsed) {
+        std::uint64_t wait = due_ns - elapsed;
+        timespec ts{static_cast<time_t>(wait / 1000000000ull), static_cast<long>(wait % 1000000000ull)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+      }
+    }
+    timespec rt{};
+    clock_gettime(CLOCK_REALTIME, &rt);
+    line.assign(kHead, sizeof kHead - 1);
+    line += std::to_string(static_cast<std::uint64_t>(rt.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(rt.tv_nsec));
+    line += ' ';
+    std::size_t fixed = line.size() + (sizeof kTail - 1);
+    if (bytes > fixed) line.append(bytes - fixed, 'x');
+    line.append(kTail, sizeof kTail - 1);
+    if (per_second) {
+      out_write(line);  // each line on its own, at its time
+    } else {
+      buf.insert(buf.end(), line.begin(), line.end());
+      if (buf.size() >= kBulkChunk) {
+        out_write(buf.data(), buf.size());
+        buf.clear();
+      }
+    }
+    if (g_stdout_closed) return;
+  }
+  if (!buf.empty()) out_write(buf.data(), buf.size());
+}
+
 // ------------------------------------------------------------------------------------------------
 // Script
 
@@ -1000,12 +1051,13 @@ enum class Op {
   send_control,
   send_control_nowait,
   permission_turn,
+  timed_text,
 };
 
 struct Cmd {
   Op op;
   int line;
-  std::uint64_t n1 = 0, n2 = 0;
+  std::uint64_t n1 = 0, n2 = 0, n3 = 0;
   std::string text;
   std::string tool;  // permission_turn
 };
@@ -1020,7 +1072,7 @@ const char *const kCommandNames[] = {
     "wait_user", "wait_eof",     "echo_stdin_lines", "emit",  "emit_raw", "replay",         "repeat",
     "repeat_line", "flood",      "big_line",         "split", "stderr",   "stderr_flood",   "sleep",
     "exit",      "kill",         "ignore_sigterm",   "hang",  "close_stdout", "grandchild", "dump_invocation",
-    "serve_turns", "send_control_nowait", "send_control", "permission_turn",
+    "serve_turns", "send_control_nowait", "send_control", "permission_turn", "timed_text",
 };
 
 [[noreturn]] void bad_line(int n, const std::string &why, const std::string &line)
@@ -1120,7 +1172,7 @@ Cmd parse_line(const std::string &raw, int n)
   while (i < raw.size() && is_blank(raw[i])) ++i;
   std::string word = next_word(raw, i);
   std::string rest = raw.substr(i);  // verbatim (text commands keep trailing blanks)
-  Cmd c{Op::wait_user, n, 0, 0, std::string()};
+  Cmd c{Op::wait_user, n, 0, 0, 0, std::string(), std::string()};
 
   auto no_args = [&](Op op) {
     if (!rtrim(rest).empty()) bad_line(n, "'" + word + "' takes no arguments", raw);
@@ -1210,6 +1262,15 @@ Cmd parse_line(const std::string &raw, int n)
   } else if (word == "dump_invocation") {
     c.op = Op::dump_invocation;
     c.text = need_path(rest, "dump_invocation <path>");
+  } else if (word == "timed_text") {
+    c.op = Op::timed_text;
+    std::size_t j = 0;
+    std::uint64_t *dst[3] = {&c.n1, &c.n2, &c.n3};
+    for (int a = 0; a < 3; ++a) {
+      std::string w = next_word(rest, j);
+      if (!parse_u64(w, *dst[a])) bad_line(n, "usage: timed_text <N> <per_second, 0 = no limit> <bytes>", raw);
+    }
+    if (!rtrim(rest.substr(j)).empty() || c.n3 < 200) bad_line(n, "usage: timed_text <N> <per_second> <bytes >= 200>", raw);
   } else if (word == "serve_turns") {
     no_args(Op::serve_turns);
   } else if (word == "send_control" || word == "send_control_nowait") {
@@ -1571,6 +1632,7 @@ void run(const std::vector<Cmd> &cmds)
       case Op::send_control: do_send_control(c.text, true); break;
       case Op::send_control_nowait: do_send_control(c.text, false); break;
       case Op::permission_turn: do_permission_turn(c.tool, c.text); break;
+      case Op::timed_text: do_timed_text(c.n1, c.n2, c.n3); break;
       case Op::emit: g_wire.flush(); out_write(substitute(c.text) + "\n"); break;
       case Op::emit_raw: out_write(c.text); break;
       case Op::replay: do_replay(c); break;

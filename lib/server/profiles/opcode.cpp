@@ -63,6 +63,14 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
     }
     }
   }
+  // A burst the clients cannot take yet: hold the CLI back rather than drop what they need.
+  if (!run.finished() && run.over_cap() && st.cli) {
+    st.cli->pause_intake();
+    std::weak_ptr<CliRun> cli = st.cli;
+    run.pause_intake([cli] {
+      if (auto c = cli.lock()) c->resume_intake();
+    });
+  }
 }
 
 void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)

@@ -443,6 +443,14 @@ private:
       map_message(ev.msg);
       ctx_.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
     }
+    // A burst the client cannot take yet: hold the CLI back rather than drop what it needs.
+    if (run_ && conv_ && conv_->inbox && run_->over_cap()) {
+      conv_->inbox->pause();
+      std::weak_ptr<Inbox<CliEvent>> inbox = conv_->inbox;
+      run_->pause_intake([inbox] {
+        if (auto in = inbox.lock()) in->resume();
+      });
+    }
   }
 
   void map_message(const Message &m)
