@@ -26,9 +26,9 @@ ProcessChannel::ProcessChannel(Strand strand, const SpawnedChild &child, Config 
       exit_poll_(strand_),
       ladder_timer_(strand_),
       drain_timer_(strand_),
-      out_buf_(config.read_chunk),
-      err_buf_(16 * 1024)
+      err_buf_(4 * 1024)
 {
+  stdout_.non_blocking(true);
   if (child.pidfd >= 0) pidfd_.assign(child.pidfd);
 }
 
@@ -118,16 +118,39 @@ void ProcessChannel::resume_stdout()
   do_read_stdout();
 }
 
+// stdout is read into one buffer per I/O thread rather than one per process: a process waits for
+// readiness (no buffer), then reads synchronously, and the handler copies what it keeps. An idle
+// session thus holds no read buffer (it used to hold read_chunk bytes, 256 KiB, each).
+namespace {
+std::vector<char> &thread_read_buffer(std::size_t size)
+{
+  thread_local std::vector<char> buf;
+  if (buf.size() < size) buf.resize(size);
+  return buf;
+}
+}  // namespace
+
 void ProcessChannel::do_read_stdout()
 {
   if (paused_ || stdout_done_ || reading_stdout_) return;
   reading_stdout_ = true;
-  stdout_.async_read_some(asio::buffer(out_buf_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
+  stdout_.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this()](std::error_code ec) {
     self->reading_stdout_ = false;
     if (self->stdout_done_) return;
-    if (n > 0 && self->handler_) self->handler_->on_stdout(self->out_buf_.data(), n);
     if (ec) {
-      self->end_stdout(ec == asio::error::eof ? std::error_code() : ec);
+      self->end_stdout(ec);
+      return;
+    }
+    std::vector<char> &buf = thread_read_buffer(self->config_.read_chunk);
+    std::error_code rec;
+    std::size_t n = self->stdout_.read_some(asio::buffer(buf.data(), self->config_.read_chunk), rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) {
+      self->do_read_stdout();
+      return;
+    }
+    if (n > 0 && self->handler_) self->handler_->on_stdout(buf.data(), n);
+    if (rec) {
+      self->end_stdout(rec == asio::error::eof ? std::error_code() : rec);
       return;
     }
     self->do_read_stdout();

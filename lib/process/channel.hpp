@@ -100,7 +100,6 @@ private:
   asio::steady_timer drain_timer_;
   std::shared_ptr<ChannelHandler> handler_;
 
-  std::vector<char> out_buf_;
   std::vector<char> err_buf_;
   bool reading_stdout_ = false;
   bool paused_ = false;

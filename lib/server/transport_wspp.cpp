@@ -186,6 +186,13 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
   s.set_max_http_body_size(limits.max_body_bytes);
   s.set_max_message_size(limits.max_ws_message_bytes);
   WsServer *sp = &s;
+  // Frames are small and must go out at once: no Nagle delay (with the peer's delayed ACKs it
+  // cost 20-40 ms per frame). Set once the socket is accepted (before, it is not open yet).
+  s.set_tcp_post_init_handler([sp](websocketpp::connection_hdl hdl) {
+    std::error_code ec;
+    ConnPtr con = sp->get_con_from_hdl(hdl, ec);
+    if (!ec) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  });
 
   s.set_http_handler([this, sp, listener](websocketpp::connection_hdl hdl) {
     ConnPtr con = sp->get_con_from_hdl(hdl);

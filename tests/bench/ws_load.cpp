@@ -4,10 +4,11 @@
 // (written by the fake CLI's timed_text with CLOCK_REALTIME) give a latency sample: from the CLI
 // writing the line to this client receiving the frame.
 //
-//   ws_load --url ws://127.0.0.1:8000/ws --clients K [--prompt P] [--idle-seconds S]
+//   ws_load --url ws://127.0.0.1:8000/ws --clients K [--prompt P] [--idle-seconds S] [--hold-seconds S]
 //
 // With --idle-seconds S the clients only connect, stay idle S seconds (for memory measurements)
-// and close. Prints one JSON line.
+// and close. With --hold-seconds S the connections stay open S seconds after every query ended
+// (their conversations idle), and the JSON line is printed before that wait. Prints one JSON line.
 #include <websocketpp/client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
@@ -45,11 +46,13 @@ int main(int argc, char **argv)
   std::string url, prompt = "bench";
   long clients = 1;
   long idle_seconds = -1;
+  long hold_seconds = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--url")) url = argv[i + 1];
     else if (!std::strcmp(argv[i], "--clients")) clients = std::atol(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--prompt")) prompt = argv[i + 1];
     else if (!std::strcmp(argv[i], "--idle-seconds")) idle_seconds = std::atol(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--hold-seconds")) hold_seconds = std::atol(argv[i + 1]);
   }
   if (url.empty() || clients < 1) {
     std::fprintf(stderr, "usage: ws_load --url ws://host:port/ws --clients K [--prompt P] [--idle-seconds S]\n");
@@ -65,6 +68,22 @@ int main(int argc, char **argv)
   std::string query = "{\"type\":\"query\",\"prompt\":\"" + prompt + "\"}";
   std::vector<websocketpp::connection_hdl> open_conns;
 
+  asio::steady_timer hold_timer(c.get_io_service());
+  auto report = [&] {
+    double secs = std::chrono::duration<double>(st.last_end - st.first_query).count();
+    std::vector<std::uint32_t> lat = st.latency_us;
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double q) -> double {
+      if (lat.empty()) return 0;
+      return lat[static_cast<std::size_t>(q * static_cast<double>(lat.size() - 1))];
+    };
+    std::printf("{\"clients\":%ld,\"completed\":%llu,\"frames\":%llu,\"messages\":%zu,\"bytes\":%llu,\"seconds\":%.6f,"
+                "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"errors\":%llu}\n",
+                clients, static_cast<unsigned long long>(st.done), static_cast<unsigned long long>(st.frames), lat.size(),
+                static_cast<unsigned long long>(st.bytes), secs, pct(0.5), pct(0.99), pct(1.0),
+                static_cast<unsigned long long>(st.errors));
+    std::fflush(stdout);
+  };
   c.set_message_handler([&](websocketpp::connection_hdl hdl, Client::message_ptr msg) {
     std::uint64_t now = realtime_ns();
     const std::string &p = msg->get_payload();
@@ -89,8 +108,19 @@ int main(int argc, char **argv)
     if (p.find("\"query_end\"") != std::string::npos) {
       st.last_end = std::chrono::steady_clock::now();
       ++st.done;
-      std::error_code ec;
-      c.close(hdl, websocketpp::close::status::normal, "done", ec);
+      if (hold_seconds < 0) {
+        std::error_code ec;
+        c.close(hdl, websocketpp::close::status::normal, "done", ec);
+      } else if (st.done == static_cast<std::uint64_t>(clients)) {
+        report();
+        hold_timer.expires_after(std::chrono::seconds(hold_seconds));
+        hold_timer.async_wait([&](std::error_code) {
+          for (auto &h : open_conns) {
+            std::error_code ec;
+            c.close(h, websocketpp::close::status::normal, "done", ec);
+          }
+        });
+      }
     }
   });
   c.set_open_handler([&](websocketpp::connection_hdl hdl) {
@@ -133,17 +163,6 @@ int main(int argc, char **argv)
     return st.errors ? 1 : 0;
   }
   c.run();
-  double secs = std::chrono::duration<double>(st.last_end - st.first_query).count();
-  std::sort(st.latency_us.begin(), st.latency_us.end());
-  auto pct = [&](double q) -> double {
-    if (st.latency_us.empty()) return 0;
-    std::size_t i = static_cast<std::size_t>(q * static_cast<double>(st.latency_us.size() - 1));
-    return st.latency_us[i];
-  };
-  std::printf("{\"clients\":%ld,\"completed\":%llu,\"frames\":%llu,\"messages\":%zu,\"bytes\":%llu,\"seconds\":%.6f,"
-              "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"errors\":%llu}\n",
-              clients, static_cast<unsigned long long>(st.done), static_cast<unsigned long long>(st.frames),
-              st.latency_us.size(), static_cast<unsigned long long>(st.bytes), secs, pct(0.5), pct(0.99), pct(1.0),
-              static_cast<unsigned long long>(st.errors));
+  if (hold_seconds < 0 || st.done != static_cast<std::uint64_t>(clients)) report();
   return st.done == static_cast<std::uint64_t>(clients) && !st.errors ? 0 : 1;
 }

@@ -14,6 +14,7 @@
 // is refused unless the operator enables it) and cwd must lie inside the allowed roots.
 #include "server/cli_run.hpp"
 #include "server/context.hpp"
+#include "server/json_span.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>
@@ -257,7 +258,7 @@ private:
     interrupted_ = false;
     publish("{\"type\":\"query_start\",\"data\":{\"prompt\":" + json_str(text) + "}}");
 
-    if (conv_ && conv_->session) {
+    if (conv_ && session_ready_) {
       // Same conversation: what can change between turns changes through control requests.
       if (opts.cwd && *opts.cwd != opened_cwd_) return fail_query("cwd cannot change within a conversation; open a new connection");
       std::optional<std::string> new_model = opts.model != opened_model_ ? opts.model : std::nullopt;
@@ -378,13 +379,31 @@ private:
           // The client left while the CLI started: end it, off the server thread.
           return;
         }
-        if (!err.empty()) self->open_failed(err, not_found);
+        if (!err.empty()) return self->open_failed(err, not_found);
+        if (self->conv_ == conv) self->on_opened();
       });
     });
   }
 
+  // The Session is set (by the opening worker, before it posted this): from now on the server
+  // thread uses it directly.
+  void on_opened()
+  {
+    session_ready_ = true;
+    auto inputs = std::move(pending_inputs_);
+    pending_inputs_.clear();
+    for (const auto &t : inputs) {
+      try {
+        conv_->session->send(t);
+      } catch (const Error &e) {
+        client_error(e.what());
+      }
+    }
+  }
+
   void open_failed(const std::string &err, bool not_found)
   {
+    pending_inputs_.clear();
     ++ctx_.metrics.spawn_failures;
     ctx_.log.warn("spawn_failed", {{"profile", kProfile}, {"session", id_}, {"error", err}});
     if (counted_) {
@@ -397,6 +416,8 @@ private:
 
   void end_conversation()
   {
+    session_ready_ = false;
+    pending_inputs_.clear();
     for (auto &kv : permissions_) kv.second.reply(PermissionDecision::deny("the client has gone"));
     permissions_.clear();
     for (auto &kv : tool_calls_) kv.second->promise.set_value(ToolResult::error("the client has gone"));
@@ -428,6 +449,7 @@ private:
           --ctx_.live_processes;
           counted_ = false;
         }
+        session_ready_ = false;
         if (conv_) {
           auto conv = std::move(conv_);
           ctx_.workers.post([conv] {
@@ -457,11 +479,19 @@ private:
   {
     switch (m.type()) {
     case MessageType::assistant: {
-      JsonView content = m.json()["message"]["content"];
-      publish("{\"type\":\"assistant_message\",\"data\":{\"content\":" + (content.is_array() ? content.dump() : std::string("[]")) + "}}");
+      // The content array as the CLI wrote it: no DOM on the hot path.
+      auto content = json_member_span(m.raw(), {"message", "content"});
+      bool array = content && !content->empty() && content->front() == '[';
+      std::string frame;
+      frame.reserve(m.raw().size() + 48);
+      frame += "{\"type\":\"assistant_message\",\"data\":{\"content\":";
+      frame += array ? *content : std::string_view("[]");
+      frame += "}}";
+      publish(std::move(frame));
       break;
     }
     case MessageType::user: {
+      if (m.raw().find("\"tool_result\"") == std::string_view::npos) break;
       // Tool results come back in user messages; the seed's clients read them as assistant_message.
       JsonView content = m.json()["message"]["content"];
       if (!content.is_array()) break;
@@ -520,11 +550,16 @@ private:
   {
     auto text = msg["text"].string();
     if (!text || text->empty()) return client_error("'text' must be a non-empty string");
-    if (!query_active_ || !conv_ || !conv_->session) return client_error("no query is running; send a query instead");
-    try {
-      conv_->session->send(*text);
-    } catch (const Error &e) {
-      return client_error(e.what());
+    if (!query_active_ || !conv_) return client_error("no query is running; send a query instead");
+    if (!session_ready_) {
+      // The CLI is still starting: the text follows the first prompt once it is up.
+      pending_inputs_.emplace_back(*text);
+    } else {
+      try {
+        conv_->session->send(*text);
+      } catch (const Error &e) {
+        return client_error(e.what());
+      }
     }
     conn_.send_text("{\"type\":\"input_acknowledged\",\"data\":{\"text\":" + json_str(*text) + "}}");
   }
@@ -632,24 +667,23 @@ private:
     if (!id) return client_error("'request_id' must be the id of a permission_request");
     auto it = permissions_.find(std::string(*id));
     if (it == permissions_.end()) return client_error("no permission request '" + std::string(*id) + "' is waiting (answered already, timed out or cancelled)");
+    // Check the answer before taking the request: a malformed one leaves it waiting.
     std::string_view behavior = msg["behavior"].string_or();
+    JsonView updated = msg["updated_input"];
+    bool has_update = updated.exists() && !updated.is_null();
+    if (behavior != "allow" && behavior != "deny") return client_error("'behavior' must be \"allow\" or \"deny\"");
+    if (has_update && (behavior != "allow" || !updated.is_object())) return client_error("'updated_input' must be an object, with behavior \"allow\"");
     PendingPermission p = std::move(it->second);
-    if (behavior == "allow") {
-      JsonView updated = msg["updated_input"];
-      if (updated.exists() && !updated.is_null()) {
-        if (!updated.is_object()) return client_error("'updated_input' must be an object");
-        p.reply(PermissionDecision::allow_with(updated.dump()));
-      } else {
-        p.reply(PermissionDecision::allow());
-      }
-    } else if (behavior == "deny") {
-      std::string why(msg["message"].string_or("denied by the user"));
-      p.reply(PermissionDecision::deny(why, msg["interrupt"].boolean().value_or(false)));
-    } else {
-      return client_error("'behavior' must be \"allow\" or \"deny\"");
-    }
+    permissions_.erase(it);
     if (p.timer) p.timer->cancel();
-    permissions_.erase(std::string(*id));
+    if (p.reply.cancelled()) return client_error("permission request '" + std::string(*id) + "' was withdrawn by Claude Code (the turn was interrupted)");
+    if (behavior == "deny") {
+      p.reply(PermissionDecision::deny(std::string(msg["message"].string_or("denied by the user")), msg["interrupt"].boolean().value_or(false)));
+    } else if (has_update) {
+      p.reply(PermissionDecision::allow_with(updated.dump()));
+    } else {
+      p.reply(PermissionDecision::allow());
+    }
   }
 
   Context &ctx_;
@@ -662,6 +696,8 @@ private:
   std::vector<DefinedTool> tools_;
   std::map<std::string, std::shared_ptr<ToolCall>> tool_calls_;
   std::map<std::string, PendingPermission> permissions_;
+  std::vector<std::string> pending_inputs_;
+  bool session_ready_ = false;
   std::string opened_cwd_;
   std::optional<std::string> opened_model_, opened_mode_;
   bool query_active_ = false;

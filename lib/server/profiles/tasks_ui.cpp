@@ -10,6 +10,7 @@
 // client goes; a second prompt on the same connection is refused instead of leaking a process.
 #include "server/cli_run.hpp"
 #include "server/context.hpp"
+#include "server/json_span.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>
@@ -128,8 +129,9 @@ private:
         if (m.is(MessageType::invalid_line)) break;
         if (m.is(MessageType::assistant)) {
           // The seed's client reads {"type":"message","content":[...]}: the inner message object.
-          JsonView inner = m.json()["message"];
-          conn_.send_text(inner.is_object() ? inner.dump() : std::string(m.raw()));
+          auto inner = json_member_span(m.raw(), {"message"});
+          bool object = inner && !inner->empty() && inner->front() == '{';
+          conn_.send_text(std::string(object ? *inner : m.raw()));
         } else {
           conn_.send_text(std::string(m.raw()));
         }

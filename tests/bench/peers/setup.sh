@@ -9,6 +9,9 @@ set -euo pipefail
 
 PY_SDK_VERSION=0.2.187     # PyPI claude-agent-sdk (newest when pinned)
 TS_SDK_VERSION=0.3.330     # npm @anthropic-ai/claude-agent-sdk
+# The gateway benchmark's peer servers (newest when pinned).
+PY_SERVER_PINS=(fastapi==0.165.0 uvicorn==0.54.0 websockets==17.4)
+WS_VERSION=8.23.0          # npm ws
 
 CACHE="${CCB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccbridge}"
 VENV="$CACHE/bench-venv"
@@ -30,6 +33,12 @@ else
   log "claude-agent-sdk $PY_SDK_VERSION already in $VENV"
 fi
 
+have_srv="$("$VENV/bin/python" -m pip freeze 2>/dev/null | grep -ciE '^(fastapi==0.165.0|uvicorn==0.54.0|websockets==17.4)$' || true)"
+if [[ "$have_srv" != 3 ]]; then
+  log "installing ${PY_SERVER_PINS[*]} into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_SERVER_PINS[@]}" >&2
+fi
+
 # --- TypeScript SDK -----------------------------------------------------------------------------
 # --omit=optional skips the per-platform packages that carry the ~364 MB bundled CLI; the benchmark
 # always passes pathToClaudeCodeExecutable, so the SDK never needs it.
@@ -47,6 +56,13 @@ if [[ "$have_ts" != "$TS_SDK_VERSION" ]]; then
     "@anthropic-ai/claude-agent-sdk@$TS_SDK_VERSION" >&2
 else
   log "@anthropic-ai/claude-agent-sdk $TS_SDK_VERSION already in $NODE_PREFIX"
+fi
+ws_json="$NODE_PREFIX/node_modules/ws/package.json"
+have_ws=""
+[[ -f "$ws_json" ]] && have_ws="$(node -e 'console.log(require(process.argv[1]).version)' "$ws_json" 2>/dev/null || true)"
+if [[ "$have_ws" != "$WS_VERSION" ]]; then
+  log "installing ws@$WS_VERSION into $NODE_PREFIX"
+  npm install --prefix "$NODE_PREFIX" --no-audit --no-fund --loglevel=error "ws@$WS_VERSION" >&2
 fi
 
 echo "venv=$VENV"
