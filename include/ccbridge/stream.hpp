@@ -113,6 +113,13 @@ public:
   /// must never block.
   void cancel();
 
+  /// Flow control for callback mode: stop reading the CLI's stdout (the CLI then waits on its
+  /// pipe) until resume_reading(). Messages already read are still delivered. Non-blocking and
+  /// safe from any thread, including inside the message callback; for consumers that hand
+  /// messages on and must not block the I/O thread. No effect in pull mode, which has its own.
+  void pause_reading();
+  void resume_reading();
+
   /// The CLI's process id (also its process group id); 0 once reaped.
   int pid() const;
 

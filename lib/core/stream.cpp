@@ -501,6 +501,18 @@ void Stream::State::close()
   cv_.wait(lk, [this] { return ended_; });
 }
 
+void Stream::State::user_pause(bool pause)
+{
+  asio::post(strand_, [self = shared_from_this(), pause] {
+    if (!self->callback_mode_ || !self->channel_) return;
+    if (pause) {
+      self->channel_->pause_stdout();
+    } else {
+      self->channel_->resume_stdout();
+    }
+  });
+}
+
 void Stream::State::cancel()
 {
   {
@@ -590,6 +602,8 @@ const RunOutcome &Stream::outcome() const
 
 void Stream::close() { checked(state_).close(); }
 void Stream::cancel() { checked(state_).cancel(); }
+void Stream::pause_reading() { checked(state_).user_pause(true); }
+void Stream::resume_reading() { checked(state_).user_pause(false); }
 int Stream::pid() const { return checked(state_).pid_; }
 
 CCB_END_NAMESPACE

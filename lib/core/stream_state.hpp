@@ -50,6 +50,7 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   const RunOutcome &wait_end();
   void close();
   void cancel();
+  void user_pause(bool pause);
   /// Ends the run the way a conversation ends: close stdin, let the CLI exit on its own within
   /// ShutdownPolicy::exit_wait, then the ladder. Unread messages are discarded; the outcome is the
   /// CLI's own (not "cancelled"). Blocks unless called on an I/O thread.

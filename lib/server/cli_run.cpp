@@ -26,6 +26,15 @@ std::shared_ptr<CliRun> CliRun::start(Context &ctx, const std::string &prompt, O
     };
   }
   run->stream_.emplace(query(ctx.runtime, prompt, opts));  // throws on spawn failures
+  std::weak_ptr<CliRun> weak_run = run;
+  run->inbox_->set_flow_control(
+      [weak_run] {
+        if (auto r = weak_run.lock()) r->stream_->pause_reading();
+      },
+      [weak_run] {
+        if (auto r = weak_run.lock())
+          if (!r->ended_) r->stream_->resume_reading();
+      });
   ++ctx.live_processes;
   run->counted_ = true;
   run->self_ = run;

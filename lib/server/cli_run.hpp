@@ -59,6 +59,6 @@ private:
 };
 
 /// Inbox depth per run: beyond it the run's stdout reading pauses until the server catches up.
-constexpr std::size_t kInboxDepth = 4096;
+constexpr std::size_t kInboxDepth = 1024;
 
 }  // namespace ccbridge::detail::server

@@ -14,7 +14,9 @@ constexpr std::chrono::milliseconds kPumpInterval{2};
 std::uint64_t EventLog::append(FramePtr f, std::uint64_t keep_from)
 {
   bytes_ += f->text.size();
+  total_ += f->text.size();
   frames_.push_back(std::move(f));
+  ends_.push_back(total_);
   std::uint64_t seq = next_seq() - 1;
   trim(keep_from);
   return seq;
@@ -26,6 +28,8 @@ void EventLog::trim(std::uint64_t keep_from)
   while (bytes_ > cap_ && frames_.size() > 1 && first_ < keep_from) {
     bytes_ -= frames_.front()->text.size();
     frames_.pop_front();
+    dropped_end_ = ends_.front();
+    ends_.pop_front();
     ++first_;
   }
 }
@@ -160,11 +164,18 @@ void Run::pause_intake(std::function<void()> resume)
   after_progress();  // maybe there is room already
 }
 
+bool Run::backlogged() const
+{
+  if (subs_.empty()) return false;
+  std::uint64_t l = lead();
+  return log_.bytes_from(l) > hub_.limits().lead_backlog_bytes || (log_.over_cap() && l <= log_.first_seq());
+}
+
 void Run::after_progress()
 {
   if (!resume_intake_) return;
   log_.trim(lead());
-  if (log_.over_cap()) return;
+  if (backlogged()) return;
   auto resume = std::move(resume_intake_);
   resume_intake_ = nullptr;
   resume();

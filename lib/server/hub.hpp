@@ -16,7 +16,6 @@
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -33,6 +32,7 @@ struct HubLimits {
   std::chrono::milliseconds slow_client_timeout{10000};
   std::size_t run_log_bytes = 64u << 20;
   std::chrono::milliseconds finished_run_grace{300000};
+  std::size_t lead_backlog_bytes = 4u << 20;
 };
 
 /// Sequence-numbered frames of one run. Beyond `cap_bytes` the oldest are dropped, but never one
@@ -43,6 +43,13 @@ public:
   std::uint64_t append(FramePtr f, std::uint64_t keep_from);
   void trim(std::uint64_t keep_from);
   bool over_cap() const { return bytes_ > cap_; }
+  /// Bytes of the frames from `seq` to the newest.
+  std::size_t bytes_from(std::uint64_t seq) const
+  {
+    if (seq >= next_seq()) return 0;
+    std::uint64_t before = seq <= first_ ? dropped_end_ : ends_[seq - first_ - 1];
+    return static_cast<std::size_t>(total_ - before);
+  }
   std::uint64_t first_seq() const { return first_; }        ///< oldest held
   std::uint64_t next_seq() const { return first_ + frames_.size(); }  ///< one past the newest
   const FramePtr &at(std::uint64_t seq) const { return frames_[seq - first_]; }
@@ -50,6 +57,9 @@ public:
 
 private:
   std::deque<FramePtr> frames_;
+  std::deque<std::uint64_t> ends_;  // cumulative byte offset just past each held frame
+  std::uint64_t total_ = 0;         // bytes ever appended
+  std::uint64_t dropped_end_ = 0;   // offset just past the last dropped frame
   std::uint64_t first_ = 1;
   std::size_t bytes_ = 0;
   std::size_t cap_;
@@ -118,6 +128,10 @@ public:
   /// subscriber still needs the oldest events, the producer pauses (the CLI's pipe then fills)
   /// instead of those events being dropped. `resume` is called once there is room again.
   bool over_cap() const { return log_.over_cap(); }
+  /// Whether the producer should wait: the log is over its cap and the most advanced client
+  /// still needs its oldest events, or that client is more than `lead_backlog` bytes behind
+  /// (latency under saturation stays bounded instead of growing with the log).
+  bool backlogged() const;
   void pause_intake(std::function<void()> resume);
   std::size_t subscriber_count() const { return subs_.size(); }
   const EventLog &log() const { return log_; }
@@ -177,9 +191,11 @@ private:
   std::map<std::string, std::shared_ptr<Run>> runs_;
 };
 
-/// Moves events from a ccbridge I/O thread to the server thread in batches. push() blocks while
-/// `max_items` are waiting: that pauses reading the CLI's stdout, the backpressure that keeps
-/// the server's memory bounded when it cannot keep up. close() wakes blocked pushers for good.
+/// Moves events from a ccbridge I/O thread to the server thread in batches (one post per batch).
+/// push() never blocks: an I/O thread serves many processes and must not wait for one slow run.
+/// Instead, once `max_items` wait, `on_full` is called (on the producer's thread) to pause that
+/// run's producer (Stream::pause_reading), and `on_room` (on the server thread) once drained.
+/// While paused (pause()) nothing is drained, so the run's producer ends up paused too.
 template <class T>
 class Inbox : public std::enable_shared_from_this<Inbox<T>> {
 public:
@@ -187,27 +203,40 @@ public:
       : ioc_(ioc), max_(max_items), drain_(std::move(drain))
   {
   }
+  void set_flow_control(std::function<void()> on_full, std::function<void()> on_room)
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    on_full_ = std::move(on_full);
+    on_room_ = std::move(on_room);
+  }
 
   void push(T item)
   {
-    std::unique_lock<std::mutex> lk(mu_);
-    cv_.wait(lk, [this] { return closed_ || items_.size() < max_; });
-    if (closed_) return;
-    items_.push_back(std::move(item));
-    if (posted_ || paused_) return;
-    posted_ = true;
-    lk.unlock();
-    asio::post(ioc_, [self = this->shared_from_this()] { self->drain(); });
+    std::function<void()> full;
+    bool post = false;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (closed_) return;
+      items_.push_back(std::move(item));
+      if (items_.size() >= max_ && !producer_paused_ && on_full_) {
+        producer_paused_ = true;
+        full = on_full_;
+      }
+      if (!posted_ && !paused_) post = posted_ = true;
+    }
+    if (full) full();
+    if (post) asio::post(ioc_, [self = this->shared_from_this()] { self->drain(); });
   }
 
   void close()
   {
     std::lock_guard<std::mutex> lk(mu_);
     closed_ = true;
-    cv_.notify_all();
+    on_full_ = nullptr;
+    on_room_ = nullptr;
   }
 
-  /// While paused nothing is drained: once `max_items` wait, push() blocks (backpressure).
+  /// While paused nothing is drained (the producer is then paused once max_items wait).
   void pause()
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -215,11 +244,12 @@ public:
   }
   void resume()
   {
-    std::unique_lock<std::mutex> lk(mu_);
-    paused_ = false;
-    if (items_.empty() || posted_) return;
-    posted_ = true;
-    lk.unlock();
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      paused_ = false;
+      if (items_.empty() || posted_) return;
+      posted_ = true;
+    }
     asio::post(ioc_, [self = this->shared_from_this()] { self->drain(); });
   }
 
@@ -227,24 +257,30 @@ private:
   void drain()
   {
     std::vector<T> batch;
+    std::function<void()> room;
     {
       std::lock_guard<std::mutex> lk(mu_);
       posted_ = false;
       if (paused_) return;
       batch.swap(items_);
-      cv_.notify_all();
+      if (producer_paused_) {
+        producer_paused_ = false;
+        room = on_room_;
+      }
     }
     if (!batch.empty()) drain_(batch);
+    if (room) room();
   }
 
   asio::io_context &ioc_;
   std::size_t max_;
   std::function<void(std::vector<T> &)> drain_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::vector<T> items_;
+  std::function<void()> on_full_, on_room_;
   bool posted_ = false;
   bool paused_ = false;
+  bool producer_paused_ = false;
   bool closed_ = false;
 };
 

@@ -64,7 +64,7 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
     }
   }
   // A burst the clients cannot take yet: hold the CLI back rather than drop what they need.
-  if (!run.finished() && run.over_cap() && st.cli) {
+  if (!run.finished() && run.backlogged() && st.cli) {
     st.cli->pause_intake();
     std::weak_ptr<CliRun> cli = st.cli;
     run.pause_intake([cli] {

@@ -342,7 +342,8 @@ private:
     ++ctx_.live_processes;
     counted_ = true;
     Runtime &rt = ctx_.runtime;
-    ctx_.workers.post([conv, so = std::move(so), first_prompt, weak, &io, &rt]() mutable {
+    Workers *workers = &ctx_.workers;
+    ctx_.workers.post([conv, so = std::move(so), first_prompt, weak, &io, &rt, workers]() mutable {
       std::string err;
       bool not_found = false;
       try {
@@ -367,20 +368,31 @@ private:
             });
         s.send(first_prompt);
         conv->session.emplace(std::move(s));
+        // Flow control: a run whose client cannot keep up pauses its own CLI, not the I/O thread.
+        std::weak_ptr<Conversation> wc = conv;
+        conv->inbox->set_flow_control(
+            [wc] {
+              if (auto c = wc.lock()) c->session->messages().pause_reading();
+            },
+            [wc] {
+              if (auto c = wc.lock()) c->session->messages().resume_reading();
+            });
       } catch (const Error &e) {
         err = e.what();
         not_found = e.code() == errc::cli_not_found;
       } catch (const std::exception &e) {
         err = e.what();
       }
-      asio::post(io, [weak, conv, err, not_found] {
+      asio::post(io, [weak, conv, err, not_found, workers] {
         auto self = weak.lock();
-        if (!self) {
-          // The client left while the CLI started: end it, off the server thread.
-          return;
+        if (self && self->conv_ == conv) {
+          if (!err.empty()) return self->open_failed(err, not_found);
+          return self->on_opened();
         }
-        if (!err.empty()) return self->open_failed(err, not_found);
-        if (self->conv_ == conv) self->on_opened();
+        // Nobody wants this conversation any more (the client left, or it ended meanwhile).
+        workers->post([conv] {
+          if (conv->session) conv->session->close();
+        });
       });
     });
   }
@@ -416,6 +428,7 @@ private:
 
   void end_conversation()
   {
+    bool ready = session_ready_;
     session_ready_ = false;
     pending_inputs_.clear();
     for (auto &kv : permissions_) kv.second.reply(PermissionDecision::deny("the client has gone"));
@@ -431,10 +444,10 @@ private:
       counted_ = false;
     }
     // close() runs the shutdown ladder and blocks: on a worker. If the open is still under way,
-    // the worker queue runs this after it.
-    ctx_.workers.post([conv] {
-      if (conv->session) conv->session->close();
-    });
+    // its result finds the conversation abandoned and closes it then.
+    if (ready) {
+      ctx_.workers.post([conv] { conv->session->close(); });
+    }
   }
 
   // ---- messages from the CLI ---------------------------------------------------------------------
@@ -449,12 +462,12 @@ private:
           --ctx_.live_processes;
           counted_ = false;
         }
+        bool ready = session_ready_;
         session_ready_ = false;
         if (conv_) {
           auto conv = std::move(conv_);
-          ctx_.workers.post([conv] {
-            if (conv->session) conv->session->close();
-          });
+          if (conv->inbox) conv->inbox->close();
+          if (ready) ctx_.workers.post([conv] { conv->session->close(); });
         }
         fail_query(o.ok() ? "the Claude Code process ended" : o.message);
         continue;
@@ -466,7 +479,7 @@ private:
       ctx_.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
     }
     // A burst the client cannot take yet: hold the CLI back rather than drop what it needs.
-    if (run_ && conv_ && conv_->inbox && run_->over_cap()) {
+    if (run_ && conv_ && conv_->inbox && run_->backlogged()) {
       conv_->inbox->pause();
       std::weak_ptr<Inbox<CliEvent>> inbox = conv_->inbox;
       run_->pause_intake([inbox] {
