@@ -174,8 +174,12 @@ bool Run::backlogged() const
 void Run::after_progress()
 {
   if (!resume_intake_) return;
-  log_.trim(lead());
-  if (backlogged()) return;
+  std::uint64_t l = lead();
+  log_.trim(l);
+  // Resume below half the limit, not just under it: fewer pause/resume round trips to the CLI.
+  if (!subs_.empty() && (log_.bytes_from(l) > hub_.limits().lead_backlog_bytes / 2 ||
+                         (log_.over_cap() && l <= log_.first_seq())))
+    return;
   auto resume = std::move(resume_intake_);
   resume_intake_ = nullptr;
   resume();
