@@ -128,6 +128,7 @@ struct ConnImpl final : WsConn {
   void send(const FramePtr &frame) override
   {
     if (!open_) return;
+    last_activity_ = std::chrono::steady_clock::now();
     auto ec = con_->send(wire_message(frame));
     if (ec) open_ = false;
   }
@@ -153,10 +154,36 @@ struct ConnImpl final : WsConn {
   bool is_open() const override { return open_ && !closing_; }
   const HttpRequest &request() const override { return req_; }
 
+  // limits.idle_timeout: nothing received or sent for that long closes the connection (1000).
+  void watch_idle(std::chrono::milliseconds idle)
+  {
+    if (idle.count() <= 0) return;
+    idle_timer_ = std::make_shared<asio::steady_timer>(con_->get_raw_socket().get_executor());
+    arm_idle(idle, idle);
+  }
+  void arm_idle(std::chrono::milliseconds idle, std::chrono::steady_clock::duration wait)
+  {
+    idle_timer_->expires_after(wait);
+    std::weak_ptr<ConnImpl> weak = std::static_pointer_cast<ConnImpl>(self_.lock());
+    idle_timer_->async_wait([weak, idle](std::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->is_open()) return;
+      auto quiet = std::chrono::steady_clock::now() - self->last_activity_;
+      if (quiet >= idle) {
+        self->close(close_code::normal, "idle timeout");
+        return;
+      }
+      self->arm_idle(idle, idle - quiet);
+    });
+  }
+
   WsServer &server_;
   ConnPtr con_;
   HttpRequest req_;
   std::unique_ptr<WsHandler> handler;
+  std::weak_ptr<WsConn> self_;
+  std::shared_ptr<asio::steady_timer> idle_timer_;
+  std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   bool open_ = true;
   bool closing_ = false;
 };
@@ -240,8 +267,10 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
     ConnPtr con = sp->get_con_from_hdl(hdl);
     if (pending_upgrades) --pending_upgrades;
     auto impl = std::make_shared<ConnImpl>(*sp, con, std::move(con->request));
+    impl->self_ = impl;
     con->impl = impl;
     conns.insert(impl);
+    impl->watch_idle(limits.idle_timeout);
     if (con->accept.close_code) {
       impl->close(con->accept.close_code, con->accept.close_reason);
       return;
@@ -255,6 +284,7 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
     ConnPtr con = sp->get_con_from_hdl(hdl);
     auto impl = con->impl;
     if (!impl || !impl->handler || !impl->is_open()) return;
+    impl->last_activity_ = std::chrono::steady_clock::now();
     if (msg->get_opcode() != websocketpp::frame::opcode::text) {
       impl->close(close_code::unsupported_data, "binary messages are not supported; send JSON text");
       return;
@@ -272,6 +302,7 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
       return;
     }
     impl->open_ = false;
+    if (impl->idle_timer_) impl->idle_timer_->cancel();
     con->impl.reset();
     conns.erase(impl);
     std::uint16_t code = con->get_remote_close_code();

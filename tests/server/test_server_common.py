@@ -96,3 +96,21 @@ def test_metrics_count_runs_messages_and_clients(start_server):
     assert metrics["ccbridge_messages_relayed_total"] == 4  # 3 lines + complete
     assert metrics["ccbridge_ws_connections_total"] == 1
     assert metrics['ccbridge_relay_latency_seconds_bucket{le="+Inf"}'] == 3
+
+
+def test_idle_websocket_is_closed_after_the_idle_timeout(start_server):
+    s = start_server(args=["--idle-timeout-seconds", "1"])
+
+    async def go():
+        async with ws_connect(s.ws_url("/ws")) as ws:
+            await recv_json(ws)
+            t0 = asyncio.get_running_loop().time()
+            await asyncio.sleep(0.6)
+            await ws.send(json.dumps({"type": "ping"}))  # traffic resets the clock
+            assert (await recv_json(ws))["type"] == "pong"
+            frames, code, reason = await read_until_close(ws)
+            return asyncio.get_running_loop().time() - t0, code, reason
+
+    took, code, reason = run(go(), timeout=30)
+    assert code == 1000 and reason == "idle timeout"
+    assert took >= 1.5  # 0.6 s, then a full second without traffic
