@@ -85,6 +85,9 @@ struct ServerConfig {
 
   std::chrono::milliseconds tasks_ui_timeout{300000};        ///< seed 002: 5 minutes per run
   std::chrono::milliseconds sdk_ws_session_timeout{1800000};  ///< seed 003: SESSION_TIMEOUT_MINUTES
+  /// sdk-ws connections opened with ?resumable=1 keep their conversation this long after the
+  /// client goes, for a reconnect with ?session_id=<id>&since_seq=<n>.
+  std::chrono::milliseconds sdk_ws_reconnect_grace{60000};
   ServerLimits limits;
   ServerLog log;
 };

@@ -42,6 +42,7 @@ const char kServeUsage[] =
     "  --max-sessions N             live CLI processes at most (default 100, env MAX_SESSIONS)\n"
     "  --session-timeout-minutes N  sdk-ws idle session timeout (default 30, env SESSION_TIMEOUT_MINUTES)\n"
     "  --session-timeout-seconds N  the same in seconds\n"
+    "  --reconnect-grace-seconds N  sdk-ws ?resumable=1 conversations wait this long for a reconnect (default 60)\n"
     "  --tasks-timeout-seconds N    tasks-ui run timeout (default 300)\n"
     "  --max-connections N          open WebSocket connections at most (default 1024)\n"
     "  --max-body-bytes N           HTTP request body limit (default 1 MiB)\n"
@@ -186,6 +187,7 @@ int run_serve(int argc, char **argv)
     else if (a == "--permission-modes") cfg.allowed_permission_modes = split_list(value());
     else if (a == "--default-permission-mode") cfg.default_permission_mode = value();
     else if (a == "--max-sessions") cfg.limits.max_sessions = static_cast<std::size_t>(to_number(a, value(), 1, 1000000));
+    else if (a == "--reconnect-grace-seconds") cfg.sdk_ws_reconnect_grace = std::chrono::seconds(to_number(a, value(), 0, 86400));
     else if (a == "--session-timeout-seconds") cfg.sdk_ws_session_timeout = std::chrono::seconds(to_number(a, value(), 1, 6000000));
     else if (a == "--session-timeout-minutes") cfg.sdk_ws_session_timeout = std::chrono::minutes(to_number(a, value(), 1, 100000));
     else if (a == "--tasks-timeout-seconds") cfg.tasks_ui_timeout = std::chrono::seconds(to_number(a, value(), 1, 86400));

@@ -11,9 +11,11 @@ import websockets
 
 from conftest import read_until_close, recv_json, run, ws_connect
 
-CAPABILITIES = {"concurrent_input": True, "tool_definition": True, "interrupt_query": True, "permission_requests": True}
+CAPABILITIES = {"concurrent_input": True, "tool_definition": True, "interrupt_query": True, "permission_requests": True, "resume": False}
 RESULT_KEYS = {"subtype", "cost_usd", "duration_ms", "session_id", "total_cost_usd", "num_turns", "usage", "is_error", "result"}
 INIT = '{"type":"system","subtype":"init","session_id":"fake-session"}'
+RESULT_LINE = ('emit {"type":"result","subtype":"success","is_error":false,"duration_ms":1,"duration_api_ms":1,'
+               '"num_turns":1,"result":"done","session_id":"fake-session","total_cost_usd":0.001}')
 PERMISSIONS = (
     'permission_turn Bash {"command":"ls"}\n'
     'permission_turn Bash {"command":"rm -rf /"}\n'
@@ -867,8 +869,8 @@ def test_sessions_lists_a_connected_client(start_server):
 
     sid, idle, busy = run(go(), timeout=20)
     assert idle["count"] == 1 and idle["max_sessions"] == 5
-    assert idle["sessions"] == [{"session_id": sid, "query_active": False}]
-    assert busy["sessions"] == [{"session_id": sid, "query_active": True}]
+    assert idle["sessions"] == [{"session_id": sid, "query_active": False, "connected": True}]
+    assert busy["sessions"] == [{"session_id": sid, "query_active": True, "connected": True}]
     deadline = time.time() + 10
     while time.time() < deadline and s.http("GET", "/sessions")[1]["count"]:
         time.sleep(0.05)
@@ -938,3 +940,90 @@ def test_no_origin_own_origin_and_allowed_origin_are_accepted(start_server):
         return err.value.response.status_code
 
     assert run(go(), timeout=20) == 403
+
+
+# ---- reconnect and resume (?resumable=1, ?session_id=&since_seq=) ---------------------------------------
+
+
+def test_a_resumable_conversation_survives_a_dropped_connection_with_nothing_lost(start_server):
+    # 3,000 messages at 2,000/s: the client drops the connection mid-turn, reconnects, and gets the
+    # rest from where it was, with no gap and no duplicate, from the same CLI process.
+    s = start_server(script="wait_user\ntimed_text 3000 2000 300\n" + RESULT_LINE + "\nwait_eof")
+
+    async def go():
+        first = []
+        async with ws_connect(s.ws_url("/ws?resumable=1")) as ws:
+            hello = await recv_json(ws)
+            assert hello["data"]["capabilities"]["resume"] is True
+            sid = hello["data"]["session_id"]
+            await ws.send(json.dumps({"type": "query", "prompt": "go"}))
+            while len(first) < 500:
+                first.append(await recv_json(ws))
+            ws.transport.abort()  # no close frame: a dropped network
+        await asyncio.sleep(0.3)
+        assert len(s.processes()) == 1  # the conversation is kept for the reconnect
+        rest = []
+        async with ws_connect(s.ws_url(f"/ws?session_id={sid}&since_seq={len(first)}")) as ws:
+            hello2 = await recv_json(ws)
+            while True:
+                f = await recv_json(ws)
+                rest.append(f)
+                if f["type"] == "query_end":
+                    break
+            # The same conversation goes on: a second turn in the same process.
+            await ws.send(json.dumps({"type": "ping"}))
+            assert (await recv_json(ws))["type"] == "pong"
+        return sid, hello2, first, rest
+
+    sid, hello2, first, rest = run(go(), timeout=60)
+    assert hello2["data"]["session_id"] == sid and hello2["data"]["resumed"] is True
+    frames = first + rest
+    texts = [f["data"]["content"][0]["text"] for f in frames if f["type"] == "assistant_message"]
+    assert len(texts) == 3000
+    stamps = [int(t.split()[0][2:]) for t in texts]
+    assert stamps == sorted(stamps)  # in order; with the count: no gap, no duplicate
+    assert [f["type"] for f in frames].count("query_end") == 1
+
+
+def test_reconnect_errors(start_server):
+    s = start_server(script="serve_turns", args=["--reconnect-grace-seconds", "1"])
+
+    async def refused(path):
+        async with ws_connect(s.ws_url(path)) as ws:
+            return await read_until_close(ws)
+
+    frames, code, _ = run(refused("/ws?session_id=nope"))
+    assert code == 1008 and "no conversation" in frames[0]["data"]["error"]
+
+    async def go():
+        async with ws_connect(s.ws_url("/ws?resumable=1")) as ws:
+            sid = (await recv_json(ws))["data"]["session_id"]
+            await query(ws, "hi")
+            # While a client is attached, nobody else can take the conversation.
+            frames, code, _ = await refused(f"/ws?session_id={sid}")
+            assert code == 1008 and "already has a client" in frames[0]["data"]["error"]
+        return sid
+
+    sid = run(go())
+    frames, code, _ = run(refused(f"/ws?session_id={sid}&since_seq=x"))
+    assert code == 1008
+    # After the grace period the conversation and its process are gone.
+    assert s.wait_no_processes(timeout=10)
+    frames, code, _ = run(refused(f"/ws?session_id={sid}"))
+    assert code == 1008 and "no conversation" in frames[0]["data"]["error"]
+
+
+def test_without_resumable_a_dropped_connection_ends_the_conversation(start_server):
+    s = start_server(script="wait_user\nhang")
+
+    async def go():
+        async with ws_connect(s.ws_url("/ws")) as ws:
+            sid = (await recv_json(ws))["data"]["session_id"]
+            await ws.send(json.dumps({"type": "query", "prompt": "go"}))
+            await recv_json(ws)  # query_start
+            await asyncio.sleep(0.3)
+        return sid
+
+    sid = run(go())
+    assert s.wait_no_processes()
+    assert s.http("GET", "/sessions")[1]["count"] == 0

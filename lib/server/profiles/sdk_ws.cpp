@@ -24,6 +24,8 @@
 #include <asio/steady_timer.hpp>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <set>
@@ -105,7 +107,7 @@ struct ToolCall {
 
 class SdkConnection final : public WsHandler, public std::enable_shared_from_this<SdkConnection> {
 public:
-  SdkConnection(Context &ctx, WsConn &conn) : ctx_(ctx), conn_(conn), idle_(ctx.ioc) {}
+  SdkConnection(Context &ctx, WsConn &conn) : ctx_(ctx), conn_(&conn), idle_(ctx.ioc), grace_(ctx.ioc) {}
 
   ~SdkConnection() override { end_conversation(); }
 
@@ -113,18 +115,37 @@ public:
   {
     static std::atomic<std::uint64_t> counter{1};
     id_ = "session_" + Context::new_id().substr(0, 8) + std::to_string(counter++);
+    resumable_ = conn_->request().query_param("resumable").value_or("") == "1";
     run_ = ctx_.hub.create(id_, kProfile);
-    SubscriberEvents ev;
-    WsConn *conn = &conn_;
-    ev.dropped = [conn](std::uint64_t resume, const std::string &why) {
-      conn->close(close_code::try_again_later, "too slow (" + why + "); last event sent: " + std::to_string(resume));
-    };
-    sub_ = run_->subscribe(conn_, 0, std::move(ev));
-    touch();
-    conn_.send_text("{\"type\":\"connection_established\",\"data\":{\"session_id\":" + json_str(id_) +
-                    ",\"capabilities\":{\"concurrent_input\":true,\"tool_definition\":true,\"interrupt_query\":true,"
-                    "\"permission_requests\":true}}}");
+    registry()[id_] = shared_from_this();
+    attach(*conn_, 0, false);
   }
+
+  /// Connects a client: sends connection_established (not counted), then every frame of the
+  /// conversation after `since` (the number of frames the client already has), then live ones.
+  void attach(WsConn &conn, std::uint64_t since, bool resumed)
+  {
+    conn_ = &conn;
+    grace_.cancel();
+    touch();
+    conn.send_text("{\"type\":\"connection_established\",\"data\":{\"session_id\":" + json_str(id_) +
+                   ",\"capabilities\":{\"concurrent_input\":true,\"tool_definition\":true,\"interrupt_query\":true,"
+                   "\"permission_requests\":true,\"resume\":" + (resumable_ ? "true" : "false") + "}" +
+                   (resumed ? ",\"resumed\":true,\"since_seq\":" + std::to_string(since) : std::string()) + "}}");
+    SubscriberEvents ev;
+    WsConn *c = &conn;
+    ev.gap = [c](std::uint64_t asked, std::uint64_t first) {
+      c->send_text("{\"type\":\"error\",\"data\":{\"error\":" +
+                   json_str("frames " + std::to_string(asked + 1) + " to " + std::to_string(first - 1) + " are no longer held") +
+                   ",\"code\":\"replay_gap\",\"first_seq\":" + std::to_string(first) + "}}");
+    };
+    ev.dropped = [c](std::uint64_t resume, const std::string &why) {
+      c->close(close_code::try_again_later, "too slow (" + why + "); reconnect with since_seq=" + std::to_string(resume));
+    };
+    sub_ = run_->subscribe(conn, since, std::move(ev));
+  }
+
+  bool detached() const { return conn_ == nullptr; }
 
   void on_text(std::string_view text) override
   {
@@ -139,7 +160,7 @@ public:
     std::string_view type = msg["type"].string_or();
     if (type == "query") return on_query(msg);
     if (type == "interrupt") return on_interrupt();
-    if (type == "ping") return conn_.send_text(R"({"type":"pong"})");
+    if (type == "ping") return publish(R"({"type":"pong"})");
     if (type == "input") return on_input(msg);
     if (type == "define_tool") return on_define_tool(msg);
     if (type == "get_tools") return on_get_tools();
@@ -151,17 +172,45 @@ public:
 
   void on_close(std::uint16_t) override
   {
-    idle_.cancel();
     sub_.reset();
-    end_conversation();
+    conn_ = nullptr;
+    if (resumable_ && !ctx_.stopping && run_ && !run_->finished()) {
+      // Kept for a client that reconnects with ?session_id=<id>&since_seq=<n>.
+      grace_.expires_after(ctx_.cfg.sdk_ws_reconnect_grace);
+      auto weak = weak_from_this();
+      grace_.async_wait([weak](std::error_code ec) {
+        auto self = weak.lock();
+        if (!ec && self && self->detached()) self->finish();
+      });
+      return;
+    }
+    finish();
   }
 
   void on_shutdown() override
   {
-    idle_.cancel();
+    WsConn *c = conn_;
     sub_.reset();
+    finish();
+    if (c) c->close(close_code::going_away, "server shutting down");
+  }
+
+  /// Ends the conversation for good and forgets it.
+  void finish()
+  {
+    auto keep = shared_from_this();
+    idle_.cancel();
+    grace_.cancel();
     end_conversation();
-    conn_.close(close_code::going_away, "server shutting down");
+    registry().erase(id_);
+  }
+
+  /// Conversations by session id (server thread only); they own themselves while no client is
+  /// attached.
+  static std::map<std::string, std::shared_ptr<SdkConnection>> &registry()
+  {
+    static std::map<std::string, std::shared_ptr<SdkConnection>> r;
+    return r;
   }
 
   const std::string &id() const { return id_; }
@@ -179,15 +228,16 @@ private:
       if (ec || !self) return;
       if (self->query_active_) return self->touch();
       self->ctx_.log.info("session_timeout", {{"profile", kProfile}, {"session", self->id_}});
-      self->end_conversation();
-      self->conn_.close(close_code::normal, "session timed out");
+      WsConn *c = self->conn_;
+      self->finish();
+      if (c) c->close(close_code::normal, "session timed out");
     });
   }
 
   void client_error(const std::string &why)
   {
     ++ctx_.metrics.client_errors;
-    conn_.send_text(error_frame(why));
+    publish(error_frame(why));
   }
   void publish(std::string frame)
   {
@@ -574,7 +624,7 @@ private:
         return client_error(e.what());
       }
     }
-    conn_.send_text("{\"type\":\"input_acknowledged\",\"data\":{\"text\":" + json_str(*text) + "}}");
+    publish("{\"type\":\"input_acknowledged\",\"data\":{\"text\":" + json_str(*text) + "}}");
   }
 
   // ---- tools ----------------------------------------------------------------------------------------
@@ -594,7 +644,7 @@ private:
       if (d.name == *name) return client_error("a tool named '" + std::string(*name) + "' is already defined");
     if (tools_.size() >= 64) return client_error("at most 64 tools per connection");
     tools_.push_back({std::string(*name), std::string(desc.string_or()), schema});
-    conn_.send_text("{\"type\":\"tool_defined\",\"data\":{\"tool_id\":" + json_str(std::string("mcp__") + kToolServer + "__" + std::string(*name)) +
+    publish("{\"type\":\"tool_defined\",\"data\":{\"tool_id\":" + json_str(std::string("mcp__") + kToolServer + "__" + std::string(*name)) +
                     ",\"tool_name\":" + json_str(*name) + ",\"status\":\"success\",\"details\":{\"input_schema\":" + schema + "}}}");
   }
 
@@ -604,7 +654,7 @@ private:
     for (const auto &t : tools_)
       list += (list.empty() ? "" : ",") + std::string("{\"name\":") + json_str(t.name) + ",\"description\":" + json_str(t.description) +
               ",\"input_schema\":" + t.schema + "}";
-    conn_.send_text("{\"type\":\"tools_list\",\"data\":{\"tools\":[" + list + "],\"source\":\"connection\"}}");
+    publish("{\"type\":\"tools_list\",\"data\":{\"tools\":[" + list + "],\"source\":\"connection\"}}");
   }
 
   // Runs on a runtime callback thread: forwards the call to the client and waits for its answer.
@@ -700,8 +750,10 @@ private:
   }
 
   Context &ctx_;
-  WsConn &conn_;
+  WsConn *conn_;  // null while no client is attached
   asio::steady_timer idle_;
+  asio::steady_timer grace_;
+  bool resumable_ = false;
   std::string id_;
   std::shared_ptr<Run> run_;
   std::shared_ptr<Subscription> sub_;
@@ -718,24 +770,49 @@ private:
   bool counted_ = false;
 };
 
-// Live connections, for GET /sessions.
-std::set<SdkConnection *> &live()
-{
-  static std::set<SdkConnection *> s;  // server thread only
-  return s;
-}
-
+// The transport owns one of these per connection; it points at the conversation, a new one or
+// one a reconnecting client re-attaches to.
 class Owner final : public WsHandler {
 public:
-  explicit Owner(std::shared_ptr<SdkConnection> c) : c_(std::move(c)) { live().insert(c_.get()); }
-  ~Owner() override { live().erase(c_.get()); }
-  void on_open() override { c_->on_open(); }
+  Owner(std::shared_ptr<SdkConnection> c, WsConn &conn, bool resume, std::uint64_t since)
+      : c_(std::move(c)), conn_(conn), resume_(resume), since_(since)
+  {
+  }
+  void on_open() override
+  {
+    if (resume_) {
+      c_->attach(conn_, since_, true);
+    } else {
+      c_->on_open();
+    }
+  }
   void on_text(std::string_view t) override { c_->on_text(t); }
   void on_close(std::uint16_t code) override { c_->on_close(code); }
   void on_shutdown() override { c_->on_shutdown(); }
 
 private:
   std::shared_ptr<SdkConnection> c_;
+  WsConn &conn_;
+  bool resume_;
+  std::uint64_t since_;
+};
+
+// A reconnect that cannot be honoured: an error frame, then 1008.
+class Refuse final : public WsHandler {
+public:
+  Refuse(WsConn &conn, std::string why) : conn_(conn), why_(std::move(why)) {}
+  void on_open() override
+  {
+    conn_.send_text(error_frame(why_));
+    conn_.close(close_code::policy_violation, why_);
+  }
+  void on_text(std::string_view) override {}
+  void on_close(std::uint16_t) override {}
+  void on_shutdown() override {}
+
+private:
+  WsConn &conn_;
+  std::string why_;
 };
 
 }  // namespace
@@ -743,13 +820,33 @@ private:
 void register_sdk_ws(Context &ctx, Router &r)
 {
   Context *c = &ctx;
-  r.ws("/ws", [c](WsConn &conn) { return std::make_unique<Owner>(std::make_shared<SdkConnection>(*c, conn)); });
+  r.ws("/ws", [c](WsConn &conn) -> std::unique_ptr<WsHandler> {
+    const HttpRequest &req = conn.request();
+    auto sid = req.query_param("session_id");
+    if (!sid) return std::make_unique<Owner>(std::make_shared<SdkConnection>(*c, conn), conn, false, 0);
+    ++c->metrics.client_errors;  // undone below when the reconnect is valid
+    std::uint64_t since = 0;
+    if (auto s = req.query_param("since_seq")) {
+      char *end = nullptr;
+      errno = 0;
+      unsigned long long v = std::strtoull(s->c_str(), &end, 10);
+      if (s->empty() || *end || errno || (*s)[0] == '-') return std::make_unique<Refuse>(conn, "since_seq must be a non-negative integer");
+      since = v;
+    }
+    auto &reg = SdkConnection::registry();
+    auto it = reg.find(*sid);
+    if (it == reg.end()) return std::make_unique<Refuse>(conn, "no conversation '" + *sid + "' to resume (unknown, ended, or not opened with ?resumable=1)");
+    if (!it->second->detached()) return std::make_unique<Refuse>(conn, "conversation '" + *sid + "' already has a client");
+    --c->metrics.client_errors;
+    return std::make_unique<Owner>(it->second, conn, true, since);
+  });
   r.http("GET", "/sessions", [c](const HttpRequest &, HttpReply reply) {
     std::string list;
-    for (SdkConnection *s : live())
-      list += (list.empty() ? "" : ",") + std::string("{\"session_id\":") + json_str(s->id()) +
-              ",\"query_active\":" + (s->query_active() ? "true" : "false") + "}";
-    reply(HttpResponse::json(200, "{\"sessions\":[" + list + "],\"count\":" + std::to_string(live().size()) +
+    for (const auto &kv : SdkConnection::registry())
+      list += (list.empty() ? "" : ",") + std::string("{\"session_id\":") + json_str(kv.first) +
+              ",\"query_active\":" + (kv.second->query_active() ? "true" : "false") +
+              ",\"connected\":" + (kv.second->detached() ? "false" : "true") + "}";
+    reply(HttpResponse::json(200, "{\"sessions\":[" + list + "],\"count\":" + std::to_string(SdkConnection::registry().size()) +
                                       ",\"max_sessions\":" + std::to_string(c->cfg.limits.max_sessions) + "}"));
   });
 }
