@@ -72,6 +72,11 @@ class WsConn {
 public:
   virtual ~WsConn() = default;
   virtual void send(const FramePtr &frame) = 0;
+  /// Sends several frames in order; a transport may write them at once.
+  virtual void send_batch(const FramePtr *frames, std::size_t n)
+  {
+    for (std::size_t i = 0; i < n; ++i) send(frames[i]);
+  }
   void send_text(std::string text) { send(make_frame(std::move(text))); }
   /// Starts the close handshake (idempotent). Frames sent before it are delivered first.
   virtual void close(std::uint16_t code, const std::string &reason) = 0;

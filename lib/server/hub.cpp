@@ -97,12 +97,21 @@ void Subscription::pump()
   if (conn_->buffered() < last_buffered_) stalled_since_ = now;
   std::size_t budget = limits.send_buffer_bytes;
   std::uint64_t before = cursor_;
-  while (cursor_ < log.next_seq() && conn_->buffered() < budget) {
-    const FramePtr &f = log.at(cursor_);
-    conn_->send(f);
-    ++cursor_;
-    ++stats.frames_sent;
-    stats.bytes_sent += f->text.size();
+  // Up to the budget, in batches of at most 256 frames handed to the transport at once.
+  std::size_t room = conn_->buffered() < budget ? budget - conn_->buffered() : 0;
+  FramePtr batch[256];
+  while (cursor_ < log.next_seq() && room > 0) {
+    std::size_t n = 0;
+    while (n < 256 && cursor_ < log.next_seq() && room > 0) {
+      const FramePtr &f = log.at(cursor_);
+      batch[n++] = f;
+      room = f->text.size() >= room ? 0 : room - f->text.size();
+      ++cursor_;
+      stats.bytes_sent += f->text.size();
+    }
+    stats.frames_sent += n;
+    conn_->send_batch(batch, n);
+    if (!conn_->is_open()) break;
   }
   if (cursor_ != before) {
     auto keep = run_;  // after_progress may resume intake, which must not free the run under us
