@@ -155,7 +155,12 @@ Session Session::open(Runtime &runtime, SessionOptions so)
   auto state = std::make_shared<Stream::State>(runtime.impl(), so.options);
   auto control = std::make_shared<detail::ControlLayer>(state, std::move(handlers));
   state->control_ = control;
-  state->start(std::move(req));
+  try {
+    state->start(std::move(req));
+  } catch (...) {
+    state->control_.reset();  // the state and its control layer point at each other
+    throw;
+  }
 
   auto impl = std::make_unique<Impl>(state, std::move(so));
   impl->control = std::move(control);

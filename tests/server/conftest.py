@@ -69,7 +69,8 @@ class Server:
         return self.proc.stdout.readline().decode() if r else ""
 
     def log_text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def url(self, path):

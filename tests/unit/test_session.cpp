@@ -341,3 +341,21 @@ TEST_CASE("session: a caller that stops reading does not block control requests"
   }
   CHECK(seq == 3000);
 }
+
+TEST_CASE("session: spawn failures are reported and leave nothing behind")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  SessionOptions so = fake_session("serve_turns");
+  so.options.cli_path = "/nonexistent/claude";
+  CHECK_THROWS_AS(Session::open(rt, so), Error);
+  so = fake_session("serve_turns");
+  so.options.cwd = "/nonexistent/dir";
+  try {
+    Session::open(rt, so);
+    FAIL("expected cwd_not_found");
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::cwd_not_found);
+  }
+  // (Under AddressSanitizer a leaked Session state would fail this test at exit.)
+}
