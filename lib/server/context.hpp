@@ -95,6 +95,12 @@ struct Context {
   std::vector<std::string> roots;     ///< allowed roots, resolved (realpath) at start
   std::size_t live_processes = 0;     ///< CLI processes started for clients and not yet ended
   bool stopping = false;
+  /// Called (server thread) when the server starts stopping: profiles end what no connection
+  /// handler would (e.g. sdk-ws conversations waiting for a reconnect).
+  std::vector<std::function<void()>> on_stop;
+  /// Profile state that must live exactly as long as the server (not in static storage).
+  std::vector<std::shared_ptr<void>> profile_state;
+  std::size_t sdk_ws_registry = static_cast<std::size_t>(-1);  ///< index in profile_state
 
   /// Resolves a client's working directory (symlinks, "..") and checks it lies inside an allowed
   /// root. On failure returns false with a reason fit for the client.

@@ -475,6 +475,7 @@ void Server::Impl::begin_stop()
   log.info("stopping", {{"runs", std::to_string(hub.live_runs())}, {"connections", std::to_string(transport.open_connections())}});
   transport.stop_accepting();
   transport.shutdown_connections();
+  for (auto &hook : ctx.on_stop) hook();
   for (auto &run : hub.runs())
     if (!run->finished() && run->cancel) run->cancel();
   // Wait for the processes (their shutdown ladder) and the close handshakes, then force the rest.

@@ -117,7 +117,7 @@ public:
     id_ = "session_" + Context::new_id().substr(0, 8) + std::to_string(counter++);
     resumable_ = conn_->request().query_param("resumable").value_or("") == "1";
     run_ = ctx_.hub.create(id_, kProfile);
-    registry()[id_] = shared_from_this();
+    registry(ctx_)[id_] = shared_from_this();
     attach(*conn_, 0, false);
   }
 
@@ -202,15 +202,16 @@ public:
     idle_.cancel();
     grace_.cancel();
     end_conversation();
-    registry().erase(id_);
+    registry(ctx_).erase(id_);
   }
 
   /// Conversations by session id (server thread only); they own themselves while no client is
   /// attached.
-  static std::map<std::string, std::shared_ptr<SdkConnection>> &registry()
+  using Registry = std::map<std::string, std::shared_ptr<SdkConnection>>;
+  static Registry &registry(Context &ctx)
   {
-    static std::map<std::string, std::shared_ptr<SdkConnection>> r;
-    return r;
+    // Set up by register_sdk_ws as the first profile state of this server.
+    return *static_cast<Registry *>(ctx.profile_state.at(ctx.sdk_ws_registry).get());
   }
 
   const std::string &id() const { return id_; }
@@ -820,6 +821,16 @@ private:
 void register_sdk_ws(Context &ctx, Router &r)
 {
   Context *c = &ctx;
+  if (ctx.sdk_ws_registry == static_cast<std::size_t>(-1)) {
+    ctx.sdk_ws_registry = ctx.profile_state.size();
+    ctx.profile_state.push_back(std::make_shared<SdkConnection::Registry>());
+    // Conversations waiting for a reconnect have no connection to be told: end them here.
+    ctx.on_stop.push_back([c] {
+      auto waiting = SdkConnection::registry(*c);  // finish() erases from the registry
+      for (auto &kv : waiting)
+        if (kv.second->detached()) kv.second->finish();
+    });
+  }
   r.ws("/ws", [c](WsConn &conn) -> std::unique_ptr<WsHandler> {
     const HttpRequest &req = conn.request();
     auto sid = req.query_param("session_id");
@@ -833,7 +844,7 @@ void register_sdk_ws(Context &ctx, Router &r)
       if (s->empty() || *end || errno || (*s)[0] == '-') return std::make_unique<Refuse>(conn, "since_seq must be a non-negative integer");
       since = v;
     }
-    auto &reg = SdkConnection::registry();
+    auto &reg = SdkConnection::registry(*c);
     auto it = reg.find(*sid);
     if (it == reg.end()) return std::make_unique<Refuse>(conn, "no conversation '" + *sid + "' to resume (unknown, ended, or not opened with ?resumable=1)");
     if (!it->second->detached()) return std::make_unique<Refuse>(conn, "conversation '" + *sid + "' already has a client");
@@ -842,11 +853,11 @@ void register_sdk_ws(Context &ctx, Router &r)
   });
   r.http("GET", "/sessions", [c](const HttpRequest &, HttpReply reply) {
     std::string list;
-    for (const auto &kv : SdkConnection::registry())
+    for (const auto &kv : SdkConnection::registry(*c))
       list += (list.empty() ? "" : ",") + std::string("{\"session_id\":") + json_str(kv.first) +
               ",\"query_active\":" + (kv.second->query_active() ? "true" : "false") +
               ",\"connected\":" + (kv.second->detached() ? "false" : "true") + "}";
-    reply(HttpResponse::json(200, "{\"sessions\":[" + list + "],\"count\":" + std::to_string(SdkConnection::registry().size()) +
+    reply(HttpResponse::json(200, "{\"sessions\":[" + list + "],\"count\":" + std::to_string(SdkConnection::registry(*c).size()) +
                                       ",\"max_sessions\":" + std::to_string(c->cfg.limits.max_sessions) + "}"));
   });
 }
