@@ -4,14 +4,15 @@
 // (written by the fake CLI's timed_text with CLOCK_REALTIME) give a latency sample: from the CLI
 // writing the line to this client receiving the frame.
 //
+// A small client of its own (plain sockets, poll(), frames parsed in place in one buffer per
+// connection, no allocation per frame), so that the client costs as little as possible and the
+// servers under test are what is measured. Server frames are unmasked; the query is sent masked.
+//
 //   ws_load --url ws://127.0.0.1:8000/ws --clients K [--prompt P] [--idle-seconds S] [--hold-seconds S]
 //
 // With --idle-seconds S the clients only connect, stay idle S seconds (for memory measurements)
 // and close. With --hold-seconds S the connections stay open S seconds after every query ended
 // (their conversations idle), and the JSON line is printed before that wait. Prints one JSON line.
-#include <websocketpp/client.hpp>
-#include <websocketpp/config/asio_no_tls_client.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -20,11 +21,17 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <thread>
 #include <vector>
 
-namespace {
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-using Client = websocketpp::client<websocketpp::config::asio_client>;
+namespace {
 
 std::uint64_t realtime_ns()
 {
@@ -39,14 +46,63 @@ struct Stats {
   std::chrono::steady_clock::time_point first_query{}, last_end{};
 };
 
+struct Conn {
+  int fd = -1;
+  bool upgraded = false, ended = false, closed = false;
+  std::vector<char> buf;
+  std::size_t len = 0;
+};
+
+bool send_all(int fd, const char *p, std::size_t n)
+{
+  while (n) {
+    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+// A masked client text frame (RFC 6455 5.3; the mask may be anything, zero is not forbidden but a
+// fixed non-zero one is used).
+std::string client_frame(const std::string &payload)
+{
+  std::string f;
+  f.push_back(static_cast<char>(0x81));
+  std::size_t n = payload.size();
+  if (n < 126) {
+    f.push_back(static_cast<char>(0x80 | n));
+  } else if (n <= 0xFFFF) {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(n >> 8));
+    f.push_back(static_cast<char>(n & 0xFF));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 127));
+    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
+  }
+  const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(reinterpret_cast<const char *>(mask), 4);
+  for (std::size_t i = 0; i < n; ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  return f;
+}
+
+bool contains(const char *p, std::size_t n, const char *needle)
+{
+  std::size_t k = std::strlen(needle);
+  if (n < k) return false;
+  const char *end = p + n - k + 1;
+  for (const char *q = p; (q = static_cast<const char *>(std::memchr(q, needle[0], static_cast<std::size_t>(end - q)))); ++q)
+    if (std::memcmp(q, needle, k) == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
 {
   std::string url, prompt = "bench";
-  long clients = 1;
-  long idle_seconds = -1;
-  long hold_seconds = -1;
+  long clients = 1, idle_seconds = -1, hold_seconds = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--url")) url = argv[i + 1];
     else if (!std::strcmp(argv[i], "--clients")) clients = std::atol(argv[i + 1]);
@@ -54,28 +110,61 @@ int main(int argc, char **argv)
     else if (!std::strcmp(argv[i], "--idle-seconds")) idle_seconds = std::atol(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--hold-seconds")) hold_seconds = std::atol(argv[i + 1]);
   }
-  if (url.empty() || clients < 1) {
-    std::fprintf(stderr, "usage: ws_load --url ws://host:port/ws --clients K [--prompt P] [--idle-seconds S]\n");
+  // ws://HOST:PORT/PATH
+  std::string host, path = "/";
+  int port = 80;
+  if (url.rfind("ws://", 0) == 0) {
+    std::string rest = url.substr(5);
+    auto slash = rest.find('/');
+    std::string hp = rest.substr(0, slash);
+    if (slash != std::string::npos) path = rest.substr(slash);
+    auto colon = hp.find(':');
+    host = hp.substr(0, colon);
+    if (colon != std::string::npos) port = std::atoi(hp.c_str() + colon + 1);
+  }
+  if (host.empty() || clients < 1) {
+    std::fprintf(stderr, "usage: ws_load --url ws://host:port/path --clients K [--prompt P] [--idle-seconds S] [--hold-seconds S]\n");
     return 2;
   }
-  Client c;
-  c.clear_access_channels(websocketpp::log::alevel::all);
-  c.clear_error_channels(websocketpp::log::elevel::all);
-  c.init_asio();
-  c.set_max_message_size(64 << 20);
   Stats st;
   st.latency_us.reserve(1 << 20);
-  std::string query = "{\"type\":\"query\",\"prompt\":\"" + prompt + "\"}";
-  std::vector<websocketpp::connection_hdl> open_conns;
-
-  asio::steady_timer hold_timer(c.get_io_service());
+  const std::string query = client_frame("{\"type\":\"query\",\"prompt\":\"" + prompt + "\"}");
+  const std::string close_frame = [] {
+    std::string f = "\x88\x82";
+    f += std::string("\x12\x34\x56\x78", 4);
+    f.push_back(static_cast<char>(0x03 ^ 0x12));
+    f.push_back(static_cast<char>(0xE8 ^ 0x34));
+    return f;
+  }();
+  std::vector<Conn> conns(static_cast<std::size_t>(clients));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  for (auto &c : conns) {
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(c.fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+      ++st.errors;
+      c.closed = true;
+      continue;
+    }
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
+                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    if (!send_all(c.fd, req.data(), req.size())) {
+      ++st.errors;
+      c.closed = true;
+    }
+    c.buf.resize(1 << 20);
+  }
   auto report = [&] {
     double secs = std::chrono::duration<double>(st.last_end - st.first_query).count();
     std::vector<std::uint32_t> lat = st.latency_us;
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double q) -> double {
-      if (lat.empty()) return 0;
-      return lat[static_cast<std::size_t>(q * static_cast<double>(lat.size() - 1))];
+      return lat.empty() ? 0 : lat[static_cast<std::size_t>(q * static_cast<double>(lat.size() - 1))];
     };
     std::printf("{\"clients\":%ld,\"completed\":%llu,\"frames\":%llu,\"messages\":%zu,\"bytes\":%llu,\"seconds\":%.6f,"
                 "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"errors\":%llu}\n",
@@ -84,85 +173,118 @@ int main(int argc, char **argv)
                 static_cast<unsigned long long>(st.errors));
     std::fflush(stdout);
   };
-  c.set_message_handler([&](websocketpp::connection_hdl hdl, Client::message_ptr msg) {
-    std::uint64_t now = realtime_ns();
-    const std::string &p = msg->get_payload();
-    ++st.frames;
-    st.bytes += p.size();
-    if (p.find("\"connection_established\"") != std::string::npos) {
-      if (idle_seconds >= 0) return;
-      if (st.first_query == std::chrono::steady_clock::time_point{}) st.first_query = std::chrono::steady_clock::now();
-      std::error_code ec;
-      c.send(hdl, query, websocketpp::frame::opcode::text, ec);
-      if (ec) ++st.errors;
-      return;
-    }
-    auto t = p.find("t=");
-    if (t != std::string::npos) {
-      std::uint64_t v = 0;
-      for (std::size_t i = t + 2; i < p.size() && p[i] >= '0' && p[i] <= '9'; ++i) v = v * 10 + static_cast<std::uint64_t>(p[i] - '0');
-      if (v && now > v) st.latency_us.push_back(static_cast<std::uint32_t>(std::min<std::uint64_t>((now - v) / 1000, 0xFFFFFFFFu)));
-      return;
-    }
-    if (p.find("\"type\":\"error\"") != std::string::npos) ++st.errors;
-    if (p.find("\"query_end\"") != std::string::npos) {
-      st.last_end = std::chrono::steady_clock::now();
-      ++st.done;
-      if (hold_seconds < 0) {
-        std::error_code ec;
-        c.close(hdl, websocketpp::close::status::normal, "done", ec);
-      } else if (st.done == static_cast<std::uint64_t>(clients)) {
-        report();
-        hold_timer.expires_after(std::chrono::seconds(hold_seconds));
-        hold_timer.async_wait([&](std::error_code) {
-          for (auto &h : open_conns) {
-            std::error_code ec;
-            c.close(h, websocketpp::close::status::normal, "done", ec);
-          }
-        });
-      }
-    }
-  });
-  c.set_open_handler([&](websocketpp::connection_hdl hdl) {
-    ++st.opened;
-    open_conns.push_back(hdl);
-  });
-  c.set_fail_handler([&](websocketpp::connection_hdl) { ++st.errors; });
 
-  for (long i = 0; i < clients; ++i) {
-    std::error_code ec;
-    auto con = c.get_connection(url, ec);
-    if (ec) {
-      std::fprintf(stderr, "ws_load: %s\n", ec.message().c_str());
-      return 1;
-    }
-    c.connect(con);
-  }
-  if (idle_seconds >= 0) {
-    // Connect everyone, report, stay idle, then close.
-    asio::steady_timer report(c.get_io_service());
-    std::function<void()> wait_open = [&] {
-      if (static_cast<long>(st.opened) + static_cast<long>(st.errors) < clients) {
-        report.expires_after(std::chrono::milliseconds(20));
-        report.async_wait([&](std::error_code) { wait_open(); });
-        return;
-      }
+  std::vector<pollfd> pfds;
+  bool reported = false;
+  for (;;) {
+    pfds.clear();
+    for (auto &c : conns)
+      if (!c.closed) pfds.push_back({c.fd, POLLIN, 0});
+    if (pfds.empty()) break;
+    if (idle_seconds >= 0 && !reported && static_cast<long>(st.opened + st.errors) >= clients) {
       std::printf("{\"connected\":%llu,\"errors\":%llu}\n", static_cast<unsigned long long>(st.opened),
                   static_cast<unsigned long long>(st.errors));
       std::fflush(stdout);
-      report.expires_after(std::chrono::seconds(idle_seconds));
-      report.async_wait([&](std::error_code) {
-        for (auto &h : open_conns) {
-          std::error_code ec;
-          c.close(h, websocketpp::close::status::normal, "done", ec);
+      reported = true;
+      std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
+      for (auto &c : conns)
+        if (!c.closed) send_all(c.fd, close_frame.data(), close_frame.size());
+    }
+    if (hold_seconds >= 0 && !reported && static_cast<long>(st.done) >= clients) {
+      report();
+      reported = true;
+      std::this_thread::sleep_for(std::chrono::seconds(hold_seconds));
+      for (auto &c : conns)
+        if (!c.closed) send_all(c.fd, close_frame.data(), close_frame.size());
+    }
+    if (::poll(pfds.data(), pfds.size(), 60000) <= 0) {
+      ++st.errors;
+      break;
+    }
+    std::size_t pi = 0;
+    for (auto &c : conns) {
+      if (c.closed) continue;
+      pollfd &p = pfds[pi++];
+      if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (c.buf.size() - c.len < 65536) c.buf.resize(c.buf.size() * 2);
+      ssize_t r = ::recv(c.fd, c.buf.data() + c.len, c.buf.size() - c.len, 0);
+      if (r <= 0) {
+        ::close(c.fd);
+        c.closed = true;
+        if (!c.ended && hold_seconds < 0 && idle_seconds < 0) ++st.errors;
+        continue;
+      }
+      std::uint64_t now = realtime_ns();
+      c.len += static_cast<std::size_t>(r);
+      std::size_t pos = 0;
+      if (!c.upgraded) {
+        std::string_view head(c.buf.data(), c.len);
+        auto end = head.find("\r\n\r\n");
+        if (end == std::string_view::npos) continue;
+        if (head.substr(0, 12) != "HTTP/1.1 101") {
+          ++st.errors;
+          ::close(c.fd);
+          c.closed = true;
+          continue;
         }
-      });
-    };
-    wait_open();
-    c.run();
-    return st.errors ? 1 : 0;
+        c.upgraded = true;
+        ++st.opened;
+        pos = end + 4;
+      }
+      // Whole frames in the buffer.
+      while (c.len - pos >= 2) {
+        const auto *h = reinterpret_cast<const unsigned char *>(c.buf.data() + pos);
+        int opcode = h[0] & 0x0F;
+        std::uint64_t n = h[1] & 0x7F;
+        std::size_t hl = 2;
+        if (n == 126) {
+          if (c.len - pos < 4) break;
+          n = (static_cast<std::uint64_t>(h[2]) << 8) | h[3];
+          hl = 4;
+        } else if (n == 127) {
+          if (c.len - pos < 10) break;
+          n = 0;
+          for (int i = 0; i < 8; ++i) n = (n << 8) | h[2 + i];
+          hl = 10;
+        }
+        if (c.len - pos < hl + n) break;
+        const char *p = c.buf.data() + pos + hl;
+        pos += hl + static_cast<std::size_t>(n);
+        if (opcode == 0x8) {  // close
+          c.ended = c.ended || hold_seconds >= 0 || idle_seconds >= 0;
+          continue;
+        }
+        if (opcode != 0x1) continue;
+        ++st.frames;
+        st.bytes += n;
+        const char *t = static_cast<const char *>(memmem(p, n, "\"t=", 3));
+        if (t) {
+          std::uint64_t v = 0;
+          for (const char *q = t + 3; q < p + n && *q >= '0' && *q <= '9'; ++q) v = v * 10 + static_cast<std::uint64_t>(*q - '0');
+          if (v && now > v) st.latency_us.push_back(static_cast<std::uint32_t>(std::min<std::uint64_t>((now - v) / 1000, 0xFFFFFFFFu)));
+          continue;
+        }
+        if (contains(p, n, "\"connection_established\"")) {
+          if (idle_seconds >= 0) continue;
+          if (st.first_query == std::chrono::steady_clock::time_point{}) st.first_query = std::chrono::steady_clock::now();
+          if (!send_all(c.fd, query.data(), query.size())) ++st.errors;
+          continue;
+        }
+        if (contains(p, n, "\"type\":\"error\"")) ++st.errors;
+        if (contains(p, n, "\"query_end\"")) {
+          st.last_end = std::chrono::steady_clock::now();
+          ++st.done;
+          c.ended = true;
+          if (hold_seconds < 0) send_all(c.fd, close_frame.data(), close_frame.size());
+        }
+      }
+      std::memmove(c.buf.data(), c.buf.data() + pos, c.len - pos);
+      c.len -= pos;
+    }
   }
-  c.run();
-  if (hold_seconds < 0 || st.done != static_cast<std::uint64_t>(clients)) report();
+  if (!reported || idle_seconds >= 0) {
+    if (idle_seconds < 0) report();
+  }
+  if (idle_seconds >= 0) return st.errors ? 1 : 0;
   return st.done == static_cast<std::uint64_t>(clients) && !st.errors ? 0 : 1;
 }
