@@ -180,7 +180,7 @@ def main():
                  f"{max(n // 100, 1000):,} per client for 100, their CLI start-ups included). A round counts only if every message arrived. Ratios: throughput "
                  "ccbridge ÷ peer; latency and memory: lower is better, ratio peer ÷ ccbridge.")
     lines.append("- Same fake CLI (tests/support/fake_cli.cpp `timed_text`) and the same client (tests/bench/ws_load.cpp, "
-                 "websocketpp) for all three; the servers run one at a time. Memory: VmRSS of the server process, "
+                 "plain sockets) for all three; the servers run one at a time. Memory: VmRSS of the server process, "
                  "100 clients.")
     lines.append(f"- Command: `{a.cmdline}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     md = "\n".join(lines) + "\n"
