@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <future>
+#include <optional>
 #include <string>
 
 CCB_BEGIN_NAMESPACE
@@ -129,16 +130,23 @@ void Stream::State::start(detail::SpawnRequest request)
     spawn();  // nothing else can run on this new strand yet
     return;
   }
+  // A spawn error is copied out and thrown anew on this thread: rethrowing the I/O thread's own
+  // exception object would share it between threads (ThreadSanitizer flags its release there).
   std::promise<void> done;
+  std::optional<Error> failure;
   asio::post(strand_, [&] {
     try {
       spawn();
-      done.set_value();
+    } catch (const Error &e) {
+      failure.emplace(e);
     } catch (...) {
       done.set_exception(std::current_exception());
+      return;
     }
+    done.set_value();
   });
   done.get_future().get();
+  if (failure) throw Error(*failure);
 }
 
 void Stream::State::write(std::string frame)
