@@ -1027,3 +1027,23 @@ def test_without_resumable_a_dropped_connection_ends_the_conversation(start_serv
     sid = run(go())
     assert s.wait_no_processes()
     assert s.http("GET", "/sessions")[1]["count"] == 0
+
+
+def test_options_fixed_by_the_first_query_cannot_change_silently(start_server):
+    s = start_server(script="serve_turns")
+
+    async def go():
+        ws, _ = await connect(s)
+        async with ws:
+            first = await query(ws, "one", allowed_tools=["Read"])
+            same = await query(ws, "two", allowed_tools=["Read"], model="other-model")  # model may change
+            changed = await query(ws, "three", allowed_tools=["Read", "Bash"])
+            resumed = await query(ws, "four", allowed_tools=["Read"], resume="abc")
+            return first, same, changed, resumed
+
+    first, same, changed, resumed = run(go(), timeout=30)
+    assert types(first)[-1] == "query_end" and "error" not in types(first)
+    assert "error" not in types(same)
+    assert types(changed)[-2:] == ["error", "query_end"] and "fixed by the first query" in changed[-2]["data"]["error"]
+    assert types(resumed)[-2:] == ["error", "query_end"] and "first query" in resumed[-2]["data"]["error"]
+    assert len(s.processes()) == 1

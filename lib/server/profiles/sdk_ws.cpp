@@ -311,7 +311,17 @@ private:
 
     if (conv_ && session_ready_) {
       // Same conversation: what can change between turns changes through control requests.
+      // What the CLI took on its command line cannot change in the running process: say so rather
+      // than ignore it.
       if (opts.cwd && *opts.cwd != opened_cwd_) return fail_query("cwd cannot change within a conversation; open a new connection");
+      if (opts.allowed_tools != opened_tools_ || opts.max_thinking_tokens != opened_thinking_ ||
+          perm.boolean().value_or(false) != opened_permission_requests_) {
+        return fail_query("allowed_tools, max_thinking_tokens and permission_requests are fixed by the first query of a "
+                          "conversation; open a new connection to change them");
+      }
+      if (opts.resume || opts.continue_conversation) {
+        return fail_query("resume and continue_conversation apply to the first query of a connection");
+      }
       std::optional<std::string> new_model = opts.model != opened_model_ ? opts.model : std::nullopt;
       std::optional<std::string> new_mode = opts.permission_mode != opened_mode_ ? opts.permission_mode : std::nullopt;
       if (new_model) opened_model_ = opts.model;
@@ -353,6 +363,9 @@ private:
     opened_cwd_ = opts.cwd.value_or("");
     opened_model_ = opts.model;
     opened_mode_ = opts.permission_mode;
+    opened_tools_ = opts.allowed_tools;
+    opened_thinking_ = opts.max_thinking_tokens;
+    opened_permission_requests_ = permission_requests;
     auto weak = weak_from_this();
     asio::io_context &io = ctx_.ioc;
     // Tools defined by this client: each call is forwarded to it and waits for its tool_result.
@@ -766,6 +779,9 @@ private:
   bool session_ready_ = false;
   std::string opened_cwd_;
   std::optional<std::string> opened_model_, opened_mode_;
+  std::vector<std::string> opened_tools_;
+  std::optional<int> opened_thinking_;
+  bool opened_permission_requests_ = false;
   bool query_active_ = false;
   bool interrupted_ = false;
   bool counted_ = false;
