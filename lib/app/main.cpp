@@ -1,5 +1,6 @@
 // ccbridge: command-line front end. `ccbridge query "..."` runs one prompt through the Claude Code
 // CLI and prints its messages (readable by default, raw NDJSON with --raw).
+#include "args.hpp"
 #include "serve.hpp"
 
 #include <ccbridge/ccbridge.hpp>
@@ -34,16 +35,6 @@ const char kUsage[] =
     "  --partial                 stream text as it is generated\n"
     "  --raw                     print every message as the JSON line the CLI wrote\n"
     "  --verbose                 also print the CLI's stderr\n";
-
-std::vector<std::string> split_commas(const std::string &s)
-{
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 std::string first_line(std::string s, std::size_t max = 160)
 {

@@ -3,6 +3,8 @@
 // SESSION_TIMEOUT_MINUTES, CORS), which overrides the defaults.
 #include "serve.hpp"
 
+#include "args.hpp"
+
 #include <ccbridge/ccbridge.hpp>
 #include <ccbridge/server.hpp>
 
@@ -62,16 +64,6 @@ const char kServeUsage[] =
 {
   std::cerr << "ccbridge serve: " << msg << "\n\n" << kServeUsage;
   std::exit(2);
-}
-
-std::vector<std::string> split_list(const std::string &s)
-{
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
 }
 
 long to_number(const std::string &what, const std::string &v, long lo, long hi)
@@ -178,13 +170,13 @@ int run_serve(int argc, char **argv)
     else if (a == "--port") st.port = to_number(a, value(), 0, 65535);
     else if (a == "--opcode-port") st.opcode_port = to_number(a, value(), 0, 65535);
     else if (a == "--sdk-ws-port") st.sdk_port = to_number(a, value(), 0, 65535);
-    else if (a == "--profiles") st.profiles = split_list(value());
+    else if (a == "--profiles") st.profiles = split_commas(value());
     else if (a == "--cli") cfg.cli.cli_path = value();
     else if (a == "--root") roots.push_back(value());
     else if (a == "--token") cfg.token = value();
     else if (a == "--allow-origin") cfg.allowed_origins.push_back(value());
     else if (a == "--cors") cfg.cors = true;
-    else if (a == "--permission-modes") cfg.allowed_permission_modes = split_list(value());
+    else if (a == "--permission-modes") cfg.allowed_permission_modes = split_commas(value());
     else if (a == "--default-permission-mode") cfg.default_permission_mode = value();
     else if (a == "--max-sessions") cfg.limits.max_sessions = static_cast<std::size_t>(to_number(a, value(), 1, 1000000));
     else if (a == "--reconnect-grace-seconds") cfg.sdk_ws_reconnect_grace = std::chrono::seconds(to_number(a, value(), 0, 86400));

@@ -9,16 +9,6 @@ CCB_BEGIN_NAMESPACE
 
 namespace {
 
-// One user message, as the SDKs write it (SDK-WIRE-SPEC 3.2); `content_json` is a JSON value.
-std::string user_frame(std::string_view content_json)
-{
-  std::string f = R"({"type":"user","session_id":"","message":{"role":"user","content":)";
-  f += content_json;
-  f += R"(},"parent_tool_use_id":null})";
-  f += '\n';
-  return f;
-}
-
 Stream start_run(std::shared_ptr<Runtime::Impl> runtime, const Options &options, std::string frame)
 {
   detail::SpawnRequest req = detail::prepare_spawn(options);
@@ -30,31 +20,52 @@ Stream start_run(std::shared_ptr<Runtime::Impl> runtime, const Options &options,
   return Stream(std::move(state));
 }
 
-std::string text_content(std::string_view prompt)
-{
-  std::size_t bad = 0;
-  if (!detail::valid_utf8(prompt.data(), prompt.size(), &bad)) {
-    throw Error(errc::invalid_argument,
-                "the prompt is not valid UTF-8 (first bad byte at offset " + std::to_string(bad) + ")");
-  }
-  std::string content;
-  append_json_string(content, prompt);
-  return content;
-}
-
 }  // namespace
 
 Stream query(Runtime &runtime, std::string_view prompt, const Options &options)
 {
-  return start_run(runtime.impl(), options, user_frame(text_content(prompt)));
+  return start_run(runtime.impl(), options, detail::user_frame(detail::text_content(prompt, "the prompt"), ""));
 }
 
 Stream query(std::string_view prompt, const Options &options)
 {
-  return start_run(std::make_shared<Runtime::Impl>(1), options, user_frame(text_content(prompt)));
+  return start_run(std::make_shared<Runtime::Impl>(1), options,
+                   detail::user_frame(detail::text_content(prompt, "the prompt"), ""));
 }
 
 Stream query_content(Runtime &runtime, std::string_view content_json, const Options &options)
+{
+  return start_run(runtime.impl(), options, detail::user_frame(detail::content_blocks(content_json), ""));
+}
+
+CCB_END_NAMESPACE
+
+namespace ccbridge::detail {
+
+std::string user_frame(std::string_view content_json, std::string_view session_id)
+{
+  std::string f = R"({"type":"user","session_id":)";
+  append_json_string(f, session_id);
+  f += R"(,"message":{"role":"user","content":)";
+  f += content_json;
+  f += R"(},"parent_tool_use_id":null})";
+  f += '\n';
+  return f;
+}
+
+std::string text_content(std::string_view text, std::string_view what)
+{
+  std::size_t bad = 0;
+  if (!valid_utf8(text.data(), text.size(), &bad)) {
+    throw Error(errc::invalid_argument,
+                std::string(what) + " is not valid UTF-8 (first bad byte at offset " + std::to_string(bad) + ")");
+  }
+  std::string content;
+  append_json_string(content, text);
+  return content;
+}
+
+std::string content_blocks(std::string_view content_json)
 {
   JsonView v;
   try {
@@ -63,12 +74,8 @@ Stream query_content(Runtime &runtime, std::string_view content_json, const Opti
     throw Error(errc::invalid_argument, "content_json is not valid JSON: " + e.detail());
   }
   if (!v.is_array()) throw Error(errc::invalid_argument, "content_json must be a JSON array of content blocks");
-  return start_run(runtime.impl(), options, user_frame(v.dump()));
+  return v.dump();
 }
-
-CCB_END_NAMESPACE
-
-namespace ccbridge::detail {
 
 SpawnRequest prepare_spawn(const Options &o)
 {

@@ -50,11 +50,7 @@ struct Session::Impl {
     if (closed || state->finished()) {
       throw Error(errc::closed, "the session is closed (the CLI has exited or close() was called); open a new one");
     }
-    std::string f = R"({"type":"user","session_id":"default","message":{"role":"user","content":)";
-    f += content_json;
-    f += R"(},"parent_tool_use_id":null})";
-    f += '\n';
-    state->write(std::move(f));
+    state->write(detail::user_frame(content_json, "default"));
   }
 };
 
@@ -176,27 +172,13 @@ Session Session::open(Runtime &runtime, SessionOptions so)
 void Session::send(std::string_view text)
 {
   auto &impl = checked(impl_);
-  std::size_t bad = 0;
-  if (!detail::valid_utf8(text.data(), text.size(), &bad)) {
-    throw Error(errc::invalid_argument, "the message is not valid UTF-8 (first bad byte at offset " +
-                                            std::to_string(bad) + ")");
-  }
-  std::string content;
-  append_json_string(content, text);
-  impl.send_frame(std::move(content));
+  impl.send_frame(detail::text_content(text, "the message"));
 }
 
 void Session::send_content(std::string_view content_json)
 {
   auto &impl = checked(impl_);
-  JsonView v;
-  try {
-    v = parse_json(content_json);
-  } catch (const Error &e) {
-    throw Error(errc::invalid_argument, "content_json is not valid JSON: " + e.detail());
-  }
-  if (!v.is_array()) throw Error(errc::invalid_argument, "content_json must be a JSON array of content blocks");
-  impl.send_frame(v.dump());
+  impl.send_frame(detail::content_blocks(content_json));
 }
 
 Stream &Session::messages() { return checked(impl_).stream; }

@@ -1,6 +1,5 @@
 #include "server/cli_run.hpp"
 
-#include <thread>
 
 namespace ccbridge::detail::server {
 
@@ -35,8 +34,7 @@ std::shared_ptr<CliRun> CliRun::start(Context &ctx, const std::string &prompt, O
         if (auto r = weak_run.lock())
           if (!r->ended_) r->stream_->resume_reading();
       });
-  ++ctx.live_processes;
-  run->counted_ = true;
+  ++ctx.live_processes;  // until the end event
   run->self_ = run;
   run->stream_->on_message(
       [inbox](const Message &m) {
@@ -59,17 +57,11 @@ std::shared_ptr<CliRun> CliRun::start(Context &ctx, const std::string &prompt, O
   return run;
 }
 
+// A started run holds itself (self_) until its end event, so this runs after the end, and the
+// Stream's destructor never waits on the server thread.
 CliRun::~CliRun()
 {
   if (inbox_) inbox_->close();
-  if (stream_ && !ended_) stream_->cancel();
-  // Only reached before the end event when the server is torn down without a graceful stop: the
-  // Stream's destructor then waits for the shutdown ladder, off the server thread.
-  if (counted_ && !ended_ && ctx_.live_processes) --ctx_.live_processes;
-  if (stream_ && !ended_) {
-    auto *pending = new Stream(std::move(*stream_));
-    std::thread([pending] { delete pending; }).detach();
-  }
 }
 
 void CliRun::cancel()
@@ -88,8 +80,7 @@ void CliRun::on_batch(std::vector<CliEvent> &batch)
       ctx_.metrics.bytes_from_cli += ev.msg.raw().size();
     } else if (ev.kind == CliEvent::Kind::end) {
       ended_ = true;
-      if (counted_ && ctx_.live_processes) --ctx_.live_processes;
-      counted_ = false;
+      --ctx_.live_processes;
       inbox_->close();
     }
   }

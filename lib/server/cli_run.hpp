@@ -54,7 +54,6 @@ private:
   std::shared_ptr<Inbox<CliEvent>> inbox_;
   Handler handler_;
   bool ended_ = false;
-  bool counted_ = false;
   std::shared_ptr<CliRun> self_;  // alive until the end event, whoever else lets go
 };
 

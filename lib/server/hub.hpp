@@ -181,6 +181,7 @@ public:
   asio::io_context &io() { return ioc_; }
   const HubLimits &limits() const { return limits_; }
   HubStats &stats() { return stats_; }
+  const HubStats &stats() const { return stats_; }
 
 private:
   friend class Run;

@@ -332,7 +332,7 @@ srv::HttpResponse Server::Impl::health() const
 
 srv::HttpResponse Server::Impl::prometheus() const
 {
-  const auto &hs = const_cast<srv::Hub &>(hub).stats();
+  const auto &hs = hub.stats();
   std::string o;
   auto counter = [&o](const char *name, const char *help, std::uint64_t v) {
     o += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);

@@ -133,7 +133,10 @@ struct ConnImpl final : WsConn {
     if (ec) open_ = false;
   }
   // Several frames as one prepared message holding their complete WebSocket framing: one queue
-  // entry and one write for the lot, instead of one each.
+  // entry and one write for the lot. The frames' text is serialised once (shared in the run's
+  // log); only this memcpy into the socket's batch is per connection. Queuing each shared
+  // prepared frame instead costs a websocketpp send (two locks, a queue push, a dispatch) per
+  // frame and measured about half the throughput (200k vs 340k msgs/s, one client, ws_load).
   void send_batch(const FramePtr *frames, std::size_t n) override
   {
     if (n == 1) return send(frames[0]);

@@ -282,9 +282,7 @@ int main(int argc, char **argv)
       c.len -= pos;
     }
   }
-  if (!reported || idle_seconds >= 0) {
-    if (idle_seconds < 0) report();
-  }
+  if (idle_seconds < 0 && !reported) report();
   if (idle_seconds >= 0) return st.errors ? 1 : 0;
   return st.done == static_cast<std::uint64_t>(clients) && !st.errors ? 0 : 1;
 }

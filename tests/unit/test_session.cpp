@@ -2,6 +2,8 @@
 // and their failures (timeouts, refusals, the process dying with requests pending), permission
 // callbacks (allow, edited input, deny, asynchronous answers, cancellation), and a caller that
 // stops reading.
+#include "children.hpp"
+
 #include <ccbridge/ccbridge.hpp>
 
 #include <doctest/doctest.h>
@@ -19,6 +21,7 @@
 
 using namespace ccbridge;
 using namespace std::chrono_literals;
+using ccb_test::NoLeftovers;
 
 namespace {
 
@@ -34,26 +37,6 @@ SessionOptions fake_session(const std::string &script)
   so.initialize_timeout = 5s;
   return so;
 }
-
-std::set<int> children()
-{
-  std::set<int> out;
-  std::string dir = "/proc/" + std::to_string(getpid()) + "/task";
-  DIR *d = opendir(dir.c_str());
-  if (!d) return out;
-  while (auto *e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream in(dir + "/" + e->d_name + "/children");
-    int pid;
-    while (in >> pid) out.insert(pid);
-  }
-  closedir(d);
-  return out;
-}
-
-struct NoLeftovers {
-  ~NoLeftovers() { CHECK_MESSAGE(children().empty(), "a child process was left behind"); }
-};
 
 const Message *find_type(const std::vector<Message> &msgs, std::string_view type)
 {

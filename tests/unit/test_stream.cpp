@@ -1,5 +1,7 @@
 // Stream/query() against the scriptable fake CLI (tests/support/fake_cli.cpp): every failure mode
 // of the process layer, and after each one, no process left behind.
+#include "children.hpp"
+
 #include <ccbridge/ccbridge.hpp>
 
 #include <doctest/doctest.h>
@@ -21,6 +23,8 @@
 
 using namespace ccbridge;
 using namespace std::chrono_literals;
+using ccb_test::my_children;
+using ccb_test::NoLeftovers;
 
 namespace {
 
@@ -33,23 +37,6 @@ Options fake(const std::string &script)
   o.shutdown.term_wait = 300ms;
   o.shutdown.drain_wait = 300ms;
   return o;
-}
-
-// Children of this process, over all its threads.
-std::set<int> my_children()
-{
-  std::set<int> out;
-  std::string dir = "/proc/" + std::to_string(getpid()) + "/task";
-  DIR *d = opendir(dir.c_str());
-  if (!d) return out;
-  while (auto *e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream in(dir + "/" + e->d_name + "/children");
-    int pid;
-    while (in >> pid) out.insert(pid);
-  }
-  closedir(d);
-  return out;
 }
 
 bool alive(int pid)
@@ -83,10 +70,6 @@ std::vector<Message> drain(Stream &s)
   for (const Message &m : s) out.push_back(m);
   return out;
 }
-
-struct NoLeftovers {
-  ~NoLeftovers() { CHECK_MESSAGE(my_children().empty(), "a child process was left behind"); }
-};
 
 }  // namespace
 
