@@ -1039,6 +1039,7 @@ def test_options_fixed_by_the_first_query_cannot_change_silently(start_server):
             same = await query(ws, "two", allowed_tools=["Read"], model="other-model")  # model may change
             changed = await query(ws, "three", allowed_tools=["Read", "Bash"])
             resumed = await query(ws, "four", allowed_tools=["Read"], resume="abc")
+            assert len(s.processes()) == 1  # still the first query's process
             return first, same, changed, resumed
 
     first, same, changed, resumed = run(go(), timeout=30)
@@ -1046,4 +1047,3 @@ def test_options_fixed_by_the_first_query_cannot_change_silently(start_server):
     assert "error" not in types(same)
     assert types(changed)[-2:] == ["error", "query_end"] and "fixed by the first query" in changed[-2]["data"]["error"]
     assert types(resumed)[-2:] == ["error", "query_end"] and "first query" in resumed[-2]["data"]["error"]
-    assert len(s.processes()) == 1
