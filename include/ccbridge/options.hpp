@@ -147,6 +147,26 @@ CCB_API std::vector<std::string> build_cli_args(const Options &options);
 CCB_API std::vector<std::string> build_cli_env(const Options &options,
                                                const std::vector<std::string> &parent);
 
+/// Options from a JSON object whose keys are the Python SDK's ClaudeAgentOptions field names, with
+/// the same value shapes: system_prompt (a string, {"type":"preset","preset":"claude_code",
+/// "append":...} or {"type":"file","path":...}), tools (names or {"type":"preset",...}),
+/// allowed_tools, disallowed_tools, skills ("all" or names), max_turns, max_budget_usd,
+/// task_budget ({"total":n}), model, fallback_model, betas, permission_prompt_tool_name,
+/// permission_mode, continue_conversation, resume, session_id, settings, sandbox, add_dirs,
+/// mcp_servers (an object of server configs, or a path / JSON string), include_partial_messages,
+/// include_hook_events, strict_mcp_config, fork_session, resume_session_at, resume_drops_turn,
+/// setting_sources, plugins ([{"type":"local","path":...}]), thinking, max_thinking_tokens, effort,
+/// output_format ({"type":"json_schema","schema":{...}}), extra_args, enable_file_checkpointing,
+/// env, cli_path, cwd, user, max_buffer_size; and ccbridge's own: session_mirror, plugin_dirs,
+/// max_line_bytes, stderr_tail_bytes, max_buffered_messages, max_buffered_bytes and
+/// shutdown {exit_wait_ms, term_wait_ms, drain_wait_ms}. null resets a field to its default.
+/// Callbacks (stderr, permissions, hooks, tools) are not JSON: set them in C++.
+/// Throws Error(invalid_argument) naming the key for an unknown key or a value of the wrong kind.
+CCB_API Options options_from_json(std::string_view json);
+/// The same, merged over `options` (keys not present are left alone). On error `options` is
+/// unchanged.
+CCB_API void merge_options_json(Options &options, std::string_view json);
+
 /// Locates the CLI executable: options.cli_path if set (a bare name is looked up on PATH), else
 /// `claude` on PATH, else ~/.npm-global/bin/claude, /usr/local/bin/claude, ~/.local/bin/claude,
 /// ~/node_modules/.bin/claude, ~/.yarn/bin/claude, ~/.claude/local/claude.

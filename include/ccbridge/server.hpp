@@ -92,6 +92,21 @@ struct ServerConfig {
   ServerLog log;
 };
 
+/// A ServerConfig from a JSON object with the struct's field names; durations are in
+/// milliseconds with an `_ms` suffix and the log settings are flat:
+///   {"listeners": [{"host": "127.0.0.1", "port": 0, "profiles": ["sdk-ws"]}],
+///    "cli": {<options, see options_from_json()>}, "allowed_roots": [...],
+///    "allowed_permission_modes": [...], "default_permission_mode": "default", "token": "...",
+///    "allowed_origins": [...], "cors": false, "tasks_ui_timeout_ms": 300000,
+///    "sdk_ws_session_timeout_ms": 1800000, "sdk_ws_reconnect_grace_ms": 60000,
+///    "limits": {"max_connections", "max_sessions", "max_body_bytes", "max_ws_message_bytes",
+///               "send_buffer_bytes", "slow_client_timeout_ms", "run_log_bytes",
+///               "finished_run_grace_ms", "idle_timeout_ms"},
+///    "log_level": "info", "log_json": false}
+/// Keys not given keep the defaults. Throws Error(invalid_argument) naming the key for an unknown
+/// key or a value of the wrong kind.
+CCB_API ServerConfig server_config_from_json(std::string_view json);
+
 /// One bound listener.
 struct ServerEndpoint {
   std::string host;

@@ -1,0 +1,143 @@
+// ServerConfig from JSON: the same field names as the C++ struct (durations in *_ms), so that the
+// C ABI and the Python module describe a server exactly as C++ does. Unknown keys are errors.
+#include "detail/json.hpp"
+
+#include <ccbridge/error.hpp>
+#include <ccbridge/server.hpp>
+
+#include <limits>
+#include <string>
+
+namespace ccbridge::detail::server {
+namespace {
+
+[[noreturn]] void bad(const std::string &key, const std::string &what)
+{
+  throw Error(errc::invalid_argument, "server setting '" + key + "' " + what);
+}
+
+std::string str(const JsonValue &v, const std::string &key)
+{
+  if (!v.IsString()) bad(key, "must be a string");
+  return {v.GetString(), v.GetStringLength()};
+}
+
+bool boolean(const JsonValue &v, const std::string &key)
+{
+  if (!v.IsBool()) bad(key, "must be true or false");
+  return v.GetBool();
+}
+
+std::int64_t integer(const JsonValue &v, const std::string &key, std::int64_t lo, std::int64_t hi)
+{
+  if (!v.IsInt64() || v.GetInt64() < lo || v.GetInt64() > hi)
+    bad(key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  return v.GetInt64();
+}
+
+std::size_t count(const JsonValue &v, const std::string &key)
+{
+  return static_cast<std::size_t>(integer(v, key, 1, std::numeric_limits<std::int64_t>::max()));
+}
+
+std::chrono::milliseconds millis(const JsonValue &v, const std::string &key)
+{
+  return std::chrono::milliseconds(integer(v, key, 0, 86400000LL * 365));
+}
+
+std::vector<std::string> strings(const JsonValue &v, const std::string &key)
+{
+  if (!v.IsArray()) bad(key, "must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto &e : v.GetArray()) out.push_back(str(e, key));
+  return out;
+}
+
+template <class Fn> void members(const JsonValue &v, const std::string &key, Fn &&fn)
+{
+  if (!v.IsObject()) bad(key, "must be an object");
+  for (const auto &m : v.GetObject()) {
+    std::string name(m.name.GetString(), m.name.GetStringLength());
+    std::string path = key.empty() ? name : key + "." + name;
+    if (!fn(name, m.value, path)) throw Error(errc::invalid_argument, "unknown server setting '" + path + "'");
+  }
+}
+
+void limits(ServerLimits &l, const JsonValue &v)
+{
+  members(v, "limits", [&](const std::string &n, const JsonValue &x, const std::string &k) {
+    if (n == "max_connections") l.max_connections = count(x, k);
+    else if (n == "max_sessions") l.max_sessions = count(x, k);
+    else if (n == "max_body_bytes") l.max_body_bytes = count(x, k);
+    else if (n == "max_ws_message_bytes") l.max_ws_message_bytes = count(x, k);
+    else if (n == "send_buffer_bytes") l.send_buffer_bytes = count(x, k);
+    else if (n == "slow_client_timeout_ms") l.slow_client_timeout = millis(x, k);
+    else if (n == "run_log_bytes") l.run_log_bytes = count(x, k);
+    else if (n == "finished_run_grace_ms") l.finished_run_grace = millis(x, k);
+    else if (n == "idle_timeout_ms") l.idle_timeout = millis(x, k);
+    else return false;
+    return true;
+  });
+}
+
+ServerLog::Level level(const JsonValue &v, const std::string &key)
+{
+  auto s = str(v, key);
+  if (s == "debug") return ServerLog::Level::debug;
+  if (s == "info") return ServerLog::Level::info;
+  if (s == "warn" || s == "warning") return ServerLog::Level::warn;
+  if (s == "error") return ServerLog::Level::error;
+  if (s == "off") return ServerLog::Level::off;
+  bad(key, "must be debug, info, warn, error or off");
+}
+
+}  // namespace
+}  // namespace ccbridge::detail::server
+
+CCB_BEGIN_NAMESPACE
+
+ServerConfig server_config_from_json(std::string_view json)
+{
+  using namespace detail::server;
+  detail::JsonDocument doc;
+  doc.Parse<detail::kParseFlags>(json.data(), json.size());
+  if (doc.HasParseError())
+    throw Error(errc::invalid_argument, std::string("server config is not valid JSON: ") +
+                                            rapidjson::GetParseError_En(doc.GetParseError()));
+  ServerConfig c;
+  members(doc, "", [&](const std::string &n, const detail::JsonValue &x, const std::string &k) {
+    if (n == "listeners") {
+      if (!x.IsArray()) bad(k, "must be an array of {host, port, profiles}");
+      for (const auto &e : x.GetArray()) {
+        ServerConfig::Listener l;
+        members(e, k, [&](const std::string &ln, const detail::JsonValue &lx, const std::string &lk) {
+          if (ln == "host") l.host = str(lx, lk);
+          else if (ln == "port") l.port = static_cast<std::uint16_t>(integer(lx, lk, 0, 65535));
+          else if (ln == "profiles") l.profiles = strings(lx, lk);
+          else return false;
+          return true;
+        });
+        c.listeners.push_back(std::move(l));
+      }
+    } else if (n == "cli") {
+      if (!x.IsObject()) bad(k, "must be an options object");
+      merge_options_json(c.cli, detail::dump(x));
+    } else if (n == "allowed_roots") c.allowed_roots = strings(x, k);
+    else if (n == "allowed_permission_modes") c.allowed_permission_modes = strings(x, k);
+    else if (n == "default_permission_mode") c.default_permission_mode = str(x, k);
+    else if (n == "token") c.token = str(x, k);
+    else if (n == "allowed_origins") c.allowed_origins = strings(x, k);
+    else if (n == "cors") c.cors = boolean(x, k);
+    else if (n == "tasks_ui_timeout_ms") c.tasks_ui_timeout = millis(x, k);
+    else if (n == "sdk_ws_session_timeout_ms") c.sdk_ws_session_timeout = millis(x, k);
+    else if (n == "sdk_ws_reconnect_grace_ms") c.sdk_ws_reconnect_grace = millis(x, k);
+    else if (n == "limits") limits(c.limits, x);
+    else if (n == "log_level") c.log.level = level(x, k);
+    else if (n == "log_json") c.log.json = boolean(x, k);
+    else return false;
+    return true;
+  });
+  return c;
+}
+
+CCB_END_NAMESPACE

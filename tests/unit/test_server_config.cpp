@@ -1,0 +1,77 @@
+// server_config_from_json(): its own executable because it links the server library.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <ccbridge/error.hpp>
+#include <ccbridge/server.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace ccbridge;
+
+namespace {
+std::string error_of(const std::string &json)
+{
+  try {
+    (void)server_config_from_json(json);
+  } catch (const Error &e) {
+    CHECK(e.code() == errc::invalid_argument);
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("server config json: every field, durations in ms, cli options by the SDK's names")
+{
+  auto c = server_config_from_json(R"({
+    "listeners": [{"host": "0.0.0.0", "port": 8000, "profiles": ["sdk-ws"]}, {"port": 0}],
+    "cli": {"cli_path": "/bin/claude", "model": "m", "shutdown": {"exit_wait_ms": 10}},
+    "allowed_roots": ["/srv"], "allowed_permission_modes": ["default"], "default_permission_mode": "default",
+    "token": "t", "allowed_origins": ["*"], "cors": true, "tasks_ui_timeout_ms": 1000,
+    "sdk_ws_session_timeout_ms": 2000, "sdk_ws_reconnect_grace_ms": 3000,
+    "limits": {"max_connections": 5, "max_sessions": 6, "max_body_bytes": 7, "max_ws_message_bytes": 8,
+               "send_buffer_bytes": 9, "slow_client_timeout_ms": 10, "run_log_bytes": 11,
+               "finished_run_grace_ms": 12, "idle_timeout_ms": 13},
+    "log_level": "warn", "log_json": true})");
+  REQUIRE(c.listeners.size() == 2);
+  CHECK(c.listeners[0].host == "0.0.0.0");
+  CHECK(c.listeners[0].port == 8000);
+  CHECK(c.listeners[0].profiles == std::vector<std::string>{"sdk-ws"});
+  CHECK(c.listeners[1].host == "127.0.0.1");
+  CHECK(c.cli.cli_path == "/bin/claude");
+  CHECK(c.cli.model == "m");
+  CHECK(c.cli.shutdown.exit_wait.count() == 10);
+  CHECK(c.allowed_roots == std::vector<std::string>{"/srv"});
+  CHECK(c.token == "t");
+  CHECK(c.cors);
+  CHECK(c.tasks_ui_timeout.count() == 1000);
+  CHECK(c.sdk_ws_session_timeout.count() == 2000);
+  CHECK(c.sdk_ws_reconnect_grace.count() == 3000);
+  CHECK(c.limits.max_connections == 5);
+  CHECK(c.limits.max_sessions == 6);
+  CHECK(c.limits.max_body_bytes == 7);
+  CHECK(c.limits.max_ws_message_bytes == 8);
+  CHECK(c.limits.send_buffer_bytes == 9);
+  CHECK(c.limits.slow_client_timeout.count() == 10);
+  CHECK(c.limits.run_log_bytes == 11);
+  CHECK(c.limits.finished_run_grace.count() == 12);
+  CHECK(c.limits.idle_timeout.count() == 13);
+  CHECK(c.log.level == ServerLog::Level::warn);
+  CHECK(c.log.json);
+  auto d = server_config_from_json("{}");
+  CHECK(d.listeners.empty());
+  CHECK(d.limits.max_sessions == ServerLimits{}.max_sessions);
+}
+
+TEST_CASE("server config json: bad input names the key")
+{
+  CHECK(error_of(R"({"listener": []})").find("unknown server setting 'listener'") != std::string::npos);
+  CHECK(error_of(R"({"listeners": [{"port": 70000}]})").find("'listeners.port' must be an integer") != std::string::npos);
+  CHECK(error_of(R"({"limits": {"max_sessions": 0}})").find("'limits.max_sessions'") != std::string::npos);
+  CHECK(error_of(R"({"limits": {"bogus": 1}})").find("unknown server setting 'limits.bogus'") != std::string::npos);
+  CHECK(error_of(R"({"cli": {"bogus": 1}})").find("unknown option 'bogus'") != std::string::npos);
+  CHECK(error_of(R"({"log_level": "loud"})").find("'log_level'") != std::string::npos);
+  CHECK(error_of("[").find("not valid JSON") != std::string::npos);
+  CHECK(error_of("[]").find("must be an object") != std::string::npos);
+}
