@@ -213,6 +213,13 @@ public:
   JsonView control(std::string_view subtype, std::string_view fields_json = "{}",
                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
+  /// Closes the CLI's stdin without waiting: the CLI finishes what it was asked, its remaining
+  /// messages still arrive through messages(), and the stream ends when it exits. After this,
+  /// send() throws Error(closed), and so do control requests and callback answers, which need
+  /// stdin: end input only once the answers the turn needs are given (the official SDKs wait for
+  /// the first result when callbacks are set). Idempotent.
+  void end_input();
+
   /// The `initialize` response (commands, models, account, ...), missing if not initialized.
   JsonView server_info() const;
   int pid() const;

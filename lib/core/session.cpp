@@ -17,6 +17,7 @@ struct Session::Impl {
   JsonView server_info;
   std::vector<Message> partial_turn;  // receive_response() progress kept across a timeout
   bool closed = false;
+  bool input_ended = false;
 
   Impl(std::shared_ptr<Stream::State> s, SessionOptions o)
       : state(s), stream(std::move(s)), options(std::move(o))
@@ -50,6 +51,7 @@ struct Session::Impl {
     if (closed || state->finished()) {
       throw Error(errc::closed, "the session is closed (the CLI has exited or close() was called); open a new one");
     }
+    if (input_ended) throw Error(errc::closed, "end_input() was called: the session takes no more messages");
     state->write(detail::user_frame(content_json, "default"));
   }
 };
@@ -259,6 +261,14 @@ JsonView Session::control(std::string_view subtype, std::string_view fields_json
 
 JsonView Session::server_info() const { return checked(impl_).server_info; }
 int Session::pid() const { return checked(impl_).stream.pid(); }
+
+void Session::end_input()
+{
+  auto &impl = checked(impl_);
+  if (impl.input_ended || impl.closed) return;
+  impl.input_ended = true;
+  impl.state->close_stdin();
+}
 
 const RunOutcome &Session::close()
 {

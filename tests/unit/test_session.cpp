@@ -77,6 +77,25 @@ TEST_CASE("session: initialize, two turns in one process, a clean close")
   CHECK_THROWS_AS(s.send("after close"), Error);
 }
 
+TEST_CASE("session: end_input lets the turn finish, delivers its messages, then the stream ends")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  Session s = Session::open(rt, fake_session("serve_turns"));
+  s.send("last one");
+  s.end_input();
+  s.end_input();  // idempotent
+  CHECK_THROWS_AS(s.send("too late"), Error);
+  std::vector<Message> got;
+  Message m;
+  while (s.messages().pull(m, 5s) == PullStatus::message) got.push_back(m);
+  REQUIRE(!got.empty());
+  CHECK(got.back().result_text() == std::optional<std::string_view>("echo: last one"));
+  CHECK(s.messages().finished());
+  CHECK(s.messages().outcome().exit.code == 0);  // it exited on EOF, no signal
+  CHECK(s.close().ok());
+}
+
 TEST_CASE("session: control requests and their answers")
 {
   NoLeftovers guard;
