@@ -1,0 +1,47 @@
+"""ccbridge: Claude Code from Python through a C++ engine, with the official claude-agent-sdk's API.
+
+    from ccbridge import query, ClaudeAgentOptions, AssistantMessage, TextBlock
+    for message in query(prompt="What is 2 + 2?", options=ClaudeAgentOptions(max_turns=1)):
+        ...
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from . import _ccbridge
+from ._errors import (
+    ClaudeSDKError,
+    CLIConnectionError,
+    CLIJSONDecodeError,
+    CLINotFoundError,
+    ControlTimeoutError,
+    InvalidOptionError,
+    MessageParseError,
+    ProcessError,
+    ResultError,
+)
+from ._engine import close_all
+from ._mcp import SdkMcpServer, SdkMcpTool, create_sdk_mcp_server, tool
+from .client import ClaudeSDKClient
+from .query import Query, query
+from .types import *  # noqa: F401,F403 - the SDK exports its types at the top level
+from .types import __dict__ as _types_dict
+
+__version__ = _ccbridge.__version__
+
+# Stop calling into Python from C++ threads once the interpreter starts to go away; runs and
+# sessions still open are closed by their owners' finalizers or, at the latest, by the engine's
+# own shutdown, which ends every CLI process group.
+def _at_exit() -> None:
+    close_all()
+    _ccbridge._mark_exiting()
+
+
+atexit.register(_at_exit)
+
+__all__ = [
+    "query", "Query", "ClaudeSDKClient", "tool", "create_sdk_mcp_server", "SdkMcpTool", "SdkMcpServer",
+    "ClaudeSDKError", "CLIConnectionError", "CLINotFoundError", "ProcessError", "ResultError", "CLIJSONDecodeError",
+    "MessageParseError", "ControlTimeoutError", "InvalidOptionError",
+] + [n for n, v in _types_dict.items() if isinstance(v, type) and v.__module__ == "ccbridge.types"]

@@ -1,0 +1,263 @@
+"""Between the SDK-shaped Python API and the C++ engine: options to JSON, Python callbacks (sync
+or async) made callable from ccbridge threads, and message pumping for sync and async iteration."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import json
+import logging
+import os
+import weakref
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
+
+from . import _ccbridge
+from ._errors import ClaudeSDKError, CLIJSONDecodeError, ProcessError, ResultError, from_engine
+from ._parse import parse_message
+from .types import ClaudeAgentOptions, Message, PermissionResultAllow, PermissionResultDeny, ToolPermissionContext, PermissionUpdate
+
+log = logging.getLogger("ccbridge")
+
+# Fields that are not JSON options: callbacks, and settings the Python layer handles itself.
+_NOT_JSON = {
+    "debug_stderr", "stderr", "can_use_tool", "hooks", "agents", "load_timeout_ms", "control_timeout_ms", "mcp_servers",
+}
+_DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)  # type: ignore[misc]
+             for f in dataclasses.fields(ClaudeAgentOptions)}
+
+BATCH = 512  # messages taken from the engine per call
+
+# Every engine run and session still open, so that none outlives the interpreter.
+_live: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def track(obj: Any) -> Any:
+    _live.add(obj)
+    return obj
+
+
+def close_all() -> None:
+    """Ends every run and session still open (at interpreter exit)."""
+    for obj in list(_live):
+        try:
+            obj.close()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+def call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Calls the engine, turning its errors into the SDK's exception classes."""
+    try:
+        return fn(*args)
+    except _ccbridge.Error as e:
+        raise from_engine(e) from None
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+class Prepared:
+    """What the engine needs for one run: options JSON and the callbacks."""
+
+    def __init__(self, options: ClaudeAgentOptions, loop: Optional[asyncio.AbstractEventLoop]):
+        o = options
+        data: Dict[str, Any] = {}
+        for name, default in _DEFAULTS.items():
+            if name in _NOT_JSON:
+                continue
+            value = getattr(o, name)
+            if value != default:
+                data[name] = _plain(value)
+        external: Dict[str, Any] = {}
+        self.tool_servers: List[Tuple[str, str, List[Tuple[str, str, str, Callable[..., Any]]]]] = []
+        if isinstance(o.mcp_servers, (str, Path)):
+            data["mcp_servers"] = str(o.mcp_servers)
+        else:
+            for name, cfg in (o.mcp_servers or {}).items():
+                if isinstance(cfg, dict) and cfg.get("type") == "sdk":
+                    self.tool_servers.append(cfg["instance"]._engine_spec(name, loop))
+                else:
+                    external[name] = _plain(cfg)
+            if external:
+                data["mcp_servers"] = external
+        if o.agents:
+            # The CLI takes subagent definitions as JSON on --agents.
+            agents = {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v) for k, v in o.agents.items()}
+            agents = {k: {f: x for f, x in v.items() if x is not None} for k, v in agents.items()}
+            data.setdefault("extra_args", {})
+            data["extra_args"] = {**data["extra_args"], "agents": json.dumps(agents)}
+        self.options_json = json.dumps(data)
+        self.on_stderr = o.stderr
+        self.can_use_tool = _permission_bridge(o.can_use_tool, loop) if o.can_use_tool else None
+        self.hooks = _hooks_bridge(o.hooks or {}, loop)
+        self.initialize_timeout = max(o.load_timeout_ms, 1) / 1000.0
+        self.control_timeout = max(o.control_timeout_ms, 1) / 1000.0
+
+    @property
+    def needs_session(self) -> bool:
+        """Callbacks need the control protocol, so a Session rather than a plain run."""
+        return bool(self.can_use_tool or self.hooks or self.tool_servers)
+
+    def open_session(self) -> Any:
+        return track(call(
+            _ccbridge.open_session, self.options_json, self.on_stderr, self.can_use_tool, self.hooks, self.tool_servers,
+            True, self.initialize_timeout, self.control_timeout,
+        ))
+
+    def start_query(self, prompt: str) -> Any:
+        return track(call(_ccbridge.query, prompt, False, self.options_json, self.on_stderr))
+
+
+# ---- running Python callables from ccbridge threads -------------------------------------------
+
+
+def run_callable(fn: Callable[..., Any], loop: Optional[asyncio.AbstractEventLoop], *args: Any) -> Any:
+    """Calls fn on this (ccbridge callback) thread; an awaitable result is run on the caller's
+    event loop when there is one (so it may touch loop-bound objects), else on a private loop.
+    Blocking here is fine: callback threads are not I/O threads."""
+    r = fn(*args)
+    if not inspect.isawaitable(r):
+        return r
+
+    async def wait() -> Any:
+        return await r
+
+    if loop is not None and loop.is_running():
+        return asyncio.run_coroutine_threadsafe(wait(), loop).result()
+    return asyncio.run(wait())
+
+
+def _permission_bridge(user_cb: Callable[..., Any], loop: Optional[asyncio.AbstractEventLoop]) -> Callable[..., None]:
+    def answer(reply: Any, result: Any) -> None:
+        if isinstance(result, PermissionResultAllow):
+            perms = None
+            if result.updated_permissions:
+                perms = json.dumps([u.to_dict() for u in result.updated_permissions])
+            reply.allow(None if result.updated_input is None else json.dumps(result.updated_input), perms)
+        elif isinstance(result, PermissionResultDeny):
+            reply.deny(result.message, result.interrupt)
+        else:
+            raise TypeError(f"can_use_tool must return PermissionResultAllow or PermissionResultDeny, not {type(result).__name__}")
+
+    def bridge(tool_name: str, tool_input: Dict[str, Any], request: Dict[str, Any], reply: Any) -> None:
+        ctx = ToolPermissionContext(
+            signal=None,
+            suggestions=[PermissionUpdate.from_dict(s) for s in request.get("permission_suggestions") or [] if isinstance(s, dict)],
+            tool_use_id=request.get("tool_use_id"),
+            agent_id=request.get("agent_id"),
+            blocked_path=request.get("blocked_path"),
+            decision_reason=request.get("decision_reason"),
+            title=request.get("title"),
+            display_name=request.get("display_name"),
+            description=request.get("description"),
+        )
+        r = user_cb(tool_name, tool_input, ctx)
+        if not inspect.isawaitable(r):
+            answer(reply, r)
+            return
+
+        async def wait() -> Any:
+            return await r
+
+        if loop is not None and loop.is_running():
+            # Answer from the loop when the coroutine is done; this thread is free meanwhile.
+            fut = asyncio.run_coroutine_threadsafe(wait(), loop)
+
+            def done(f: Any) -> None:
+                try:
+                    answer(reply, f.result())
+                except BaseException:  # noqa: BLE001 - the CLI gets an error answer when reply is dropped
+                    log.exception("can_use_tool failed for %s", tool_name)
+
+            fut.add_done_callback(done)
+        else:
+            answer(reply, asyncio.run(wait()))
+
+    return bridge
+
+
+def _hook_output(out: Any) -> Optional[Dict[str, Any]]:
+    if out is None:
+        return None
+    if not isinstance(out, dict):
+        raise TypeError(f"a hook must return a dict, not {type(out).__name__}")
+    wire: Dict[str, Any] = {}
+    for k, v in out.items():
+        key = {"continue_": "continue", "async_": "async"}.get(k, k)
+        wire[key] = json.dumps(v) if key == "hookSpecificOutput" else v
+    return wire
+
+
+def _hooks_bridge(hooks: Dict[str, List[Any]], loop: Optional[asyncio.AbstractEventLoop]) -> Dict[str, List[Tuple[Any, ...]]]:
+    out: Dict[str, List[Tuple[Any, ...]]] = {}
+    for event, matchers in hooks.items():
+        for m in matchers:
+            def wrap(cb: Callable[..., Any]) -> Callable[[Dict[str, Any]], Any]:
+                return lambda data: _hook_output(run_callable(cb, loop, data, data.get("tool_use_id"), {"signal": None}))
+
+            out.setdefault(event, []).append((m.matcher, [wrap(cb) for cb in m.hooks], m.timeout))
+    return out
+
+
+# ---- messages ----------------------------------------------------------------------------------
+
+
+def convert(item: Any) -> Optional[Message]:
+    if isinstance(item, tuple):  # ("invalid_line", error id, description, line)
+        raise CLIJSONDecodeError(item[3], ValueError(f"{item[1]}: {item[2]}"))
+    return parse_message(item)
+
+
+def raise_for_outcome(outcome: Optional[Dict[str, Any]]) -> None:
+    """The SDK's error at the end of a failed run."""
+    if not outcome or outcome["ok"] or outcome["error"] == "cancelled":
+        return
+    code = outcome["exit_code"]
+    last = outcome.get("last_error_result")
+    if last:
+        raise ResultError(f"Claude Code ended with an error result: {last.get('result') or last.get('subtype')}",
+                          data=last, exit_code=code)
+    if outcome["error"] == "process_failed":
+        raise ProcessError(outcome["message"] or "Command failed", exit_code=code, stderr=outcome["stderr_tail"] or None)
+    exc = ClaudeSDKError(outcome["message"])
+    exc.code = outcome["error"]
+    raise exc
+
+
+def pump(source: Any, timeout: float = -1.0) -> Iterator[Message]:
+    """Typed messages from an engine Stream or Session until it ends."""
+    while True:
+        batch = call(source.next_batch, BATCH, timeout)
+        if batch is None:
+            return
+        for item in batch:
+            m = convert(item)
+            if m is not None:
+                yield m
+
+
+async def apump(source: Any) -> AsyncIterator[Message]:
+    """The same for asyncio: the engine waits on an executor thread (without the GIL), in
+    slices so that a cancelled task never leaves a thread blocked for long."""
+    loop = asyncio.get_running_loop()
+    while True:
+        batch = await loop.run_in_executor(None, call, source.next_batch, BATCH, 0.25)
+        if batch is None:
+            return
+        for item in batch:
+            m = convert(item)
+            if m is not None:
+                yield m
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "False")

@@ -1,0 +1,110 @@
+"""ClaudeSDKClient: one Claude Code process for a whole conversation, with the official SDK's
+methods (connect, query, receive_messages, receive_response, interrupt, set_permission_mode,
+set_model, get_mcp_status, get_context_usage, get_server_info, disconnect; async with)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Optional, Union
+
+from ._engine import Prepared, call, convert, BATCH
+from ._errors import CLIConnectionError
+from .query import send_user_message
+from .types import ClaudeAgentOptions, Message, ResultMessage
+
+
+class ClaudeSDKClient:
+    """Every method that waits runs the engine on an executor thread, so the event loop stays free;
+    callbacks (can_use_tool, hooks, tools) run on the loop the client was connected from."""
+
+    def __init__(self, options: Optional[ClaudeAgentOptions] = None, transport: Any = None):
+        if transport is not None:
+            raise NotImplementedError("ccbridge drives the CLI itself; custom transports are not supported")
+        self.options = options or ClaudeAgentOptions()
+        self._session: Any = None
+        self._pending: Deque[Any] = deque()  # engine items taken but not yet handed out
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, call, fn, *args)
+
+    def _live(self) -> Any:
+        if self._session is None:
+            raise CLIConnectionError("Not connected. Call connect() first.")
+        return self._session
+
+    async def connect(self, prompt: Union[str, AsyncIterable[Dict[str, Any]], None] = None) -> None:
+        """Starts the CLI and waits for its initialize answer; sends `prompt` if given."""
+        if self._session is not None:
+            return
+        prep = Prepared(self.options, loop=asyncio.get_running_loop())
+        self._session = await asyncio.get_running_loop().run_in_executor(None, prep.open_session)
+        if prompt is not None:
+            await self.query(prompt)
+
+    async def query(self, prompt: Union[str, AsyncIterable[Dict[str, Any]]], session_id: str = "default") -> None:
+        """Sends a new message (a turn starts, or it is queued behind the current one)."""
+        s = self._live()
+        if isinstance(prompt, str):
+            await self._run(s.send, prompt)
+        else:
+            async for message in prompt:
+                await asyncio.get_running_loop().run_in_executor(None, send_user_message, s, message)
+
+    async def receive_messages(self) -> AsyncIterator[Message]:
+        """Every message, until the CLI exits."""
+        s = self._live()
+        while True:
+            while self._pending:
+                m = convert(self._pending.popleft())
+                if m is not None:
+                    yield m
+            batch = await self._run(s.next_batch, BATCH, 0.25)
+            if batch is None:
+                return
+            self._pending.extend(batch)
+
+    async def receive_response(self) -> AsyncIterator[Message]:
+        """Messages up to and including the next ResultMessage."""
+        async for m in self.receive_messages():
+            yield m
+            if isinstance(m, ResultMessage):
+                return
+
+    async def interrupt(self) -> None:
+        await self._run(self._live().interrupt)
+
+    async def set_permission_mode(self, mode: str) -> None:
+        await self._run(self._live().set_permission_mode, mode)
+
+    async def set_model(self, model: Optional[str] = None) -> None:
+        await self._run(self._live().set_model, model)
+
+    async def get_mcp_status(self) -> Dict[str, Any]:
+        return await self._run(self._live().control, "mcp_status", "{}", None)
+
+    async def get_context_usage(self) -> Dict[str, Any]:
+        return await self._run(self._live().control, "get_context_usage", "{}", None)
+
+    async def get_server_info(self) -> Optional[Dict[str, Any]]:
+        return self._live().server_info()
+
+    async def control(self, subtype: str, fields: Optional[Dict[str, Any]] = None, timeout: Optional[float] = None) -> Any:
+        """Any control request (ccbridge extension); returns the CLI's response payload."""
+        return await self._run(self._live().control, subtype, json.dumps(fields or {}), timeout)
+
+    async def disconnect(self) -> None:
+        """Ends the conversation: the CLI gets EOF and time to save its session, then the ladder."""
+        s, self._session = self._session, None
+        self._pending.clear()
+        if s is not None:
+            await asyncio.get_running_loop().run_in_executor(None, s.close)
+
+    async def __aenter__(self) -> "ClaudeSDKClient":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> bool:
+        await self.disconnect()
+        return False

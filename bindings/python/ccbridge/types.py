@@ -1,0 +1,402 @@
+"""Message, content-block, permission and option types, with the official Python SDK's names and
+fields (claude-agent-sdk), so code written for it works with small edits: change the import."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
+
+PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
+SettingSource = Literal["user", "project", "local"]
+EffortLevel = Literal["low", "medium", "high", "xhigh", "max"]
+
+# ---- content blocks ------------------------------------------------------------------------
+
+
+@dataclass
+class TextBlock:
+    text: str
+
+
+@dataclass
+class ThinkingBlock:
+    thinking: str
+    signature: str
+
+
+@dataclass
+class ToolUseBlock:
+    id: str
+    name: str
+    input: Dict[str, Any]
+
+
+@dataclass
+class ToolResultBlock:
+    tool_use_id: str
+    content: Union[str, List[Dict[str, Any]], None] = None
+    is_error: Optional[bool] = None
+
+
+@dataclass
+class ServerToolUseBlock:
+    """A tool the API runs on the model's behalf (web_search, advisor, ...)."""
+
+    id: str
+    name: str
+    input: Dict[str, Any]
+
+
+@dataclass
+class ServerToolResultBlock:
+    tool_use_id: str
+    content: Dict[str, Any]
+
+
+ContentBlock = Union[TextBlock, ThinkingBlock, ToolUseBlock, ToolResultBlock, ServerToolUseBlock, ServerToolResultBlock]
+
+# ---- messages ------------------------------------------------------------------------------
+
+
+@dataclass
+class UserMessage:
+    content: Union[str, List[ContentBlock]]
+    uuid: Optional[str] = None
+    parent_tool_use_id: Optional[str] = None
+    tool_use_result: Optional[Dict[str, Any]] = None
+    origin: Optional[Dict[str, Any]] = None
+
+
+@dataclass
+class AssistantMessage:
+    content: List[ContentBlock]
+    model: str
+    parent_tool_use_id: Optional[str] = None
+    error: Optional[str] = None
+    usage: Optional[Dict[str, Any]] = None
+    message_id: Optional[str] = None
+    stop_reason: Optional[str] = None
+    session_id: Optional[str] = None
+    uuid: Optional[str] = None
+    user_message_uuid: Optional[str] = None
+    user_message_uuids: Optional[List[str]] = None
+
+
+@dataclass
+class SystemMessage:
+    """``data`` is the whole message; for subtype "init" it holds the session's metadata."""
+
+    subtype: str
+    data: Dict[str, Any]
+
+
+@dataclass
+class TaskStartedMessage(SystemMessage):
+    task_id: str = ""
+    description: str = ""
+    uuid: str = ""
+    session_id: str = ""
+    tool_use_id: Optional[str] = None
+    task_type: Optional[str] = None
+
+
+@dataclass
+class TaskProgressMessage(SystemMessage):
+    task_id: str = ""
+    description: str = ""
+    usage: Dict[str, Any] = field(default_factory=dict)
+    uuid: str = ""
+    session_id: str = ""
+    tool_use_id: Optional[str] = None
+    last_tool_name: Optional[str] = None
+
+
+@dataclass
+class TaskNotificationMessage(SystemMessage):
+    task_id: str = ""
+    status: str = ""
+    output_file: str = ""
+    summary: str = ""
+    uuid: str = ""
+    session_id: str = ""
+    tool_use_id: Optional[str] = None
+    usage: Optional[Dict[str, Any]] = None
+
+
+@dataclass
+class TaskUpdatedMessage(SystemMessage):
+    task_id: str = ""
+    patch: Dict[str, Any] = field(default_factory=dict)
+    status: Optional[str] = None
+    session_id: Optional[str] = None
+    uuid: Optional[str] = None
+
+
+@dataclass
+class HookEventMessage(SystemMessage):
+    """system/hook_started and system/hook_response (with include_hook_events)."""
+
+    hook_event_name: str = ""
+    session_id: Optional[str] = None
+    uuid: Optional[str] = None
+
+
+@dataclass
+class DeferredToolUse:
+    id: str
+    name: str
+    input: Dict[str, Any]
+
+
+@dataclass
+class ResultMessage:
+    subtype: str
+    duration_ms: int
+    duration_api_ms: int
+    is_error: bool
+    num_turns: int
+    session_id: str
+    stop_reason: Optional[str] = None
+    total_cost_usd: Optional[float] = None
+    usage: Optional[Dict[str, Any]] = None
+    result: Optional[str] = None
+    structured_output: Any = None
+    model_usage: Optional[Dict[str, Any]] = None
+    permission_denials: Optional[List[Any]] = None
+    deferred_tool_use: Optional[DeferredToolUse] = None
+    errors: Optional[List[str]] = None
+    api_error_status: Optional[int] = None
+    uuid: Optional[str] = None
+    terminal_reason: Optional[str] = None
+    origin: Optional[Dict[str, Any]] = None
+    user_message_uuid: Optional[str] = None
+    user_message_uuids: Optional[List[str]] = None
+
+
+@dataclass
+class StreamEvent:
+    """A raw API streaming event (include_partial_messages)."""
+
+    uuid: str
+    session_id: str
+    event: Dict[str, Any]
+    parent_tool_use_id: Optional[str] = None
+    user_message_uuid: Optional[str] = None
+    user_message_uuids: Optional[List[str]] = None
+
+
+@dataclass
+class RateLimitInfo:
+    status: str
+    resets_at: Optional[int] = None
+    rate_limit_type: Optional[str] = None
+    utilization: Optional[float] = None
+    overage_status: Optional[str] = None
+    overage_resets_at: Optional[int] = None
+    overage_disabled_reason: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RateLimitEvent:
+    rate_limit_info: RateLimitInfo
+    uuid: str
+    session_id: str
+
+
+@dataclass
+class ConversationResetMessage:
+    new_conversation_id: str
+    uuid: str
+    session_id: str
+
+
+Message = Union[
+    UserMessage, AssistantMessage, SystemMessage, ResultMessage, StreamEvent, RateLimitEvent, ConversationResetMessage
+]
+
+# ---- permissions ---------------------------------------------------------------------------
+
+
+@dataclass
+class PermissionRuleValue:
+    tool_name: str
+    rule_content: Optional[str] = None
+
+
+@dataclass
+class PermissionUpdate:
+    type: Literal["addRules", "replaceRules", "removeRules", "setMode", "addDirectories", "removeDirectories"]
+    rules: Optional[List[PermissionRuleValue]] = None
+    behavior: Optional[Literal["allow", "deny", "ask"]] = None
+    mode: Optional[str] = None
+    directories: Optional[List[str]] = None
+    destination: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The wire form. Raises ValueError when a field the type needs is missing (the CLI would
+        reject the update, and every other update in the same answer with it)."""
+        out: Dict[str, Any] = {"type": self.type, "destination": self.destination or "session"}
+        if self.type in ("addRules", "replaceRules", "removeRules"):
+            if self.rules is None or self.behavior is None:
+                raise ValueError(f"PermissionUpdate(type={self.type!r}) needs rules and behavior")
+            out["rules"] = [
+                {"toolName": r.tool_name, **({} if r.rule_content is None else {"ruleContent": r.rule_content})}
+                for r in self.rules
+            ]
+            out["behavior"] = self.behavior
+        elif self.type == "setMode":
+            if self.mode is None:
+                raise ValueError("PermissionUpdate(type='setMode') needs mode")
+            out["mode"] = self.mode
+        elif self.type in ("addDirectories", "removeDirectories"):
+            if self.directories is None:
+                raise ValueError(f"PermissionUpdate(type={self.type!r}) needs directories")
+            out["directories"] = list(self.directories)
+        else:
+            raise ValueError(f"PermissionUpdate has an unknown type {self.type!r}")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "PermissionUpdate":
+        rules = data.get("rules")
+        return cls(
+            type=data["type"],
+            rules=None
+            if rules is None
+            else [PermissionRuleValue(tool_name=r["toolName"], rule_content=r.get("ruleContent")) for r in rules],
+            behavior=data.get("behavior"),
+            mode=data.get("mode"),
+            directories=data.get("directories"),
+            destination=data.get("destination"),
+        )
+
+
+@dataclass
+class ToolPermissionContext:
+    signal: Any = None
+    suggestions: List[PermissionUpdate] = field(default_factory=list)
+    tool_use_id: Optional[str] = None
+    agent_id: Optional[str] = None
+    blocked_path: Optional[str] = None
+    decision_reason: Optional[str] = None
+    title: Optional[str] = None
+    display_name: Optional[str] = None
+    description: Optional[str] = None
+
+
+@dataclass
+class PermissionResultAllow:
+    behavior: Literal["allow"] = "allow"
+    updated_input: Optional[Dict[str, Any]] = None
+    updated_permissions: Optional[List[PermissionUpdate]] = None
+
+
+@dataclass
+class PermissionResultDeny:
+    behavior: Literal["deny"] = "deny"
+    message: str = ""
+    interrupt: bool = False
+
+
+PermissionResult = Union[PermissionResultAllow, PermissionResultDeny]
+CanUseTool = Callable[[str, Dict[str, Any], ToolPermissionContext], Union[Awaitable[PermissionResult], PermissionResult]]
+
+# ---- hooks ---------------------------------------------------------------------------------
+
+HookEvent = str
+
+
+class HookContext(TypedDict):
+    signal: Any
+
+
+HookCallback = Callable[[Dict[str, Any], Optional[str], HookContext], Union[Awaitable[Dict[str, Any]], Dict[str, Any]]]
+
+
+@dataclass
+class HookMatcher:
+    matcher: Optional[str] = None
+    hooks: List[HookCallback] = field(default_factory=list)
+    timeout: Optional[float] = None
+    on_failure: Optional[Literal["continue", "block"]] = None
+
+
+# ---- MCP -----------------------------------------------------------------------------------
+
+
+class McpSdkServerConfig(TypedDict):
+    """An in-process MCP server, made by create_sdk_mcp_server()."""
+
+    type: Literal["sdk"]
+    name: str
+    instance: Any
+
+
+McpServerConfig = Dict[str, Any]
+
+
+class SdkPluginConfig(TypedDict):
+    type: Literal["local"]
+    path: str
+
+
+# ---- options -------------------------------------------------------------------------------
+
+
+@dataclass
+class ClaudeAgentOptions:
+    """The options of a run, with the SDK's names and defaults. ccbridge's own knobs are at the end."""
+
+    tools: Union[List[str], Dict[str, Any], None] = None
+    allowed_tools: List[str] = field(default_factory=list)
+    system_prompt: Union[str, Dict[str, Any], None] = None
+    mcp_servers: Union[Dict[str, McpServerConfig], str, Path] = field(default_factory=dict)
+    strict_mcp_config: bool = False
+    permission_mode: Optional[PermissionMode] = None
+    continue_conversation: bool = False
+    resume: Optional[str] = None
+    session_id: Optional[str] = None
+    max_turns: Optional[int] = None
+    max_budget_usd: Optional[float] = None
+    disallowed_tools: List[str] = field(default_factory=list)
+    model: Optional[str] = None
+    fallback_model: Optional[str] = None
+    betas: List[str] = field(default_factory=list)
+    permission_prompt_tool_name: Optional[str] = None
+    cwd: Union[str, Path, None] = None
+    cli_path: Union[str, Path, None] = None
+    settings: Optional[str] = None
+    add_dirs: List[Union[str, Path]] = field(default_factory=list)
+    env: Dict[str, str] = field(default_factory=dict)
+    extra_args: Dict[str, Optional[str]] = field(default_factory=dict)
+    max_buffer_size: Optional[int] = None
+    debug_stderr: Any = sys.stderr  # accepted for compatibility; use `stderr`
+    stderr: Optional[Callable[[str], None]] = None
+    can_use_tool: Optional[CanUseTool] = None
+    hooks: Optional[Dict[HookEvent, List[HookMatcher]]] = None
+    user: Optional[str] = None
+    include_partial_messages: bool = False
+    include_hook_events: bool = False
+    fork_session: bool = False
+    resume_session_at: Optional[str] = None
+    resume_drops_turn: Optional[str] = None
+    agents: Optional[Dict[str, Any]] = None
+    setting_sources: Optional[List[SettingSource]] = None
+    skills: Union[List[str], Literal["all"], None] = None
+    sandbox: Optional[Dict[str, Any]] = None
+    plugins: List[SdkPluginConfig] = field(default_factory=list)
+    max_thinking_tokens: Optional[int] = None
+    thinking: Optional[Dict[str, Any]] = None
+    effort: Optional[EffortLevel] = None
+    output_format: Optional[Dict[str, Any]] = None
+    enable_file_checkpointing: bool = False
+    load_timeout_ms: int = 60_000
+    task_budget: Optional[Dict[str, int]] = None
+    # ccbridge's own
+    control_timeout_ms: int = 60_000
+    max_buffered_messages: Optional[int] = None
+    max_buffered_bytes: Optional[int] = None
+    shutdown: Optional[Dict[str, int]] = None

@@ -1,0 +1,530 @@
+// _ccbridge: the C++ engine as seen from Python. Deliberately small: runs, sessions and the server,
+// with messages handed over as Python dicts built from the already-parsed JSON. The Pythonic API
+// (the official SDK's names, dataclasses, asyncio) lives in the pure-Python package around it.
+//
+// Threads and the GIL: every call that waits (pull, open, control requests, close, server stop)
+// releases the GIL. Waits are cut into short slices so that Ctrl-C (a pending signal) interrupts
+// them with KeyboardInterrupt. C++ callbacks (stderr lines, permissions, hooks, tools) run on
+// ccbridge threads and take the GIL only while calling into Python; once the interpreter is
+// shutting down they no longer call Python at all.
+#include <ccbridge/ccbridge.hpp>
+#include <ccbridge/server.hpp>
+#include <ccbridge/version.h>
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::atomic<bool> g_exiting{false};
+
+bool python_alive() { return !g_exiting.load() && Py_IsInitialized() != 0; }
+
+// A Python object owned by C++ callbacks, which may be destroyed on any thread.
+struct PyRef {
+  py::object obj;
+  explicit PyRef(py::object o) : obj(std::move(o)) {}
+  PyRef(const PyRef &) = delete;
+  PyRef &operator=(const PyRef &) = delete;
+  ~PyRef()
+  {
+    if (python_alive()) {
+      py::gil_scoped_acquire gil;
+      obj = py::object();
+    } else {
+      obj.release();  // the interpreter is going away; leaking beats touching it
+    }
+  }
+};
+using PyFn = std::shared_ptr<PyRef>;
+
+PyFn hold(py::object o) { return o.is_none() ? nullptr : std::make_shared<PyRef>(std::move(o)); }
+
+// The process-wide runtime every run of the module uses (two I/O threads), made on first use.
+ccbridge::Runtime &runtime()
+{
+  static ccbridge::Runtime rt(2);
+  return rt;
+}
+
+// ---- JSON -> Python ------------------------------------------------------------------------
+
+py::object to_python(const ccbridge::JsonView &v)
+{
+  using K = ccbridge::JsonKind;
+  switch (v.kind()) {
+  case K::missing:
+  case K::null: return py::none();
+  case K::boolean: return py::bool_(*v.boolean());
+  case K::number:
+    if (auto i = v.int64()) return py::int_(*i);
+    return py::float_(*v.number());
+  case K::string: {
+    auto s = *v.string();
+    return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
+  }
+  case K::array: {
+    py::list out(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) out[i] = to_python(v[i]);
+    return std::move(out);
+  }
+  case K::object: {
+    py::dict out;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      auto k = v.key_at(i);
+      out[py::str(k.data(), k.size())] = to_python(v.value_at(i));
+    }
+    return std::move(out);
+  }
+  }
+  return py::none();
+}
+
+// A message for Python: its dict, or for a line that could not be used a tuple
+// ("invalid_line", error id, description, the line or its start).
+py::object message_to_python(const ccbridge::Message &m)
+{
+  if (m.type() == ccbridge::MessageType::invalid_line) {
+    const auto &e = m.line_error();
+    auto raw = m.raw();
+    return py::make_tuple("invalid_line", ccbridge::errc_name(static_cast<ccbridge::errc>(e.code.value())),
+                          e.description,
+                          py::reinterpret_steal<py::object>(
+                              PyUnicode_DecodeUTF8(raw.data(), static_cast<Py_ssize_t>(raw.size()), "replace")));
+  }
+  return to_python(m.json());
+}
+
+py::dict outcome_to_python(const ccbridge::RunOutcome &o)
+{
+  py::dict d;
+  d["ok"] = o.ok();
+  d["error"] = o.error ? ccbridge::errc_name(static_cast<ccbridge::errc>(o.error.value())) : "";
+  d["message"] = o.message;
+  d["exit_code"] = o.exit.code;
+  d["signal"] = o.exit.signal;
+  d["stderr_tail"] = o.stderr_tail;
+  d["messages"] = o.messages;
+  d["last_error_result"] = o.last_error_result ? to_python(o.last_error_result->json()) : py::none();
+  return d;
+}
+
+// ---- waiting without holding the GIL, interruptible by Ctrl-C ----------------------------------
+
+void check_signals()
+{
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+// Up to `max` messages: waits up to `timeout_s` (< 0: forever) for the first, then takes what is
+// already there. Returns None at the end of the run, [] on timeout.
+py::object next_batch(ccbridge::Stream &stream, std::size_t max, double timeout_s)
+{
+  using clock = std::chrono::steady_clock;
+  const bool forever = timeout_s < 0;
+  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(forever ? 0 : timeout_s));
+  std::vector<ccbridge::Message> got;
+  bool ended = false;
+  if (max == 0) max = 1;
+  for (;;) {
+    {
+      py::gil_scoped_release nogil;
+      auto slice = std::chrono::milliseconds(100);
+      if (!forever) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        slice = std::max(0ms, std::min(slice, left));
+      }
+      ccbridge::Message m;
+      auto st = stream.pull(m, slice);
+      if (st == ccbridge::PullStatus::message) {
+        got.push_back(std::move(m));
+        while (got.size() < max && (st = stream.pull(m, 0ms)) == ccbridge::PullStatus::message) got.push_back(std::move(m));
+      }
+      if (st == ccbridge::PullStatus::end && got.empty()) ended = true;
+      // Parse here, without the GIL; building the Python objects below is then all that is left.
+      for (const auto &x : got) (void)x.json();
+    }
+    if (ended) return py::none();
+    if (!got.empty()) break;
+    check_signals();
+    if (!forever && clock::now() >= deadline) break;
+  }
+  py::list out(got.size());
+  for (std::size_t i = 0; i < got.size(); ++i) out[i] = message_to_python(got[i]);
+  return std::move(out);
+}
+
+// Runs `fn` without the GIL: C++ threads may need it meanwhile (callbacks into Python).
+template <class Fn> auto without_gil(Fn &&fn)
+{
+  py::gil_scoped_release nogil;
+  return fn();
+}
+
+ccbridge::StderrCallback stderr_callback(const py::object &fn)
+{
+  auto f = hold(fn);
+  if (!f) return {};
+  return [f](std::string_view line) {
+    if (!python_alive()) return;
+    py::gil_scoped_acquire gil;
+    try {
+      f->obj(py::str(line.data(), line.size()));
+    } catch (py::error_already_set &e) {
+      e.discard_as_unraisable("ccbridge stderr callback");
+    }
+  };
+}
+
+ccbridge::Options options_from(const std::string &options_json, const py::object &on_stderr)
+{
+  auto o = ccbridge::options_from_json(options_json);
+  o.stderr_callback = stderr_callback(on_stderr);
+  // The Python SDK's entry point name, so the CLI's telemetry (if any) tells them apart.
+  o.env.emplace("CLAUDE_CODE_ENTRYPOINT", "sdk-py-ccbridge");
+  return o;
+}
+
+// ---- query ---------------------------------------------------------------------------------
+
+struct PyStream {
+  explicit PyStream(ccbridge::Stream s) : stream(std::move(s)) {}
+  ccbridge::Stream stream;
+  py::object next_batch(std::size_t max, double timeout_s) { return ::next_batch(stream, max, timeout_s); }
+  void close() { without_gil([&] { stream.close(); }); }
+  void cancel() { stream.cancel(); }
+  py::object outcome()
+  {
+    if (!stream.finished()) return py::none();
+    return outcome_to_python(stream.outcome());
+  }
+  // Closing waits for the process, whose stderr callback may need the GIL.
+  ~PyStream()
+  {
+    if (python_alive() && PyGILState_Check()) {
+      py::gil_scoped_release nogil;
+      ccbridge::Stream closing = std::move(stream);
+    }
+  }
+};
+
+std::unique_ptr<PyStream> start_query(const std::string &prompt, bool prompt_is_content, const std::string &options_json,
+                                      const py::object &on_stderr)
+{
+  auto o = options_from(options_json, on_stderr);
+  return without_gil([&] {
+    auto s = prompt_is_content ? ccbridge::query_content(runtime(), prompt, o) : ccbridge::query(runtime(), prompt, o);
+    return std::make_unique<PyStream>(std::move(s));
+  });
+}
+
+// ---- session -------------------------------------------------------------------------------
+
+struct PyPermissionReply {
+  ccbridge::PermissionReply reply;
+  void allow(std::optional<std::string> updated_input_json, std::optional<std::string> updated_permissions_json)
+  {
+    if (!updated_input_json && !updated_permissions_json) {
+      reply(ccbridge::PermissionDecision::allow());
+    } else {
+      reply(ccbridge::PermissionDecision::allow_with(updated_input_json.value_or(""), updated_permissions_json.value_or("")));
+    }
+  }
+  void deny(const std::string &message, bool interrupt) { reply(ccbridge::PermissionDecision::deny(message, interrupt)); }
+  bool cancelled() const { return reply.cancelled(); }
+  bool answered() const { return reply.answered(); }
+};
+
+// Python gets (tool_name, input, request, reply) and answers through reply, now or later.
+ccbridge::PermissionCallback permission_callback(const py::object &fn)
+{
+  auto f = hold(fn);
+  if (!f) return {};
+  return [f](const ccbridge::PermissionRequest &rq, ccbridge::PermissionReply reply) {
+    if (!python_alive()) throw ccbridge::Error(ccbridge::errc::closed, "the Python interpreter is shutting down");
+    py::gil_scoped_acquire gil;
+    try {
+      f->obj(py::str(rq.tool_name), to_python(rq.input), to_python(rq.request), PyPermissionReply{reply});
+    } catch (py::error_already_set &e) {
+      throw std::runtime_error(e.what());  // becomes an error answer carrying the message
+    }
+  };
+}
+
+std::optional<std::string> opt_str(const py::dict &d, const char *k)
+{
+  if (!d.contains(k) || d[k].is_none()) return std::nullopt;
+  return py::cast<std::string>(d[k]);
+}
+std::optional<bool> opt_bool(const py::dict &d, const char *k)
+{
+  if (!d.contains(k) || d[k].is_none()) return std::nullopt;
+  return py::cast<bool>(d[k]);
+}
+
+// A Python hook gets the input dict and returns a dict with the wire names ("continue",
+// "stopReason", ...; "hookSpecificOutput" already as JSON text).
+ccbridge::HookCallback hook_callback(py::object fn)
+{
+  auto f = hold(std::move(fn));
+  return [f](const ccbridge::HookInput &in) {
+    if (!python_alive()) throw ccbridge::Error(ccbridge::errc::closed, "the Python interpreter is shutting down");
+    py::gil_scoped_acquire gil;
+    ccbridge::HookOutput out;
+    try {
+      py::object r = f->obj(to_python(in.input));
+      if (r.is_none()) return out;
+      auto d = py::cast<py::dict>(r);
+      out.continue_ = opt_bool(d, "continue");
+      out.stop_reason = opt_str(d, "stopReason");
+      out.suppress_output = opt_bool(d, "suppressOutput");
+      out.decision = opt_str(d, "decision");
+      out.reason = opt_str(d, "reason");
+      out.system_message = opt_str(d, "systemMessage");
+      out.hook_specific_json = opt_str(d, "hookSpecificOutput").value_or("");
+    } catch (py::error_already_set &e) {
+      throw std::runtime_error(e.what());
+    } catch (py::cast_error &e) {
+      throw std::runtime_error(std::string("a hook returned something that is not a dict of hook output: ") + e.what());
+    }
+    return out;
+  };
+}
+
+// hooks: {event: [(matcher or None, [callables], timeout seconds or None)]}
+std::map<std::string, std::vector<ccbridge::HookMatcher>> hooks_from(const py::dict &hooks)
+{
+  std::map<std::string, std::vector<ccbridge::HookMatcher>> out;
+  for (auto item : hooks) {
+    auto event = py::cast<std::string>(item.first);
+    for (auto m : py::cast<py::list>(item.second)) {
+      auto t = py::cast<py::tuple>(m);
+      ccbridge::HookMatcher hm;
+      if (!t[0].is_none()) hm.matcher = py::cast<std::string>(t[0]);
+      for (auto cb : py::cast<py::list>(t[1])) hm.callbacks.push_back(hook_callback(py::reinterpret_borrow<py::object>(cb)));
+      if (!t[2].is_none()) hm.timeout = std::chrono::seconds(static_cast<long long>(py::cast<double>(t[2])));
+      out[event].push_back(std::move(hm));
+    }
+  }
+  return out;
+}
+
+// mcp_servers: [(name, version, [(tool, description, input_schema_json, handler)])]; a handler gets
+// the arguments dict and returns (content blocks JSON text, is_error).
+std::vector<ccbridge::McpServer> mcp_servers_from(const py::list &servers)
+{
+  std::vector<ccbridge::McpServer> out;
+  for (auto s : servers) {
+    auto t = py::cast<py::tuple>(s);
+    ccbridge::McpServer srv;
+    srv.name = py::cast<std::string>(t[0]);
+    srv.version = py::cast<std::string>(t[1]);
+    for (auto tool : py::cast<py::list>(t[2])) {
+      auto tt = py::cast<py::tuple>(tool);
+      ccbridge::Tool x;
+      x.name = py::cast<std::string>(tt[0]);
+      x.description = py::cast<std::string>(tt[1]);
+      x.input_schema_json = py::cast<std::string>(tt[2]);
+      auto f = hold(py::reinterpret_borrow<py::object>(tt[3]));
+      x.handler = [f](const ccbridge::JsonView &args) {
+        if (!python_alive()) return ccbridge::ToolResult::error("the Python interpreter is shutting down");
+        py::gil_scoped_acquire gil;
+        try {
+          auto r = py::cast<py::tuple>(f->obj(to_python(args)));
+          ccbridge::ToolResult res;
+          res.content_json = py::cast<std::string>(r[0]);
+          res.is_error = py::cast<bool>(r[1]);
+          return res;
+        } catch (py::error_already_set &e) {
+          return ccbridge::ToolResult::error(e.what());
+        }
+      };
+      srv.tools.push_back(std::move(x));
+    }
+    out.push_back(std::move(srv));
+  }
+  return out;
+}
+
+py::object json_result(const ccbridge::JsonView &v) { return to_python(v); }
+
+struct PySession {
+  std::optional<ccbridge::Session> session;
+
+  ccbridge::Session &s()
+  {
+    if (!session) throw ccbridge::Error(ccbridge::errc::closed, "the session is closed");
+    return *session;
+  }
+  void send(const std::string &text) { without_gil([&] { s().send(text); }); }
+  void send_content(const std::string &json) { without_gil([&] { s().send_content(json); }); }
+  void end_input() { s().end_input(); }
+  py::object next_batch(std::size_t max, double timeout_s) { return ::next_batch(s().messages(), max, timeout_s); }
+  py::object interrupt() { return json_result(without_gil([&] { return s().interrupt(); })); }
+  void set_permission_mode(const std::string &mode) { without_gil([&] { s().set_permission_mode(mode); }); }
+  void set_model(std::optional<std::string> model)
+  {
+    without_gil([&] { s().set_model(model ? std::optional<std::string_view>(*model) : std::nullopt); });
+  }
+  py::object control(const std::string &subtype, const std::string &fields_json, std::optional<double> timeout_s)
+  {
+    std::optional<std::chrono::milliseconds> t;
+    if (timeout_s) t = std::chrono::milliseconds(static_cast<long long>(*timeout_s * 1000));
+    return json_result(without_gil([&] { return s().control(subtype, fields_json, t); }));
+  }
+  py::object server_info() { return json_result(s().server_info()); }
+  int pid() { return session ? session->pid() : 0; }
+  py::object close()
+  {
+    if (!session) return py::none();
+    auto outcome = without_gil([&] { return session->close(); });
+    auto d = outcome_to_python(outcome);
+    without_gil([&] { session.reset(); });  // the CLI is gone; the destructor only frees
+    return d;
+  }
+  ~PySession()
+  {
+    if (!session) return;
+    if (python_alive() && PyGILState_Check()) {
+      py::gil_scoped_release nogil;
+      session.reset();
+    } else {
+      session.reset();
+    }
+  }
+};
+
+std::unique_ptr<PySession> open_session(const std::string &options_json, const py::object &on_stderr,
+                                        const py::object &can_use_tool, const py::dict &hooks, const py::list &mcp_servers,
+                                        bool initialize, double initialize_timeout_s, double control_timeout_s)
+{
+  ccbridge::SessionOptions so;
+  so.options = options_from(options_json, on_stderr);
+  so.can_use_tool = permission_callback(can_use_tool);
+  so.hooks = hooks_from(hooks);
+  so.mcp_servers = mcp_servers_from(mcp_servers);
+  so.initialize = initialize;
+  so.initialize_timeout = std::chrono::milliseconds(static_cast<long long>(initialize_timeout_s * 1000));
+  so.control_timeout = std::chrono::milliseconds(static_cast<long long>(control_timeout_s * 1000));
+  auto out = std::make_unique<PySession>();
+  out->session.emplace(without_gil([&] { return ccbridge::Session::open(runtime(), std::move(so)); }));
+  return out;
+}
+
+// ---- server --------------------------------------------------------------------------------
+
+struct PyServer {
+  std::unique_ptr<ccbridge::Server> server;
+  explicit PyServer(const std::string &config_json, const py::object &log_sink)
+  {
+    auto cfg = ccbridge::server_config_from_json(config_json);
+    if (auto f = hold(log_sink)) {
+      cfg.log.sink = [f](std::string_view line) {
+        if (!python_alive()) return;
+        py::gil_scoped_acquire gil;
+        try {
+          f->obj(py::str(line.data(), line.size()));
+        } catch (py::error_already_set &e) {
+          e.discard_as_unraisable("ccbridge server log sink");
+        }
+      };
+    }
+    server = std::make_unique<ccbridge::Server>(runtime(), std::move(cfg));
+  }
+  void start() { without_gil([&] { server->start(); }); }
+  void stop() { without_gil([&] { server->stop(); }); }
+  py::list endpoints()
+  {
+    py::list out;
+    for (const auto &e : server->endpoints()) out.append(py::make_tuple(e.host, e.port, e.profiles));
+    return out;
+  }
+  ~PyServer()
+  {
+    if (python_alive() && PyGILState_Check()) {
+      py::gil_scoped_release nogil;
+      server.reset();
+    }
+  }
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_ccbridge, m)
+{
+  m.doc() = "ccbridge's C++ engine (internal: use the ccbridge package)";
+  m.attr("__version__") = CCB_VERSION_STRING;
+
+  // Every ccbridge::Error becomes _ccbridge.Error(code_name, message, exit_code, stderr); the
+  // Python package maps code names to the SDK's exception classes.
+  static py::exception<ccbridge::Error> error_type(m, "Error");
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ccbridge::ProcessError &e) {
+      py::object exc = py::handle(error_type.ptr())("process_failed", e.what(), e.exit_code(), e.stderr_tail());
+      PyErr_SetObject(error_type.ptr(), exc.ptr());
+    } catch (const ccbridge::Error &e) {
+      const char *name = e.code().category() == ccbridge::error_category()
+                             ? ccbridge::errc_name(static_cast<ccbridge::errc>(e.code().value()))
+                             : "internal";
+      py::object exc = py::handle(error_type.ptr())(name, e.what(), py::none(), py::none());
+      PyErr_SetObject(error_type.ptr(), exc.ptr());
+    }
+  });
+
+  m.def("_mark_exiting", [] { g_exiting = true; }, "Stop calling into Python from C++ threads (atexit).");
+  m.def("build_cli_args", [](const std::string &options_json) {
+    return ccbridge::build_cli_args(ccbridge::options_from_json(options_json));
+  });
+  m.def("find_cli", [](const std::string &options_json) { return ccbridge::find_cli(ccbridge::options_from_json(options_json)); });
+
+  py::class_<PyStream>(m, "Stream")
+      .def("next_batch", &PyStream::next_batch, py::arg("max"), py::arg("timeout"))
+      .def("close", &PyStream::close)
+      .def("cancel", &PyStream::cancel)
+      .def("outcome", &PyStream::outcome)
+      .def_property_readonly("pid", [](PyStream &s) { return s.stream.pid(); });
+  m.def("query", &start_query, py::arg("prompt"), py::arg("prompt_is_content"), py::arg("options_json"),
+        py::arg("on_stderr") = py::none());
+
+  py::class_<PyPermissionReply>(m, "PermissionReply")
+      .def("allow", &PyPermissionReply::allow, py::arg("updated_input_json") = py::none(),
+           py::arg("updated_permissions_json") = py::none())
+      .def("deny", &PyPermissionReply::deny, py::arg("message"), py::arg("interrupt") = false)
+      .def_property_readonly("cancelled", &PyPermissionReply::cancelled)
+      .def_property_readonly("answered", &PyPermissionReply::answered);
+
+  py::class_<PySession>(m, "Session")
+      .def("send", &PySession::send)
+      .def("send_content", &PySession::send_content)
+      .def("end_input", &PySession::end_input)
+      .def("next_batch", &PySession::next_batch, py::arg("max"), py::arg("timeout"))
+      .def("interrupt", &PySession::interrupt)
+      .def("set_permission_mode", &PySession::set_permission_mode)
+      .def("set_model", &PySession::set_model)
+      .def("control", &PySession::control, py::arg("subtype"), py::arg("fields_json") = "{}", py::arg("timeout") = py::none())
+      .def("server_info", &PySession::server_info)
+      .def("close", &PySession::close)
+      .def_property_readonly("pid", &PySession::pid);
+  m.def("open_session", &open_session, py::arg("options_json"), py::arg("on_stderr") = py::none(),
+        py::arg("can_use_tool") = py::none(), py::arg("hooks") = py::dict(), py::arg("mcp_servers") = py::list(),
+        py::arg("initialize") = true, py::arg("initialize_timeout") = 60.0, py::arg("control_timeout") = 60.0);
+
+  py::class_<PyServer>(m, "Server")
+      .def(py::init<const std::string &, const py::object &>(), py::arg("config_json"), py::arg("log_sink") = py::none())
+      .def("start", &PyServer::start)
+      .def("stop", &PyServer::stop)
+      .def("endpoints", &PyServer::endpoints);
+}
