@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _ccbridge
-from ._errors import ClaudeSDKError, CLIJSONDecodeError, ProcessError, ResultError, from_engine
+from ._errors import ClaudeSDKError, CLIJSONDecodeError, InvalidOptionError, ProcessError, ResultError, from_engine
 from ._parse import parse_message
 from .types import ClaudeAgentOptions, Message, PermissionResultAllow, PermissionResultDeny, ToolPermissionContext, PermissionUpdate
 
@@ -53,6 +53,17 @@ def call(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
     except _ccbridge.Error as e:
         raise from_engine(e) from None
+
+
+def text(value: Any, what: str) -> str:
+    """`value` as a str that can be sent (valid UTF-8), or InvalidOptionError saying why not."""
+    if not isinstance(value, str):
+        raise InvalidOptionError(f"{what} must be a str, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidOptionError(f"{what} is not valid Unicode text (lone surrogate at {e.start})") from None
+    return value
 
 
 def _plain(v: Any) -> Any:
@@ -95,7 +106,7 @@ class Prepared:
             agents = {k: {f: x for f, x in v.items() if x is not None} for k, v in agents.items()}
             data.setdefault("extra_args", {})
             data["extra_args"] = {**data["extra_args"], "agents": json.dumps(agents)}
-        self.options_json = json.dumps(data)
+        self.options_json = text(json.dumps(data, ensure_ascii=False), "the options")
         self.on_stderr = o.stderr
         self.can_use_tool = _permission_bridge(o.can_use_tool, loop) if o.can_use_tool else None
         self.hooks = _hooks_bridge(o.hooks or {}, loop)
@@ -114,7 +125,7 @@ class Prepared:
         ))
 
     def start_query(self, prompt: str) -> Any:
-        return track(call(_ccbridge.query, prompt, False, self.options_json, self.on_stderr))
+        return track(call(_ccbridge.query, text(prompt, "the prompt"), False, self.options_json, self.on_stderr))
 
 
 # ---- running Python callables from ccbridge threads -------------------------------------------
@@ -201,8 +212,8 @@ def _hooks_bridge(hooks: Dict[str, List[Any]], loop: Optional[asyncio.AbstractEv
     out: Dict[str, List[Tuple[Any, ...]]] = {}
     for event, matchers in hooks.items():
         for m in matchers:
-            def wrap(cb: Callable[..., Any]) -> Callable[[Dict[str, Any]], Any]:
-                return lambda data: _hook_output(run_callable(cb, loop, data, data.get("tool_use_id"), {"signal": None}))
+            def wrap(cb: Callable[..., Any]) -> Callable[[Dict[str, Any], Optional[str]], Any]:
+                return lambda data, tool_use_id: _hook_output(run_callable(cb, loop, data, tool_use_id, {"signal": None}))
 
             out.setdefault(event, []).append((m.matcher, [wrap(cb) for cb in m.hooks], m.timeout))
     return out

@@ -9,7 +9,7 @@ import json
 from collections import deque
 from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Optional, Union
 
-from ._engine import Prepared, call, convert, BATCH
+from ._engine import BATCH, Prepared, call, convert, text
 from ._errors import CLIConnectionError
 from .query import send_user_message
 from .types import ClaudeAgentOptions, Message, ResultMessage
@@ -47,7 +47,7 @@ class ClaudeSDKClient:
         """Sends a new message (a turn starts, or it is queued behind the current one)."""
         s = self._live()
         if isinstance(prompt, str):
-            await self._run(s.send, prompt)
+            await self._run(s.send, text(prompt, "the prompt"))
         else:
             async for message in prompt:
                 await asyncio.get_running_loop().run_in_executor(None, send_user_message, s, message)

@@ -15,7 +15,7 @@ import json
 import threading
 from typing import Any, AsyncIterable, AsyncIterator, Dict, Iterable, Iterator, Optional, Union
 
-from ._engine import Prepared, apump, call, pump, raise_for_outcome
+from ._engine import Prepared, apump, call, pump, raise_for_outcome, text
 from .types import ClaudeAgentOptions, Message, ResultMessage
 
 Prompt = Union[str, Iterable[Dict[str, Any]], AsyncIterable[Dict[str, Any]]]
@@ -27,7 +27,7 @@ def send_user_message(session: Any, message: Dict[str, Any]) -> None:
         raise ValueError(f"only user messages can be sent, not {message.get('type')!r}")
     content = message.get("message", {}).get("content")
     if isinstance(content, str):
-        call(session.send, content)
+        call(session.send, text(content, "the message"))
     else:
         call(session.send_content, json.dumps(content))
 
@@ -77,7 +77,7 @@ class Query:
     def _feed(self, session: Any, wait_for_result: bool, first_result: threading.Event) -> None:
         try:
             if isinstance(self._prompt, str):
-                call(session.send, self._prompt)
+                call(session.send, text(self._prompt, "the prompt"))
             else:
                 for message in self._prompt:  # type: ignore[union-attr]
                     send_user_message(session, message)
@@ -121,7 +121,7 @@ class Query:
         loop = asyncio.get_running_loop()
         try:
             if isinstance(self._prompt, str):
-                await loop.run_in_executor(None, call, session.send, self._prompt)
+                await loop.run_in_executor(None, call, session.send, text(self._prompt, "the prompt"))
             elif isinstance(self._prompt, AsyncIterable):
                 async for message in self._prompt:
                     await loop.run_in_executor(None, send_user_message, session, message)

@@ -273,7 +273,7 @@ std::optional<bool> opt_bool(const py::dict &d, const char *k)
   return py::cast<bool>(d[k]);
 }
 
-// A Python hook gets the input dict and returns a dict with the wire names ("continue",
+// A Python hook gets the input dict and the tool_use_id (or None) and returns a dict with the wire names ("continue",
 // "stopReason", ...; "hookSpecificOutput" already as JSON text).
 ccbridge::HookCallback hook_callback(py::object fn)
 {
@@ -283,7 +283,7 @@ ccbridge::HookCallback hook_callback(py::object fn)
     py::gil_scoped_acquire gil;
     ccbridge::HookOutput out;
     try {
-      py::object r = f->obj(to_python(in.input));
+      py::object r = f->obj(to_python(in.input), in.tool_use_id.empty() ? py::object(py::none()) : py::str(in.tool_use_id));
       if (r.is_none()) return out;
       auto d = py::cast<py::dict>(r);
       out.continue_ = opt_bool(d, "continue");
