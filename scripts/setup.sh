@@ -9,7 +9,7 @@ want_tests=0
 [[ "${1:-}" == "--tests" ]] && want_tests=1
 
 packages=(build-essential cmake ninja-build pkg-config libasio-dev rapidjson-dev libfmt-dev doctest-dev
-          libwebsocketpp-dev python3 python3-venv iproute2 util-linux)
+          libwebsocketpp-dev pybind11-dev python3 python3-dev python3-venv iproute2 util-linux)
 if ((want_tests)); then packages+=(nodejs npm chromium); fi
 
 missing=()
