@@ -11,6 +11,8 @@
 #include <ccbridge/server.hpp>
 #include <ccbridge/version.h>
 
+#include "py_json.hpp"
+
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -103,6 +105,10 @@ py::object message_to_python(const ccbridge::Message &m)
                           py::reinterpret_steal<py::object>(
                               PyUnicode_DecodeUTF8(raw.data(), static_cast<Py_ssize_t>(raw.size()), "replace")));
   }
+  // One pass from the line's bytes; the DOM route is the fallback (it never fails on a line the
+  // engine accepted, but the builder's allocation might).
+  static ccbridge::detail::python::PyJsonBuilder builder;  // used with the GIL held only
+  if (PyObject *o = builder.parse(m.raw())) return py::reinterpret_steal<py::object>(o);
   return to_python(m.json());
 }
 
@@ -152,8 +158,6 @@ py::object next_batch(ccbridge::Stream &stream, std::size_t max, double timeout_
         while (got.size() < max && (st = stream.pull(m, 0ms)) == ccbridge::PullStatus::message) got.push_back(std::move(m));
       }
       if (st == ccbridge::PullStatus::end && got.empty()) ended = true;
-      // Parse here, without the GIL; building the Python objects below is then all that is left.
-      for (const auto &x : got) (void)x.json();
     }
     if (ended) return py::none();
     if (!got.empty()) break;

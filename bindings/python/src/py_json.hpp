@@ -1,0 +1,141 @@
+// JSON text -> Python objects in one pass: RapidJSON's SAX reader calling the CPython API, with no
+// intermediate DOM. Object keys repeat from message to message ("type", "content", ...), so they
+// are interned once and reused, which also makes the dict lookups of the Python layer cheaper.
+// Call with the GIL held.
+#pragma once
+
+#include "detail/json.hpp"  // RapidJSON, configured the way the rest of ccbridge uses it
+
+#include <Python.h>
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ccbridge::detail::python {
+
+class PyJsonBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, PyJsonBuilder> {
+public:
+  ~PyJsonBuilder() { reset(); }
+
+  /// A new reference, or nullptr (with no Python error set) if `text` is not valid JSON.
+  PyObject *parse(std::string_view text)
+  {
+    reset();
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    auto ok = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(ms, *this);
+    if (!ok || !stack_.empty()) {
+      reset();
+      PyErr_Clear();
+      return nullptr;
+    }
+    PyObject *out = root_;
+    root_ = nullptr;
+    return out;
+  }
+
+  // ---- SAX events ----
+  bool Null() { return add(ref(Py_None)); }
+  bool Bool(bool b) { return add(ref(b ? Py_True : Py_False)); }
+  bool Int(int i) { return add(PyLong_FromLong(i)); }
+  bool Uint(unsigned u) { return add(PyLong_FromUnsignedLong(u)); }
+  bool Int64(int64_t i) { return add(PyLong_FromLongLong(i)); }
+  bool Uint64(uint64_t u) { return add(PyLong_FromUnsignedLongLong(u)); }
+  bool Double(double d) { return add(PyFloat_FromDouble(d)); }
+  bool String(const char *s, rapidjson::SizeType n, bool)
+  {
+    return add(PyUnicode_DecodeUTF8(s, static_cast<Py_ssize_t>(n), "replace"));
+  }
+  bool Key(const char *s, rapidjson::SizeType n, bool)
+  {
+    key_ = intern(std::string_view(s, n));
+    return key_ != nullptr;
+  }
+  bool StartObject() { return open(PyDict_New()); }
+  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool StartArray() { return open(PyList_New(0)); }
+  bool EndArray(rapidjson::SizeType) { return close(); }
+
+private:
+  static PyObject *ref(PyObject *o)
+  {
+    Py_INCREF(o);
+    return o;
+  }
+
+  // Takes ownership of `v` and stores it in the open container (or as the root).
+  bool add(PyObject *v)
+  {
+    if (!v) return false;
+    if (stack_.empty()) {
+      Py_XDECREF(root_);
+      root_ = v;
+      return true;
+    }
+    PyObject *top = stack_.back();
+    int rc;
+    if (PyList_CheckExact(top)) {
+      rc = PyList_Append(top, v);
+    } else {
+      rc = PyDict_SetItem(top, key_, v);
+      Py_CLEAR(key_);
+    }
+    Py_DECREF(v);
+    return rc == 0;
+  }
+
+  bool open(PyObject *container)
+  {
+    if (!container) return false;
+    Py_INCREF(container);  // one reference for the parent (or root), one while it is open
+    if (!add(container)) {
+      Py_DECREF(container);
+      return false;
+    }
+    stack_.push_back(container);
+    return true;
+  }
+
+  bool close()
+  {
+    Py_DECREF(stack_.back());
+    stack_.pop_back();
+    return true;
+  }
+
+  PyObject *intern(std::string_view k)
+  {
+    if (k.size() <= 48) {
+      auto it = keys_.find(std::string(k));
+      if (it != keys_.end()) {
+        Py_INCREF(it->second);
+        return it->second;
+      }
+    }
+    PyObject *s = PyUnicode_DecodeUTF8(k.data(), static_cast<Py_ssize_t>(k.size()), "replace");
+    if (!s) return nullptr;
+    if (k.size() <= 48 && keys_.size() < 4096) {
+      PyUnicode_InternInPlace(&s);
+      Py_INCREF(s);  // the cache's reference, kept for the life of the process
+      keys_.emplace(std::string(k), s);
+    }
+    return s;
+  }
+
+  void reset()
+  {
+    for (PyObject *o : stack_) Py_DECREF(o);
+    stack_.clear();
+    Py_CLEAR(key_);
+    Py_CLEAR(root_);
+  }
+
+  std::vector<PyObject *> stack_;
+  PyObject *key_ = nullptr;
+  PyObject *root_ = nullptr;
+  std::unordered_map<std::string, PyObject *> keys_;
+};
+
+}  // namespace ccbridge::detail::python
