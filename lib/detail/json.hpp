@@ -44,7 +44,8 @@ struct JsonAssertFailure : std::logic_error {
 
 namespace ccbridge::detail {
 
-constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
+// Full precision: numbers read back exactly as Python's json and JavaScript read them (costs, delays).
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
 
 using JsonValue = rapidjson::Value;
 using JsonDocument = rapidjson::Document;

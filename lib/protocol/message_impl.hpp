@@ -27,7 +27,7 @@ struct MessageDom {
     // The recursive parser is faster but its depth is unbounded; a line of at most 4 KiB can nest
     // at most 4096 levels, a few hundred KiB of stack, so only those take the recursive path.
     if (raw.size() <= 4096) {
-      doc.ParseInsitu<rapidjson::kParseDefaultFlags>(storage.get());
+      doc.ParseInsitu<rapidjson::kParseFullPrecisionFlag>(storage.get());
     } else {
       doc.ParseInsitu<detail::kParseFlags>(storage.get());
     }

@@ -18,6 +18,17 @@ py="$venv/bin/python"
 "$py" -m pip install --quiet --disable-pip-version-check "${PINS[@]}"
 echo "== pip install . (builds the engine and the module)" >&2
 "$py" -m pip install --quiet --disable-pip-version-check .
+# A wheel builds too (reusing the build directory), and it carries the typing files.
+wheels="$(dirname "$venv")/wheels"
+rm -rf "$wheels"
+"$py" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$wheels" .
+"$py" - "$wheels" <<'PY'
+import glob, sys, zipfile
+names = zipfile.ZipFile(glob.glob(sys.argv[1] + "/ccbridge-*.whl")[0]).namelist()
+missing = [n for n in ("ccbridge/py.typed", "ccbridge/_ccbridge.pyi", "ccbridge/websocket_server.py") if n not in names]
+assert not missing and any(n.startswith("ccbridge/_ccbridge.") and n.endswith(".so") for n in names), missing
+print("wheel ok:", len(names), "files", file=sys.stderr)
+PY
 # Run from tests/python so that the installed package, not the source tree, is imported.
 cd tests/python
 export CCB_FAKE_CLI="$fake"

@@ -304,3 +304,13 @@ TEST_CASE("message: bad lines become invalid_line messages with a reason")
   CHECK(user.content()[0].text() == "plain prompt");
   CHECK(user.text() == "plain prompt");
 }
+
+TEST_CASE("message: numbers are read at full precision, as Python's json and JavaScript read them")
+{
+  auto m = Message::parse(R"({"type":"result","total_cost_usd":0.021892000000000002,"x":2267.6083286100998})");
+  CHECK(m.total_cost_usd() == 0.021892000000000002);
+  CHECK(m.json()["x"].number() == 2267.6083286100998);
+  // The line over 4 KiB takes the iterative parser; it must be as exact.
+  std::string big = R"({"type":"result","total_cost_usd":0.021892000000000002,"pad":")" + std::string(5000, 'a') + "\"}";
+  CHECK(Message::parse(big).total_cost_usd() == 0.021892000000000002);
+}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import _ccbridge
-from ._errors import ClaudeSDKError, CLIJSONDecodeError, InvalidOptionError, ProcessError, ResultError, from_engine
+from ._errors import ClaudeSDKError, CLIJSONDecodeError, InvalidOptionError, ProcessError, ResultError, from_engine, normalize_errors
 from ._parse import parse_message
 from .types import ClaudeAgentOptions, Message, PermissionResultAllow, PermissionResultDeny, ToolPermissionContext, PermissionUpdate
 
@@ -184,6 +184,9 @@ def _permission_bridge(user_cb: Callable[..., Any], loop: Optional[asyncio.Abstr
             fut = asyncio.run_coroutine_threadsafe(wait(), loop)
 
             def done(f: Any) -> None:
+                if f.cancelled():  # e.g. the loop is closing; the dropped reply answers with an error
+                    log.debug("can_use_tool for %s was cancelled", tool_name)
+                    return
                 try:
                     answer(reply, f.result())
                 except BaseException:  # noqa: BLE001 - the CLI gets an error answer when reply is dropped
@@ -228,35 +231,74 @@ def convert(item: Any) -> Optional[Message]:
     return parse_message(item)
 
 
-def raise_for_outcome(outcome: Optional[Dict[str, Any]]) -> None:
+class Tracker:
+    """What the end of a run needs to know about its messages: the error result it ended on, if
+    any. Like the SDK, only a result with is_error that nothing else followed (but the CLI's
+    session_state_changed marker) counts; then a non-zero exit becomes a ResultError."""
+
+    def __init__(self) -> None:
+        self.last_error_result: Optional[Dict[str, Any]] = None
+
+    def observe(self, item: Any) -> None:
+        if not isinstance(item, dict):
+            return
+        t = item.get("type")
+        if t == "result":
+            self.last_error_result = item if item.get("is_error") else None
+        elif not (t == "system" and item.get("subtype") == "session_state_changed"):
+            self.last_error_result = None
+
+
+def _error_result_text(d: Dict[str, Any]) -> str:
+    errors = normalize_errors(d.get("errors"))
+    if errors:
+        return "; ".join(errors)
+    result = d.get("result")
+    if isinstance(result, str) and result.strip():
+        return result.strip()
+    sub = d.get("subtype")
+    if isinstance(sub, str) and sub and sub != "success":
+        return sub
+    if d.get("api_error_status") is not None:
+        return f"API error (HTTP {d['api_error_status']})"
+    return "unknown error"
+
+
+def raise_for_outcome(outcome: Optional[Dict[str, Any]], tracker: Optional[Tracker] = None) -> None:
     """The SDK's error at the end of a failed run."""
     if not outcome or outcome["ok"] or outcome["error"] == "cancelled":
         return
-    code = outcome["exit_code"]
-    last = outcome.get("last_error_result")
-    if last:
-        raise ResultError(f"Claude Code ended with an error result: {last.get('result') or last.get('subtype')}",
-                          data=last, exit_code=code)
-    if outcome["error"] == "process_failed":
-        raise ProcessError(outcome["message"] or "Command failed", exit_code=code, stderr=outcome["stderr_tail"] or None)
+    # As the SDK reports it: the exit code, or minus the signal that killed the CLI.
+    code = -outcome["signal"] if outcome["signal"] else outcome["exit_code"]
+    last = tracker.last_error_result if tracker else None
+    exc: ClaudeSDKError
+    # session_not_found is the engine's name for one kind of non-zero exit (resume of an unknown id).
+    if outcome["error"] in ("process_failed", "session_not_found"):
+        if last is not None:
+            exc = ResultError(f"Claude Code returned an error result: {_error_result_text(last)}", data=last, exit_code=code)
+        else:
+            exc = ProcessError(outcome["message"] or "Command failed", exit_code=code, stderr=outcome["stderr_tail"] or None)
+        exc.code = outcome["error"]
+        raise exc
     exc = ClaudeSDKError(outcome["message"])
     exc.code = outcome["error"]
     raise exc
 
 
-def pump(source: Any, timeout: float = -1.0) -> Iterator[Message]:
+def pump(source: Any, tracker: Tracker, timeout: float = -1.0) -> Iterator[Message]:
     """Typed messages from an engine Stream or Session until it ends."""
     while True:
         batch = call(source.next_batch, BATCH, timeout)
         if batch is None:
             return
         for item in batch:
+            tracker.observe(item)
             m = convert(item)
             if m is not None:
                 yield m
 
 
-async def apump(source: Any) -> AsyncIterator[Message]:
+async def apump(source: Any, tracker: Tracker) -> AsyncIterator[Message]:
     """The same for asyncio: the engine waits on an executor thread (without the GIL), in
     slices so that a cancelled task never leaves a thread blocked for long."""
     loop = asyncio.get_running_loop()
@@ -265,6 +307,7 @@ async def apump(source: Any) -> AsyncIterator[Message]:
         if batch is None:
             return
         for item in batch:
+            tracker.observe(item)
             m = convert(item)
             if m is not None:
                 yield m

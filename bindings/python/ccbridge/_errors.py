@@ -47,6 +47,15 @@ class ProcessError(ClaudeSDKError):
         super().__init__(message)
 
 
+def normalize_errors(raw: Any) -> list[str]:
+    """A result's "errors" as clean strings: a bare string is one error; blanks and non-strings go."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        return []
+    return [e.strip() for e in raw if isinstance(e, str) and e.strip()]
+
+
 class ResultError(ProcessError):
     """The CLI ended the run with an error result (``is_error`` true) and exited non-zero."""
 
@@ -54,7 +63,7 @@ class ResultError(ProcessError):
         data = data if isinstance(data, dict) else {}
         self.data = data
         self.subtype: str | None = data.get("subtype")
-        self.errors: list[str] = [e for e in data.get("errors") or [] if isinstance(e, str)]
+        self.errors: list[str] = normalize_errors(data.get("errors"))
         self.result: str | None = data.get("result")
         self.api_error_status: int | None = data.get("api_error_status")
         self.terminal_reason: str | None = data.get("terminal_reason")

@@ -15,7 +15,7 @@ import json
 import threading
 from typing import Any, AsyncIterable, AsyncIterator, Dict, Iterable, Iterator, Optional, Union
 
-from ._engine import Prepared, apump, call, pump, raise_for_outcome, text
+from ._engine import Prepared, Tracker, apump, call, pump, raise_for_outcome, text
 from .types import ClaudeAgentOptions, Message, ResultMessage
 
 Prompt = Union[str, Iterable[Dict[str, Any]], AsyncIterable[Dict[str, Any]]]
@@ -51,9 +51,10 @@ class Query:
         prep = Prepared(self._options, loop=None)
         if isinstance(self._prompt, str) and not prep.needs_session:
             stream = prep.start_query(self._prompt)
+            tracker = Tracker()
             try:
-                yield from pump(stream)
-                raise_for_outcome(stream.outcome())
+                yield from pump(stream, tracker)
+                raise_for_outcome(stream.outcome(), tracker)
             finally:
                 stream.close()
             return
@@ -61,15 +62,16 @@ class Query:
             raise TypeError("an async iterable prompt needs `async for`")
         session = prep.open_session()
         first_result = threading.Event()
+        tracker = Tracker()
         try:
             feeder = threading.Thread(target=self._feed, args=(session, prep.needs_session, first_result), daemon=True)
             feeder.start()
-            for m in pump(session):
+            for m in pump(session, tracker):
                 if isinstance(m, ResultMessage):
                     first_result.set()
                 yield m
             feeder.join(timeout=5)
-            raise_for_outcome(call(session.close))
+            raise_for_outcome(call(session.close), tracker)
         finally:
             first_result.set()
             session.close()
@@ -97,22 +99,24 @@ class Query:
         prep = Prepared(self._options, loop=loop)
         if isinstance(self._prompt, str) and not prep.needs_session:
             stream = await loop.run_in_executor(None, prep.start_query, self._prompt)
+            tracker = Tracker()
             try:
-                async for m in apump(stream):
+                async for m in apump(stream, tracker):
                     yield m
-                raise_for_outcome(stream.outcome())
+                raise_for_outcome(stream.outcome(), tracker)
             finally:
                 await loop.run_in_executor(None, stream.close)
             return
         session = await loop.run_in_executor(None, prep.open_session)
         first_result = asyncio.Event()
         feeder = asyncio.ensure_future(self._afeed(session, prep.needs_session, first_result))
+        tracker = Tracker()
         try:
-            async for m in apump(session):
+            async for m in apump(session, tracker):
                 if isinstance(m, ResultMessage):
                     first_result.set()
                 yield m
-            raise_for_outcome(await loop.run_in_executor(None, call, session.close))
+            raise_for_outcome(await loop.run_in_executor(None, call, session.close), tracker)
         finally:
             feeder.cancel()
             await loop.run_in_executor(None, session.close)

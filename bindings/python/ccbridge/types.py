@@ -94,41 +94,41 @@ class SystemMessage:
 
 @dataclass
 class TaskStartedMessage(SystemMessage):
-    task_id: str = ""
-    description: str = ""
-    uuid: str = ""
-    session_id: str = ""
+    task_id: str
+    description: str
+    uuid: str
+    session_id: str
     tool_use_id: Optional[str] = None
     task_type: Optional[str] = None
 
 
 @dataclass
 class TaskProgressMessage(SystemMessage):
-    task_id: str = ""
-    description: str = ""
-    usage: Dict[str, Any] = field(default_factory=dict)
-    uuid: str = ""
-    session_id: str = ""
+    task_id: str
+    description: str
+    usage: Dict[str, Any]
+    uuid: str
+    session_id: str
     tool_use_id: Optional[str] = None
     last_tool_name: Optional[str] = None
 
 
 @dataclass
 class TaskNotificationMessage(SystemMessage):
-    task_id: str = ""
-    status: str = ""
-    output_file: str = ""
-    summary: str = ""
-    uuid: str = ""
-    session_id: str = ""
+    task_id: str
+    status: str
+    output_file: str
+    summary: str
+    uuid: str
+    session_id: str
     tool_use_id: Optional[str] = None
     usage: Optional[Dict[str, Any]] = None
 
 
 @dataclass
 class TaskUpdatedMessage(SystemMessage):
-    task_id: str = ""
-    patch: Dict[str, Any] = field(default_factory=dict)
+    task_id: str
+    patch: Dict[str, Any]
     status: Optional[str] = None
     session_id: Optional[str] = None
     uuid: Optional[str] = None

@@ -25,7 +25,7 @@ public:
     reset();
     rapidjson::Reader reader;
     rapidjson::MemoryStream ms(text.data(), text.size());
-    auto ok = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(ms, *this);
+    auto ok = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseFullPrecisionFlag>(ms, *this);
     if (!ok || !stack_.empty()) {
       reset();
       PyErr_Clear();
