@@ -303,7 +303,11 @@ async def apump(source: Any, tracker: Tracker) -> AsyncIterator[Message]:
     slices so that a cancelled task never leaves a thread blocked for long."""
     loop = asyncio.get_running_loop()
     while True:
-        batch = await loop.run_in_executor(None, call, source.next_batch, BATCH, 0.25)
+        # What is already there is taken on the loop (a non-blocking call); only an empty queue
+        # costs a trip through the executor.
+        batch = call(source.next_batch, BATCH, 0.0)
+        if batch == []:
+            batch = await loop.run_in_executor(None, call, source.next_batch, BATCH, 0.25)
         if batch is None:
             return
         for item in batch:

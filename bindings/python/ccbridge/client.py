@@ -60,7 +60,9 @@ class ClaudeSDKClient:
                 m = convert(self._pending.popleft())
                 if m is not None:
                     yield m
-            batch = await self._run(s.next_batch, BATCH, 0.25)
+            batch = call(s.next_batch, BATCH, 0.0)  # what is there already, without a thread hop
+            if batch == []:
+                batch = await self._run(s.next_batch, BATCH, 0.25)
             if batch is None:
                 return
             self._pending.extend(batch)
