@@ -12,6 +12,12 @@ if(TARGET ccb_server)
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 endif()
+if(TARGET ccb_c)
+  install(TARGETS ccb_c EXPORT ccbridgeTargets
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(FILES capi/include/ccbridge.h TYPE INCLUDE)
+endif()
 if(TARGET ccbridge_app)
   install(TARGETS ccbridge_app RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
