@@ -94,6 +94,8 @@ public:
   /// "subtype" where present (system, result), else "".
   std::string_view subtype() const noexcept;
   /// The exact bytes of the line. For invalid_line: the line, or its first bytes if it was huge.
+  /// The views of raw(), type_name() and subtype() are NUL-terminated (data()[size()] == '\0'),
+  /// so they can be handed to C as strings without a copy.
   std::string_view raw() const noexcept;
   /// Serialises the message: byte-for-byte the line it was parsed from.
   std::string to_json() const { return std::string(raw()); }

@@ -335,7 +335,7 @@ const std::unordered_map<std::string_view, Setter> &setters()
 void merge_options_json(Options &options, std::string_view json)
 {
   detail::JsonDocument doc;
-  doc.Parse<detail::kParseFlags>(json.data(), json.size());
+  doc.Parse<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
   if (doc.HasParseError()) {
     throw Error(errc::invalid_argument, std::string("options are not valid JSON: ") +
                                             rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +

@@ -100,7 +100,7 @@ ServerConfig server_config_from_json(std::string_view json)
 {
   using namespace detail::server;
   detail::JsonDocument doc;
-  doc.Parse<detail::kParseFlags>(json.data(), json.size());
+  doc.Parse<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
   if (doc.HasParseError())
     throw Error(errc::invalid_argument, std::string("server config is not valid JSON: ") +
                                             rapidjson::GetParseError_En(doc.GetParseError()));

@@ -526,49 +526,58 @@ void Server::start()
     if (s.started) throw Error(errc::invalid_argument, "Server::start() was already called");
     s.started = true;
   }
-  if (s.cfg.listeners.empty()) s.cfg.listeners.push_back({});
-  // Allowed roots, resolved once.
-  std::vector<std::string> roots = s.cfg.allowed_roots;
-  if (roots.empty()) {
-    char buf[PATH_MAX];
-    if (!::getcwd(buf, sizeof buf)) throw Error(errc::io_error, "cannot read the current directory");
-    roots.push_back(buf);
-  }
-  for (const auto &r : roots) {
-    char buf[PATH_MAX];
-    if (!::realpath(r.c_str(), buf)) {
-      throw Error(errc::invalid_argument, "allowed root '" + r + "' does not exist. What to do: create it or fix the setting.");
+  // A start that fails (bad setting, address in use) leaves a stopped server, so that stop(),
+  // wait() and the destructor return at once instead of waiting for a loop that never ran.
+  try {
+    if (s.cfg.listeners.empty()) s.cfg.listeners.push_back({});
+    // Allowed roots, resolved once.
+    std::vector<std::string> roots = s.cfg.allowed_roots;
+    if (roots.empty()) {
+      char buf[PATH_MAX];
+      if (!::getcwd(buf, sizeof buf)) throw Error(errc::io_error, "cannot read the current directory");
+      roots.push_back(buf);
     }
-    s.ctx.roots.push_back(buf);
-  }
-  if (!s.ctx.mode_allowed(s.cfg.default_permission_mode)) {
-    throw Error(errc::invalid_argument, "the default permission mode '" + s.cfg.default_permission_mode +
-                                            "' is not among the allowed ones");
-  }
-  for (std::size_t i = 0; i < s.cfg.listeners.size(); ++i) {
-    auto &l = s.cfg.listeners[i];
-    if (l.profiles.empty()) l.profiles = {"opcode", "tasks-ui", "sdk-ws"};
-    srv::Router router;
-    bool has_opcode = false, has_tasks = false, has_sdk = false;
-    for (const auto &p : l.profiles) {
-      if (p == "opcode") has_opcode = true;
-      else if (p == "tasks-ui") has_tasks = true;
-      else if (p == "sdk-ws") has_sdk = true;
-      else throw Error(errc::invalid_argument, "unknown profile '" + p + "' (known: opcode, tasks-ui, sdk-ws)");
+    for (const auto &r : roots) {
+      char buf[PATH_MAX];
+      if (!::realpath(r.c_str(), buf)) {
+        throw Error(errc::invalid_argument, "allowed root '" + r + "' does not exist. What to do: create it or fix the setting.");
+      }
+      s.ctx.roots.push_back(buf);
     }
-    // opcode's WS /ws/claude/{id} and tasks-ui's WS /ws/claude differ by the id segment.
-    if (has_opcode) {
-      srv::register_opcode(s.ctx, router);
-      srv::register_demo(s.ctx, router);
+    if (!s.ctx.mode_allowed(s.cfg.default_permission_mode)) {
+      throw Error(errc::invalid_argument, "the default permission mode '" + s.cfg.default_permission_mode +
+                                              "' is not among the allowed ones");
     }
-    if (has_tasks) srv::register_tasks_ui(s.ctx, router);
-    if (has_sdk) srv::register_sdk_ws(s.ctx, router);
-    s.routers.push_back(std::move(router));
-  }
-  for (std::size_t i = 0; i < s.cfg.listeners.size(); ++i) {
-    auto &l = s.cfg.listeners[i];
-    std::uint16_t port = s.transport.listen(i, l.host, l.port);
-    s.bound.push_back({l.host, port, l.profiles});
+    for (std::size_t i = 0; i < s.cfg.listeners.size(); ++i) {
+      auto &l = s.cfg.listeners[i];
+      if (l.profiles.empty()) l.profiles = {"opcode", "tasks-ui", "sdk-ws"};
+      srv::Router router;
+      bool has_opcode = false, has_tasks = false, has_sdk = false;
+      for (const auto &p : l.profiles) {
+        if (p == "opcode") has_opcode = true;
+        else if (p == "tasks-ui") has_tasks = true;
+        else if (p == "sdk-ws") has_sdk = true;
+        else throw Error(errc::invalid_argument, "unknown profile '" + p + "' (known: opcode, tasks-ui, sdk-ws)");
+      }
+      // opcode's WS /ws/claude/{id} and tasks-ui's WS /ws/claude differ by the id segment.
+      if (has_opcode) {
+        srv::register_opcode(s.ctx, router);
+        srv::register_demo(s.ctx, router);
+      }
+      if (has_tasks) srv::register_tasks_ui(s.ctx, router);
+      if (has_sdk) srv::register_sdk_ws(s.ctx, router);
+      s.routers.push_back(std::move(router));
+    }
+    for (std::size_t i = 0; i < s.cfg.listeners.size(); ++i) {
+      auto &l = s.cfg.listeners[i];
+      std::uint16_t port = s.transport.listen(i, l.host, l.port);
+      s.bound.push_back({l.host, port, l.profiles});
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lk(s.mu);
+    s.stopped = true;
+    s.cv.notify_all();
+    throw;
   }
   s.guard.emplace(s.ioc.get_executor());
   std::weak_ptr<Impl> weak = impl_;

@@ -128,4 +128,5 @@ TEST_CASE("options json: bad input names the key and says what is wrong")
   CHECK(error_of(R"([1, 2])").find("must be a JSON object") != std::string::npos);
   CHECK(error_of(R"({"model": )").find("not valid JSON") != std::string::npos);
   CHECK(error_of("").find("not valid JSON") != std::string::npos);
+  CHECK(error_of("{\"model\": \"\xff\"}").find("not valid JSON") != std::string::npos);  // not UTF-8
 }

@@ -1,6 +1,7 @@
 // server_config_from_json(): its own executable because it links the server library.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <ccbridge/error.hpp>
+#include <ccbridge/runtime.hpp>
 #include <ccbridge/server.hpp>
 
 #include <doctest/doctest.h>
@@ -74,4 +75,29 @@ TEST_CASE("server config json: bad input names the key")
   CHECK(error_of(R"({"log_level": "loud"})").find("'log_level'") != std::string::npos);
   CHECK(error_of("[").find("not valid JSON") != std::string::npos);
   CHECK(error_of("[]").find("must be an object") != std::string::npos);
+}
+
+TEST_CASE("server: a start that fails (address in use, bad setting) throws and leaves a server that stops at once")
+{
+  Runtime rt;
+  ServerConfig first_cfg;
+  first_cfg.listeners.push_back({"127.0.0.1", 0, {"sdk-ws"}});
+  Server first(rt, first_cfg);
+  first.start();
+  auto taken = first.endpoints().at(0).port;
+
+  ServerConfig busy;
+  busy.listeners.push_back({"127.0.0.1", taken, {"sdk-ws"}});
+  {
+    Server second(rt, busy);
+    CHECK_THROWS_AS(second.start(), Error);
+    second.stop();  // returns, and so does the destructor
+  }
+  ServerConfig bad;
+  bad.listeners.push_back({"127.0.0.1", 0, {"no-such-profile"}});
+  {
+    Server third(rt, bad);
+    CHECK_THROWS_AS(third.start(), Error);
+  }
+  first.stop();
 }
