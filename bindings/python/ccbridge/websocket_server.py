@@ -1,0 +1,506 @@
+"""The seed-003 "SDK WebSocket server" (``EnhancedClaudeWebSocketServer``), served by ccbridge's C++
+gateway.
+
+    from ccbridge.websocket_server import EnhancedClaudeWebSocketServer
+
+    server = EnhancedClaudeWebSocketServer(max_sessions=50, session_timeout_minutes=60)
+    server.run(host="0.0.0.0", port=8000, log_level="info")   # until Ctrl-C or SIGTERM
+
+It speaks the seed's protocol (``WS /ws``, ``GET /sessions``, ``GET /health``; plus ``GET /metrics``)
+exactly as ``ccbridge serve`` does for the profile "sdk-ws" (docs/SERVER.md, docs/PROTOCOL.md).
+Settings come from the arguments, else from the environment the seed documents (``WEBSOCKET_HOST``,
+``WEBSOCKET_PORT``, ``MAX_SESSIONS``, ``SESSION_TIMEOUT_MINUTES``, ``CORS``) and ``CCBRIDGE_TOKEN``,
+else from the defaults (127.0.0.1, port 8000, 100 sessions, 30 minutes, no CORS, no token).
+
+There is no FastAPI app behind it: ``server.app`` is a placeholder whose every attribute raises
+``AttributeError`` naming what replaces it (``token``, ``allowed_origins``, ``enable_cors``,
+``log_level``). Log lines go to the ``logging`` logger ``"ccbridge.websocket_server"``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import ipaddress
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import weakref
+from pathlib import PurePath
+from types import FrameType, TracebackType
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+
+from . import _ccbridge
+
+__all__ = [
+    "EnhancedClaudeWebSocketServer",
+    "NoASGIAppError",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DEFAULT_MAX_SESSIONS",
+    "DEFAULT_SESSION_TIMEOUT_MINUTES",
+    "LOGGER_NAME",
+]
+
+DEFAULT_HOST = "127.0.0.1"  # like `ccbridge serve`; pass host="0.0.0.0" (as the seed's examples do) to listen on all
+DEFAULT_PORT = 8000
+DEFAULT_MAX_SESSIONS = 100
+DEFAULT_SESSION_TIMEOUT_MINUTES = 30
+LOGGER_NAME = "ccbridge.websocket_server"
+
+logger = logging.getLogger(LOGGER_NAME)
+
+LogLevel = Union[str, int]
+
+# ---- environment (the same names and ranges as `ccbridge serve`, lib/app/serve.cpp) ------------
+
+
+def _env(name: str) -> Optional[str]:
+    value = os.environ.get(name, "")
+    return value if value.strip() else None
+
+
+def _env_int(name: str, lo: int, hi: int) -> Optional[int]:
+    raw = _env(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip(), 10)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} is not a whole number") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"environment variable {name}={raw!r} must be from {lo} to {hi}")
+    return value
+
+
+def _env_flag(name: str) -> Optional[bool]:
+    raw = _env(name)
+    return None if raw is None else raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+# ---- log levels and lines -----------------------------------------------------------------------
+
+_LEVEL_NAMES: Dict[str, int] = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "off": logging.CRITICAL + 1,
+}
+_ENGINE_LEVELS: Dict[str, int] = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def _logging_level(level: LogLevel) -> int:
+    if isinstance(level, bool) or not isinstance(level, (int, str)):
+        raise TypeError(f"log_level must be a level name or a logging level number, not {type(level).__name__}")
+    if isinstance(level, int):
+        return level
+    try:
+        return _LEVEL_NAMES[level.strip().lower()]
+    except KeyError:
+        raise ValueError(f"log_level {level!r} is not one of {', '.join(_LEVEL_NAMES)}") from None
+
+
+def _engine_level(level: int) -> str:
+    """The engine's filter for a logging level: it formats only what the logger would keep."""
+    if level <= logging.DEBUG:
+        return "debug"
+    if level <= logging.INFO:
+        return "info"
+    if level <= logging.WARNING:
+        return "warn"
+    if level <= logging.CRITICAL:
+        return "error"
+    return "off"
+
+
+def _log_sink(line: str) -> None:
+    """The engine's text lines ("<time> <level> <event> key=value ...") as logging records.
+
+    A module-level function on purpose: a bound method would make a reference cycle through the
+    C++ object that the garbage collector cannot see.
+    """
+    parts = line.split(" ", 2)
+    if len(parts) == 3 and parts[1] in _ENGINE_LEVELS:
+        logger.log(_ENGINE_LEVELS[parts[1]], "%s", parts[2])
+    else:
+        logger.info("%s", line)
+
+
+# ---- the placeholder for the seed's FastAPI app --------------------------------------------------
+
+_APP_HELP = (
+    "EnhancedClaudeWebSocketServer.app.{name} is not available: ccbridge serves the seed-003 protocol from "
+    "its C++ gateway, not from a FastAPI/ASGI app, so there is no middleware, route, mount or debug flag to "
+    "change. Use the constructor instead: token=... (or CCBRIDGE_TOKEN) requires 'Authorization: Bearer' or "
+    "?token= on every route but /health; allowed_origins=[...] admits browser Origins; enable_cors=True (or "
+    "CORS=1) answers CORS preflights for them; max_sessions and session_timeout_minutes bound the sessions; "
+    "run(log_level='debug') replaces app.debug. GET /health, GET /sessions and GET /metrics (Prometheus) are "
+    "built in; put a reverse proxy in front for anything else. See docs/PYTHON.md."
+)
+
+
+class NoASGIAppError(AttributeError):
+    """Raised by every attribute of ``EnhancedClaudeWebSocketServer.app``."""
+
+
+class _NoASGIApp:
+    """Stands where the seed has its FastAPI app; every attribute raises NoASGIAppError."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise NoASGIAppError(_APP_HELP.format(name=name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise NoASGIAppError(_APP_HELP.format(name=name))
+
+    def __delattr__(self, name: str) -> None:
+        raise NoASGIAppError(_APP_HELP.format(name=name))
+
+    def __repr__(self) -> str:
+        return "<no ASGI app: ccbridge serves seed 003 from its C++ gateway; see EnhancedClaudeWebSocketServer>"
+
+
+# ---- options ------------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, PurePath):
+        return str(value)
+    raise TypeError(f"a server option value of type {type(value).__name__} cannot be sent to the engine")
+
+
+def _cli_options(options: Any) -> Dict[str, Any]:
+    """The base options of every conversation, as the engine's JSON object (ClaudeAgentOptions names)."""
+    if options is None:
+        return {}
+    if isinstance(options, Mapping):
+        data = dict(options)
+        for name in ("stderr", "can_use_tool", "hooks"):
+            if data.get(name) is not None:
+                raise TypeError(_CALLBACK_HELP.format(name=name))
+            data.pop(name, None)
+        return data
+    if dataclasses.is_dataclass(options) and not isinstance(options, type):
+        # A ClaudeAgentOptions: the package's own conversion (fields left at their defaults are omitted).
+        from ._engine import Prepared
+
+        prepared = Prepared(options, None)  # type: ignore[arg-type]
+        for name, used in (("stderr", prepared.on_stderr), ("can_use_tool", prepared.can_use_tool),
+                           ("hooks", prepared.hooks), ("mcp_servers (SDK servers)", prepared.tool_servers)):
+            if used:
+                raise TypeError(_CALLBACK_HELP.format(name=name))
+        result: Dict[str, Any] = json.loads(prepared.options_json)
+        return result
+    raise TypeError(f"options must be a dict of ClaudeAgentOptions fields or a ClaudeAgentOptions, not {type(options).__name__}")
+
+
+_CALLBACK_HELP = (
+    "options.{name} is a Python callback, which the server cannot use: its clients answer permission requests "
+    "over the socket (query option permission_requests: true, then permission_response) and define tools with "
+    "define_tool"
+)
+
+
+def _engine_error(err: BaseException, doing: str) -> Exception:
+    code, message = (list(err.args) + [None, None])[:2]
+    text = f"{doing}: {message or code}"
+    if code in ("invalid_argument", "invalid_utf8"):
+        return ValueError(text)
+    if code == "io_error":
+        return OSError(text)
+    return RuntimeError(f"{text} ({code})")
+
+
+def _ip_address(host: str) -> str:
+    """The engine binds IP addresses only: a name such as "localhost" is resolved here."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise OSError(f"cannot resolve host {host!r}: {e}") from None
+    return str(infos[0][4][0])
+
+
+_running: "weakref.WeakSet[EnhancedClaudeWebSocketServer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    # Registered after the package's own exit hook, so it runs first, while C++ may still call Python.
+    for server in list(_running):
+        server.stop()
+
+
+# ---- the server ---------------------------------------------------------------------------------
+
+
+class EnhancedClaudeWebSocketServer:
+    """Seed 003's WebSocket server (``WS /ws``, ``GET /sessions``, ``GET /health``) on ccbridge's gateway.
+
+    Every argument left as ``None`` comes from the environment, else the default: ``enable_cors``
+    from ``CORS`` (False), ``max_sessions`` from ``MAX_SESSIONS`` (100), ``session_timeout_minutes``
+    from ``SESSION_TIMEOUT_MINUTES`` (30), ``token`` from ``CCBRIDGE_TOKEN`` (none; ``token=""``
+    turns it off even when the variable is set). The host and port are chosen by :meth:`run` or
+    :meth:`start` (``WEBSOCKET_HOST``, ``WEBSOCKET_PORT``; 127.0.0.1 and 8000).
+
+    ccbridge's extras: ``cli_path`` (the ``claude`` executable), ``options`` (base options of every
+    conversation: a dict of ClaudeAgentOptions field names, or a ClaudeAgentOptions without
+    callbacks), ``allowed_roots`` (directories a client's ``cwd`` may be in; default: the current
+    directory), ``allowed_origins`` (browser Origins admitted besides the server's own),
+    ``allowed_permission_modes`` (default: default, acceptEdits, plan), ``default_permission_mode``,
+    ``reconnect_grace_seconds`` (for ``/ws?resumable=1`` clients, default 60), ``limits`` (the
+    engine's ServerLimits: ``max_connections``, ``max_ws_message_bytes``, ``idle_timeout_ms`` ...).
+    """
+
+    def __init__(
+        self,
+        enable_cors: Optional[bool] = None,
+        max_sessions: Optional[int] = None,
+        session_timeout_minutes: Optional[float] = None,
+        *,
+        cli_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        token: Optional[str] = None,
+        options: Optional[Any] = None,
+        allowed_roots: Optional[Sequence[Union[str, "os.PathLike[str]"]]] = None,
+        allowed_origins: Optional[Sequence[str]] = None,
+        allowed_permission_modes: Optional[Sequence[str]] = None,
+        default_permission_mode: Optional[str] = None,
+        reconnect_grace_seconds: Optional[float] = None,
+        limits: Optional[Mapping[str, int]] = None,
+    ) -> None:
+        if enable_cors is None:
+            enable_cors = _env_flag("CORS")
+        if max_sessions is None:
+            max_sessions = _env_int("MAX_SESSIONS", 1, 1_000_000)
+        if session_timeout_minutes is None:
+            session_timeout_minutes = _env_int("SESSION_TIMEOUT_MINUTES", 1, 100_000)
+        if token is None:
+            token = _env("CCBRIDGE_TOKEN")
+        self.enable_cors: bool = bool(enable_cors) if enable_cors is not None else False
+        self.max_sessions: int = DEFAULT_MAX_SESSIONS if max_sessions is None else max_sessions
+        self.session_timeout_minutes: float = (
+            DEFAULT_SESSION_TIMEOUT_MINUTES if session_timeout_minutes is None else session_timeout_minutes
+        )
+        if isinstance(self.max_sessions, bool) or not isinstance(self.max_sessions, int) or self.max_sessions < 1:
+            raise ValueError(f"max_sessions must be a whole number of at least 1, not {self.max_sessions!r}")
+        if isinstance(self.session_timeout_minutes, bool) or not isinstance(self.session_timeout_minutes, (int, float)) \
+                or not self.session_timeout_minutes > 0:
+            raise ValueError(f"session_timeout_minutes must be a positive number, not {self.session_timeout_minutes!r}")
+        self.token: Optional[str] = token or None
+        self.allowed_origins: List[str] = list(allowed_origins or [])
+        self._base: Dict[str, Any] = {}
+        cli = _cli_options(options)
+        if cli_path is not None:
+            cli["cli_path"] = os.fspath(cli_path)
+        if cli:
+            self._base["cli"] = cli
+        if allowed_roots is not None:
+            self._base["allowed_roots"] = [os.fspath(r) for r in allowed_roots]
+        if allowed_permission_modes is not None:
+            self._base["allowed_permission_modes"] = list(allowed_permission_modes)
+        if default_permission_mode is not None:
+            self._base["default_permission_mode"] = default_permission_mode
+        if reconnect_grace_seconds is not None:
+            self._base["sdk_ws_reconnect_grace_ms"] = int(round(reconnect_grace_seconds * 1000))
+        self._limits: Dict[str, int] = dict(limits or {})
+        #: The seed's FastAPI app does not exist here; every attribute raises NoASGIAppError.
+        self.app: Any = _NoASGIApp()
+        self._lock = threading.Lock()
+        self._engine: Any = None
+        self._endpoint: Optional[Tuple[str, int]] = None
+        self._stop_requested = threading.Event()
+
+    # ---- settings --------------------------------------------------------------------------------
+
+    def _config(self, host: str, port: int, engine_level: str) -> Dict[str, Any]:
+        config: Dict[str, Any] = dict(self._base)
+        config.update(
+            listeners=[{"host": host, "port": port, "profiles": ["sdk-ws"]}],
+            cors=self.enable_cors,
+            sdk_ws_session_timeout_ms=max(1, int(round(self.session_timeout_minutes * 60_000))),
+            limits={**self._limits, "max_sessions": self.max_sessions},
+            log_level=engine_level,
+        )
+        if self.token:
+            config["token"] = self.token
+        if self.allowed_origins:
+            config["allowed_origins"] = list(self.allowed_origins)
+        return config
+
+    # ---- life cycle ------------------------------------------------------------------------------
+
+    def start(self, host: Optional[str] = None, port: Optional[int] = None,
+              log_level: Optional[LogLevel] = None) -> "EnhancedClaudeWebSocketServer":
+        """Binds and serves on the engine's thread, then returns (``self``, for ``with server.start(...)``).
+
+        ``host``/``port`` default to ``WEBSOCKET_HOST``/``WEBSOCKET_PORT``, else 127.0.0.1:8000; port 0
+        takes a free port (see :attr:`port`). ``log_level`` (a name or a logging level) sets the
+        level of the ``ccbridge.websocket_server`` logger; without it the logger's current
+        effective level decides. Raises OSError when the address cannot be bound and ValueError for
+        a bad setting.
+        """
+        if host is None:
+            host = _env("WEBSOCKET_HOST") or DEFAULT_HOST
+        if port is None:
+            env_port = _env_int("WEBSOCKET_PORT", 0, 65535)
+            port = DEFAULT_PORT if env_port is None else env_port
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be a whole number from 0 to 65535, not {port!r}")
+        if log_level is not None:
+            logger.setLevel(_logging_level(log_level))
+        engine_level = _engine_level(logger.getEffectiveLevel())
+        bind_host = _ip_address(host.strip())
+        config = json.dumps(self._config(bind_host, port, engine_level), default=_json_default, ensure_ascii=False)
+        with self._lock:
+            if self._engine is not None:
+                raise RuntimeError("the server is already running; stop() it first")
+            try:
+                engine = _ccbridge.Server(config, None if engine_level == "off" else _log_sink)
+            except _ccbridge.Error as e:
+                raise _engine_error(e, "invalid server settings") from None
+            try:
+                engine.start()
+            except _ccbridge.Error as e:
+                raise _engine_error(e, f"cannot start the server on {bind_host}:{port}") from None
+            bound_host, bound_port, _profiles = engine.endpoints()[0]
+            self._engine = engine
+            self._endpoint = (bound_host, int(bound_port))
+            _running.add(self)
+        logger.info("serving the seed-003 WebSocket protocol on %s (GET /health, GET /sessions, GET /metrics)", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Graceful stop: refuses new clients, ends every conversation's CLI process, closes the
+        sockets with 1001 and returns when all is done. Idempotent; any thread. Ends :meth:`run`."""
+        with self._lock:
+            engine, self._engine = self._engine, None
+            _running.discard(self)
+        self._stop_requested.set()
+        if engine is not None:
+            engine.stop()
+
+    def run(self, host: Optional[str] = None, port: Optional[int] = None, log_level: Optional[LogLevel] = None) -> None:
+        """Serves until Ctrl-C (SIGINT), SIGTERM or :meth:`stop`, then stops gracefully and returns.
+
+        As :meth:`start`, with ``log_level`` defaulting to "info"; when nothing handles the
+        ``ccbridge.websocket_server`` logger's records yet, they are printed on stderr meanwhile.
+        Signals are watched only when called from the main thread.
+        """
+        handler: Optional[logging.Handler] = None
+        if not logger.hasHandlers():
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+        stop_requested = self._stop_requested
+        stop_requested.clear()
+        received: List[str] = []
+
+        def on_signal(signum: int, frame: Optional[FrameType]) -> None:
+            received.append(signal.Signals(signum).name)
+            stop_requested.set()
+
+        previous: Dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
+        try:
+            self.start(host, port, "info" if log_level is None else log_level)
+            while not stop_requested.wait(0.25):
+                pass
+            if received:
+                logger.info("%s received, stopping", received[0])
+        except KeyboardInterrupt:  # a Ctrl-C that arrived before the handler was in place
+            logger.info("SIGINT received, stopping")
+        finally:
+            try:
+                self.stop()
+            finally:
+                for watched, old in previous.items():
+                    signal.signal(watched, old)
+                if handler is not None:
+                    logger.removeHandler(handler)
+
+    def __enter__(self) -> "EnhancedClaudeWebSocketServer":
+        if not self.running:
+            self.start()
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        self.stop()
+
+    # ---- where it listens ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True between a successful start() and stop()."""
+        return self._engine is not None
+
+    def _bound(self) -> Tuple[str, int]:
+        endpoint = self._endpoint
+        if endpoint is None or self._engine is None:
+            raise RuntimeError("the server is not running; start() or run() it first")
+        return endpoint
+
+    @property
+    def host(self) -> str:
+        """The address it listens on."""
+        return self._bound()[0]
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the real one when port 0 was asked for)."""
+        return self._bound()[1]
+
+    @property
+    def http_url(self) -> str:
+        """``http://<host>:<port>``, with a connectable host (127.0.0.1 / ::1 for a wildcard address)."""
+        host, port = self._bound()
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL clients connect to: ``ws://<host>:<port>/ws``."""
+        return "ws" + self.http_url[len("http"):] + "/ws"
+
+    def __repr__(self) -> str:
+        where = self.url if self.running else "not running"
+        return f"<EnhancedClaudeWebSocketServer {where} max_sessions={self.max_sessions}>"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """``python -m ccbridge.websocket_server [--host H] [--port P] [--log-level L] [--cli PATH]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ccbridge.websocket_server",
+        description="Serve the seed-003 WebSocket protocol (WS /ws, GET /sessions, GET /health) until Ctrl-C or "
+                    "SIGTERM. Also reads WEBSOCKET_HOST, WEBSOCKET_PORT, MAX_SESSIONS, SESSION_TIMEOUT_MINUTES, CORS "
+                    "and CCBRIDGE_TOKEN.")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--log-level", default=None)
+    parser.add_argument("--cli", default=None, help="the claude executable")
+    args = parser.parse_args(argv)
+    EnhancedClaudeWebSocketServer(cli_path=args.cli).run(host=args.host, port=args.port, log_level=args.log_level)
+
+
+if __name__ == "__main__":
+    main()
