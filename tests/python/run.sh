@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 fake=$1
 shift
 venv="$(realpath -m "${CCB_PY_VENV:-build/py-venv}")"
-PINS=(pytest==8.3.5 websockets==15.0.1 claude-agent-sdk==0.2.187)
+PINS=(pytest==8.3.5 websockets==15.0.1 claude-agent-sdk==0.2.187 mypy==2.4.1)
 
 rm -rf "$venv"
 "${PYTHON:-python3}" -m venv "$venv"
@@ -33,6 +33,8 @@ PY
 cd tests/python
 export CCB_FAKE_CLI="$fake"
 "$py" -m pytest -q -p no:cacheprovider "$@" .
+# The installed package type-checks strictly (py.typed and the extension's stub ship with it).
+"$py" -m mypy --strict --no-incremental -p ccbridge
 if [[ -n "${CCB_REAL_CLI:-}" ]]; then
   ../support/netns-run.sh ../support/with-mock-api.sh "$py" -m pytest -q -p no:cacheprovider realcli_python.py
 fi

@@ -26,7 +26,7 @@ from ._mcp import SdkMcpServer, SdkMcpTool, create_sdk_mcp_server, tool
 from .client import ClaudeSDKClient
 from .query import Query, query
 from .types import *  # noqa: F401,F403 - the SDK exports its types at the top level
-from .types import __dict__ as _types_dict
+from . import types as _types
 
 __version__ = _ccbridge.__version__
 
@@ -44,4 +44,4 @@ __all__ = [
     "query", "Query", "ClaudeSDKClient", "tool", "create_sdk_mcp_server", "SdkMcpTool", "SdkMcpServer",
     "ClaudeSDKError", "CLIConnectionError", "CLINotFoundError", "ProcessError", "ResultError", "CLIJSONDecodeError",
     "MessageParseError", "ControlTimeoutError", "InvalidOptionError",
-] + [n for n, v in _types_dict.items() if isinstance(v, type) and v.__module__ == "ccbridge.types"]
+] + [n for n, v in vars(_types).items() if isinstance(v, type) and v.__module__ == "ccbridge.types"]

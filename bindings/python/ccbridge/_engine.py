@@ -24,7 +24,7 @@ log = logging.getLogger("ccbridge")
 _NOT_JSON = {
     "debug_stderr", "stderr", "can_use_tool", "hooks", "agents", "load_timeout_ms", "control_timeout_ms", "mcp_servers",
 }
-_DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)  # type: ignore[misc]
+_DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
              for f in dataclasses.fields(ClaudeAgentOptions)}
 
 BATCH = 512  # messages taken from the engine per call
@@ -102,7 +102,8 @@ class Prepared:
                 data["mcp_servers"] = external
         if o.agents:
             # The CLI takes subagent definitions as JSON on --agents.
-            agents = {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v) for k, v in o.agents.items()}
+            agents = {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v)
+                      for k, v in o.agents.items()}
             agents = {k: {f: x for f, x in v.items() if x is not None} for k, v in agents.items()}
             data.setdefault("extra_args", {})
             data["extra_args"] = {**data["extra_args"], "agents": json.dumps(agents)}
@@ -206,7 +207,7 @@ def _hook_output(out: Any) -> Optional[Dict[str, Any]]:
         raise TypeError(f"a hook must return a dict, not {type(out).__name__}")
     wire: Dict[str, Any] = {}
     for k, v in out.items():
-        key = {"continue_": "continue", "async_": "async"}.get(k, k)
+        key = {"continue_": "continue", "async_": "async"}.get(str(k), str(k))
         wire[key] = json.dumps(v) if key == "hookSpecificOutput" else v
     return wire
 

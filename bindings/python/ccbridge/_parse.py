@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ._errors import MessageParseError
 from .types import (
@@ -168,7 +168,7 @@ def _reset(d: Dict[str, Any]) -> ConversationResetMessage:
     return ConversationResetMessage(new_conversation_id=d["new_conversation_id"], uuid=d["uuid"], session_id=d["session_id"])
 
 
-_PARSERS = {
+_PARSERS: Dict[str, Callable[[Dict[str, Any]], Message]] = {
     "assistant": _assistant,
     "user": _user,
     "system": _system,

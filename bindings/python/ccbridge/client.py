@@ -84,13 +84,16 @@ class ClaudeSDKClient:
         await self._run(self._live().set_model, model)
 
     async def get_mcp_status(self) -> Dict[str, Any]:
-        return await self._run(self._live().control, "mcp_status", "{}", None)
+        status: Dict[str, Any] = await self._run(self._live().control, "mcp_status", "{}", None)
+        return status
 
     async def get_context_usage(self) -> Dict[str, Any]:
-        return await self._run(self._live().control, "get_context_usage", "{}", None)
+        usage: Dict[str, Any] = await self._run(self._live().control, "get_context_usage", "{}", None)
+        return usage
 
     async def get_server_info(self) -> Optional[Dict[str, Any]]:
-        return self._live().server_info()
+        info: Optional[Dict[str, Any]] = self._live().server_info()
+        return info
 
     async def control(self, subtype: str, fields: Optional[Dict[str, Any]] = None, timeout: Optional[float] = None) -> Any:
         """Any control request (ccbridge extension); returns the CLI's response payload."""
