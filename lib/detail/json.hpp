@@ -3,7 +3,18 @@
 // reading anyway. Iterative parsing keeps deeply nested input from overflowing the stack.
 #pragma once
 
+#include <cerrno>
+#include <charconv>
+#include <clocale>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <locale.h>
 
 namespace ccbridge::detail {
 struct JsonAssertFailure : std::logic_error {
@@ -35,6 +46,8 @@ struct JsonAssertFailure : std::logic_error {
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
 #endif
 #include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -44,8 +57,7 @@ struct JsonAssertFailure : std::logic_error {
 
 namespace ccbridge::detail {
 
-// Full precision: numbers read back exactly as Python's json and JavaScript read them (costs, delays).
-constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
 
 using JsonValue = rapidjson::Value;
 using JsonDocument = rapidjson::Document;
@@ -66,6 +78,93 @@ inline std::string dump(const JsonValue &v)
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   v.Accept(w);
   return {buf.GetString(), buf.GetSize()};
+}
+
+// ---- numbers, exactly --------------------------------------------------------------------------
+// RapidJSON's default number parsing can be off by an ulp, and its full-precision mode has
+// undefined behaviour on some zero-valued numbers (clz of 0 on "0e-400"). So numbers are taken as
+// text and converted here: integers that fit 64 bits stay integers, everything else becomes the
+// correctly rounded double (what Python's json and JavaScript give), locale-independently.
+
+/// The double `text` (a JSON number) denotes; +-inf if it overflows (as JavaScript and Python's
+/// json read it; RapidJSON's reader has already refused exponents far beyond the range). Returns
+/// false in that case.
+inline bool exact_double(const char *text, std::size_t n, double &out)
+{
+  auto r = std::from_chars(text, text + n, out);
+  if (r.ec == std::errc() && r.ptr == text + n) return true;
+  // Out of range: strtod in the C locale tells overflow (HUGE_VAL) from underflow (0 or denormal).
+  static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
+  std::string z(text, n);
+  out = strtod_l(z.c_str(), nullptr, c_locale);
+  return !std::isinf(out);
+}
+
+/// Wraps a SAX handler (a JsonDocument, say) so that numbers, parsed as text
+/// (kParseNumbersAsStringsFlag), arrive converted exactly.
+template <class Handler>
+struct ExactNumbers : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ExactNumbers<Handler>> {
+  explicit ExactNumbers(Handler &handler) : h(handler) {}
+  Handler &h;
+
+  bool Null() { return h.Null(); }
+  bool Bool(bool b) { return h.Bool(b); }
+  bool Int(int i) { return h.Int(i); }
+  bool Uint(unsigned u) { return h.Uint(u); }
+  bool Int64(std::int64_t i) { return h.Int64(i); }
+  bool Uint64(std::uint64_t u) { return h.Uint64(u); }
+  bool Double(double d) { return h.Double(d); }
+  bool RawNumber(const char *s, rapidjson::SizeType n, bool)
+  {
+    bool integral = true;
+    for (rapidjson::SizeType i = 0; i < n; ++i)
+      if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') integral = false;
+    if (integral) {
+      if (s[0] == '-') {
+        std::int64_t v;
+        auto r = std::from_chars(s, s + n, v);
+        if (r.ec == std::errc() && r.ptr == s + n) return h.Int64(v);
+      } else {
+        std::uint64_t v;
+        auto r = std::from_chars(s, s + n, v);
+        if (r.ec == std::errc() && r.ptr == s + n) return h.Uint64(v);
+      }
+    }
+    double d;
+    (void)exact_double(s, n, d);
+    return h.Double(d);
+  }
+  bool String(const char *s, rapidjson::SizeType n, bool copy) { return h.String(s, n, copy); }
+  bool StartObject() { return h.StartObject(); }
+  bool Key(const char *s, rapidjson::SizeType n, bool copy) { return h.Key(s, n, copy); }
+  bool EndObject(rapidjson::SizeType n) { return h.EndObject(n); }
+  bool StartArray() { return h.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return h.EndArray(n); }
+};
+
+/// Parses `stream` into `doc` with exact numbers. Returns the parse result (doc is unchanged on
+/// error). Flags: the reader's, e.g. kParseInsituFlag or kParseIterativeFlag.
+template <unsigned Flags, class Stream>
+rapidjson::ParseResult parse_exact(JsonDocument &doc, Stream &stream)
+{
+  rapidjson::ParseResult result;
+  auto generate = [&](JsonDocument &target) {
+    rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>> reader;
+    ExactNumbers<JsonDocument> handler(target);
+    result = reader.Parse<Flags | rapidjson::kParseNumbersAsStringsFlag>(stream, handler);
+    return !result.IsError();
+  };
+  doc.Populate(generate);
+  return result;
+}
+
+/// Parses `text` (not necessarily NUL-terminated) with exact numbers.
+template <unsigned Flags = kParseFlags>
+rapidjson::ParseResult parse_exact(JsonDocument &doc, std::string_view text)
+{
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  return parse_exact<Flags>(doc, is);
 }
 
 }  // namespace ccbridge::detail

@@ -114,11 +114,10 @@ std::string JsonView::dump() const
 JsonView parse_json(std::string_view text)
 {
   auto doc = std::make_shared<detail::JsonDocument>();
-  doc->Parse<detail::kParseFlags>(text.data(), text.size());
-  if (doc->HasParseError()) {
-    throw Error(errc::parse_error, std::string("invalid JSON at offset ") +
-                                       std::to_string(doc->GetErrorOffset()) + ": " +
-                                       rapidjson::GetParseError_En(doc->GetParseError()));
+  auto r = detail::parse_exact(*doc, text);
+  if (r.IsError()) {
+    throw Error(errc::parse_error, std::string("invalid JSON at offset ") + std::to_string(r.Offset()) + ": " +
+                                       rapidjson::GetParseError_En(r.Code()));
   }
   const detail::JsonValue *root = doc.get();
   return JsonView(std::shared_ptr<const void>(doc, root), root);

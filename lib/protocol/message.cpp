@@ -114,9 +114,9 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
     // decides validity and the type strings, now.
     impl->dom = std::make_unique<MessageDom>(raw);
     const auto &doc = impl->dom->doc;
-    if (doc.HasParseError()) {
-      return fail(std::string("is not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
-                  " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
+    if (impl->dom->result.IsError()) {
+      return fail(std::string("is not valid JSON: ") + rapidjson::GetParseError_En(impl->dom->result.Code()) +
+                  " (at byte " + std::to_string(impl->dom->result.Offset()) + ")");
     }
     impl->type_name = std::string(get_string(doc, "type"));
     impl->subtype = std::string(get_string(doc, "subtype"));

@@ -26,10 +26,11 @@ struct MessageDom {
     storage[raw.size()] = '\0';
     // The recursive parser is faster but its depth is unbounded; a line of at most 4 KiB can nest
     // at most 4096 levels, a few hundred KiB of stack, so only those take the recursive path.
+    rapidjson::InsituStringStream in(storage.get());
     if (raw.size() <= 4096) {
-      doc.ParseInsitu<rapidjson::kParseFullPrecisionFlag>(storage.get());
+      result = detail::parse_exact<rapidjson::kParseInsituFlag>(doc, in);
     } else {
-      doc.ParseInsitu<detail::kParseFlags>(storage.get());
+      result = detail::parse_exact<rapidjson::kParseInsituFlag | detail::kParseFlags>(doc, in);
     }
   }
   MessageDom(const MessageDom &) = delete;
@@ -40,6 +41,7 @@ struct MessageDom {
   std::unique_ptr<char[]> storage;
   rapidjson::MemoryPoolAllocator<> pool;
   detail::JsonDocument doc;
+  rapidjson::ParseResult result;
 };
 
 struct Message::Impl {

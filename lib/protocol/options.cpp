@@ -51,12 +51,11 @@ void validate_skill(const std::string &name)
 detail::JsonDocument parse_object(std::string_view text, const std::string &what)
 {
   detail::JsonDocument doc;
-  doc.Parse<detail::kParseFlags>(text.data(), text.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  auto r = detail::parse_exact(doc, text);
+  if (r.IsError() || !doc.IsObject()) {
     throw Error(errc::invalid_argument, what + " must be a JSON object" +
-                                            (doc.HasParseError()
-                                                 ? std::string(": ") + rapidjson::GetParseError_En(doc.GetParseError())
-                                                 : std::string()));
+                                            (r.IsError() ? std::string(": ") + rapidjson::GetParseError_En(r.Code())
+                                                         : std::string()));
   }
   return doc;
 }

@@ -335,11 +335,10 @@ const std::unordered_map<std::string_view, Setter> &setters()
 void merge_options_json(Options &options, std::string_view json)
 {
   detail::JsonDocument doc;
-  doc.Parse<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
-  if (doc.HasParseError()) {
-    throw Error(errc::invalid_argument, std::string("options are not valid JSON: ") +
-                                            rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
-                                            std::to_string(doc.GetErrorOffset()));
+  auto r = detail::parse_exact<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(doc, json);
+  if (r.IsError()) {
+    throw Error(errc::invalid_argument, std::string("options are not valid JSON: ") + rapidjson::GetParseError_En(r.Code()) +
+                                            " at offset " + std::to_string(r.Offset()));
   }
   const JsonValue &v = doc;
   if (!v.IsObject()) throw Error(errc::invalid_argument, "options must be a JSON object");

@@ -100,10 +100,9 @@ ServerConfig server_config_from_json(std::string_view json)
 {
   using namespace detail::server;
   detail::JsonDocument doc;
-  doc.Parse<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
-  if (doc.HasParseError())
-    throw Error(errc::invalid_argument, std::string("server config is not valid JSON: ") +
-                                            rapidjson::GetParseError_En(doc.GetParseError()));
+  auto r = detail::parse_exact<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(doc, json);
+  if (r.IsError())
+    throw Error(errc::invalid_argument, std::string("server config is not valid JSON: ") + rapidjson::GetParseError_En(r.Code()));
   ServerConfig c;
   members(doc, "", [&](const std::string &n, const detail::JsonValue &x, const std::string &k) {
     if (n == "listeners") {

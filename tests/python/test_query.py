@@ -334,3 +334,12 @@ def test_build_cli_args_match_the_sdk_flags():
 
     args = _ccbridge.build_cli_args(json.dumps({"model": "m", "max_turns": 2, "allowed_tools": ["Read", "Bash"]}))
     assert "--model=m" in args and "--max-turns=2" in args and "--allowedTools=Read,Bash" in args
+
+
+def test_numbers_arrive_exactly_as_json_loads_reads_them(fake_options):
+    line = ('{"type":"system","subtype":"numbers","big":123456789012345678901234567890,"neg":-9223372036854775809,'
+            '"cost":0.021892000000000002,"delay":2267.6083286100998,"tiny":5e-324,"huge":1.8e308,"zero":0e-400,'
+            '"negzero":-0.0,"int":42,"exp":1E2}')
+    msgs = list(query(prompt="x", options=fake_options(f"emit {line}\nexit 0")))
+    assert msgs[0].data == json.loads(line)
+    assert [type(msgs[0].data[k]) for k in ("big", "int", "exp")] == [int, int, float]

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include <dirent.h>
 
 #include <fstream>
@@ -313,4 +315,17 @@ TEST_CASE("message: numbers are read at full precision, as Python's json and Jav
   // The line over 4 KiB takes the iterative parser; it must be as exact.
   std::string big = R"({"type":"result","total_cost_usd":0.021892000000000002,"pad":")" + std::string(5000, 'a') + "\"}";
   CHECK(Message::parse(big).total_cost_usd() == 0.021892000000000002);
+}
+
+TEST_CASE("message: zero with a huge exponent or many zeros parses (RapidJSON's exact mode has UB there)")
+{
+  auto m = Message::parse(R"({"type":"result","a":0e-400,"b":0.00000000000000000000000000,"c":-0E-999,"d":12345678901234567890,"e":-9223372036854775808})");
+  REQUIRE(m.type() == MessageType::result);
+  CHECK(m.json()["a"].number() == 0.0);
+  CHECK(m.json()["b"].number() == 0.0);
+  CHECK(m.json()["c"].number() == 0.0);
+  CHECK(m.json()["d"].number() == 12345678901234567890.0);
+  CHECK(m.json()["e"].int64() == std::numeric_limits<std::int64_t>::min());
+  CHECK(Message::parse(R"({"type":"result","x":1e400})").type() == MessageType::invalid_line);  // no double holds it
+  CHECK(parse_json("[1.5e-310, 123456789012345678901234567890]")[0].number() == 1.5e-310);
 }

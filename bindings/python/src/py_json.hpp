@@ -25,7 +25,7 @@ public:
     reset();
     rapidjson::Reader reader;
     rapidjson::MemoryStream ms(text.data(), text.size());
-    auto ok = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseFullPrecisionFlag>(ms, *this);
+    auto ok = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseNumbersAsStringsFlag>(ms, *this);
     if (!ok || !stack_.empty()) {
       reset();
       PyErr_Clear();
@@ -44,6 +44,21 @@ public:
   bool Int64(int64_t i) { return add(PyLong_FromLongLong(i)); }
   bool Uint64(uint64_t u) { return add(PyLong_FromUnsignedLongLong(u)); }
   bool Double(double d) { return add(PyFloat_FromDouble(d)); }
+  // Numbers arrive as text (kParseNumbersAsStringsFlag) and convert as Python's json does them:
+  // integers of any size exactly, other numbers to the correctly rounded float (inf on overflow).
+  bool RawNumber(const char *s, rapidjson::SizeType n, bool)
+  {
+    bool integral = true;
+    for (rapidjson::SizeType i = 0; i < n; ++i)
+      if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') integral = false;
+    if (integral) {
+      number_.assign(s, n);
+      return add(PyLong_FromString(number_.c_str(), nullptr, 10));
+    }
+    double d;
+    (void)ccbridge::detail::exact_double(s, n, d);
+    return add(PyFloat_FromDouble(d));
+  }
   bool String(const char *s, rapidjson::SizeType n, bool)
   {
     return add(PyUnicode_DecodeUTF8(s, static_cast<Py_ssize_t>(n), "replace"));
@@ -136,6 +151,7 @@ private:
   PyObject *key_ = nullptr;
   PyObject *root_ = nullptr;
   std::unordered_map<std::string, PyObject *> keys_;
+  std::string number_;
 };
 
 }  // namespace ccbridge::detail::python
