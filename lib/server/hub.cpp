@@ -198,10 +198,15 @@ std::uint64_t Run::publish(std::string frame_text)
 {
   std::uint64_t seq = log_.append(make_frame(std::move(frame_text)), lead());
   ++hub_.stats().frames_published;
+  if (holds_ == 0) pump_subscribers();
+  return seq;
+}
+
+void Run::pump_subscribers()
+{
   // Copy: a pump may end a subscription, which removes it from subs_.
   auto subs = subs_;
   for (Subscription *s : subs) s->pump();
-  return seq;
 }
 
 void Run::finish()

@@ -115,8 +115,28 @@ public:
   const std::string &id() const { return id_; }
   const std::string &profile() const { return profile_; }
 
-  /// Appends one event and pushes it to every subscriber.
+  /// Appends one event and pushes it to every subscriber (at once, or when the last Hold ends).
   std::uint64_t publish(std::string frame_text);
+
+  /// While a Hold is alive, publish() only appends; when the last one ends, the subscribers are
+  /// pumped once, so a burst of events (one read from the CLI) leaves as one write per
+  /// connection instead of one write per event.
+  class Hold {
+  public:
+    explicit Hold(std::shared_ptr<Run> run) : run_(std::move(run))
+    {
+      if (run_) ++run_->holds_;
+    }
+    ~Hold()
+    {
+      if (run_ && --run_->holds_ == 0) run_->pump_subscribers();
+    }
+    Hold(const Hold &) = delete;
+    Hold &operator=(const Hold &) = delete;
+
+  private:
+    std::shared_ptr<Run> run_;
+  };
   /// No more events will come. Subscribers complete once they have sent everything.
   void finish();
   bool finished() const { return finished_; }
@@ -144,6 +164,8 @@ public:
 private:
   friend class Subscription;
   std::uint64_t lead() const;  // the next seq the most advanced subscriber needs
+  void pump_subscribers();
+  int holds_ = 0;
   void after_progress();
   Hub &hub_;
   std::string id_;

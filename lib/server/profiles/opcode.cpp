@@ -132,7 +132,10 @@ void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
     st->cli = CliRun::start(
         ctx, std::string(*prompt), opts,
         [c, weak_run, st](std::vector<CliEvent> &batch) {
-          if (auto r = weak_run.lock()) publish_batch(*c, *r, *st, batch);
+          if (auto r = weak_run.lock()) {
+            Run::Hold hold(r);  // the batch leaves as one write per client
+            publish_batch(*c, *r, *st, batch);
+          }
         },
         true);
   } catch (const Error &e) {

@@ -518,6 +518,22 @@ private:
 
   void on_events(std::vector<CliEvent> &batch)
   {
+    {
+      Run::Hold hold(run_);  // the whole batch goes out together, before the backlog check below
+      map_events(batch);
+    }
+    // A burst the client cannot take yet: hold the CLI back rather than drop what it needs.
+    if (run_ && conv_ && conv_->inbox && run_->backlogged()) {
+      conv_->inbox->pause();
+      std::weak_ptr<Inbox<CliEvent>> inbox = conv_->inbox;
+      run_->pause_intake([inbox] {
+        if (auto in = inbox.lock()) in->resume();
+      });
+    }
+  }
+
+  void map_events(std::vector<CliEvent> &batch)
+  {
     for (auto &ev : batch) {
       if (ev.kind == CliEvent::Kind::end) {
         const RunOutcome &o = ev.outcome;
@@ -541,14 +557,6 @@ private:
       ctx_.metrics.bytes_from_cli += ev.msg.raw().size();
       map_message(ev.msg);
       ctx_.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
-    }
-    // A burst the client cannot take yet: hold the CLI back rather than drop what it needs.
-    if (run_ && conv_ && conv_->inbox && run_->backlogged()) {
-      conv_->inbox->pause();
-      std::weak_ptr<Inbox<CliEvent>> inbox = conv_->inbox;
-      run_->pause_intake([inbox] {
-        if (auto in = inbox.lock()) in->resume();
-      });
     }
   }
 
