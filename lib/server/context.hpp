@@ -140,6 +140,10 @@ private:
 
 /// JSON helpers for hand-built frames.
 std::string json_str(std::string_view s);
+/// `s` with every byte that is not part of valid UTF-8 (including encoded lone surrogates)
+/// replaced by U+FFFD: client ids, decoded escapes and CLI stderr end up in text frames, which
+/// RFC 6455 requires to be UTF-8.
+std::string utf8_or_replaced(std::string_view s);
 std::string error_body(std::string_view message);
 
 void register_opcode(Context &ctx, Router &r);

@@ -1,12 +1,44 @@
 #include "server/hub.hpp"
 
 #include <algorithm>
+#include <atomic>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace ccbridge::detail::server {
 
 namespace {
 // While a subscriber is behind, how often its connection's buffer is looked at again.
 constexpr std::chrono::milliseconds kPumpInterval{2};
+
+// Run objects alive in this process (every server's), and the event bytes freed since memory was
+// last handed back to the OS. Process-wide, not the Hub's: the last reference to a Run may go after
+// its Hub (a handler still queued on the io_context when the server stops).
+std::atomic<std::size_t> g_live_runs{0};
+std::atomic<std::size_t> g_untrimmed_bytes{0};
+std::atomic<std::int64_t> g_last_trim_ms{0};
+
+// A run was destroyed, freeing about `bytes`: glibc keeps freed heap for good (RSS stayed at
+// 76 MB after 1 GB had been relayed), so once a megabyte or more is free, hand it back to the OS
+// (malloc_trim): at once when no run is left, otherwise at most once a second.
+void release_memory(std::size_t bytes)
+{
+#if defined(__GLIBC__)
+  constexpr std::size_t kWorthIt = 1 << 20;
+  std::size_t untrimmed = g_untrimmed_bytes.fetch_add(bytes) + bytes;
+  if (untrimmed < kWorthIt) return;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::int64_t last = g_last_trim_ms.load();
+  if (g_live_runs.load() != 0 && now - last < 1000) return;
+  if (!g_last_trim_ms.compare_exchange_strong(last, now)) return;  // another thread trims
+  g_untrimmed_bytes.store(0);
+  ::malloc_trim(0);
+#else
+  (void)bytes;
+#endif
+}
 }  // namespace
 
 // ---- EventLog ----------------------------------------------------------------------------------
@@ -157,6 +189,15 @@ void Subscription::schedule()
 Run::Run(Hub &hub, std::string id, std::string profile)
     : hub_(hub), id_(std::move(id)), profile_(std::move(profile)), log_(hub.limits().run_log_bytes)
 {
+  ++g_live_runs;
+}
+
+Run::~Run()
+{
+  std::size_t bytes = log_.bytes();
+  log_ = EventLog(0);  // free the events first, then hand the memory back (no use of hub_ here)
+  --g_live_runs;
+  release_memory(bytes);
 }
 
 std::uint64_t Run::lead() const

@@ -112,6 +112,7 @@ class Hub;
 class Run : public std::enable_shared_from_this<Run> {
 public:
   Run(Hub &hub, std::string id, std::string profile);
+  ~Run();
   const std::string &id() const { return id_; }
   const std::string &profile() const { return profile_; }
 

@@ -3,6 +3,8 @@
 #include "server/context.hpp"
 #include "server/transport.hpp"
 
+#include "protocol/utf8.hpp"
+
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>
 #include <ccbridge/version.h>
@@ -30,10 +32,28 @@ namespace ccbridge::detail::server {
 
 // ---- small shared helpers ----------------------------------------------------------------------
 
+std::string utf8_or_replaced(std::string_view s)
+{
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t bad = 0;
+    if (valid_utf8(s.data() + i, s.size() - i, &bad)) {
+      out.append(s.substr(i));
+      break;
+    }
+    out.append(s.substr(i, bad));
+    out += "\xEF\xBF\xBD";  // U+FFFD
+    i += bad + 1;
+  }
+  return out;
+}
+
 std::string json_str(std::string_view s)
 {
   std::string out;
-  ccbridge::append_json_string(out, s);
+  std::size_t bad = 0;
+  ccbridge::append_json_string(out, valid_utf8(s.data(), s.size(), &bad) ? s : std::string_view(utf8_or_replaced(s)));
   return out;
 }
 
@@ -85,6 +105,10 @@ bool Context::resolve_cwd(const std::string &requested, std::string &resolved, s
 {
   if (requested.empty() || requested[0] != '/') {
     why = "the path must be absolute";
+    return false;
+  }
+  if (requested.find('\0') != std::string::npos) {
+    why = "the path contains a NUL byte";
     return false;
   }
   char buf[PATH_MAX];
@@ -410,7 +434,8 @@ void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpRe
     respond(std::move(r));
     return;
   }
-  if (!cfg.cors && !req.header("origin").empty() && req.method != "GET" && !origin_ok(req)) {
+  // CORS or not: a simple cross-site POST needs no preflight, so the Origin is checked here too.
+  if (!req.header("origin").empty() && req.method != "GET" && !origin_ok(req)) {
     // A browser page from elsewhere posting to us (CSRF): refuse.
     respond(srv::HttpResponse::json(403, srv::error_body("origin not allowed")));
     return;

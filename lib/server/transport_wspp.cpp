@@ -2,6 +2,8 @@
 // includes websocketpp: it is slow to compile and must be built as C++17.
 #include "server/transport.hpp"
 
+#include "server/context.hpp"
+
 #include <ccbridge/error.hpp>
 
 #include <websocketpp/config/asio_no_tls.hpp>
@@ -65,6 +67,35 @@ MessagePtr wire_message(const FramePtr &f)
     f->wire = m;
   }
   return std::static_pointer_cast<Message>(f->wire);
+}
+
+// RFC 6455 5.5.1: a close reason is UTF-8 and fits a control frame (125 bytes, 2 of them the
+// code). Profiles may quote client text in it, so bytes that are not UTF-8 are replaced, and a long
+// reason is cut on a character boundary.
+std::string close_reason_text(const std::string &reason)
+{
+  std::string out = utf8_or_replaced(reason);
+  if (out.size() > 123) {
+    std::size_t cut = 120;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out.resize(cut);
+    out += "...";
+  }
+  return out;
+}
+
+// RFC 9110 5.5: a field value with CR, LF or NUL is invalid. Such a request is refused, so that
+// no header a client sent (Origin, reflected by CORS) can split a response.
+template <class Req>
+bool header_values_ok(const Req &r)
+{
+  for (const auto &h : r.get_headers()) {
+    if (h.first.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos ||
+        h.second.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string percent_decode(std::string_view s, bool plus_is_space)
@@ -161,8 +192,7 @@ struct ConnImpl final : WsConn {
     if (!open_ || closing_) return;
     closing_ = true;
     std::error_code ec;
-    // A close reason must fit a control frame (123 bytes).
-    con_->close(code, reason.size() > 123 ? reason.substr(0, 120) + "..." : reason, ec);
+    con_->close(code, close_reason_text(reason), ec);
     if (ec) open_ = false;
     // The close frame waits behind what is queued; a peer that reads nothing would keep the
     // connection forever, so it is cut after a while.
@@ -247,6 +277,12 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
 
   s.set_http_handler([this, sp, listener](websocketpp::connection_hdl hdl) {
     ConnPtr con = sp->get_con_from_hdl(hdl);
+    if (!header_values_ok(con->get_request())) {
+      con->set_status(websocketpp::http::status_code::bad_request);
+      con->replace_header("Content-Type", "application/json");
+      con->set_body(R"({"error":"a header value contains CR, LF or NUL"})");
+      return;
+    }
     HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
     con->defer_http_response();
     auto answered = std::make_shared<bool>(false);
@@ -258,7 +294,11 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
       if (!c) return;
       c->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
       if (!r.content_type.empty()) c->replace_header("Content-Type", r.content_type);
-      for (const auto &h : r.headers) c->replace_header(h.first, h.second);
+      for (const auto &h : r.headers) {
+        // Never let a value (e.g. a reflected Origin) add lines to the response.
+        if (h.second.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) continue;
+        c->replace_header(h.first, h.second);
+      }
       c->set_body(std::move(r.body));
       std::error_code ec;
       c->send_http_response(ec);
@@ -267,6 +307,22 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
 
   s.set_validate_handler([this, sp, listener](websocketpp::connection_hdl hdl) {
     ConnPtr con = sp->get_con_from_hdl(hdl);
+    // RFC 6455 only. websocketpp also speaks the pre-RFC drafts hixie-76 (version 0) and
+    // hybi-07/08; on hixie-76 the prepared frames (wire_message) are the wrong framing and its
+    // messages escape the message size limit. RFC 6455 4.2.2: refuse, naming the version we speak.
+    if (con->get_request_header("Sec-WebSocket-Version") != "13") {
+      con->set_status(websocketpp::http::status_code::upgrade_required);
+      con->replace_header("Sec-WebSocket-Version", "13");
+      con->replace_header("Content-Type", "application/json");
+      con->set_body(R"({"error":"unsupported WebSocket version; this server speaks RFC 6455, version 13"})");
+      return false;
+    }
+    if (!header_values_ok(con->get_request())) {
+      con->set_status(websocketpp::http::status_code::bad_request);
+      con->replace_header("Content-Type", "application/json");
+      con->set_body(R"({"error":"a header value contains CR, LF or NUL"})");
+      return false;
+    }
     HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
     if (conns.size() + pending_upgrades >= limits.max_connections) {
       con->set_status(websocketpp::http::status_code::service_unavailable);

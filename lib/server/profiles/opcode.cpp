@@ -34,7 +34,12 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
     switch (ev.kind) {
     case CliEvent::Kind::message:
       if (ev.msg.is(MessageType::invalid_line)) {
-        run.publish(error_frame("the CLI wrote a line that is not valid JSON; it was skipped"));
+        // Why, in the core's words: not JSON, not UTF-8, a NUL byte, or over the line limit.
+        std::string_view why = ev.msg.line_error().description;
+        constexpr std::string_view kDropped = "; it was dropped";
+        if (why.size() >= kDropped.size() && why.substr(why.size() - kDropped.size()) == kDropped)
+          why.remove_suffix(kDropped.size());
+        run.publish(error_frame("the CLI wrote a line that was skipped: " + std::string(why)));
       } else {
         run.publish(std::string(ev.msg.raw()));
       }
