@@ -110,7 +110,13 @@ void ProcessChannel::close_stdin(bool discard_pending)
 
 // ---- stdout ---------------------------------------------------------------------------------
 
-void ProcessChannel::pause_stdout() { paused_ = true; }
+void ProcessChannel::pause_stdout()
+{
+  // Once the CLI has exited, what is left in the pipe is read to the end within drain_wait: a
+  // consumer's backpressure must not stall that read until the drain timer gives up on it.
+  if (exited_) return;
+  paused_ = true;
+}
 
 void ProcessChannel::resume_stdout()
 {
