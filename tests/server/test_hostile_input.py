@@ -363,7 +363,7 @@ def test_a_hundred_slowloris_connections_do_not_block_others(start_server):
 
 def test_opcode_socket_ignores_whatever_the_client_sends(start_server):
     # Seed 000's server only logs client text: garbage, bad JSON and big messages change nothing.
-    s = start_server(script='wait_user\nemit {"type":"system","subtype":"init"}\nsleep 500\n'
+    s = start_server(script='wait_user\nemit {"type":"system","subtype":"init"}\nsleep 3000\n'
                             'emit {"type":"result","subtype":"success","is_error":false,"result":"done"}\nexit 0')
     _, r, _ = s.http("POST", "/claude/execute", {"project_path": str(s.root), "prompt": "x"})
     with RawWs(s.port, r["websocket_url"]) as ws:
