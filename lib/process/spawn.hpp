@@ -37,7 +37,8 @@ void signal_group(int pgid, int sig) noexcept;
 /// Non-blocking exit check without reaping (the pid stays reserved). True if exited.
 bool has_exited(int pid) noexcept;
 
-/// Reaps the child (blocking; call after has_exited() or an exit notification).
+/// Reaps the child (blocking; call after has_exited() or an exit notification) and takes its
+/// group off the guard (process/guard.hpp): SIGKILL the group first.
 ExitStatus reap(int pid) noexcept;
 
 /// write(2) that never raises SIGPIPE in the calling thread (EPIPE is returned instead).

@@ -1,5 +1,7 @@
 #include "process/spawn.hpp"
 
+#include "process/guard.hpp"
+
 #include <ccbridge/error.hpp>
 
 #include <cerrno>
@@ -234,6 +236,7 @@ SpawnedChild spawn_child(const SpawnRequest &req)
                                         " (process or memory limit reached?)");
   }
   ::setpgid(pid, pid);  // also from the parent, so signal_group() works at once
+  guard_group(pid);
   in_r.reset();
   out_w.reset();
   err_w.reset();
@@ -245,6 +248,7 @@ SpawnedChild spawn_child(const SpawnRequest &req)
     n = ::read(rep_r.fd, &ce, sizeof ce);
   } while (n < 0 && errno == EINTR);
   if (n == static_cast<ssize_t>(sizeof ce)) {
+    unguard_group(pid);  // it never ran the CLI: nothing can be left in its group
     int status;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -282,6 +286,7 @@ bool has_exited(int pid) noexcept
 
 ExitStatus reap(int pid) noexcept
 {
+  unguard_group(pid);  // the callers have SIGKILLed the group; its id stays reserved until waitpid
   ExitStatus st;
   int status = 0;
   pid_t r;

@@ -3,6 +3,7 @@
 #include "server/context.hpp"
 #include "server/transport.hpp"
 
+#include "process/guard.hpp"
 #include "protocol/utf8.hpp"
 
 #include <ccbridge/error.hpp>
@@ -554,6 +555,7 @@ void Server::start()
   // A start that fails (bad setting, address in use) leaves a stopped server, so that stop(),
   // wait() and the destructor return at once instead of waiting for a loop that never ran.
   try {
+    detail::start_guard();
     if (s.cfg.listeners.empty()) s.cfg.listeners.push_back({});
     // Allowed roots, resolved once.
     std::vector<std::string> roots = s.cfg.allowed_roots;

@@ -43,6 +43,26 @@ def tagged_pids(tag):
     return out
 
 
+def guard_pids(host_pid):
+    """The live guard of a host (lib/process/guard.hpp): a shell whose argv[0] is ccbridge-guard
+    and whose last argument is the host's pid. Its environment is empty, so tagged_pids() never
+    sees it."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{d}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if argv[0] == b"ccbridge-guard" and len(argv) >= 2 and argv[-2] == str(host_pid).encode() and state != "Z":
+            out.append(int(d))
+    return out
+
+
 class Server:
     def __init__(self, tmp_path, script="", args=(), env=None, cli=None):
         self.tag = str(uuid.uuid4())
@@ -131,6 +151,10 @@ def start_server(tmp_path):
         rc = s.stop()
         assert rc == 0, f"server exit status {rc}\n{s.log_text()[-3000:]}"
         assert s.wait_no_processes(), f"processes left behind: {s.processes()}"
+        deadline = time.time() + 5
+        while guard_pids(s.proc.pid) and time.time() < deadline:
+            time.sleep(0.02)
+        assert not guard_pids(s.proc.pid), "the server's guard outlived it"
 
 
 def run(coro, timeout=60):

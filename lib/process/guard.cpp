@@ -1,0 +1,161 @@
+#include "process/guard.hpp"
+
+#include "process/spawn.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace ccbridge::detail {
+
+namespace {
+
+// The guard is a POSIX shell, not a fork of the host: a fork would keep the host's pages alive
+// for as long as it lives (every page the host writes afterwards would be copied), and it would
+// run in a copy of a multi-threaded process. The outer shell only starts the loop in the
+// background and exits, so the guard is reparented at once and is nobody's child in the host.
+// Its standard input (fd 3 here) is the pipe; lines are "+pgid" or "-pgid"; at end of file (the
+// host is gone, or exec'ed) it SIGKILLs every group still listed.
+constexpr const char *kScript =
+    "{ live=' '\n"
+    "  while read -r r; do\n"
+    "    case $r in\n"
+    "      +*) live=\"$live${r#+} \" ;;\n"
+    "      -*) g=${r#-}; case $live in *\" $g \"*) live=\"${live%% $g *} ${live#* $g }\" ;; esac ;;\n"
+    "    esac\n"
+    "  done\n"
+    "  for g in $live; do kill -s KILL -- \"-$g\" 2>/dev/null; done\n"
+    "} 0<&3 3<&- >/dev/null 2>&1 &\n";
+
+class Guard {
+public:
+  void ensure_started() noexcept
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!off_ && fd_ < 0) start();
+  }
+
+  void add(int pgid) noexcept { send(pgid, true); }
+  void remove(int pgid) noexcept { send(pgid, false); }
+
+private:
+  void send(int pgid, bool live) noexcept
+  {
+    if (pgid <= 0) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (off_) return;
+    try {
+      if (live) {
+        live_.insert(pgid);
+      } else {
+        live_.erase(pgid);
+      }
+    } catch (...) {
+      // Out of memory: the line below still goes out; only a restarted guard would miss it.
+    }
+    if (fd_ >= 0 && write_line(pgid, live)) return;
+    if (!live) return;  // nothing to remove from a guard that is gone
+    // First use, or the guard died (EPIPE): start one and tell it everything that is live.
+    if (!start()) return;
+    for (int g : live_) {
+      if (!write_line(g, true)) return;
+    }
+  }
+
+  // One short write per line (well under PIPE_BUF): lines from several threads never interleave.
+  bool write_line(int pgid, bool live) noexcept
+  {
+    char line[16];
+    int n = std::snprintf(line, sizeof line, "%c%d\n", live ? '+' : '-', pgid);
+    for (;;) {
+      long w = write_no_sigpipe(fd_, line, static_cast<std::size_t>(n));
+      if (w == n) return true;
+      if (w < 0 && errno == EINTR) continue;
+      ::close(fd_);
+      fd_ = -1;
+      return false;
+    }
+  }
+
+  bool start() noexcept
+  {
+    if (starts_++ >= 8) {  // something keeps killing it: stop trying, the CLIs still die with us
+      off_ = true;
+      return false;
+    }
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return false;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, p[0], 3);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);  // none of the host's descriptors
+#endif
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    // A session of its own: no terminal signals (Ctrl-C), not in the host's process group.
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+    // argv[0] and $0 name it in ps; $1 is the host's pid (the tests find a host's guard by it).
+    std::string host = std::to_string(::getpid());
+    char name[] = "ccbridge-guard", dash_c[] = "-c";
+    char *argv[] = {name, dash_c, const_cast<char *>(kScript), name, host.data(), nullptr};
+    char *envp[] = {nullptr};
+    pid_t pid = -1;
+    int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    ::close(p[0]);
+    if (rc != 0) {
+      ::close(p[1]);
+      off_ = true;  // no shell: run without a guard (each CLI still dies with its host)
+      return false;
+    }
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    fd_ = p[1];
+    return true;
+  }
+
+  std::mutex mu_;
+  int fd_ = -1;
+  int starts_ = 0;
+  bool off_ = [] {
+    const char *v = std::getenv("CCBRIDGE_NO_GUARD");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  std::unordered_set<int> live_;
+};
+
+// Never destroyed: at exit the kernel closes the pipe, which is exactly the guard's signal.
+Guard &the_guard()
+{
+  static Guard *g = new Guard;
+  return *g;
+}
+
+}  // namespace
+
+void start_guard() noexcept { the_guard().ensure_started(); }
+
+void guard_group(int pgid) noexcept { the_guard().add(pgid); }
+
+void unguard_group(int pgid) noexcept { the_guard().remove(pgid); }
+
+}  // namespace ccbridge::detail
