@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULT = ('emit {"type":"result","subtype":"success","is_error":false,"duration_ms":1,"duration_api_ms":1,'
@@ -82,6 +83,21 @@ def load(load_bin, port, clients, extra=(), timeout=600):
     return r
 
 
+def fanout(impl, load_bin, clients, timeout=600):
+    """One opcode run (POST /claude/execute), `clients` WebSocket subscribers attached to it."""
+    body = json.dumps({"prompt": "bench", "project_path": impl.cwd}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{impl.port}/claude/execute", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        ws_path = json.loads(r.read())["websocket_url"]
+    out = subprocess.run([load_bin, "--attach", "--url", f"ws://127.0.0.1:{impl.port}{ws_path}", "--clients", str(clients)],
+                         capture_output=True, text=True, timeout=timeout)
+    line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
+    r = json.loads(line)
+    r["ok"] = out.returncode == 0
+    return r
+
+
 def measure_memory(impl, load_bin, clients=100):
     """(idle RSS, per connected client, per idle conversation), KB, server process only."""
     impl.start(script(10, 0))
@@ -128,6 +144,9 @@ def main():
              ["node", os.path.join(ROOT, "tests/bench/peers/node_sdkws_server.mjs"), "--cli", fake],
              {"CCB_BENCH_NODE_PREFIX": a.node_prefix}, work),
     ]
+    opcode = Impl("ccbridge-opcode", "ccbridge serve (opcode)",
+                  [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "opcode", "--cli", fake,
+                   "--root", work, "--log-level", "warn"], {}, work)
     n = a.messages
     runs = {}
     for rnd in range(1, a.rounds + 1):
@@ -141,6 +160,15 @@ def main():
                 r["expected"] = clients * per
                 runs.setdefault((task, impl.key), []).append(r)
                 print(f"round {rnd}: {impl.key} {task}: {json.dumps(r)}", file=sys.stderr, flush=True)
+        # Fan-out (ccbridge only: the peers implement sdk-ws, one conversation per connection).
+        opcode.start(script(max(n // 5, 1000), 0).replace("wait_eof", "exit 0"))
+        try:
+            r = fanout(opcode, load_bin, 100)
+        finally:
+            opcode.stop()
+        r["expected"] = 100 * max(n // 5, 1000)
+        runs.setdefault(("fanout-100", "ccbridge"), []).append(r)
+        print(f"round {rnd}: ccbridge-opcode fanout-100: {json.dumps(r)}", file=sys.stderr, flush=True)
     mem = {}
     for impl in impls:
         mem[impl.key] = measure_memory(impl, load_bin)
@@ -169,6 +197,11 @@ def main():
     row("relay, 1 client: MB/s", "relay-1", mbs, lambda v: f"{v:,.1f}")
     row("relay, 100 clients: messages/s (all clients)", "relay-100", msgs, lambda v: f"{v:,.0f}")
     row("relay, 100 clients: MB/s", "relay-100", mbs, lambda v: f"{v:,.1f}")
+    fan, k = med("fanout-100", "ccbridge", msgs)
+    if fan is not None:
+        fan_mb, _ = med("fanout-100", "ccbridge", mbs)
+        lines.append(f"| fan-out, 100 clients on one run (opcode): messages/s delivered (all clients) | {fan:,.0f}"
+                     + (f" ({k}/{a.rounds})" if k != a.rounds else "") + f" ({fan_mb:,.1f} MB/s) | – | – | – | – |")
     row("latency at 1,000 msgs/s: p50", "latency", lambda r: r["p50_us"], lambda v: f"{v / 1000:.2f} ms", False)
     row("latency at 1,000 msgs/s: p99", "latency", lambda r: r["p99_us"], lambda v: f"{v / 1000:.2f} ms", False)
     row("relay, 1 client, saturated: p99", "relay-1", lambda r: r["p99_us"], lambda v: f"{v / 1000:.1f} ms", False)
@@ -177,7 +210,7 @@ def main():
     lines.append("| RSS per idle conversation (server only) | " + " | ".join(f"{mem[i.key][2]:.0f} KB" for i in impls) + " | – | – |")
     lines.append("")
     lines.append(f"- {a.rounds} rounds, interleaved; medians over rounds; messages of 1.35 KB (N = {n:,} for one client, "
-                 f"{max(n // 100, 1000):,} per client for 100, their CLI start-ups included). A round counts only if every message arrived. Ratios: throughput "
+                 f"{max(n // 100, 1000):,} per client for 100, their CLI start-ups included; fan-out: one opcode run of {max(n // 5, 1000):,} messages read by 100 clients). A round counts only if every message arrived. Ratios: throughput "
                  "ccbridge ÷ peer; latency and memory: lower is better, ratio peer ÷ ccbridge.")
     lines.append("- Same fake CLI (tests/support/fake_cli.cpp `timed_text`) and the same client (tests/bench/ws_load.cpp, "
                  "plain sockets) for all three; the servers run one at a time. Memory: VmRSS of the server process, "

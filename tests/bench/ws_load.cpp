@@ -9,6 +9,11 @@
 // servers under test are what is measured. Server frames are unmasked; the query is sent masked.
 //
 //   ws_load --url ws://127.0.0.1:8000/ws --clients K [--prompt P] [--idle-seconds S] [--hold-seconds S]
+//   ws_load --attach --url ws://127.0.0.1:3000/ws/claude/ID --clients K
+//
+// With --attach the K clients subscribe to one opcode run (seed 000) that is already started: no
+// query is sent, and a client is done at the run's `complete` frame (fan-out: one CLI, K readers;
+// the time counts from the first connect).
 //
 // With --idle-seconds S the clients only connect, stay idle S seconds (for memory measurements)
 // and close. With --hold-seconds S the connections stay open S seconds after every query ended
@@ -103,12 +108,18 @@ int main(int argc, char **argv)
 {
   std::string url, prompt = "bench";
   long clients = 1, idle_seconds = -1, hold_seconds = -1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--url")) url = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--clients")) clients = std::atol(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--prompt")) prompt = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--idle-seconds")) idle_seconds = std::atol(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--hold-seconds")) hold_seconds = std::atol(argv[i + 1]);
+  bool attach = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--attach")) {
+      attach = true;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    if (!std::strcmp(argv[i], "--url")) url = argv[i++ + 1];
+    else if (!std::strcmp(argv[i], "--clients")) clients = std::atol(argv[i++ + 1]);
+    else if (!std::strcmp(argv[i], "--prompt")) prompt = argv[i++ + 1];
+    else if (!std::strcmp(argv[i], "--idle-seconds")) idle_seconds = std::atol(argv[i++ + 1]);
+    else if (!std::strcmp(argv[i], "--hold-seconds")) hold_seconds = std::atol(argv[i++ + 1]);
   }
   // ws://HOST:PORT/PATH
   std::string host, path = "/";
@@ -137,6 +148,7 @@ int main(int argc, char **argv)
     return f;
   }();
   std::vector<Conn> conns(static_cast<std::size_t>(clients));
+  if (attach) st.first_query = std::chrono::steady_clock::now();
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -271,7 +283,7 @@ int main(int argc, char **argv)
           continue;
         }
         if (contains(p, n, "\"type\":\"error\"")) ++st.errors;
-        if (contains(p, n, "\"query_end\"")) {
+        if (attach ? contains(p, n, "\"type\":\"complete\"") : contains(p, n, "\"query_end\"")) {
           st.last_end = std::chrono::steady_clock::now();
           ++st.done;
           c.ended = true;
