@@ -279,6 +279,7 @@ void Stream::State::on_stdout_end(std::error_code ec)
   framer_.finish([this](const detail::FramerEvent &ev) { on_line(ev); });
   flush_batch();
   stdout_error_ = ec;
+  if (!shutdown_begun_) stdout_ended_ = true;  // before any ladder: the CLI closed it itself
   // The CLI closed stdout; give it the usual time to exit, then the ladder.
   if (channel_) channel_->shutdown(options_.shutdown);
 }
@@ -297,6 +298,7 @@ void Stream::State::on_stdin_error(std::error_code) {}
 
 void Stream::State::begin_shutdown()
 {
+  shutdown_begun_ = true;
   discarding_ = true;
   batch_.clear();
   {
@@ -340,6 +342,20 @@ void Stream::State::finish_outcome(ExitStatus status)
     o.message = "[ccbridge.session_not_found] the CLI has no conversation '" + options_.resume.value_or("") +
                 "' to resume for working directory '" + options_.cwd.value_or(".") +
                 "' (sessions are stored per working directory): " + process_failure_message(o);
+  } else if (!status.success() && status.signal && channel_ && channel_->ladder_signal() == status.signal) {
+    // The signal was ccbridge's own: say so, and why the ladder ran, instead of "was killed".
+    o.error = make_error_code(errc::process_failed);
+    const ShutdownPolicy &p = options_.shutdown;
+    o.message = std::string("[ccbridge.process_failed] Claude Code ") +
+                (stdout_ended_ ? "closed its stdout but kept running" : "did not exit after its input was closed") +
+                "; ccbridge stopped it with " +
+                (status.signal == SIGKILL ? "SIGKILL, after it ignored SIGTERM for ShutdownPolicy::term_wait (" +
+                                                std::to_string(p.term_wait.count()) + " ms)"
+                                          : "SIGTERM after ShutdownPolicy::exit_wait (" + std::to_string(p.exit_wait.count()) + " ms)");
+    std::string err = last_lines(o.stderr_tail, 600);
+    o.message += err.empty() ? ". The CLI wrote nothing to stderr." : ". stderr: " + err;
+    o.message += " What to do: check that Options::cli_path is the Claude Code CLI, or raise "
+                 "ShutdownPolicy::exit_wait if it needs longer to finish.";
   } else if (!status.success()) {
     o.error = make_error_code(errc::process_failed);
     o.message = "[ccbridge.process_failed] " + process_failure_message(o);

@@ -91,6 +91,8 @@ private:
   EndCallback on_end_;
   bool discarding_ = false;  // closing: drop messages
   std::error_code stdout_error_;
+  bool stdout_ended_ = false;   // the CLI closed its stdout before any shutdown ladder (strand)
+  bool shutdown_begun_ = false;  // close()/finish started the ladder (strand)
   std::error_code callback_error_;
   std::string callback_error_text_;
   std::optional<Message> last_result_;

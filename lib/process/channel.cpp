@@ -307,6 +307,7 @@ void ProcessChannel::shutdown(const ShutdownPolicy &policy)
 void ProcessChannel::escalate(int sig, std::chrono::milliseconds wait)
 {
   if (exited_) return;
+  ladder_signal_ = sig;
   signal_group(pid_, sig);
   if (sig != SIGTERM) return;
   ladder_timer_.expires_after(wait);

@@ -69,6 +69,8 @@ public:
   void shutdown(const ShutdownPolicy &policy);
 
   int pid() const noexcept { return reaped_ ? 0 : pid_; }
+  /// The last signal the shutdown ladder sent (SIGTERM, SIGKILL), 0 if it sent none.
+  int ladder_signal() const noexcept { return ladder_signal_; }
   std::string stderr_tail() const;
   const Strand &strand() const noexcept { return strand_; }
 
@@ -97,6 +99,7 @@ private:
   asio::posix::stream_descriptor pidfd_;
   asio::steady_timer exit_poll_;
   asio::steady_timer ladder_timer_;
+  int ladder_signal_ = 0;
   asio::steady_timer drain_timer_;
   std::shared_ptr<ChannelHandler> handler_;
 

@@ -313,7 +313,7 @@ OPCODE_TAIL = {
     "sigkill": [is_error_with("killed by signal 9 (SIGKILL)"), {"type": "complete", "success": False, "code": 137}],
     "sigkill_with_grandchild": [is_error_with("killed by signal 9 (SIGKILL)"), {"type": "complete", "success": False, "code": 137}],
     "ignores_sigterm": ["cancelled"],
-    "closes_stdout_keeps_running": [is_error_with("killed by signal 15 (SIGTERM)"),
+    "closes_stdout_keeps_running": [is_error_with("closed its stdout but kept running; ccbridge stopped it with SIGTERM"),
                                     {"type": "complete", "success": False, "code": 143}],
     "grandchild_holds_stdout": [{"type": "complete", "success": True, "code": 0}],
     "invalid_utf8": [is_error_with("not valid UTF-8")] + list(range(K, 2 * K)) +
@@ -323,7 +323,7 @@ SDK_TAIL = {
     "sigkill": [is_error_with("killed by signal 9 (SIGKILL)"), "query_end"],
     "sigkill_with_grandchild": [is_error_with("killed by signal 9 (SIGKILL)"), "query_end"],
     "ignores_sigterm": [],  # the client leaves after the numbered messages
-    "closes_stdout_keeps_running": [is_error_with("killed by signal 15 (SIGTERM)"), "query_end"],
+    "closes_stdout_keeps_running": [is_error_with("closed its stdout but kept running; ccbridge stopped it with SIGTERM"), "query_end"],
     "grandchild_holds_stdout": [is_error_with("the Claude Code process ended"), "query_end"],
     # sdk-ws has no frame for a line it cannot use: skipped (opcode sends an error frame).
     "invalid_utf8": list(range(K, 2 * K)) + ["result_message", "query_end"],

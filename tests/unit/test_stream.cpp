@@ -348,6 +348,9 @@ TEST_CASE("fake-cli: a CLI that closes stdout but keeps running is stopped by th
     FAIL("expected ProcessError");
   } catch (const ProcessError &e) {
     CHECK(e.signal() == SIGTERM);
+    // ccbridge's own signal, and why: not "was killed by signal 15".
+    CHECK(std::string(e.what()).find("closed its stdout but kept running; ccbridge stopped it with SIGTERM after "
+                                     "ShutdownPolicy::exit_wait") != std::string::npos);
   }
   CHECK(got.size() == 1);
   CHECK_FALSE(alive(pid));
