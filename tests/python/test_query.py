@@ -343,3 +343,22 @@ def test_numbers_arrive_exactly_as_json_loads_reads_them(fake_options):
     msgs = list(query(prompt="x", options=fake_options(f"emit {line}\nexit 0")))
     assert msgs[0].data == json.loads(line)
     assert [type(msgs[0].data[k]) for k in ("big", "int", "exp")] == [int, int, float]
+
+
+def test_sigkilled_interpreter_leaves_no_cli_and_no_grandchild(tag, tmp_path):
+    # The CLI dies by its parent-death signal; what it started in its process group is killed by
+    # the host's guard (lib/process/guard.hpp), which a SIGKILLed host cannot do itself.
+    code = PRELUDE.replace("serve_turns", f"grandchild {tmp_path / 'gc.pid'}\\nignore_sigterm\\nserve_turns") + """
+import time
+it = iter(ccbridge.query(prompt="x", options=opts))
+next(it)
+print("READY", flush=True)
+time.sleep(60)
+"""
+    rc, out, err = _child(code, tag, sig=signal.SIGKILL)
+    assert rc == -signal.SIGKILL
+    assert (tmp_path / "gc.pid").exists(), err
+    deadline = time.monotonic() + 3
+    while tagged_pids(tag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tagged_pids(tag) == [], "the CLI or its grandchild outlived the interpreter"
