@@ -64,6 +64,10 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
       ctx.log.info("run_end", {{"profile", kProfile}, {"session_id", run.id()},
                                {"outcome", o.ok() ? "ok" : o.message}});
       run.finish();
+      // The run is kept for late clients for the grace period: keep only its events, not the CLI
+      // machinery behind them (Stream, channel buffers, the parsed result: ~10 KB a run).
+      // CliRun holds itself while its handler runs, so this does not destroy it under our feet.
+      st.cli.reset();
       break;
     }
     }
