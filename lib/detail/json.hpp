@@ -71,11 +71,23 @@ inline std::string_view get_string(const JsonValue &v, const char *key, std::str
   return {it->value.GetString(), it->value.GetStringLength()};
 }
 
-/// Compact serialisation of a value.
+/// Compact serialisation of a value. A number too large for a double (2e308, or 400 digits) is
+/// parsed as +-inf (exact_double below), which RapidJSON's Writer refuses: it stopped there and
+/// left truncated, invalid JSON (found by tests/fuzz/fuzz_options). It is written as +-2e308,
+/// which this parser, JavaScript and Python's json all read back as +-inf.
 inline std::string dump(const JsonValue &v)
 {
+  struct Writer : rapidjson::Writer<rapidjson::StringBuffer> {
+    using rapidjson::Writer<rapidjson::StringBuffer>::Writer;
+    bool Double(double d)
+    {
+      if (std::isfinite(d)) return rapidjson::Writer<rapidjson::StringBuffer>::Double(d);
+      if (std::isnan(d)) return Null();  // not from JSON text
+      return RawValue(d > 0 ? "2e308" : "-2e308", d > 0 ? 5 : 6, rapidjson::kNumberType);
+    }
+  };
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  Writer w(buf);
   v.Accept(w);
   return {buf.GetString(), buf.GetSize()};
 }

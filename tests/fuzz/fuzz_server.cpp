@@ -24,7 +24,8 @@
 //   !open TARGET      a new connection to TARGET with the same headers
 //   !script NAME      (fake CLI) the script of the next process: echo, turns, perm, tool, crash, noise
 //   !execute [PROMPT] POST /claude/execute (opcode: a run to attach to; its id becomes {sid})
-//   !wait             wait until no process is running (at most 0.4 s with the fake CLI)
+//   !wait             wait until no process is running (at most 0.4 s with the fake CLI; sdk-ws:
+//                     until its queries end or one waits for the client)
 //   !shutdown         the server stops: every handler gets on_shutdown()
 // In both, {sid}, {call} and {perm} are replaced by the last session id, tool call id and
 // permission request id the server sent.
@@ -64,6 +65,11 @@ constexpr const char *kRoot = "/tmp/ccb-fuzz-root";
 constexpr std::size_t kMaxSteps = 24;
 
 std::map<std::string, std::string> g_subst;  // {sid}, {call}, {perm}
+// sdk-ws, for !wait: queries started and not ended, and whether the last frame asks the client
+// for something (a permission or a tool result); the conversation's process lives on meanwhile.
+int g_open_queries = 0;
+bool g_client_asked = false;
+
 
 // From the executable's name.
 std::string g_profile;  // "opcode", "tasks-ui", "sdk-ws"
@@ -110,6 +116,10 @@ struct FakeConn final : srv::WsConn {
     CCB_FUZZ_CHECK(utf8_ok(t), "a WebSocket text frame that is not UTF-8: " + t);
     CCB_FUZZ_CHECK(ccb_fuzz::valid_json(t), "a WebSocket frame that is not JSON: " + t);
     note_ids(t);
+    auto starts = [&](const char *type) { return t.rfind(std::string("{\"type\":\"") + type + "\"", 0) == 0; };
+    if (starts("query_start")) ++g_open_queries;
+    if (starts("query_end")) --g_open_queries;
+    g_client_asked = starts("permission_request") || starts("tool_call");
     ++frames;
   }
   void close(std::uint16_t code, const std::string &reason) override
@@ -279,6 +289,7 @@ template <class Done> bool settle(Server::Impl &s, Done &&done, std::chrono::mil
   for (;;) {
     pump(s);
     if (done()) {
+      if (g_profile != "sdk-ws") return true;  // only sdk-ws hands work to Context::workers
       workers_barrier(s);
       pump(s);
       if (done()) return true;
@@ -286,6 +297,21 @@ template <class Done> bool settle(Server::Impl &s, Done &&done, std::chrono::mil
     if (std::chrono::steady_clock::now() > deadline) return false;
     s.ioc.restart();
     s.ioc.run_for(std::chrono::milliseconds(2));
+  }
+}
+
+// After a step: without a CLI, until the spawn failures are handled (processes counted as
+// live end at once); with the fake CLI, a process runs on its own (an sdk-ws conversation's lives
+// on until the connection ends): a moment, no more.
+void after_step(Server::Impl &s)
+{
+  if (!s.ctx.live_processes) return;
+  if (g_fake) {
+    s.ioc.restart();
+    s.ioc.run_for(std::chrono::milliseconds(5));
+    pump(s);
+  } else {
+    settle(s, [&] { return s.ctx.live_processes == 0; }, std::chrono::milliseconds(2000));
   }
 }
 
@@ -369,7 +395,7 @@ std::size_t one_request(Server::Impl &s, const char *p, std::size_t n, bool forc
     });
   }
   pump(s);
-  if (s.ctx.live_processes) settle(s, [&] { return s.ctx.live_processes == 0; }, std::chrono::milliseconds(2000));
+  after_step(s);
   return used;
 }
 
@@ -422,8 +448,10 @@ void ws_directive(Server::Impl &s, std::string_view line, const srv::HttpRequest
                       "\r\n\r\n" + body;
     one_request(s, raw.data(), raw.size(), false, nullptr);
   } else if (cmd == "!wait") {
-    // A conversation's process (sdk-ws) lives on: then this is a pause for the turn to finish.
-    settle(s, [&] { return s.ctx.live_processes == 0; }, std::chrono::milliseconds(g_fake ? 400 : 2000));
+    // A conversation's process (sdk-ws) lives on: then until its queries end or one waits for the
+    // client (a permission, a tool result), at most 0.4 s.
+    settle(s, [&] { return s.ctx.live_processes == 0 || (g_fake && (g_open_queries <= 0 || g_client_asked)); },
+           std::chrono::milliseconds(g_fake ? 400 : 2000));
   } else if (cmd == "!shutdown") {
     for (auto &c : g_fx->conns)
       if (c->open && c->handler) c->handler->on_shutdown();
@@ -455,15 +483,7 @@ void ws_messages(Server::Impl &s, std::string_view rest, const srv::HttpRequest 
       }
     }
     pump(s);
-    if (s.ctx.live_processes) {
-      if (g_fake) {  // a process runs on its own; give it a moment, no more
-        s.ioc.restart();
-        s.ioc.run_for(std::chrono::milliseconds(5));
-        pump(s);
-      } else {
-        settle(s, [&] { return s.ctx.live_processes == 0; }, std::chrono::milliseconds(2000));
-      }
-    }
+    after_step(s);
   }
 }
 
@@ -491,6 +511,8 @@ void wind_down(Server::Impl &s)
   g_replies.clear();
   g_fx->conns.clear();
   g_subst.clear();
+  g_open_queries = 0;
+  g_client_asked = false;
   s.ctx.stopping = false;
 }
 

@@ -42,19 +42,22 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+START=$SECONDS
 if [[ $DO_BUILD == 1 ]]; then
+  mkdir -p "$BUILD"
   if [[ ! -f "$BUILD/build.ninja" ]]; then
     command -v clang++ >/dev/null || { echo "run.sh: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
     CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCB_BUILD_FUZZ=ON \
       -DCCB_BUILD_TESTS=OFF -DCCB_BUILD_EXAMPLES=OFF -DCCB_BUILD_APP=OFF -DCCB_BUILD_BENCH=OFF -DCCB_BUILD_CAPI=OFF \
-      -DCCB_INSTALL=OFF >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
+      -DCCB_INSTALL=OFF >"$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log"; exit 1; }
   fi
   # shellcheck disable=SC2086
   cmake --build "$BUILD" --target $TARGETS -- -j2 >"$BUILD/fuzz-build.log" 2>&1 || { tail -50 "$BUILD/fuzz-build.log"; exit 1; }
+  echo "built in $((SECONDS - START)) s"
 fi
 
 BIN="$BUILD/tests/fuzz"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1:${ASAN_OPTIONS:-}"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$HERE/ubsan.supp:${UBSAN_OPTIONS:-}"
 
 # Seeds, rebuilt from the transcripts and the seed documents' protocols each time.
@@ -65,7 +68,7 @@ mkdir -p "$BUILD/corpus" "$BUILD/artifacts" "$BUILD/logs"
 
 settings() {  # target -> dictionary, max_len, timeout
   case "$1" in
-    fuzz_framer|fuzz_control) echo "json 16384 20" ;;
+    fuzz_framer|fuzz_control) echo "json 4096 20" ;;
     fuzz_options) echo "options 4096 20" ;;
     fuzz_*_cli) echo "server 4096 60" ;;
     *) echo "server 8192 40" ;;
@@ -93,7 +96,7 @@ fuzz() {  # one target; writes $BUILD/logs/<t>.log and .status
   local limit=(-max_total_time="$SECONDS_PER")
   [[ -n "$RUNS" ]] && limit=(-runs="$RUNS")
   local start=$SECONDS rc=0
-  "$BIN/$t" "${limit[@]}" -timeout="$timeout" -rss_limit_mb=2560 -malloc_limit_mb=2048 -max_len="$maxlen" \
+  "$BIN/$t" "${limit[@]}" -timeout="$timeout" -rss_limit_mb=2560 -max_len="$maxlen" \
     -dict="$HERE/dict/$dict.dict" -print_final_stats=1 -artifact_prefix="$art" -close_fd_mask=1 \
     "$corpus" "$seeds" >"$BUILD/logs/$t.log" 2>&1 || rc=$?
   echo "$rc $((SECONDS - start))" >"$BUILD/logs/$t.status"
@@ -116,7 +119,7 @@ for t in $TARGETS; do
   log="$BUILD/logs/$t.log"
   read -r rc secs <"$BUILD/logs/$t.status"
   execs=$(grep -ao 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
-  rate=$(grep -ao 'stat::average_exec_per_sec: [0-9]*' "$log" | tail -1 | awk '{print $2}' || true)
+  rate=$(( ${execs:-0} / (secs > 0 ? secs : 1) ))
   cov=$(grep -aoE '^#[0-9]+.*cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | sed -E 's/.*cov: ([0-9]+) ft: ([0-9]+)/\1 \2/' || true)
   execs=${execs:-0}; rate=${rate:-0}; cov=${cov:-"? ?"}
   total=$((total + execs))
@@ -128,7 +131,7 @@ for t in $TARGETS; do
   # shellcheck disable=SC2086
   printf '%-22s %12s %9s %7s %7s %8s %s\n' "$t" "$execs" "$rate" $cov "$secs" "$result"
 done
-echo "total executions: $total"
+echo "total executions: $total; wall time $((SECONDS - START)) s"
 if [[ $failed != 0 ]]; then
   for t in $TARGETS; do
     read -r rc _ <"$BUILD/logs/$t.status"
