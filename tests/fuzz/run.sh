@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds (if needed) and runs the libFuzzer targets of tests/fuzz (docs/RELIABILITY.md, "Fuzzing").
 #
-#   tests/fuzz/run.sh --seconds 20            each target for 20 s (the CI run)
+#   tests/fuzz/run.sh --seconds 10            each target for 10 s (the CI run, scripts/test)
 #   tests/fuzz/run.sh --runs 2000000          each target for 2,000,000 executions (a long run)
 #
 # Options:
