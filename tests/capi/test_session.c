@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static ccb_session_t *open_fake(const char *script, const char *extra_json, ccb_options_t *o)
@@ -181,12 +182,26 @@ static void decide_now(ccb_permission_t *req, void *user)
   }
   CHECK_RC(ccb_permission_allow(req, NULL, NULL), CCB_E_INVALID_ARGUMENT); /* answered already */
   CHECK_CONTAINS(ccb_permission_request_json(req), "\"tool_use_id\"");
+  /* The answer is on its way to the CLI already: the turn's result may reach the receiver before
+     this line, so the test waits for it (wait_calls). */
   pthread_mutex_lock(&st->mu);
   st->calls++;
   strcat(st->tools, ccb_permission_tool_name(req));
   strcat(st->tools, " ");
   st->answer_rc = rc;
+  pthread_cond_broadcast(&st->cv);
   pthread_mutex_unlock(&st->mu);
+}
+
+/* Waits (up to 5 s) until the callback has recorded `n` calls; returns with st->mu locked. */
+static void wait_calls(struct permission_state *st, int n)
+{
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  pthread_mutex_lock(&st->mu);
+  while (st->calls < n && pthread_cond_timedwait(&st->cv, &st->mu, &until) == 0) {
+  }
 }
 
 CCB_TEST(permission_answered_in_callback)
@@ -225,7 +240,7 @@ CCB_TEST(permission_answered_in_callback)
   CHECK_CONTAINS(log, "/tmp/elsewhere");
   ccb_message_free(r);
 
-  pthread_mutex_lock(&st.mu);
+  wait_calls(&st, 3);
   CHECK(st.calls == 3);
   CHECK_STREQ(st.tools, "Bash Bash Write ");
   CHECK_RC(st.answer_rc, CCB_OK);
