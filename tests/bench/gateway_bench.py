@@ -74,13 +74,17 @@ class Impl:
             self.proc.wait()
 
 
-def load(load_bin, port, clients, extra=(), timeout=600):
-    out = subprocess.run([load_bin, "--url", f"ws://127.0.0.1:{port}/ws", "--clients", str(clients), *extra],
-                         capture_output=True, text=True, timeout=timeout)
+def run_load(load_bin, args, timeout=600):
+    """Runs ws_load; its last stdout line (JSON) with "ok" set from its exit status."""
+    out = subprocess.run([load_bin, *args], capture_output=True, text=True, timeout=timeout)
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
     r = json.loads(line)
     r["ok"] = out.returncode == 0
     return r
+
+
+def load(load_bin, port, clients, extra=(), timeout=600):
+    return run_load(load_bin, ["--url", f"ws://127.0.0.1:{port}/ws", "--clients", str(clients), *extra], timeout)
 
 
 def fanout(impl, load_bin, clients, timeout=600):
@@ -90,12 +94,8 @@ def fanout(impl, load_bin, clients, timeout=600):
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         ws_path = json.loads(r.read())["websocket_url"]
-    out = subprocess.run([load_bin, "--attach", "--url", f"ws://127.0.0.1:{impl.port}{ws_path}", "--clients", str(clients)],
-                         capture_output=True, text=True, timeout=timeout)
-    line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
-    r = json.loads(line)
-    r["ok"] = out.returncode == 0
-    return r
+    return run_load(load_bin, ["--attach", "--url", f"ws://127.0.0.1:{impl.port}{ws_path}", "--clients", str(clients)],
+                    timeout)
 
 
 def measure_memory(impl, load_bin, clients=100):

@@ -110,16 +110,17 @@ int main(int argc, char **argv)
   long clients = 1, idle_seconds = -1, hold_seconds = -1;
   bool attach = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--attach")) {
+    const char *opt = argv[i];
+    if (!std::strcmp(opt, "--attach")) {
       attach = true;
       continue;
     }
-    if (i + 1 >= argc) break;
-    if (!std::strcmp(argv[i], "--url")) url = argv[i++ + 1];
-    else if (!std::strcmp(argv[i], "--clients")) clients = std::atol(argv[i++ + 1]);
-    else if (!std::strcmp(argv[i], "--prompt")) prompt = argv[i++ + 1];
-    else if (!std::strcmp(argv[i], "--idle-seconds")) idle_seconds = std::atol(argv[i++ + 1]);
-    else if (!std::strcmp(argv[i], "--hold-seconds")) hold_seconds = std::atol(argv[i++ + 1]);
+    const char *val = i + 1 < argc ? argv[++i] : "";
+    if (!std::strcmp(opt, "--url")) url = val;
+    else if (!std::strcmp(opt, "--clients")) clients = std::atol(val);
+    else if (!std::strcmp(opt, "--prompt")) prompt = val;
+    else if (!std::strcmp(opt, "--idle-seconds")) idle_seconds = std::atol(val);
+    else if (!std::strcmp(opt, "--hold-seconds")) hold_seconds = std::atol(val);
   }
   // ws://HOST:PORT/PATH
   std::string host, path = "/";
