@@ -4,7 +4,7 @@
 namespace ccbridge::detail::server {
 
 std::shared_ptr<CliRun> CliRun::start(Context &ctx, const std::string &prompt, Options opts, Handler handler,
-                                      bool forward_stderr)
+                                      bool forward_stderr, Premap premap)
 {
   std::shared_ptr<CliRun> run(new CliRun(ctx));
   run->handler_ = std::move(handler);
@@ -37,22 +37,11 @@ std::shared_ptr<CliRun> CliRun::start(Context &ctx, const std::string &prompt, O
   ++ctx.live_processes;  // until the end event
   run->self_ = run;
   run->stream_->on_message(
-      [inbox](const Message &m) {
-        auto in = inbox.lock();
-        if (!in) return;
-        CliEvent ev;
-        ev.msg = m;
-        ev.at = std::chrono::steady_clock::now();
-        in->push(std::move(ev));
+      [inbox, premap = std::move(premap)](const Message &m) {
+        if (auto in = inbox.lock()) in->push(message_event(m, premap));
       },
       [inbox](const RunOutcome &o) {
-        auto in = inbox.lock();
-        if (!in) return;
-        CliEvent ev;
-        ev.kind = CliEvent::Kind::end;
-        ev.outcome = o;
-        ev.at = std::chrono::steady_clock::now();
-        in->push(std::move(ev));
+        if (auto in = inbox.lock()) in->push(end_event(o));
       });
   return run;
 }
@@ -75,9 +64,9 @@ void CliRun::on_batch(std::vector<CliEvent> &batch)
 {
   if (ended_) return;
   for (auto &ev : batch) {
-    if (ev.kind == CliEvent::Kind::message) {
+    if (ev.kind == CliEvent::Kind::message || ev.kind == CliEvent::Kind::frame) {
       ++ctx_.metrics.messages_from_cli;
-      ctx_.metrics.bytes_from_cli += ev.msg.raw().size();
+      ctx_.metrics.bytes_from_cli += ev.kind == CliEvent::Kind::frame ? ev.cli_bytes : ev.msg.raw().size();
     } else if (ev.kind == CliEvent::Kind::end) {
       ended_ = true;
       --ctx_.live_processes;

@@ -18,13 +18,42 @@
 namespace ccbridge::detail::server {
 
 struct CliEvent {
-  enum class Kind { message, stderr_line, end };
+  enum class Kind { message, frame, stderr_line, end };
   Kind kind = Kind::message;
-  Message msg;
-  std::string text;  ///< stderr line
-  RunOutcome outcome;
+  Message msg;       ///< message
+  std::string text;  ///< stderr_line: the line; frame: a frame already in the profile's wire shape
+  std::size_t cli_bytes = 0;  ///< frame: the size of the CLI line it was made from
+  std::unique_ptr<RunOutcome> outcome;        ///< end
   std::chrono::steady_clock::time_point at;  ///< when the I/O thread read it
 };
+
+/// Turns a CLI message into its frame on the I/O thread that read it, while the line is still in
+/// that core's cache (and is freed by the thread that allocated it). Returns false to hand the
+/// message to the server thread instead. Must not touch profile state: it runs on an I/O thread.
+using Premap = std::function<bool(const Message &m, std::string &frame)>;
+
+/// The CliEvent for one message read from the CLI: pre-mapped when `premap` takes it.
+inline CliEvent message_event(const Message &m, const Premap &premap)
+{
+  CliEvent ev;
+  if (premap && premap(m, ev.text)) {
+    ev.kind = CliEvent::Kind::frame;
+    ev.cli_bytes = m.raw().size();
+  } else {
+    ev.msg = m;
+  }
+  ev.at = std::chrono::steady_clock::now();
+  return ev;
+}
+
+inline CliEvent end_event(const RunOutcome &o)
+{
+  CliEvent ev;
+  ev.kind = CliEvent::Kind::end;
+  ev.outcome = std::make_unique<RunOutcome>(o);
+  ev.at = std::chrono::steady_clock::now();
+  return ev;
+}
 
 /// Owns the Stream of one run. The process counts against limits.max_sessions until its end
 /// event has been handled on the server thread.
@@ -34,8 +63,9 @@ public:
 
   /// Starts the CLI. Throws Error (cli_not_found, cwd_not_found, spawn_failed ...) synchronously.
   /// `handler` runs on the server thread; after the end event it is never called again.
+  /// `premap`, if set, runs on the I/O thread for each message (see Premap).
   static std::shared_ptr<CliRun> start(Context &ctx, const std::string &prompt, Options opts, Handler handler,
-                                       bool forward_stderr);
+                                       bool forward_stderr, Premap premap = nullptr);
   ~CliRun();
   /// Non-blocking: starts the shutdown ladder; the end event follows.
   void cancel();

@@ -280,27 +280,32 @@ public:
 private:
   void drain()
   {
-    std::vector<T> batch;
     std::function<void()> room;
     {
       std::lock_guard<std::mutex> lk(mu_);
       posted_ = false;
       if (paused_) return;
-      batch.swap(items_);
+      batch_.swap(items_);  // items_ gets the emptied vector of the previous drain, capacity kept
       if (producer_paused_) {
         producer_paused_ = false;
         room = on_room_;
       }
     }
-    if (!batch.empty()) drain_(batch);
+    if (!batch_.empty()) drain_(batch_);
+    batch_.clear();
+    // A burst's capacity is not kept for good: an idle conversation holds little.
+    if (batch_.capacity() > kKeepCapacity) batch_ = std::vector<T>();
     if (room) room();
   }
+
+  static constexpr std::size_t kKeepCapacity = 256;
 
   asio::io_context &ioc_;
   std::size_t max_;
   std::function<void(std::vector<T> &)> drain_;
   std::mutex mu_;
   std::vector<T> items_;
+  std::vector<T> batch_;  // being drained (server thread only; drain() never nests)
   std::function<void()> on_full_, on_room_;
   bool posted_ = false;
   bool paused_ = false;

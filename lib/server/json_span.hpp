@@ -83,6 +83,13 @@ inline std::optional<std::string_view> json_member_span(std::string_view json, s
       std::string_view k = obj.substr(i + 1, kend - i - 2);
       i = kend;
       while (i < obj.size() && (ws(obj[i]) || obj[i] == ':')) ++i;
+      if (k == *key && key + 1 != path.end()) {
+        // Not the last step: look inside at once rather than scanning the value to its end
+        // first (the search stops at the inner object's closing brace anyway).
+        obj = obj.substr(i);
+        found = true;
+        break;
+      }
       std::size_t vend = skip_value(obj, i);
       if (vend == std::string_view::npos) return std::nullopt;
       if (k == *key) {

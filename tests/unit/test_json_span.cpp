@@ -24,6 +24,10 @@ TEST_CASE("json span: members, nesting, strings with braces and escapes, missing
   CHECK(json_member_span(j, {"n"}) == std::optional<std::string_view>("null"));
   CHECK_FALSE(json_member_span(j, {"missing"}));
   CHECK_FALSE(json_member_span(j, {"a", "b"}));  // 1 is not an object
+  // A later member of the outer object is not a member of the inner one.
+  CHECK_FALSE(json_member_span(j, {"m", "n"}));
+  CHECK_FALSE(json_member_span(R"({"m":{"q":{"k":1}},"k":2})", {"m", "k"}));
+  CHECK(json_member_span(R"({"m":{"q":{"k":1}},"k":2})", {"m", "q", "k"}) == std::optional<std::string_view>("1"));
   CHECK_FALSE(json_member_span("[1,2]", {"a"}));
   CHECK_FALSE(json_member_span("{}", {"a"}));
 }

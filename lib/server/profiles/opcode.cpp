@@ -45,11 +45,15 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
       }
       ctx.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
       break;
+    case CliEvent::Kind::frame:  // a line forwarded as written (premap)
+      run.publish(std::move(ev.text));
+      ctx.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
+      break;
     case CliEvent::Kind::stderr_line:
       run.publish(error_frame(ev.text));
       break;
     case CliEvent::Kind::end: {
-      const RunOutcome &o = ev.outcome;
+      const RunOutcome &o = *ev.outcome;
       if (st.cancel_requested) {
         run.publish("{\"type\":\"cancelled\",\"session_id\":" + json_str(run.id()) + "}");
       } else {
@@ -146,7 +150,13 @@ void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
             publish_batch(*c, *r, *st, batch);
           }
         },
-        true);
+        true,
+        // Every usable line is forwarded verbatim: copied into its frame on the I/O thread.
+        [](const Message &m, std::string &frame) {
+          if (m.is(MessageType::invalid_line)) return false;
+          frame.assign(m.raw());
+          return true;
+        });
   } catch (const Error &e) {
     ctx.hub.forget(id);
     ++ctx.metrics.spawn_failures;

@@ -88,6 +88,20 @@ bool to_schema(const JsonView &params, std::string &schema, std::string &why)
   return true;
 }
 
+// An assistant message as the seed's assistant_message frame, with the content array as the CLI
+// wrote it (no DOM on the hot path). A Premap: runs on the I/O thread that read the line.
+bool assistant_frame(const Message &m, std::string &frame)
+{
+  if (!m.is(MessageType::assistant)) return false;
+  auto content = json_member_span(m.raw(), {"message", "content"});
+  bool array = content && !content->empty() && content->front() == '[';
+  frame.reserve(m.raw().size() + 48);
+  frame += "{\"type\":\"assistant_message\",\"data\":{\"content\":";
+  frame += array ? *content : std::string_view("[]");
+  frame += "}}";
+  return true;
+}
+
 struct DefinedTool {
   std::string name, description, schema;
 };
@@ -415,20 +429,10 @@ private:
         std::weak_ptr<Inbox<CliEvent>> inbox = conv->inbox;
         s.messages().on_message(
             [inbox](const Message &m) {
-              if (auto in = inbox.lock()) {
-                CliEvent ev;
-                ev.msg = m;
-                ev.at = std::chrono::steady_clock::now();
-                in->push(std::move(ev));
-              }
+              if (auto in = inbox.lock()) in->push(message_event(m, assistant_frame));
             },
             [inbox](const RunOutcome &o) {
-              if (auto in = inbox.lock()) {
-                CliEvent ev;
-                ev.kind = CliEvent::Kind::end;
-                ev.outcome = o;
-                in->push(std::move(ev));
-              }
+              if (auto in = inbox.lock()) in->push(end_event(o));
             });
         s.send(first_prompt);
         conv->session.emplace(std::move(s));
@@ -536,7 +540,7 @@ private:
   {
     for (auto &ev : batch) {
       if (ev.kind == CliEvent::Kind::end) {
-        const RunOutcome &o = ev.outcome;
+        const RunOutcome &o = *ev.outcome;
         ctx_.log.info("session_end", {{"profile", kProfile}, {"session", id_}, {"outcome", o.ok() ? "ok" : o.message}});
         if (counted_) {
           --ctx_.live_processes;
@@ -552,10 +556,17 @@ private:
         fail_query(o.ok() ? "the Claude Code process ended" : o.message);
         continue;
       }
-      if (ev.kind != CliEvent::Kind::message) continue;
-      ++ctx_.metrics.messages_from_cli;
-      ctx_.metrics.bytes_from_cli += ev.msg.raw().size();
-      map_message(ev.msg);
+      if (ev.kind == CliEvent::Kind::frame) {  // an assistant message, mapped on the I/O thread
+        ++ctx_.metrics.messages_from_cli;
+        ctx_.metrics.bytes_from_cli += ev.cli_bytes;
+        publish(std::move(ev.text));
+      } else if (ev.kind == CliEvent::Kind::message) {
+        ++ctx_.metrics.messages_from_cli;
+        ctx_.metrics.bytes_from_cli += ev.msg.raw().size();
+        map_message(ev.msg);
+      } else {
+        continue;
+      }
       ctx_.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
     }
   }
@@ -564,14 +575,8 @@ private:
   {
     switch (m.type()) {
     case MessageType::assistant: {
-      // The content array as the CLI wrote it: no DOM on the hot path.
-      auto content = json_member_span(m.raw(), {"message", "content"});
-      bool array = content && !content->empty() && content->front() == '[';
       std::string frame;
-      frame.reserve(m.raw().size() + 48);
-      frame += "{\"type\":\"assistant_message\",\"data\":{\"content\":";
-      frame += array ? *content : std::string_view("[]");
-      frame += "}}";
+      assistant_frame(m, frame);
       publish(std::move(frame));
       break;
     }

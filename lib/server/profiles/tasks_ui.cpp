@@ -32,6 +32,22 @@ bool meta_ok(std::string_view m)
   return true;
 }
 
+// A CLI line as its frame (runs on the I/O thread, see Premap). Invalid lines send nothing.
+bool message_frame(const Message &m, std::string &frame)
+{
+  if (m.is(MessageType::invalid_line)) return false;
+  if (m.is(MessageType::assistant)) {
+    // The seed's client reads {"type":"message","content":[...]}: the inner message object.
+    auto inner = json_member_span(m.raw(), {"message"});
+    if (inner && !inner->empty() && inner->front() == '{') {
+      frame.assign(*inner);
+      return true;
+    }
+  }
+  frame.assign(m.raw());
+  return true;
+}
+
 class TasksConnection final : public WsHandler, public std::enable_shared_from_this<TasksConnection> {
 public:
   TasksConnection(Context &ctx, WsConn &conn) : ctx_(ctx), conn_(conn), timer_(ctx.ioc) {}
@@ -73,7 +89,7 @@ public:
           [weak](std::vector<CliEvent> &batch) {
             if (auto self = weak.lock()) self->on_events(batch);
           },
-          true);
+          true, message_frame);
     } catch (const Error &e) {
       ++ctx_.metrics.spawn_failures;
       ctx_.log.warn("spawn_failed", {{"profile", kProfile}, {"error", e.what()}});
@@ -124,27 +140,19 @@ private:
   {
     for (auto &ev : batch) {
       switch (ev.kind) {
-      case CliEvent::Kind::message: {
-        const Message &m = ev.msg;
-        if (m.is(MessageType::invalid_line)) break;
-        if (m.is(MessageType::assistant)) {
-          // The seed's client reads {"type":"message","content":[...]}: the inner message object.
-          auto inner = json_member_span(m.raw(), {"message"});
-          bool object = inner && !inner->empty() && inner->front() == '{';
-          conn_.send_text(std::string(object ? *inner : m.raw()));
-        } else {
-          conn_.send_text(std::string(m.raw()));
-        }
+      case CliEvent::Kind::message:  // invalid lines only (premap takes the rest)
+        break;
+      case CliEvent::Kind::frame:
+        conn_.send_text(std::move(ev.text));
         ctx_.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
         break;
-      }
       case CliEvent::Kind::stderr_line:
         conn_.send_text(error_body(ev.text));
         break;
       case CliEvent::Kind::end: {
         finished_ = true;
         timer_.cancel();
-        const RunOutcome &o = ev.outcome;
+        const RunOutcome &o = *ev.outcome;
         ctx_.log.info("run_end", {{"profile", kProfile}, {"outcome", o.ok() ? "ok" : o.message}});
         if (shutting_down_) {
           conn_.close(close_code::going_away, "server shutting down");
