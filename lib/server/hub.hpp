@@ -227,6 +227,8 @@ public:
       : ioc_(ioc), max_(max_items), drain_(std::move(drain))
   {
   }
+  /// Both are called with the inbox's lock held (see push()): they must only queue their effect,
+  /// as Stream::pause_reading / resume_reading do, and never call back into this Inbox.
   void set_flow_control(std::function<void()> on_full, std::function<void()> on_room)
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -236,7 +238,6 @@ public:
 
   void push(T item)
   {
-    std::function<void()> full;
     bool post = false;
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -244,11 +245,14 @@ public:
       items_.push_back(std::move(item));
       if (items_.size() >= max_ && !producer_paused_ && on_full_) {
         producer_paused_ = true;
-        full = on_full_;
+        // Under the lock: on_full and on_room only queue their effect (Stream::pause_reading
+        // posts to the run's strand), and they must be queued in the order of the flag's
+        // changes. Called after unlocking, a drain in between could queue its resume first,
+        // leaving the CLI paused for good with nothing left to drain.
+        on_full_();
       }
       if (!posted_ && !paused_) post = posted_ = true;
     }
-    if (full) full();
     if (post) asio::post(ioc_, [self = this->shared_from_this()] { self->drain(); });
   }
 
@@ -280,22 +284,21 @@ public:
 private:
   void drain()
   {
-    std::function<void()> room;
     {
       std::lock_guard<std::mutex> lk(mu_);
       posted_ = false;
       if (paused_) return;
       batch_.swap(items_);  // items_ gets the emptied vector of the previous drain, capacity kept
-      if (producer_paused_) {
-        producer_paused_ = false;
-        room = on_room_;
-      }
     }
     if (!batch_.empty()) drain_(batch_);
     batch_.clear();
     // A burst's capacity is not kept for good: an idle conversation holds little.
     if (batch_.capacity() > kKeepCapacity) batch_ = std::vector<T>();
-    if (room) room();
+    std::lock_guard<std::mutex> lk(mu_);
+    if (producer_paused_) {
+      producer_paused_ = false;
+      if (on_room_) on_room_();  // under the lock, see push()
+    }
   }
 
   static constexpr std::size_t kKeepCapacity = 256;
