@@ -16,6 +16,7 @@
 #include <ccbridge/export.h>
 #include <ccbridge/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -97,6 +98,10 @@ public:
   /// The views of raw(), type_name() and subtype() are NUL-terminated (data()[size()] == '\0'),
   /// so they can be handed to C as strings without a copy.
   std::string_view raw() const noexcept;
+  /// When ccbridge read the line from the CLI's stdout (the end of the read that completed it),
+  /// on std::chrono::steady_clock: where a relay's latency starts. Default-constructed for
+  /// messages made with parse() or invalid().
+  std::chrono::steady_clock::time_point read_at() const noexcept;
   /// Serialises the message: byte-for-byte the line it was parsed from.
   std::string to_json() const { return std::string(raw()); }
   /// The whole parsed object (missing for invalid_line).

@@ -167,6 +167,7 @@ void Stream::State::close_stdin()
 
 void Stream::State::on_stdout(const char *data, std::size_t size)
 {
+  read_at_ = std::chrono::steady_clock::now();  // one clock read per read(2), not per line
   framer_.feed(data, size, [this](const detail::FramerEvent &ev) { on_line(ev); });
   flush_batch();
 }
@@ -193,10 +194,10 @@ void Stream::State::on_line(const detail::FramerEvent &ev)
                         " is not valid UTF-8 (first bad byte at offset " + std::to_string(ev.error_offset) +
                         "); it was dropped";
     }
-    deliver(Message::invalid(std::move(err), std::string(ev.bytes)));
+    deliver(detail::invalid_line(std::move(err), std::string(ev.bytes), read_at_));
     return;
   }
-  Message msg = detail::parse_checked_line(std::string(ev.bytes), ev.line_number, ev.has_nul);
+  Message msg = detail::parse_checked_line(std::string(ev.bytes), ev.line_number, ev.has_nul, read_at_);
   if (control_ && (msg.type() == MessageType::control_request || msg.type() == MessageType::control_response ||
                    msg.type() == MessageType::control_cancel_request)) {
     control_->on_control(msg);  // handled here, never queued behind the application's messages
@@ -276,6 +277,7 @@ void Stream::State::flush_batch()
 
 void Stream::State::on_stdout_end(std::error_code ec)
 {
+  read_at_ = std::chrono::steady_clock::now();
   framer_.finish([this](const detail::FramerEvent &ev) { on_line(ev); });
   flush_batch();
   stdout_error_ = ec;

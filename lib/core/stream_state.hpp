@@ -84,6 +84,7 @@ private:
 
   // strand-only
   detail::LineFramer framer_;
+  std::chrono::steady_clock::time_point read_at_{};  // when the stdout bytes being framed were read
   std::vector<Message> batch_;
   std::size_t batch_bytes_ = 0;
   bool callback_mode_ = false;

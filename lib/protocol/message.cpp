@@ -87,9 +87,11 @@ CCB_END_NAMESPACE
 
 namespace ccbridge::detail {
 
-Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul)
+Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul,
+                           std::chrono::steady_clock::time_point read_at)
 {
   auto impl = std::make_shared<Message::Impl>(std::move(line));
+  impl->read_at = read_at;
   const std::string &raw = impl->raw;
   auto fail = [&](std::string why) {
     LineError err;
@@ -128,19 +130,26 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
   return Message(std::move(impl));
 }
 
+Message invalid_line(LineError error, std::string sample, std::chrono::steady_clock::time_point read_at)
+{
+  auto impl = std::make_shared<Message::Impl>(std::move(sample));
+  impl->type = MessageType::invalid_line;
+  impl->error = std::move(error);
+  impl->read_at = read_at;
+  return Message(std::move(impl));
+}
+
 }  // namespace ccbridge::detail
 
 CCB_BEGIN_NAMESPACE
 
 Message Message::invalid(LineError error, std::string sample)
 {
-  auto impl = std::make_shared<Impl>(std::move(sample));
-  impl->type = MessageType::invalid_line;
-  impl->error = std::move(error);
-  return Message(std::move(impl));
+  return detail::invalid_line(std::move(error), std::move(sample), {});
 }
 
 MessageType Message::type() const noexcept { return impl_->type; }
+std::chrono::steady_clock::time_point Message::read_at() const noexcept { return impl_->read_at; }
 std::string_view Message::type_name() const noexcept { return impl_->type_name; }
 std::string_view Message::subtype() const noexcept { return impl_->subtype; }
 std::string_view Message::raw() const noexcept { return impl_->raw; }

@@ -58,6 +58,7 @@ struct Message::Impl {
   }
 
   std::string raw;
+  std::chrono::steady_clock::time_point read_at{};
   MessageType type = MessageType::unknown;
   std::string type_name;
   std::string subtype;
@@ -70,5 +71,8 @@ CCB_END_NAMESPACE
 
 namespace ccbridge::detail {
 /// Message::parse for a line the framer has already checked (valid UTF-8, `has_nul` known).
-Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul);
+Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul,
+                           std::chrono::steady_clock::time_point read_at = {});
+/// Message::invalid, read at `read_at`.
+Message invalid_line(LineError error, std::string sample, std::chrono::steady_clock::time_point read_at);
 }  // namespace ccbridge::detail

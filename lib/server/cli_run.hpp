@@ -24,7 +24,7 @@ struct CliEvent {
   std::string text;  ///< stderr_line: the line; frame: a frame already in the profile's wire shape
   std::size_t cli_bytes = 0;  ///< frame: the size of the CLI line it was made from
   std::unique_ptr<RunOutcome> outcome;        ///< end
-  std::chrono::steady_clock::time_point at;  ///< when the I/O thread read it
+  std::chrono::steady_clock::time_point at;  ///< when the I/O thread read it (Message::read_at)
 };
 
 /// Turns a CLI message into its frame on the I/O thread that read it, while the line is still in
@@ -42,7 +42,7 @@ inline CliEvent message_event(const Message &m, const Premap &premap)
   } else {
     ev.msg = m;
   }
-  ev.at = std::chrono::steady_clock::now();
+  ev.at = m.read_at();
   return ev;
 }
 

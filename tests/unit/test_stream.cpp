@@ -94,6 +94,24 @@ TEST_CASE("fake-cli: a normal run delivers every message and leaves nothing behi
   CHECK_FALSE(alive(pid));
 }
 
+TEST_CASE("fake-cli: every message carries when it was read, in order, between the run's start and end")
+{
+  NoLeftovers guard;
+  // Two lines, then a pause, then the rest: the later lines were read later.
+  auto t0 = std::chrono::steady_clock::now();
+  Stream s = query("hi", fake("emit {\"type\":\"system\",\"subtype\":\"init\"}\nsleep 50\nemit {\"type\":\"broken\"\nexit 0"));
+  auto msgs = drain(s);
+  auto t1 = std::chrono::steady_clock::now();
+  REQUIRE(msgs.size() == 2);
+  CHECK(msgs[1].is(MessageType::invalid_line));  // invalid lines carry it too
+  for (const auto &m : msgs) {
+    CHECK(m.read_at() >= t0);
+    CHECK(m.read_at() <= t1);
+  }
+  CHECK(msgs[1].read_at() - msgs[0].read_at() >= 40ms);
+  CHECK(Message::parse("{\"type\":\"x\"}").read_at() == std::chrono::steady_clock::time_point{});
+}
+
 TEST_CASE("fake-cli: argv, environment and cwd reach the CLI as the SDKs send them")
 {
   NoLeftovers guard;
