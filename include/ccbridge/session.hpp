@@ -138,12 +138,42 @@ struct ToolResult {
   static ToolResult error(std::string_view message);
 };
 
+/// Handle to answer one call of a Tool's async_handler, once, from any thread, now or later.
+/// Copies share the call; answers after the first are ignored. If the CLI withdraws the request
+/// (an interrupt) cancelled() becomes true and the answer is dropped. If every copy is destroyed
+/// unanswered, the CLI gets an error result, so a forgotten call never hangs the turn.
+class CCB_API ToolReply {
+public:
+  /// Sends `result` to the CLI (encoded as for Tool::handler: content_json that is not a JSON
+  /// array becomes a JSON-RPC error).
+  void operator()(const ToolResult &result) const;
+  bool cancelled() const noexcept;
+  bool answered() const noexcept;
+
+  struct State;
+  explicit ToolReply(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
+
+private:
+  std::shared_ptr<State> state_;
+};
+
+/// Asynchronous tool handler. Runs on a ccbridge callback thread and must not block it: start the
+/// work, keep `reply` and answer later from any thread. An exception thrown by the handler itself
+/// becomes a JSON-RPC error carrying its message (unless `reply` was already answered).
+using AsyncToolHandler = std::function<void(const JsonView &arguments, ToolReply reply)>;
+
+/// A tool of an McpServer. Exactly one of `handler` and `async_handler` must be set
+/// (Session::open throws Error(invalid_argument) otherwise).
 struct Tool {
   std::string name;
   std::string description;
   std::string input_schema_json = R"({"type":"object","properties":{}})";  ///< JSON Schema object
-  /// Runs on a ccbridge callback thread; may block. Exceptions become an error result.
+  /// Runs on a ccbridge callback thread; may block, but holds one of the runtime's few callback
+  /// threads while it does (prefer async_handler for slow tools). Exceptions become a JSON-RPC
+  /// error carrying their message.
   std::function<ToolResult(const JsonView &arguments)> handler;
+  /// The asynchronous form: answers through a ToolReply without holding a callback thread.
+  AsyncToolHandler async_handler;
 };
 
 /// An MCP server that lives in this process: the CLI lists and calls its tools through the control
@@ -175,8 +205,9 @@ struct SessionOptions {
 class CCB_API Session {
 public:
   /// Starts the CLI and, unless disabled, sends `initialize` and waits for the answer.
-  /// Errors (Error): cli_not_found, cwd_not_found, spawn_failed, invalid_argument; timeout or
-  /// process_failed if initialize gets no answer.
+  /// Errors (Error): cli_not_found, cwd_not_found, spawn_failed, invalid_argument (e.g. a Tool
+  /// with neither or both of handler and async_handler); timeout or process_failed if initialize
+  /// gets no answer.
   static Session open(Runtime &runtime, SessionOptions options);
 
   Session(Session &&) noexcept;

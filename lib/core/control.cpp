@@ -72,36 +72,11 @@ std::string PermissionDecision::to_json(const JsonView &original_input) const
   return out;
 }
 
-// ---- PermissionReply --------------------------------------------------------------------------
+// ---- PermissionReply, ToolReply -----------------------------------------------------------------
 
-// One incoming request being handled by a callback (permission, hook or MCP tool): answered at
-// most once, from any thread, unless the CLI cancelled it; never left without an answer.
-struct PermissionReply::State {
-  std::weak_ptr<detail::ControlLayer> layer;
-  std::string request_id;
-  std::string kind;  // "permission", "hook", "MCP tool"
-  JsonView input;
-  std::atomic<bool> answered{false};
-  std::atomic<bool> cancelled{false};
-
-  // Sends `payload` (success) or `error` to the CLI from any thread, unless cancelled.
-  void send(std::string payload, std::string error)
-  {
-    if (answered.exchange(true) || cancelled.load()) return;
-    auto l = layer.lock();
-    if (!l) return;
-    asio::post(l->strand(), [l, id = request_id, payload = std::move(payload), error = std::move(error)] {
-      // Checked on the strand: a cancel that arrived meanwhile means no answer at all.
-      if (!l->take_inflight(id)) return;
-      l->respond(id, error.empty() ? &payload : nullptr, error.empty() ? nullptr : &error);
-    });
-  }
-
-  ~State()
-  {
-    // Every request gets an answer: a decision that was never made is an error, not silence.
-    if (!answered.load() && !cancelled.load()) send({}, "the " + kind + " callback did not answer");
-  }
+struct PermissionReply::State : detail::ReplyState {
+  using ReplyState::ReplyState;
+  JsonView input;  // the tool input, for an allow without changes
 };
 
 void PermissionReply::operator()(const PermissionDecision &decision) const
@@ -112,6 +87,21 @@ void PermissionReply::operator()(const PermissionDecision &decision) const
 
 bool PermissionReply::cancelled() const noexcept { return state_ && state_->cancelled.load(); }
 bool PermissionReply::answered() const noexcept { return state_ && state_->answered.load(); }
+
+struct ToolReply::State : detail::ReplyState {
+  using ReplyState::ReplyState;
+  std::string rpc_id;  // the JSON-RPC id of the tools/call (JSON text)
+  std::string tool;
+};
+
+void ToolReply::operator()(const ToolResult &result) const
+{
+  if (!state_ || state_->answered.load()) return;
+  state_->send(detail::mcp_response(detail::tool_response(state_->rpc_id, state_->tool, result)), {});
+}
+
+bool ToolReply::cancelled() const noexcept { return state_ && state_->cancelled.load(); }
+bool ToolReply::answered() const noexcept { return state_ && state_->answered.load(); }
 
 PermissionCallback permission_function(std::function<PermissionDecision(const PermissionRequest &)> fn)
 {
@@ -135,6 +125,28 @@ std::string random_suffix()
 }
 
 }  // namespace
+
+ReplyState::~ReplyState()
+{
+  if (answered.load() || cancelled.load()) return;
+  if (unanswered_payload.empty()) {
+    send({}, "the " + kind + " callback did not answer");
+  } else {
+    send(std::move(unanswered_payload), {});
+  }
+}
+
+void ReplyState::send(std::string payload, std::string error)
+{
+  if (answered.exchange(true) || cancelled.load()) return;
+  auto l = layer.lock();
+  if (!l) return;
+  asio::post(l->strand(), [l, id = request_id, payload = std::move(payload), error = std::move(error)] {
+    // Checked on the strand: a cancel that arrived meanwhile means no answer at all.
+    if (!l->take_inflight(id)) return;
+    l->respond(id, error.empty() ? &payload : nullptr, error.empty() ? nullptr : &error);
+  });
+}
 
 ControlLayer::ControlLayer(std::shared_ptr<Stream::State> state, Handlers handlers)
     : state_(std::move(state)), handlers_(std::move(handlers)), id_suffix_(random_suffix())
@@ -236,22 +248,17 @@ void ControlLayer::on_request(const Message &msg)
   respond(id, nullptr, &error);
 }
 
-void ControlLayer::dispatch(const std::string &id, std::string kind, JsonView input,
-                            std::function<void(const std::shared_ptr<PermissionReply::State> &)> work)
+void ControlLayer::dispatch(std::shared_ptr<ReplyState> reply, std::function<void()> work)
 {
-  auto st = std::make_shared<PermissionReply::State>();
-  st->layer = weak_from_this();
-  st->request_id = id;
-  st->kind = std::move(kind);
-  st->input = std::move(input);
-  inflight_[id] = st;
-  state_->runtime_->callbacks.post([st, work = std::move(work)] {
+  reply->layer = weak_from_this();
+  inflight_[reply->request_id] = reply;
+  state_->runtime_->callbacks.post([reply, work = std::move(work)] {
     try {
-      work(st);
+      work();
     } catch (const std::exception &e) {
-      st->send({}, st->kind + " callback failed: " + e.what());
+      reply->send({}, reply->kind + " callback failed: " + e.what());
     } catch (...) {
-      st->send({}, st->kind + " callback failed with a non-standard exception");
+      reply->send({}, reply->kind + " callback failed with a non-standard exception");
     }
   });
 }
@@ -267,9 +274,9 @@ void ControlLayer::handle_can_use_tool(const Message &msg, const std::string &id
   req.decision_reason = std::string(r["decision_reason"].string_or());
   req.blocked_path = std::string(r["blocked_path"].string_or());
   req.request = r;
-  dispatch(id, "permission", r["input"], [cb = handlers_.can_use_tool, req](const auto &state) {
-    cb(req, PermissionReply(state));
-  });
+  auto st = std::make_shared<PermissionReply::State>(id, "permission");
+  st->input = r["input"];
+  dispatch(st, [cb = handlers_.can_use_tool, req, st] { cb(req, PermissionReply(st)); });
 }
 
 void ControlLayer::handle_hook(const Message &msg, const std::string &id)
@@ -288,10 +295,8 @@ void ControlLayer::handle_hook(const Message &msg, const std::string &id)
   in.tool_name = std::string(in.input["tool_name"].string_or());
   in.tool_input = in.input["tool_input"];
   in.tool_use_id = std::string(r["tool_use_id"].string_or(in.input["tool_use_id"].string_or()));
-  dispatch(id, "hook", {}, [cb = it->second, in](const auto &state) {
-    HookOutput out = cb(in);
-    state->send(out.to_json(in.event), {});
-  });
+  auto st = std::make_shared<ReplyState>(id, "hook");
+  dispatch(st, [cb = it->second, in, st] { st->send(cb(in).to_json(in.event), {}); });
 }
 
 void ControlLayer::handle_mcp(const Message &msg, const std::string &id)
@@ -302,16 +307,36 @@ void ControlLayer::handle_mcp(const Message &msg, const std::string &id)
   auto it = handlers_.mcp_servers.find(name);
   if (it == handlers_.mcp_servers.end()) {
     // Still a success at the control level, with a JSON-RPC error inside (as the SDKs do).
-    JsonView idv = message["id"];
-    std::string err = R"({"mcp_response":{"jsonrpc":"2.0","id":)" + (idv.exists() ? idv.dump() : "null") +
+    std::string err = R"({"mcp_response":{"jsonrpc":"2.0","id":)" + rpc_id(message) +
                       R"(,"error":{"code":-32601,"message":)";
     append_json_string(err, "no in-process MCP server named '" + name + "'");
     err += "}}}";
     respond(id, &err, nullptr);
     return;
   }
-  dispatch(id, "MCP tool", {}, [server = it->second, message](const auto &state) {
-    state->send(R"({"mcp_response":)" + mcp_handle(*server, message) + "}", {});
+  const Tool *tool = called_tool(*it->second, message);
+  if (tool && tool->async_handler) return start_async_tool(it->second, *tool, id, message);
+  auto st = std::make_shared<ReplyState>(id, "MCP tool");
+  dispatch(st, [server = it->second, message, st] { st->send(mcp_response(mcp_handle(*server, message)), {}); });
+}
+
+// A tools/call of a tool with an async_handler: the handler starts the work and answers through a
+// ToolReply; the callback thread is free again as soon as it returns.
+void ControlLayer::start_async_tool(const std::shared_ptr<const McpServer> &server, const Tool &tool,
+                                    const std::string &id, const JsonView &message)
+{
+  auto st = std::make_shared<ToolReply::State>(id, "MCP tool");
+  st->rpc_id = rpc_id(message);
+  st->tool = tool.name;
+  st->unanswered_payload = mcp_response(tool_response(
+      st->rpc_id, tool.name, ToolResult::error("tool '" + tool.name + "' did not answer (its ToolReply was dropped)")));
+  // `tool` lives in `server`, which the closure keeps alive.
+  dispatch(st, [server, handler = &tool.async_handler, args = message["params"]["arguments"], st] {
+    try {
+      (*handler)(args, ToolReply(st));
+    } catch (...) {
+      if (!st->answered.load()) st->send(mcp_response(tool_failure(st->rpc_id, st->tool)), {});
+    }
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include <asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -16,6 +17,30 @@
 #include <string>
 
 namespace ccbridge::detail {
+
+class ControlLayer;
+
+/// One request from the CLI being handled by a callback (permission, hook or MCP tool): answered
+/// at most once, from any thread, unless the CLI cancelled it; never left without an answer. The
+/// shared part of PermissionReply::State and ToolReply::State.
+struct ReplyState {
+  std::weak_ptr<ControlLayer> layer;
+  std::string request_id;
+  std::string kind;                ///< "permission", "hook", "MCP tool"
+  std::string unanswered_payload;  ///< sent as the success payload if never answered; empty: an error
+  std::atomic<bool> answered{false};
+  std::atomic<bool> cancelled{false};
+
+  ReplyState(std::string id, std::string what) : request_id(std::move(id)), kind(std::move(what)) {}
+  ReplyState(const ReplyState &) = delete;
+  ReplyState &operator=(const ReplyState &) = delete;
+  /// Every request gets an answer: one never made is unanswered_payload or an error, not silence.
+  ~ReplyState();
+
+  /// Sends `payload` (success) or, if `error` is not empty, `error` to the CLI, from any thread;
+  /// only the first call counts, and nothing is sent once the request was cancelled.
+  void send(std::string payload, std::string error);
+};
 
 class ControlLayer : public ControlHandler, public std::enable_shared_from_this<ControlLayer> {
 public:
@@ -65,15 +90,17 @@ private:
   void handle_can_use_tool(const Message &msg, const std::string &id);
   void handle_hook(const Message &msg, const std::string &id);
   void handle_mcp(const Message &msg, const std::string &id);
-  /// Registers an in-flight incoming request and runs `work` on a callback thread.
-  void dispatch(const std::string &id, std::string kind, JsonView input,
-                std::function<void(const std::shared_ptr<PermissionReply::State> &)> work);
+  void start_async_tool(const std::shared_ptr<const McpServer> &server, const Tool &tool, const std::string &id,
+                        const JsonView &message);
+  /// Registers `reply` as an in-flight incoming request and runs `work` on a callback thread; an
+  /// exception from `work` becomes an error answer.
+  void dispatch(std::shared_ptr<ReplyState> reply, std::function<void()> work);
 
   std::shared_ptr<Stream::State> state_;
   Handlers handlers_;
   std::map<std::string, Pending> pending_;
-  // Incoming requests being handled by callbacks; a cancel marks them (PermissionReply::State).
-  std::map<std::string, std::weak_ptr<PermissionReply::State>> inflight_;
+  // Incoming requests being handled by callbacks; a cancel marks them (ReplyState::cancelled).
+  std::map<std::string, std::weak_ptr<ReplyState>> inflight_;
   std::uint64_t next_id_ = 1;
   std::string id_suffix_;
   bool ended_ = false;

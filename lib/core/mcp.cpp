@@ -126,38 +126,62 @@ std::string tools_call(const McpServer &server, const std::string &id, const Jso
   std::string_view name = params["name"].string_or();
   for (const auto &t : server.tools) {
     if (t.name != name) continue;
-    if (!t.handler) return rpc_error(id, -32603, "tool '" + t.name + "' has no handler");
-    ToolResult r;
+    if (!t.handler) return rpc_error(id, -32603, "tool '" + t.name + "' has no synchronous handler");
     try {
-      r = t.handler(params["arguments"]);
-    } catch (const std::exception &e) {
-      return rpc_error(id, -32603, std::string("tool '") + t.name + "' failed: " + e.what());
+      return tool_response(id, t.name, t.handler(params["arguments"]));
     } catch (...) {
-      return rpc_error(id, -32603, "tool '" + t.name + "' failed with a non-standard exception");
+      return tool_failure(id, t.name);
     }
-    JsonView content;
-    try {
-      content = parse_json(r.content_json);
-    } catch (const Error &) {
-    }
-    if (!content.is_array()) {
-      return rpc_error(id, -32603, "tool '" + t.name + "' returned content that is not a JSON array");
-    }
-    std::string result = R"({"content":)" + content.dump();
-    if (r.is_error) result += R"(,"isError":true)";
-    return rpc_result(id, result + "}");
   }
   return rpc_error(id, -32602, "unknown tool '" + std::string(name) + "' on server '" + server.name + "'");
 }
 
 }  // namespace
 
-std::string mcp_handle(const McpServer &server, const JsonView &message)
+std::string rpc_id(const JsonView &message)
 {
   JsonView idv = message["id"];
-  std::string id = idv.exists() ? idv.dump() : "null";
+  return idv.exists() ? idv.dump() : "null";
+}
+
+const Tool *called_tool(const McpServer &server, const JsonView &message)
+{
+  if (!message["id"].exists() || message["method"].string_or() != "tools/call") return nullptr;
+  std::string_view name = message["params"]["name"].string_or();
+  for (const auto &t : server.tools)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::string tool_response(const std::string &id, const std::string &tool, const ToolResult &result)
+{
+  JsonView content;
+  try {
+    content = parse_json(result.content_json);
+  } catch (const Error &) {
+  }
+  if (!content.is_array()) return rpc_error(id, -32603, "tool '" + tool + "' returned content that is not a JSON array");
+  std::string out = R"({"content":)" + content.dump();
+  if (result.is_error) out += R"(,"isError":true)";
+  return rpc_result(id, out + "}");
+}
+
+std::string tool_failure(const std::string &id, const std::string &tool)
+{
+  try {
+    throw;
+  } catch (const std::exception &e) {
+    return rpc_error(id, -32603, "tool '" + tool + "' failed: " + e.what());
+  } catch (...) {
+    return rpc_error(id, -32603, "tool '" + tool + "' failed with a non-standard exception");
+  }
+}
+
+std::string mcp_handle(const McpServer &server, const JsonView &message)
+{
+  std::string id = rpc_id(message);
   std::string_view method = message["method"].string_or();
-  if (!idv.exists() || method.rfind("notifications/", 0) == 0) {
+  if (!message["id"].exists() || method.rfind("notifications/", 0) == 0) {
     // Notifications need no answer in MCP, but the control protocol wants one: an empty result.
     return R"({"jsonrpc":"2.0","result":{}})";
   }

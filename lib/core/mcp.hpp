@@ -6,8 +6,25 @@
 
 namespace ccbridge::detail {
 
-/// Answers one JSON-RPC 2.0 message addressed to an in-process MCP server (runs tool handlers).
-/// Never throws: failures are JSON-RPC errors.
+/// Answers one JSON-RPC 2.0 message addressed to an in-process MCP server (runs synchronous tool
+/// handlers; a tool with only an async_handler is started by the control layer instead, see
+/// called_tool()). Never throws: failures are JSON-RPC errors.
 std::string mcp_handle(const McpServer &server, const JsonView &message);
+
+/// The tool that `message` (a `tools/call`) calls, or nullptr (another method, an unknown tool).
+const Tool *called_tool(const McpServer &server, const JsonView &message);
+
+/// The payload of a control response carrying a JSON-RPC message: {"mcp_response":<jsonrpc>}.
+inline std::string mcp_response(const std::string &jsonrpc) { return R"({"mcp_response":)" + jsonrpc + "}"; }
+
+/// The JSON-RPC id of `message` as JSON text ("null" if it has none).
+std::string rpc_id(const JsonView &message);
+
+/// The JSON-RPC response to the `tools/call` with id `id` (JSON text) that `tool` answered with
+/// `result`: {"content":[...],"isError":true?}, or error -32603 if content_json is not a JSON array.
+std::string tool_response(const std::string &id, const std::string &tool, const ToolResult &result);
+
+/// The JSON-RPC error -32603 for a tool whose handler threw; call it only inside a catch block.
+std::string tool_failure(const std::string &id, const std::string &tool);
 
 }  // namespace ccbridge::detail

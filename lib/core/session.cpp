@@ -122,6 +122,18 @@ std::string init_hooks(const SessionOptions &so, std::map<std::string, HookCallb
   return out + "}}";
 }
 
+// Exactly one of handler and async_handler.
+void check_tool(const McpServer &server, const Tool &tool)
+{
+  std::string which = "tool '" + tool.name + "' of MCP server '" + server.name + "'";
+  if (!tool.handler && !tool.async_handler) {
+    throw Error(errc::invalid_argument, which + " has no handler: set Tool::handler or Tool::async_handler");
+  }
+  if (tool.handler && tool.async_handler) {
+    throw Error(errc::invalid_argument, which + " sets both Tool::handler and Tool::async_handler: set exactly one");
+  }
+}
+
 }  // namespace
 
 Session Session::open(Runtime &runtime, SessionOptions so)
@@ -138,6 +150,7 @@ Session Session::open(Runtime &runtime, SessionOptions so)
   std::string init_fields = init_hooks(so, handlers.hooks);
   for (const auto &server : so.mcp_servers) {
     if (server.name.empty()) throw Error(errc::invalid_argument, "an in-process MCP server needs a name");
+    for (const auto &tool : server.tools) check_tool(server, tool);
     if (so.options.mcp_config) {
       throw Error(errc::invalid_argument, "in-process MCP servers cannot be combined with Options::mcp_config "
                                           "(a path or verbatim JSON); use Options::mcp_servers instead");

@@ -84,6 +84,7 @@ void drain_callbacks()
 // Replies kept by the permission callback to answer later, from the fuzzing thread.
 std::mutex g_later_mu;
 std::vector<PermissionReply> g_later;
+std::vector<ToolReply> g_later_tools;  // async tool calls, likewise
 
 PermissionDecision decide(const PermissionRequest &r)
 {
@@ -137,7 +138,19 @@ ControlLayer::Handlers make_handlers()
              r.content_json = a["content"].is_string() ? std::string(a["content"].string_or()) : "{not json";
              return r;
            }};
-  server->tools = {add, echo, boom, bad};
+  // Asynchronous: answered at once, kept to answer later (or drop), or throwing.
+  Tool async;
+  async.name = "async";
+  async.async_handler = [](const JsonView &a, ToolReply reply) {
+    if (a["later"].exists()) {
+      std::lock_guard<std::mutex> lk(g_later_mu);
+      g_later_tools.push_back(reply);
+      return;
+    }
+    if (a["throw"].exists()) throw std::runtime_error("async tool throws");
+    reply(ToolResult::text(a.dump()));
+  };
+  server->tools = {add, echo, boom, bad, async};
   h.mcp_servers["calc"] = server;
   return h;
 }
@@ -274,11 +287,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
   // Answers given later, from another thread; the rest are dropped unanswered.
   {
     std::vector<PermissionReply> later;
+    std::vector<ToolReply> later_tools;
     {
       std::lock_guard<std::mutex> lk(g_later_mu);
       later.swap(g_later);
+      later_tools.swap(g_later_tools);
     }
     for (std::size_t i = 0; i < later.size(); i += 2) later[i](PermissionDecision::deny("later"));
+    for (std::size_t i = 0; i < later_tools.size(); i += 2) later_tools[i](ToolResult::error("later"));
   }
   drain_callbacks();
   on_strand(*state, [] {});

@@ -77,6 +77,8 @@ def control(out):
     cut = lambda name, inp: {"subtype": "can_use_tool", "tool_name": name, "input": inp, "tool_use_id": "toolu_1",
                              "permission_suggestions": [{"type": "setMode", "mode": "acceptEdits", "destination": "session"}],
                              "decision_reason": "This command requires approval"}
+    call = lambda tool, args: {"subtype": "mcp_message", "server_name": "calc",
+                               "message": {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": tool, "arguments": args}}}
     seeds = [
         resp_ok("REQ1", {"still_queued": []}) + resp_err("REQ2", "no such model"),
         resp_ok("REQ2", {}) + resp_ok("REQ1", {}) + resp_ok("REQ1", {}),
@@ -91,6 +93,8 @@ def control(out):
         req("m3", {"subtype": "mcp_message", "server_name": "calc", "message": {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 2, "b": 3}}}})
         + req("m4", {"subtype": "mcp_message", "server_name": "calc", "message": {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "bad", "arguments": {"content": "[1"}}}})
         + req("m5", {"subtype": "mcp_message", "server_name": "other", "message": {"id": 4}}),
+        req("a1", call("async", {"x": 1})) + req("a2", call("async", {"later": True})) + req("a3", call("async", {"later": 2}))
+        + req("a4", call("async", {"throw": True})) + cancel("a3"),
         req("u1", {"subtype": "no_such_subtype"}) + req(5, {"subtype": "can_use_tool"}) + '{"type":"control_request"}\n',
         '{"type":"system","subtype":"init"}\n' * 10 + resp_ok("REQ1", {}),
         "#oneshot\n" + req("o1", {"subtype": "can_use_tool", "tool_name": "Bash"}) + resp_ok("x", {}) + cancel("o1"),

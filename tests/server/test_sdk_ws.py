@@ -630,6 +630,128 @@ def test_define_tool_after_the_first_query_is_an_error(start_server):
     assert listed["data"]["tools"] == []
 
 
+# The CLI calls the client-defined tool echo_text once (the call waits for the answer), ends the turn,
+# then runs a turn that asks for a permission.
+TOOL_CALL = ('send_control {"subtype":"mcp_message","server_name":"ccbridge","message":{"jsonrpc":"2.0","id":7,'
+             '"method":"tools/call","params":{"name":"echo_text","arguments":{"text":"hi"}}}}')
+TOOL_THEN_PERMISSION = f'wait_user\n{TOOL_CALL}\n{RESULT_LINE}\npermission_turn Bash {{"command":"ls"}}\nwait_eof'
+
+
+def mcp_answers(log_path):
+    """The JSON-RPC answers to tools/call that reached the CLIs, from the shared stdin log."""
+    out = []
+    for line in log_path.read_text().splitlines():
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        r = m.get("response", {}).get("response", {}) if m.get("type") == "control_response" else {}
+        if isinstance(r, dict) and "mcp_response" in r:
+            out.append(r["mcp_response"])
+    return out
+
+
+async def start_tool_query(server):
+    """A connection that defines echo_text and starts a query; returns (ws, its tool_call frame)."""
+    ws, _ = await connect(server)
+    await ws.send(json.dumps({"type": "define_tool", "tool": TOOL}))
+    assert (await recv_json(ws))["type"] == "tool_defined"
+    await ws.send(json.dumps({"type": "query", "prompt": "use the tool", "options": {"permission_requests": True}}))
+    frames = await until(ws, "tool_call", timeout=5)
+    return ws, frames[-1]
+
+
+def test_pending_tool_calls_do_not_hold_up_other_connections(start_server, tmp_path):
+    # More tool calls wait for their clients than the runtime has callback threads (2): with a
+    # handler that blocked a callback thread per call, the later tool_call frames and every other
+    # connection's tool call and permission request would wait behind them (for up to 120 s).
+    log = tmp_path / "stdin.log"
+    s = start_server(script=TOOL_THEN_PERMISSION, env={"CCB_FAKE_STDIN_LOG": str(log)})
+    waiting = 5
+
+    async def go():
+        pending = [await start_tool_query(s) for _ in range(waiting)]
+        t0 = time.monotonic()
+        ws, call = await start_tool_query(s)
+        async with ws:
+            await ws.send(json.dumps({"type": "tool_result", "call_id": call["data"]["call_id"], "content": "prompt answer"}))
+            first = await until(ws, "query_end", timeout=5)
+            await ws.send(json.dumps({"type": "query", "prompt": "list files", "options": {"permission_requests": True}}))
+            head = await until(ws, "permission_request", timeout=5)
+            await ws.send(json.dumps({"type": "permission_response", "request_id": head[-1]["data"]["request_id"], "behavior": "allow"}))
+            second = await until(ws, "query_end", timeout=5)
+        elapsed = time.monotonic() - t0
+        # Now the waiting clients answer, each with its own text, and their turns finish.
+        tails = []
+        for i, (pws, pcall) in enumerate(pending):
+            await pws.send(json.dumps({"type": "tool_result", "call_id": pcall["data"]["call_id"],
+                                       "content": [{"type": "text", "text": f"late answer {i}"}]}))
+        for pws, _ in pending:
+            tails.append(await until(pws, "query_end", timeout=5))
+            await pws.close()
+        return [c for _, c in pending], call, first, second, elapsed, tails
+
+    calls, call, first, second, elapsed, tails = run(go(), timeout=60)
+    assert elapsed < 5, elapsed
+    for c in calls + [call]:
+        assert c["data"]["tool_name"] == "echo_text" and c["data"]["input"] == {"text": "hi"}
+    assert len({c["data"]["call_id"] for c in calls + [call]}) == waiting + 1
+    assert types(first)[-2:] == ["result_message", "query_end"] and first[-2]["data"]["subtype"] == "success"
+    assert "ran Bash" in tool_results(second)[0]["content"]
+    for tail in tails:
+        assert types(tail)[-2:] == ["result_message", "query_end"] and tail[-2]["data"]["subtype"] == "success"
+    # Every answer reached its CLI as the tools/call result (the late ones in any order: each CLI
+    # appends to the shared log when it reads its own stdin).
+    answers = mcp_answers(log)
+    texts = [a["result"]["content"][0]["text"] for a in answers if a.get("id") == 7]
+    assert texts[0] == "prompt answer"
+    assert sorted(texts[1:]) == [f"late answer {i}" for i in range(waiting)]
+    assert not any(a.get("result", {}).get("isError") for a in answers)
+
+
+def test_tool_result_with_is_error_and_unknown_call_id(start_server, tmp_path):
+    log = tmp_path / "stdin.log"
+    s = start_server(script=TOOL_THEN_PERMISSION, env={"CCB_FAKE_STDIN_LOG": str(log)})
+
+    async def go():
+        ws, call = await start_tool_query(s)
+        async with ws:
+            unknown = await expect_error(ws, {"type": "tool_result", "call_id": "call_nope", "content": "x"})
+            bad = await expect_error(ws, {"type": "tool_result", "call_id": call["data"]["call_id"], "content": 5})
+            # The call still waits after those, and is answered once.
+            await ws.send(json.dumps({"type": "tool_result", "call_id": call["data"]["call_id"], "content": "it broke",
+                                      "is_error": True}))
+            tail = await until(ws, "query_end", timeout=5)
+            again = await expect_error(ws, {"type": "tool_result", "call_id": call["data"]["call_id"], "content": "x"})
+            return unknown, bad, tail, again, call["data"]["call_id"]
+
+    unknown, bad, tail, again, call_id = run(go(), timeout=30)
+    assert "call_nope" in unknown and "content" in bad and call_id in again
+    assert types(tail)[-2:] == ["result_message", "query_end"]
+    answers = [a for a in mcp_answers(log) if a.get("id") == 7]
+    assert answers == [{"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": "it broke"}], "isError": True}}]
+
+
+def test_a_tool_call_withdrawn_by_the_cli_refuses_a_late_answer(start_server, tmp_path):
+    log = tmp_path / "stdin.log"
+    cancel = 'emit {"type":"control_cancel_request","request_id":"fake_req_1"}'
+    s = start_server(script=f"wait_user\n{TOOL_CALL.replace('send_control', 'send_control_nowait', 1)}\nsleep 100\n{cancel}\n"
+                            f"{RESULT_LINE}\nwait_eof", env={"CCB_FAKE_STDIN_LOG": str(log)})
+
+    async def go():
+        ws, call = await start_tool_query(s)
+        async with ws:
+            tail = await until(ws, "query_end", timeout=5)
+            late = await expect_error(ws, {"type": "tool_result", "call_id": call["data"]["call_id"], "content": "too late"})
+            await ping(ws)
+            return tail, late
+
+    tail, late = run(go(), timeout=30)
+    assert types(tail)[-2:] == ["result_message", "query_end"]
+    assert "withdrawn" in late
+    assert mcp_answers(log) == []
+
+
 # ---- permissions ----------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
-#include <future>
 #include <map>
 #include <set>
 
@@ -112,11 +111,6 @@ struct DefinedTool {
 struct Conversation {
   std::optional<Session> session;
   std::shared_ptr<Inbox<CliEvent>> inbox;
-};
-
-// A forwarded tool call waiting for the client's tool_result.
-struct ToolCall {
-  std::promise<ToolResult> promise;
 };
 
 class SdkConnection final : public WsHandler, public std::enable_shared_from_this<SdkConnection> {
@@ -382,7 +376,8 @@ private:
     opened_permission_requests_ = permission_requests;
     auto weak = weak_from_this();
     asio::io_context &io = ctx_.ioc;
-    // Tools defined by this client: each call is forwarded to it and waits for its tool_result.
+    // Tools defined by this client: each call is forwarded to it and answered by its tool_result,
+    // without holding a callback thread while the client thinks.
     if (!tools_.empty()) {
       McpServer server;
       server.name = kToolServer;
@@ -392,7 +387,13 @@ private:
         tool.description = t.description;
         tool.input_schema_json = t.schema;
         std::string name = t.name;
-        tool.handler = [weak, &io, name](const JsonView &args) { return forward_tool_call(weak, io, name, args.dump()); };
+        tool.async_handler = [weak, &io, name](const JsonView &args, ToolReply reply) {
+          asio::post(io, [weak, name, args = args.dump(), reply] {
+            auto self = weak.lock();
+            if (!self) return reply(ToolResult::error("the client has gone"));
+            self->forward_tool_call(name, args, reply);
+          });
+        };
         server.tools.push_back(std::move(tool));
         opts.allowed_tools.push_back(std::string("mcp__") + kToolServer + "__" + t.name);
       }
@@ -501,7 +502,10 @@ private:
     pending_inputs_.clear();
     for (auto &kv : permissions_) kv.second.reply(PermissionDecision::deny("the client has gone"));
     permissions_.clear();
-    for (auto &kv : tool_calls_) kv.second->promise.set_value(ToolResult::error("the client has gone"));
+    for (auto &kv : tool_calls_) {
+      kv.second.timer->cancel();
+      kv.second.reply(ToolResult::error("the client has gone"));
+    }
     tool_calls_.clear();
     if (run_ && !run_->finished()) run_->finish();
     if (!conv_) return;
@@ -684,24 +688,31 @@ private:
     publish("{\"type\":\"tools_list\",\"data\":{\"tools\":[" + list + "],\"source\":\"connection\"}}");
   }
 
-  // Runs on a runtime callback thread: forwards the call to the client and waits for its answer.
-  static ToolResult forward_tool_call(const std::weak_ptr<SdkConnection> &weak, asio::io_context &io, const std::string &name,
-                                      std::string args)
+  // A tool call forwarded to the client, waiting for its tool_result (server thread).
+  struct PendingToolCall {
+    ToolReply reply;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+
+  // Server thread: publishes the tool_call frame; the client's tool_result, the timeout or the
+  // end of the conversation answers `reply`.
+  void forward_tool_call(const std::string &name, const std::string &args, ToolReply reply)
   {
-    auto call = std::make_shared<ToolCall>();
-    std::future<ToolResult> answer = call->promise.get_future();
-    asio::post(io, [weak, call, name, args] {
+    std::string id = "call_" + Context::new_id();
+    auto timer = std::make_shared<asio::steady_timer>(ctx_.ioc, kToolCallTimeout);
+    auto weak = weak_from_this();
+    timer->async_wait([weak, id](std::error_code ec) {
       auto self = weak.lock();
-      if (!self) return call->promise.set_value(ToolResult::error("the client has gone"));
-      std::string id = "call_" + Context::new_id();
-      self->tool_calls_[id] = call;
-      self->publish("{\"type\":\"tool_call\",\"data\":{\"call_id\":" + json_str(id) + ",\"tool_name\":" + json_str(name) +
-                    ",\"input\":" + args + "}}");
+      if (ec || !self) return;
+      auto it = self->tool_calls_.find(id);
+      if (it == self->tool_calls_.end()) return;
+      it->second.reply(ToolResult::error("the client did not answer the tool call within " +
+                                         std::to_string(kToolCallTimeout.count()) + " s"));
+      self->tool_calls_.erase(it);
     });
-    if (answer.wait_for(kToolCallTimeout) != std::future_status::ready) {
-      return ToolResult::error("the client did not answer the tool call within " + std::to_string(kToolCallTimeout.count()) + " s");
-    }
-    return answer.get();
+    tool_calls_.emplace(id, PendingToolCall{std::move(reply), timer});
+    publish("{\"type\":\"tool_call\",\"data\":{\"call_id\":" + json_str(id) + ",\"tool_name\":" + json_str(name) +
+            ",\"input\":" + args + "}}");
   }
 
   void on_tool_result(const JsonView &msg)
@@ -721,8 +732,11 @@ private:
     } else {
       return client_error("'content' must be a string or an array of content blocks");
     }
-    it->second->promise.set_value(std::move(r));
+    PendingToolCall call = std::move(it->second);
     tool_calls_.erase(it);
+    call.timer->cancel();
+    if (call.reply.cancelled()) return client_error("tool call '" + std::string(*id) + "' was withdrawn by Claude Code (the turn was interrupted)");
+    call.reply(r);
   }
 
   // ---- permissions -----------------------------------------------------------------------------------
@@ -786,7 +800,7 @@ private:
   std::shared_ptr<Subscription> sub_;
   std::shared_ptr<Conversation> conv_;
   std::vector<DefinedTool> tools_;
-  std::map<std::string, std::shared_ptr<ToolCall>> tool_calls_;
+  std::map<std::string, PendingToolCall> tool_calls_;
   std::map<std::string, PendingPermission> permissions_;
   std::vector<std::string> pending_inputs_;
   bool session_ready_ = false;
