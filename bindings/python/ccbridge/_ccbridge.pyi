@@ -21,6 +21,13 @@ class PermissionReply:
     def allow(self, updated_input_json: Optional[str] = ..., updated_permissions_json: Optional[str] = ...) -> None: ...
     def deny(self, message: str, interrupt: bool = ...) -> None: ...
 
+class ToolReply:
+    """Answers one call of an in-process tool, once, from any thread (later answers are ignored).
+    Dropped unanswered, the CLI gets an error result; cancelled: the CLI withdrew the call."""
+    cancelled: bool
+    answered: bool
+    def __call__(self, content_json: str, is_error: bool = ...) -> None: ...
+
 class Session:
     pid: int
     def send(self, text: str) -> None: ...
@@ -49,7 +56,7 @@ def open_session(
     on_stderr: Optional[Callable[[str], None]] = ...,
     can_use_tool: Optional[Callable[[str, Dict[str, Any], Dict[str, Any], PermissionReply], None]] = ...,
     hooks: Dict[str, List[Tuple[Optional[str], List[Callable[[Dict[str, Any], Optional[str]], Any]], Optional[float]]]] = ...,
-    mcp_servers: List[Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any]], Tuple[str, bool]]]]]] = ...,
+    mcp_servers: List[Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any], ToolReply], None]]]]] = ...,
     initialize: bool = ...,
     initialize_timeout: float = ...,
     control_timeout: float = ...,

@@ -1,17 +1,28 @@
 """In-process MCP tools: @tool and create_sdk_mcp_server(), as in the official SDK. The CLI lists
-and calls them through the control protocol; ccbridge runs the handlers on its callback threads
-(async handlers on the caller's event loop)."""
+and calls them through the control protocol. A call starts on a ccbridge callback thread, which
+only schedules an async handler on the caller's event loop and returns: the answer goes back from
+the loop when the coroutine is done, so a slow tool holds no callback thread. (Without a running
+loop, as in a synchronous query(), the handler runs to completion on the callback thread.)"""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import inspect
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Generic, List, Optional, Tuple, TypeVar, get_type_hints
 
+from . import _ccbridge
 from .types import McpSdkServerConfig
 
 T = TypeVar("T")
+
+log = logging.getLogger("ccbridge")
+
+# How often a running tool coroutine checks whether the CLI withdrew its call (seconds).
+CANCEL_POLL_S = 0.1
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
 
@@ -56,21 +67,92 @@ class SdkMcpServer:
         self.tools = list(tools)
 
     def _engine_spec(self, name: str, loop: Optional[asyncio.AbstractEventLoop]
-                     ) -> Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any]], Tuple[str, bool]]]]]:
-        from ._engine import run_callable
-
-        def handler_for(t: SdkMcpTool[Any]) -> Callable[[Dict[str, Any]], Tuple[str, bool]]:
-            def run(args: Dict[str, Any]) -> Tuple[str, bool]:
-                try:
-                    out = run_callable(t.handler, loop, args) or {}
-                except Exception as e:  # noqa: BLE001 - the model sees the error, as with the SDK
-                    return json.dumps([{"type": "text", "text": f"{type(e).__name__}: {e}"}]), True
-                return json.dumps(out.get("content", [])), bool(out.get("is_error", False))
-
-            return run
+                     ) -> Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any], _ccbridge.ToolReply], None]]]]:
+        def handler_for(t: SdkMcpTool[Any]) -> Callable[[Dict[str, Any], _ccbridge.ToolReply], None]:
+            return lambda args, reply: _start_call(t, loop, args, reply)
 
         return name, self.version, [(t.name, t.description, json.dumps(json_schema(t.input_schema)), handler_for(t))
                                     for t in self.tools]
+
+
+# ---- one tool call -------------------------------------------------------------------------------
+
+
+def _answer(reply: _ccbridge.ToolReply, out: Any) -> None:
+    """Sends a handler's result ({"content": [...], "is_error": bool}) to the CLI."""
+    try:
+        out = out or {}
+        content_json, is_error = json.dumps(out.get("content", [])), bool(out.get("is_error", False))
+    except Exception as e:  # noqa: BLE001 - a malformed result is the tool's error, as an exception is
+        _answer_error(reply, e)
+        return
+    reply(content_json, is_error)
+
+
+def _answer_error(reply: _ccbridge.ToolReply, e: BaseException) -> None:
+    """The model sees a handler's exception as an error result, as with the SDK."""
+    reply(json.dumps([{"type": "text", "text": f"{type(e).__name__}: {e}"}]), True)
+
+
+async def _watched(awaitable: Awaitable[Any], reply: _ccbridge.ToolReply) -> Any:
+    """Awaits a tool's coroutine and cancels it if the CLI withdraws the call (an interrupt), as the
+    SDK does on control_cancel_request; its answer would be dropped anyway."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        while not task.done():
+            await asyncio.wait((task,), timeout=CANCEL_POLL_S)
+            if reply.cancelled:
+                task.cancel()
+                break
+        return await task
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+
+
+def _start_call(t: SdkMcpTool[Any], loop: Optional[asyncio.AbstractEventLoop], args: Dict[str, Any],
+                reply: _ccbridge.ToolReply) -> None:
+    """Runs on a ccbridge callback thread: answers a synchronous handler at once, and schedules a
+    coroutine on the caller's event loop, answering from there when it is done."""
+    try:
+        r = t.handler(args)
+    except Exception as e:  # noqa: BLE001
+        _answer_error(reply, e)
+        return
+    if not inspect.isawaitable(r):
+        _answer(reply, r)
+        return
+    if loop is None or not loop.is_running():
+        # No loop of the caller's to run on: run here, on this callback thread, until done.
+        try:
+            out = asyncio.run(_watched(r, reply))
+        except BaseException as e:  # noqa: BLE001 - includes a cancelled call (its answer is dropped)
+            _answer_error(reply, e)
+            return
+        _answer(reply, out)
+        return
+
+    def done(f: concurrent.futures.Future[Any]) -> None:  # on the loop (here if already done)
+        try:
+            if f.cancelled():  # the CLI withdrew the call, or the loop is shutting down
+                _answer_error(reply, asyncio.CancelledError(f"tool '{t.name}' was cancelled"))
+            elif (e := f.exception()) is not None:
+                _answer_error(reply, e)
+            else:
+                _answer(reply, f.result())
+        except BaseException:  # noqa: BLE001 - the CLI gets an error result when reply is dropped
+            log.exception("answering a call of tool %s failed", t.name)
+
+    coro = _watched(r, reply)
+    try:
+        fut = asyncio.run_coroutine_threadsafe(coro, loop)
+    except RuntimeError as e:  # the loop closed meanwhile
+        coro.close()
+        if inspect.iscoroutine(r):
+            r.close()
+        _answer_error(reply, e)
+        return
+    fut.add_done_callback(done)
 
 
 def create_sdk_mcp_server(name: str, version: str = "1.0.0", tools: Optional[List[SdkMcpTool[Any]]] = None

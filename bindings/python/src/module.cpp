@@ -324,8 +324,56 @@ std::map<std::string, std::vector<ccbridge::HookMatcher>> hooks_from(const py::d
   return out;
 }
 
+// A ToolReply as Python sees it: called once with (content blocks JSON text, is_error), from any
+// thread, now or later. Answering and dropping only post to the session's strand; both release
+// the GIL anyway, so that nothing C++ does there can wait on a thread that needs it.
+struct PyToolReply {
+  ccbridge::ToolReply reply;
+  explicit PyToolReply(ccbridge::ToolReply r) : reply(std::move(r)) {}
+  PyToolReply(const PyToolReply &) = delete;
+  PyToolReply &operator=(const PyToolReply &) = delete;
+  void answer(const std::string &content_json, bool is_error) const
+  {
+    ccbridge::ToolResult r;
+    r.content_json = content_json;
+    r.is_error = is_error;
+    reply(r);  // called with the GIL released (call_guard)
+  }
+  bool cancelled() const { return reply.cancelled(); }
+  bool answered() const { return reply.answered(); }
+  // The last copy, dropped unanswered, sends the CLI an error result.
+  ~PyToolReply()
+  {
+    if (python_alive() && PyGILState_Check()) {
+      py::gil_scoped_release nogil;
+      ccbridge::ToolReply dropping = std::move(reply);
+    }
+  }
+};
+
+// Python gets (arguments, reply) on a callback thread and must return at once: it answers through
+// reply, now or later (an async tool from the caller's event loop), so no callback thread waits
+// for it. An exception that escapes the Python side becomes an error result carrying its text.
+ccbridge::AsyncToolHandler tool_handler(py::object fn)
+{
+  auto f = hold(std::move(fn));
+  return [f](const ccbridge::JsonView &args, ccbridge::ToolReply reply) {
+    if (!python_alive()) return reply(ccbridge::ToolResult::error("the Python interpreter is shutting down"));
+    std::optional<std::string> failed;
+    {
+      py::gil_scoped_acquire gil;
+      try {
+        f->obj(to_python(args), py::cast(new PyToolReply(reply), py::return_value_policy::take_ownership));
+      } catch (py::error_already_set &e) {
+        failed = e.what();
+      }
+    }
+    if (failed) reply(ccbridge::ToolResult::error(*failed));  // ignored if Python answered first
+  };
+}
+
 // mcp_servers: [(name, version, [(tool, description, input_schema_json, handler)])]; a handler gets
-// the arguments dict and returns (content blocks JSON text, is_error).
+// the arguments dict and a ToolReply (see tool_handler).
 std::vector<ccbridge::McpServer> mcp_servers_from(const py::list &servers)
 {
   std::vector<ccbridge::McpServer> out;
@@ -340,20 +388,7 @@ std::vector<ccbridge::McpServer> mcp_servers_from(const py::list &servers)
       x.name = py::cast<std::string>(tt[0]);
       x.description = py::cast<std::string>(tt[1]);
       x.input_schema_json = py::cast<std::string>(tt[2]);
-      auto f = hold(py::reinterpret_borrow<py::object>(tt[3]));
-      x.handler = [f](const ccbridge::JsonView &args) {
-        if (!python_alive()) return ccbridge::ToolResult::error("the Python interpreter is shutting down");
-        py::gil_scoped_acquire gil;
-        try {
-          auto r = py::cast<py::tuple>(f->obj(to_python(args)));
-          ccbridge::ToolResult res;
-          res.content_json = py::cast<std::string>(r[0]);
-          res.is_error = py::cast<bool>(r[1]);
-          return res;
-        } catch (py::error_already_set &e) {
-          return ccbridge::ToolResult::error(e.what());
-        }
-      };
+      x.async_handler = tool_handler(py::reinterpret_borrow<py::object>(tt[3]));
       srv.tools.push_back(std::move(x));
     }
     out.push_back(std::move(srv));
@@ -509,6 +544,12 @@ PYBIND11_MODULE(_ccbridge, m)
       .def("deny", &PyPermissionReply::deny, py::arg("message"), py::arg("interrupt") = false)
       .def_property_readonly("cancelled", &PyPermissionReply::cancelled)
       .def_property_readonly("answered", &PyPermissionReply::answered);
+
+  py::class_<PyToolReply>(m, "ToolReply")
+      .def("__call__", &PyToolReply::answer, py::arg("content_json"), py::arg("is_error") = false,
+           py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("cancelled", &PyToolReply::cancelled)
+      .def_property_readonly("answered", &PyToolReply::answered);
 
   py::class_<PySession>(m, "Session")
       .def("send", &PySession::send)
