@@ -121,21 +121,6 @@ std::string tools_list(const McpServer &server)
   return s + "]}";
 }
 
-std::string tools_call(const McpServer &server, const std::string &id, const JsonView &params)
-{
-  std::string_view name = params["name"].string_or();
-  for (const auto &t : server.tools) {
-    if (t.name != name) continue;
-    if (!t.handler) return rpc_error(id, -32603, "tool '" + t.name + "' has no synchronous handler");
-    try {
-      return tool_response(id, t.name, t.handler(params["arguments"]));
-    } catch (...) {
-      return tool_failure(id, t.name);
-    }
-  }
-  return rpc_error(id, -32602, "unknown tool '" + std::string(name) + "' on server '" + server.name + "'");
-}
-
 }  // namespace
 
 std::string rpc_id(const JsonView &message)
@@ -177,6 +162,25 @@ std::string tool_failure(const std::string &id, const std::string &tool)
   }
 }
 
+namespace {
+
+std::string tools_call(const McpServer &server, const std::string &id, const JsonView &message)
+{
+  const Tool *t = called_tool(server, message);
+  if (!t) {
+    return rpc_error(id, -32602, "unknown tool '" + std::string(message["params"]["name"].string_or()) +
+                                     "' on server '" + server.name + "'");
+  }
+  if (!t->handler) return rpc_error(id, -32603, "tool '" + t->name + "' has no synchronous handler");
+  try {
+    return tool_response(id, t->name, t->handler(message["params"]["arguments"]));
+  } catch (...) {
+    return tool_failure(id, t->name);
+  }
+}
+
+}  // namespace
+
 std::string mcp_handle(const McpServer &server, const JsonView &message)
 {
   std::string id = rpc_id(message);
@@ -196,7 +200,7 @@ std::string mcp_handle(const McpServer &server, const JsonView &message)
     return rpc_result(id, r + "}}");
   }
   if (method == "tools/list") return rpc_result(id, tools_list(server));
-  if (method == "tools/call") return tools_call(server, id, message["params"]);
+  if (method == "tools/call") return tools_call(server, id, message);
   if (method == "ping") return rpc_result(id, "{}");
   return rpc_error(id, -32601, "method not found: " + std::string(method));
 }

@@ -1,6 +1,6 @@
-// Starting the CLI: vfork (fork to switch users) + execve of an argv vector (never a shell), in its own process group,
-// with a parent-death signal, stdin/stdout/stderr pipes, and an error pipe that turns exec
-// failures into distinct errors. POSIX (Linux) only.
+// Starting the CLI: vfork (fork to switch users) + execve of an argv vector (never a shell), in
+// its own process group, with a parent-death signal, stdin/stdout/stderr pipes, and an error pipe
+// that turns exec failures into distinct errors. POSIX (Linux) only.
 #pragma once
 
 #include <ccbridge/stream.hpp>

@@ -11,6 +11,7 @@
 #include <asio/io_context.hpp>
 
 #include <array>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -60,6 +61,11 @@ struct Metrics {
   std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> latency_counts{};
   std::atomic<std::uint64_t> latency_sum_ns{0};
   void observe_latency(double seconds);
+  /// Relay latency of a line read at `read_at` (Message::read_at), handed on now.
+  void observe_relay(std::chrono::steady_clock::time_point read_at)
+  {
+    observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - read_at).count());
+  }
 };
 
 class Router;

@@ -3,6 +3,7 @@
 // callbacks (allow, edited input, deny, asynchronous answers, cancellation), and a caller that
 // stops reading.
 #include "children.hpp"
+#include "fake_session.hpp"
 
 #include <ccbridge/ccbridge.hpp>
 
@@ -21,36 +22,17 @@
 
 using namespace ccbridge;
 using namespace std::chrono_literals;
+using ccb_test::fake_session;
 using ccb_test::NoLeftovers;
+using ccb_test::read_all;
 
 namespace {
-
-SessionOptions fake_session(const std::string &script)
-{
-  SessionOptions so;
-  so.options.cli_path = CCB_FAKE_CLI;
-  so.options.env["CCB_FAKE_SCRIPT_TEXT"] = script;
-  so.options.shutdown.exit_wait = 500ms;
-  so.options.shutdown.term_wait = 300ms;
-  so.options.shutdown.drain_wait = 300ms;
-  so.control_timeout = 5s;
-  so.initialize_timeout = 5s;
-  return so;
-}
 
 const Message *find_type(const std::vector<Message> &msgs, std::string_view type)
 {
   for (const auto &m : msgs)
     if (m.type_name() == type) return &m;
   return nullptr;
-}
-
-std::string read_all(const std::string &path)
-{
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // the CLI withdraws, invalid tool definitions, and many calls outstanding at once while another
 // session's permission callback still runs.
 #include "children.hpp"
+#include "fake_session.hpp"
 
 #include <ccbridge/ccbridge.hpp>
 
@@ -26,21 +27,17 @@
 using namespace ccbridge;
 using namespace std::chrono_literals;
 using ccb_test::NoLeftovers;
+using ccb_test::read_all;
 
 namespace {
 
 // The runtime's callback pool has this many threads (lib/detail/runtime_impl.hpp).
 constexpr int kCallbackThreads = 2;
 
+// The tool calls come without initialize (the fake CLI's script starts at once).
 SessionOptions fake_session(const std::string &script)
 {
-  SessionOptions so;
-  so.options.cli_path = CCB_FAKE_CLI;
-  so.options.env["CCB_FAKE_SCRIPT_TEXT"] = script;
-  so.options.shutdown.exit_wait = 500ms;
-  so.options.shutdown.term_wait = 300ms;
-  so.options.shutdown.drain_wait = 300ms;
-  so.control_timeout = 5s;
+  SessionOptions so = ccb_test::fake_session(script);
   so.initialize = false;
   return so;
 }
@@ -79,13 +76,6 @@ std::vector<JsonView> mcp_answers(Session &s, std::size_t n)
   return out;
 }
 
-std::string read_all(const std::string &path)
-{
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The JSON-RPC answers found in a CCB_FAKE_STDIN_LOG file.
 std::vector<JsonView> logged_answers(const std::string &path)

@@ -32,22 +32,19 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
 {
   for (auto &ev : batch) {
     switch (ev.kind) {
-    case CliEvent::Kind::message:
-      if (ev.msg.is(MessageType::invalid_line)) {
-        // Why, in the core's words: not JSON, not UTF-8, a NUL byte, or over the line limit.
-        std::string_view why = ev.msg.line_error().description;
-        constexpr std::string_view kDropped = "; it was dropped";
-        if (why.size() >= kDropped.size() && why.substr(why.size() - kDropped.size()) == kDropped)
-          why.remove_suffix(kDropped.size());
-        run.publish(error_frame("the CLI wrote a line that was skipped: " + std::string(why)));
-      } else {
-        run.publish(std::string(ev.msg.raw()));
-      }
-      ctx.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
+    case CliEvent::Kind::message: {  // an invalid line (the premap below forwards every other)
+      // Why, in the core's words: not JSON, not UTF-8, a NUL byte, or over the line limit.
+      std::string_view why = ev.msg.line_error().description;
+      constexpr std::string_view kDropped = "; it was dropped";
+      if (why.size() >= kDropped.size() && why.substr(why.size() - kDropped.size()) == kDropped)
+        why.remove_suffix(kDropped.size());
+      run.publish(error_frame("the CLI wrote a line that was skipped: " + std::string(why)));
+      ctx.metrics.observe_relay(ev.at);
       break;
+    }
     case CliEvent::Kind::frame:  // a line forwarded as written (premap)
       run.publish(std::move(ev.text));
-      ctx.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
+      ctx.metrics.observe_relay(ev.at);
       break;
     case CliEvent::Kind::stderr_line:
       run.publish(error_frame(ev.text));

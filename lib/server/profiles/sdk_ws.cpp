@@ -571,19 +571,14 @@ private:
       } else {
         continue;
       }
-      ctx_.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
+      ctx_.metrics.observe_relay(ev.at);
     }
   }
 
+  // Every message but an assistant one (assistant_frame maps those on the I/O thread).
   void map_message(const Message &m)
   {
     switch (m.type()) {
-    case MessageType::assistant: {
-      std::string frame;
-      assistant_frame(m, frame);
-      publish(std::move(frame));
-      break;
-    }
     case MessageType::user: {
       if (m.raw().find("\"tool_result\"") == std::string_view::npos) break;
       // Tool results come back in user messages; the seed's clients read them as assistant_message.

@@ -144,7 +144,7 @@ private:
         break;
       case CliEvent::Kind::frame:
         conn_.send_text(std::move(ev.text));
-        ctx_.metrics.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - ev.at).count());
+        ctx_.metrics.observe_relay(ev.at);
         break;
       case CliEvent::Kind::stderr_line:
         conn_.send_text(error_body(ev.text));
