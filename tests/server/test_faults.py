@@ -298,9 +298,10 @@ FAULTS = {
 }
 
 
-def script_for(fault, gc, pause_ms):
+def script_for(fault, gc, go=None):
+    """`go`: a path the CLI waits for after the prompt (opcode: until the live clients are attached)."""
     f = FAULTS[fault]
-    return (f["before"].format(gc=gc) + "wait_user\n" + (f"sleep {pause_ms}\n" if pause_ms else "") +
+    return (f["before"].format(gc=gc) + "wait_user\n" + (f"wait_file {go}\n" if go else "") +
             f"repeat_line {BURST} {ASSISTANT}\n" + seq_lines(0, K) + f["after"])
 
 
@@ -373,15 +374,21 @@ def sdk_burst(f):
     return f.get("type") == "assistant_message" and f["data"]["content"][0].get("text", "").startswith("burst ")
 
 
-async def opcode_rep(s, fault):
+async def opcode_rep(s, fault, go):
     """One run watched by two live clients and one that attaches after the end; returns their
-    (frames, close code) and the seconds from cancel to the end (ignores_sigterm)."""
+    (frames, close code) and the seconds from cancel to the end (ignores_sigterm). The CLI writes
+    once both live clients are attached (it waits for the file `go`)."""
+    go.unlink(missing_ok=True)
     r = execute(s)
     url = s.ws_url(r["websocket_url"])
     cancel_took = []
+    attached = []
 
     async def watch(canceller=False):
         async with ws_connect(url) as ws:
+            attached.append(ws)
+            if len(attached) == 2:
+                go.touch()
             frames = []
             try:
                 while True:
@@ -441,9 +448,10 @@ def check_sdk_rep(fault, frames):
 @pytest.mark.parametrize("profile", ["opcode", "sdk-ws"])
 def test_fault_loses_nothing_and_leaves_nothing(start_server, tmp_path, profile, fault):
     gc = tmp_path / "grandchild.pid"
-    # opcode: a pause lets the two live clients attach before the CLI writes; finished runs are
+    # opcode: the CLI writes once the two live clients are attached (wait_file); finished runs are
     # held for a second, for the late client. sdk-ws: one client, nothing to hold.
-    s = start_server(script=script_for(fault, gc, 50 if profile == "opcode" else 0),
+    go = tmp_path / "go"
+    s = start_server(script=script_for(fault, gc, go if profile == "opcode" else None),
                      args=QUICK + ([] if profile == "opcode" else ["--run-grace-seconds", "0"]))
     pid = s.proc.pid
     fds0 = rss0 = None
@@ -454,7 +462,7 @@ def test_fault_loses_nothing_and_leaves_nothing(start_server, tmp_path, profile,
         gc.unlink(missing_ok=True)
         t0 = time.monotonic()
         if profile == "opcode":
-            sid, results, cancel_took = run(opcode_rep(s, fault), timeout=60)
+            sid, results, cancel_took = run(opcode_rep(s, fault, go), timeout=60)
             check_opcode_rep(fault, sid, results)
             if fault == "ignores_sigterm":
                 # Only SIGKILL, after exit_wait and term_wait, can end this CLI.

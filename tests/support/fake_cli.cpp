@@ -1046,6 +1046,7 @@ enum class Op {
   hang,
   close_stdout,
   grandchild,
+  wait_file,
   dump_invocation,
   serve_turns,
   send_control,
@@ -1071,7 +1072,7 @@ bool is_json_object(const std::string &s)
 const char *const kCommandNames[] = {
     "wait_user", "wait_eof",     "echo_stdin_lines", "emit",  "emit_raw", "replay",         "repeat",
     "repeat_line", "flood",      "big_line",         "split", "stderr",   "stderr_flood",   "sleep",
-    "exit",      "kill",         "ignore_sigterm",   "hang",  "close_stdout", "grandchild", "dump_invocation",
+    "exit",      "kill",         "ignore_sigterm",   "hang",  "close_stdout", "grandchild", "wait_file", "dump_invocation",
     "serve_turns", "send_control_nowait", "send_control", "permission_turn", "timed_text",
 };
 
@@ -1259,6 +1260,9 @@ Cmd parse_line(const std::string &raw, int n)
   } else if (word == "grandchild") {
     c.op = Op::grandchild;
     c.text = need_path(rest, "grandchild <pidfile>");
+  } else if (word == "wait_file") {
+    c.op = Op::wait_file;
+    c.text = need_path(rest, "wait_file <path>");
   } else if (word == "dump_invocation") {
     c.op = Op::dump_invocation;
     c.text = need_path(rest, "dump_invocation <path>");
@@ -1574,6 +1578,19 @@ void do_close_stdout()
   g_stdout_closed = true;
 }
 
+// Lets a test hold the script at a point of its choosing (until its clients are ready, say)
+// instead of guessing with a sleep.
+void do_wait_file(const Cmd &c)
+{
+  g_wire.flush();
+  for (int i = 0; i < 30000; ++i) {
+    struct stat st;
+    if (::stat(c.text.c_str(), &st) == 0) return;
+    sleep_ms(1);
+  }
+  runtime_failure(c.line, "'" + c.text + "' did not appear within 30 s");
+}
+
 void do_grandchild(const Cmd &c)
 {
   const std::string &pidfile = c.text;
@@ -1661,6 +1678,7 @@ void run(const std::vector<Cmd> &cmds)
         for (;;) ::pause();
       case Op::close_stdout: do_close_stdout(); break;
       case Op::grandchild: do_grandchild(c); break;
+      case Op::wait_file: do_wait_file(c); break;
       case Op::dump_invocation: do_dump_invocation(c); break;
     }
   }
