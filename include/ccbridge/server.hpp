@@ -74,6 +74,11 @@ struct ServerConfig {
   std::vector<std::string> allowed_permission_modes{"default", "acceptEdits", "plan"};
   /// The mode used when a client asks for none.
   std::string default_permission_mode = "default";
+  /// Tools a client may pre-approve (sdk-ws `allowed_tools`), checked per element: "X" allows "X"
+  /// and any rule "X(...)", "X(rule)" allows exactly that rule, "*" allows any. Default: the
+  /// read-only tools. Elements with a comma, or a space outside "(...)", are always refused (the
+  /// CLI would read them as several tools).
+  std::vector<std::string> client_allowed_tools{"Read", "Glob", "Grep", "LS", "NotebookRead"};
 
   /// Bearer token required on every route except /health (header `Authorization: Bearer <t>`, or
   /// `?token=<t>` for browsers' WebSockets). Empty: no token.

@@ -41,6 +41,8 @@ const char kServeUsage[] =
     "  --cors                       answer CORS preflights for allowed origins (env CORS=1)\n"
     "  --permission-modes A,B       modes clients may ask for (default: default,acceptEdits,plan)\n"
     "  --default-permission-mode M  mode when a client asks for none (default: default)\n"
+    "  --client-allowed-tools A,B   tools clients may pre-approve; X allows X and X(...), * any\n"
+    "                               (default: Read,Glob,Grep,LS,NotebookRead)\n"
     "  --max-sessions N             live CLI processes at most (default 100, env MAX_SESSIONS)\n"
     "  --session-timeout-minutes N  sdk-ws idle session timeout (default 30, env SESSION_TIMEOUT_MINUTES)\n"
     "  --session-timeout-seconds N  the same in seconds\n"
@@ -178,6 +180,7 @@ int run_serve(int argc, char **argv)
     else if (a == "--cors") cfg.cors = true;
     else if (a == "--permission-modes") cfg.allowed_permission_modes = split_commas(value());
     else if (a == "--default-permission-mode") cfg.default_permission_mode = value();
+    else if (a == "--client-allowed-tools") cfg.client_allowed_tools = split_commas(value());
     else if (a == "--max-sessions") cfg.limits.max_sessions = static_cast<std::size_t>(to_number(a, value(), 1, 1000000));
     else if (a == "--reconnect-grace-seconds") cfg.sdk_ws_reconnect_grace = std::chrono::seconds(to_number(a, value(), 0, 86400));
     else if (a == "--session-timeout-seconds") cfg.sdk_ws_session_timeout = std::chrono::seconds(to_number(a, value(), 1, 6000000));

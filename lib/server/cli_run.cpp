@@ -34,7 +34,7 @@ std::shared_ptr<CliRun> CliRun::start(Context &ctx, const std::string &prompt, O
         if (auto r = weak_run.lock())
           if (!r->ended_) r->stream_->resume_reading();
       });
-  ++ctx.live_processes;  // until the end event
+  run->slot_ = ctx.processes.take();  // until the end event, which comes after the reap
   run->self_ = run;
   run->stream_->on_message(
       [inbox, premap = std::move(premap)](const Message &m) {
@@ -69,7 +69,7 @@ void CliRun::on_batch(std::vector<CliEvent> &batch)
       ctx_.metrics.bytes_from_cli += ev.kind == CliEvent::Kind::frame ? ev.cli_bytes : ev.msg.raw().size();
     } else if (ev.kind == CliEvent::Kind::end) {
       ended_ = true;
-      --ctx_.live_processes;
+      slot_.release();
       inbox_->close();
     }
   }

@@ -56,7 +56,7 @@ inline CliEvent end_event(const RunOutcome &o)
 }
 
 /// Owns the Stream of one run. The process counts against limits.max_sessions until its end
-/// event has been handled on the server thread.
+/// event (sent once it has been reaped) has been handled on the server thread.
 class CliRun : public std::enable_shared_from_this<CliRun> {
 public:
   using Handler = std::function<void(std::vector<CliEvent> &)>;
@@ -82,6 +82,7 @@ private:
   Context &ctx_;
   std::optional<Stream> stream_;
   std::shared_ptr<Inbox<CliEvent>> inbox_;
+  ProcessSlots::Slot slot_;
   Handler handler_;
   bool ended_ = false;
   std::shared_ptr<CliRun> self_;  // alive until the end event, whoever else lets go

@@ -124,6 +124,7 @@ ServerConfig server_config_from_json(std::string_view json)
     } else if (n == "allowed_roots") c.allowed_roots = strings(x, k);
     else if (n == "allowed_permission_modes") c.allowed_permission_modes = strings(x, k);
     else if (n == "default_permission_mode") c.default_permission_mode = str(x, k);
+    else if (n == "client_allowed_tools") c.client_allowed_tools = strings(x, k);
     else if (n == "token") c.token = str(x, k);
     else if (n == "allowed_origins") c.allowed_origins = strings(x, k);
     else if (n == "cors") c.cors = boolean(x, k);

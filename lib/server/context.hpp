@@ -86,6 +86,52 @@ private:
   std::vector<std::thread> threads_;
 };
 
+/// CLI processes started for clients: each counts from the moment it is asked for until it has
+/// been reaped (limits.max_sessions holds across every profile, and a process whose client left
+/// still counts while its shutdown ladder runs). A Slot gives its place back once, when released
+/// or destroyed, on any thread, even after the server is gone.
+class ProcessSlots {
+public:
+  class Slot {
+  public:
+    Slot() = default;
+    explicit Slot(std::shared_ptr<std::atomic<std::size_t>> count) : count_(std::move(count)) { ++*count_; }
+    Slot(Slot &&o) noexcept : count_(std::move(o.count_)) {}
+    Slot &operator=(Slot &&o) noexcept
+    {
+      if (this != &o) {
+        release();
+        count_ = std::move(o.count_);
+      }
+      return *this;
+    }
+    Slot(const Slot &) = delete;
+    Slot &operator=(const Slot &) = delete;
+    ~Slot() { release(); }
+    void release() noexcept
+    {
+      if (count_) --*count_;
+      count_.reset();
+    }
+    explicit operator bool() const noexcept { return count_ != nullptr; }
+
+  private:
+    std::shared_ptr<std::atomic<std::size_t>> count_;
+  };
+  explicit ProcessSlots(std::size_t max) : max_(max) {}
+  /// A slot, or an empty one when `max` processes are already counted.
+  Slot take()
+  {
+    if (live() >= max_) return {};
+    return Slot(count_);
+  }
+  std::size_t live() const { return count_->load(); }
+
+private:
+  std::size_t max_;
+  std::shared_ptr<std::atomic<std::size_t>> count_ = std::make_shared<std::atomic<std::size_t>>(0);
+};
+
 struct Context {
   Context(asio::io_context &io, Runtime &rt, const ServerConfig &c, Hub &h, Logger &l, Metrics &m)
       : ioc(io), runtime(rt), cfg(c), hub(h), log(l), metrics(m)
@@ -97,9 +143,12 @@ struct Context {
   Hub &hub;
   Logger &log;
   Metrics &metrics;
+  ProcessSlots processes{cfg.limits.max_sessions};
   Workers workers{4};
+  /// Closing sessions (a shutdown ladder can take seconds): apart from `workers`, so that a slow
+  /// teardown never delays another client's query.
+  Workers teardown{2};
   std::vector<std::string> roots;     ///< allowed roots, resolved (realpath) at start
-  std::size_t live_processes = 0;     ///< CLI processes started for clients and not yet ended
   bool stopping = false;
   /// Called (server thread) when the server starts stopping: profiles end what no connection
   /// handler would (e.g. sdk-ws conversations waiting for a reconnect).
@@ -113,12 +162,27 @@ struct Context {
   bool resolve_cwd(const std::string &requested, std::string &resolved, std::string &why) const;
   /// A permission mode the operator lets clients ask for.
   bool mode_allowed(const std::string &mode) const;
+  /// What may become of one element of a client's allowed_tools under permission mode `mode`.
+  enum class ToolGrant {
+    refused,  ///< malformed, or not among ServerConfig::client_allowed_tools; `why` says which
+    rule,     ///< pass it to the CLI as an allow rule
+    by_mode,  ///< an edit tool under acceptEdits: the mode grants it inside the working
+              ///< directory already, and an allow rule would reach beyond it, so it is not passed
+  };
+  ToolGrant client_tool(std::string_view element, const std::string &mode, std::string &why) const;
   /// Whether one more CLI process may start (limits.max_sessions).
-  bool can_start_process() const { return live_processes < cfg.limits.max_sessions; }
+  bool can_start_process() const { return processes.live() < cfg.limits.max_sessions; }
   /// The options of a new run: the configured base, with the CLI's stderr kept short.
   Options base_options() const;
-  /// A fresh random id (UUID v4 text).
+  /// A Claude Code session id as clients pass it to resume: a UUID (8-4-4-4-12 hex digits).
+  static bool session_id_ok(std::string_view id);
+  /// A model name or alias: 1 to 128 of letters, digits and . _ - : / @ [ ], not starting with
+  /// '-' (Bedrock and Vertex ids have ':', '/' and '@'; "[1m]" marks a context size).
+  static bool model_ok(std::string_view model);
+  /// A fresh random id (UUID v4 text, 122 bits from the OS's CSPRNG).
   static std::string new_id();
+  /// A fresh secret (256 bits from the OS's CSPRNG, as 64 hex digits): resume tokens.
+  static std::string new_secret();
 };
 
 /// Routes by method and path; `{name}` matches one path segment into HttpRequest::params.
@@ -151,6 +215,13 @@ std::string json_str(std::string_view s);
 /// RFC 6455 requires to be UTF-8.
 std::string utf8_or_replaced(std::string_view s);
 std::string error_body(std::string_view message);
+/// Client text quoted in an error, in single quotes and cut to 64 bytes: a reply must not echo
+/// a megabyte the client sent.
+std::string quoted(std::string_view client_text);
+/// `n` bytes from the kernel's CSPRNG (getrandom); throws Error(io_error) if it fails.
+void random_bytes(void *out, std::size_t n);
+/// Compares two secrets in time that depends only on their lengths.
+bool secret_equal(std::string_view a, std::string_view b);
 
 void register_opcode(Context &ctx, Router &r);
 /// The browser demo page (GET /, /demo, /demo/config), served with the opcode profile it uses.

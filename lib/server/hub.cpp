@@ -43,9 +43,18 @@ void release_memory(std::size_t bytes)
 
 // ---- EventLog ----------------------------------------------------------------------------------
 
+std::size_t EventLog::footprint(const Frame &f)
+{
+  // The text, its prepared WebSocket copy (made at the first send, kept for the other readers),
+  // and the objects around them. Counting only the text let 2,000,000 pongs hold 517 MB under a
+  // 64 MB cap.
+  constexpr std::size_t kPerFrame = 256;
+  return 2 * f.text.size() + kPerFrame;
+}
+
 std::uint64_t EventLog::append(FramePtr f, std::uint64_t keep_from)
 {
-  bytes_ += f->text.size();
+  bytes_ += footprint(*f);
   total_ += f->text.size();
   frames_.push_back(std::move(f));
   ends_.push_back(total_);
@@ -58,7 +67,7 @@ void EventLog::trim(std::uint64_t keep_from)
 {
   // Keep at least the newest event, however large.
   while (bytes_ > cap_ && frames_.size() > 1 && first_ < keep_from) {
-    bytes_ -= frames_.front()->text.size();
+    bytes_ -= footprint(*frames_.front());
     frames_.pop_front();
     dropped_end_ = ends_.front();
     ends_.pop_front();
@@ -77,9 +86,9 @@ Subscription::~Subscription() { detach(); }
 
 void Subscription::start(std::uint64_t since)
 {
-  cursor_ = since + 1;
   const EventLog &log = run_->log_;
-  if (cursor_ > log.next_seq()) cursor_ = log.next_seq();  // a future seq: from the live edge
+  // A future seq: from the live edge (compared before adding 1, which would wrap at 2^64 - 1).
+  cursor_ = since >= log.next_seq() ? log.next_seq() : since + 1;
   if (cursor_ < log.first_seq()) {
     ++run_->hub_.stats().replay_gaps;
     std::uint64_t first = log.first_seq();

@@ -35,8 +35,8 @@ struct HubLimits {
   std::size_t lead_backlog_bytes = 4u << 20;
 };
 
-/// Sequence-numbered frames of one run. Beyond `cap_bytes` the oldest are dropped, but never one
-/// at or after `keep_from` (what the most advanced reader still needs).
+/// Sequence-numbered frames of one run. Beyond `cap_bytes` of memory the oldest are dropped, but
+/// never one at or after `keep_from` (what the most advanced reader still needs).
 class EventLog {
 public:
   explicit EventLog(std::size_t cap_bytes) : cap_(cap_bytes) {}
@@ -53,7 +53,9 @@ public:
   std::uint64_t first_seq() const { return first_; }        ///< oldest held
   std::uint64_t next_seq() const { return first_ + frames_.size(); }  ///< one past the newest
   const FramePtr &at(std::uint64_t seq) const { return frames_[seq - first_]; }
+  /// Memory the held frames take (EventLog::footprint), which `cap_bytes` limits.
   std::size_t bytes() const { return bytes_; }
+  static std::size_t footprint(const Frame &f);
 
 private:
   std::deque<FramePtr> frames_;
@@ -61,7 +63,7 @@ private:
   std::uint64_t total_ = 0;         // bytes ever appended
   std::uint64_t dropped_end_ = 0;   // offset just past the last dropped frame
   std::uint64_t first_ = 1;
-  std::size_t bytes_ = 0;
+  std::size_t bytes_ = 0;  // footprint of the held frames
   std::size_t cap_;
 };
 

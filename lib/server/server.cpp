@@ -17,15 +17,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
-#include <random>
 #include <thread>
 
+#include <sys/random.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -59,6 +61,15 @@ std::string json_str(std::string_view s)
 }
 
 std::string error_body(std::string_view message) { return "{\"error\":" + json_str(message) + "}"; }
+
+std::string quoted(std::string_view client_text)
+{
+  constexpr std::size_t kMax = 64;
+  if (client_text.size() <= kMax) return "'" + std::string(client_text) + "'";
+  std::size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(client_text[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+  return "'" + std::string(client_text.substr(0, cut)) + "...' (" + std::to_string(client_text.size()) + " bytes)";
+}
 
 void Logger::write(Level l, std::string_view event, Fields fields)
 {
@@ -135,6 +146,65 @@ bool Context::mode_allowed(const std::string &mode) const
   return std::find(m.begin(), m.end(), mode) != m.end();
 }
 
+namespace {
+// "Name" or "Name(rule)": one tool as the CLI's --allowedTools reads it, which splits on commas,
+// and on spaces outside parentheses, so anything else could smuggle in further tools.
+bool tool_element_ok(std::string_view e)
+{
+  std::size_t open = e.find('(');
+  std::string_view name = e.substr(0, open);
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*')) return false;
+  if (open == std::string_view::npos) return true;
+  std::string_view rule = e.substr(open + 1);
+  if (rule.empty() || rule.back() != ')') return false;
+  rule.remove_suffix(1);
+  for (char c : rule)
+    if (c == '(' || c == ')' || c == ',' || static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return false;
+  return true;
+}
+}  // namespace
+
+Context::ToolGrant Context::client_tool(std::string_view element, const std::string &mode, std::string &why) const
+{
+  if (!tool_element_ok(element)) {
+    why = "allowed_tools element " + quoted(element) +
+          " is not one tool: write \"Name\" or \"Name(rule)\", with no comma and no space outside the parentheses";
+    return ToolGrant::refused;
+  }
+  std::string_view name = element.substr(0, element.find('('));
+  for (const auto &a : cfg.client_allowed_tools)
+    if (a == "*" || a == element || a == name) return ToolGrant::rule;
+  // The seed's own client example asks for ["Write"] with acceptEdits.
+  static constexpr std::string_view kEditTools[] = {"Write", "Edit", "MultiEdit", "NotebookEdit"};
+  if (mode == "acceptEdits" && std::find(std::begin(kEditTools), std::end(kEditTools), element) != std::end(kEditTools))
+    return ToolGrant::by_mode;
+  why = "allowed_tools element " + quoted(element) + " is not among the tools this server lets clients pre-approve";
+  return ToolGrant::refused;
+}
+
+bool Context::session_id_ok(std::string_view id)
+{
+  if (id.size() != 36) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    char c = id[i];
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
+
+bool Context::model_ok(std::string_view m)
+{
+  if (m.empty() || m.size() > 128 || m[0] == '-') return false;
+  for (char c : m)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          std::string_view("._-:/@[]").find(c) != std::string_view::npos))
+      return false;
+  return true;
+}
+
 Options Context::base_options() const
 {
   Options o = cfg.cli;
@@ -144,13 +214,51 @@ Options Context::base_options() const
 
 std::string Context::new_id()
 {
-  static thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
-  std::uint64_t a = rng(), b = rng();
-  a = (a & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
-  b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 10
+  // Ids reach other clients' runs (attach, replay, cancel): they must not be predictable, so they
+  // come from the kernel's CSPRNG (122 random bits), never from a seeded PRNG.
+  std::uint64_t w[2];
+  random_bytes(w, sizeof w);
+  std::uint64_t a = (w[0] & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
+  std::uint64_t b = (w[1] & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 10
   return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF, b >> 48,
                      b & 0xFFFFFFFFFFFFull);
+}
+
+std::string Context::new_secret()
+{
+  unsigned char b[32];
+  random_bytes(b, sizeof b);
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * sizeof b);
+  for (unsigned char c : b) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 0xF]);
+  }
+  return out;
+}
+
+void random_bytes(void *out, std::size_t n)
+{
+  auto *p = static_cast<unsigned char *>(out);
+  while (n > 0) {
+    ssize_t got = ::getrandom(p, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      // No fallback to a weaker source: an id that could be guessed is worse than no run.
+      throw Error(errc::io_error, std::string("getrandom failed: ") + std::strerror(errno));
+    }
+    p += got;
+    n -= static_cast<std::size_t>(got);
+  }
+}
+
+bool secret_equal(std::string_view a, std::string_view b)
+{
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
 }
 
 Workers::Workers(unsigned n)
@@ -320,10 +428,7 @@ bool Server::Impl::token_ok(const srv::HttpRequest &req) const
     given = *t;
   }
   // Constant-time compare, so the token cannot be guessed byte by byte from response times.
-  if (given.size() != cfg.token.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ cfg.token[i]);
-  return diff == 0;
+  return srv::secret_equal(given, cfg.token);
 }
 
 bool Server::Impl::origin_ok(const srv::HttpRequest &req) const
@@ -351,7 +456,7 @@ srv::HttpResponse Server::Impl::health() const
   std::string body = fmt::format(
       "{{\"status\":\"healthy\",\"active_sessions\":{},\"max_sessions\":{},\"connections\":{},\"uptime_seconds\":{},"
       "\"version\":{}}}",
-      ctx.live_processes, cfg.limits.max_sessions, transport.open_connections(), up, srv::json_str(CCB_VERSION_STRING));
+      ctx.processes.live(), cfg.limits.max_sessions, transport.open_connections(), up, srv::json_str(CCB_VERSION_STRING));
   return srv::HttpResponse::json(200, std::move(body));
 }
 
@@ -365,7 +470,7 @@ srv::HttpResponse Server::Impl::prometheus() const
   auto gauge = [&o](const char *name, const char *help, std::uint64_t v) {
     o += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, v);
   };
-  gauge("ccbridge_sessions_active", "CLI processes running for clients", ctx.live_processes);
+  gauge("ccbridge_sessions_active", "CLI processes running for clients", ctx.processes.live());
   gauge("ccbridge_runs_held", "Runs held for replay (live and finished within the grace period)", hub.runs().size());
   gauge("ccbridge_ws_clients", "Open WebSocket connections", transport.open_connections());
   counter("ccbridge_runs_started_total", "Runs started", hs.runs_started);
@@ -510,7 +615,7 @@ void Server::Impl::begin_stop()
   auto timer = std::make_shared<asio::steady_timer>(ioc);
   auto poll = std::make_shared<std::function<void()>>();
   *poll = [this, timer, poll, deadline] {
-    bool done = ctx.live_processes == 0 && transport.open_connections() == 0;
+    bool done = ctx.processes.live() == 0 && transport.open_connections() == 0;
     if (done || std::chrono::steady_clock::now() >= deadline) {
       Impl *self = this;
       auto keep = *poll;  // this lambda lives in *poll: keep it alive while it runs

@@ -279,7 +279,7 @@ void workers_barrier(Server::Impl &s)
 
 bool idle(Server::Impl &s)
 {
-  return s.ctx.live_processes == 0 && s.hub.runs().empty();
+  return s.ctx.processes.live() == 0 && s.hub.runs().empty();
 }
 
 // Waits until `done` holds, running the server thread's work meanwhile.
@@ -305,13 +305,13 @@ template <class Done> bool settle(Server::Impl &s, Done &&done, std::chrono::mil
 // on until the connection ends): a moment, no more.
 void after_step(Server::Impl &s)
 {
-  if (!s.ctx.live_processes) return;
+  if (!s.ctx.processes.live()) return;
   if (g_fake) {
     s.ioc.restart();
     s.ioc.run_for(std::chrono::milliseconds(5));
     pump(s);
   } else {
-    settle(s, [&] { return s.ctx.live_processes == 0; }, std::chrono::milliseconds(2000));
+    settle(s, [&] { return s.ctx.processes.live() == 0; }, std::chrono::milliseconds(2000));
   }
 }
 
@@ -450,7 +450,7 @@ void ws_directive(Server::Impl &s, std::string_view line, const srv::HttpRequest
   } else if (cmd == "!wait") {
     // A conversation's process (sdk-ws) lives on: then until its queries end or one waits for the
     // client (a permission, a tool result), at most 0.4 s.
-    settle(s, [&] { return s.ctx.live_processes == 0 || (g_fake && (g_open_queries <= 0 || g_client_asked)); },
+    settle(s, [&] { return s.ctx.processes.live() == 0 || (g_fake && (g_open_queries <= 0 || g_client_asked)); },
            std::chrono::milliseconds(g_fake ? 400 : 2000));
   } else if (cmd == "!shutdown") {
     for (auto &c : g_fx->conns)
@@ -504,7 +504,7 @@ void wind_down(Server::Impl &s)
     if (!run->finished() && run->cancel) run->cancel();
   bool ok = settle(s, [&] { return idle(s) && ccb_fuzz::live_children().empty(); }, std::chrono::milliseconds(20000));
   if (!ok) {
-    ccb_fuzz::fail("the server did not return to idle: live_processes=" + std::to_string(s.ctx.live_processes) +
+    ccb_fuzz::fail("the server did not return to idle: live_processes=" + std::to_string(s.ctx.processes.live()) +
                    " runs=" + std::to_string(s.hub.runs().size()) + " children=" + ccb_fuzz::live_children());
   }
   for (const auto &r : g_replies) CCB_FUZZ_CHECK(r->replies >= 1, "an HTTP request was never answered");

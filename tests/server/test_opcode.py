@@ -121,7 +121,8 @@ def test_continue_and_resume_reach_the_cli(start_server, tmp_path):
     dump = tmp_path / "argv.txt"
     s = start_server(script=f"dump_invocation {dump}\nwait_user\nexit 0")
     for fields, flag in (({"session_type": "continue"}, "--continue"),
-                         ({"session_type": "resume", "session_id": "abc-123"}, "--resume=abc-123"),
+                         ({"session_type": "resume", "session_id": "0b7c8f2e-1d3a-4c5b-9e6f-7a8b9c0d1e2f"},
+                          "--resume=0b7c8f2e-1d3a-4c5b-9e6f-7a8b9c0d1e2f"),
                          ({"model": "claude-x"}, "--model=claude-x")):
         status, r, _ = execute(s, **fields)
         assert status == 200, r

@@ -311,7 +311,8 @@ def test_bypass_permissions_is_allowed_when_the_server_enables_it(start_server, 
 
 def test_options_reach_the_cli(start_server, tmp_path):
     inv = tmp_path / "invocation.json"
-    s = start_server(script=f"dump_invocation {inv}\nserve_turns")
+    # Bash only because the operator lets clients pre-approve it (the default is read-only tools).
+    s = start_server(script=f"dump_invocation {inv}\nserve_turns", args=["--client-allowed-tools", "Bash,Read"])
 
     async def go():
         ws, _ = await connect(s)
@@ -1077,7 +1078,7 @@ def test_a_resumable_conversation_survives_a_dropped_connection_with_nothing_los
         async with ws_connect(s.ws_url("/ws?resumable=1")) as ws:
             hello = await recv_json(ws)
             assert hello["data"]["capabilities"]["resume"] is True
-            sid = hello["data"]["session_id"]
+            sid, token = hello["data"]["session_id"], hello["data"]["resume_token"]
             await ws.send(json.dumps({"type": "query", "prompt": "go"}))
             while len(first) < 500:
                 first.append(await recv_json(ws))
@@ -1085,7 +1086,7 @@ def test_a_resumable_conversation_survives_a_dropped_connection_with_nothing_los
         await asyncio.sleep(0.3)
         assert len(s.processes()) == 1  # the conversation is kept for the reconnect
         rest = []
-        async with ws_connect(s.ws_url(f"/ws?session_id={sid}&since_seq={len(first)}")) as ws:
+        async with ws_connect(s.ws_url(f"/ws?session_id={sid}&since_seq={len(first)}&resume_token={token}")) as ws:
             hello2 = await recv_json(ws)
             while True:
                 f = await recv_json(ws)
@@ -1119,19 +1120,20 @@ def test_reconnect_errors(start_server):
 
     async def go():
         async with ws_connect(s.ws_url("/ws?resumable=1")) as ws:
-            sid = (await recv_json(ws))["data"]["session_id"]
+            hello = (await recv_json(ws))["data"]
+            sid, token = hello["session_id"], hello["resume_token"]
             await query(ws, "hi")
-            # While a client is attached, nobody else can take the conversation.
-            frames, code, _ = await refused(f"/ws?session_id={sid}")
+            # While a client is attached, nobody else can take the conversation, even with its token.
+            frames, code, _ = await refused(f"/ws?session_id={sid}&resume_token={token}")
             assert code == 1008 and "already has a client" in frames[0]["data"]["error"]
-        return sid
+        return sid, token
 
-    sid = run(go())
-    frames, code, _ = run(refused(f"/ws?session_id={sid}&since_seq=x"))
+    sid, token = run(go())
+    frames, code, _ = run(refused(f"/ws?session_id={sid}&since_seq=x&resume_token={token}"))
     assert code == 1008
     # After the grace period the conversation and its process are gone.
     assert s.wait_no_processes(timeout=10)
-    frames, code, _ = run(refused(f"/ws?session_id={sid}"))
+    frames, code, _ = run(refused(f"/ws?session_id={sid}&resume_token={token}"))
     assert code == 1008 and "no conversation" in frames[0]["data"]["error"]
 
 
@@ -1152,7 +1154,7 @@ def test_without_resumable_a_dropped_connection_ends_the_conversation(start_serv
 
 
 def test_options_fixed_by_the_first_query_cannot_change_silently(start_server):
-    s = start_server(script="serve_turns")
+    s = start_server(script="serve_turns", args=["--client-allowed-tools", "Read,Bash"])
 
     async def go():
         ws, _ = await connect(s)
@@ -1160,7 +1162,7 @@ def test_options_fixed_by_the_first_query_cannot_change_silently(start_server):
             first = await query(ws, "one", allowed_tools=["Read"])
             same = await query(ws, "two", allowed_tools=["Read"], model="other-model")  # model may change
             changed = await query(ws, "three", allowed_tools=["Read", "Bash"])
-            resumed = await query(ws, "four", allowed_tools=["Read"], resume="abc")
+            resumed = await query(ws, "four", allowed_tools=["Read"], resume="0b7c8f2e-1d3a-4c5b-9e6f-7a8b9c0d1e2f")
             assert len(s.processes()) == 1  # still the first query's process
             return first, same, changed, resumed
 

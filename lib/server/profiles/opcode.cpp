@@ -102,6 +102,8 @@ void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
   if (!project) return bad(400, "'project_path' must be a string (an absolute path)");
   JsonView model = body["model"], type = body["session_type"], sid = body["session_id"];
   if (model.exists() && !model.is_null() && !model.is_string()) return bad(400, "'model' must be a string");
+  if (model.is_string() && !model.string_or().empty() && !Context::model_ok(model.string_or()))
+    return bad(400, "'model' must be a model name such as \"claude-sonnet-4-5\" (letters, digits and ._-:/@[])");
   if (type.exists() && !type.is_null() && !type.is_string()) return bad(400, "'session_type' must be \"new\", \"continue\" or \"resume\"");
   if (sid.exists() && !sid.is_null() && !sid.is_string()) return bad(400, "'session_id' must be a string");
   std::string session_type = std::string(type.string_or("new"));
@@ -112,6 +114,7 @@ void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
     opts.continue_conversation = true;
   } else if (session_type == "resume") {
     if (!sid.is_string() || sid.string_or().empty()) return bad(400, "'session_id' is required when session_type is \"resume\"");
+    if (!Context::session_id_ok(sid.string_or())) return bad(400, "'session_id' must be a Claude Code session id (a UUID)");
     opts.resume = std::string(sid.string_or());
   } else if (session_type != "new") {
     return bad(400, "'session_type' must be \"new\", \"continue\" or \"resume\"");
@@ -215,6 +218,13 @@ public:
         return;
       }
       since = v;
+    }
+    std::uint64_t held = run->log().next_seq() - 1;
+    if (since > held) {
+      ++ctx_.metrics.client_errors;
+      conn_.send_text(error_frame("since_seq " + std::to_string(since) + " is beyond the last event (" + std::to_string(held) + ")"));
+      conn_.close(close_code::policy_violation, "bad since_seq");
+      return;
     }
     SubscriberEvents ev;
     WsConn *conn = &conn_;

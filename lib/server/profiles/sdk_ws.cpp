@@ -23,7 +23,6 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <map>
@@ -109,9 +108,24 @@ struct DefinedTool {
 // Session. `session` is set once by the opening worker, read on the server thread after that
 // worker's result has been posted back.
 struct Conversation {
+  ProcessSlots::Slot slot;  // first: given back only after the Session (and its process) is gone
   std::optional<Session> session;
   std::shared_ptr<Inbox<CliEvent>> inbox;
 };
+
+// Ends a conversation whose Session is open without blocking the server thread: the shutdown
+// ladder starts now, on the runtime, and a teardown worker waits for it to finish (Session::close)
+// before the process's slot is given back. Teardown workers are not the workers that open
+// sessions, so a slow ladder never delays another client's query.
+void retire(Context &ctx, std::shared_ptr<Conversation> conv)
+{
+  if (conv->inbox) conv->inbox->close();
+  conv->session->messages().cancel();
+  ctx.teardown.post([conv] {
+    conv->session->close();
+    conv->slot.release();
+  });
+}
 
 class SdkConnection final : public WsHandler, public std::enable_shared_from_this<SdkConnection> {
 public:
@@ -121,9 +135,11 @@ public:
 
   void on_open() override
   {
-    static std::atomic<std::uint64_t> counter{1};
-    id_ = "session_" + Context::new_id().substr(0, 8) + std::to_string(counter++);
+    id_ = "session_" + Context::new_id();
     resumable_ = conn_->request().query_param("resumable").value_or("") == "1";
+    // The id is listed by GET /sessions; taking the conversation over needs this secret too, which
+    // only the client that opened it is given.
+    if (resumable_) resume_token_ = Context::new_secret();
     run_ = ctx_.hub.create(id_, kProfile);
     registry(ctx_)[id_] = shared_from_this();
     attach(*conn_, 0, false);
@@ -139,6 +155,7 @@ public:
     conn.send_text("{\"type\":\"connection_established\",\"data\":{\"session_id\":" + json_str(id_) +
                    ",\"capabilities\":{\"concurrent_input\":true,\"tool_definition\":true,\"interrupt_query\":true,"
                    "\"permission_requests\":true,\"resume\":" + (resumable_ ? "true" : "false") + "}" +
+                   (resumable_ && !resumed ? ",\"resume_token\":" + json_str(resume_token_) : std::string()) +
                    (resumed ? ",\"resumed\":true,\"since_seq\":" + std::to_string(since) : std::string()) + "}}");
     SubscriberEvents ev;
     WsConn *c = &conn;
@@ -168,14 +185,14 @@ public:
     std::string_view type = msg["type"].string_or();
     if (type == "query") return on_query(msg);
     if (type == "interrupt") return on_interrupt();
-    if (type == "ping") return publish(R"({"type":"pong"})");
+    if (type == "ping") return reply(R"({"type":"pong"})");
     if (type == "input") return on_input(msg);
     if (type == "define_tool") return on_define_tool(msg);
     if (type == "get_tools") return on_get_tools();
     if (type == "tool_result") return on_tool_result(msg);
     if (type == "permission_response") return on_permission_response(msg);
     if (type.empty()) return client_error("missing \"type\"");
-    client_error("unknown message type '" + std::string(type) + "'");
+    client_error("unknown message type " + quoted(type));
   }
 
   void on_close(std::uint16_t) override
@@ -211,6 +228,9 @@ public:
     grace_.cancel();
     end_conversation();
     registry(ctx_).erase(id_);
+    // Nobody can attach to an ended conversation (reconnects go through the registry): its
+    // events are not held for the finished-run grace period.
+    if (run_) ctx_.hub.forget(id_);
   }
 
   /// Conversations by session id (server thread only); they own themselves while no client is
@@ -224,6 +244,9 @@ public:
 
   const std::string &id() const { return id_; }
   bool query_active() const { return query_active_; }
+  bool resume_token_ok(std::string_view token) const { return resumable_ && secret_equal(token, resume_token_); }
+  /// Frames of the conversation so far (what since_seq counts).
+  std::uint64_t events() const { return run_ ? run_->log().next_seq() - 1 : 0; }
 
 private:
   // SESSION_TIMEOUT_MINUTES: a connection with no query running and nothing from the client for
@@ -241,6 +264,13 @@ private:
       self->finish();
       if (c) c->close(close_code::normal, "session timed out");
     });
+  }
+
+  // A reply to the client's own message that is not an event of the conversation: sent to this
+  // connection only, never held for replay, and not counted in since_seq.
+  void reply(std::string frame)
+  {
+    if (conn_) conn_->send_text(std::move(frame));
   }
 
   void client_error(const std::string &why)
@@ -265,22 +295,24 @@ private:
 
     Options opts = ctx_.base_options();
     std::string why;
+    JsonView mode = o["permission_mode"];
+    if (mode.exists() && !mode.is_null()) {
+      auto m = mode.string();
+      if (!m) return client_error("'permission_mode' must be a string");
+      if (!ctx_.mode_allowed(std::string(*m)))
+        return client_error("permission_mode " + quoted(*m) + " is not allowed by this server");
+      opts.permission_mode = std::string(*m);
+    }
     JsonView tools = o["allowed_tools"];
     if (tools.exists() && !tools.is_null()) {
       if (!tools.is_array()) return client_error("'allowed_tools' must be an array of strings");
       for (std::size_t i = 0; i < tools.size(); ++i) {
         auto t = tools[i].string();
         if (!t) return client_error("'allowed_tools' must be an array of strings");
-        opts.allowed_tools.emplace_back(*t);
+        auto grant = ctx_.client_tool(*t, opts.permission_mode.value_or(""), why);
+        if (grant == Context::ToolGrant::refused) return client_error(why);
+        if (grant == Context::ToolGrant::rule) opts.allowed_tools.emplace_back(*t);
       }
-    }
-    JsonView mode = o["permission_mode"];
-    if (mode.exists() && !mode.is_null()) {
-      auto m = mode.string();
-      if (!m) return client_error("'permission_mode' must be a string");
-      if (!ctx_.mode_allowed(std::string(*m)))
-        return client_error("permission_mode '" + std::string(*m) + "' is not allowed by this server");
-      opts.permission_mode = std::string(*m);
     }
     JsonView mtt = o["max_thinking_tokens"];
     if (mtt.exists() && !mtt.is_null()) {
@@ -290,7 +322,8 @@ private:
     }
     JsonView model = o["model"];
     if (model.exists() && !model.is_null()) {
-      if (!model.is_string()) return client_error("'model' must be a string");
+      if (!model.is_string() || !Context::model_ok(model.string_or()))
+        return client_error("'model' must be a model name such as \"claude-sonnet-4-5\" (letters, digits and ._-:/@[])");
       opts.model = std::string(model.string_or());
     }
     JsonView cwd = o["cwd"];
@@ -306,7 +339,8 @@ private:
       opts.continue_conversation = *cont.boolean();
     }
     if (resume.exists() && !resume.is_null()) {
-      if (!resume.is_string()) return client_error("'resume' must be a string");
+      if (!resume.is_string() || !Context::session_id_ok(resume.string_or()))
+        return client_error("'resume' must be a Claude Code session id (a UUID)");
       opts.resume = std::string(resume.string_or());
     }
     JsonView perm = o["permission_requests"];
@@ -418,11 +452,10 @@ private:
     conv->inbox = std::make_shared<Inbox<CliEvent>>(io, kInboxDepth, [weak](std::vector<CliEvent> &batch) {
       if (auto self = weak.lock()) self->on_events(batch);
     });
-    ++ctx_.live_processes;
-    counted_ = true;
+    conv->slot = ctx_.processes.take();
     Runtime &rt = ctx_.runtime;
-    Workers *workers = &ctx_.workers;
-    ctx_.workers.post([conv, so = std::move(so), first_prompt, weak, &io, &rt, workers]() mutable {
+    Context *ctx = &ctx_;
+    ctx_.workers.post([conv, so = std::move(so), first_prompt, weak, &io, &rt, ctx]() mutable {
       std::string err;
       bool not_found = false;
       try {
@@ -452,16 +485,16 @@ private:
       } catch (const std::exception &e) {
         err = e.what();
       }
-      asio::post(io, [weak, conv, err, not_found, workers] {
+      // A failed open has ended (and reaped) whatever it started.
+      if (!err.empty()) conv->slot.release();
+      asio::post(io, [weak, conv, err, not_found, ctx] {
         auto self = weak.lock();
         if (self && self->conv_ == conv) {
           if (!err.empty()) return self->open_failed(err, not_found);
           return self->on_opened();
         }
         // Nobody wants this conversation any more (the client left, or it ended meanwhile).
-        workers->post([conv] {
-          if (conv->session) conv->session->close();
-        });
+        if (conv->session) retire(*ctx, conv);
       });
     });
   }
@@ -487,10 +520,6 @@ private:
     pending_inputs_.clear();
     ++ctx_.metrics.spawn_failures;
     ctx_.log.warn("spawn_failed", {{"profile", kProfile}, {"session", id_}, {"error", err}});
-    if (counted_) {
-      --ctx_.live_processes;
-      counted_ = false;
-    }
     conv_.reset();
     fail_query(not_found ? "Claude binary not found" : "could not start Claude Code: " + err);
   }
@@ -510,15 +539,12 @@ private:
     if (run_ && !run_->finished()) run_->finish();
     if (!conv_) return;
     auto conv = std::move(conv_);
-    if (conv->inbox) conv->inbox->close();
-    if (counted_) {
-      --ctx_.live_processes;
-      counted_ = false;
-    }
-    // close() runs the shutdown ladder and blocks: on a worker. If the open is still under way,
-    // its result finds the conversation abandoned and closes it then.
+    // If the open is still under way, its result finds the conversation abandoned and retires
+    // it then; until that, its slot stays taken.
     if (ready) {
-      ctx_.workers.post([conv] { conv->session->close(); });
+      retire(ctx_, std::move(conv));
+    } else if (conv->inbox) {
+      conv->inbox->close();
     }
   }
 
@@ -546,16 +572,15 @@ private:
       if (ev.kind == CliEvent::Kind::end) {
         const RunOutcome &o = *ev.outcome;
         ctx_.log.info("session_end", {{"profile", kProfile}, {"session", id_}, {"outcome", o.ok() ? "ok" : o.message}});
-        if (counted_) {
-          --ctx_.live_processes;
-          counted_ = false;
-        }
         bool ready = session_ready_;
         session_ready_ = false;
         if (conv_) {
           auto conv = std::move(conv_);
-          if (conv->inbox) conv->inbox->close();
-          if (ready) ctx_.workers.post([conv] { conv->session->close(); });
+          if (ready) {
+            retire(ctx_, std::move(conv));  // the process has been reaped: this only frees the Session
+          } else if (conv->inbox) {
+            conv->inbox->close();
+          }
         }
         fail_query(o.ok() ? "the Claude Code process ended" : o.message);
         continue;
@@ -715,7 +740,7 @@ private:
     auto id = msg["call_id"].string();
     if (!id) return client_error("'call_id' must be the id of a tool_call");
     auto it = tool_calls_.find(std::string(*id));
-    if (it == tool_calls_.end()) return client_error("no tool call '" + std::string(*id) + "' is waiting (answered already, or timed out)");
+    if (it == tool_calls_.end()) return client_error("no tool call " + quoted(*id) + " is waiting (answered already, or timed out)");
     JsonView content = msg["content"];
     bool is_error = msg["is_error"].boolean().value_or(false);
     ToolResult r;
@@ -730,7 +755,7 @@ private:
     PendingToolCall call = std::move(it->second);
     tool_calls_.erase(it);
     call.timer->cancel();
-    if (call.reply.cancelled()) return client_error("tool call '" + std::string(*id) + "' was withdrawn by Claude Code (the turn was interrupted)");
+    if (call.reply.cancelled()) return client_error("tool call " + quoted(*id) + " was withdrawn by Claude Code (the turn was interrupted)");
     call.reply(r);
   }
 
@@ -765,7 +790,7 @@ private:
     auto id = msg["request_id"].string();
     if (!id) return client_error("'request_id' must be the id of a permission_request");
     auto it = permissions_.find(std::string(*id));
-    if (it == permissions_.end()) return client_error("no permission request '" + std::string(*id) + "' is waiting (answered already, timed out or cancelled)");
+    if (it == permissions_.end()) return client_error("no permission request " + quoted(*id) + " is waiting (answered already, timed out or cancelled)");
     // Check the answer before taking the request: a malformed one leaves it waiting.
     std::string_view behavior = msg["behavior"].string_or();
     JsonView updated = msg["updated_input"];
@@ -775,7 +800,7 @@ private:
     PendingPermission p = std::move(it->second);
     permissions_.erase(it);
     if (p.timer) p.timer->cancel();
-    if (p.reply.cancelled()) return client_error("permission request '" + std::string(*id) + "' was withdrawn by Claude Code (the turn was interrupted)");
+    if (p.reply.cancelled()) return client_error("permission request " + quoted(*id) + " was withdrawn by Claude Code (the turn was interrupted)");
     if (behavior == "deny") {
       p.reply(PermissionDecision::deny(std::string(msg["message"].string_or("denied by the user")), msg["interrupt"].boolean().value_or(false)));
     } else if (has_update) {
@@ -790,6 +815,7 @@ private:
   asio::steady_timer idle_;
   asio::steady_timer grace_;
   bool resumable_ = false;
+  std::string resume_token_;
   std::string id_;
   std::shared_ptr<Run> run_;
   std::shared_ptr<Subscription> sub_;
@@ -806,7 +832,6 @@ private:
   bool opened_permission_requests_ = false;
   bool query_active_ = false;
   bool interrupted_ = false;
-  bool counted_ = false;
 };
 
 // The transport owns one of these per connection; it points at the conversation, a new one or
@@ -884,8 +909,16 @@ void register_sdk_ws(Context &ctx, Router &r)
     }
     auto &reg = SdkConnection::registry(*c);
     auto it = reg.find(*sid);
-    if (it == reg.end()) return std::make_unique<Refuse>(conn, "no conversation '" + *sid + "' to resume (unknown, ended, or not opened with ?resumable=1)");
-    if (!it->second->detached()) return std::make_unique<Refuse>(conn, "conversation '" + *sid + "' already has a client");
+    // A wrong token gets the same answer as an unknown id: which ids exist is no secret
+    // (GET /sessions), but nothing is confirmed to someone without the token.
+    if (it == reg.end() || !it->second->resume_token_ok(req.query_param("resume_token").value_or("")))
+      return std::make_unique<Refuse>(conn, "no conversation " + quoted(*sid) +
+                                                " to resume with this resume_token (unknown, ended, not opened with "
+                                                "?resumable=1, or a wrong or missing resume_token)");
+    if (!it->second->detached()) return std::make_unique<Refuse>(conn, "conversation " + quoted(*sid) + " already has a client");
+    if (since > it->second->events())
+      return std::make_unique<Refuse>(conn, "since_seq " + std::to_string(since) + " is beyond the last frame of the conversation (" +
+                                                std::to_string(it->second->events()) + ")");
     --c->metrics.client_errors;
     return std::make_unique<Owner>(it->second, conn, true, since);
   });
