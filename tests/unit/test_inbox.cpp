@@ -105,3 +105,22 @@ TEST_CASE("inbox: many pause and resume rounds end resumed with every item drain
   for (std::size_t i = 0; i < e.size(); ++i) CHECK(e[i] == (i % 2 == 0 ? "pause" : "resume"));
   if (!e.empty()) CHECK(e.back() == "resume");
 }
+
+// The replay log's cap limits the memory its frames take, not only their text. Failed before:
+// frames were counted by their text alone, so 2,000,000 pongs (13 bytes each, ~260 bytes held)
+// kept 517 MB under a 64 MB cap. Here: 10,000 frames of 16 bytes under a 100 kB cap.
+TEST_CASE("event log: the cap counts each frame's real footprint")
+{
+  using ccbridge::detail::server::EventLog;
+  using ccbridge::detail::server::make_frame;
+  constexpr std::size_t kCap = 100000;
+  EventLog log(kCap);
+  for (int i = 0; i < 10000; ++i) log.append(make_frame(std::string(16, 'x')), ~0ull);
+  std::size_t held = log.next_seq() - log.first_seq();
+  // A frame holds its text, the prepared WebSocket copy made at its first send, and the objects
+  // around them: well over twice its text.
+  std::size_t real = held * (2 * 16 + 2 * sizeof(std::string) + 64);
+  CHECK(real <= kCap + 1024);
+  CHECK(log.bytes() <= kCap);
+  CHECK(held > 0);
+}
