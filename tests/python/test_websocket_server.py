@@ -422,6 +422,21 @@ def test_claude_agent_options_are_the_base_of_every_conversation(make_server, tm
     assert any(a.startswith("--allowedTools=") for a in argv)  # the client's options come on top
 
 
+def test_client_allowed_tools_is_what_clients_may_pre_approve(make_server):
+    # Bash is not a read-only tool: refused unless the operator lists it.
+    async def ask(server):
+        async with connect(server.url) as ws:
+            await recv_json(ws)
+            await ws.send(json.dumps({"type": "query", "prompt": "hi", "options": {"allowed_tools": ["Bash"]}}))
+            return await recv_json(ws)
+
+    default = make_server().start(host="127.0.0.1", port=0)
+    f = arun(ask(default), timeout=30)
+    assert f["type"] == "error" and "allowed_tools" in f["data"]["error"]
+    listed = make_server(client_allowed_tools=["Read", "Bash"]).start(host="127.0.0.1", port=0)
+    assert arun(ask(listed), timeout=30)["type"] == "query_start"
+
+
 @pytest.mark.parametrize("options", [
     {"can_use_tool": lambda *a: None},
     ccbridge.ClaudeAgentOptions(stderr=print),

@@ -259,6 +259,8 @@ class EnhancedClaudeWebSocketServer:
     callbacks), ``allowed_roots`` (directories a client's ``cwd`` may be in; default: the current
     directory), ``allowed_origins`` (browser Origins admitted besides the server's own),
     ``allowed_permission_modes`` (default: default, acceptEdits, plan), ``default_permission_mode``,
+    ``client_allowed_tools`` (tools a client's ``allowed_tools`` may pre-approve; default: the
+    read-only tools Read, Glob, Grep, LS, NotebookRead; see docs/SERVER.md),
     ``reconnect_grace_seconds`` (for ``/ws?resumable=1`` clients, default 60), ``limits`` (the
     engine's ServerLimits: ``max_connections``, ``max_ws_message_bytes``, ``idle_timeout_ms`` ...).
     """
@@ -276,6 +278,7 @@ class EnhancedClaudeWebSocketServer:
         allowed_origins: Optional[Sequence[str]] = None,
         allowed_permission_modes: Optional[Sequence[str]] = None,
         default_permission_mode: Optional[str] = None,
+        client_allowed_tools: Optional[Sequence[str]] = None,
         reconnect_grace_seconds: Optional[float] = None,
         limits: Optional[Mapping[str, int]] = None,
     ) -> None:
@@ -311,6 +314,8 @@ class EnhancedClaudeWebSocketServer:
             self._base["allowed_permission_modes"] = list(allowed_permission_modes)
         if default_permission_mode is not None:
             self._base["default_permission_mode"] = default_permission_mode
+        if client_allowed_tools is not None:
+            self._base["client_allowed_tools"] = list(client_allowed_tools)
         if reconnect_grace_seconds is not None:
             self._base["sdk_ws_reconnect_grace_ms"] = int(round(reconnect_grace_seconds * 1000))
         self._limits: Dict[str, int] = dict(limits or {})
