@@ -46,6 +46,10 @@ struct ServerLimits {
   std::chrono::milliseconds finished_run_grace{300000};
   /// Close a WebSocket on which nothing arrives or leaves for this long (0: never).
   std::chrono::milliseconds idle_timeout{0};
+  /// Incoming WebSocket messages handled per connection and second (a burst of as many is
+  /// taken at once). Beyond it the connection's messages wait and its socket is not read, so a
+  /// flood is slowed down, never dropped. 0: no limit.
+  std::size_t ws_messages_per_second = 100;
 };
 
 struct ServerLog {
@@ -106,7 +110,8 @@ struct ServerConfig {
 ///    "sdk_ws_session_timeout_ms": 1800000, "sdk_ws_reconnect_grace_ms": 60000,
 ///    "limits": {"max_connections", "max_sessions", "max_body_bytes", "max_ws_message_bytes",
 ///               "send_buffer_bytes", "slow_client_timeout_ms", "run_log_bytes",
-///               "finished_run_grace_ms", "idle_timeout_ms"},
+///               "finished_run_grace_ms", "idle_timeout_ms",
+///               "ws_messages_per_second"},
 ///    "log_level": "info", "log_json": false}
 /// Keys not given keep the defaults. Throws Error(invalid_argument) naming the key for an unknown
 /// key or a value of the wrong kind.

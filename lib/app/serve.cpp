@@ -54,6 +54,8 @@ const char kServeUsage[] =
     "  --send-buffer-bytes N        bytes queued per connection before sending pauses (default 1 MiB)\n"
     "  --slow-client-timeout-ms N   close a client that accepts nothing this long (default 10000)\n"
     "  --run-log-bytes N            events kept per run for replay (default 64 MiB)\n"
+    "  --max-messages-per-second N  incoming WebSocket messages handled per connection and second;\n"
+    "                               beyond it they wait, unread (default 100, 0 = no limit)\n"
     "  --idle-timeout-seconds N     close a WebSocket with no traffic either way for this long (default: never)\n"
     "  --run-grace-seconds N        finished runs stay available this long (default 300)\n"
     "  --exit-wait-ms N             ending a run: after closing its stdin, wait this long (default 5000)\n"
@@ -191,6 +193,7 @@ int run_serve(int argc, char **argv)
     else if (a == "--max-message-bytes") cfg.limits.max_ws_message_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 32));
     else if (a == "--send-buffer-bytes") cfg.limits.send_buffer_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 32));
     else if (a == "--slow-client-timeout-ms") cfg.limits.slow_client_timeout = std::chrono::milliseconds(to_number(a, value(), 1, 86400000));
+    else if (a == "--max-messages-per-second") cfg.limits.ws_messages_per_second = static_cast<std::size_t>(to_number(a, value(), 0, 1000000));
     else if (a == "--idle-timeout-seconds") cfg.limits.idle_timeout = std::chrono::seconds(to_number(a, value(), 0, 86400 * 7));
     else if (a == "--run-log-bytes") cfg.limits.run_log_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 40));
     else if (a == "--run-grace-seconds") cfg.limits.finished_run_grace = std::chrono::seconds(to_number(a, value(), 0, 86400 * 7));

@@ -75,6 +75,7 @@ void limits(ServerLimits &l, const JsonValue &v)
     else if (n == "run_log_bytes") l.run_log_bytes = count(x, k);
     else if (n == "finished_run_grace_ms") l.finished_run_grace = millis(x, k);
     else if (n == "idle_timeout_ms") l.idle_timeout = millis(x, k);
+    else if (n == "ws_messages_per_second") l.ws_messages_per_second = static_cast<std::size_t>(integer(x, k, 0, 1000000));
     else return false;
     return true;
   });

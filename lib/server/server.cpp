@@ -380,7 +380,8 @@ struct Server::Impl final : srv::TransportHandler {
         ctx(ioc, runtime, cfg, hub, log, metrics),
         transport(ioc, *this,
                   srv::TransportLimits{cfg.limits.max_connections, cfg.limits.max_body_bytes,
-                                       cfg.limits.max_ws_message_bytes, cfg.limits.idle_timeout})
+                                       cfg.limits.max_ws_message_bytes, cfg.limits.idle_timeout,
+                                       cfg.limits.ws_messages_per_second})
   {
   }
 

@@ -36,6 +36,7 @@ struct TransportLimits {
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_ws_message_bytes = 1 << 20;
   std::chrono::milliseconds idle_timeout{0};
+  std::size_t messages_per_second = 0;  ///< per connection; 0: no limit
 };
 
 class Transport {

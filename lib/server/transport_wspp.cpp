@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <set>
 
 namespace ccbridge::detail::server {
@@ -231,6 +232,31 @@ struct ConnImpl final : WsConn {
     });
   }
 
+  // limits.messages_per_second: a token bucket holding one second's worth. A message beyond it
+  // waits here and the socket is not read meanwhile, so a flooding client is slowed down to the
+  // limit and nothing it sent is lost; what waits is at most one read buffer's worth of messages.
+  void receive(const std::string &text)
+  {
+    if (rate_ == 0) return deliver(text);
+    refill();
+    if (held_.empty() && tokens_ >= 1.0) {
+      tokens_ -= 1.0;
+      return deliver(text);
+    }
+    held_.push_back(text);
+    if (!reading_paused_) {
+      reading_paused_ = true;
+      con_->pause_reading();
+    }
+    if (!rate_timer_) schedule_release();
+  }
+  void set_rate(std::size_t per_second)
+  {
+    rate_ = static_cast<double>(per_second);
+    tokens_ = rate_;
+  }
+  void stop_rate() { if (rate_timer_) rate_timer_->cancel(); }
+
   WsServer &server_;
   ConnPtr con_;
   HttpRequest req_;
@@ -240,6 +266,55 @@ struct ConnImpl final : WsConn {
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   bool open_ = true;
   bool closing_ = false;
+
+private:
+  void deliver(const std::string &text)
+  {
+    if (handler && is_open()) handler->on_text(text);
+  }
+  void refill()
+  {
+    auto now = std::chrono::steady_clock::now();
+    tokens_ = std::min(rate_, tokens_ + rate_ * std::chrono::duration<double>(now - refilled_).count());
+    refilled_ = now;
+  }
+  void schedule_release()
+  {
+    rate_timer_ = std::make_shared<asio::steady_timer>(con_->get_raw_socket().get_executor());
+    rate_timer_->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>((1.0 - tokens_) / rate_)));
+    std::weak_ptr<ConnImpl> weak = std::static_pointer_cast<ConnImpl>(self_.lock());
+    rate_timer_->async_wait([weak](std::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      self->rate_timer_.reset();
+      self->release_held();
+    });
+  }
+  void release_held()
+  {
+    refill();
+    while (!held_.empty() && tokens_ >= 1.0 && is_open()) {
+      tokens_ -= 1.0;
+      std::string text = std::move(held_.front());
+      held_.pop_front();
+      deliver(text);
+    }
+    if (!is_open()) {
+      held_.clear();
+      return;
+    }
+    if (!held_.empty()) return schedule_release();
+    reading_paused_ = false;
+    con_->resume_reading();
+  }
+
+  double rate_ = 0;  // messages per second; 0: no limit
+  double tokens_ = 0;
+  std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
+  std::deque<std::string> held_;
+  std::shared_ptr<asio::steady_timer> rate_timer_;
+  bool reading_paused_ = false;
 };
 
 }  // namespace
@@ -351,6 +426,7 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
     con->impl = impl;
     conns.insert(impl);
     impl->watch_idle(limits.idle_timeout);
+    impl->set_rate(limits.messages_per_second);
     if (con->accept.close_code) {
       impl->close(con->accept.close_code, con->accept.close_reason);
       return;
@@ -369,7 +445,7 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
       impl->close(close_code::unsupported_data, "binary messages are not supported; send JSON text");
       return;
     }
-    impl->handler->on_text(msg->get_payload());
+    impl->receive(msg->get_payload());
   });
 
   auto gone = [this, sp](websocketpp::connection_hdl hdl) {
@@ -383,6 +459,7 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
     }
     impl->open_ = false;
     if (impl->idle_timer_) impl->idle_timer_->cancel();
+    impl->stop_rate();
     con->impl.reset();
     conns.erase(impl);
     std::uint16_t code = con->get_remote_close_code();
