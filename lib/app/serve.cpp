@@ -48,7 +48,7 @@ const char kServeUsage[] =
     "  --session-timeout-seconds N  the same in seconds\n"
     "  --reconnect-grace-seconds N  sdk-ws ?resumable=1 conversations wait this long for a reconnect (default 60)\n"
     "  --tasks-timeout-seconds N    tasks-ui run timeout (default 300)\n"
-    "  --max-connections N          open WebSocket connections at most (default 1024)\n"
+    "  --max-connections N          WebSocket connections, open or accepted and opening, at most (default 1024)\n"
     "  --max-body-bytes N           HTTP request body limit (default 1 MiB)\n"
     "  --max-message-bytes N        incoming WebSocket message limit (default 1 MiB)\n"
     "  --send-buffer-bytes N        bytes queued per connection before sending pauses (default 1 MiB)\n"

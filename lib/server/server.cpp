@@ -455,9 +455,10 @@ srv::HttpResponse Server::Impl::health() const
 {
   auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at).count();
   std::string body = fmt::format(
-      "{{\"status\":\"healthy\",\"active_sessions\":{},\"max_sessions\":{},\"connections\":{},\"uptime_seconds\":{},"
-      "\"version\":{}}}",
-      ctx.processes.live(), cfg.limits.max_sessions, transport.open_connections(), up, srv::json_str(CCB_VERSION_STRING));
+      "{{\"status\":\"healthy\",\"active_sessions\":{},\"max_sessions\":{},\"connections\":{},\"pending_handshakes\":{},"
+      "\"uptime_seconds\":{},\"version\":{}}}",
+      ctx.processes.live(), cfg.limits.max_sessions, transport.open_connections(), transport.pending_handshakes(), up,
+      srv::json_str(CCB_VERSION_STRING));
   return srv::HttpResponse::json(200, std::move(body));
 }
 
@@ -474,6 +475,8 @@ srv::HttpResponse Server::Impl::prometheus() const
   gauge("ccbridge_sessions_active", "CLI processes running for clients", ctx.processes.live());
   gauge("ccbridge_runs_held", "Runs held for replay (live and finished within the grace period)", hub.runs().size());
   gauge("ccbridge_ws_clients", "Open WebSocket connections", transport.open_connections());
+  gauge("ccbridge_ws_handshakes_pending", "WebSocket upgrades accepted and not open yet (they count against --max-connections)",
+        transport.pending_handshakes());
   counter("ccbridge_runs_started_total", "Runs started", hs.runs_started);
   counter("ccbridge_runs_finished_total", "Runs finished", hs.runs_finished);
   counter("ccbridge_cli_messages_total", "Messages read from CLI processes", metrics.messages_from_cli.load());

@@ -53,6 +53,9 @@ public:
   /// Force-closes whatever is still open (after the graceful phase).
   void abort_connections();
   std::size_t open_connections() const;
+  /// WebSocket upgrades accepted whose connection is not open yet (they count against
+  /// max_connections too).
+  std::size_t pending_handshakes() const;
 
 private:
   struct Impl;

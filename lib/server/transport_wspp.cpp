@@ -28,6 +28,7 @@ struct ConnData {
   std::shared_ptr<ConnImpl> impl;
   WsAccept accept;
   HttpRequest request;
+  bool holds_slot = false;  // an accepted upgrade, counted in pending_upgrades until it opens or fails
 };
 
 struct Config : websocketpp::config::asio {
@@ -327,9 +328,19 @@ struct Transport::Impl {
   TransportLimits limits;
   std::vector<std::unique_ptr<WsServer>> servers;
   std::set<std::shared_ptr<ConnImpl>> conns;
+  // Upgrades accepted and not yet open: each holds one of limits.max_connections, like an open one.
   std::size_t pending_upgrades = 0;
 
   void setup(WsServer &s, std::size_t listener);
+  // Gives an accepted upgrade's slot back, once: when it opens (then conns counts it) or fails.
+  // websocketpp marks a failed connection closed before the fail handler runs, so its state
+  // cannot tell whether the slot is still held.
+  void release_slot(ConnData &c)
+  {
+    if (!c.holds_slot) return;
+    c.holds_slot = false;
+    --pending_upgrades;
+  }
 };
 
 void Transport::Impl::setup(WsServer &s, std::size_t listener)
@@ -412,6 +423,7 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
       con->set_body(acc.reject_body);
       return false;
     }
+    con->holds_slot = true;
     ++pending_upgrades;
     con->accept = std::move(acc);
     con->request = std::move(req);
@@ -420,7 +432,7 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
 
   s.set_open_handler([this, sp](websocketpp::connection_hdl hdl) {
     ConnPtr con = sp->get_con_from_hdl(hdl);
-    if (pending_upgrades) --pending_upgrades;
+    release_slot(*con);
     auto impl = std::make_shared<ConnImpl>(*sp, con, std::move(con->request));
     impl->self_ = impl;
     con->impl = impl;
@@ -448,15 +460,13 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
     impl->receive(msg->get_payload());
   });
 
+  // Every WebSocket connection and refused upgrade ends here once: by the close handler, or by the
+  // fail handler (also an accepted upgrade whose 101 could not be written: a reset, the timeout).
   auto gone = [this, sp](websocketpp::connection_hdl hdl) {
     ConnPtr con = sp->get_con_from_hdl(hdl);
+    release_slot(*con);
     auto impl = con->impl;
-    if (!impl) {
-      if (pending_upgrades && con->get_state() != websocketpp::session::state::open) {
-        // failed before open: nothing to clean up beyond the counter
-      }
-      return;
-    }
+    if (!impl) return;
     impl->open_ = false;
     if (impl->idle_timer_) impl->idle_timer_->cancel();
     impl->stop_rate();
@@ -466,11 +476,7 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
     if (auto h = std::move(impl->handler)) h->on_close(code);
   };
   s.set_close_handler(gone);
-  s.set_fail_handler([this, sp, gone](websocketpp::connection_hdl hdl) {
-    ConnPtr con = sp->get_con_from_hdl(hdl);
-    if (!con->impl && pending_upgrades && con->get_state() == websocketpp::session::state::connecting) --pending_upgrades;
-    gone(hdl);
-  });
+  s.set_fail_handler(gone);
 }
 
 Transport::Transport(asio::io_context &ioc, TransportHandler &handler, TransportLimits limits)
@@ -534,5 +540,7 @@ void Transport::abort_connections()
 }
 
 std::size_t Transport::open_connections() const { return impl_->conns.size(); }
+
+std::size_t Transport::pending_handshakes() const { return impl_->pending_upgrades; }
 
 }  // namespace ccbridge::detail::server

@@ -9,13 +9,14 @@ Every wait has a deadline; slowloris clients are bounded in bytes and seconds.
 import json
 import select
 import socket
+import struct
 import time
 import urllib.request
 
 import pytest
 
 from conftest import recv_json, run, ws_connect
-from rawws import PING, TEXT, RawWs, raw_http
+from rawws import PING, TEXT, RawWs, frame, raw_http
 
 HANG = 'wait_user\nemit {"type":"system","subtype":"init","session_id":"h"}\nhang'
 
@@ -295,6 +296,16 @@ def _closed_by_server(sock):
     return True  # EOF, a reset, or an error answer before the close
 
 
+def _still_open_after(socks, seconds):
+    """The sockets the server has not closed within `seconds`."""
+    deadline = time.monotonic() + seconds
+    socks = list(socks)
+    while socks and time.monotonic() < deadline:
+        socks = [c for c in socks if not _closed_by_server(c)]
+        time.sleep(0.1)
+    return socks
+
+
 @pytest.mark.parametrize("request_bytes", [
     "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: {pad}\r\n\r\n",
     "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Pad: {pad}\r\n\r\n",
@@ -347,15 +358,124 @@ def test_a_hundred_slowloris_connections_do_not_block_others(start_server):
                 return await recv_json(ws)
 
         assert run(ws_ok(), timeout=10) == {"type": "pong"}
-        deadline = time.monotonic() + 15
-        open_socks = list(socks)
-        while open_socks and time.monotonic() < deadline:
-            open_socks = [c for c in open_socks if not _closed_by_server(c)]
-            time.sleep(0.2)
+        open_socks = _still_open_after(socks, 15)
         assert not open_socks, f"{len(open_socks)} slow connections still open after 15 s"
     finally:
         for c in socks:
             c.close()
+
+
+# ---- WebSocket handshakes that end early ----------------------------------------------------------------
+
+
+def upgrade_bytes(port, path, headers=""):
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{headers}\r\n").encode()
+
+
+def reset(sock):
+    """Closes with SO_LINGER 0: the kernel sends a TCP RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def read_head(sock, timeout=5):
+    """The response's status line and headers (or what came before EOF)."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while b"\r\n\r\n" not in out and time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(4096)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def settled_health(server, timeout=10):
+    """/health once no WebSocket is open (or the last answer at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _, h, _ = server.http("GET", "/health")
+        if (h["connections"] == 0 and h.get("pending_handshakes") == 0) or time.monotonic() > deadline:
+            return h
+        time.sleep(0.05)
+
+
+def test_handshakes_reset_at_any_moment_give_their_connection_slot_back(start_server):
+    # A client that sends an upgrade request and resets the TCP connection (SO_LINGER 0) took a
+    # connection slot for good: websocketpp marks the connection closed before it calls the fail
+    # handler, which gave the slot back only while "connecting". ~1,040 resets and every
+    # WebSocket on every port answered 503, while /health said connections: 0.
+    s = start_server(script="serve_turns", args=["--max-connections", "8", "--token", "T0ken",
+                                                 "--allow-origin", "http://good.example"])
+    v13 = "Sec-WebSocket-Version: 13\r\n"
+    requests = [  # every way out of a handshake: accepted, refused by token (1008), Origin, path, version
+        upgrade_bytes(s.port, "/ws?token=T0ken", v13), upgrade_bytes(s.port, "/ws/claude?token=T0ken", v13),
+        upgrade_bytes(s.port, "/ws/claude/nope?token=T0ken", v13), upgrade_bytes(s.port, "/ws", v13),
+        upgrade_bytes(s.port, "/ws?token=T0ken", v13 + "Origin: http://evil.example\r\n"),
+        upgrade_bytes(s.port, "/nowhere?token=T0ken", v13),
+        upgrade_bytes(s.port, "/ws?token=T0ken", "Sec-WebSocket-Version: 8\r\n"),
+    ]
+    moments = ["at-once", "after-response", "half-request", "after-a-frame"]
+    seen = set()
+    for i in range(200):
+        req, moment = requests[i % len(requests)], moments[(i // len(requests)) % len(moments)]
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        if moment == "half-request":
+            c.sendall(req[:len(req) // 2])
+        else:
+            c.sendall(req + (frame(TEXT, b'{"type":"ping"}') if moment == "after-a-frame" else b""))
+        if moment == "after-response":
+            head = read_head(c)
+            seen.add(head.split(b"\r\n", 1)[0])
+        reset(c)
+    assert {b"HTTP/1.1 101 Switching Protocols", b"HTTP/1.1 403 Forbidden", b"HTTP/1.1 404 Not Found",
+            b"HTTP/1.1 426 Upgrade Required"} <= seen, seen
+    h = settled_health(s)
+    assert h["connections"] == 0, h
+    # All 8 slots are free: 8 WebSockets open at once (before the fix: 503 "too many connections").
+    socks = [RawWs(s.port, "/ws?token=T0ken") for _ in range(8)]
+    try:
+        assert [w.status for w in socks] == [101] * 8
+        assert s.http("GET", "/health")[1]["connections"] == 8
+        with RawWs(s.port, "/ws?token=T0ken") as ninth:
+            assert ninth.status == 503
+    finally:
+        for w in socks:
+            reset(w.sock)
+    h = settled_health(s)
+    assert h["connections"] == 0 and h["pending_handshakes"] == 0, h
+    _, text, _ = s.http("GET", "/metrics", headers={"Authorization": "Bearer T0ken"})
+    assert "ccbridge_ws_handshakes_pending 0\n" in text and "ccbridge_ws_clients 0\n" in text
+
+
+def test_half_a_handshake_holds_no_slot_and_is_cut_off(start_server):
+    # The open-handshake timeout path: a client that sends half an upgrade request and waits.
+    # Until its request is complete it is no WebSocket and holds no slot; websocketpp cuts it
+    # after 5 s; nothing is left counted.
+    s = start_server(script="serve_turns", args=["--max-connections", "2"])
+    req = upgrade_bytes(s.port, "/ws", "Sec-WebSocket-Version: 13\r\n")
+    halves = []
+    try:
+        for _ in range(4):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.sendall(req[:len(req) // 2])
+            halves.append(c)
+        with RawWs(s.port, "/ws") as a, RawWs(s.port, "/ws") as b:
+            assert (a.status, b.status) == (101, 101)
+        still_open = _still_open_after(halves, 12)
+        assert not still_open, f"{len(still_open)} half handshakes still open after 12 s"
+    finally:
+        for c in halves:
+            c.close()
+    h = settled_health(s)
+    assert h["connections"] == 0 and h["pending_handshakes"] == 0, h
+    with RawWs(s.port, "/ws") as a, RawWs(s.port, "/ws") as b:
+        assert (a.status, b.status) == (101, 101)
 
 
 # ---- the opcode socket ignores client text -------------------------------------------------------------
