@@ -31,8 +31,50 @@ struct ConnData {
   bool holds_slot = false;  // an accepted upgrade, counted in pending_upgrades until it opens or fails
 };
 
+// RFC 9112 6.1 and 6.3: a request whose body length is not one plain Content-Length. websocketpp
+// reads a body by Content-Length only and ignores Transfer-Encoding, while a proxy in front may
+// frame the same bytes by Transfer-Encoding (request smuggling); chunked bodies are not read at
+// all. Such a request is refused with 400: the JSON body, or nullptr when the framing is fine.
+template <class Req>
+const char *framing_error(const Req &r)
+{
+  const auto &h = r.get_headers();  // names compare case-insensitively
+  if (h.count("Transfer-Encoding") && h.count("Content-Length"))
+    return R"({"error":"Content-Length together with Transfer-Encoding is refused (RFC 9112 6.3); )"
+           R"(send the body with Content-Length only"})";
+  if (h.count("Transfer-Encoding"))
+    return R"({"error":"Transfer-Encoding is not supported (chunked bodies are not read); )"
+           R"(send the body with Content-Length"})";
+  auto cl = h.find("Content-Length");
+  if (cl != h.end() && (cl->second.empty() || cl->second.find_first_not_of("0123456789") != std::string::npos))
+    return R"({"error":"Content-Length must be one decimal number, sent once"})";
+  return nullptr;
+}
+
+// websocketpp's request parser, except that a request with a refused framing is complete once its
+// headers are: its body is not waited for. Otherwise a Content-Length that the (chunked) body never
+// fills would hold the connection until the handshake timeout and end it without an answer. The
+// connection uses this type statically (config::request_type), so hiding consume() and ready() is
+// enough.
+class Request : public websocketpp::http::parser::request {
+public:
+  std::size_t consume(const char *buf, std::size_t len)
+  {
+    if (cut_) return 0;
+    std::size_t used = request::consume(buf, len);
+    // Headers complete and a body still expected: m_body_bytes_needed > 0.
+    if (!request::ready() && m_body_bytes_needed > 0 && framing_error(*this)) cut_ = true;
+    return used;
+  }
+  bool ready() const { return cut_ || request::ready(); }
+
+private:
+  bool cut_ = false;
+};
+
 struct Config : websocketpp::config::asio {
   typedef ConnData connection_base;
+  typedef Request request_type;
 };
 
 using WsServer = websocketpp::server<Config>;
@@ -98,6 +140,14 @@ bool header_values_ok(const Req &r)
     }
   }
   return true;
+}
+
+// A request the transport refuses with 400 before any route sees it: the JSON body, or nullptr.
+template <class Req>
+const char *refusal(const Req &r)
+{
+  if (!header_values_ok(r)) return R"({"error":"a header value contains CR, LF or NUL"})";
+  return framing_error(r);
 }
 
 std::string percent_decode(std::string_view s, bool plus_is_space)
@@ -363,10 +413,10 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
 
   s.set_http_handler([this, sp, listener](websocketpp::connection_hdl hdl) {
     ConnPtr con = sp->get_con_from_hdl(hdl);
-    if (!header_values_ok(con->get_request())) {
+    if (const char *why = refusal(con->get_request())) {
       con->set_status(websocketpp::http::status_code::bad_request);
       con->replace_header("Content-Type", "application/json");
-      con->set_body(R"({"error":"a header value contains CR, LF or NUL"})");
+      con->set_body(why);
       return;
     }
     HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
@@ -403,10 +453,10 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
       con->set_body(R"({"error":"unsupported WebSocket version; this server speaks RFC 6455, version 13"})");
       return false;
     }
-    if (!header_values_ok(con->get_request())) {
+    if (const char *why = refusal(con->get_request())) {
       con->set_status(websocketpp::http::status_code::bad_request);
       con->replace_header("Content-Type", "application/json");
-      con->set_body(R"({"error":"a header value contains CR, LF or NUL"})");
+      con->set_body(why);
       return false;
     }
     HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());

@@ -361,7 +361,7 @@ void open_ws(Server::Impl &s, srv::HttpRequest req)
 // One request through websocketpp's parser; returns the bytes used (0: stop).
 std::size_t one_request(Server::Impl &s, const char *p, std::size_t n, bool force_upgrade, srv::HttpRequest *keep)
 {
-  websocketpp::http::parser::request parsed;
+  srv::Request parsed;  // the transport's parser (a refused body framing does not wait for the body)
   parsed.set_max_body_size(1 << 16);
   std::size_t used = 0;
   try {
@@ -372,11 +372,12 @@ std::size_t one_request(Server::Impl &s, const char *p, std::size_t n, bool forc
   if (!parsed.ready() || used == 0) return 0;
   const bool upgrade = force_upgrade || websocketpp::processor::is_websocket_handshake(parsed);
   // What the transport's handlers refuse before anything reaches the server (HTTP 400 / 426):
-  // header values with CR, LF or NUL, and upgrades that are not RFC 6455 (version 13).
-  for (const auto &h : parsed.get_headers())
-    if (h.first.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos ||
-        h.second.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
-      return used;
+  // header values with CR, LF or NUL, an ambiguous body framing (Transfer-Encoding), and upgrades
+  // that are not RFC 6455 (version 13).
+  if (const char *why = srv::refusal(parsed)) {
+    check_response(srv::HttpResponse::json(400, why), "refused");
+    return used;
+  }
   if (upgrade && !force_upgrade && parsed.get_header("Sec-WebSocket-Version") != "13") return used;
   srv::HttpRequest req = srv::to_request(parsed, "127.0.0.1:40000");
   if (keep) *keep = req;

@@ -94,6 +94,52 @@ def test_chunked_body_is_not_taken_for_json(start_server):
     assert not s.processes()
 
 
+def execute_framed(port, head_lines, body):
+    req = (f"POST /claude/execute HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+           f"{head_lines}\r\n").encode() + body
+    return split_response(raw_http(port, req, timeout=8))
+
+
+# Request smuggling: a proxy in front may frame a body by Transfer-Encoding where websocketpp reads
+# Content-Length (RFC 9112 6.1, 6.3). Any Transfer-Encoding, and a Content-Length that is not one
+# decimal number, is refused with 400 before a route sees the request.
+SMUGGLING = [("cl-te", "Content-Length: {n}\r\nTransfer-Encoding: chunked\r\n"),
+             ("te-cl", "Transfer-Encoding: chunked\r\nContent-Length: {n}\r\n"),
+             ("te-identity", "Content-Length: {n}\r\nTransfer-Encoding: identity\r\n"),
+             ("te-list", "Content-Length: {n}\r\nTransfer-Encoding: gzip, chunked\r\n"),
+             ("te-lowercase-empty", "Content-Length: {n}\r\ntransfer-encoding: \r\n"),
+             ("cl-twice", "Content-Length: {n}\r\nContent-Length: 2\r\n"),
+             ("cl-plus", "Content-Length: +{n}\r\n")]
+
+
+@pytest.mark.parametrize("headers", [h for _, h in SMUGGLING], ids=[n for n, _ in SMUGGLING])
+def test_ambiguous_body_framing_is_refused_with_400_and_starts_nothing(start_server, headers):
+    s = start_server(script=HANG)
+    body = json.dumps({"project_path": str(s.root), "prompt": "x"}).encode()
+    status, _, answer = execute_framed(s.port, headers.format(n=len(body)), body)
+    assert status == 400 and "error" in json.loads(answer), (status, answer)
+    assert metric(s, "ccbridge_runs_started_total") == 0
+
+
+def test_transfer_encoding_is_answered_at_once_on_every_route(start_server):
+    s = start_server(script=HANG)
+    # CL.TE: a Content-Length the chunked body never fills. websocketpp waited for the missing bytes
+    # and cut the connection after 5 s without an answer.
+    t0 = time.monotonic()
+    status, _, answer = execute_framed(s.port, "Content-Length: 100\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n")
+    assert status == 400 and "Transfer-Encoding" in json.loads(answer)["error"], (status, answer)
+    assert time.monotonic() - t0 < 2
+    # Any route, also the token-free /health and a WebSocket upgrade.
+    for req in (f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 5\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"):
+        status, headers, answer = split_response(raw_http(s.port, req.encode(), timeout=8))
+        assert status == 400 and "Transfer-Encoding" in json.loads(answer)["error"], (req[:20], status, answer)
+    assert metric(s, "ccbridge_runs_started_total") == 0
+    assert s.http("GET", "/health")[0] == 200
+
+
 # ---- paths: traversal, symlinks, NUL bytes ----------------------------------------------------------
 
 
