@@ -225,6 +225,19 @@ def test_crlf_in_the_url_is_never_reflected_into_response_headers(start_server):
         assert code == 1008
 
 
+def test_demo_page_refuses_to_be_framed(start_server):
+    # Clickjacking: a foreign page could frame the demo (it runs prompts) under a decoy. Every
+    # demo route forbids framing, in the CSP the page already sends and for older browsers.
+    s = start_server()
+    for path in ("/", "/demo", "/demo/config"):
+        status, _, headers = s.http("GET", path)
+        directives = [d.strip() for d in headers.get("Content-Security-Policy", "").split(";")]
+        assert status == 200 and headers.get("X-Frame-Options") == "DENY", (path, dict(headers))
+        assert "frame-ancestors 'none'" in directives, (path, directives)
+        if path != "/demo/config":
+            assert "default-src 'self'" in directives and "connect-src 'self' ws: wss:" in directives, directives
+
+
 # ---- Origin spoofing ------------------------------------------------------------------------------------
 
 

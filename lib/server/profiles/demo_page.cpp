@@ -121,6 +121,14 @@ const char kDemoPage[] = R"HTML(<!doctype html>
 </html>
 )HTML";
 
+// No other site may frame the demo (clickjacking: it runs prompts): frame-ancestors for current
+// browsers, X-Frame-Options for older ones.
+void forbid_framing(HttpResponse &res, const char *csp)
+{
+  res.headers.emplace_back("Content-Security-Policy", csp);
+  res.headers.emplace_back("X-Frame-Options", "DENY");
+}
+
 }  // namespace
 
 void register_demo(Context &ctx, Router &r)
@@ -130,13 +138,16 @@ void register_demo(Context &ctx, Router &r)
     HttpResponse res;
     res.body = kDemoPage;
     res.content_type = "text/html; charset=utf-8";
-    res.headers.emplace_back("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:");
+    forbid_framing(res, "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; "
+                        "frame-ancestors 'none'");
     reply(std::move(res));
   };
   r.http("GET", "/", page);
   r.http("GET", "/demo", page);
   r.http("GET", "/demo/config", [c](const HttpRequest &, HttpReply reply) {
-    reply(HttpResponse::json(200, "{\"project_path\":" + json_str(c->roots.empty() ? std::string("/") : c->roots.front()) + "}"));
+    auto res = HttpResponse::json(200, "{\"project_path\":" + json_str(c->roots.empty() ? std::string("/") : c->roots.front()) + "}");
+    forbid_framing(res, "frame-ancestors 'none'");
+    reply(std::move(res));
   });
 }
 
