@@ -1,6 +1,8 @@
 // Fuzz targets 4 and 5: the HTTP request path and the WebSocket message handler of one gateway
 // profile, in memory: no socket, no listener, no server thread. One object file serves every
-// such target; the executable's name says which: fuzz_{http|ws}_{opcode|tasks_ui|sdk_ws}[_cli].
+// such target; the executable's name says which: fuzz_{http|ws}_{opcode|tasks_ui|sdk_ws}[_cli],
+// or fuzz_ws_handshake: the three profiles on one port, as `ccbridge serve --port N` serves them,
+// whose input may also reset real handshakes (!reset, through the server's own transport).
 //
 // The route handlers are the real ones, reached the way the transport reaches them. This
 // translation unit includes lib/server/server.cpp (for Server::Impl: the token, Origin and CORS
@@ -27,13 +29,19 @@
 //   !wait             wait until no process is running (at most 0.4 s with the fake CLI; sdk-ws:
 //                     until its queries end or one waits for the client)
 //   !shutdown         the server stops: every handler gets on_shutdown()
+//   !reset CUT STEPS [TARGET]
+//                     (fuzz_ws_handshake) a real client over loopback, through the server's own
+//                     transport: it sends the first CUT bytes of an upgrade request for TARGET
+//                     (default: the first request's) with the first request's headers, lets the
+//                     server thread run STEPS handlers, then resets the TCP connection (SO_LINGER 0)
 // In both, {sid}, {call} and {perm} are replaced by the last session id, tool call id and
 // permission request id the server sent.
 //
 // Checks, besides the sanitizers: every HTTP request is answered, with a status 100..599 and, for
 // JSON answers, a body that is valid JSON and valid UTF-8; every WebSocket frame is valid JSON and
 // valid UTF-8 (RFC 6455 text frames); close codes are ones a server may send (RFC 6455 7.4); after the input, the
-// server returns to idle: no process, no run, no conversation left, no child process.
+// server returns to idle: no process, no run, no conversation left, no child process, and (after
+// !reset) no transport connection open or handshake pending: every connection slot given back.
 #include "server/server.cpp"
 #include "server/transport_wspp.cpp"
 
@@ -43,13 +51,19 @@
 #include <websocketpp/http/request.hpp>
 #include <websocketpp/processors/processor.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #ifndef CCB_FUZZ_FAKE_CLI_PATH
@@ -72,7 +86,7 @@ bool g_client_asked = false;
 
 
 // From the executable's name.
-std::string g_profile;  // "opcode", "tasks-ui", "sdk-ws"
+std::string g_profile;  // "opcode", "tasks-ui", "sdk-ws", or "all" (fuzz_ws_handshake)
 bool g_ws = false;      // WebSocket messages (else HTTP requests)
 bool g_fake = false;    // the fake CLI (else a missing one)
 
@@ -150,6 +164,7 @@ struct Fixture {
   std::unique_ptr<Server::Impl> servers[2];
   std::vector<std::unique_ptr<FakeConn>> conns;
   std::string fake_cli;
+  std::uint16_t ports[2] = {0, 0};  // the servers' transport listeners, opened by the first !reset
 };
 
 Fixture *g_fx = nullptr;
@@ -157,7 +172,8 @@ Fixture *g_fx = nullptr;
 ccbridge::ServerConfig make_config(bool second)
 {
   ccbridge::ServerConfig c;
-  c.listeners.push_back({"127.0.0.1", 0, {g_profile}});
+  if (g_profile == "all") c.listeners.push_back({"127.0.0.1", 0, {"opcode", "tasks-ui", "sdk-ws"}});
+  else c.listeners.push_back({"127.0.0.1", 0, {g_profile}});
   c.log.level = ccbridge::ServerLog::Level::off;
   c.allowed_roots = {kRoot};
   c.limits.finished_run_grace = std::chrono::milliseconds(0);
@@ -189,14 +205,12 @@ void set_up(Server::Impl &s)
   }
   srv::Router router;
   const std::string &p = g_profile;
-  if (p == "opcode") {
+  if (p == "opcode" || p == "all") {
     srv::register_opcode(s.ctx, router);
     srv::register_demo(s.ctx, router);
-  } else if (p == "tasks-ui") {
-    srv::register_tasks_ui(s.ctx, router);
-  } else {
-    srv::register_sdk_ws(s.ctx, router);
   }
+  if (p == "tasks-ui" || p == "all") srv::register_tasks_ui(s.ctx, router);
+  if (p == "sdk-ws" || p == "all") srv::register_sdk_ws(s.ctx, router);
   s.routers.push_back(std::move(router));
 }
 
@@ -289,7 +303,8 @@ template <class Done> bool settle(Server::Impl &s, Done &&done, std::chrono::mil
   for (;;) {
     pump(s);
     if (done()) {
-      if (g_profile != "sdk-ws") return true;  // only sdk-ws hands work to Context::workers
+      // Only sdk-ws hands work to Context::workers.
+      if (g_profile != "sdk-ws" && g_profile != "all") return true;
       workers_barrier(s);
       pump(s);
       if (done()) return true;
@@ -422,6 +437,53 @@ void set_script(Server::Impl &s, std::string_view name)
   s.cfg.cli.env["CCB_FAKE_SCRIPT_TEXT"] = it == scripts.end() ? std::string() : it->second;
 }
 
+// !reset CUT STEPS [TARGET]: the input chooses where in the handshake the reset lands: before the
+// server accepts, mid-request, after the upgrade was accepted and before its 101 is written,
+// after the 101, after the open (a refused token's 1008 close, the profile's first frames). The
+// transport's real handlers run (validate, open, fail, close); wind_down() checks that every
+// connection slot came back.
+void handshake_reset(Server::Impl &s, std::string_view arg, const srv::HttpRequest &first)
+{
+  std::string args(arg);
+  char *p = args.data();
+  std::size_t cut = std::strtoul(p, &p, 10);
+  std::size_t steps = std::min<std::size_t>(std::strtoul(p, &p, 10), 64);
+  std::string target(p + std::strspn(p, " "));
+  if (target.empty()) {
+    target = first.path.empty() ? "/" : first.path;
+    char sep = '?';
+    for (const auto &[k, v] : first.query) {
+      target += sep + k + "=" + v;
+      sep = '&';
+    }
+  }
+  std::string raw = "GET " + target + " HTTP/1.1\r\n";
+  for (const auto &[k, v] : first.headers)
+    if (k != "connection" && k != "upgrade") raw += k + ": " + v + "\r\n";
+  if (!first.headers.count("host")) raw += "Host: 127.0.0.1\r\n";
+  if (!first.headers.count("sec-websocket-key")) raw += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  if (!first.headers.count("sec-websocket-version")) raw += "Sec-WebSocket-Version: 13\r\n";
+  raw += "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+
+  std::uint16_t &port = g_fx->ports[&s == g_fx->servers[1].get() ? 1 : 0];
+  if (!port) port = s.transport.listen(0, "127.0.0.1", 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0)
+    ccb_fuzz::fail(std::string("cannot connect to the transport: ") + std::strerror(errno));
+  (void)::send(fd, raw.data(), std::min(cut, raw.size()), MSG_NOSIGNAL);
+  for (std::size_t i = 0; i < steps; ++i) {
+    s.ioc.restart();
+    if (s.ioc.poll_one() == 0) break;
+  }
+  linger rst{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+  ::close(fd);
+}
+
 void ws_directive(Server::Impl &s, std::string_view line, const srv::HttpRequest &first)
 {
   auto space = line.find(' ');
@@ -458,6 +520,10 @@ void ws_directive(Server::Impl &s, std::string_view line, const srv::HttpRequest
       if (c->open && c->handler) c->handler->on_shutdown();
   } else if (cmd == "!script") {
     if (g_fake) set_script(s, arg);
+  } else if (cmd == "!reset") {
+    // Only there: a real connection costs far more than the in-memory ones (a TCP handshake,
+    // and leak checks), and the other targets keep their pace.
+    if (g_profile == "all") handshake_reset(s, arg, first);
   }
 }
 
@@ -503,10 +569,16 @@ void wind_down(Server::Impl &s)
   for (auto &hook : s.ctx.on_stop) hook();
   for (auto &run : s.hub.runs())
     if (!run->finished() && run->cancel) run->cancel();
-  bool ok = settle(s, [&] { return idle(s) && ccb_fuzz::live_children().empty(); }, std::chrono::milliseconds(20000));
+  // The connections of !reset too: each one ended and gave its connection slot back, whenever its
+  // reset came (a slot kept is a WebSocket refused with 503 for good).
+  auto transport_idle = [&] { return s.transport.pending_handshakes() == 0 && s.transport.open_connections() == 0; };
+  bool ok = settle(s, [&] { return idle(s) && transport_idle() && ccb_fuzz::live_children().empty(); },
+                   std::chrono::milliseconds(20000));
   if (!ok) {
     ccb_fuzz::fail("the server did not return to idle: live_processes=" + std::to_string(s.ctx.processes.live()) +
-                   " runs=" + std::to_string(s.hub.runs().size()) + " children=" + ccb_fuzz::live_children());
+                   " runs=" + std::to_string(s.hub.runs().size()) + " children=" + ccb_fuzz::live_children() +
+                   " pending_handshakes=" + std::to_string(s.transport.pending_handshakes()) +
+                   " open_connections=" + std::to_string(s.transport.open_connections()));
   }
   for (const auto &r : g_replies) CCB_FUZZ_CHECK(r->replies >= 1, "an HTTP request was never answered");
   g_replies.clear();
@@ -529,7 +601,9 @@ extern "C" int LLVMFuzzerInitialize(int *argc, char ***argv)
   if (name.find("opcode") != std::string::npos) g_profile = "opcode";
   else if (name.find("tasks_ui") != std::string::npos) g_profile = "tasks-ui";
   else if (name.find("sdk_ws") != std::string::npos) g_profile = "sdk-ws";
-  else ccb_fuzz::fail("the executable's name must be fuzz_{http|ws}_{opcode|tasks_ui|sdk_ws}[_cli], not " + name);
+  else if (name == "fuzz_ws_handshake") g_profile = "all";
+  else ccb_fuzz::fail("the executable's name must be fuzz_{http|ws}_{opcode|tasks_ui|sdk_ws}[_cli] or "
+                      "fuzz_ws_handshake, not " + name);
   ::mkdir(kRoot, 0755);
   ::mkdir((std::string(kRoot) + "/proj").c_str(), 0755);
   ::symlink("/", (std::string(kRoot) + "/escape").c_str());

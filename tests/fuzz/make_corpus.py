@@ -234,6 +234,16 @@ def ws_targets(out):
                                                                   q("again", model="other"), {"type": "input", "text": "more"}, {"type": "interrupt"}, "!wait"]))
         write(out, "fuzz_ws_tasks_ui_cli", w("/ws/claude", [], ["!script " + s, {"prompt": "Hello Claude", "meta": "TASK-1"}, "!wait"]))
         write(out, "fuzz_ws_opcode_cli", w("/ws/claude/{sid}", [], ["!script " + s, "!execute", "!open /ws/claude/{sid}", "!wait", "!open /ws/claude/{sid}?since_seq=1"]))
+    # The three profiles on one port; handshakes reset over the real transport (!reset CUT STEPS
+    # [TARGET]): at once, mid-request, after a few server steps (the upgrade accepted, its 101
+    # written, the connection open), ending every way (accepted, 1008 for the token, 403, 404, 426).
+    resets = ["!reset 9999 %d" % n for n in (0, 1, 2, 3, 5, 64)] + ["!reset 30 2", "!reset 0 0"]
+    for s in (w("/ws", [], resets + ["!reset 9999 4 /nowhere", "!reset 9999 4 /ws/claude", {"type": "ping"}]),
+              w("/ws/claude", [], resets + [{"prompt": "hi"}]),
+              w("/ws/claude/nope", ORIGIN_BAD, resets),
+              w("/ws/claude/{sid}", ["Sec-WebSocket-Version: 8"], resets + ["!reset 9999 3 /ws/claude/x?since_seq=1"]),
+              "!" + w("/ws?token=fuzz-token", [], resets + ["!reset 9999 3 /ws", "!reset 9999 64 /ws/claude"])):
+        write(out, "fuzz_ws_handshake", s)
 
 
 def main():
