@@ -571,6 +571,10 @@ void Server::start()
       }
       s.ctx.roots.push_back(buf);
     }
+    // The CLI never gets the host's whole environment: an agent allowed to run commands would
+    // read the gateway's token and every other secret in it. A bad pass_env fails here, once.
+    s.cfg.cli.inherit_env = EnvInherit::allow_list;
+    (void)build_cli_env(s.cfg.cli, {});
     if (!s.ctx.mode_allowed(s.cfg.default_permission_mode)) {
       throw Error(errc::invalid_argument, "the default permission mode '" + s.cfg.default_permission_mode +
                                               "' is not among the allowed ones");

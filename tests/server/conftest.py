@@ -74,9 +74,10 @@ class Server:
         for k in ("WEBSOCKET_HOST", "WEBSOCKET_PORT", "MAX_SESSIONS", "SESSION_TIMEOUT_MINUTES", "CORS", "CCBRIDGE_TOKEN"):
             e.pop(k, None)
         e.update(env or {})
-        # Short shutdown waits keep the tests quick; the ladder's order is the same.
+        # Short shutdown waits keep the tests quick; the ladder's order is the same. The CLI gets
+        # only an allow-listed environment: the fake CLI's script and the tag are passed on.
         cmd = [CCB, "serve", "--port", "0", "--root", str(self.root), "--cli", cli or FAKE, "--log-level", "debug",
-               "--exit-wait-ms", "1000", "--term-wait-ms", "1000", *args]
+               "--exit-wait-ms", "1000", "--term-wait-ms", "1000", "--pass-env", "CCB_*", *args]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, cwd=self.root, env=e)
         line = self._readline(10)

@@ -1,0 +1,75 @@
+"""What a CLI started by `ccbridge serve` gets, and what it leaves behind (issue 12): its
+environment holds none of the host's secrets (only an allow-list plus what the operator passes).
+docs/RELIABILITY.md "Hostile input" lists each case with the test that checks it.
+"""
+import json
+import os
+import subprocess
+import time
+
+from conftest import CCB, FAKE, recv_json, run, ws_connect
+
+SECRETS = {"CCBRIDGE_TOKEN": "gateway-secret", "AWS_SECRET_ACCESS_KEY": "aws-secret", "FOO_SECRET": "foo-secret"}
+AUTH = {"Authorization": "Bearer gateway-secret"}
+
+
+def wait_invocation(path, timeout=10):
+    """The fake CLI's dump_invocation record, once it is there."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"the CLI never wrote {path}"
+        time.sleep(0.02)
+    return json.loads(path.read_text())
+
+
+def opcode_env(s, inv):
+    status, body, _ = s.http("POST", "/claude/execute", {"project_path": str(s.root), "prompt": "x"}, headers=AUTH)
+    assert status == 200, body
+    env = wait_invocation(inv)["env"]
+    inv.unlink()
+    return env
+
+
+def sdk_ws_env(s, inv):
+    async def go():
+        async with ws_connect(s.ws_url("/ws?token=gateway-secret")) as ws:
+            await recv_json(ws)
+            await ws.send(json.dumps({"type": "query", "prompt": "hi"}))
+            while (await recv_json(ws))["type"] != "query_end":
+                pass
+
+    run(go(), timeout=20)
+    env = wait_invocation(inv)["env"]
+    inv.unlink()
+    return env
+
+
+# ---- the CLI's environment ----------------------------------------------------------------------
+
+
+def test_the_cli_gets_no_secret_of_the_gateway_host(start_server, tmp_path):
+    inv = tmp_path / "invocation.json"
+    s = start_server(script=f"dump_invocation {inv}\nserve_turns",
+                     env={**SECRETS, "ANTHROPIC_API_KEY": "sk-test", "CLAUDE_CODE_MAX_RETRIES": "1"})
+    for env in (opcode_env(s, inv), sdk_ws_env(s, inv)):  # a one-shot run and a Session
+        leaked = sorted(k for k in SECRETS if k in env)
+        assert not leaked, f"the CLI got the host's {leaked}"
+        assert env["PATH"] == os.environ["PATH"] and env["HOME"] == os.environ["HOME"]
+        assert env["ANTHROPIC_API_KEY"] == "sk-test" and env["CLAUDE_CODE_MAX_RETRIES"] == "1"
+        assert env["CLAUDE_CODE_ENTRYPOINT"] == "sdk-cpp"
+
+
+def test_pass_env_passes_what_the_operator_lists_but_never_the_token(start_server, tmp_path):
+    inv = tmp_path / "invocation.json"
+    s = start_server(script=f"dump_invocation {inv}\nserve_turns", env=SECRETS,
+                     args=["--pass-env", "FOO_SECRET", "--pass-env", "CC*"])
+    env = opcode_env(s, inv)
+    assert env["FOO_SECRET"] == "foo-secret"
+    assert "CCBRIDGE_TOKEN" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+
+
+def test_pass_env_naming_the_gateways_own_variable_is_refused(tmp_path):
+    p = subprocess.run([CCB, "serve", "--port", "0", "--root", str(tmp_path), "--cli", FAKE,
+                        "--pass-env", "CCBRIDGE_TOKEN"], capture_output=True, timeout=20, cwd=tmp_path)
+    assert p.returncode != 0
+    assert b"CCBRIDGE_TOKEN" in p.stderr and b"never passed" in p.stderr, p.stderr
