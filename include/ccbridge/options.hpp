@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,31 @@ enum class EnvInherit {
   /// that an agent allowed to run commands cannot read the gateway's secrets.
   allow_list,
 };
+
+/// A directory held open, so that a CLI can be started in exactly that directory whatever its
+/// path names by then (Options::cwd_dir). Copies share one descriptor (close-on-exec: a CLI never
+/// inherits it), closed with the last copy. Made by open_directory_nofollow().
+class CCB_API DirectoryHandle {
+public:
+  DirectoryHandle() = default;  ///< none
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+  /// The path it was opened by ("" if none).
+  const std::string &path() const noexcept;
+  /// The descriptor (-1 if none); owned by the handle, valid while a copy of it lives.
+  int native_handle() const noexcept;
+
+private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+  friend CCB_API DirectoryHandle open_directory_nofollow(const std::string &path);
+};
+
+/// Opens the directory at the absolute `path` one component at a time from "/", following no
+/// symlink on the way (POSIX: openat with O_DIRECTORY | O_NOFOLLOW), so the handle is the
+/// directory the path names at this moment even if a component is swapped for a symlink right
+/// after a check. Pass a path without symlinks (a realpath). Throws Error(cwd_not_found) if the
+/// path is not absolute, a component is missing, is not a directory or is a symlink.
+CCB_API DirectoryHandle open_directory_nofollow(const std::string &path);
 
 struct ShutdownPolicy {
   /// After closing stdin, how long the CLI may take to exit on its own (it flushes its session
@@ -138,6 +164,11 @@ struct Options {
   std::optional<std::string> cli_path;
   /// Working directory of the CLI (must exist). Unset: the host's cwd.
   std::optional<std::string> cwd;
+  /// If set, the CLI starts in this very directory (fchdir) instead of looking `cwd` up by name
+  /// again, so a path swapped for a symlink after it was checked cannot move it elsewhere. `cwd`
+  /// (default: cwd_dir.path()) still names it, in PWD and in errors. A run keeps no copy of it
+  /// once the CLI has started.
+  DirectoryHandle cwd_dir;
   /// POSIX only: run the CLI as this user (name or numeric uid); needs the privilege to switch.
   std::optional<std::string> user;
   StderrCallback stderr_callback;
@@ -159,8 +190,8 @@ CCB_API std::vector<std::string> build_cli_args(const Options &options);
 /// The child environment ("KEY=VALUE" entries) built from `parent` ("KEY=VALUE" entries, usually
 /// the host's environ) following the official SDKs' rules: parent minus CLAUDECODE (with
 /// EnvInherit::allow_list: only the allow-listed part of it, see cli_env_allow_list()),
-/// CLAUDE_CODE_ENTRYPOINT=sdk-cpp as a default, options.env merged over it, PWD=cwd when cwd is
-/// set, and CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING when requested. Sorted by key.
+/// CLAUDE_CODE_ENTRYPOINT=sdk-cpp as a default, options.env merged over it, PWD=cwd (or
+/// cwd_dir's path) when set, and CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING when requested. Sorted by key.
 /// With allow_list, the cloud credentials pass only for the provider the result selects:
 /// AWS_* with CLAUDE_CODE_USE_BEDROCK, GOOGLE_*, CLOUDSDK_*, CLOUD_ML_REGION and VERTEX_REGION_*
 /// with CLAUDE_CODE_USE_VERTEX, AZURE_* with CLAUDE_CODE_USE_FOUNDRY (set and not "0" or "false").

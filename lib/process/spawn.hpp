@@ -3,6 +3,7 @@
 // that turns exec failures into distinct errors. POSIX (Linux) only.
 #pragma once
 
+#include <ccbridge/options.hpp>
 #include <ccbridge/stream.hpp>
 
 #include <optional>
@@ -16,6 +17,8 @@ struct SpawnRequest {
   std::vector<std::string> args;  ///< argv[1..]
   std::vector<std::string> env;   ///< complete environment, "KEY=VALUE"
   std::optional<std::string> cwd;
+  /// If set, the child enters this directory (fchdir) instead of `cwd` by name; `cwd` names it.
+  DirectoryHandle cwd_dir;
   std::optional<std::string> user;  ///< name or numeric uid to run as
 };
 

@@ -104,7 +104,7 @@ UserIds resolve_user(const std::string &user)
 
 // Runs in the child (of vfork or fork): only async-signal-safe calls from here to execve, no
 // allocation, no return.
-[[noreturn]] void child_main(pid_t parent, int in_fd, int out_fd, int err_fd, int report_fd,
+[[noreturn]] void child_main(pid_t parent, int in_fd, int out_fd, int err_fd, int report_fd, int cwd_fd,
                              const char *cwd, const UserIds *ids, const char *program,
                              char *const argv[], char *const envp[]) noexcept
 {
@@ -119,7 +119,7 @@ UserIds resolve_user(const std::string &user)
   if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
     child_fail(report_fd, Stage::dup);
   }
-  if (cwd && ::chdir(cwd) != 0) child_fail(report_fd, Stage::chdir);
+  if (cwd_fd >= 0 ? ::fchdir(cwd_fd) != 0 : cwd && ::chdir(cwd) != 0) child_fail(report_fd, Stage::chdir);
   if (ids) {
     if (::setgroups(ids->groups.size(), ids->groups.data()) != 0) child_fail(report_fd, Stage::setgroups);
     if (::setgid(ids->gid) != 0) child_fail(report_fd, Stage::setgid);
@@ -145,12 +145,12 @@ UserIds resolve_user(const std::string &user)
 // setgroups signal every thread of the process, and a vfork child shares the parent's memory.
 // A function of its own, so that nothing the caller keeps in registers is live across vfork.
 __attribute__((noinline)) pid_t start_child(const UserIds *ids, int in_fd, int out_fd, int err_fd, int report_fd,
-                                            const char *cwd, const char *program, char *const argv[],
+                                            int cwd_fd, const char *cwd, const char *program, char *const argv[],
                                             char *const envp[]) noexcept
 {
   pid_t parent = ::getpid();
   pid_t pid = ids ? ::fork() : ::vfork();
-  if (pid == 0) child_main(parent, in_fd, out_fd, err_fd, report_fd, cwd, ids, program, argv, envp);
+  if (pid == 0) child_main(parent, in_fd, out_fd, err_fd, report_fd, cwd_fd, cwd, ids, program, argv, envp);
   return pid;
 }
 
@@ -201,7 +201,7 @@ void set_nonblocking(int fd)
 
 SpawnedChild spawn_child(const SpawnRequest &req)
 {
-  if (req.cwd) {
+  if (req.cwd && !req.cwd_dir) {
     struct stat st {};
     if (::stat(req.cwd->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       throw Error(errc::cwd_not_found, "working directory '" + *req.cwd + "' " +
@@ -239,8 +239,9 @@ SpawnedChild spawn_child(const SpawnRequest &req)
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = start_child(ids ? &*ids : nullptr, in_r.fd, out_w.fd, err_w.fd, rep_w.fd, cwd, req.program.c_str(),
-                          argv.data(), envp.data());
+  // The directory handle is close-on-exec (and the child marks every descriptor so before exec).
+  pid_t pid = start_child(ids ? &*ids : nullptr, in_r.fd, out_w.fd, err_w.fd, rep_w.fd, req.cwd_dir.native_handle(), cwd,
+                          req.program.c_str(), argv.data(), envp.data());
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {

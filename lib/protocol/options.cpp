@@ -352,7 +352,11 @@ std::vector<std::string> build_cli_env(const Options &o, const std::vector<std::
     env[k] = v;
   }
   if (o.enable_file_checkpointing) env["CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING"] = "true";
-  if (o.cwd) env["PWD"] = *o.cwd;
+  if (o.cwd) {
+    env["PWD"] = *o.cwd;
+  } else if (o.cwd_dir) {
+    env["PWD"] = o.cwd_dir.path();
+  }
   if (o.inherit_env == EnvInherit::allow_list) inherit_allow_listed(o, host, env);
 
   std::vector<std::string> out;

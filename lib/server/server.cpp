@@ -102,7 +102,7 @@ void Metrics::observe_latency(double seconds)
   latency_sum_ns.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
 }
 
-bool Context::resolve_cwd(const std::string &requested, std::string &resolved, std::string &why) const
+bool Context::resolve_cwd(const std::string &requested, std::string &resolved, DirectoryHandle &dir, std::string &why) const
 {
   if (requested.empty() || requested[0] != '/') {
     why = "the path must be absolute";
@@ -121,6 +121,14 @@ bool Context::resolve_cwd(const std::string &requested, std::string &resolved, s
   for (const auto &root : roots) {
     if (real == root || (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
                          (root.back() == '/' || real[root.size()] == '/'))) {
+      // Open what was checked, following no symlink: a component swapped for one since
+      // realpath() fails here instead of sending the CLI outside the root.
+      try {
+        dir = open_directory_nofollow(real);
+      } catch (const Error &) {
+        why = "the directory does not exist or cannot be reached";
+        return false;
+      }
       resolved = real;
       return true;
     }

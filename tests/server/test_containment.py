@@ -1,10 +1,14 @@
 """What a CLI started by `ccbridge serve` gets, and what it leaves behind (issue 12): its
-environment holds none of the host's secrets (only an allow-list plus what the operator passes).
-docs/RELIABILITY.md "Hostile input" lists each case with the test that checks it.
+environment holds none of the host's secrets (only an allow-list plus what the operator passes);
+it starts in exactly the directory that was checked, even while that path is being swapped for a
+symlink out of the root. docs/RELIABILITY.md "Hostile input" lists each case with the test that
+checks it.
 """
+import asyncio
 import json
 import os
 import subprocess
+import sys
 import time
 
 from conftest import CCB, FAKE, recv_json, run, ws_connect
@@ -73,3 +77,66 @@ def test_pass_env_naming_the_gateways_own_variable_is_refused(tmp_path):
                         "--pass-env", "CCBRIDGE_TOKEN"], capture_output=True, timeout=20, cwd=tmp_path)
     assert p.returncode != 0
     assert b"CCBRIDGE_TOKEN" in p.stderr and b"never passed" in p.stderr, p.stderr
+
+
+# ---- the CLI's working directory ----------------------------------------------------------------
+
+# Swaps <root>/w (a directory) and <root>/w.link (a symlink to a directory outside the root) with
+# renameat2(RENAME_EXCHANGE), as fast as it can, until killed: <root>/w is now one, now the other.
+SWAPPER = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+a, b = (os.fsencode(p) for p in sys.argv[1:3])
+print("swapping", flush=True)
+while True:
+    if libc.renameat2(-100, a, -100, b, 2) != 0:  # AT_FDCWD, RENAME_EXCHANGE
+        sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
+"""
+
+
+def test_a_directory_swapped_for_a_symlink_never_starts_a_cli_outside_the_root(start_server, tmp_path):
+    # Each CLI writes its invocation (with its real cwd, from getcwd) into the directory it
+    # started in: a file in `outside` is a run that started outside the root.
+    s = start_server(script="dump_invocation here.json\nserve_turns")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (s.root / "w").mkdir()
+    (s.root / "w.link").symlink_to(outside)
+    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(s.root / "w"), str(s.root / "w.link")],
+                               stdout=subprocess.PIPE)
+    try:
+        assert swapper.stdout.readline() == b"swapping\n"
+
+        async def opcode():
+            status, _, _ = await asyncio.to_thread(
+                s.http, "POST", "/claude/execute", {"project_path": str(s.root / "w"), "prompt": "x"})
+            return status == 200
+
+        async def sdk_ws():
+            async with ws_connect(s.ws_url("/ws")) as ws:
+                await recv_json(ws)
+                await ws.send(json.dumps({"type": "query", "prompt": "x", "options": {"cwd": str(s.root / "w")}}))
+                while True:
+                    f = await recv_json(ws)
+                    if f["type"] == "error":
+                        return False
+                    if f["type"] == "query_end":
+                        return True
+
+        async def go():
+            started, deadline = 0, time.monotonic() + 30
+            for _ in range(15):  # 15 rounds of 4 opcode runs and 2 sdk-ws conversations at once
+                if time.monotonic() > deadline or (outside / "here.json").exists():
+                    break
+                done = await asyncio.gather(*[opcode() for _ in range(4)], sdk_ws(), sdk_ws())
+                started += sum(done)
+            return started
+
+        started = run(go(), timeout=60)
+    finally:
+        swapper.kill()
+        swapper.wait()
+    assert s.wait_no_processes()
+    escaped = outside / "here.json"
+    assert not escaped.exists(), f"a CLI started outside the root, in {json.loads(escaped.read_text())['cwd']}"
+    assert started >= 5, f"only {started} runs started: the test proved nothing"

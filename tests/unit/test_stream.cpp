@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -140,6 +141,39 @@ TEST_CASE("fake-cli: argv, environment and cwd reach the CLI as the SDKs send th
   CHECK(inv["env"]["EXTRA"].string_or() == "1");
   CHECK(inv["env"]["CLAUDE_CODE_ENTRYPOINT"].string_or() == "sdk-cpp");
   CHECK_FALSE(inv["env"]["CLAUDECODE"].exists());
+}
+
+TEST_CASE("fake-cli: Options::cwd_dir starts the CLI in the directory opened, not where its path points now")
+{
+  NoLeftovers guard;
+  std::string base = tmp_path("cwd_dir");
+  std::string dir = base + "/d", moved = base + "/moved", elsewhere = base + "/elsewhere";
+  REQUIRE(mkdir(base.c_str(), 0700) == 0);
+  REQUIRE(mkdir(dir.c_str(), 0700) == 0);
+  REQUIRE(mkdir(elsewhere.c_str(), 0700) == 0);
+  DirectoryHandle h = open_directory_nofollow(dir);
+  CHECK(h.path() == dir);
+  CHECK(fcntl(h.native_handle(), F_GETFD) == FD_CLOEXEC);
+  // The path now names a symlink to another directory; the handle still is the directory opened.
+  REQUIRE(rename(dir.c_str(), moved.c_str()) == 0);
+  REQUIRE(symlink(elsewhere.c_str(), dir.c_str()) == 0);
+  std::string dump = tmp_path("cwd_dir.json");
+  Options o = fake("dump_invocation " + dump + "\nwait_user\nexit 0");
+  o.cwd_dir = h;
+  Stream s = query("x", o);
+  drain(s);
+  std::ifstream in(dump);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  JsonView inv = parse_json(ss.str());
+  CHECK(inv["cwd"].string_or() == moved);
+  CHECK(inv["env"]["PWD"].string_or() == dir);  // PWD names the path it was opened by
+  // A symlink anywhere on the path is refused, never followed; so is a missing directory.
+  CHECK_THROWS_AS(open_directory_nofollow(dir), Error);
+  CHECK_THROWS_AS(open_directory_nofollow(dir + "/x"), Error);
+  CHECK_THROWS_AS(open_directory_nofollow(base + "/nothing"), Error);
+  CHECK_THROWS_AS(open_directory_nofollow("relative"), Error);
+  for (const std::string &p : {dump, dir, moved, elsewhere, base}) std::remove(p.c_str());
 }
 
 TEST_CASE("fake-cli: the prompt is written as one user message line, then stdin is closed")
