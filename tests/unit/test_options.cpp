@@ -326,8 +326,8 @@ TEST_CASE("options: the allow-listed environment passes what the CLI needs and n
   CHECK(has(env, "AWS_REGION=eu"));
   CHECK_FALSE(passes("GOOGLE_APPLICATION_CREDENTIALS"));
   o.env = {{"CLAUDE_CODE_USE_BEDROCK", "0"}};
-  CHECK_FALSE(std::any_of(build_cli_env(o, parent).begin(), build_cli_env(o, parent).end(),
-                          [](const std::string &e) { return e.rfind("AWS_", 0) == 0; }));
+  env = build_cli_env(o, parent);
+  CHECK_FALSE(std::any_of(env.begin(), env.end(), [](const std::string &e) { return e.rfind("AWS_", 0) == 0; }));
   o.env.clear();
   auto vertex = parent;
   vertex.push_back("CLAUDE_CODE_USE_VERTEX=1");
