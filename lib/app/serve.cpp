@@ -61,7 +61,11 @@ const char kServeUsage[] =
     "  --term-wait-ms N             ... then SIGTERM, and after this long SIGKILL (default 5000)\n"
     "  --config FILE                JSON file with any of these settings (see docs/SERVER.md)\n"
     "  --log-level L                debug, info, warn, error (default info)\n"
-    "  --log-json                   log JSON lines\n";
+    "  --log-json                   log JSON lines\n"
+    "\n"
+    "Each CLI runs in a cgroup of its own where cgroup v2 is writable (root, or systemd Delegate=yes),\n"
+    "so that ending a run ends everything it started; CCBRIDGE_NO_CGROUP=1 keeps to process groups.\n"
+    "GET /health says which: \"containment\":\"cgroup\" or \"process-group\".\n";
 
 [[noreturn]] void usage_error(const std::string &msg)
 {

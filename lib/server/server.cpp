@@ -3,6 +3,7 @@
 #include "server/context.hpp"
 #include "server/transport.hpp"
 
+#include "process/cgroup.hpp"
 #include "process/guard.hpp"
 #include "protocol/utf8.hpp"
 
@@ -358,8 +359,9 @@ srv::HttpResponse Server::Impl::health() const
   auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at).count();
   std::string body = fmt::format(
       "{{\"status\":\"healthy\",\"active_sessions\":{},\"max_sessions\":{},\"connections\":{},\"uptime_seconds\":{},"
-      "\"version\":{}}}",
-      ctx.live_processes, cfg.limits.max_sessions, transport.open_connections(), up, srv::json_str(CCB_VERSION_STRING));
+      "\"version\":{},\"containment\":\"{}\"}}",
+      ctx.live_processes, cfg.limits.max_sessions, transport.open_connections(), up, srv::json_str(CCB_VERSION_STRING),
+      detail::containment_name());
   return srv::HttpResponse::json(200, std::move(body));
 }
 

@@ -43,6 +43,26 @@ def tagged_pids(tag):
     return out
 
 
+def alive(pid):
+    """Whether `pid` is a live process (a zombie is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def read_pid(path, timeout=5):
+    """The pid a fake CLI's grandchild or daemon wrote to `path`, once it is there."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            return int(path.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.02)
+    raise AssertionError(f"no pid in {path}")
+
+
 def guard_pids(host_pid):
     """The live guard of a host (lib/process/guard.hpp): a shell whose argv[0] is ccbridge-guard
     and whose last argument is the host's pid. Its environment is empty, so tagged_pids() never

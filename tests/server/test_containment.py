@@ -1,17 +1,21 @@
 """What a CLI started by `ccbridge serve` gets, and what it leaves behind (issue 12): its
 environment holds none of the host's secrets (only an allow-list plus what the operator passes);
 it starts in exactly the directory that was checked, even while that path is being swapped for a
-symlink out of the root. docs/RELIABILITY.md "Hostile input" lists each case with the test that
-checks it.
+symlink out of the root; and nothing it starts outlives its run, not even a daemon that left its
+process group (setsid), when the host gives the server cgroups (/health says which containment
+is active). docs/RELIABILITY.md "Hostile input" lists each case with the test that checks it.
 """
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 
-from conftest import CCB, FAKE, recv_json, run, ws_connect
+import pytest
+
+from conftest import CCB, FAKE, Server, alive, read_pid, read_until_close, recv_json, run, ws_connect
 
 SECRETS = {"CCBRIDGE_TOKEN": "gateway-secret", "AWS_SECRET_ACCESS_KEY": "aws-secret", "FOO_SECRET": "foo-secret"}
 AUTH = {"Authorization": "Bearer gateway-secret"}
@@ -140,3 +144,144 @@ def test_a_directory_swapped_for_a_symlink_never_starts_a_cli_outside_the_root(s
     escaped = outside / "here.json"
     assert not escaped.exists(), f"a CLI started outside the root, in {json.loads(escaped.read_text())['cwd']}"
     assert started >= 5, f"only {started} runs started: the test proved nothing"
+
+
+# ---- what the CLI leaves behind ------------------------------------------------------------------
+
+INIT = 'emit {"type":"system","subtype":"init","session_id":"fake-session"}'
+RESULT = 'emit {"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"fake-session"}'
+
+
+def wait_dead(pid, timeout=5):
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not alive(pid)
+
+
+def host_cgroups(pid):
+    """The cgroups a server made for its CLIs (lib/process/cgroup.hpp: ccbridge-<pid>-<n> beside
+    the server in its own cgroup), as paths; [] without cgroup v2."""
+    mount = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.startswith("cgroup2 "):
+                mount = pre.split()[4]
+                break
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            own = next(line[3:].strip() for line in f if line.startswith("0::"))
+    except (OSError, StopIteration):
+        return []
+    if mount is None:
+        return []
+    parent = mount + ("" if own == "/" else own)
+    return [os.path.join(parent, d) for d in os.listdir(parent) if d.startswith(f"ccbridge-{pid}-")]
+
+
+def wait_gone(paths, timeout=5):
+    deadline = time.monotonic() + timeout
+    while any(os.path.exists(p) for p in paths) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return [p for p in paths if os.path.exists(p)]
+
+
+def containment(s):
+    status, health, _ = s.http("GET", "/health")
+    assert status == 200
+    return health.get("containment")
+
+
+def needs_cgroups(s):
+    if containment(s) == "process-group":
+        pytest.skip("this host gives the server no cgroup (no writable cgroup v2 subtree: see docs/SERVER.md); "
+                    "/health says process-group, and a daemon that calls setsid can outlive its run")
+
+
+class Daemon:
+    """The pid of the daemon a fake CLI started (`daemon <pidfile>`), SIGKILLed at the end if it
+    is still there, so that a failing test leaves nothing behind."""
+
+    def __init__(self, pidfile):
+        self.pidfile = pidfile
+        self.pid = None
+
+    def __enter__(self):
+        return self
+
+    def wait(self):
+        self.pid = read_pid(self.pidfile)
+        assert alive(self.pid)
+        return self.pid
+
+    def __exit__(self, *exc):
+        if self.pid and alive(self.pid):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def test_health_says_which_containment_is_active(start_server):
+    s = start_server()
+    assert containment(s) in ("cgroup", "process-group")
+    cgroups = host_cgroups(s.proc.pid)
+    assert len(cgroups) == (1 if containment(s) == "cgroup" else 0)
+    assert s.stop() == 0
+    assert not wait_gone(cgroups), "the server's cgroup outlived it"
+    t = start_server(env={"CCBRIDGE_NO_CGROUP": "1"})
+    assert containment(t) == "process-group" and not host_cgroups(t.proc.pid)
+
+
+@pytest.mark.parametrize("end", ["normal", "cancel", "client-gone"])
+def test_a_daemon_that_left_the_process_group_ends_with_its_run(start_server, tmp_path, end):
+    pidfile, go_on = tmp_path / "daemon.pid", tmp_path / "go-on"
+    last = f"wait_file {go_on}\n{RESULT}\nexit 0" if end == "normal" else "hang"  # ends once the daemon is seen
+    s = start_server(script=f"wait_user\ndaemon {pidfile}\n{INIT}\n{last}")
+    needs_cgroups(s)
+    with Daemon(pidfile) as d:
+        if end == "client-gone":  # an sdk-ws conversation whose client leaves
+            async def go():
+                async with ws_connect(s.ws_url("/ws")) as ws:
+                    await recv_json(ws)
+                    await ws.send(json.dumps({"type": "query", "prompt": "go"}))
+                    await asyncio.to_thread(d.wait)
+
+            run(go(), timeout=30)
+        else:
+            status, r, _ = s.http("POST", "/claude/execute", {"project_path": str(s.root), "prompt": "go"})
+            assert status == 200, r
+            d.wait()
+            go_on.touch()
+            if end == "cancel":
+                assert s.http("POST", f"/claude/cancel/{r['session_id']}")[1]["cancelled"]
+
+            async def follow():
+                async with ws_connect(s.ws_url(r["websocket_url"])) as ws:
+                    return await read_until_close(ws)
+
+            frames, _, _ = run(follow(), timeout=30)
+            assert frames[-1]["type"] == ("complete" if end == "normal" else "cancelled"), frames[-3:]
+        assert wait_dead(d.pid), f"daemon {d.pid} (setsid) outlived its run"
+        assert s.wait_no_processes()
+
+
+def test_a_daemon_that_left_the_process_group_dies_with_a_sigkilled_server(tmp_path):
+    pidfile = tmp_path / "daemon.pid"
+    s = Server(tmp_path, script=f"wait_user\ndaemon {pidfile}\n{INIT}\nhang")
+    try:
+        needs_cgroups(s)
+        with Daemon(pidfile) as d:
+            status, r, _ = s.http("POST", "/claude/execute", {"project_path": str(s.root), "prompt": "go"})
+            assert status == 200, r
+            d.wait()
+            cgroups = host_cgroups(s.proc.pid)
+            assert cgroups
+            s.proc.kill()
+            s.proc.wait(10)
+            assert wait_dead(d.pid), f"daemon {d.pid} (setsid) outlived its SIGKILLed server"
+            assert s.wait_no_processes()
+            assert not wait_gone(cgroups), "the guard left the server's cgroups behind"
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait()
+        s.log.close()
