@@ -514,6 +514,13 @@ TEST_CASE("fake-cli: the CLI dies with its host (parent-death signal)")
     _exit(127);
   }
   REQUIRE(host > 0);
+  // The host's child that runs the fake CLI (not, say, the short-lived child that probes cgroups).
+  auto is_cli = [](int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string argv0;
+    std::getline(in, argv0, '\0');
+    return argv0 == CCB_FAKE_CLI;
+  };
   int cli = 0;
   for (int i = 0; i < 300 && cli == 0; ++i) {
     std::this_thread::sleep_for(10ms);
@@ -522,7 +529,8 @@ TEST_CASE("fake-cli: the CLI dies with its host (parent-death signal)")
       while (auto *e = readdir(d)) {
         if (e->d_name[0] == '.') continue;
         std::ifstream in(dir + "/" + e->d_name + "/children");
-        in >> cli;
+        for (int child = 0; cli == 0 && in >> child;)
+          if (is_cli(child)) cli = child;
         if (cli) break;
       }
       closedir(d);
