@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +50,41 @@ struct Thinking {
 /// Called with each line the CLI writes to stderr (without the newline), on a ccbridge I/O thread.
 /// Must not block for long. Exceptions it throws are caught and ignored.
 using StderrCallback = std::function<void(std::string_view line)>;
+
+/// Which of the host's environment variables the CLI starts with (Options::env goes on top).
+enum class EnvInherit {
+  /// The host's whole environment, minus CLAUDECODE: what the official SDKs do. The default.
+  all,
+  /// Only what the CLI needs (cli_env_allow_list()), the cloud credentials of the provider the
+  /// CLI is told to use, and what Options::pass_env names. `ccbridge serve` always uses this, so
+  /// that an agent allowed to run commands cannot read the gateway's secrets.
+  allow_list,
+};
+
+/// A directory held open, so that a CLI can be started in exactly that directory whatever its
+/// path names by then (Options::cwd_dir). Copies share one descriptor (close-on-exec: a CLI never
+/// inherits it), closed with the last copy. Made by open_directory_nofollow().
+class CCB_API DirectoryHandle {
+public:
+  DirectoryHandle() = default;  ///< none
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+  /// The path it was opened by ("" if none).
+  const std::string &path() const noexcept;
+  /// The descriptor (-1 if none); owned by the handle, valid while a copy of it lives.
+  int native_handle() const noexcept;
+
+private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+  friend CCB_API DirectoryHandle open_directory_nofollow(const std::string &path);
+};
+
+/// Opens the directory at the absolute `path` one component at a time from "/", following no
+/// symlink on the way (POSIX: openat with O_DIRECTORY | O_NOFOLLOW), so the handle is the
+/// directory the path names at this moment even if a component is swapped for a symlink right
+/// after a check. Pass a path without symlinks (a realpath). Throws Error(cwd_not_found) if the
+/// path is not absolute, a component is missing, is not a directory or is a symlink.
+CCB_API DirectoryHandle open_directory_nofollow(const std::string &path);
 
 struct ShutdownPolicy {
   /// After closing stdin, how long the CLI may take to exit on its own (it flushes its session
@@ -114,14 +150,25 @@ struct Options {
 
   // ---- environment -----------------------------------------------------------------------------
   bool enable_file_checkpointing = false;  ///< env CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING=true
-  /// Merged over the parent environment (minus CLAUDECODE). Overrides CLAUDE_CODE_ENTRYPOINT.
+  /// Merged over the inherited environment (see inherit_env). Overrides CLAUDE_CODE_ENTRYPOINT.
   std::map<std::string, std::string> env;
+  /// What the CLI inherits from the host's environment.
+  EnvInherit inherit_env = EnvInherit::all;
+  /// allow_list only: more variables to pass, as names ("FOO") or prefixes ending in '*'
+  /// ("OTEL_*"). ccbridge's own variables (CCBRIDGE_*, e.g. the gateway's token) are never
+  /// passed this way: naming one is an error, and a prefix never matches them.
+  std::vector<std::string> pass_env;
 
   // ---- process ---------------------------------------------------------------------------------
   /// The CLI executable. Unset: PATH, then the usual install locations (see find_cli()).
   std::optional<std::string> cli_path;
   /// Working directory of the CLI (must exist). Unset: the host's cwd.
   std::optional<std::string> cwd;
+  /// If set, the CLI starts in this very directory (fchdir) instead of looking `cwd` up by name
+  /// again, so a path swapped for a symlink after it was checked cannot move it elsewhere. `cwd`
+  /// (default: cwd_dir.path()) still names it, in PWD and in errors. A run keeps no copy of it
+  /// once the CLI has started.
+  DirectoryHandle cwd_dir;
   /// POSIX only: run the CLI as this user (name or numeric uid); needs the privilege to switch.
   std::optional<std::string> user;
   StderrCallback stderr_callback;
@@ -141,11 +188,24 @@ struct Options {
 CCB_API std::vector<std::string> build_cli_args(const Options &options);
 
 /// The child environment ("KEY=VALUE" entries) built from `parent` ("KEY=VALUE" entries, usually
-/// the host's environ) following the official SDKs' rules: parent minus CLAUDECODE,
-/// CLAUDE_CODE_ENTRYPOINT=sdk-cpp as a default, options.env merged over it, PWD=cwd when cwd is set,
-/// and CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING when requested. Sorted by key.
+/// the host's environ) following the official SDKs' rules: parent minus CLAUDECODE (with
+/// EnvInherit::allow_list: only the allow-listed part of it, see cli_env_allow_list()),
+/// CLAUDE_CODE_ENTRYPOINT=sdk-cpp as a default, options.env merged over it, PWD=cwd (or
+/// cwd_dir's path) when set, and CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING when requested. Sorted by key.
+/// With allow_list, the cloud credentials pass only for the provider the result selects:
+/// AWS_* with CLAUDE_CODE_USE_BEDROCK, GOOGLE_*, CLOUDSDK_*, CLOUD_ML_REGION and VERTEX_REGION_*
+/// with CLAUDE_CODE_USE_VERTEX, AZURE_* with CLAUDE_CODE_USE_FOUNDRY (set and not "0" or "false").
+/// Throws Error(invalid_argument) for a malformed env key or pass_env entry.
 CCB_API std::vector<std::string> build_cli_env(const Options &options,
                                                const std::vector<std::string> &parent);
+
+/// The variables EnvInherit::allow_list passes whatever the provider: names, and prefixes ending
+/// in '*'. PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TERM, TZ, TMPDIR, XDG_*, the
+/// CLI's own ANTHROPIC_*, CLAUDE_* and DISABLE_* settings and a few more of its documented knobs
+/// (MAX_THINKING_TOKENS, MCP_TIMEOUT, BASH_DEFAULT_TIMEOUT_MS ...), the proxies (HTTP_PROXY,
+/// HTTPS_PROXY, NO_PROXY, either case), NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, SSL_CERT_DIR and
+/// IS_SANDBOX.
+CCB_API std::vector<std::string> cli_env_allow_list();
 
 /// Options from a JSON object whose keys are the Python SDK's ClaudeAgentOptions field names, with
 /// the same value shapes: system_prompt (a string, {"type":"preset","preset":"claude_code",
@@ -157,7 +217,8 @@ CCB_API std::vector<std::string> build_cli_env(const Options &options,
 /// include_hook_events, strict_mcp_config, fork_session, resume_session_at, resume_drops_turn,
 /// setting_sources, plugins ([{"type":"local","path":...}]), thinking, max_thinking_tokens, effort,
 /// output_format ({"type":"json_schema","schema":{...}}), extra_args, enable_file_checkpointing,
-/// env, cli_path, cwd, user, max_buffer_size; and ccbridge's own: session_mirror, plugin_dirs,
+/// env, cli_path, cwd, user, max_buffer_size; and ccbridge's own: inherit_env ("all" or
+/// "allow_list"), pass_env (names and prefixes), session_mirror, plugin_dirs,
 /// max_line_bytes, stderr_tail_bytes, max_buffered_messages, max_buffered_bytes and
 /// shutdown {exit_wait_ms, term_wait_ms, drain_wait_ms}. null resets a field to its default.
 /// Callbacks (stderr, permissions, hooks, tools) are not JSON: set them in C++.

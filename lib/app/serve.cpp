@@ -58,11 +58,18 @@ const char kServeUsage[] =
     "                               beyond it they wait, unread (default 100, 0 = no limit)\n"
     "  --idle-timeout-seconds N     close a WebSocket with no traffic either way for this long (default: never)\n"
     "  --run-grace-seconds N        finished runs stay available this long (default 300)\n"
+    "  --pass-env NAME              pass this host variable to the CLI too (repeatable; NAME_* for a prefix).\n"
+    "                               The CLI gets only an allow-list (PATH, HOME, LANG, ANTHROPIC_*, CLAUDE_*,\n"
+    "                               proxies ...; see docs/SERVER.md), never CCBRIDGE_TOKEN\n"
     "  --exit-wait-ms N             ending a run: after closing its stdin, wait this long (default 5000)\n"
     "  --term-wait-ms N             ... then SIGTERM, and after this long SIGKILL (default 5000)\n"
     "  --config FILE                JSON file with any of these settings (see docs/SERVER.md)\n"
     "  --log-level L                debug, info, warn, error (default info)\n"
-    "  --log-json                   log JSON lines\n";
+    "  --log-json                   log JSON lines\n"
+    "\n"
+    "Each CLI runs in a cgroup of its own where cgroup v2 is writable (root, or systemd Delegate=yes),\n"
+    "so that ending a run ends everything it started; CCBRIDGE_NO_CGROUP=1 keeps to process groups.\n"
+    "GET /health says which: \"containment\":\"cgroup\" or \"process-group\".\n";
 
 [[noreturn]] void usage_error(const std::string &msg)
 {
@@ -133,6 +140,7 @@ void apply_file(const std::string &path, Settings &st, ccbridge::ServerConfig &c
   if (j["sdk_ws_port"].is_number()) st.sdk_port = *j["sdk_ws_port"].int64();
   if (j["profiles"].is_array()) st.profiles = list("profiles");
   if (j["cli"].is_string()) cfg.cli.cli_path = str("cli");
+  if (j["pass_env"].is_array()) cfg.cli.pass_env = list("pass_env");
   if (j["roots"].is_array()) cfg.allowed_roots = list("roots");
   if (j["token"].is_string()) cfg.token = str("token");
   if (j["allowed_origins"].is_array()) cfg.allowed_origins = list("allowed_origins");
@@ -176,6 +184,7 @@ int run_serve(int argc, char **argv)
     else if (a == "--sdk-ws-port") st.sdk_port = to_number(a, value(), 0, 65535);
     else if (a == "--profiles") st.profiles = split_commas(value());
     else if (a == "--cli") cfg.cli.cli_path = value();
+    else if (a == "--pass-env") cfg.cli.pass_env.push_back(value());
     else if (a == "--root") roots.push_back(value());
     else if (a == "--token") cfg.token = value();
     else if (a == "--allow-origin") cfg.allowed_origins.push_back(value());

@@ -89,6 +89,10 @@ SpawnRequest prepare_spawn(const Options &o)
   req.args = build_cli_args(o);
   req.env = build_cli_env(o, current_environment());
   req.cwd = o.cwd;
+  if (o.cwd_dir) {
+    req.cwd_dir = o.cwd_dir;
+    if (!req.cwd) req.cwd = o.cwd_dir.path();
+  }
   req.user = o.user;
   return req;
 }

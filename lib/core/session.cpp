@@ -173,6 +173,7 @@ Session Session::open(Runtime &runtime, SessionOptions so)
     throw;
   }
 
+  so.options.cwd_dir = DirectoryHandle();  // the CLI has started: keep no descriptor for it
   auto impl = std::make_unique<Impl>(state, std::move(so));
   impl->control = std::move(control);
   Session session(std::move(impl));

@@ -111,6 +111,7 @@ Stream::State::State(std::shared_ptr<Runtime::Impl> runtime, const Options &opti
       options_(options),
       framer_(options.max_line_bytes)
 {
+  options_.cwd_dir = DirectoryHandle();  // the spawn request holds it until the CLI has started
 }
 
 Stream::State::~State() = default;

@@ -1,5 +1,6 @@
 #include "process/guard.hpp"
 
+#include "process/cgroup.hpp"
 #include "process/spawn.hpp"
 
 #include <cerrno>
@@ -32,6 +33,9 @@ namespace {
 // at 33 CLI starts a second the guard fell behind, its pipe filled and the host's spawns blocked
 // on it (POST /claude/execute took seconds). Lines that are not a sign and digits are ignored,
 // so nothing read ever reaches eval but digits.
+// $1 is the host's cgroup prefix (process/cgroup.hpp: "<cgroup>/ccbridge-<pid>-"), "" if none:
+// at the end every process in a cgroup under it is killed (cgroup.kill, or each pid listed on
+// kernels without it) and the cgroups are removed once empty (a second at most).
 constexpr const char *kScript =
     "{ while read -r r; do\n"
     "    n=${r#?}\n"
@@ -44,6 +48,26 @@ constexpr const char *kScript =
     "  for v in $(set); do\n"
     "    case $v in g_[0-9]*=*) g=${v%%=*}; kill -s KILL -- \"-${g#g_}\" 2>/dev/null ;; esac\n"
     "  done\n"
+    "  if [ -n \"$1\" ]; then\n"
+    "    for c in \"$1\"*/; do\n"
+    "      [ -d \"$c\" ] || continue\n"
+    "      echo 1 >\"${c}cgroup.kill\" && continue\n"
+    "      for i in 1 2 3 4 5 6 7 8 9 10; do\n"
+    "        for f in \"$c\"*/cgroup.procs; do\n"
+    "          while read -r p; do kill -s KILL \"$p\"; done <\"$f\"\n"
+    "        done\n"
+    "      done\n"
+    "    done\n"
+    "    i=0\n"
+    "    while [ $i -lt 100 ]; do\n"
+    "      left=\n"
+    "      for c in \"$1\"*/; do\n"
+    "        [ -d \"$c\" ] && { rmdir \"$c\"*/ \"$c\"; [ -d \"$c\" ] && left=1; }\n"
+    "      done\n"
+    "      [ -z \"$left\" ] && break\n"
+    "      i=$((i + 1)); /bin/sleep 0.01\n"
+    "    done\n"
+    "  fi\n"
     "} 0<&3 3<&- >/dev/null 2>&1 &\n";
 
 class Guard {
@@ -51,7 +75,7 @@ public:
   void ensure_started() noexcept
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!off_ && fd_ < 0) start();
+    if (!off_ && fd_ < 0) start_listing_live();
   }
 
   void add(int pgid) noexcept { send(pgid, true); }
@@ -74,7 +98,12 @@ private:
     }
     if (fd_ >= 0 && write_line(pgid, live)) return;
     if (!live) return;  // nothing to remove from a guard that is gone
-    // First use, or the guard died (EPIPE): start one and tell it everything that is live.
+    start_listing_live();  // first use, or the guard died (EPIPE)
+  }
+
+  // Starts a guard and tells it everything that is live.
+  void start_listing_live() noexcept
+  {
     if (!start()) return;
     for (int g : live_) {
       if (!write_line(g, true)) return;
@@ -120,10 +149,11 @@ private:
     posix_spawnattr_setsigmask(&attr, &none);
     // A session of its own: no terminal signals (Ctrl-C), not in the host's process group.
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
-    // argv[0] and $0 name it in ps; $1 is the host's pid (the tests find a host's guard by it).
-    std::string host = std::to_string(::getpid());
+    // argv[0] and $0 name it in ps; $1 is the host's cgroup prefix; $2, last, is the host's pid
+    // (the tests find a host's guard by it).
+    std::string cgroup = cgroup_prefix(), host = std::to_string(::getpid());
     char name[] = "ccbridge-guard", dash_c[] = "-c";
-    char *argv[] = {name, dash_c, const_cast<char *>(kScript), name, host.data(), nullptr};
+    char *argv[] = {name, dash_c, const_cast<char *>(kScript), name, cgroup.data(), host.data(), nullptr};
     char *envp[] = {nullptr};
     pid_t pid = -1;
     int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp);

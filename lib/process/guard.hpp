@@ -12,7 +12,8 @@
 // then, so the guard never signals a reused id). A server starts it before it listens; a library
 // host on its first spawn.
 //
-// Descendants that leave the group (setsid, setpgid) are beyond its reach. Setting
+// Descendants that leave the group (setsid, setpgid) are beyond its reach, unless the CLIs run in
+// cgroups (process/cgroup.hpp): the guard then also kills the host cgroup. Setting
 // CCBRIDGE_NO_GUARD=1 in the host's environment turns the guard off. A copy of the host made by
 // fork() without exec holds the pipe too: the guard then waits for that copy as well.
 #pragma once

@@ -3,6 +3,7 @@
 // that turns exec failures into distinct errors. POSIX (Linux) only.
 #pragma once
 
+#include <ccbridge/options.hpp>
 #include <ccbridge/stream.hpp>
 
 #include <optional>
@@ -16,6 +17,8 @@ struct SpawnRequest {
   std::vector<std::string> args;  ///< argv[1..]
   std::vector<std::string> env;   ///< complete environment, "KEY=VALUE"
   std::optional<std::string> cwd;
+  /// If set, the child enters this directory (fchdir) instead of `cwd` by name; `cwd` names it.
+  DirectoryHandle cwd_dir;
   std::optional<std::string> user;  ///< name or numeric uid to run as
 };
 
@@ -32,13 +35,15 @@ struct SpawnedChild {
 SpawnedChild spawn_child(const SpawnRequest &request);
 
 /// Sends `sig` to the child's process group (the child is its leader). Safe until reaped.
+/// (Descendants that left the group are ended by reap(), through the CLI's cgroup.)
 void signal_group(int pgid, int sig) noexcept;
 
 /// Non-blocking exit check without reaping (the pid stays reserved). True if exited.
 bool has_exited(int pid) noexcept;
 
-/// Reaps the child (blocking; call after has_exited() or an exit notification) and takes its
-/// group off the guard (process/guard.hpp): SIGKILL the group first.
+/// Reaps the child (blocking; call after has_exited() or an exit notification), takes its group
+/// off the guard (process/guard.hpp), and kills and removes its cgroup if it has one
+/// (process/cgroup.hpp), ending any descendant that left the group: SIGKILL the group first.
 ExitStatus reap(int pid) noexcept;
 
 /// write(2) that never raises SIGPIPE in the calling thread (EPIPE is returned instead).

@@ -1,5 +1,6 @@
 #include "process/spawn.hpp"
 
+#include "process/cgroup.hpp"
 #include "process/guard.hpp"
 
 #include <ccbridge/error.hpp>
@@ -28,7 +29,7 @@ namespace ccbridge::detail {
 namespace {
 
 // What the child reports through the error pipe when a step before exec fails.
-enum class Stage : int { pdeathsig = 1, dup, chdir, setgroups, setgid, setuid, exec };
+enum class Stage : int { pdeathsig = 1, dup, chdir, setgroups, setgid, setuid, exec, cgroup };
 
 struct ChildError {
   int stage;
@@ -104,8 +105,8 @@ UserIds resolve_user(const std::string &user)
 
 // Runs in the child (of vfork or fork): only async-signal-safe calls from here to execve, no
 // allocation, no return.
-[[noreturn]] void child_main(pid_t parent, int in_fd, int out_fd, int err_fd, int report_fd,
-                             const char *cwd, const UserIds *ids, const char *program,
+[[noreturn]] void child_main(pid_t parent, int in_fd, int out_fd, int err_fd, int report_fd, int cgroup_fd,
+                             int cwd_fd, const char *cwd, const UserIds *ids, const char *program,
                              char *const argv[], char *const envp[]) noexcept
 {
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -113,13 +114,15 @@ UserIds resolve_user(const std::string &user)
     ::signal(sig, SIG_DFL);
   }
   ::setpgid(0, 0);
+  // Into the CLI's own cgroup (process/cgroup.hpp) before anything can start a descendant.
+  if (cgroup_fd >= 0 && ::write(cgroup_fd, "0", 1) != 1) child_fail(report_fd, Stage::cgroup);
   // Die with the thread that spawned us (a runtime I/O thread, alive as long as the runtime).
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(report_fd, Stage::pdeathsig);
   if (::getppid() != parent) ::_exit(127);  // the parent is already gone
   if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
     child_fail(report_fd, Stage::dup);
   }
-  if (cwd && ::chdir(cwd) != 0) child_fail(report_fd, Stage::chdir);
+  if (cwd_fd >= 0 ? ::fchdir(cwd_fd) != 0 : cwd && ::chdir(cwd) != 0) child_fail(report_fd, Stage::chdir);
   if (ids) {
     if (::setgroups(ids->groups.size(), ids->groups.data()) != 0) child_fail(report_fd, Stage::setgroups);
     if (::setgid(ids->gid) != 0) child_fail(report_fd, Stage::setgid);
@@ -145,12 +148,12 @@ UserIds resolve_user(const std::string &user)
 // setgroups signal every thread of the process, and a vfork child shares the parent's memory.
 // A function of its own, so that nothing the caller keeps in registers is live across vfork.
 __attribute__((noinline)) pid_t start_child(const UserIds *ids, int in_fd, int out_fd, int err_fd, int report_fd,
-                                            const char *cwd, const char *program, char *const argv[],
-                                            char *const envp[]) noexcept
+                                            int cgroup_fd, int cwd_fd, const char *cwd, const char *program,
+                                            char *const argv[], char *const envp[]) noexcept
 {
   pid_t parent = ::getpid();
   pid_t pid = ids ? ::fork() : ::vfork();
-  if (pid == 0) child_main(parent, in_fd, out_fd, err_fd, report_fd, cwd, ids, program, argv, envp);
+  if (pid == 0) child_main(parent, in_fd, out_fd, err_fd, report_fd, cgroup_fd, cwd_fd, cwd, ids, program, argv, envp);
   return pid;
 }
 
@@ -169,10 +172,13 @@ void set_nonblocking(int fd)
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-[[noreturn]] void throw_child_error(const ChildError &e, const SpawnRequest &req)
+[[noreturn]] void throw_child_error(const ChildError &e, const SpawnRequest &req, const std::string &cgroup)
 {
   std::string why = std::strerror(e.err);
   switch (static_cast<Stage>(e.stage)) {
+  case Stage::cgroup:
+    throw Error(errc::spawn_failed, "could not move the CLI into its cgroup " + cgroup + ": " + why +
+                                        ". Set CCBRIDGE_NO_CGROUP=1 to run it in a process group only");
   case Stage::exec:
     if (e.err == ENOENT) {
       throw Error(errc::cli_not_found, "Claude Code CLI not found at '" + req.program +
@@ -201,7 +207,7 @@ void set_nonblocking(int fd)
 
 SpawnedChild spawn_child(const SpawnRequest &req)
 {
-  if (req.cwd) {
+  if (req.cwd && !req.cwd_dir) {
     struct stat st {};
     if (::stat(req.cwd->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       throw Error(errc::cwd_not_found, "working directory '" + *req.cwd + "' " +
@@ -235,15 +241,23 @@ SpawnedChild spawn_child(const SpawnRequest &req)
   auto envp = c_array(env_s);
   const char *cwd = req.cwd ? req.cwd->c_str() : nullptr;
 
+  // The guard first: a host killed from here on leaves neither a process nor a cgroup behind.
+  start_guard();
+  RunCgroup cg = make_run_cgroup();
+  Fd cg_procs(cg.procs_fd);
+
   // Block every signal so no host handler runs in the child between fork and exec.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = start_child(ids ? &*ids : nullptr, in_r.fd, out_w.fd, err_w.fd, rep_w.fd, cwd, req.program.c_str(),
-                          argv.data(), envp.data());
+  // The directory handle is close-on-exec (and the child marks every descriptor so before exec).
+  pid_t pid = start_child(ids ? &*ids : nullptr, in_r.fd, out_w.fd, err_w.fd, rep_w.fd, cg_procs.fd,
+                          req.cwd_dir.native_handle(), cwd, req.program.c_str(), argv.data(), envp.data());
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  cg_procs.reset();
   if (pid < 0) {
+    remove_cgroup(cg.path);
     throw Error(errc::spawn_failed, std::string("fork failed: ") + std::strerror(fork_errno) +
                                         " (process or memory limit reached?)");
   }
@@ -264,8 +278,10 @@ SpawnedChild spawn_child(const SpawnRequest &req)
     int status;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    throw_child_error(ce, req);
+    remove_cgroup(cg.path);
+    throw_child_error(ce, req, cg.path);
   }
+  if (!cg.path.empty()) adopt_cgroup(pid, std::move(cg.path));
 
   SpawnedChild child;
   child.pid = pid;
@@ -299,6 +315,7 @@ bool has_exited(int pid) noexcept
 ExitStatus reap(int pid) noexcept
 {
   unguard_group(pid);  // the callers have SIGKILLed the group; its id stays reserved until waitpid
+  release_cgroup(pid);  // and whatever left the group but not the CLI's cgroup
   ExitStatus st;
   int status = 0;
   pid_t r;

@@ -5,6 +5,7 @@
 #include <ccbridge/error.hpp>
 #include <ccbridge/options.hpp>
 
+#include <cctype>
 #include <charconv>
 
 #include <fstream>
@@ -116,7 +117,90 @@ void check_no_nul(const std::vector<std::string> &args)
   }
 }
 
+// What EnvInherit::allow_list passes: what the CLI (a Node program that starts shells and tools)
+// needs to run, and its own settings. Names ending in '*' are prefixes.
+const char *const kEnvAllowList[] = {
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_*", "TERM", "TZ", "TMPDIR", "XDG_*",
+    "ANTHROPIC_*", "CLAUDE_*", "DISABLE_*", "MAX_THINKING_TOKENS", "MAX_MCP_OUTPUT_TOKENS", "MCP_TIMEOUT",
+    "MCP_TOOL_TIMEOUT", "BASH_DEFAULT_TIMEOUT_MS", "BASH_MAX_TIMEOUT_MS", "BASH_MAX_OUTPUT_LENGTH", "API_TIMEOUT_MS",
+    "USE_BUILTIN_RIPGREP", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "IS_SANDBOX"};
+
+// Cloud credentials: passed only when the CLI is told to use that provider.
+struct Provider {
+  const char *selector;
+  std::vector<const char *> names;
+};
+const Provider kProviders[] = {
+    {"CLAUDE_CODE_USE_BEDROCK", {"AWS_*"}},
+    {"CLAUDE_CODE_USE_VERTEX", {"GOOGLE_*", "CLOUDSDK_*", "CLOUD_ML_REGION", "VERTEX_REGION_*"}},
+    {"CLAUDE_CODE_USE_FOUNDRY", {"AZURE_*"}},
+};
+
+// ccbridge's own settings (the gateway's token among them) never reach the CLI by inheritance.
+constexpr std::string_view kOwnPrefix = "CCBRIDGE_";
+
+bool matches(std::string_view pattern, std::string_view name)
+{
+  if (!pattern.empty() && pattern.back() == '*') {
+    pattern.remove_suffix(1);
+    return name.compare(0, pattern.size(), pattern) == 0;
+  }
+  return name == pattern;
+}
+
+void check_pass_env(const std::string &entry)
+{
+  std::string_view name = entry;
+  if (!name.empty() && name.back() == '*') name.remove_suffix(1);
+  bool valid = !name.empty();
+  for (unsigned char c : name)
+    if (!(std::isalnum(c) || c == '_')) valid = false;
+  if (!valid) {
+    throw Error(errc::invalid_argument, "pass_env entry '" + entry +
+                                            "' is not a variable name or a prefix ending in '*' (letters, digits, "
+                                            "'_'; a lone '*' is not allowed)");
+  }
+  if (name.compare(0, kOwnPrefix.size(), kOwnPrefix) == 0) {
+    throw Error(errc::invalid_argument, "pass_env entry '" + entry + "': ccbridge's own variables (" +
+                                            std::string(kOwnPrefix) +
+                                            "*, such as the gateway's token) are never passed to the CLI");
+  }
+}
+
+bool truthy(const std::map<std::string, std::string> &env, const char *name)
+{
+  auto it = env.find(name);
+  return it != env.end() && !it->second.empty() && it->second != "0" && it->second != "false";
+}
+
+// The allow-listed part of `all` (the host's variables), given the final `env` (to tell which
+// cloud provider is selected).
+void inherit_allow_listed(const Options &o, const std::map<std::string, std::string> &all,
+                          std::map<std::string, std::string> &env)
+{
+  std::vector<std::string_view> allowed(std::begin(kEnvAllowList), std::end(kEnvAllowList));
+  allowed.insert(allowed.end(), o.pass_env.begin(), o.pass_env.end());
+  auto pass = [&](const std::vector<std::string_view> &patterns) {
+    for (const auto &[k, v] : all) {
+      if (k.compare(0, kOwnPrefix.size(), kOwnPrefix) == 0) continue;
+      for (auto pat : patterns) {
+        if (matches(pat, k)) {
+          env.emplace(k, v);  // an explicit Options::env entry is already there and wins
+          break;
+        }
+      }
+    }
+  };
+  pass(allowed);
+  for (const auto &p : kProviders) {
+    if (truthy(env, p.selector)) pass(std::vector<std::string_view>(p.names.begin(), p.names.end()));
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> cli_env_allow_list() { return {std::begin(kEnvAllowList), std::end(kEnvAllowList)}; }
 
 std::vector<std::string> build_cli_args(const Options &o)
 {
@@ -247,14 +331,17 @@ std::vector<std::string> build_cli_args(const Options &o)
 
 std::vector<std::string> build_cli_env(const Options &o, const std::vector<std::string> &parent)
 {
-  std::map<std::string, std::string> env;
+  for (const auto &p : o.pass_env) check_pass_env(p);
+  std::map<std::string, std::string> host;
   for (const auto &entry : parent) {
     auto eq = entry.find('=');
     if (eq == std::string::npos || eq == 0) continue;
-    env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    host[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
   // The CLI refuses to start inside what looks like another Claude Code session.
-  env.erase("CLAUDECODE");
+  host.erase("CLAUDECODE");
+  std::map<std::string, std::string> env;
+  if (o.inherit_env == EnvInherit::all) env = host;
   env["CLAUDE_CODE_ENTRYPOINT"] = "sdk-cpp";
   for (const auto &[k, v] : o.env) {
     if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos ||
@@ -265,7 +352,12 @@ std::vector<std::string> build_cli_env(const Options &o, const std::vector<std::
     env[k] = v;
   }
   if (o.enable_file_checkpointing) env["CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING"] = "true";
-  if (o.cwd) env["PWD"] = *o.cwd;
+  if (o.cwd) {
+    env["PWD"] = *o.cwd;
+  } else if (o.cwd_dir) {
+    env["PWD"] = o.cwd_dir.path();
+  }
+  if (o.inherit_env == EnvInherit::allow_list) inherit_allow_listed(o, host, env);
 
   std::vector<std::string> out;
   out.reserve(env.size());

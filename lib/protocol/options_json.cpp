@@ -304,6 +304,13 @@ const std::unordered_map<std::string_view, Setter> &setters()
       {"enable_file_checkpointing",
        [](Options &o, const JsonValue &v, const std::string &k) { o.enable_file_checkpointing = boolean(v, k); }},
       {"env", [](Options &o, const JsonValue &v, const std::string &k) { o.env = string_map(v, k); }},
+      {"inherit_env",
+       [](Options &o, const JsonValue &v, const std::string &k) {
+         auto mode = opt_str(v, k).value_or("all");
+         if (mode != "all" && mode != "allow_list") bad(k, "must be \"all\" or \"allow_list\"");
+         o.inherit_env = mode == "all" ? EnvInherit::all : EnvInherit::allow_list;
+       }},
+      {"pass_env", [](Options &o, const JsonValue &v, const std::string &k) { o.pass_env = strings(v, k); }},
       {"cli_path", [](Options &o, const JsonValue &v, const std::string &k) { o.cli_path = opt_str(v, k); }},
       {"cwd", [](Options &o, const JsonValue &v, const std::string &k) { o.cwd = opt_str(v, k); }},
       {"user", [](Options &o, const JsonValue &v, const std::string &k) { o.user = opt_str(v, k); }},

@@ -158,8 +158,10 @@ struct Context {
   std::size_t sdk_ws_registry = static_cast<std::size_t>(-1);  ///< index in profile_state
 
   /// Resolves a client's working directory (symlinks, "..") and checks it lies inside an allowed
-  /// root. On failure returns false with a reason fit for the client.
-  bool resolve_cwd(const std::string &requested, std::string &resolved, std::string &why) const;
+  /// root; `dir` is then that directory held open, for the spawn (Options::cwd_dir): the CLI
+  /// starts in the directory checked even if the path is swapped for a symlink meanwhile. On
+  /// failure returns false with a reason fit for the client.
+  bool resolve_cwd(const std::string &requested, std::string &resolved, DirectoryHandle &dir, std::string &why) const;
   /// A permission mode the operator lets clients ask for.
   bool mode_allowed(const std::string &mode) const;
   /// What may become of one element of a client's allowed_tools under permission mode `mode`.

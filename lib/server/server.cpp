@@ -3,6 +3,7 @@
 #include "server/context.hpp"
 #include "server/transport.hpp"
 
+#include "process/cgroup.hpp"
 #include "process/guard.hpp"
 #include "protocol/utf8.hpp"
 
@@ -113,7 +114,7 @@ void Metrics::observe_latency(double seconds)
   latency_sum_ns.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
 }
 
-bool Context::resolve_cwd(const std::string &requested, std::string &resolved, std::string &why) const
+bool Context::resolve_cwd(const std::string &requested, std::string &resolved, DirectoryHandle &dir, std::string &why) const
 {
   if (requested.empty() || requested[0] != '/') {
     why = "the path must be absolute";
@@ -132,6 +133,14 @@ bool Context::resolve_cwd(const std::string &requested, std::string &resolved, s
   for (const auto &root : roots) {
     if (real == root || (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
                          (root.back() == '/' || real[root.size()] == '/'))) {
+      // Open what was checked, following no symlink: a component swapped for one since
+      // realpath() fails here instead of sending the CLI outside the root.
+      try {
+        dir = open_directory_nofollow(real);
+      } catch (const Error &) {
+        why = "the directory does not exist or cannot be reached";
+        return false;
+      }
       resolved = real;
       return true;
     }
@@ -456,9 +465,9 @@ srv::HttpResponse Server::Impl::health() const
   auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_at).count();
   std::string body = fmt::format(
       "{{\"status\":\"healthy\",\"active_sessions\":{},\"max_sessions\":{},\"connections\":{},\"pending_handshakes\":{},"
-      "\"uptime_seconds\":{},\"version\":{}}}",
+      "\"uptime_seconds\":{},\"version\":{},\"containment\":\"{}\"}}",
       ctx.processes.live(), cfg.limits.max_sessions, transport.open_connections(), transport.pending_handshakes(), up,
-      srv::json_str(CCB_VERSION_STRING));
+      srv::json_str(CCB_VERSION_STRING), detail::containment_name());
   return srv::HttpResponse::json(200, std::move(body));
 }
 
@@ -680,6 +689,10 @@ void Server::start()
       }
       s.ctx.roots.push_back(buf);
     }
+    // The CLI never gets the host's whole environment: an agent allowed to run commands would
+    // read the gateway's token and every other secret in it. A bad pass_env fails here, once.
+    s.cfg.cli.inherit_env = EnvInherit::allow_list;
+    (void)build_cli_env(s.cfg.cli, {});
     if (!s.ctx.mode_allowed(s.cfg.default_permission_mode)) {
       throw Error(errc::invalid_argument, "the default permission mode '" + s.cfg.default_permission_mode +
                                               "' is not among the allowed ones");

@@ -136,7 +136,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     impls = [
         Impl("ccbridge", "ccbridge serve (sdk-ws)",
-             [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "sdk-ws", "--cli", fake,
+             [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "sdk-ws", "--cli", fake, "--pass-env", "CCB_*",
               "--root", work, "--log-level", "warn", "--max-sessions", "1000"], {}, work),
         Impl("python", "FastAPI + uvicorn + claude-agent-sdk (Python)",
              [sys.executable, os.path.join(ROOT, "tests/bench/peers/py_sdkws_server.py"), "--cli", fake], {}, work),
@@ -145,7 +145,7 @@ def main():
              {"CCB_BENCH_NODE_PREFIX": a.node_prefix}, work),
     ]
     opcode = Impl("ccbridge-opcode", "ccbridge serve (opcode)",
-                  [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "opcode", "--cli", fake,
+                  [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "opcode", "--cli", fake, "--pass-env", "CCB_*",
                    "--root", work, "--log-level", "warn"], {}, work)
     n = a.messages
     runs = {}

@@ -35,7 +35,7 @@ function startServer(script) {
   const root = mkdtempSync(join(tmpdir(), 'ccb-browser-'));
   const tag = 'browser-' + Math.random().toString(36).slice(2);
   const proc = spawn(process.env.CCB_BIN, ['serve', '--port', '0', '--root', root, '--cli', process.env.CCB_FAKE_CLI,
-    '--exit-wait-ms', '500', '--term-wait-ms', '500'], { cwd: root, env: { ...process.env, CCB_FAKE_SCRIPT_TEXT: script, CCB_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--exit-wait-ms', '500', '--term-wait-ms', '500', '--pass-env', 'CCB_*'], { cwd: root, env: { ...process.env, CCB_FAKE_SCRIPT_TEXT: script, CCB_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('server did not start')), 10000);

@@ -1029,7 +1029,7 @@ bool Driver::start_server()
   }
   project_ = real;
   std::vector<std::string> args = {o_.server_bin, "serve", "--profiles", "opcode", "--port", "0", "--root", project_,
-                                   "--cli", o_.fake_cli,
+                                   "--cli", o_.fake_cli, "--pass-env", "CCB_*",
                                    "--max-sessions", std::to_string(o_.runs + 16),
                                    "--max-connections", std::to_string(o_.clients + o_.runs + 256),
                                    "--run-grace-seconds", std::to_string(o_.grace_seconds),

@@ -523,7 +523,8 @@ RUNNER = textwrap.dedent("""
     import sys
     from ccbridge.websocket_server import EnhancedClaudeWebSocketServer
     server = EnhancedClaudeWebSocketServer(cli_path=sys.argv[1], allowed_roots=[sys.argv[2]],
-                                           options={"shutdown": {"exit_wait_ms": 1000, "term_wait_ms": 1000}})
+                                           options={"shutdown": {"exit_wait_ms": 1000, "term_wait_ms": 1000},
+                                                    "pass_env": ["CCB_*"]})
     server.run(host="127.0.0.1", port=0, log_level="info")
     print("run returned", flush=True)
 """)

@@ -43,6 +43,26 @@ def tagged_pids(tag):
     return out
 
 
+def alive(pid):
+    """Whether `pid` is a live process (a zombie is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def read_pid(path, timeout=5):
+    """The pid a fake CLI's grandchild or daemon wrote to `path`, once it is there."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            return int(path.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.02)
+    raise AssertionError(f"no pid in {path}")
+
+
 def guard_pids(host_pid):
     """The live guard of a host (lib/process/guard.hpp): a shell whose argv[0] is ccbridge-guard
     and whose last argument is the host's pid. Its environment is empty, so tagged_pids() never
@@ -74,9 +94,10 @@ class Server:
         for k in ("WEBSOCKET_HOST", "WEBSOCKET_PORT", "MAX_SESSIONS", "SESSION_TIMEOUT_MINUTES", "CORS", "CCBRIDGE_TOKEN"):
             e.pop(k, None)
         e.update(env or {})
-        # Short shutdown waits keep the tests quick; the ladder's order is the same.
+        # Short shutdown waits keep the tests quick; the ladder's order is the same. The CLI gets
+        # only an allow-listed environment: the fake CLI's script and the tag are passed on.
         cmd = [CCB, "serve", "--port", "0", "--root", str(self.root), "--cli", cli or FAKE, "--log-level", "debug",
-               "--exit-wait-ms", "1000", "--term-wait-ms", "1000", *args]
+               "--exit-wait-ms", "1000", "--term-wait-ms", "1000", "--pass-env", "CCB_*", *args]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, cwd=self.root, env=e)
         line = self._readline(10)

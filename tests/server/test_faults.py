@@ -27,7 +27,7 @@ import uuid
 import pytest
 import websockets
 
-from conftest import Server, guard_pids, read_until_close, recv_json, run, tagged_pids, ws_connect
+from conftest import Server, alive, guard_pids, read_pid, read_until_close, recv_json, run, tagged_pids, ws_connect
 
 K = 100          # numbered messages the fake CLI writes before each fault
 BURST = 100      # ... after a burst of this many 10 kB assistant messages (1 MB)
@@ -82,14 +82,6 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def wait_dead(pids, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline and any(alive(p) for p in pids):
@@ -133,16 +125,6 @@ def figures(**kw):
     if path:
         with open(path, "a") as f:
             f.write(json.dumps(kw) + "\n")
-
-
-def read_pid(path, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            return int(path.read_text())
-        except (OSError, ValueError):
-            time.sleep(0.02)
-    raise AssertionError(f"no pid in {path}")
 
 
 WARMUP_SCRIPT = f"wait_user\n{RESULT}\nwait_eof\n"

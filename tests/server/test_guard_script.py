@@ -29,18 +29,54 @@ def guard_script():
     return 'kill() { echo "KILL $*"; }\n' + script.rstrip()[:-len("0<&3 3<&- >/dev/null 2>&1 &")]
 
 
-def run_guard(lines):
+def run_guard(lines, cgroup="", pids=None):
+    """Runs the loop on `lines` ($1 = `cgroup`, $2 = a host pid, as the library starts it);
+    returns the groups it killed (and the pids it killed one by one into `pids`)."""
     t0 = time.monotonic()
-    p = subprocess.run(["/bin/sh", "-c", guard_script()], input=("\n".join(lines) + "\n").encode(),
-                       capture_output=True, env={}, timeout=600)
+    p = subprocess.run(["/bin/sh", "-c", guard_script(), "ccbridge-guard", cgroup, "1"],
+                       input=("\n".join(lines) + "\n").encode(), capture_output=True, env={}, timeout=600)
     elapsed = time.monotonic() - t0
     assert p.returncode == 0, p.stderr
     killed = []
     for line in p.stdout.decode().splitlines():
         m = re.fullmatch(r"KILL -s KILL -- -(\d+)", line)
+        if m is None and pids is not None and re.fullmatch(r"KILL -s KILL \d+", line):
+            pids.add(int(line.split()[-1]))
+            continue
         assert m, f"unexpected output: {line!r}"
         killed.append(int(m.group(1)))
     return sorted(killed), elapsed
+
+
+def test_at_the_end_the_host_cgroups_are_killed_and_removed(tmp_path):
+    # Stand-ins for the host's cgroups (process/cgroup.hpp; $1 is their prefix): each cgroup.kill
+    # gets "1" and the (empty) cgroups under them are removed (the host's cgroups too on
+    # cgroupfs, where cgroup.kill is no file); another host's are left alone.
+    cg, other = tmp_path / "ccbridge-1-0", tmp_path / "ccbridge-11-0"
+    (cg / "run-0").mkdir(parents=True)
+    (other / "run-0").mkdir(parents=True)
+    killed, _ = run_guard(["+301"], cgroup=str(tmp_path / "ccbridge-1-"))
+    assert killed == [301]
+    assert (cg / "cgroup.kill").read_text() == "1\n" and not (cg / "run-0").exists()
+    assert (other / "run-0").exists() and not (other / "cgroup.kill").exists()
+    (cg / "cgroup.kill").unlink()
+    probe = tmp_path / "ccbridge-1-1" / "probe"  # a host killed while it probed
+    probe.mkdir(parents=True)
+    run_guard([], cgroup=str(tmp_path / "ccbridge-1-"))
+    assert not probe.exists()
+    for c in (cg, tmp_path / "ccbridge-1-1"):
+        (c / "cgroup.kill").unlink()
+    (tmp_path / "ccbridge-1-1").rmdir()
+    # Without cgroup.kill (Linux < 5.14; here: a directory in its place, so writing it fails),
+    # every pid listed in a run cgroup is killed one by one.
+    (cg / "cgroup.kill").mkdir(parents=True)
+    for i, pids in enumerate(("11\n12\n", "13\n")):
+        (cg / f"run-{i}").mkdir()
+        (cg / f"run-{i}" / "cgroup.procs").write_text(pids)
+    pids = set()
+    killed, elapsed = run_guard([], cgroup=str(tmp_path / "ccbridge-1-"), pids=pids)
+    assert killed == [] and pids == {11, 12, 13}
+    assert cg.exists() and elapsed < 10  # not a cgroup, so never empty: it gives up after a second
 
 
 def test_kills_exactly_the_groups_still_listed():

@@ -1046,6 +1046,7 @@ enum class Op {
   hang,
   close_stdout,
   grandchild,
+  daemon,
   wait_file,
   dump_invocation,
   serve_turns,
@@ -1072,7 +1073,7 @@ bool is_json_object(const std::string &s)
 const char *const kCommandNames[] = {
     "wait_user", "wait_eof",     "echo_stdin_lines", "emit",  "emit_raw", "replay",         "repeat",
     "repeat_line", "flood",      "big_line",         "split", "stderr",   "stderr_flood",   "sleep",
-    "exit",      "kill",         "ignore_sigterm",   "hang",  "close_stdout", "grandchild", "wait_file", "dump_invocation",
+    "exit",      "kill",         "ignore_sigterm",   "hang",  "close_stdout", "grandchild", "daemon", "wait_file", "dump_invocation",
     "serve_turns", "send_control_nowait", "send_control", "permission_turn", "timed_text",
 };
 
@@ -1260,6 +1261,9 @@ Cmd parse_line(const std::string &raw, int n)
   } else if (word == "grandchild") {
     c.op = Op::grandchild;
     c.text = need_path(rest, "grandchild <pidfile>");
+  } else if (word == "daemon") {
+    c.op = Op::daemon;
+    c.text = need_path(rest, "daemon <pidfile>");
   } else if (word == "wait_file") {
     c.op = Op::wait_file;
     c.text = need_path(rest, "wait_file <path>");
@@ -1591,17 +1595,27 @@ void do_wait_file(const Cmd &c)
   runtime_failure(c.line, "'" + c.text + "' did not appear within 30 s");
 }
 
+// grandchild: stays in the process group and holds stdout. daemon: leaves it (setsid, as
+// `setsid sleep 1000 &` from a Bash tool would) with its stdio on /dev/null.
 void do_grandchild(const Cmd &c)
 {
   const std::string &pidfile = c.text;
+  const bool daemon = c.op == Op::daemon;
+  const char *what = daemon ? "daemon" : "grandchild";
   ::unlink(pidfile.c_str());
   pid_t pid = ::fork();
   if (pid < 0) runtime_failure(c.line, std::string("fork failed: ") + std::strerror(errno));
   if (pid == 0) {
+    if (daemon) {
+      ::setsid();
+      int null = ::open("/dev/null", O_RDWR);
+      for (int fd = 0; fd < 3 && null >= 0; ++fd) ::dup2(null, fd);
+      std::signal(SIGHUP, SIG_IGN);
+    }
     std::signal(SIGTERM, SIG_IGN);
     std::string text = std::to_string(::getpid()) + "\n";
     if (!write_file_atomic(pidfile, text)) {
-      err_write("fake_cli: grandchild cannot write '" + pidfile + "': " + std::strerror(errno) + "\n");
+      err_write(std::string("fake_cli: ") + what + " cannot write '" + pidfile + "': " + std::strerror(errno) + "\n");
       _exit(1);
     }
     for (;;) ::pause();
@@ -1611,10 +1625,10 @@ void do_grandchild(const Cmd &c)
     struct stat st;
     if (::stat(pidfile.c_str(), &st) == 0) return;
     int status;
-    if (::waitpid(pid, &status, WNOHANG) == pid) runtime_failure(c.line, "grandchild died before writing its pidfile");
+    if (::waitpid(pid, &status, WNOHANG) == pid) runtime_failure(c.line, std::string(what) + " died before writing its pidfile");
     sleep_ms(1);
   }
-  runtime_failure(c.line, "grandchild did not write its pidfile within 10 s");
+  runtime_failure(c.line, std::string(what) + " did not write its pidfile within 10 s");
 }
 
 void do_dump_invocation(const Cmd &c)
@@ -1677,7 +1691,8 @@ void run(const std::vector<Cmd> &cmds)
       case Op::hang:
         for (;;) ::pause();
       case Op::close_stdout: do_close_stdout(); break;
-      case Op::grandchild: do_grandchild(c); break;
+      case Op::grandchild:
+      case Op::daemon: do_grandchild(c); break;
       case Op::wait_file: do_wait_file(c); break;
       case Op::dump_invocation: do_dump_invocation(c); break;
     }

@@ -277,6 +277,72 @@ TEST_CASE("options: environment follows the SDK rules")
   CHECK_THROWS_AS(build_cli_env(o, parent), Error);
 }
 
+TEST_CASE("options: the allow-listed environment passes what the CLI needs and no secret of the host")
+{
+  std::vector<std::string> parent = {
+      "PATH=/bin", "HOME=/h", "USER=u", "SHELL=/bin/sh", "LANG=C.UTF-8", "LC_ALL=C", "TERM=xterm", "TZ=UTC",
+      "TMPDIR=/t", "XDG_CONFIG_HOME=/x", "ANTHROPIC_API_KEY=sk", "ANTHROPIC_BASE_URL=http://m", "CLAUDE_CONFIG_DIR=/c",
+      "CLAUDE_CODE_MAX_RETRIES=2", "DISABLE_AUTOUPDATER=1", "CLAUDECODE=1", "https_proxy=p", "NO_PROXY=n",
+      "NODE_EXTRA_CA_CERTS=/ca", "SSL_CERT_FILE=/s", "IS_SANDBOX=1", "CCBRIDGE_TOKEN=gateway-secret",
+      "AWS_SECRET_ACCESS_KEY=aws-secret", "AWS_REGION=eu", "GOOGLE_APPLICATION_CREDENTIALS=/g", "CLOUD_ML_REGION=r",
+      "FOO_SECRET=foo", "OTEL_EXPORTER_OTLP_HEADERS=h", "LD_PRELOAD=/evil.so"};
+  Options o;
+  o.inherit_env = EnvInherit::allow_list;
+  auto env = build_cli_env(o, parent);
+  for (const char *kept : {"PATH=/bin", "HOME=/h", "USER=u", "SHELL=/bin/sh", "LANG=C.UTF-8", "LC_ALL=C", "TERM=xterm",
+                           "TZ=UTC", "TMPDIR=/t", "XDG_CONFIG_HOME=/x", "ANTHROPIC_API_KEY=sk",
+                           "ANTHROPIC_BASE_URL=http://m", "CLAUDE_CONFIG_DIR=/c", "CLAUDE_CODE_MAX_RETRIES=2",
+                           "DISABLE_AUTOUPDATER=1", "https_proxy=p", "NO_PROXY=n", "NODE_EXTRA_CA_CERTS=/ca",
+                           "SSL_CERT_FILE=/s", "IS_SANDBOX=1", "CLAUDE_CODE_ENTRYPOINT=sdk-cpp"}) {
+    CHECK_MESSAGE(has(env, kept), kept);
+  }
+  auto passes = [&](const std::string &name) {
+    return std::any_of(env.begin(), env.end(), [&](const std::string &e) { return e.rfind(name + "=", 0) == 0; });
+  };
+  for (const char *dropped : {"CLAUDECODE", "CCBRIDGE_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+                              "GOOGLE_APPLICATION_CREDENTIALS", "CLOUD_ML_REGION", "FOO_SECRET",
+                              "OTEL_EXPORTER_OTLP_HEADERS", "LD_PRELOAD"}) {
+    CHECK_MESSAGE(!passes(dropped), dropped);
+  }
+  CHECK(std::is_sorted(env.begin(), env.end()));
+  CHECK(has(cli_env_allow_list(), "PATH"));
+  CHECK(has(cli_env_allow_list(), "ANTHROPIC_*"));
+
+  // The operator's own names and prefixes; explicit entries still apply on top.
+  o.pass_env = {"FOO_SECRET", "OTEL_*", "CC*"};
+  o.env = {{"EXTRA", "1"}};
+  env = build_cli_env(o, parent);
+  CHECK(has(env, "FOO_SECRET=foo"));
+  CHECK(has(env, "OTEL_EXPORTER_OTLP_HEADERS=h"));
+  CHECK(has(env, "EXTRA=1"));
+  CHECK_FALSE(passes("CCBRIDGE_TOKEN"));  // a prefix never reaches the gateway's own variables
+  CHECK_FALSE(passes("AWS_SECRET_ACCESS_KEY"));
+
+  // Cloud credentials pass only when the CLI is told to use that provider.
+  o.pass_env.clear();
+  o.env = {{"CLAUDE_CODE_USE_BEDROCK", "1"}};
+  env = build_cli_env(o, parent);
+  CHECK(has(env, "AWS_SECRET_ACCESS_KEY=aws-secret"));
+  CHECK(has(env, "AWS_REGION=eu"));
+  CHECK_FALSE(passes("GOOGLE_APPLICATION_CREDENTIALS"));
+  o.env = {{"CLAUDE_CODE_USE_BEDROCK", "0"}};
+  env = build_cli_env(o, parent);
+  CHECK_FALSE(std::any_of(env.begin(), env.end(), [](const std::string &e) { return e.rfind("AWS_", 0) == 0; }));
+  o.env.clear();
+  auto vertex = parent;
+  vertex.push_back("CLAUDE_CODE_USE_VERTEX=1");
+  env = build_cli_env(o, vertex);
+  CHECK(has(env, "GOOGLE_APPLICATION_CREDENTIALS=/g"));
+  CHECK(has(env, "CLOUD_ML_REGION=r"));
+  CHECK_FALSE(passes("AWS_SECRET_ACCESS_KEY"));
+
+  // Names that cannot be passed are refused, naming the entry.
+  for (const char *bad : {"CCBRIDGE_TOKEN", "CCBRIDGE_*", "*", "", "BAD-NAME", "A*B", "A=B"}) {
+    o.pass_env = {bad};
+    CHECK_THROWS_AS(build_cli_env(o, parent), Error);
+  }
+}
+
 TEST_CASE("options: find_cli honours the explicit path, then PATH, and says where it looked")
 {
   Options o;

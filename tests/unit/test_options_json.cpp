@@ -41,7 +41,8 @@ TEST_CASE("options json: the Python SDK's field names and shapes give the same O
     "extra_args": {"debug-to-stderr": null, "foo": "bar"},
     "enable_file_checkpointing": true, "env": {"A": "1"}, "cli_path": "/bin/claude",
     "cwd": "/work", "max_buffer_size": 4096,
-    "max_buffered_messages": 10, "shutdown": {"exit_wait_ms": 100, "term_wait_ms": 200}
+    "max_buffered_messages": 10, "shutdown": {"exit_wait_ms": 100, "term_wait_ms": 200},
+    "inherit_env": "allow_list", "pass_env": ["FOO", "OTEL_*"]
   })");
   REQUIRE(o.system_prompt);
   CHECK(o.system_prompt->kind == SystemPrompt::Kind::preset);
@@ -78,6 +79,9 @@ TEST_CASE("options json: the Python SDK's field names and shapes give the same O
   CHECK(o.shutdown.exit_wait.count() == 100);
   CHECK(o.shutdown.term_wait.count() == 200);
   CHECK(o.shutdown.drain_wait == ShutdownPolicy{}.drain_wait);
+  CHECK(o.inherit_env == EnvInherit::allow_list);
+  CHECK(o.pass_env == std::vector<std::string>{"FOO", "OTEL_*"});
+  CHECK(options_from_json(R"({"inherit_env": "all"})").inherit_env == EnvInherit::all);
 
   // The flags are those of the equivalent C++ Options.
   auto args = build_cli_args(o);
@@ -120,6 +124,7 @@ TEST_CASE("options json: bad input names the key and says what is wrong")
   CHECK(error_of(R"({"max_turns": -1})").find("'max_turns' must be from 0") != std::string::npos);
   CHECK(error_of(R"({"model": 5})").find("'model' must be a string") != std::string::npos);
   CHECK(error_of(R"({"env": {"A": 1}})").find("'env' must be an object of strings") != std::string::npos);
+  CHECK(error_of(R"({"inherit_env": "some"})").find("'inherit_env' must be \"all\" or \"allow_list\"") != std::string::npos);
   CHECK(error_of(R"({"thinking": {"type": "enabled"}})").find("budget_tokens") != std::string::npos);
   CHECK(error_of(R"({"system_prompt": 7})").find("'system_prompt' must be a string") != std::string::npos);
   CHECK(error_of(R"({"mcp_servers": {"x": {"type": "sdk", "name": "x"}}})").find("in-process") != std::string::npos);

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -140,6 +141,39 @@ TEST_CASE("fake-cli: argv, environment and cwd reach the CLI as the SDKs send th
   CHECK(inv["env"]["EXTRA"].string_or() == "1");
   CHECK(inv["env"]["CLAUDE_CODE_ENTRYPOINT"].string_or() == "sdk-cpp");
   CHECK_FALSE(inv["env"]["CLAUDECODE"].exists());
+}
+
+TEST_CASE("fake-cli: Options::cwd_dir starts the CLI in the directory opened, not where its path points now")
+{
+  NoLeftovers guard;
+  std::string base = tmp_path("cwd_dir");
+  std::string dir = base + "/d", moved = base + "/moved", elsewhere = base + "/elsewhere";
+  REQUIRE(mkdir(base.c_str(), 0700) == 0);
+  REQUIRE(mkdir(dir.c_str(), 0700) == 0);
+  REQUIRE(mkdir(elsewhere.c_str(), 0700) == 0);
+  DirectoryHandle h = open_directory_nofollow(dir);
+  CHECK(h.path() == dir);
+  CHECK(fcntl(h.native_handle(), F_GETFD) == FD_CLOEXEC);
+  // The path now names a symlink to another directory; the handle still is the directory opened.
+  REQUIRE(rename(dir.c_str(), moved.c_str()) == 0);
+  REQUIRE(symlink(elsewhere.c_str(), dir.c_str()) == 0);
+  std::string dump = tmp_path("cwd_dir.json");
+  Options o = fake("dump_invocation " + dump + "\nwait_user\nexit 0");
+  o.cwd_dir = h;
+  Stream s = query("x", o);
+  drain(s);
+  std::ifstream in(dump);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  JsonView inv = parse_json(ss.str());
+  CHECK(inv["cwd"].string_or() == moved);
+  CHECK(inv["env"]["PWD"].string_or() == dir);  // PWD names the path it was opened by
+  // A symlink anywhere on the path is refused, never followed; so is a missing directory.
+  CHECK_THROWS_AS(open_directory_nofollow(dir), Error);
+  CHECK_THROWS_AS(open_directory_nofollow(dir + "/x"), Error);
+  CHECK_THROWS_AS(open_directory_nofollow(base + "/nothing"), Error);
+  CHECK_THROWS_AS(open_directory_nofollow("relative"), Error);
+  for (const std::string &p : {dump, dir, moved, elsewhere, base}) std::remove(p.c_str());
 }
 
 TEST_CASE("fake-cli: the prompt is written as one user message line, then stdin is closed")
@@ -480,6 +514,13 @@ TEST_CASE("fake-cli: the CLI dies with its host (parent-death signal)")
     _exit(127);
   }
   REQUIRE(host > 0);
+  // The host's child that runs the fake CLI (not, say, the short-lived child that probes cgroups).
+  auto is_cli = [](int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string argv0;
+    std::getline(in, argv0, '\0');
+    return argv0 == CCB_FAKE_CLI;
+  };
   int cli = 0;
   for (int i = 0; i < 300 && cli == 0; ++i) {
     std::this_thread::sleep_for(10ms);
@@ -488,7 +529,8 @@ TEST_CASE("fake-cli: the CLI dies with its host (parent-death signal)")
       while (auto *e = readdir(d)) {
         if (e->d_name[0] == '.') continue;
         std::ifstream in(dir + "/" + e->d_name + "/children");
-        in >> cli;
+        for (int child = 0; cli == 0 && in >> child;)
+          if (is_cli(child)) cli = child;
         if (cli) break;
       }
       closedir(d);

@@ -396,6 +396,8 @@ class ClaudeAgentOptions:
     load_timeout_ms: int = 60_000
     task_budget: Optional[Dict[str, int]] = None
     # ccbridge's own
+    inherit_env: Optional[Literal["all", "allow_list"]] = None  # None: "all", like the SDK
+    pass_env: List[str] = field(default_factory=list)  # with "allow_list": more names, or prefixes "X_*"
     control_timeout_ms: int = 60_000
     max_buffered_messages: Optional[int] = None
     max_buffered_bytes: Optional[int] = None

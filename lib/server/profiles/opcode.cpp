@@ -120,7 +120,7 @@ void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
     return bad(400, "'session_type' must be \"new\", \"continue\" or \"resume\"");
   }
   std::string cwd, why;
-  if (!ctx.resolve_cwd(std::string(*project), cwd, why)) {
+  if (!ctx.resolve_cwd(std::string(*project), cwd, opts.cwd_dir, why)) {
     // The seed documents HTTP 500 "Failed to spawn Claude process" for an invalid project path.
     bool outside = why.find("allowed roots") != std::string::npos;
     ++ctx.metrics.client_errors;

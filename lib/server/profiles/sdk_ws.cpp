@@ -330,7 +330,7 @@ private:
     std::string resolved;
     if (cwd.exists() && !cwd.is_null()) {
       if (!cwd.is_string()) return client_error("'cwd' must be a string");
-      if (!ctx_.resolve_cwd(std::string(cwd.string_or()), resolved, why)) return client_error("cwd: " + why);
+      if (!ctx_.resolve_cwd(std::string(cwd.string_or()), resolved, opts.cwd_dir, why)) return client_error("cwd: " + why);
       opts.cwd = resolved;
     }
     JsonView cont = o["continue_conversation"], resume = o["resume"];
