@@ -103,7 +103,7 @@ ServerConfig server_config_from_json(std::string_view json)
   detail::JsonDocument doc;
   auto r = detail::parse_exact<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(doc, json);
   if (r.IsError())
-    throw Error(errc::invalid_argument, std::string("server config is not valid JSON: ") + rapidjson::GetParseError_En(r.Code()));
+    throw Error(errc::invalid_argument, std::string("server config is not valid JSON: ") + detail::parse_error_text(r));
   ServerConfig c;
   members(doc, "", [&](const std::string &n, const detail::JsonValue &x, const std::string &k) {
     if (n == "listeners") {

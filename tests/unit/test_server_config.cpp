@@ -1,5 +1,7 @@
 // server_config_from_json(): its own executable because it links the server library.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "deep_json.hpp"
+
 #include <ccbridge/error.hpp>
 #include <ccbridge/runtime.hpp>
 #include <ccbridge/server.hpp>
@@ -75,6 +77,19 @@ TEST_CASE("server config json: bad input names the key")
   CHECK(error_of(R"({"log_level": "loud"})").find("'log_level'") != std::string::npos);
   CHECK(error_of("[").find("not valid JSON") != std::string::npos);
   CHECK(error_of("[]").find("must be an object") != std::string::npos);
+}
+
+TEST_CASE("server config json: 512 levels of nesting are read, 513 are refused with a clear error")
+{
+  // {"cli": {"sandbox": {"a": X}}}: X starts at level 4.
+  for (auto nested : {ccb_test::nested_arrays, ccb_test::nested_mixed}) {
+    auto c = server_config_from_json("{\"cli\":{\"sandbox\":{\"a\":" + nested(509) + "}}}");
+    CHECK(c.cli.sandbox_json == "{\"a\":" + nested(509) + "}");
+    for (std::size_t levels : {std::size_t(510), std::size_t(200000)}) {
+      std::string e = error_of("{\"cli\":{\"sandbox\":{\"a\":" + nested(levels) + "}}}");
+      CHECK(e.find("server config is not valid JSON: nested deeper than 512 levels") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("server: a start that fails (address in use, bad setting) throws and leaves a server that stops at once")
