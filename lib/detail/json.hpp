@@ -81,10 +81,10 @@ inline std::string_view get_string(const JsonValue &v, const char *key, std::str
 
 /// Compact serialisation of a value. RapidJSON's Writer recurses once per level: every value comes
 /// from parse_exact (at most max_json_depth levels) or is built by code a level or two around one.
-/// A number too large for a double (2e308, or 400 digits) is
-/// parsed as +-inf (exact_double below), which RapidJSON's Writer refuses: it stopped there and
-/// left truncated, invalid JSON (found by tests/fuzz/fuzz_options). It is written as +-2e308,
-/// which this parser, JavaScript and Python's json all read back as +-inf.
+/// A number too large for a double (2e308, or 400 digits) is parsed as +-inf (exact_double below),
+/// which RapidJSON's Writer refuses: it stopped there and left truncated, invalid JSON (found by
+/// tests/fuzz/fuzz_options). It is written as +-2e308, which this parser, JavaScript and Python's
+/// json all read back as +-inf.
 inline std::string dump(const JsonValue &v)
 {
   struct Writer : rapidjson::Writer<rapidjson::StringBuffer> {
