@@ -75,6 +75,8 @@ def refused(tmp_path, args, env=None):
     ({"cors": 1}, "'cors' must be true or false"),
     ({"token": None}, "'token' must be a string"),
     ({"log_level": "loud"}, "'log_level' must be debug, info, warn or error, not 'loud'"),
+    ({"max_messages_per_second": -1}, "'max_messages_per_second' must be an integer from 0 to 1000000, not -1"),
+    ({"client_allowed_tools": "Read,Bash"}, "'client_allowed_tools' must be an array of strings"),
 ], ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else None)
 def test_config_file_refuses_unknown_keys_wrong_kinds_and_out_of_range_values_naming_the_key(tmp_path, config, error):
     # Was: all of these were ignored silently (or, for ports and counts, wrapped around) and the
@@ -96,7 +98,8 @@ def test_config_file_takes_every_numeric_flag_by_its_snake_case_name(start_serve
     # Was: only a few keys were read (max_body_bytes, for one, was ignored).
     cfg = tmp_path / "ccbridge.json"
     cfg.write_text(json.dumps({"max_sessions": 7, "max_body_bytes": 4096, "max_connections": 50,
-                               "run_grace_seconds": 10, "reconnect_grace_seconds": 5, "log_json": False}))
+                               "run_grace_seconds": 10, "reconnect_grace_seconds": 5, "max_messages_per_second": 0,
+                               "client_allowed_tools": ["Read"], "log_json": False}))
     s = start_server(args=["--config", str(cfg)])
     assert s.http("GET", "/health")[1]["max_sessions"] == 7
     status, _, _ = s.http("POST", "/claude/execute", {"project_path": str(s.root), "prompt": "x" * 5000})
