@@ -75,7 +75,14 @@ private:
   const void *value_ = nullptr;  // a rapidjson::Value inside *owner_
 };
 
-/// Parses JSON text into a standalone view. Throws Error(errc::parse_error) on invalid input.
+/// The deepest nesting of arrays and objects ccbridge reads: parse_json(), Message::parse (the
+/// CLI's lines), options_from_json() and server_config_from_json() refuse JSON text nested deeper
+/// ("nested deeper than 512 levels"), so that no walk over a parsed value (serialising it,
+/// converting it for Python) can exhaust the stack. The outermost array or object is level 1.
+inline constexpr std::size_t max_json_depth = 512;
+
+/// Parses JSON text into a standalone view. Throws Error(errc::parse_error) on invalid input,
+/// including input nested deeper than max_json_depth.
 CCB_API JsonView parse_json(std::string_view text);
 
 /// Appends `text` as a JSON string literal (with quotes and escapes) to `out`.

@@ -114,7 +114,8 @@ struct ServerConfig {
 ///               "ws_messages_per_second"},
 ///    "log_level": "info", "log_json": false}
 /// Keys not given keep the defaults. Throws Error(invalid_argument) naming the key for an unknown
-/// key or a value of the wrong kind.
+/// key, a value of the wrong kind or out of range (the ranges of `ccbridge serve`'s flags, see
+/// docs/SERVER.md), or JSON nested deeper than max_json_depth.
 CCB_API ServerConfig server_config_from_json(std::string_view json);
 
 /// One bound listener.

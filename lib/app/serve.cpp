@@ -63,7 +63,8 @@ const char kServeUsage[] =
     "                               proxies ...; see docs/SERVER.md), never CCBRIDGE_TOKEN\n"
     "  --exit-wait-ms N             ending a run: after closing its stdin, wait this long (default 5000)\n"
     "  --term-wait-ms N             ... then SIGTERM, and after this long SIGKILL (default 5000)\n"
-    "  --config FILE                JSON file with any of these settings (see docs/SERVER.md)\n"
+    "  --config FILE                JSON object of these settings, named in snake_case (max_sessions,\n"
+    "                               roots, allowed_origins ...; see docs/SERVER.md); unknown keys are errors\n"
     "  --log-level L                debug, info, warn, error (default info)\n"
     "  --log-json                   log JSON lines\n"
     "\n"
@@ -85,14 +86,14 @@ long to_number(const std::string &what, const std::string &v, long lo, long hi)
   return n;
 }
 
-ccbridge::ServerLog::Level to_level(const std::string &v)
+ccbridge::ServerLog::Level to_level(const std::string &what, const std::string &v)
 {
   using L = ccbridge::ServerLog::Level;
   if (v == "debug") return L::debug;
   if (v == "info") return L::info;
   if (v == "warn" || v == "warning") return L::warn;
   if (v == "error") return L::error;
-  usage_error("log level must be debug, info, warn or error");
+  usage_error(what + " must be debug, info, warn or error, not '" + v + "'");
 }
 
 struct Settings {
@@ -104,13 +105,71 @@ struct Settings {
   std::vector<std::string> profiles{"opcode", "tasks-ui", "sdk-ws"};
 };
 
+// The numeric settings, each with one range for its flag, its config-file key (the flag's name
+// in snake_case: --max-sessions, "max_sessions") and its environment variable if any.
+struct NumberSetting {
+  const char *flag;
+  long lo, hi;
+  void (*apply)(Settings &, ccbridge::ServerConfig &, long);
+};
+
+using ccbridge::ServerConfig;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+auto to_size = [](long n) { return static_cast<std::size_t>(n); };
+
+const NumberSetting kNumbers[] = {
+    {"--port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.port = n; }},
+    {"--opcode-port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.opcode_port = n; }},
+    {"--sdk-ws-port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.sdk_port = n; }},
+    {"--max-sessions", 1, 1000000, [](Settings &, ServerConfig &c, long n) { c.limits.max_sessions = to_size(n); }},
+    {"--session-timeout-minutes", 1, 100000, [](Settings &, ServerConfig &c, long n) { c.sdk_ws_session_timeout = minutes(n); }},
+    {"--session-timeout-seconds", 1, 6000000, [](Settings &, ServerConfig &c, long n) { c.sdk_ws_session_timeout = seconds(n); }},
+    {"--reconnect-grace-seconds", 0, 86400, [](Settings &, ServerConfig &c, long n) { c.sdk_ws_reconnect_grace = seconds(n); }},
+    {"--tasks-timeout-seconds", 1, 86400, [](Settings &, ServerConfig &c, long n) { c.tasks_ui_timeout = seconds(n); }},
+    {"--max-connections", 1, 1000000, [](Settings &, ServerConfig &c, long n) { c.limits.max_connections = to_size(n); }},
+    {"--max-body-bytes", 1, 1L << 32, [](Settings &, ServerConfig &c, long n) { c.limits.max_body_bytes = to_size(n); }},
+    {"--max-message-bytes", 1, 1L << 32, [](Settings &, ServerConfig &c, long n) { c.limits.max_ws_message_bytes = to_size(n); }},
+    {"--send-buffer-bytes", 1, 1L << 32, [](Settings &, ServerConfig &c, long n) { c.limits.send_buffer_bytes = to_size(n); }},
+    {"--slow-client-timeout-ms", 1, 86400000, [](Settings &, ServerConfig &c, long n) { c.limits.slow_client_timeout = milliseconds(n); }},
+    {"--max-messages-per-second", 0, 1000000, [](Settings &, ServerConfig &c, long n) { c.limits.ws_messages_per_second = to_size(n); }},
+    {"--idle-timeout-seconds", 0, 86400 * 7, [](Settings &, ServerConfig &c, long n) { c.limits.idle_timeout = seconds(n); }},
+    {"--run-log-bytes", 1, 1L << 40, [](Settings &, ServerConfig &c, long n) { c.limits.run_log_bytes = to_size(n); }},
+    {"--run-grace-seconds", 0, 86400 * 7, [](Settings &, ServerConfig &c, long n) { c.limits.finished_run_grace = seconds(n); }},
+    {"--exit-wait-ms", 0, 3600000, [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.exit_wait = milliseconds(n); }},
+    {"--term-wait-ms", 0, 3600000, [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.term_wait = milliseconds(n); }},
+};
+
+std::string key_of(const char *flag)
+{
+  std::string key(flag + 2);
+  for (char &c : key)
+    if (c == '-') c = '_';
+  return key;
+}
+
+/// The numeric setting whose flag is `name` (or whose config-file key, with `as_key`), or null.
+const NumberSetting *number_setting(const std::string &name, bool as_key = false)
+{
+  for (const auto &n : kNumbers)
+    if (name == (as_key ? key_of(n.flag) : std::string(n.flag))) return &n;
+  return nullptr;
+}
+
+void set_number(const char *flag, const std::string &what, const std::string &text, Settings &st, ServerConfig &cfg)
+{
+  const NumberSetting &n = *number_setting(flag);
+  n.apply(st, cfg, to_number(what, text, n.lo, n.hi));
+}
+
 void apply_env(Settings &st, ccbridge::ServerConfig &cfg)
 {
   if (const char *h = std::getenv("WEBSOCKET_HOST"); h && *h) st.sdk_host = h;
-  if (const char *p = std::getenv("WEBSOCKET_PORT"); p && *p) st.sdk_port = to_number("WEBSOCKET_PORT", p, 0, 65535);
-  if (const char *m = std::getenv("MAX_SESSIONS"); m && *m) cfg.limits.max_sessions = static_cast<std::size_t>(to_number("MAX_SESSIONS", m, 1, 1000000));
+  if (const char *p = std::getenv("WEBSOCKET_PORT"); p && *p) set_number("--sdk-ws-port", "WEBSOCKET_PORT", p, st, cfg);
+  if (const char *m = std::getenv("MAX_SESSIONS"); m && *m) set_number("--max-sessions", "MAX_SESSIONS", m, st, cfg);
   if (const char *t = std::getenv("SESSION_TIMEOUT_MINUTES"); t && *t)
-    cfg.sdk_ws_session_timeout = std::chrono::minutes(to_number("SESSION_TIMEOUT_MINUTES", t, 1, 100000));
+    set_number("--session-timeout-minutes", "SESSION_TIMEOUT_MINUTES", t, st, cfg);
   if (const char *c = std::getenv("CORS"); c && *c && std::strcmp(c, "0") != 0 && std::strcmp(c, "false") != 0) cfg.cors = true;
   if (const char *tok = std::getenv("CCBRIDGE_TOKEN"); tok && *tok) cfg.token = tok;
 }
@@ -128,30 +187,49 @@ void apply_file(const std::string &path, Settings &st, ccbridge::ServerConfig &c
     usage_error("config file '" + path + "' is not valid JSON: " + e.what());
   }
   if (!j.is_object()) usage_error("config file '" + path + "' must hold a JSON object");
-  auto str = [&](const char *k) { return std::string(j[k].string_or()); };
-  auto list = [&](const char *k) {
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < j[k].size(); ++i) out.emplace_back(j[k][i].string_or());
-    return out;
-  };
-  if (j["host"].is_string()) st.host = str("host");
-  if (j["port"].is_number()) st.port = *j["port"].int64();
-  if (j["opcode_port"].is_number()) st.opcode_port = *j["opcode_port"].int64();
-  if (j["sdk_ws_port"].is_number()) st.sdk_port = *j["sdk_ws_port"].int64();
-  if (j["profiles"].is_array()) st.profiles = list("profiles");
-  if (j["cli"].is_string()) cfg.cli.cli_path = str("cli");
-  if (j["pass_env"].is_array()) cfg.cli.pass_env = list("pass_env");
-  if (j["roots"].is_array()) cfg.allowed_roots = list("roots");
-  if (j["token"].is_string()) cfg.token = str("token");
-  if (j["allowed_origins"].is_array()) cfg.allowed_origins = list("allowed_origins");
-  if (j["cors"].is_bool()) cfg.cors = *j["cors"].boolean();
-  if (j["permission_modes"].is_array()) cfg.allowed_permission_modes = list("permission_modes");
-  if (j["default_permission_mode"].is_string()) cfg.default_permission_mode = str("default_permission_mode");
-  if (j["max_sessions"].is_number()) cfg.limits.max_sessions = static_cast<std::size_t>(*j["max_sessions"].int64());
-  if (j["session_timeout_minutes"].is_number()) cfg.sdk_ws_session_timeout = std::chrono::minutes(*j["session_timeout_minutes"].int64());
-  if (j["tasks_timeout_seconds"].is_number()) cfg.tasks_ui_timeout = std::chrono::seconds(*j["tasks_timeout_seconds"].int64());
-  if (j["log_level"].is_string()) cfg.log.level = to_level(str("log_level"));
-  if (j["log_json"].is_bool()) cfg.log.json = *j["log_json"].boolean();
+  // Every key is checked like its flag: a typo, a value of the wrong kind or out of range stops
+  // the server with the key's name, instead of being ignored or wrapped around.
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const std::string key(j.key_at(i));
+    const ccbridge::JsonView v = j.value_at(i);
+    const std::string what = "config file '" + path + "': '" + key + "'";
+    auto text = [&] {
+      if (!v.is_string()) usage_error(what + " must be a string");
+      return std::string(*v.string());
+    };
+    auto texts = [&] {
+      std::vector<std::string> out;
+      if (!v.is_array()) usage_error(what + " must be an array of strings");
+      for (std::size_t k = 0; k < v.size(); ++k) {
+        if (!v[k].is_string()) usage_error(what + " must be an array of strings");
+        out.emplace_back(*v[k].string());
+      }
+      return out;
+    };
+    auto flag = [&] {
+      if (!v.is_bool()) usage_error(what + " must be true or false");
+      return *v.boolean();
+    };
+    if (const NumberSetting *n = number_setting(key, true)) {
+      auto x = v.int64();
+      if (!x || *x < n->lo || *x > n->hi)
+        usage_error(what + " must be an integer from " + std::to_string(n->lo) + " to " + std::to_string(n->hi) + ", not " + v.dump());
+      n->apply(st, cfg, static_cast<long>(*x));
+    } else if (key == "host") st.host = text();
+    else if (key == "profiles") st.profiles = texts();
+    else if (key == "cli") cfg.cli.cli_path = text();
+    else if (key == "pass_env") cfg.cli.pass_env = texts();
+    else if (key == "roots") cfg.allowed_roots = texts();
+    else if (key == "token") cfg.token = text();
+    else if (key == "allowed_origins") cfg.allowed_origins = texts();
+    else if (key == "cors") cfg.cors = flag();
+    else if (key == "permission_modes") cfg.allowed_permission_modes = texts();
+    else if (key == "default_permission_mode") cfg.default_permission_mode = text();
+    else if (key == "client_allowed_tools") cfg.client_allowed_tools = texts();
+    else if (key == "log_level") cfg.log.level = to_level(what, text());
+    else if (key == "log_json") cfg.log.json = flag();
+    else usage_error("config file '" + path + "': unknown key '" + key + "' (the keys are the flags below, in snake_case)");
+  }
 }
 
 bool has(const std::vector<std::string> &v, const char *s)
@@ -179,9 +257,7 @@ int run_serve(int argc, char **argv)
       return argv[++i];
     };
     if (a == "--host") st.host = value();
-    else if (a == "--port") st.port = to_number(a, value(), 0, 65535);
-    else if (a == "--opcode-port") st.opcode_port = to_number(a, value(), 0, 65535);
-    else if (a == "--sdk-ws-port") st.sdk_port = to_number(a, value(), 0, 65535);
+    else if (const NumberSetting *n = number_setting(a)) n->apply(st, cfg, to_number(a, value(), n->lo, n->hi));
     else if (a == "--profiles") st.profiles = split_commas(value());
     else if (a == "--cli") cfg.cli.cli_path = value();
     else if (a == "--pass-env") cfg.cli.pass_env.push_back(value());
@@ -192,24 +268,8 @@ int run_serve(int argc, char **argv)
     else if (a == "--permission-modes") cfg.allowed_permission_modes = split_commas(value());
     else if (a == "--default-permission-mode") cfg.default_permission_mode = value();
     else if (a == "--client-allowed-tools") cfg.client_allowed_tools = split_commas(value());
-    else if (a == "--max-sessions") cfg.limits.max_sessions = static_cast<std::size_t>(to_number(a, value(), 1, 1000000));
-    else if (a == "--reconnect-grace-seconds") cfg.sdk_ws_reconnect_grace = std::chrono::seconds(to_number(a, value(), 0, 86400));
-    else if (a == "--session-timeout-seconds") cfg.sdk_ws_session_timeout = std::chrono::seconds(to_number(a, value(), 1, 6000000));
-    else if (a == "--session-timeout-minutes") cfg.sdk_ws_session_timeout = std::chrono::minutes(to_number(a, value(), 1, 100000));
-    else if (a == "--tasks-timeout-seconds") cfg.tasks_ui_timeout = std::chrono::seconds(to_number(a, value(), 1, 86400));
-    else if (a == "--max-connections") cfg.limits.max_connections = static_cast<std::size_t>(to_number(a, value(), 1, 1000000));
-    else if (a == "--max-body-bytes") cfg.limits.max_body_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 32));
-    else if (a == "--max-message-bytes") cfg.limits.max_ws_message_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 32));
-    else if (a == "--send-buffer-bytes") cfg.limits.send_buffer_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 32));
-    else if (a == "--slow-client-timeout-ms") cfg.limits.slow_client_timeout = std::chrono::milliseconds(to_number(a, value(), 1, 86400000));
-    else if (a == "--max-messages-per-second") cfg.limits.ws_messages_per_second = static_cast<std::size_t>(to_number(a, value(), 0, 1000000));
-    else if (a == "--idle-timeout-seconds") cfg.limits.idle_timeout = std::chrono::seconds(to_number(a, value(), 0, 86400 * 7));
-    else if (a == "--run-log-bytes") cfg.limits.run_log_bytes = static_cast<std::size_t>(to_number(a, value(), 1, 1L << 40));
-    else if (a == "--run-grace-seconds") cfg.limits.finished_run_grace = std::chrono::seconds(to_number(a, value(), 0, 86400 * 7));
-    else if (a == "--exit-wait-ms") cfg.cli.shutdown.exit_wait = std::chrono::milliseconds(to_number(a, value(), 0, 3600000));
-    else if (a == "--term-wait-ms") cfg.cli.shutdown.term_wait = std::chrono::milliseconds(to_number(a, value(), 0, 3600000));
     else if (a == "--config") (void)value();
-    else if (a == "--log-level") cfg.log.level = to_level(value());
+    else if (a == "--log-level") cfg.log.level = to_level(a, value());
     else if (a == "--log-json") cfg.log.json = true;
     else if (a == "-h" || a == "--help") {
       std::cout << kServeUsage;

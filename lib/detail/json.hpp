@@ -1,7 +1,11 @@
 // The only way ccbridge code includes RapidJSON. RapidJSON's default assert aborts (or is UB in
 // release builds) on a wrong-type access; here it throws instead, and code checks types before
-// reading anyway. Iterative parsing keeps deeply nested input from overflowing the stack.
+// reading anyway. Parsing stops at max_json_depth levels of nesting (ExactNumbers below), so that
+// no recursive walk over a parsed value (dump(), the Python conversion) can overflow the stack;
+// iterative parsing keeps the parser itself off the stack.
 #pragma once
+
+#include <ccbridge/json.hpp>
 
 #include <cerrno>
 #include <charconv>
@@ -59,6 +63,10 @@ namespace ccbridge::detail {
 
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
 
+/// The error text of JSON nested deeper than max_json_depth, wherever it is refused.
+constexpr char kNestedTooDeep[] = "nested deeper than 512 levels";
+static_assert(max_json_depth == 512, "kNestedTooDeep names the limit");
+
 using JsonValue = rapidjson::Value;
 using JsonDocument = rapidjson::Document;
 
@@ -71,10 +79,12 @@ inline std::string_view get_string(const JsonValue &v, const char *key, std::str
   return {it->value.GetString(), it->value.GetStringLength()};
 }
 
-/// Compact serialisation of a value. A number too large for a double (2e308, or 400 digits) is
-/// parsed as +-inf (exact_double below), which RapidJSON's Writer refuses: it stopped there and
-/// left truncated, invalid JSON (found by tests/fuzz/fuzz_options). It is written as +-2e308,
-/// which this parser, JavaScript and Python's json all read back as +-inf.
+/// Compact serialisation of a value. RapidJSON's Writer recurses once per level: every value comes
+/// from parse_exact (at most max_json_depth levels) or is built by code a level or two around one.
+/// A number too large for a double (2e308, or 400 digits) is parsed as +-inf (exact_double below),
+/// which RapidJSON's Writer refuses: it stopped there and left truncated, invalid JSON (found by
+/// tests/fuzz/fuzz_options). It is written as +-2e308, which this parser, JavaScript and Python's
+/// json all read back as +-inf.
 inline std::string dump(const JsonValue &v)
 {
   struct Writer : rapidjson::Writer<rapidjson::StringBuffer> {
@@ -113,11 +123,13 @@ inline bool exact_double(const char *text, std::size_t n, double &out)
 }
 
 /// Wraps a SAX handler (a JsonDocument, say) so that numbers, parsed as text
-/// (kParseNumbersAsStringsFlag), arrive converted exactly.
+/// (kParseNumbersAsStringsFlag), arrive converted exactly, and so that an array or object nested
+/// deeper than max_json_depth stops the parse (kParseErrorTermination; see parse_error_text).
 template <class Handler>
 struct ExactNumbers : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ExactNumbers<Handler>> {
   explicit ExactNumbers(Handler &handler) : h(handler) {}
   Handler &h;
+  std::size_t depth = 0;
 
   bool Null() { return h.Null(); }
   bool Bool(bool b) { return h.Bool(b); }
@@ -147,15 +159,24 @@ struct ExactNumbers : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ExactNumbe
     return h.Double(d);
   }
   bool String(const char *s, rapidjson::SizeType n, bool copy) { return h.String(s, n, copy); }
-  bool StartObject() { return h.StartObject(); }
+  bool StartObject() { return ++depth <= max_json_depth && h.StartObject(); }
   bool Key(const char *s, rapidjson::SizeType n, bool copy) { return h.Key(s, n, copy); }
-  bool EndObject(rapidjson::SizeType n) { return h.EndObject(n); }
-  bool StartArray() { return h.StartArray(); }
-  bool EndArray(rapidjson::SizeType n) { return h.EndArray(n); }
+  bool EndObject(rapidjson::SizeType n)
+  {
+    --depth;
+    return h.EndObject(n);
+  }
+  bool StartArray() { return ++depth <= max_json_depth && h.StartArray(); }
+  bool EndArray(rapidjson::SizeType n)
+  {
+    --depth;
+    return h.EndArray(n);
+  }
 };
 
-/// Parses `stream` into `doc` with exact numbers. Returns the parse result (doc is unchanged on
-/// error). Flags: the reader's, e.g. kParseInsituFlag or kParseIterativeFlag.
+/// Parses `stream` into `doc` with exact numbers, at most max_json_depth levels deep. Returns the
+/// parse result (doc is unchanged on error; parse_error_text describes it). Flags: the reader's,
+/// e.g. kParseInsituFlag or kParseIterativeFlag.
 template <unsigned Flags, class Stream>
 rapidjson::ParseResult parse_exact(JsonDocument &doc, Stream &stream)
 {
@@ -170,13 +191,21 @@ rapidjson::ParseResult parse_exact(JsonDocument &doc, Stream &stream)
   return result;
 }
 
-/// Parses `text` (not necessarily NUL-terminated) with exact numbers.
+/// Parses `text` (not necessarily NUL-terminated) with exact numbers, at most max_json_depth deep.
 template <unsigned Flags = kParseFlags>
 rapidjson::ParseResult parse_exact(JsonDocument &doc, std::string_view text)
 {
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
   return parse_exact<Flags>(doc, is);
+}
+
+/// What went wrong in a failed parse_exact: RapidJSON's description, or kNestedTooDeep when the
+/// handler stopped the parse (the depth limit is the only reason ExactNumbers stops it, and a
+/// JsonDocument never does).
+inline const char *parse_error_text(const rapidjson::ParseResult &r)
+{
+  return r.Code() == rapidjson::kParseErrorTermination ? kNestedTooDeep : rapidjson::GetParseError_En(r.Code());
 }
 
 }  // namespace ccbridge::detail

@@ -117,7 +117,7 @@ JsonView parse_json(std::string_view text)
   auto r = detail::parse_exact(*doc, text);
   if (r.IsError()) {
     throw Error(errc::parse_error, std::string("invalid JSON at offset ") + std::to_string(r.Offset()) + ": " +
-                                       rapidjson::GetParseError_En(r.Code()));
+                                       detail::parse_error_text(r));
   }
   const detail::JsonValue *root = doc.get();
   return JsonView(std::shared_ptr<const void>(doc, root), root);

@@ -1,9 +1,9 @@
 #include "protocol/json_scan.hpp"
 
+#include "detail/json.hpp"  // max_json_depth and its error text, shared with the RapidJSON parse
+
 #include <cstdint>
 #include <cstring>
-#include <new>
-#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -15,30 +15,23 @@ namespace {
 
 enum class Field { none, type, subtype };
 
-// Container stack ('o' object, 'a' array): inline for ordinary depths, heap beyond.
+// Container stack ('o' object, 'a' array), as deep as the JSON ccbridge reads may nest.
 class Nesting {
 public:
-  void push(char c)
+  /// False when `c` would be nested deeper than max_json_depth.
+  bool push(char c)
   {
-    if (depth_ < sizeof small_) {
-      small_[depth_] = c;
-    } else {
-      big_.push_back(c);
-    }
-    ++depth_;
+    if (depth_ == sizeof open_) return false;
+    open_[depth_++] = c;
+    return true;
   }
-  void pop()
-  {
-    --depth_;
-    if (depth_ >= sizeof small_) big_.pop_back();
-  }
-  char top() const { return depth_ <= sizeof small_ ? small_[depth_ - 1] : big_.back(); }
+  void pop() { --depth_; }
+  char top() const { return open_[depth_ - 1]; }
   std::size_t depth() const { return depth_; }
   bool empty() const { return depth_ == 0; }
 
 private:
-  char small_[64];
-  std::vector<char> big_;
+  char open_[max_json_depth];
   std::size_t depth_ = 0;
 };
 
@@ -177,7 +170,7 @@ struct Scanner {
 
   bool run()
   {
-    // Iterative with an explicit stack, so nesting depth cannot overflow anything.
+    // Iterative with an explicit stack of max_json_depth, the limit the RapidJSON parse has too.
     skip_ws();
     if (p >= end || *p != '{') return fail("a message must be a JSON object");
     Field pending = Field::none;
@@ -190,7 +183,7 @@ struct Scanner {
         if (pending == Field::type && c != '"') type_seen = true;  // a non-string "type" still counts
         if (pending == Field::subtype && c != '"') subtype_seen = true;
         if (c == '{' || c == '[') {
-          stack.push(c == '{' ? 'o' : 'a');
+          if (!stack.push(c == '{' ? 'o' : 'a')) return fail(kNestedTooDeep);
           ++p;
           skip_ws();
           if (p < end && *p == (c == '{' ? '}' : ']')) {
@@ -288,16 +281,9 @@ struct Scanner {
 
 JsonScan scan_json_object(const char *data, std::size_t size) noexcept
 {
-  try {
-    Scanner s{data, data, data + size, {}, {}};
-    s.run();
-    return s.out;
-  } catch (const std::bad_alloc &) {  // absurd nesting depth: let RapidJSON's limits decide
-    JsonScan r;
-    r.ok = true;
-    r.needs_dom = true;
-    return r;
-  }
+  Scanner s{data, data, data + size, {}, {}};
+  s.run();
+  return s.out;
 }
 
 }  // namespace ccbridge::detail

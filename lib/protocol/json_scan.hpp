@@ -1,5 +1,6 @@
 // A validating scanner for one JSON object per line: checks the whole grammar of RFC 8259 (the
-// line's UTF-8 is checked by the framer) without building anything, and notes the top-level
+// line's UTF-8 is checked by the framer) and the nesting limit (max_json_depth, as RapidJSON's
+// parse in detail/json.hpp) without building anything, and notes the top-level
 // "type" and "subtype" strings on the way. Messages use it so that the per-line cost on the hot
 // path is one vectorised pass; the RapidJSON DOM is built only when a field is first read.
 //

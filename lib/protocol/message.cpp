@@ -117,7 +117,7 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
     impl->dom = std::make_unique<MessageDom>(raw);
     const auto &doc = impl->dom->doc;
     if (impl->dom->result.IsError()) {
-      return fail(std::string("is not valid JSON: ") + rapidjson::GetParseError_En(impl->dom->result.Code()) +
+      return fail(std::string("is not valid JSON: ") + detail::parse_error_text(impl->dom->result) +
                   " (at byte " + std::to_string(impl->dom->result.Offset()) + ")");
     }
     impl->type_name = std::string(get_string(doc, "type"));

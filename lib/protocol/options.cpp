@@ -55,7 +55,7 @@ detail::JsonDocument parse_object(std::string_view text, const std::string &what
   auto r = detail::parse_exact(doc, text);
   if (r.IsError() || !doc.IsObject()) {
     throw Error(errc::invalid_argument, what + " must be a JSON object" +
-                                            (r.IsError() ? std::string(": ") + rapidjson::GetParseError_En(r.Code())
+                                            (r.IsError() ? std::string(": ") + detail::parse_error_text(r)
                                                          : std::string()));
   }
   return doc;

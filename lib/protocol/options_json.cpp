@@ -344,7 +344,7 @@ void merge_options_json(Options &options, std::string_view json)
   detail::JsonDocument doc;
   auto r = detail::parse_exact<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(doc, json);
   if (r.IsError()) {
-    throw Error(errc::invalid_argument, std::string("options are not valid JSON: ") + rapidjson::GetParseError_En(r.Code()) +
+    throw Error(errc::invalid_argument, std::string("options are not valid JSON: ") + detail::parse_error_text(r) +
                                             " at offset " + std::to_string(r.Offset()));
   }
   const JsonValue &v = doc;

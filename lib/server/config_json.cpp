@@ -1,11 +1,11 @@
 // ServerConfig from JSON: the same field names as the C++ struct (durations in *_ms), so that the
-// C ABI and the Python module describe a server exactly as C++ does. Unknown keys are errors.
+// C ABI and the Python module describe a server exactly as C++ does. Unknown keys are errors, and
+// numbers are range-checked with the ranges of `ccbridge serve`'s flags (lib/app/serve.cpp).
 #include "detail/json.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/server.hpp>
 
-#include <limits>
 #include <string>
 
 namespace ccbridge::detail::server {
@@ -35,14 +35,17 @@ std::int64_t integer(const JsonValue &v, const std::string &key, std::int64_t lo
   return v.GetInt64();
 }
 
-std::size_t count(const JsonValue &v, const std::string &key)
+std::size_t count(const JsonValue &v, const std::string &key, std::int64_t hi)
 {
-  return static_cast<std::size_t>(integer(v, key, 1, std::numeric_limits<std::int64_t>::max()));
+  return static_cast<std::size_t>(integer(v, key, 1, hi));
 }
 
-std::chrono::milliseconds millis(const JsonValue &v, const std::string &key)
+constexpr std::int64_t kMillion = 1000000;
+constexpr std::int64_t kDayMs = 86400000;
+
+std::chrono::milliseconds millis(const JsonValue &v, const std::string &key, std::int64_t lo, std::int64_t hi)
 {
-  return std::chrono::milliseconds(integer(v, key, 0, 86400000LL * 365));
+  return std::chrono::milliseconds(integer(v, key, lo, hi));
 }
 
 std::vector<std::string> strings(const JsonValue &v, const std::string &key)
@@ -66,16 +69,16 @@ template <class Fn> void members(const JsonValue &v, const std::string &key, Fn 
 void limits(ServerLimits &l, const JsonValue &v)
 {
   members(v, "limits", [&](const std::string &n, const JsonValue &x, const std::string &k) {
-    if (n == "max_connections") l.max_connections = count(x, k);
-    else if (n == "max_sessions") l.max_sessions = count(x, k);
-    else if (n == "max_body_bytes") l.max_body_bytes = count(x, k);
-    else if (n == "max_ws_message_bytes") l.max_ws_message_bytes = count(x, k);
-    else if (n == "send_buffer_bytes") l.send_buffer_bytes = count(x, k);
-    else if (n == "slow_client_timeout_ms") l.slow_client_timeout = millis(x, k);
-    else if (n == "run_log_bytes") l.run_log_bytes = count(x, k);
-    else if (n == "finished_run_grace_ms") l.finished_run_grace = millis(x, k);
-    else if (n == "idle_timeout_ms") l.idle_timeout = millis(x, k);
-    else if (n == "ws_messages_per_second") l.ws_messages_per_second = static_cast<std::size_t>(integer(x, k, 0, 1000000));
+    if (n == "max_connections") l.max_connections = count(x, k, kMillion);
+    else if (n == "max_sessions") l.max_sessions = count(x, k, kMillion);
+    else if (n == "max_body_bytes") l.max_body_bytes = count(x, k, std::int64_t{1} << 32);
+    else if (n == "max_ws_message_bytes") l.max_ws_message_bytes = count(x, k, std::int64_t{1} << 32);
+    else if (n == "send_buffer_bytes") l.send_buffer_bytes = count(x, k, std::int64_t{1} << 32);
+    else if (n == "slow_client_timeout_ms") l.slow_client_timeout = millis(x, k, 1, kDayMs);
+    else if (n == "run_log_bytes") l.run_log_bytes = count(x, k, std::int64_t{1} << 40);
+    else if (n == "finished_run_grace_ms") l.finished_run_grace = millis(x, k, 0, 7 * kDayMs);
+    else if (n == "idle_timeout_ms") l.idle_timeout = millis(x, k, 0, 7 * kDayMs);
+    else if (n == "ws_messages_per_second") l.ws_messages_per_second = static_cast<std::size_t>(integer(x, k, 0, kMillion));
     else return false;
     return true;
   });
@@ -103,7 +106,7 @@ ServerConfig server_config_from_json(std::string_view json)
   detail::JsonDocument doc;
   auto r = detail::parse_exact<detail::kParseFlags | rapidjson::kParseValidateEncodingFlag>(doc, json);
   if (r.IsError())
-    throw Error(errc::invalid_argument, std::string("server config is not valid JSON: ") + rapidjson::GetParseError_En(r.Code()));
+    throw Error(errc::invalid_argument, std::string("server config is not valid JSON: ") + detail::parse_error_text(r));
   ServerConfig c;
   members(doc, "", [&](const std::string &n, const detail::JsonValue &x, const std::string &k) {
     if (n == "listeners") {
@@ -121,7 +124,11 @@ ServerConfig server_config_from_json(std::string_view json)
       }
     } else if (n == "cli") {
       if (!x.IsObject()) bad(k, "must be an options object");
-      merge_options_json(c.cli, detail::dump(x));
+      try {
+        merge_options_json(c.cli, detail::dump(x));
+      } catch (const Error &e) {
+        bad(k, "is not valid: " + e.detail());
+      }
     } else if (n == "allowed_roots") c.allowed_roots = strings(x, k);
     else if (n == "allowed_permission_modes") c.allowed_permission_modes = strings(x, k);
     else if (n == "default_permission_mode") c.default_permission_mode = str(x, k);
@@ -129,9 +136,9 @@ ServerConfig server_config_from_json(std::string_view json)
     else if (n == "token") c.token = str(x, k);
     else if (n == "allowed_origins") c.allowed_origins = strings(x, k);
     else if (n == "cors") c.cors = boolean(x, k);
-    else if (n == "tasks_ui_timeout_ms") c.tasks_ui_timeout = millis(x, k);
-    else if (n == "sdk_ws_session_timeout_ms") c.sdk_ws_session_timeout = millis(x, k);
-    else if (n == "sdk_ws_reconnect_grace_ms") c.sdk_ws_reconnect_grace = millis(x, k);
+    else if (n == "tasks_ui_timeout_ms") c.tasks_ui_timeout = millis(x, k, 1, kDayMs);
+    else if (n == "sdk_ws_session_timeout_ms") c.sdk_ws_session_timeout = millis(x, k, 1, 6 * kMillion * 1000);
+    else if (n == "sdk_ws_reconnect_grace_ms") c.sdk_ws_reconnect_grace = millis(x, k, 0, kDayMs);
     else if (n == "limits") limits(c.limits, x);
     else if (n == "log_level") c.log.level = level(x, k);
     else if (n == "log_json") c.log.json = boolean(x, k);

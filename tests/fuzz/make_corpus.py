@@ -16,6 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TRANSCRIPTS = os.path.join(ROOT, "tests", "fixtures", "transcripts")
 PROJ = "/tmp/ccb-fuzz-root/proj"  # fuzz_server.cpp creates it; inside the allowed root
 MAX_SEED = 48 * 1024
+DEPTH = 512  # ccbridge::max_json_depth: the seeds nest to it and one beyond
 
 
 def write(out, target, data):
@@ -27,6 +28,10 @@ def write(out, target, data):
     name = hashlib.sha1(data).hexdigest()
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
+
+
+def nested(levels):
+    return "[" * levels + "]" * levels
 
 
 def transcript_files(suffix):
@@ -61,6 +66,23 @@ def framer(out):
     write(out, t, b'{"type":"user","x":"\xc3\x28"}\n{"t":"\x00"}\n{"n":1e400,"m":-0.0,"k":123456789012345678901234567890}\n')
     write(out, t, b'{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}}\n')
     write(out, t, b'{"type":"ty\\u0070e","subtype":"\\ud83d\\ude00"}\n{"type":"result","subtype":"success","permission_denials":[{"tool_name":"Bash","tool_input":{}}]}\n')
+    # At the nesting limit and one beyond (the line's object is level 1).
+    for levels in (DEPTH, DEPTH + 1):
+        write(out, t, '{"type":"assistant","message":{"content":[{"type":"tool_use","input":{"a":%s}}]}}\n' % nested(levels - 5))
+
+
+def json_depth(out):
+    """fuzz_json_depth: a mode byte (levels: 496 + mode % 32; 0xFE, 0xFF: 65,536, 200,000), shape
+    bytes per level, or 0xFF, a position and a replacement byte to corrupt the text."""
+    t = "fuzz_json_depth"
+    for levels in (DEPTH - 3, DEPTH - 2, DEPTH - 1, DEPTH, DEPTH + 1):
+        mode = bytes([levels - (DEPTH - 16)])
+        for shape in (b"", b"\x00", b"\x01", b"\x2b\x36\x13", b"\x0f\x1e\x2d\x3c\x01"):
+            write(out, t, mode + shape)
+        write(out, t, mode + b"\xff\x00\x07\x00\x01\x02")  # a character deleted
+        write(out, t, mode + b"\xff\x01\x00\x7b\x01")      # a '{' written in
+    write(out, t, b"\xfe\x2b")
+    write(out, t, b"\xff\x01")
 
 
 def control(out):
@@ -170,6 +192,8 @@ def http_targets(out):
         "!" + r("POST", "/claude/execute", AUTH + ORIGIN_OK, body=execute),
         r("GET", "/") + r("GET", "/demo") + r("GET", "/demo/config") + r("GET", "/ws/claude/nope?since_seq=-1", UPGRADE),
         r("GET", "/ws/claude/abc?since_seq=18446744073709551616", UPGRADE + ORIGIN_BAD),
+        r("POST", "/claude/execute", body='{"project_path":"%s","prompt":"x","x":%s}' % (PROJ, nested(DEPTH - 1)))
+        + r("POST", "/claude/execute", body='{"project_path":"%s","prompt":"x","x":%s}' % (PROJ, nested(DEPTH))),
     ]
     tasks = common_http() + [
         r("GET", "/ws/claude", UPGRADE) + r("GET", "/ws/claude?x=%zz&&=1&a=b+c", UPGRADE + ORIGIN_OK),
@@ -216,6 +240,8 @@ def ws_targets(out):
         w("/ws", [], [{"type": "input", "text": "x"}, {"type": "interrupt"}, {"type": "unknown"}, {}, [], "{", {"type": "tool_result", "call_id": "nope"}]),
         w("/ws", [], [{"type": "permission_response", "request_id": "p", "behavior": "maybe"}, {"type": "query", "prompt": "p", "options": [1]}, "!shutdown"]),
         "!" + w("/ws?token=fuzz-token", [], [q("p"), {"type": "get_tools"}]),
+        w("/ws", [], ['{"type":"define_tool","tool":{"name":"d%d","parameters":{"a":{"type":%s}}}}' % (n, nested(DEPTH + n - 4))
+                      for n in (0, 1)] + [{"type": "get_tools"}]),
     ]
     opcode = [
         w("/ws/claude/{sid}", [], ["hello", "!close"]),
@@ -251,6 +277,7 @@ def main():
         sys.exit("usage: make_corpus.py OUT")
     out = sys.argv[1]
     framer(out)
+    json_depth(out)
     control(out)
     options(out)
     http_targets(out)

@@ -26,7 +26,7 @@ RUNS=""
 PARALLEL=1
 DO_BUILD=1
 KEEP=0
-TARGETS="fuzz_framer fuzz_control fuzz_options fuzz_http_opcode fuzz_http_tasks_ui fuzz_http_sdk_ws fuzz_ws_opcode fuzz_ws_tasks_ui fuzz_ws_sdk_ws fuzz_ws_opcode_cli fuzz_ws_tasks_ui_cli fuzz_ws_sdk_ws_cli fuzz_ws_handshake"
+TARGETS="fuzz_framer fuzz_control fuzz_options fuzz_json_depth fuzz_http_opcode fuzz_http_tasks_ui fuzz_http_sdk_ws fuzz_ws_opcode fuzz_ws_tasks_ui fuzz_ws_sdk_ws fuzz_ws_opcode_cli fuzz_ws_tasks_ui_cli fuzz_ws_sdk_ws_cli fuzz_ws_handshake"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -70,6 +70,7 @@ settings() {  # target -> dictionary, max_len, timeout
   case "$1" in
     fuzz_framer|fuzz_control) echo "json 4096 20" ;;
     fuzz_options) echo "options 4096 20" ;;
+    fuzz_json_depth) echo "json 1024 20" ;;
     fuzz_*_cli) echo "server 4096 60" ;;
     *) echo "server 8192 40" ;;
   esac

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import recv_json, run, ws_connect
+from conftest import read_until_close, recv_json, run, ws_connect
 from rawws import PING, TEXT, RawWs, frame, raw_http
 
 HANG = 'wait_user\nemit {"type":"system","subtype":"init","session_id":"h"}\nhang'
@@ -554,3 +554,89 @@ def test_opcode_socket_ignores_whatever_the_client_sends(start_server):
     types = [json.loads(p)["type"] for op, p in before + frames if op == TEXT]
     assert types == ["system", "result", "complete"] and code == 1000, (types, code)
     assert s.wait_no_processes()
+
+
+# ---- JSON nested deeper than the limit (512 levels) ----------------------------------------------------
+
+DEEP = 200_000  # 400 KB of brackets: far beyond any stack when walked recursively
+
+
+def deep_arrays(levels=DEEP):
+    return "[" * levels + "]" * levels
+
+
+def test_sdk_ws_define_tool_nested_200000_deep_gets_an_error_frame_and_the_server_keeps_serving(start_server):
+    # Was: the server died of SIGSEGV (stack overflow serialising the parameters), and every
+    # client's runs with it.
+    s = start_server(script="serve_turns")
+
+    async def go():
+        async with ws_connect(s.ws_url("/ws")) as attacker, ws_connect(s.ws_url("/ws")) as other:
+            await recv_json(attacker)
+            await recv_json(other)
+            errors = []
+            for params in ('{"a":' + deep_arrays() + '}', '{"a":{"type":' + deep_arrays() + '}}'):
+                await attacker.send('{"type":"define_tool","tool":{"name":"t","parameters":' + params + '}}')
+                errors.append(await recv_json(attacker))
+            await attacker.send(json.dumps({"type": "ping"}))
+            pong = await recv_json(attacker)
+            await other.send(json.dumps({"type": "query", "prompt": "still here"}))
+            frames = [await recv_json(other)]
+            while frames[-1]["type"] != "query_end":
+                frames.append(await recv_json(other))
+            return errors, pong, frames
+
+    errors, pong, frames = run(go(), timeout=30)
+    for f in errors:
+        assert f["type"] == "error" and "invalid JSON" in f["data"]["error"], f
+    assert pong["type"] == "pong"
+    assert any(f["type"] == "result_message" and f["data"]["result"] == "echo: still here" for f in frames), frames
+    assert s.proc.poll() is None
+
+
+def test_execute_body_nested_200000_deep_is_refused_with_400(start_server):
+    s = start_server()
+    body = ('{"project_path":' + json.dumps(str(s.root)) + ',"prompt":"x","x":' + deep_arrays() + "}").encode()
+    status, _, out = execute_raw(s.port, body)
+    assert status == 400 and "nested deeper than 512 levels" in json.loads(out)["error"], (status, out[:300])
+    # 512 levels (the body's object and 511 arrays) are JSON like any other.
+    ok = ('{"project_path":' + json.dumps(str(s.root)) + ',"prompt":"x","x":' + deep_arrays(511) + "}").encode()
+    assert execute_raw(s.port, ok)[0] == 200
+    assert metric(s, "ccbridge_runs_started_total") == 1
+
+
+@pytest.mark.parametrize("profile", ["opcode", "sdk-ws"])
+def test_cli_line_nested_200000_deep_is_skipped_like_any_invalid_line(start_server, tmp_path, profile):
+    # Was: opcode forwarded the 400 KB line to its clients; sdk-ws died of SIGSEGV turning the
+    # result's usage into a frame.
+    line = tmp_path / "deep.jsonl"
+    line.write_text('{"type":"result","subtype":"success","is_error":false,"result":"deep","usage":{"a":'
+                    + deep_arrays() + "}}\n")
+    s = start_server(script=f'wait_user\nemit {{"type":"system","subtype":"init"}}\nreplay {line}\n'
+                            'emit {"type":"result","subtype":"success","is_error":false,"result":"done"}\nexit 0')
+    if profile == "opcode":
+        _, r, _ = s.http("POST", "/claude/execute", {"project_path": str(s.root), "prompt": "x"})
+
+        async def go():
+            async with ws_connect(s.ws_url(r["websocket_url"])) as ws:
+                return (await read_until_close(ws))[0]
+
+        frames = run(go(), timeout=30)
+        assert [f["type"] for f in frames] == ["system", "error", "result", "complete"], [str(f)[:100] for f in frames]
+        assert frames[1]["message"].startswith("the CLI wrote a line that was skipped: stdout line 2 is not valid "
+                                               "JSON: nested deeper than 512 levels"), frames[1]
+        assert frames[2]["result"] == "done" and frames[3]["success"]
+    else:
+        async def go():
+            async with ws_connect(s.ws_url("/ws")) as ws:
+                await recv_json(ws)
+                await ws.send(json.dumps({"type": "query", "prompt": "x"}))
+                frames = [await recv_json(ws)]
+                while frames[-1]["type"] != "query_end":
+                    frames.append(await recv_json(ws))
+                return frames
+
+        frames = run(go(), timeout=30)
+        results = [f["data"]["result"] for f in frames if f["type"] == "result_message"]
+        assert results == ["done"], [str(f)[:100] for f in frames]
+    assert s.proc.poll() is None and s.http("GET", "/health")[0] == 200

@@ -1,3 +1,4 @@
+#include "deep_json.hpp"
 #include "protocol/utf8.hpp"
 
 #include <ccbridge/error.hpp>
@@ -34,6 +35,28 @@ TEST_CASE("json: views, kinds and safe missing access")
     inner = tmp["deep"];
   }
   CHECK(inner["x"].string_or() == "kept");
+}
+
+TEST_CASE("json: parse_json accepts 512 levels of nesting and refuses 513 with a clear error")
+{
+  // A DOM nested without bound would overflow the stack wherever it is walked recursively
+  // (dump(), the Python conversion): the parser stops at the limit (issue 12, item 2).
+  for (auto nested : {ccb_test::nested_arrays, ccb_test::nested_mixed}) {
+    std::string at_limit = nested(512);
+    JsonView v = parse_json(at_limit);
+    CHECK(v.dump() == at_limit);
+    for (std::size_t levels : {std::size_t(513), std::size_t(200000)}) {
+      try {
+        (void)parse_json(nested(levels));
+        FAIL("accepted " << levels << " levels");
+      } catch (const Error &e) {
+        CHECK(e.code() == errc::parse_error);
+        CHECK(std::string(e.what()).find("nested deeper than 512 levels") != std::string::npos);
+      }
+    }
+  }
+  // Depth counts open containers, not their number: 512 levels twice side by side is fine.
+  CHECK(parse_json("[" + ccb_test::nested_arrays(511) + "," + ccb_test::nested_arrays(511) + "]").size() == 2);
 }
 
 TEST_CASE("json: string escaping round-trips through the parser")

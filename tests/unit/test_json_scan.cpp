@@ -1,6 +1,7 @@
 // The validating scanner must agree with RapidJSON on what is a valid JSON object, and on the
 // top-level "type"/"subtype", for every input: checked on hand-picked edge cases and on a large
 // deterministic set of mutations of the real transcripts' lines.
+#include "deep_json.hpp"
 #include "detail/json.hpp"
 #include "protocol/json_scan.hpp"
 
@@ -28,8 +29,8 @@ struct Verdict {
 Verdict rapidjson_verdict(const std::string &line)
 {
   ccbridge::detail::JsonDocument doc;
-  doc.Parse<ccbridge::detail::kParseFlags>(line.c_str(), line.size());
-  if (doc.HasParseError() || !doc.IsObject()) return {false, {}, {}};
+  auto r = ccbridge::detail::parse_exact(doc, line);  // the library's reader: its nesting limit too
+  if (r.IsError() || !doc.IsObject()) return {false, {}, {}};
   return {true, std::string(ccbridge::detail::get_string(doc, "type")),
           std::string(ccbridge::detail::get_string(doc, "subtype"))};
 }
@@ -104,6 +105,27 @@ TEST_CASE("json scan: edge cases agree with RapidJSON")
   check_agrees(deep.substr(0, deep.size() - 2) + "}");
   std::string long_str = "{\"type\":\"big\",\"s\":\"" + std::string(100000, 'x') + "\\n" + std::string(33, 'y') + "\"}";
   check_agrees(long_str);
+}
+
+TEST_CASE("json scan: 512 levels of nesting pass, 513 fail at the opening bracket, with the reason")
+{
+  for (auto nested : {ccb_test::nested_arrays, ccb_test::nested_mixed}) {
+    std::string ok = "{\"type\":\"t\",\"a\":" + nested(511) + "}";
+    auto scan = scan_json_object(ok.c_str(), ok.size());
+    CHECK(scan.ok);
+    CHECK(scan.type == "t");
+    check_agrees(ok);
+    std::string bad = "{\"type\":\"t\",\"a\":" + nested(512) + "}";
+    scan = scan_json_object(bad.c_str(), bad.size());
+    REQUIRE_FALSE(scan.ok);
+    CHECK(std::string(scan.error) == "nested deeper than 512 levels");
+    // The 513th opening bracket, counting the line's own object.
+    std::size_t opened = 0, at = 0;
+    for (; at < bad.size() && opened < 513; ++at)
+      if (bad[at] == '[' || bad[at] == '{') ++opened;
+    CHECK(scan.error_offset == at - 1);
+    check_agrees(bad);
+  }
 }
 
 TEST_CASE("json scan: agrees with RapidJSON on every transcript line and 200,000 mutations of them")

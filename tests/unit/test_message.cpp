@@ -1,3 +1,4 @@
+#include "deep_json.hpp"
 #include "protocol/framer.hpp"
 
 #include <ccbridge/message.hpp>
@@ -297,14 +298,36 @@ TEST_CASE("message: bad lines become invalid_line messages with a reason")
   }
   Message arr = Message::parse("[1,2]");
   CHECK(arr.type() == MessageType::invalid_line);
-  // Deep nesting must not overflow the stack.
+  // Deep nesting overflows no stack: the line is refused (see the nesting test below).
   std::string deep = "{\"a\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
   Message d = Message::parse(deep);
-  CHECK(d.type() == MessageType::unknown);
+  CHECK(d.type() == MessageType::invalid_line);
   Message user = Message::parse(R"({"type":"user","message":{"role":"user","content":"plain prompt"}})");
   REQUIRE(user.content().size() == 1);
   CHECK(user.content()[0].text() == "plain prompt");
   CHECK(user.text() == "plain prompt");
+}
+
+TEST_CASE("message: a line nested 512 levels deep is a message, 513 is an invalid line that says why")
+{
+  // Also when the line has content the scanner leaves to RapidJSON (an exponent beyond two
+  // digits): the depth is the scanner's call either way.
+  for (std::string head : {"{\"type\":\"x\",\"a\":", "{\"type\":\"x\",\"e\":1e100,\"a\":"}) {
+    for (auto nested : {ccb_test::nested_arrays, ccb_test::nested_mixed}) {
+      INFO(head << " " << nested(3));
+      Message ok = Message::parse(head + nested(511) + "}", 3);  // the line's own object is level 1
+      REQUIRE(ok.type() == MessageType::unknown);
+      CHECK(ok.json()["a"].dump() == nested(511));
+      CHECK(ok.json().dump().size() > 1000);
+      for (std::size_t levels : {std::size_t(512), std::size_t(200000)}) {
+        Message bad = Message::parse(head + nested(levels) + "}", 3);
+        CHECK(bad.type() == MessageType::invalid_line);
+        CHECK(bad.line_error().code == make_error_code(errc::parse_error));
+        CHECK(bad.line_error().description.find("stdout line 3 is not valid JSON: nested deeper than 512 levels") == 0);
+        CHECK(!bad.json().exists());
+      }
+    }
+  }
 }
 
 TEST_CASE("message: numbers are read at full precision, as Python's json and JavaScript read them")

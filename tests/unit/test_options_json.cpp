@@ -1,3 +1,5 @@
+#include "deep_json.hpp"
+
 #include <ccbridge/error.hpp>
 #include <ccbridge/options.hpp>
 
@@ -134,4 +136,18 @@ TEST_CASE("options json: bad input names the key and says what is wrong")
   CHECK(error_of(R"({"model": )").find("not valid JSON") != std::string::npos);
   CHECK(error_of("").find("not valid JSON") != std::string::npos);
   CHECK(error_of("{\"model\": \"\xff\"}").find("not valid JSON") != std::string::npos);  // not UTF-8
+}
+
+TEST_CASE("options json: 512 levels of nesting are read, 513 are refused with a clear error")
+{
+  // {"sandbox": X}: the options object is level 1, X level 2.
+  for (auto nested : {ccb_test::nested_arrays, ccb_test::nested_mixed}) {
+    std::string inner = nested(510);
+    Options o = options_from_json("{\"sandbox\":{\"a\":" + inner + "}}");
+    CHECK(o.sandbox_json == "{\"a\":" + inner + "}");
+    for (std::size_t levels : {std::size_t(511), std::size_t(200000)}) {
+      std::string e = error_of("{\"sandbox\":{\"a\":" + nested(levels) + "}}");
+      CHECK(e.find("options are not valid JSON: nested deeper than 512 levels") != std::string::npos);
+    }
+  }
 }

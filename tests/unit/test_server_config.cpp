@@ -1,5 +1,7 @@
 // server_config_from_json(): its own executable because it links the server library.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "deep_json.hpp"
+
 #include <ccbridge/error.hpp>
 #include <ccbridge/runtime.hpp>
 #include <ccbridge/server.hpp>
@@ -75,6 +77,56 @@ TEST_CASE("server config json: bad input names the key")
   CHECK(error_of(R"({"log_level": "loud"})").find("'log_level'") != std::string::npos);
   CHECK(error_of("[").find("not valid JSON") != std::string::npos);
   CHECK(error_of("[]").find("must be an object") != std::string::npos);
+}
+
+TEST_CASE("server config json: numbers are range-checked like ccbridge serve's flags, cli errors name cli")
+{
+  struct Case {
+    const char *json, *error;
+  };
+  const Case cases[] = {
+      {R"({"limits": {"max_sessions": 1000001}})", "'limits.max_sessions' must be an integer from 1 to 1000000"},
+      {R"({"limits": {"max_connections": 0}})", "'limits.max_connections' must be an integer from 1 to 1000000"},
+      {R"({"limits": {"max_body_bytes": 4294967297}})", "'limits.max_body_bytes' must be an integer from 1 to 4294967296"},
+      {R"({"limits": {"max_ws_message_bytes": -1}})", "'limits.max_ws_message_bytes' must be an integer from 1 to 4294967296"},
+      {R"({"limits": {"send_buffer_bytes": 9223372036854775807}})", "'limits.send_buffer_bytes' must be an integer from 1 to 4294967296"},
+      {R"({"limits": {"run_log_bytes": 1099511627777}})", "'limits.run_log_bytes' must be an integer from 1 to 1099511627776"},
+      {R"({"limits": {"slow_client_timeout_ms": 0}})", "'limits.slow_client_timeout_ms' must be an integer from 1 to 86400000"},
+      {R"({"limits": {"idle_timeout_ms": 604800001}})", "'limits.idle_timeout_ms' must be an integer from 0 to 604800000"},
+      {R"({"limits": {"finished_run_grace_ms": -1}})", "'limits.finished_run_grace_ms' must be an integer from 0 to 604800000"},
+      {R"({"tasks_ui_timeout_ms": 0})", "'tasks_ui_timeout_ms' must be an integer from 1 to 86400000"},
+      {R"({"sdk_ws_session_timeout_ms": 0})", "'sdk_ws_session_timeout_ms' must be an integer from 1 to 6000000000"},
+      {R"({"sdk_ws_reconnect_grace_ms": 86400001})", "'sdk_ws_reconnect_grace_ms' must be an integer from 0 to 86400000"},
+      {R"({"listeners": [{"port": -1}]})", "'listeners.port' must be an integer from 0 to 65535"},
+      {R"({"listeners": [{"port": 1, "hots": "x"}]})", "unknown server setting 'listeners.hots'"},
+      {R"({"cli": {"bogus": 1}})", "server setting 'cli' is not valid: unknown option 'bogus'"},
+      {R"({"cli": {"shutdown": {"exit_wait_ms": -1}}})", "server setting 'cli' is not valid: option 'shutdown.exit_wait_ms' must be from 0"},
+      {R"({"cli": {"shutdown": {"kill_wait_ms": 1}}})", "server setting 'cli' is not valid: unknown option 'shutdown.kill_wait_ms'"},
+  };
+  for (const auto &c : cases) {
+    INFO(c.json);
+    std::string e = error_of(c.json);
+    CHECK_MESSAGE(e.find(c.error) != std::string::npos, e);
+  }
+  // The bounds themselves are accepted.
+  auto ok = server_config_from_json(R"({"limits": {"max_sessions": 1000000, "max_body_bytes": 4294967296,
+    "run_log_bytes": 1099511627776, "slow_client_timeout_ms": 1, "idle_timeout_ms": 0}, "tasks_ui_timeout_ms": 1,
+    "sdk_ws_session_timeout_ms": 6000000000, "listeners": [{"port": 65535}]})");
+  CHECK(ok.limits.max_sessions == 1000000);
+  CHECK(ok.sdk_ws_session_timeout.count() == 6000000000LL);
+}
+
+TEST_CASE("server config json: 512 levels of nesting are read, 513 are refused with a clear error")
+{
+  // {"cli": {"sandbox": {"a": X}}}: X starts at level 4.
+  for (auto nested : {ccb_test::nested_arrays, ccb_test::nested_mixed}) {
+    auto c = server_config_from_json("{\"cli\":{\"sandbox\":{\"a\":" + nested(509) + "}}}");
+    CHECK(c.cli.sandbox_json == "{\"a\":" + nested(509) + "}");
+    for (std::size_t levels : {std::size_t(510), std::size_t(200000)}) {
+      std::string e = error_of("{\"cli\":{\"sandbox\":{\"a\":" + nested(levels) + "}}}");
+      CHECK(e.find("server config is not valid JSON: nested deeper than 512 levels") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("server: a start that fails (address in use, bad setting) throws and leaves a server that stops at once")

@@ -92,8 +92,9 @@ void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
   JsonView body;
   try {
     body = parse_json(req.body);
-  } catch (const Error &) {
-    return bad(400, "the body must be a JSON object: {project_path, prompt, model, session_type, session_id}");
+  } catch (const Error &e) {
+    return bad(400, "the body must be a JSON object: {project_path, prompt, model, session_type, session_id} (" +
+                        e.detail() + ")");
   }
   if (!body.is_object()) return bad(400, "the body must be a JSON object: {project_path, prompt, model, session_type, session_id}");
   auto prompt = body["prompt"].string();
