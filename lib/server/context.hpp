@@ -162,6 +162,10 @@ struct Context {
   /// starts in the directory checked even if the path is swapped for a symlink meanwhile. On
   /// failure returns false with a reason fit for the client.
   bool resolve_cwd(const std::string &requested, std::string &resolved, DirectoryHandle &dir, std::string &why) const;
+  /// Whether a resolved path (no symlink, no "..") lies inside an allowed root.
+  bool in_roots(const std::string &real) const;
+  /// The resolved path of the nearest ancestor of `path` that exists.
+  static std::string nearest_existing_ancestor(const std::string &path);
   /// A permission mode the operator lets clients ask for.
   bool mode_allowed(const std::string &mode) const;
   /// What may become of one element of a client's allowed_tools under permission mode `mode`.

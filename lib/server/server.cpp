@@ -114,6 +114,28 @@ void Metrics::observe_latency(double seconds)
   latency_sum_ns.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
 }
 
+bool Context::in_roots(const std::string &real) const
+{
+  for (const auto &root : roots) {
+    if (real == root || (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
+                         (root.back() == '/' || real[root.size()] == '/')))
+      return true;
+  }
+  return false;
+}
+
+std::string Context::nearest_existing_ancestor(const std::string &path)
+{
+  std::string p = path;
+  char buf[PATH_MAX];
+  while (p.size() > 1) {
+    auto slash = p.find_last_of('/');
+    p.resize(slash == 0 ? 1 : slash);
+    if (::realpath(p.c_str(), buf)) return buf;
+  }
+  return "/";
+}
+
 bool Context::resolve_cwd(const std::string &requested, std::string &resolved, DirectoryHandle &dir, std::string &why) const
 {
   if (requested.empty() || requested[0] != '/') {
@@ -126,27 +148,27 @@ bool Context::resolve_cwd(const std::string &requested, std::string &resolved, D
   }
   char buf[PATH_MAX];
   if (!::realpath(requested.c_str(), buf)) {
-    why = "the directory does not exist or cannot be reached";
+    // One answer for every path outside the roots, whether it exists or not: otherwise the
+    // difference tells a client what exists outside. So the nearest ancestor that exists decides.
+    why = in_roots(nearest_existing_ancestor(requested)) ? "the directory does not exist or cannot be reached"
+                                                         : "the directory is outside the server's allowed roots";
     return false;
   }
   std::string real = buf;
-  for (const auto &root : roots) {
-    if (real == root || (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
-                         (root.back() == '/' || real[root.size()] == '/'))) {
-      // Open what was checked, following no symlink: a component swapped for one since
-      // realpath() fails here instead of sending the CLI outside the root.
-      try {
-        dir = open_directory_nofollow(real);
-      } catch (const Error &) {
-        why = "the directory does not exist or cannot be reached";
-        return false;
-      }
-      resolved = real;
-      return true;
-    }
+  if (!in_roots(real)) {
+    why = "the directory is outside the server's allowed roots";
+    return false;
   }
-  why = "the directory is outside the server's allowed roots";
-  return false;
+  // Open what was checked, following no symlink: a component swapped for one since realpath()
+  // fails here instead of sending the CLI outside the root.
+  try {
+    dir = open_directory_nofollow(real);
+  } catch (const Error &) {
+    why = "the directory does not exist or cannot be reached";
+    return false;
+  }
+  resolved = real;
+  return true;
 }
 
 bool Context::mode_allowed(const std::string &mode) const

@@ -375,3 +375,31 @@ def test_a_flooding_client_is_slowed_to_the_rate_limit_and_loses_nothing(start_s
     assert pongs == [{"type": "pong"}] * 400  # nothing dropped
     assert took >= 2.5, f"400 messages were handled in {took:.2f} s, over 100 a second"
     assert other_took < 1.0
+
+
+def test_a_path_outside_the_roots_gets_one_answer_whether_it_exists_or_not(start_server, tmp_path):
+    # Failed before: outside the roots, an existing directory answered 403 and a missing one 500,
+    # so a client could map what exists outside (also through a symlink inside the root).
+    s = start_server(script="serve_turns")
+    outside = tmp_path / "outside"
+    (outside / "there").mkdir(parents=True)
+    (s.root / "link-out").symlink_to(outside)
+
+    def status(path):
+        code, body, _ = s.http("POST", "/claude/execute", {"project_path": str(path), "prompt": "hi"})
+        return code, body["detail"]
+
+    there, missing = status(outside / "there"), status(outside / "missing")
+    assert there == missing and there[0] == 403
+    assert status(s.root / "link-out" / "there") == status(s.root / "link-out" / "missing") == there
+    assert status(f"{s.root}/../outside/missing") == there
+    # Inside the roots a missing directory is still the seed's 500.
+    assert status(s.root / "missing")[0] == 500
+
+    async def ask(cwd):
+        async with ws_connect(s.ws_url("/ws")) as ws:
+            await hello(ws)
+            await ws.send(json.dumps({"type": "query", "prompt": "hi", "options": {"cwd": cwd}}))
+            return (await recv_json(ws))["data"]["error"]
+
+    assert run(ask(str(outside / "there"))) == run(ask(str(outside / "missing")))
