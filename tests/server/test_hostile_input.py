@@ -589,6 +589,7 @@ def test_sdk_ws_define_tool_nested_200000_deep_gets_an_error_frame_and_the_serve
     errors, pong, frames = run(go(), timeout=30)
     for f in errors:
         assert f["type"] == "error" and "invalid JSON" in f["data"]["error"], f
+        assert "nested deeper than 512 levels" in f["data"]["error"], f
     assert pong["type"] == "pong"
     assert any(f["type"] == "result_message" and f["data"]["result"] == "echo: still here" for f in frames), frames
     assert s.proc.poll() is None

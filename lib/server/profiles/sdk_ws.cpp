@@ -178,8 +178,8 @@ public:
     JsonView msg;
     try {
       msg = parse_json(text);
-    } catch (const Error &) {
-      return client_error("invalid JSON: every message must be a JSON object with a \"type\"");
+    } catch (const Error &e) {
+      return client_error(std::string("invalid JSON (") + e.what() + "): every message must be a JSON object with a \"type\"");
     }
     if (!msg.is_object()) return client_error("every message must be a JSON object with a \"type\"");
     std::string_view type = msg["type"].string_or();
