@@ -77,10 +77,21 @@ std::vector<Message> drain(Stream &s)
 TEST_CASE("fake-cli: a normal run delivers every message and leaves nothing behind")
 {
   NoLeftovers guard;
-  Stream s = query("hello there", fake(""));  // the fake's default script echoes the prompt
+  // The default script's echo, held until the pid has been read: pid() is 0 once the run is
+  // reaped, which a fast fake CLI on a busy machine reached before the first s.pid() (seen in CI).
+  std::string go = tmp_path("normal-run-go");
+  ::unlink(go.c_str());
+  Stream s = query("hello there", fake("wait_user\nwait_file " + go +
+                                       "\nemit {\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"f\"}"
+                                       "\nemit {\"type\":\"assistant\",\"message\":{\"role\":\"assistant\",\"content\":"
+                                       "[{\"type\":\"text\",\"text\":\"echo: {{prompt}}\"}]},\"session_id\":\"f\"}"
+                                       "\nemit {\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,"
+                                       "\"result\":\"echo: {{prompt}}\",\"session_id\":\"f\"}\nexit 0"));
   int pid = s.pid();
   CHECK(pid > 0);
+  std::ofstream(go).put('\n');
   auto msgs = drain(s);
+  ::unlink(go.c_str());
   REQUIRE(msgs.size() == 3);
   CHECK(msgs[0].is_system("init"));
   CHECK(msgs[1].text() == "echo: hello there");
