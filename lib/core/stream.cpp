@@ -14,24 +14,6 @@ CCB_BEGIN_NAMESPACE
 
 namespace {
 
-const char *signal_name(int sig) noexcept
-{
-  switch (sig) {
-  case SIGHUP: return "SIGHUP";
-  case SIGINT: return "SIGINT";
-  case SIGQUIT: return "SIGQUIT";
-  case SIGILL: return "SIGILL";
-  case SIGABRT: return "SIGABRT";
-  case SIGBUS: return "SIGBUS";
-  case SIGFPE: return "SIGFPE";
-  case SIGKILL: return "SIGKILL";
-  case SIGSEGV: return "SIGSEGV";
-  case SIGPIPE: return "SIGPIPE";
-  case SIGTERM: return "SIGTERM";
-  default: return "signal";
-  }
-}
-
 std::string clip(std::string_view s, std::size_t max)
 {
   if (s.size() <= max) return std::string(s);
@@ -88,13 +70,6 @@ bool resume_failed(const RunOutcome &o)
 }
 
 }  // namespace
-
-std::string ExitStatus::describe() const
-{
-  if (signal) return "signal " + std::to_string(signal) + " (" + signal_name(signal) + ")";
-  if (code >= 0) return "exit code " + std::to_string(code);
-  return "an unknown status";
-}
 
 ProcessError::ProcessError(RunOutcome outcome)
     : Error(outcome.error ? outcome.error : make_error_code(errc::process_failed),
