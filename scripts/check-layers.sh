@@ -22,6 +22,7 @@ awk '
     pub["error.hpp"] = "base"; pub["exit_status.hpp"] = "base"
     pub["export.h"] = "base"; pub["version.h"] = "base"
     pub["options.hpp"] = "protocol"; pub["json.hpp"] = "protocol"; pub["message.hpp"] = "protocol"
+    pub["detail/json_events.hpp"] = "protocol"
     pub["server.hpp"] = "server"
     priv["detail/json.hpp"] = "protocol"   # RapidJSON set-up, used by protocol and above
     bad = 0
