@@ -1,4 +1,5 @@
 #include "core/stream_state.hpp"
+#include "protocol/frames.hpp"
 #include "protocol/message_impl.hpp"
 
 #include <ccbridge/json.hpp>
@@ -184,13 +185,9 @@ void Stream::State::on_line(const detail::FramerEvent &ev)
   case MessageType::control_request: {
     // No control handlers in a one-shot run: every request still gets an answer, never silence.
     if (channel_ && channel_->stdin_open()) {
-      std::string f = R"({"type":"control_response","response":{"subtype":"error","request_id":)";
-      append_json_string(f, msg.request_id());
-      f += R"(,"error":)";
-      append_json_string(f, "Unsupported control request subtype: " +
-                                std::string(msg.json()["request"]["subtype"].string_or("(none)")));
-      f += "}}\n";
-      channel_->write(std::move(f));
+      channel_->write(detail::control_error_frame(
+          msg.request_id(),
+          "Unsupported control request subtype: " + std::string(msg.json()["request"]["subtype"].string_or("(none)"))));
     }
     return;
   }
