@@ -15,7 +15,7 @@ struct ExitStatus {
   int code = -1;    ///< exit code, or -1 if killed by a signal or not known
   int signal = 0;   ///< terminating signal, or 0
   bool success() const noexcept { return code == 0 && signal == 0; }
-  /// "exit code 1", "signal 9 (Killed)", ...
+  /// "exit code 1", "signal 9 (SIGKILL)", ...
   std::string describe() const;
 };
 
