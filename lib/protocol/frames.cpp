@@ -64,34 +64,39 @@ std::string control_request_body(std::string_view subtype, std::string_view fiel
   return body;
 }
 
+namespace {
+
+// <head><request_id as a JSON string><key><value_json><tail>: the shape of every control frame.
+std::string control_frame(std::string_view head, std::string_view request_id, std::string_view key,
+                          std::string_view value_json, std::string_view tail)
+{
+  std::string f(head);
+  append_json_string(f, request_id);
+  f += key;
+  f += value_json;
+  f += tail;
+  return f;
+}
+
+}  // namespace
+
 std::string control_request_frame(std::string_view request_id, std::string_view body_json)
 {
-  std::string f = R"({"type":"control_request","request_id":)";
-  append_json_string(f, request_id);
-  f += R"(,"request":)";
-  f += body_json;
-  f += "}\n";
-  return f;
+  return control_frame(R"({"type":"control_request","request_id":)", request_id, R"(,"request":)", body_json, "}\n");
 }
 
 std::string control_success_frame(std::string_view request_id, std::string_view response_json)
 {
-  std::string f = R"({"type":"control_response","response":{"subtype":"success","request_id":)";
-  append_json_string(f, request_id);
-  f += R"(,"response":)";
-  f += response_json;
-  f += "}}\n";
-  return f;
+  return control_frame(R"({"type":"control_response","response":{"subtype":"success","request_id":)", request_id,
+                       R"(,"response":)", response_json, "}}\n");
 }
 
 std::string control_error_frame(std::string_view request_id, std::string_view error)
 {
-  std::string f = R"({"type":"control_response","response":{"subtype":"error","request_id":)";
-  append_json_string(f, request_id);
-  f += R"(,"error":)";
-  append_json_string(f, error);
-  f += "}}\n";
-  return f;
+  std::string text;
+  append_json_string(text, error);
+  return control_frame(R"({"type":"control_response","response":{"subtype":"error","request_id":)", request_id,
+                       R"(,"error":)", text, "}}\n");
 }
 
 std::string mcp_response(std::string_view jsonrpc)
