@@ -13,6 +13,7 @@
 #pragma once
 
 #include <ccbridge/error.hpp>
+#include <ccbridge/exit_status.hpp>
 #include <ccbridge/export.h>
 #include <ccbridge/message.hpp>
 
@@ -25,15 +26,6 @@
 #include <string>
 
 CCB_BEGIN_NAMESPACE
-
-/// How the CLI process ended.
-struct ExitStatus {
-  int code = -1;    ///< exit code, or -1 if killed by a signal or not known
-  int signal = 0;   ///< terminating signal, or 0
-  bool success() const noexcept { return code == 0 && signal == 0; }
-  /// "exit code 1", "signal 9 (Killed)", ...
-  std::string describe() const;
-};
 
 /// The end of a run.
 struct RunOutcome {

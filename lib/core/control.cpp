@@ -155,30 +155,12 @@ ControlLayer::ControlLayer(std::shared_ptr<Stream::State> state, Handlers handle
 
 void ControlLayer::request(std::string subtype, std::string fields_json, std::chrono::milliseconds timeout, Done done)
 {
-  // Build the frame here (any thread): {"type":"control_request","request_id":ID,"request":{...}}
-  JsonView fields;
-  try {
-    fields = parse_json(fields_json.empty() ? "{}" : fields_json);
-  } catch (const Error &e) {
-    throw Error(errc::invalid_argument, "control request fields are not valid JSON: " + e.detail());
-  }
-  if (!fields.is_object()) throw Error(errc::invalid_argument, "control request fields must be a JSON object");
-  std::string body = R"({"subtype":)";
-  append_json_string(body, subtype);
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (fields.key_at(i) == "subtype") continue;
-    body += ',';
-    append_json_string(body, fields.key_at(i));
-    body += ':';
-    body += fields.value_at(i).dump();
-  }
-  body += '}';
+  // Check and build the body here (any thread), so that bad fields throw to the caller.
+  std::string body = control_request_body(subtype, fields_json);
   asio::post(strand(), [self = shared_from_this(), subtype = std::move(subtype), body = std::move(body), timeout,
                         done = std::move(done)]() mutable {
     std::string id = "req_" + std::to_string(self->next_id_++) + "_" + self->id_suffix_;
-    std::string frame = R"({"type":"control_request","request_id":)";
-    append_json_string(frame, id);
-    frame += R"(,"request":)" + body + "}\n";
+    std::string frame = control_request_frame(id, body);
     self->start_request(std::move(id), std::move(subtype), std::move(frame), timeout, std::move(done));
   });
 }
@@ -307,10 +289,7 @@ void ControlLayer::handle_mcp(const Message &msg, const std::string &id)
   auto it = handlers_.mcp_servers.find(name);
   if (it == handlers_.mcp_servers.end()) {
     // Still a success at the control level, with a JSON-RPC error inside (as the SDKs do).
-    std::string err = R"({"mcp_response":{"jsonrpc":"2.0","id":)" + rpc_id(message) +
-                      R"(,"error":{"code":-32601,"message":)";
-    append_json_string(err, "no in-process MCP server named '" + name + "'");
-    err += "}}}";
+    std::string err = mcp_response(rpc_error(rpc_id(message), -32601, "no in-process MCP server named '" + name + "'"));
     respond(id, &err, nullptr);
     return;
   }
@@ -351,18 +330,7 @@ void ControlLayer::on_cancel(const Message &msg)
 void ControlLayer::respond(const std::string &id, const std::string *payload, const std::string *error)
 {
   if (!state_->channel_ || !state_->channel_->stdin_open()) return;
-  std::string f = R"({"type":"control_response","response":{"subtype":)";
-  f += error ? R"("error")" : R"("success")";
-  f += R"(,"request_id":)";
-  append_json_string(f, id);
-  if (error) {
-    f += R"(,"error":)";
-    append_json_string(f, *error);
-  } else {
-    f += R"(,"response":)" + *payload;
-  }
-  f += "}}\n";
-  state_->channel_->write(std::move(f));
+  state_->channel_->write(error ? control_error_frame(id, *error) : control_success_frame(id, *payload));
 }
 
 void ControlLayer::on_end(const RunOutcome &outcome)

@@ -93,18 +93,6 @@ namespace ccbridge::detail {
 
 namespace {
 
-std::string rpc_result(const std::string &id, const std::string &result)
-{
-  return R"({"jsonrpc":"2.0","id":)" + id + R"(,"result":)" + result + "}";
-}
-
-std::string rpc_error(const std::string &id, int code, std::string_view message)
-{
-  std::string s = R"({"jsonrpc":"2.0","id":)" + id + R"(,"error":{"code":)" + std::to_string(code) + R"(,"message":)";
-  append_json_string(s, message);
-  return s + "}}";
-}
-
 std::string tools_list(const McpServer &server)
 {
   std::string s = R"({"tools":[)";
@@ -187,7 +175,7 @@ std::string mcp_handle(const McpServer &server, const JsonView &message)
   std::string_view method = message["method"].string_or();
   if (!message["id"].exists() || method.rfind("notifications/", 0) == 0) {
     // Notifications need no answer in MCP, but the control protocol wants one: an empty result.
-    return R"({"jsonrpc":"2.0","result":{}})";
+    return rpc_notification_ack();
   }
   if (method == "initialize") {
     std::string version(message["params"]["protocolVersion"].string_or("2024-11-05"));

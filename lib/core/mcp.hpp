@@ -1,5 +1,7 @@
 #pragma once
 
+#include "protocol/frames.hpp"  // mcp_response, rpc_result, rpc_error
+
 #include <ccbridge/session.hpp>
 
 #include <string>
@@ -13,9 +15,6 @@ std::string mcp_handle(const McpServer &server, const JsonView &message);
 
 /// The tool that `message` (a `tools/call`) calls, or nullptr (another method, an unknown tool).
 const Tool *called_tool(const McpServer &server, const JsonView &message);
-
-/// The payload of a control response carrying a JSON-RPC message: {"mcp_response":<jsonrpc>}.
-inline std::string mcp_response(const std::string &jsonrpc) { return R"({"mcp_response":)" + jsonrpc + "}"; }
 
 /// The JSON-RPC id of `message` as JSON text ("null" if it has none).
 std::string rpc_id(const JsonView &message);

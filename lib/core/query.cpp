@@ -1,6 +1,5 @@
 #include "core/run_setup.hpp"
 #include "core/stream_state.hpp"
-#include "protocol/utf8.hpp"
 
 #include <ccbridge/json.hpp>
 #include <ccbridge/query.hpp>
@@ -41,41 +40,6 @@ Stream query_content(Runtime &runtime, std::string_view content_json, const Opti
 CCB_END_NAMESPACE
 
 namespace ccbridge::detail {
-
-std::string user_frame(std::string_view content_json, std::string_view session_id)
-{
-  std::string f = R"({"type":"user","session_id":)";
-  append_json_string(f, session_id);
-  f += R"(,"message":{"role":"user","content":)";
-  f += content_json;
-  f += R"(},"parent_tool_use_id":null})";
-  f += '\n';
-  return f;
-}
-
-std::string text_content(std::string_view text, std::string_view what)
-{
-  std::size_t bad = 0;
-  if (!valid_utf8(text.data(), text.size(), &bad)) {
-    throw Error(errc::invalid_argument,
-                std::string(what) + " is not valid UTF-8 (first bad byte at offset " + std::to_string(bad) + ")");
-  }
-  std::string content;
-  append_json_string(content, text);
-  return content;
-}
-
-std::string content_blocks(std::string_view content_json)
-{
-  JsonView v;
-  try {
-    v = parse_json(content_json);
-  } catch (const Error &e) {
-    throw Error(errc::invalid_argument, "content_json is not valid JSON: " + e.detail());
-  }
-  if (!v.is_array()) throw Error(errc::invalid_argument, "content_json must be a JSON array of content blocks");
-  return v.dump();
-}
 
 SpawnRequest prepare_spawn(const Options &o)
 {

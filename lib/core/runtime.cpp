@@ -1,4 +1,7 @@
+#include "core/runtime_guard.hpp"
 #include "detail/runtime_impl.hpp"
+#include "process/cgroup.hpp"
+#include "process/guard.hpp"
 
 #include <csignal>
 
@@ -9,6 +12,8 @@ namespace {
 thread_local bool t_io_thread = false;
 }
 bool on_io_thread() noexcept { return t_io_thread; }
+void start_runtime_guard() noexcept { start_guard(); }
+const char *runtime_containment() noexcept { return containment_name(); }
 }  // namespace ccbridge::detail
 
 CCB_BEGIN_NAMESPACE

@@ -1,4 +1,5 @@
 #include "core/stream_state.hpp"
+#include "protocol/frames.hpp"
 #include "protocol/message_impl.hpp"
 
 #include <ccbridge/json.hpp>
@@ -13,24 +14,6 @@
 CCB_BEGIN_NAMESPACE
 
 namespace {
-
-const char *signal_name(int sig) noexcept
-{
-  switch (sig) {
-  case SIGHUP: return "SIGHUP";
-  case SIGINT: return "SIGINT";
-  case SIGQUIT: return "SIGQUIT";
-  case SIGILL: return "SIGILL";
-  case SIGABRT: return "SIGABRT";
-  case SIGBUS: return "SIGBUS";
-  case SIGFPE: return "SIGFPE";
-  case SIGKILL: return "SIGKILL";
-  case SIGSEGV: return "SIGSEGV";
-  case SIGPIPE: return "SIGPIPE";
-  case SIGTERM: return "SIGTERM";
-  default: return "signal";
-  }
-}
 
 std::string clip(std::string_view s, std::size_t max)
 {
@@ -88,13 +71,6 @@ bool resume_failed(const RunOutcome &o)
 }
 
 }  // namespace
-
-std::string ExitStatus::describe() const
-{
-  if (signal) return "signal " + std::to_string(signal) + " (" + signal_name(signal) + ")";
-  if (code >= 0) return "exit code " + std::to_string(code);
-  return "an unknown status";
-}
 
 ProcessError::ProcessError(RunOutcome outcome)
     : Error(outcome.error ? outcome.error : make_error_code(errc::process_failed),
@@ -209,13 +185,9 @@ void Stream::State::on_line(const detail::FramerEvent &ev)
   case MessageType::control_request: {
     // No control handlers in a one-shot run: every request still gets an answer, never silence.
     if (channel_ && channel_->stdin_open()) {
-      std::string f = R"({"type":"control_response","response":{"subtype":"error","request_id":)";
-      append_json_string(f, msg.request_id());
-      f += R"(,"error":)";
-      append_json_string(f, "Unsupported control request subtype: " +
-                                std::string(msg.json()["request"]["subtype"].string_or("(none)")));
-      f += "}}\n";
-      channel_->write(std::move(f));
+      channel_->write(detail::control_error_frame(
+          msg.request_id(),
+          "Unsupported control request subtype: " + std::string(msg.json()["request"]["subtype"].string_or("(none)"))));
     }
     return;
   }

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <ccbridge/options.hpp>
-#include <ccbridge/stream.hpp>
+#include <ccbridge/exit_status.hpp>
 
 #include <optional>
 #include <string>

@@ -3,8 +3,7 @@
 #include "server/context.hpp"
 #include "server/transport.hpp"
 
-#include "process/cgroup.hpp"
-#include "process/guard.hpp"
+#include "core/runtime_guard.hpp"
 #include "protocol/utf8.hpp"
 
 #include <ccbridge/error.hpp>
@@ -489,7 +488,7 @@ srv::HttpResponse Server::Impl::health() const
       "{{\"status\":\"healthy\",\"active_sessions\":{},\"max_sessions\":{},\"connections\":{},\"pending_handshakes\":{},"
       "\"uptime_seconds\":{},\"version\":{},\"containment\":\"{}\"}}",
       ctx.processes.live(), cfg.limits.max_sessions, transport.open_connections(), transport.pending_handshakes(), up,
-      srv::json_str(CCB_VERSION_STRING), detail::containment_name());
+      srv::json_str(CCB_VERSION_STRING), detail::runtime_containment());
   return srv::HttpResponse::json(200, std::move(body));
 }
 
@@ -695,7 +694,7 @@ void Server::start()
   // A start that fails (bad setting, address in use) leaves a stopped server, so that stop(),
   // wait() and the destructor return at once instead of waiting for a loop that never ran.
   try {
-    detail::start_guard();
+    detail::start_runtime_guard();
     if (s.cfg.listeners.empty()) s.cfg.listeners.push_back({});
     // Allowed roots, resolved once.
     std::vector<std::string> roots = s.cfg.allowed_roots;

@@ -1,10 +1,11 @@
-// JSON text -> Python objects in one pass: RapidJSON's SAX reader calling the CPython API, with no
-// intermediate DOM. Object keys repeat from message to message ("type", "content", ...), so they
-// are interned once and reused, which also makes the dict lookups of the Python layer cheaper.
+// JSON text -> Python objects in one pass: the library's SAX walk (protocol layer,
+// <ccbridge/detail/json_events.hpp>) calling the CPython API, with no intermediate DOM. Object keys
+// repeat from message to message ("type", "content", ...), so they are interned once and reused,
+// which also makes the dict lookups of the Python layer cheaper.
 // Call with the GIL held.
 #pragma once
 
-#include "detail/json.hpp"  // RapidJSON, configured the way the rest of ccbridge uses it
+#include <ccbridge/detail/json_events.hpp>
 
 #include <Python.h>
 
@@ -15,7 +16,7 @@
 
 namespace ccbridge::detail::python {
 
-class PyJsonBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, PyJsonBuilder> {
+class PyJsonBuilder final : public JsonEvents {
 public:
   ~PyJsonBuilder() { reset(); }
 
@@ -23,10 +24,7 @@ public:
   PyObject *parse(std::string_view text)
   {
     reset();
-    rapidjson::Reader reader;
-    rapidjson::MemoryStream ms(text.data(), text.size());
-    auto ok = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseNumbersAsStringsFlag>(ms, *this);
-    if (!ok || !stack_.empty()) {
+    if (!walk_json(text, *this) || !stack_.empty()) {
       reset();
       PyErr_Clear();
       return nullptr;
@@ -36,42 +34,30 @@ public:
     return out;
   }
 
-  // ---- SAX events ----
-  bool Null() { return add(ref(Py_None)); }
-  bool Bool(bool b) { return add(ref(b ? Py_True : Py_False)); }
-  bool Int(int i) { return add(PyLong_FromLong(i)); }
-  bool Uint(unsigned u) { return add(PyLong_FromUnsignedLong(u)); }
-  bool Int64(int64_t i) { return add(PyLong_FromLongLong(i)); }
-  bool Uint64(uint64_t u) { return add(PyLong_FromUnsignedLongLong(u)); }
-  bool Double(double d) { return add(PyFloat_FromDouble(d)); }
-  // Numbers arrive as text (kParseNumbersAsStringsFlag) and convert as Python's json does them:
-  // integers of any size exactly, other numbers to the correctly rounded float (inf on overflow).
-  bool RawNumber(const char *s, rapidjson::SizeType n, bool)
+  // ---- JSON events ----
+  bool null() override { return add(ref(Py_None)); }
+  bool boolean(bool b) override { return add(ref(b ? Py_True : Py_False)); }
+  // Numbers convert as Python's json does them: integers of any size exactly, other numbers to
+  // the correctly rounded float (inf on overflow).
+  bool integer(std::string_view digits) override
   {
-    bool integral = true;
-    for (rapidjson::SizeType i = 0; i < n; ++i)
-      if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') integral = false;
-    if (integral) {
-      number_.assign(s, n);
-      return add(PyLong_FromString(number_.c_str(), nullptr, 10));
-    }
-    double d;
-    (void)ccbridge::detail::exact_double(s, n, d);
-    return add(PyFloat_FromDouble(d));
+    number_.assign(digits);
+    return add(PyLong_FromString(number_.c_str(), nullptr, 10));
   }
-  bool String(const char *s, rapidjson::SizeType n, bool)
+  bool real(double d) override { return add(PyFloat_FromDouble(d)); }
+  bool string(std::string_view s) override
   {
-    return add(PyUnicode_DecodeUTF8(s, static_cast<Py_ssize_t>(n), "replace"));
+    return add(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
   }
-  bool Key(const char *s, rapidjson::SizeType n, bool)
+  bool key(std::string_view k) override
   {
-    key_ = intern(std::string_view(s, n));
+    key_ = intern(k);
     return key_ != nullptr;
   }
-  bool StartObject() { return open(PyDict_New()); }
-  bool EndObject(rapidjson::SizeType) { return close(); }
-  bool StartArray() { return open(PyList_New(0)); }
-  bool EndArray(rapidjson::SizeType) { return close(); }
+  bool start_object() override { return open(PyDict_New()); }
+  bool end_object() override { return close(); }
+  bool start_array() override { return open(PyList_New(0)); }
+  bool end_array() override { return close(); }
 
 private:
   static PyObject *ref(PyObject *o)
