@@ -47,6 +47,10 @@ int main(int argc, char **argv)
     so.options = opts("ignore_sigterm\nwait_eof");
     ccbridge::Session session = ccbridge::Session::open(rt, std::move(so));
 
+    // The run with a grandchild is up once the grandchild has written its pid (a slow machine, or
+    // a ThreadSanitizer build, could otherwise be SIGKILLed before it did, seen in CI).
+    for (int i = 0; i < 1000 && ::access(pidfile.c_str(), F_OK) != 0; ++i) ::usleep(10000);
+
     std::string line = "pids";
     for (const auto &s : streams) line += " " + std::to_string(s.pid());
     line += " " + std::to_string(from_thread->pid());
