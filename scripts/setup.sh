@@ -11,8 +11,9 @@ want_tests=0
 packages=(build-essential cmake ninja-build pkg-config libasio-dev rapidjson-dev libfmt-dev doctest-dev
           libwebsocketpp-dev pybind11-dev python3 python3-dev python3-venv iproute2 util-linux)
 # Tests: Node for the JS clients and the pinned CLI, Chromium for the browser test, clang and
-# libFuzzer's runtime for the fuzz targets (tests/fuzz).
-if ((want_tests)); then packages+=(nodejs npm chromium clang libclang-rt-14-dev); fi
+# libFuzzer's runtime for the fuzz targets (tests/fuzz), clang-tidy for scripts/tidy.sh and
+# clang-format for the layout in .clang-format.
+if ((want_tests)); then packages+=(nodejs npm chromium clang libclang-rt-14-dev clang-tidy-14 clang-format-14); fi
 
 missing=()
 for p in "${packages[@]}"; do
