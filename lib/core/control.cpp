@@ -20,23 +20,14 @@ PermissionDecision PermissionDecision::allow_with(std::string_view updated_input
                                                   std::string_view updated_permissions_json)
 {
   PermissionDecision d;
-  JsonView input;
-  try {
-    input = parse_json(updated_input_json);
-  } catch (const Error &e) {
-    throw Error(errc::invalid_argument, "updated input is not valid JSON: " + e.detail());
-  }
-  if (!input.is_object()) throw Error(errc::invalid_argument, "updated input must be a JSON object");
-  d.updated_input_ = input.dump();
+  d.updated_input_ = detail::parse_argument_json(updated_input_json, JsonKind::object, "updated input is not valid JSON: ",
+                                                 "updated input must be a JSON object")
+                        .dump();
   if (!updated_permissions_json.empty()) {
-    JsonView perms;
-    try {
-      perms = parse_json(updated_permissions_json);
-    } catch (const Error &e) {
-      throw Error(errc::invalid_argument, "updated permissions are not valid JSON: " + e.detail());
-    }
-    if (!perms.is_array()) throw Error(errc::invalid_argument, "updated permissions must be a JSON array");
-    d.updated_permissions_ = perms.dump();
+    d.updated_permissions_ = detail::parse_argument_json(updated_permissions_json, JsonKind::array,
+                                                         "updated permissions are not valid JSON: ",
+                                                         "updated permissions must be a JSON array")
+                                 .dump();
   }
   return d;
 }

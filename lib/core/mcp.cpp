@@ -73,15 +73,11 @@ std::string HookOutput::to_json(std::string_view) const
     append_json_string(out, *system_message);
   }
   if (!hook_specific_json.empty()) {
-    JsonView v;
-    try {
-      v = parse_json(hook_specific_json);
-    } catch (const Error &e) {
-      throw Error(errc::invalid_argument, "HookOutput::hook_specific_json is not valid JSON: " + e.detail());
-    }
-    if (!v.is_object()) throw Error(errc::invalid_argument, "HookOutput::hook_specific_json must be a JSON object");
     field("hookSpecificOutput");
-    out += v.dump();
+    out += detail::parse_argument_json(hook_specific_json, JsonKind::object,
+                                       "HookOutput::hook_specific_json is not valid JSON: ",
+                                       "HookOutput::hook_specific_json must be a JSON object")
+               .dump();
   }
   out += '}';
   return out;

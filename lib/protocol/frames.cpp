@@ -30,27 +30,30 @@ std::string text_content(std::string_view text, std::string_view what)
   return content;
 }
 
-std::string content_blocks(std::string_view content_json)
+JsonView parse_argument_json(std::string_view text, JsonKind kind, std::string_view invalid, std::string_view wrong_kind)
 {
   JsonView v;
   try {
-    v = parse_json(content_json);
+    v = parse_json(text);
   } catch (const Error &e) {
-    throw Error(errc::invalid_argument, "content_json is not valid JSON: " + e.detail());
+    throw Error(errc::invalid_argument, std::string(invalid) + e.detail());
   }
-  if (!v.is_array()) throw Error(errc::invalid_argument, "content_json must be a JSON array of content blocks");
-  return v.dump();
+  if (v.kind() != kind) throw Error(errc::invalid_argument, std::string(wrong_kind));
+  return v;
+}
+
+std::string content_blocks(std::string_view content_json)
+{
+  return parse_argument_json(content_json, JsonKind::array, "content_json is not valid JSON: ",
+                             "content_json must be a JSON array of content blocks")
+      .dump();
 }
 
 std::string control_request_body(std::string_view subtype, std::string_view fields_json)
 {
-  JsonView fields;
-  try {
-    fields = parse_json(fields_json.empty() ? "{}" : fields_json);
-  } catch (const Error &e) {
-    throw Error(errc::invalid_argument, "control request fields are not valid JSON: " + e.detail());
-  }
-  if (!fields.is_object()) throw Error(errc::invalid_argument, "control request fields must be a JSON object");
+  JsonView fields = parse_argument_json(fields_json.empty() ? "{}" : fields_json, JsonKind::object,
+                                        "control request fields are not valid JSON: ",
+                                        "control request fields must be a JSON object");
   std::string body = R"({"subtype":)";
   append_json_string(body, subtype);
   for (std::size_t i = 0; i < fields.size(); ++i) {

@@ -3,6 +3,8 @@
 // SDKs write it (tests compare the bytes); a *_frame is one line, newline included.
 #pragma once
 
+#include <ccbridge/json.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -21,6 +23,10 @@ std::string text_content(std::string_view text, std::string_view what);
 /// `content_json` checked to be a JSON array of content blocks, written compactly. Throws
 /// Error(invalid_argument) otherwise.
 std::string content_blocks(std::string_view content_json);
+
+/// `text`, a caller's argument that must be JSON of `kind`, parsed; otherwise
+/// Error(invalid_argument): `invalid` followed by the parser's reason, or `wrong_kind`.
+JsonView parse_argument_json(std::string_view text, JsonKind kind, std::string_view invalid, std::string_view wrong_kind);
 
 // ---- control protocol ---------------------------------------------------------------------------
 

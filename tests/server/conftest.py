@@ -202,6 +202,16 @@ async def recv_json(ws, timeout=10):
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
+async def until(ws, kind, timeout=10):
+    """Frames up to and including the first one of type `kind`."""
+    frames = []
+    while True:
+        f = await recv_json(ws, timeout)
+        frames.append(f)
+        if f.get("type") == kind:
+            return frames
+
+
 def ws_connect(url, **kw):
     kw.setdefault("max_size", 64 * 1024 * 1024)
     kw.setdefault("open_timeout", 10)

@@ -9,7 +9,7 @@ import time
 import pytest
 import websockets
 
-from conftest import read_until_close, recv_json, run, ws_connect
+from conftest import read_until_close, recv_json, run, until, ws_connect
 
 CAPABILITIES = {"concurrent_input": True, "tool_definition": True, "interrupt_query": True, "permission_requests": True, "resume": False}
 RESULT_KEYS = {"subtype", "cost_usd", "duration_ms", "session_id", "total_cost_usd", "num_turns", "usage", "is_error", "result"}
@@ -30,16 +30,6 @@ async def connect(server, path="/ws", **kw):
     hello = await recv_json(ws)
     assert hello["type"] == "connection_established", hello
     return ws, hello
-
-
-async def until(ws, kind, timeout=10):
-    """Frames up to and including the first one of type `kind`."""
-    frames = []
-    while True:
-        f = await recv_json(ws, timeout)
-        frames.append(f)
-        if f.get("type") == kind:
-            return frames
 
 
 async def query(ws, prompt, timeout=10, **options):

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from conftest import read_until_close, recv_json, run, ws_connect
+from conftest import read_until_close, recv_json, run, until, ws_connect
 
 FIXED_RANDOM = os.environ.get("CCB_FIXED_RANDOM", "")
 # What the ids are made of when every random byte is 0xAB (UUID v4: version and variant bits set).
@@ -28,15 +28,6 @@ async def hello(ws):
     f = await recv_json(ws)
     assert f["type"] == "connection_established", f
     return f["data"]
-
-
-async def frames_until(ws, kind, timeout=10):
-    out = []
-    while True:
-        f = await recv_json(ws, timeout)
-        out.append(f)
-        if f.get("type") == kind:
-            return out
 
 
 async def refused(server, path):
@@ -123,7 +114,7 @@ def test_a_slow_teardown_does_not_delay_another_clients_query(start_server):
         async with ws_connect(s.ws_url("/ws")) as ws:
             await hello(ws)
             await ws.send(json.dumps({"type": "query", "prompt": "go"}))
-            await frames_until(ws, "assistant_message")
+            await until(ws, "assistant_message")
 
     async def go():
         await asyncio.gather(*(open_and_leave() for _ in range(6)))
@@ -132,7 +123,7 @@ def test_a_slow_teardown_does_not_delay_another_clients_query(start_server):
             await hello(ws)
             t0 = time.monotonic()
             await ws.send(json.dumps({"type": "query", "prompt": "go"}))
-            await frames_until(ws, "assistant_message", timeout=20)
+            await until(ws, "assistant_message", timeout=20)
             return time.monotonic() - t0
 
     took = run(go(), timeout=60)
@@ -152,7 +143,7 @@ def test_pongs_are_not_held_for_replay(start_server):
         async with ws_connect(s.ws_url("/ws?resumable=1")) as ws:
             d = await hello(ws)
             await ws.send(json.dumps({"type": "query", "prompt": "one"}))
-            first = await frames_until(ws, "query_end")
+            first = await until(ws, "query_end")
             for _ in range(200):
                 await ws.send(json.dumps({"type": "ping"}))
                 assert await recv_json(ws) == {"type": "pong"}
@@ -180,7 +171,7 @@ def test_an_ended_conversation_is_not_held_after_its_client_left(start_server):
         async with ws_connect(s.ws_url("/ws")) as ws:
             await hello(ws)
             await ws.send(json.dumps({"type": "query", "prompt": "x" * 100000}))
-            await frames_until(ws, "query_end")
+            await until(ws, "query_end")
 
     run(go())
     deadline = time.time() + 10
@@ -221,7 +212,7 @@ def test_a_resumable_conversation_cannot_be_taken_over_without_its_token(start_s
         async with ws_connect(s.ws_url("/ws?resumable=1")) as ws:
             d = await hello(ws)
             await ws.send(json.dumps({"type": "query", "prompt": "secret plans"}))
-            await frames_until(ws, "query_end")
+            await until(ws, "query_end")
             ws.transport.abort()
         return d
 
@@ -240,7 +231,7 @@ def test_a_resumable_conversation_cannot_be_taken_over_without_its_token(start_s
     async def owner():
         async with ws_connect(s.ws_url(f"/ws?session_id={d['session_id']}&since_seq=0&resume_token={d['resume_token']}")) as ws:
             again = await hello(ws)
-            replay = await frames_until(ws, "query_end")
+            replay = await until(ws, "query_end")
             return again, replay
 
     again, replay = run(owner())
@@ -272,7 +263,7 @@ def test_clients_may_pre_approve_only_the_tools_the_operator_lists(start_server,
         async with ws_connect(s.ws_url("/ws")) as ws:
             await hello(ws)
             await ws.send(json.dumps({"type": "query", "prompt": "hi", "options": options}))
-            return [f["type"] for f in await frames_until(ws, "query_end")]
+            return [f["type"] for f in await until(ws, "query_end")]
 
     assert "error" not in run(whole_turn({"allowed_tools": ["Read", "Grep", "Read(/etc/**)"]}))
     assert "--allowedTools=Read,Grep,Read(/etc/**)" in json.loads(inv.read_text())["argv"]
@@ -290,7 +281,7 @@ def test_clients_may_pre_approve_only_the_tools_the_operator_lists(start_server,
         async with ws_connect(s2.ws_url("/ws")) as ws:
             await hello(ws)
             await ws.send(json.dumps({"type": "query", "prompt": "hi", "options": {"allowed_tools": tools}}))
-            return await frames_until(ws, until)
+            return await until(ws, until)
 
     assert "error" not in [f["type"] for f in run(ask2(["Bash(git log:*)"], "query_end"))]
     argv = json.loads(inv.read_text())["argv"]
