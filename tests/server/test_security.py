@@ -277,11 +277,11 @@ def test_clients_may_pre_approve_only_the_tools_the_operator_lists(start_server,
 
     s2 = start_server(script=script, args=["--client-allowed-tools", "Read,Bash(git log:*)"])
 
-    async def ask2(tools, until):
+    async def ask2(tools, last):
         async with ws_connect(s2.ws_url("/ws")) as ws:
             await hello(ws)
             await ws.send(json.dumps({"type": "query", "prompt": "hi", "options": {"allowed_tools": tools}}))
-            return await until(ws, until)
+            return await until(ws, last)
 
     assert "error" not in [f["type"] for f in run(ask2(["Bash(git log:*)"], "query_end"))]
     argv = json.loads(inv.read_text())["argv"]
