@@ -23,7 +23,7 @@ int main()
   cfg.token = token;
   cfg.allowed_origins = {"http://localhost:5173"};
   cfg.cors = true;
-  cfg.sdk_ws_session_timeout = std::chrono::minutes(30);
+  cfg.sdk_ws.session_timeout = std::chrono::minutes(30);
 
   StopSignal stop;  // before any thread starts
 

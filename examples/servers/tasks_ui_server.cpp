@@ -11,7 +11,7 @@ int main()
 {
   ccbridge::ServerConfig cfg;
   cfg.listeners.push_back({"127.0.0.1", 3000, {"tasks-ui"}});
-  cfg.tasks_ui_timeout = std::chrono::minutes(2);
+  cfg.tasks_ui.timeout = std::chrono::minutes(2);
   cfg.limits.max_sessions = 8;  // at most 8 prompts at a time
   cfg.log.json = true;
 

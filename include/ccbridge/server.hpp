@@ -60,11 +60,27 @@ struct ServerLog {
   std::function<void(std::string_view line)> sink;
 };
 
+/// Profile "tasks-ui" (seed 002).
+struct TasksUiSettings {
+  std::chrono::milliseconds timeout{300000};  ///< a run is stopped after this long (the seed's 5 minutes)
+};
+
+/// Profile "sdk-ws" (seed 003).
+struct SdkWsSettings {
+  /// A conversation with no query running and nothing from its client for this long ends
+  /// (the seed's SESSION_TIMEOUT_MINUTES, 30).
+  std::chrono::milliseconds session_timeout{1800000};
+  /// Connections opened with ?resumable=1 keep their conversation this long after the client
+  /// goes, for a reconnect with ?session_id=<id>&since_seq=<n>.
+  std::chrono::milliseconds reconnect_grace{60000};
+};
+
 struct ServerConfig {
   struct Listener {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;             ///< 0: any free port (see Server::endpoints())
-    std::vector<std::string> profiles;  ///< "opcode", "tasks-ui", "sdk-ws"; empty: all three
+    /// "opcode", "tasks-ui", "sdk-ws" (and "hello", the example profile); empty: the three seeds'.
+    std::vector<std::string> profiles;
   };
   std::vector<Listener> listeners;
 
@@ -92,11 +108,9 @@ struct ServerConfig {
   /// Answer CORS preflights and add Access-Control-Allow-Origin for allowed origins.
   bool cors = false;
 
-  std::chrono::milliseconds tasks_ui_timeout{300000};        ///< seed 002: 5 minutes per run
-  std::chrono::milliseconds sdk_ws_session_timeout{1800000};  ///< seed 003: SESSION_TIMEOUT_MINUTES
-  /// sdk-ws connections opened with ?resumable=1 keep their conversation this long after the
-  /// client goes, for a reconnect with ?session_id=<id>&since_seq=<n>.
-  std::chrono::milliseconds sdk_ws_reconnect_grace{60000};
+  /// Settings of one profile each (a profile without settings has none here).
+  TasksUiSettings tasks_ui;
+  SdkWsSettings sdk_ws;
   ServerLimits limits;
   ServerLog log;
 };
@@ -106,17 +120,28 @@ struct ServerConfig {
 ///   {"listeners": [{"host": "127.0.0.1", "port": 0, "profiles": ["sdk-ws"]}],
 ///    "cli": {<options, see options_from_json()>}, "allowed_roots": [...],
 ///    "allowed_permission_modes": [...], "default_permission_mode": "default", "token": "...",
-///    "allowed_origins": [...], "cors": false, "tasks_ui_timeout_ms": 300000,
-///    "sdk_ws_session_timeout_ms": 1800000, "sdk_ws_reconnect_grace_ms": 60000,
+///    "allowed_origins": [...], "cors": false, "tasks_ui": {"timeout_ms": 300000},
+///    "sdk_ws": {"session_timeout_ms": 1800000, "reconnect_grace_ms": 60000},
 ///    "limits": {"max_connections", "max_sessions", "max_body_bytes", "max_ws_message_bytes",
 ///               "send_buffer_bytes", "slow_client_timeout_ms", "run_log_bytes",
 ///               "finished_run_grace_ms", "idle_timeout_ms",
 ///               "ws_messages_per_second"},
 ///    "log_level": "info", "log_json": false}
-/// Keys not given keep the defaults. Throws Error(invalid_argument) naming the key for an unknown
+/// Keys not given keep the defaults. The flat names of earlier versions ("tasks_ui_timeout_ms",
+/// "sdk_ws_session_timeout_ms", "sdk_ws_reconnect_grace_ms") are still read. Throws Error(invalid_argument) naming the key for an unknown
 /// key, a value of the wrong kind or out of range (the ranges of `ccbridge serve`'s flags, see
 /// docs/SERVER.md), or JSON nested deeper than max_json_depth.
 CCB_API ServerConfig server_config_from_json(std::string_view json);
+
+/// A protocol the server can serve (a "profile").
+struct ServerProfileInfo {
+  std::string name;            ///< as in ServerConfig::Listener::profiles
+  std::string seed;            ///< the protocol document it serves ("000" ...), empty for none
+  std::uint16_t default_port;  ///< `ccbridge serve`'s port for it (profiles on one port share a listener)
+  bool by_default;             ///< served by a listener that names no profiles
+};
+/// Every profile this build of the server knows.
+CCB_API std::vector<ServerProfileInfo> server_profiles();
 
 /// One bound listener.
 struct ServerEndpoint {

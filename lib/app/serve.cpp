@@ -8,6 +8,7 @@
 #include <ccbridge/ccbridge.hpp>
 #include <ccbridge/server.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -33,7 +34,8 @@ const char kServeUsage[] =
     "  --port N                     serve every profile on this one port instead\n"
     "  --opcode-port N              port of opcode + tasks-ui (default 3000)\n"
     "  --sdk-ws-port N              port of sdk-ws (default 8000, or WEBSOCKET_PORT)\n"
-    "  --profiles A,B               profiles to serve (opcode, tasks-ui, sdk-ws; default: all)\n"
+    "  --profiles A,B               profiles to serve (opcode, tasks-ui, sdk-ws, or the example\n"
+    "                               profile hello; default: the first three)\n"
     "  --cli PATH                   Claude Code executable (default: PATH, then the usual places)\n"
     "  --root DIR                   allowed working-directory root (repeatable; default: the cwd)\n"
     "  --token T                    require 'Authorization: Bearer T' (or ?token=T); env CCBRIDGE_TOKEN\n"
@@ -100,9 +102,9 @@ struct Settings {
   std::string host = "127.0.0.1";
   std::string sdk_host;  // WEBSOCKET_HOST
   long port = -1;        // one port for all
-  long opcode_port = 3000;
-  long sdk_port = 8000;
-  std::vector<std::string> profiles{"opcode", "tasks-ui", "sdk-ws"};
+  long opcode_port = -1;              // the profiles on opcode's default port; -1: that default
+  long sdk_port = -1;                 // the profiles on sdk-ws's default port
+  std::vector<std::string> profiles;  // empty: those served by default
 };
 
 // The numeric settings, each with one range for its flag, its config-file key (the flag's name
@@ -124,21 +126,34 @@ const NumberSetting kNumbers[] = {
     {"--opcode-port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.opcode_port = n; }},
     {"--sdk-ws-port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.sdk_port = n; }},
     {"--max-sessions", 1, 1000000, [](Settings &, ServerConfig &c, long n) { c.limits.max_sessions = to_size(n); }},
-    {"--session-timeout-minutes", 1, 100000, [](Settings &, ServerConfig &c, long n) { c.sdk_ws_session_timeout = minutes(n); }},
-    {"--session-timeout-seconds", 1, 6000000, [](Settings &, ServerConfig &c, long n) { c.sdk_ws_session_timeout = seconds(n); }},
-    {"--reconnect-grace-seconds", 0, 86400, [](Settings &, ServerConfig &c, long n) { c.sdk_ws_reconnect_grace = seconds(n); }},
-    {"--tasks-timeout-seconds", 1, 86400, [](Settings &, ServerConfig &c, long n) { c.tasks_ui_timeout = seconds(n); }},
-    {"--max-connections", 1, 1000000, [](Settings &, ServerConfig &c, long n) { c.limits.max_connections = to_size(n); }},
-    {"--max-body-bytes", 1, 1L << 32, [](Settings &, ServerConfig &c, long n) { c.limits.max_body_bytes = to_size(n); }},
-    {"--max-message-bytes", 1, 1L << 32, [](Settings &, ServerConfig &c, long n) { c.limits.max_ws_message_bytes = to_size(n); }},
-    {"--send-buffer-bytes", 1, 1L << 32, [](Settings &, ServerConfig &c, long n) { c.limits.send_buffer_bytes = to_size(n); }},
-    {"--slow-client-timeout-ms", 1, 86400000, [](Settings &, ServerConfig &c, long n) { c.limits.slow_client_timeout = milliseconds(n); }},
-    {"--max-messages-per-second", 0, 1000000, [](Settings &, ServerConfig &c, long n) { c.limits.ws_messages_per_second = to_size(n); }},
-    {"--idle-timeout-seconds", 0, 86400 * 7, [](Settings &, ServerConfig &c, long n) { c.limits.idle_timeout = seconds(n); }},
+    {"--session-timeout-minutes", 1, 100000,
+     [](Settings &, ServerConfig &c, long n) { c.sdk_ws.session_timeout = minutes(n); }},
+    {"--session-timeout-seconds", 1, 6000000,
+     [](Settings &, ServerConfig &c, long n) { c.sdk_ws.session_timeout = seconds(n); }},
+    {"--reconnect-grace-seconds", 0, 86400,
+     [](Settings &, ServerConfig &c, long n) { c.sdk_ws.reconnect_grace = seconds(n); }},
+    {"--tasks-timeout-seconds", 1, 86400, [](Settings &, ServerConfig &c, long n) { c.tasks_ui.timeout = seconds(n); }},
+    {"--max-connections", 1, 1000000,
+     [](Settings &, ServerConfig &c, long n) { c.limits.max_connections = to_size(n); }},
+    {"--max-body-bytes", 1, 1L << 32,
+     [](Settings &, ServerConfig &c, long n) { c.limits.max_body_bytes = to_size(n); }},
+    {"--max-message-bytes", 1, 1L << 32,
+     [](Settings &, ServerConfig &c, long n) { c.limits.max_ws_message_bytes = to_size(n); }},
+    {"--send-buffer-bytes", 1, 1L << 32,
+     [](Settings &, ServerConfig &c, long n) { c.limits.send_buffer_bytes = to_size(n); }},
+    {"--slow-client-timeout-ms", 1, 86400000,
+     [](Settings &, ServerConfig &c, long n) { c.limits.slow_client_timeout = milliseconds(n); }},
+    {"--max-messages-per-second", 0, 1000000,
+     [](Settings &, ServerConfig &c, long n) { c.limits.ws_messages_per_second = to_size(n); }},
+    {"--idle-timeout-seconds", 0, 86400 * 7,
+     [](Settings &, ServerConfig &c, long n) { c.limits.idle_timeout = seconds(n); }},
     {"--run-log-bytes", 1, 1L << 40, [](Settings &, ServerConfig &c, long n) { c.limits.run_log_bytes = to_size(n); }},
-    {"--run-grace-seconds", 0, 86400 * 7, [](Settings &, ServerConfig &c, long n) { c.limits.finished_run_grace = seconds(n); }},
-    {"--exit-wait-ms", 0, 3600000, [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.exit_wait = milliseconds(n); }},
-    {"--term-wait-ms", 0, 3600000, [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.term_wait = milliseconds(n); }},
+    {"--run-grace-seconds", 0, 86400 * 7,
+     [](Settings &, ServerConfig &c, long n) { c.limits.finished_run_grace = seconds(n); }},
+    {"--exit-wait-ms", 0, 3600000,
+     [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.exit_wait = milliseconds(n); }},
+    {"--term-wait-ms", 0, 3600000,
+     [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.term_wait = milliseconds(n); }},
 };
 
 std::string key_of(const char *flag)
@@ -232,11 +247,35 @@ void apply_file(const std::string &path, Settings &st, ccbridge::ServerConfig &c
   }
 }
 
-bool has(const std::vector<std::string> &v, const char *s)
+// The listeners: every profile on --port, or each on its default port (profiles that share one
+// share a listener), where --opcode-port and --sdk-ws-port move those on opcode's and sdk-ws's.
+std::vector<ServerConfig::Listener> listeners(Settings &st)
 {
-  for (const auto &x : v)
-    if (x == s) return true;
-  return false;
+  auto known = ccbridge::server_profiles();
+  std::string names;
+  std::vector<std::string> by_default;
+  for (const auto &p : known) {
+    names += (names.empty() ? "" : ", ") + p.name;
+    if (p.by_default) by_default.push_back(p.name);
+  }
+  if (st.profiles.empty()) st.profiles = by_default;
+  std::vector<ServerConfig::Listener> out;
+  auto default_port = [&](const std::string &name) -> long {
+    for (const auto &p : known)
+      if (p.name == name) return p.default_port;
+    usage_error("unknown profile '" + name + "' (known: " + names + ")");
+  };
+  if (st.port >= 0) return {{st.host, static_cast<std::uint16_t>(st.port), st.profiles}};
+  const long opcode = default_port("opcode"), sdk = default_port("sdk-ws");
+  for (const auto &name : st.profiles) {
+    long d = default_port(name);
+    long port = d == opcode && st.opcode_port >= 0 ? st.opcode_port : d == sdk && st.sdk_port >= 0 ? st.sdk_port : d;
+    std::string host = d == sdk && !st.sdk_host.empty() ? st.sdk_host : st.host;
+    auto same = std::find_if(out.begin(), out.end(), [&](const auto &l) { return l.port == port && l.host == host; });
+    if (same == out.end()) same = out.insert(out.end(), {host, static_cast<std::uint16_t>(port), {}});
+    same->profiles.push_back(name);
+  }
+  return out;
 }
 
 }  // namespace
@@ -277,19 +316,7 @@ int run_serve(int argc, char **argv)
     } else usage_error("unknown option " + a);
   }
   if (!roots.empty()) cfg.allowed_roots = roots;
-  for (const auto &p : st.profiles)
-    if (p != "opcode" && p != "tasks-ui" && p != "sdk-ws") usage_error("unknown profile '" + p + "'");
-
-  if (st.port >= 0) {
-    cfg.listeners.push_back({st.host, static_cast<std::uint16_t>(st.port), st.profiles});
-  } else {
-    std::vector<std::string> a;
-    if (has(st.profiles, "opcode")) a.push_back("opcode");
-    if (has(st.profiles, "tasks-ui")) a.push_back("tasks-ui");
-    if (!a.empty()) cfg.listeners.push_back({st.host, static_cast<std::uint16_t>(st.opcode_port), a});
-    if (has(st.profiles, "sdk-ws"))
-      cfg.listeners.push_back({st.sdk_host.empty() ? st.host : st.sdk_host, static_cast<std::uint16_t>(st.sdk_port), {"sdk-ws"}});
-  }
+  cfg.listeners = listeners(st);
 
   // Say clearly when the CLI is missing: the server still runs, and every request that would
   // start it gets the documented error.

@@ -84,6 +84,22 @@ void limits(ServerLimits &l, const JsonValue &v)
   });
 }
 
+// One key of "tasks_ui" / "sdk_ws" (also read under its flat name of earlier versions).
+bool tasks_ui_key(TasksUiSettings &t, const std::string &n, const JsonValue &x, const std::string &k)
+{
+  if (n == "timeout_ms") t.timeout = millis(x, k, 1, kDayMs);
+  else return false;
+  return true;
+}
+
+bool sdk_ws_key(SdkWsSettings &s, const std::string &n, const JsonValue &x, const std::string &k)
+{
+  if (n == "session_timeout_ms") s.session_timeout = millis(x, k, 1, 6 * kMillion * 1000);
+  else if (n == "reconnect_grace_ms") s.reconnect_grace = millis(x, k, 0, kDayMs);
+  else return false;
+  return true;
+}
+
 ServerLog::Level level(const JsonValue &v, const std::string &key)
 {
   auto s = str(v, key);
@@ -136,9 +152,17 @@ ServerConfig server_config_from_json(std::string_view json)
     else if (n == "token") c.token = str(x, k);
     else if (n == "allowed_origins") c.allowed_origins = strings(x, k);
     else if (n == "cors") c.cors = boolean(x, k);
-    else if (n == "tasks_ui_timeout_ms") c.tasks_ui_timeout = millis(x, k, 1, kDayMs);
-    else if (n == "sdk_ws_session_timeout_ms") c.sdk_ws_session_timeout = millis(x, k, 1, 6 * kMillion * 1000);
-    else if (n == "sdk_ws_reconnect_grace_ms") c.sdk_ws_reconnect_grace = millis(x, k, 0, kDayMs);
+    else if (n == "tasks_ui")
+      members(x, k, [&](const std::string &tn, const detail::JsonValue &tx, const std::string &tk) {
+        return tasks_ui_key(c.tasks_ui, tn, tx, tk);
+      });
+    else if (n == "sdk_ws")
+      members(x, k, [&](const std::string &sn, const detail::JsonValue &sx, const std::string &sk) {
+        return sdk_ws_key(c.sdk_ws, sn, sx, sk);
+      });
+    // The flat names of earlier versions.
+    else if (n.rfind("tasks_ui_", 0) == 0) return tasks_ui_key(c.tasks_ui, n.substr(9), x, k);
+    else if (n.rfind("sdk_ws_", 0) == 0) return sdk_ws_key(c.sdk_ws, n.substr(7), x, k);
     else if (n == "limits") limits(c.limits, x);
     else if (n == "log_level") c.log.level = level(x, k);
     else if (n == "log_json") c.log.json = boolean(x, k);

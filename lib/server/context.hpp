@@ -11,17 +11,19 @@
 #include <asio/io_context.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
-#include <thread>
-#include <atomic>
-#include <cstdint>
 #include <initializer_list>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -153,9 +155,14 @@ struct Context {
   /// Called (server thread) when the server starts stopping: profiles end what no connection
   /// handler would (e.g. sdk-ws conversations waiting for a reconnect).
   std::vector<std::function<void()>> on_stop;
-  /// Profile state that must live exactly as long as the server (not in static storage).
-  std::vector<std::shared_ptr<void>> profile_state;
-  std::size_t sdk_ws_registry = static_cast<std::size_t>(-1);  ///< index in profile_state
+  /// The state of profile `name` shared by every listener that serves it (e.g. its conversations
+  /// by id), made on first use; it lives exactly as long as the server (not in static storage).
+  template <class T> T &profile_state(std::string_view name)
+  {
+    auto &slot = profile_states_[std::string(name)];
+    if (!slot) slot = std::make_shared<T>();
+    return *static_cast<T *>(slot.get());
+  }
 
   /// Resolves a client's working directory (symlinks, "..") and checks it lies inside an allowed
   /// root; `dir` is then that directory held open, for the spawn (Options::cwd_dir): the CLI
@@ -189,6 +196,9 @@ struct Context {
   static std::string new_id();
   /// A fresh secret (256 bits from the OS's CSPRNG, as 64 hex digits): resume tokens.
   static std::string new_secret();
+
+private:
+  std::map<std::string, std::shared_ptr<void>> profile_states_;
 };
 
 /// Routes by method and path; `{name}` matches one path segment into HttpRequest::params.
@@ -229,10 +239,7 @@ void random_bytes(void *out, std::size_t n);
 /// Compares two secrets in time that depends only on their lengths.
 bool secret_equal(std::string_view a, std::string_view b);
 
-void register_opcode(Context &ctx, Router &r);
 /// The browser demo page (GET /, /demo, /demo/config), served with the opcode profile it uses.
 void register_demo(Context &ctx, Router &r);
-void register_tasks_ui(Context &ctx, Router &r);
-void register_sdk_ws(Context &ctx, Router &r);
 
 }  // namespace ccbridge::detail::server

@@ -1,6 +1,7 @@
 // Server: the listeners, the routes every listener shares (/health, /metrics), the checks every
 // request passes (token, Origin, CORS), and the graceful stop.
 #include "server/context.hpp"
+#include "server/profile.hpp"
 #include "server/transport.hpp"
 
 #include "core/runtime_guard.hpp"
@@ -392,6 +393,45 @@ const WsFactory *Router::match_ws(HttpRequest &req) const
   return nullptr;
 }
 
+// ---- listeners ---------------------------------------------------------------------------------
+
+namespace {
+
+// The allowed roots, resolved (realpath) once; none given: the current directory.
+std::vector<std::string> resolve_roots(const std::vector<std::string> &given)
+{
+  std::vector<std::string> roots = given;
+  char buf[PATH_MAX];
+  if (roots.empty()) {
+    if (!::getcwd(buf, sizeof buf)) throw Error(errc::io_error, "cannot read the current directory");
+    roots.push_back(buf);
+  }
+  for (auto &r : roots) {
+    if (!::realpath(r.c_str(), buf))
+      throw Error(errc::invalid_argument,
+                  "allowed root '" + r + "' does not exist. What to do: create it or fix the setting.");
+    r = buf;
+  }
+  return roots;
+}
+
+// A listener's router: the routes of each profile it serves, in the table's order (opcode's WS
+// /ws/claude/{id} and tasks-ui's WS /ws/claude differ by the id segment).
+Router listener_router(Context &ctx, std::vector<std::string> &names)
+{
+  if (names.empty())
+    for (const auto &p : profile_table())
+      if (p.by_default) names.emplace_back(p.name);
+  for (const auto &n : names)
+    if (!find_profile(n))
+      throw Error(errc::invalid_argument, "unknown profile '" + n + "' (known: " + profile_names() + ")");
+  Router router;
+  for (const auto &p : profile_table())
+    if (std::find(names.begin(), names.end(), p.name) != names.end()) p.install(ctx, router);
+  return router;
+}
+
+}  // namespace
 }  // namespace ccbridge::detail::server
 
 // ---- Server ------------------------------------------------------------------------------------
@@ -446,6 +486,8 @@ struct Server::Impl final : srv::TransportHandler {
   srv::HttpResponse prometheus() const;
   void begin_stop();
   void finish_stop();
+  void prepare();
+  void run_loop();
 };
 
 bool Server::Impl::token_ok(const srv::HttpRequest &req) const
@@ -683,6 +725,43 @@ Server::~Server()
   }
 }
 
+// Everything start() checks and sets up before the loop runs; throws on a bad setting.
+void Server::Impl::prepare()
+{
+  detail::start_runtime_guard();
+  if (cfg.listeners.empty()) cfg.listeners.push_back({});
+  ctx.roots = srv::resolve_roots(cfg.allowed_roots);
+  // The CLI never gets the host's whole environment: an agent allowed to run commands would read
+  // the gateway's token and every other secret in it. A bad pass_env fails here, once.
+  cfg.cli.inherit_env = EnvInherit::allow_list;
+  (void)build_cli_env(cfg.cli, {});
+  if (!ctx.mode_allowed(cfg.default_permission_mode)) {
+    throw Error(errc::invalid_argument,
+                "the default permission mode '" + cfg.default_permission_mode + "' is not among the allowed ones");
+  }
+  for (auto &l : cfg.listeners) routers.push_back(srv::listener_router(ctx, l.profiles));
+  for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const auto &l = cfg.listeners[i];
+    bound.push_back({l.host, transport.listen(i, l.host, l.port), l.profiles});
+  }
+}
+
+// The server thread: runs the loop until stop, surviving a handler's exception.
+void Server::Impl::run_loop()
+{
+  for (;;) {
+    try {
+      ioc.run();
+      break;
+    } catch (const std::exception &e) {
+      log.error("server_loop_exception", {{"error", e.what()}});
+    }
+  }
+  std::lock_guard<std::mutex> lk(mu);
+  stopped = true;
+  cv.notify_all();
+}
+
 void Server::start()
 {
   Impl &s = *impl_;
@@ -694,55 +773,7 @@ void Server::start()
   // A start that fails (bad setting, address in use) leaves a stopped server, so that stop(),
   // wait() and the destructor return at once instead of waiting for a loop that never ran.
   try {
-    detail::start_runtime_guard();
-    if (s.cfg.listeners.empty()) s.cfg.listeners.push_back({});
-    // Allowed roots, resolved once.
-    std::vector<std::string> roots = s.cfg.allowed_roots;
-    if (roots.empty()) {
-      char buf[PATH_MAX];
-      if (!::getcwd(buf, sizeof buf)) throw Error(errc::io_error, "cannot read the current directory");
-      roots.push_back(buf);
-    }
-    for (const auto &r : roots) {
-      char buf[PATH_MAX];
-      if (!::realpath(r.c_str(), buf)) {
-        throw Error(errc::invalid_argument, "allowed root '" + r + "' does not exist. What to do: create it or fix the setting.");
-      }
-      s.ctx.roots.push_back(buf);
-    }
-    // The CLI never gets the host's whole environment: an agent allowed to run commands would
-    // read the gateway's token and every other secret in it. A bad pass_env fails here, once.
-    s.cfg.cli.inherit_env = EnvInherit::allow_list;
-    (void)build_cli_env(s.cfg.cli, {});
-    if (!s.ctx.mode_allowed(s.cfg.default_permission_mode)) {
-      throw Error(errc::invalid_argument, "the default permission mode '" + s.cfg.default_permission_mode +
-                                              "' is not among the allowed ones");
-    }
-    for (std::size_t i = 0; i < s.cfg.listeners.size(); ++i) {
-      auto &l = s.cfg.listeners[i];
-      if (l.profiles.empty()) l.profiles = {"opcode", "tasks-ui", "sdk-ws"};
-      srv::Router router;
-      bool has_opcode = false, has_tasks = false, has_sdk = false;
-      for (const auto &p : l.profiles) {
-        if (p == "opcode") has_opcode = true;
-        else if (p == "tasks-ui") has_tasks = true;
-        else if (p == "sdk-ws") has_sdk = true;
-        else throw Error(errc::invalid_argument, "unknown profile '" + p + "' (known: opcode, tasks-ui, sdk-ws)");
-      }
-      // opcode's WS /ws/claude/{id} and tasks-ui's WS /ws/claude differ by the id segment.
-      if (has_opcode) {
-        srv::register_opcode(s.ctx, router);
-        srv::register_demo(s.ctx, router);
-      }
-      if (has_tasks) srv::register_tasks_ui(s.ctx, router);
-      if (has_sdk) srv::register_sdk_ws(s.ctx, router);
-      s.routers.push_back(std::move(router));
-    }
-    for (std::size_t i = 0; i < s.cfg.listeners.size(); ++i) {
-      auto &l = s.cfg.listeners[i];
-      std::uint16_t port = s.transport.listen(i, l.host, l.port);
-      s.bound.push_back({l.host, port, l.profiles});
-    }
+    s.prepare();
   } catch (...) {
     std::lock_guard<std::mutex> lk(s.mu);
     s.stopped = true;
@@ -752,26 +783,21 @@ void Server::start()
   s.guard.emplace(s.ioc.get_executor());
   std::weak_ptr<Impl> weak = impl_;
   s.thread = std::thread([weak] {
-    auto self = weak.lock();
-    if (!self) return;
-    Impl &st = *self;
-    for (;;) {
-      try {
-        st.ioc.run();
-        break;
-      } catch (const std::exception &e) {
-        st.log.error("server_loop_exception", {{"error", e.what()}});
-      }
-    }
-    std::lock_guard<std::mutex> lk(st.mu);
-    st.stopped = true;
-    st.cv.notify_all();
+    if (auto self = weak.lock()) self->run_loop();
   });
   for (const auto &b : s.bound) {
     std::string profiles;
     for (const auto &p : b.profiles) profiles += (profiles.empty() ? "" : ",") + p;
     s.log.info("listening", {{"host", b.host}, {"port", std::to_string(b.port)}, {"profiles", profiles}});
   }
+}
+
+std::vector<ServerProfileInfo> server_profiles()
+{
+  std::vector<ServerProfileInfo> out;
+  for (const auto &p : srv::profile_table())
+    out.push_back({std::string(p.name), std::string(p.seed), p.default_port, p.by_default});
+  return out;
 }
 
 std::vector<ServerEndpoint> Server::endpoints() const { return impl_->bound; }

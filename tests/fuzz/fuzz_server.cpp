@@ -177,8 +177,8 @@ ccbridge::ServerConfig make_config(bool second)
   c.log.level = ccbridge::ServerLog::Level::off;
   c.allowed_roots = {kRoot};
   c.limits.finished_run_grace = std::chrono::milliseconds(0);
-  c.sdk_ws_reconnect_grace = std::chrono::milliseconds(60000);
-  c.tasks_ui_timeout = std::chrono::milliseconds(20000);
+  c.sdk_ws.reconnect_grace = std::chrono::milliseconds(60000);
+  c.tasks_ui.timeout = std::chrono::milliseconds(20000);
   c.cli.shutdown.exit_wait = std::chrono::milliseconds(200);
   c.cli.shutdown.term_wait = std::chrono::milliseconds(200);
   c.cli.shutdown.drain_wait = std::chrono::milliseconds(200);
@@ -203,15 +203,9 @@ void set_up(Server::Impl &s)
     if (!::realpath(r.c_str(), buf)) ccb_fuzz::fail("allowed root missing: " + r);
     s.ctx.roots.push_back(buf);
   }
-  srv::Router router;
-  const std::string &p = g_profile;
-  if (p == "opcode" || p == "all") {
-    srv::register_opcode(s.ctx, router);
-    srv::register_demo(s.ctx, router);
-  }
-  if (p == "tasks-ui" || p == "all") srv::register_tasks_ui(s.ctx, router);
-  if (p == "sdk-ws" || p == "all") srv::register_sdk_ws(s.ctx, router);
-  s.routers.push_back(std::move(router));
+  std::vector<std::string> names;  // none: the profiles served by default
+  if (g_profile != "all") names.push_back(g_profile);
+  s.routers.push_back(srv::listener_router(s.ctx, names));
 }
 
 Server::Impl &server(bool second) { return *g_fx->servers[second ? 1 : 0]; }

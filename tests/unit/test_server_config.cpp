@@ -48,9 +48,9 @@ TEST_CASE("server config json: every field, durations in ms, cli options by the 
   CHECK(c.allowed_roots == std::vector<std::string>{"/srv"});
   CHECK(c.token == "t");
   CHECK(c.cors);
-  CHECK(c.tasks_ui_timeout.count() == 1000);
-  CHECK(c.sdk_ws_session_timeout.count() == 2000);
-  CHECK(c.sdk_ws_reconnect_grace.count() == 3000);
+  CHECK(c.tasks_ui.timeout.count() == 1000);
+  CHECK(c.sdk_ws.session_timeout.count() == 2000);
+  CHECK(c.sdk_ws.reconnect_grace.count() == 3000);
   CHECK(c.limits.max_connections == 5);
   CHECK(c.limits.max_sessions == 6);
   CHECK(c.limits.max_body_bytes == 7);
@@ -65,6 +65,26 @@ TEST_CASE("server config json: every field, durations in ms, cli options by the 
   auto d = server_config_from_json("{}");
   CHECK(d.listeners.empty());
   CHECK(d.limits.max_sessions == ServerLimits{}.max_sessions);
+}
+
+TEST_CASE("server config json: each profile's settings in its own object, and the flat names still work")
+{
+  auto c = server_config_from_json(
+      R"({"tasks_ui": {"timeout_ms": 1500}, "sdk_ws": {"session_timeout_ms": 2500, "reconnect_grace_ms": 0}})");
+  CHECK(c.tasks_ui.timeout.count() == 1500);
+  CHECK(c.sdk_ws.session_timeout.count() == 2500);
+  CHECK(c.sdk_ws.reconnect_grace.count() == 0);
+  auto flat = server_config_from_json(R"({"tasks_ui_timeout_ms": 1500, "sdk_ws_reconnect_grace_ms": 7})");
+  CHECK(flat.tasks_ui.timeout.count() == 1500);
+  CHECK(flat.sdk_ws.reconnect_grace.count() == 7);
+  CHECK(flat.sdk_ws.session_timeout.count() == 1800000);
+  CHECK(error_of(R"({"sdk_ws": {"grace_ms": 1}})").find("unknown server setting 'sdk_ws.grace_ms'") !=
+        std::string::npos);
+  CHECK(error_of(R"({"tasks_ui": {"timeout_ms": 0}})")
+            .find("'tasks_ui.timeout_ms' must be an integer from 1 to 86400000") != std::string::npos);
+  CHECK(error_of(R"({"tasks_ui": 5})").find("'tasks_ui' must be an object") != std::string::npos);
+  CHECK(error_of(R"({"sdk_ws_nonsense_ms": 5})").find("unknown server setting 'sdk_ws_nonsense_ms'") !=
+        std::string::npos);
 }
 
 TEST_CASE("server config json: bad input names the key")
@@ -113,7 +133,7 @@ TEST_CASE("server config json: numbers are range-checked like ccbridge serve's f
     "run_log_bytes": 1099511627776, "slow_client_timeout_ms": 1, "idle_timeout_ms": 0}, "tasks_ui_timeout_ms": 1,
     "sdk_ws_session_timeout_ms": 6000000000, "listeners": [{"port": 65535}]})");
   CHECK(ok.limits.max_sessions == 1000000);
-  CHECK(ok.sdk_ws_session_timeout.count() == 6000000000LL);
+  CHECK(ok.sdk_ws.session_timeout.count() == 6000000000LL);
 }
 
 TEST_CASE("server config json: 512 levels of nesting are read, 513 are refused with a clear error")

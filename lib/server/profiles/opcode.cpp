@@ -8,6 +8,7 @@
 // the allowed roots; the permission mode is the operator's, not --dangerously-skip-permissions.
 #include "server/cli_run.hpp"
 #include "server/context.hpp"
+#include "server/profile.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>
@@ -256,14 +257,17 @@ private:
   std::shared_ptr<Subscription> sub_;
 };
 
-}  // namespace
-
-void register_opcode(Context &ctx, Router &r)
+void install(Context &ctx, Router &r)
 {
   Context *c = &ctx;
   r.http("POST", "/claude/execute", [c](const HttpRequest &req, HttpReply reply) { execute(*c, req, reply); });
   r.http("POST", "/claude/cancel/{session_id}", [c](const HttpRequest &req, HttpReply reply) { cancel(*c, req, reply); });
   r.ws("/ws/claude/{session_id}", [c](WsConn &conn) { return std::make_unique<Watcher>(*c, conn); });
+  register_demo(ctx, r);  // the demo page drives this profile
 }
+
+}  // namespace
+
+Profile opcode_profile() { return {kProfile, "000", 3000, true, install}; }
 
 }  // namespace ccbridge::detail::server

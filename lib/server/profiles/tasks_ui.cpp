@@ -11,6 +11,7 @@
 #include "server/cli_run.hpp"
 #include "server/context.hpp"
 #include "server/json_span.hpp"
+#include "server/profile.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>
@@ -96,7 +97,7 @@ public:
       return fail(e.code() == errc::cli_not_found ? "Claude binary not found" : std::string("Failed to start Claude: ") + e.what());
     }
     ctx_.log.info("run_start", {{"profile", kProfile}, {"pid", std::to_string(cli_->pid())}});
-    timer_.expires_after(ctx_.cfg.tasks_ui_timeout);
+    timer_.expires_after(ctx_.cfg.tasks_ui.timeout);
     timer_.async_wait([weak](std::error_code ec) {
       auto self = weak.lock();
       if (ec || !self || self->finished_) return;
@@ -158,7 +159,7 @@ private:
           conn_.close(close_code::going_away, "server shutting down");
         } else if (timed_out_) {
           conn_.send_text(error_body("timeout: the run took longer than " +
-                                     std::to_string(ctx_.cfg.tasks_ui_timeout.count() / 1000) + " s and was stopped"));
+                                     std::to_string(ctx_.cfg.tasks_ui.timeout.count() / 1000) + " s and was stopped"));
           conn_.close(close_code::internal_error, "timeout");
         } else if (o.ok()) {
           conn_.close(close_code::normal, "done");
@@ -195,12 +196,14 @@ private:
   std::shared_ptr<TasksConnection> c_;
 };
 
-}  // namespace
-
-void register_tasks_ui(Context &ctx, Router &r)
+void install(Context &ctx, Router &r)
 {
   Context *c = &ctx;
   r.ws("/ws/claude", [c](WsConn &conn) { return std::make_unique<Owner>(std::make_shared<TasksConnection>(*c, conn)); });
 }
+
+}  // namespace
+
+Profile tasks_ui_profile() { return {kProfile, "002", 3000, true, install}; }
 
 }  // namespace ccbridge::detail::server
