@@ -12,9 +12,9 @@
 //
 // Security: the permission mode is checked against the server's allowed modes (bypassPermissions
 // is refused unless the operator enables it) and cwd must lie inside the allowed roots.
+#include "protocol/json_scan.hpp"
 #include "server/cli_run.hpp"
 #include "server/context.hpp"
-#include "server/json_span.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>

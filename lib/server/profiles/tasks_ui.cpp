@@ -8,9 +8,9 @@
 // the shape the seed's JavaScript client reads; every other line goes verbatim. stderr lines
 // become {"error": line} frames, as in the original. One process per connection, killed when the
 // client goes; a second prompt on the same connection is refused instead of leaking a process.
+#include "protocol/json_scan.hpp"
 #include "server/cli_run.hpp"
 #include "server/context.hpp"
-#include "server/json_span.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>
