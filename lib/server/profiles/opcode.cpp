@@ -32,7 +32,7 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
 {
   for (auto &ev : batch) {
     switch (ev.kind) {
-    case CliEvent::Kind::message: {  // an invalid line (the premap below forwards every other)
+    case CliEvent::Kind::message: {  // an invalid line (the premap, verbatim_frame, forwards every other)
       // Why, in the core's words: not JSON, not UTF-8, a NUL byte, or over the line limit.
       std::string_view why = ev.msg.line_error().description;
       constexpr std::string_view kDropped = "; it was dropped";
@@ -182,13 +182,7 @@ std::shared_ptr<CliRun> start_cli(Context &ctx, const std::shared_ptr<Run> &run,
           publish_batch(*c, *live, *st, batch);
         }
       },
-      true,
-      // Every usable line is forwarded verbatim: copied into its frame on the I/O thread.
-      [](const Message &m, std::string &frame) {
-        if (m.is(MessageType::invalid_line)) return false;
-        frame.assign(m.raw());
-        return true;
-      });
+      true, verbatim_frame);
 }
 
 void answer_spawn_failure(Context &ctx, const std::string &id, const Error &e, const HttpReply &reply)

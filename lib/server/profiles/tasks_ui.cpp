@@ -35,7 +35,6 @@ bool meta_ok(std::string_view m)
 // A CLI line as its frame (runs on the I/O thread, see Premap). Invalid lines send nothing.
 bool message_frame(const Message &m, std::string &frame)
 {
-  if (m.is(MessageType::invalid_line)) return false;
   if (m.is(MessageType::assistant)) {
     // The seed's client reads {"type":"message","content":[...]}: the inner message object.
     auto inner = json_member_span(m.raw(), {"message"});
@@ -44,8 +43,7 @@ bool message_frame(const Message &m, std::string &frame)
       return true;
     }
   }
-  frame.assign(m.raw());
-  return true;
+  return verbatim_frame(m, frame);
 }
 
 class TasksConnection final : public WsHandler, public std::enable_shared_from_this<TasksConnection> {
