@@ -13,29 +13,31 @@ namespace ccbridge::detail {
 
 namespace {
 
-enum class Field { none, type, subtype };
-
-// Container stack ('o' object, 'a' array), as deep as the JSON ccbridge reads may nest.
+// Container stack ('o' object, 'a' array), as deep as the JSON ccbridge reads may nest counting
+// the `outer` containers around the value it walks.
 class Nesting {
 public:
+  explicit Nesting(std::size_t outer) : limit_(outer < max_json_depth ? max_json_depth - outer : 0) {}
   /// False when `c` would be nested deeper than max_json_depth.
   bool push(char c)
   {
-    if (depth_ == sizeof open_) return false;
+    if (depth_ == limit_) return false;
     open_[depth_++] = c;
     return true;
   }
   void pop() { --depth_; }
   char top() const { return open_[depth_ - 1]; }
-  std::size_t depth() const { return depth_; }
   bool empty() const { return depth_ == 0; }
 
 private:
   char open_[max_json_depth];
   std::size_t depth_ = 0;
+  std::size_t limit_;
 };
 
-struct Scanner {
+// The grammar over [begin, end), one token or one value at a time. Errors and what only RapidJSON
+// can decide (needs_dom) go to `out`.
+struct Lexer {
   const char *begin;
   const char *p;
   const char *end;
@@ -52,16 +54,12 @@ struct Scanner {
   void skip_ws()
   {
     // Compact JSON is the common case: one comparison when there is nothing to skip.
-    while (p < end && static_cast<unsigned char>(*p) <= ' ' &&
-           (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+    while (p < end && static_cast<unsigned char>(*p) <= ' ' && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
       ++p;
     }
   }
 
-  static bool is_hex(char c)
-  {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  }
+  static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
   static unsigned hex_value(char c)
   {
@@ -70,62 +68,83 @@ struct Scanner {
     return static_cast<unsigned>(c - 'A' + 10);
   }
 
-  // p at the opening quote. On success p is past the closing quote; `view` holds the raw contents
-  // and `escaped` says whether they contain escapes.
-  bool string(std::string_view &view, bool &escaped)
+  // Moves p to the first '"', '\\' or control character (or the end): the plain run of a string.
+  [[gnu::always_inline]] void skip_plain()
   {
-    ++p;
-    const char *start = p;
-    escaped = false;
-    for (;;) {
 #if defined(__SSE2__)
-      const __m128i quote = _mm_set1_epi8('"');
-      const __m128i slash = _mm_set1_epi8('\\');
-      const __m128i limit = _mm_set1_epi8(0x1F);
-      while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);  // byte <= 0x1F
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
-        int mask = _mm_movemask_epi8(hit);
-        if (mask) {
-          p += __builtin_ctz(static_cast<unsigned>(mask));
-          break;
-        }
-        p += 16;
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i slash = _mm_set1_epi8('\\');
+    const __m128i limit = _mm_set1_epi8(0x1F);
+    while (end - p >= 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+      __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);  // byte <= 0x1F
+      __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)), ctl);
+      int mask = _mm_movemask_epi8(hit);
+      if (mask) {
+        p += __builtin_ctz(static_cast<unsigned>(mask));
+        return;
       }
+      p += 16;
+    }
 #endif
-      while (p < end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) ++p;
+    while (p < end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20) ++p;
+  }
+
+  // p at the opening quote. On success p is past the closing quote; `view` holds the raw contents
+  // and `escaped` says whether they contain escapes. Most strings have none: one plain run.
+  [[gnu::always_inline]] bool string(std::string_view &view, bool &escaped)
+  {
+    const char *start = ++p;
+    escaped = false;
+    skip_plain();
+    if (p < end && *p == '"') {
+      view = std::string_view(start, static_cast<std::size_t>(p - start));
+      ++p;
+      return true;
+    }
+    return string_rest(start, view, escaped);
+  }
+
+  // The rest of a string from a byte that is not a plain one: escapes, the end, or an error.
+  [[gnu::noinline]] bool string_rest(const char *start, std::string_view &view, bool &escaped)
+  {
+    for (;;) {
       if (p >= end) return fail("unterminated string");
-      char c = *p;
-      if (c == '"') {
+      if (*p == '"') {
         view = std::string_view(start, static_cast<std::size_t>(p - start));
         ++p;
         return true;
       }
-      if (c != '\\') return fail("control character in string");
+      if (*p != '\\') return fail("control character in string");
       escaped = true;
-      if (end - p < 2) return fail("unterminated string");
-      char e = p[1];
-      switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-      case 'b':
-      case 'f':
-      case 'n':
-      case 'r':
-      case 't': p += 2; break;
-      case 'u': {
-        if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) {
-          return fail("invalid \\u escape");
-        }
-        unsigned cp = hex_value(p[2]) << 12 | hex_value(p[3]) << 8 | hex_value(p[4]) << 4 | hex_value(p[5]);
-        if (cp >= 0xD800 && cp <= 0xDFFF) out.needs_dom = true;  // surrogate rules: RapidJSON decides
-        p += 6;
-        break;
+      if (!escape()) return false;
+      skip_plain();
+    }
+  }
+
+  // p at a backslash in a string: moves p past the escape.
+  bool escape()
+  {
+    if (end - p < 2) return fail("unterminated string");
+    switch (p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't': p += 2; return true;
+    case 'u': {
+      if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) {
+        return fail("invalid \\u escape");
       }
-      default: return fail("invalid escape in string");
-      }
+      unsigned cp = hex_value(p[2]) << 12 | hex_value(p[3]) << 8 | hex_value(p[4]) << 4 | hex_value(p[5]);
+      if (cp >= 0xD800 && cp <= 0xDFFF) out.needs_dom = true;  // surrogate rules: RapidJSON decides
+      p += 6;
+      return true;
+    }
+    default: return fail("invalid escape in string");
     }
   }
 
@@ -168,122 +187,200 @@ struct Scanner {
     return true;
   }
 
-  bool run()
+  // p at a value (blanks before it skipped): validates it and leaves p just past it. `outer`: the
+  // containers around it, for the nesting limit.
+  bool value(std::size_t outer)
   {
-    // Iterative with an explicit stack of max_json_depth, the limit the RapidJSON parse has too.
-    skip_ws();
-    if (p >= end || *p != '{') return fail("a message must be a JSON object");
-    Field pending = Field::none;
-    enum { value, after_value } state = value;
+    if (p < end && *p != '{' && *p != '[') return scalar(*p);
+    return container(outer);
+  }
+
+  // A value that may be an object or an array. Iterative, with an explicit stack.
+  bool container(std::size_t outer)
+  {
+    Nesting stack(outer);
     for (;;) {
-      if (state == value) {
+      if (p >= end) return fail("unexpected end of line");
+      const char c = *p;
+      if (c == '{' || c == '[') {
+        if (!stack.push(c == '{' ? 'o' : 'a')) return fail(kNestedTooDeep);
+        ++p;
         skip_ws();
-        if (p >= end) return fail("unexpected end of line");
-        char c = *p;
-        if (pending == Field::type && c != '"') type_seen = true;  // a non-string "type" still counts
-        if (pending == Field::subtype && c != '"') subtype_seen = true;
-        if (c == '{' || c == '[') {
-          if (!stack.push(c == '{' ? 'o' : 'a')) return fail(kNestedTooDeep);
-          ++p;
-          skip_ws();
-          if (p < end && *p == (c == '{' ? '}' : ']')) {
-            ++p;
-            stack.pop();
-            state = after_value;
-            pending = Field::none;
-            continue;
-          }
-          if (c == '{' && !key(pending)) return false;
-          if (c == '[') pending = Field::none;
+        if (p >= end || *p != (c == '{' ? '}' : ']')) {
+          if (c == '{' && !member_name()) return false;
           continue;  // a value follows
         }
-        Field field = pending;
-        pending = Field::none;
-        if (c == '"') {
-          std::string_view s;
-          bool escaped;
-          if (!string(s, escaped)) return false;
-          if (field != Field::none) {
-            // With duplicate names the first one counts, as in RapidJSON's FindMember.
-            bool &seen = field == Field::type ? type_seen : subtype_seen;
-            if (escaped) {
-              out.needs_dom = true;
-            } else if (!seen) {
-              (field == Field::type ? out.type : out.subtype) = s;
-            }
-            seen = true;
-          }
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-          if (!number()) return false;
-        } else if (c == 't') {
-          if (!literal("true", 4)) return false;
-        } else if (c == 'f') {
-          if (!literal("false", 5)) return false;
-        } else if (c == 'n') {
-          if (!literal("null", 4)) return false;
-        } else {
-          return fail("invalid value");
-        }
-        state = after_value;
-        continue;
-      }
-      // after_value
-      skip_ws();
-      if (stack.empty()) {
-        if (p != end) return fail("unexpected data after the object");
-        out.ok = true;
-        return true;
-      }
-      if (p >= end) return fail("unexpected end of line");
-      char c = *p;
-      if (c == ',') {
-        ++p;
-        if (stack.top() == 'o') {
-          skip_ws();
-          if (!key(pending)) return false;
-        }
-        state = value;
-      } else if ((c == '}' && stack.top() == 'o') || (c == ']' && stack.top() == 'a')) {
         ++p;
         stack.pop();
-      } else {
-        return fail(stack.top() == 'o' ? "expected ',' or '}'" : "expected ',' or ']'");
+      } else if (!scalar(c)) {
+        return false;
       }
+      if (!after_value(stack)) return false;
+      if (stack.empty()) return true;
     }
   }
 
-  // p at a member name (after whitespace); leaves p after the ':'.
-  bool key(Field &pending)
+  bool scalar(char c)
   {
-    if (p >= end || *p != '"') return fail("expected a member name");
-    std::string_view name;
-    bool escaped;
-    if (!string(name, escaped)) return false;
-    skip_ws();
-    if (p >= end || *p != ':') return fail("expected ':'");
-    ++p;
-    pending = Field::none;
-    // Top-level members only: the stack holds just the outer object.
-    if (stack.depth() == 1) {
-      if (name == "type") pending = Field::type;
-      if (name == "subtype") pending = Field::subtype;
-      if (escaped) out.needs_dom = true;  // an escaped name could still mean "type"
+    if (c == '"') {
+      std::string_view s;
+      bool escaped;
+      return string(s, escaped);
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return number();
+    if (c == 't') return literal("true", 4);
+    if (c == 'f') return literal("false", 5);
+    if (c == 'n') return literal("null", 4);
+    return fail("invalid value");
+  }
+
+  // After a value inside `stack`: closes the containers that end here and moves p to the next
+  // element (past its member name in an object), or, once nothing is open, stays right after the
+  // last closing bracket.
+  bool after_value(Nesting &stack)
+  {
+    while (!stack.empty()) {
+      skip_ws();
+      if (p >= end) return fail("unexpected end of line");
+      const char c = *p;
+      if (c == ',') {
+        ++p;
+        skip_ws();
+        return stack.top() == 'o' ? member_name() : true;
+      }
+      if (c != (stack.top() == 'o' ? '}' : ']'))
+        return fail(stack.top() == 'o' ? "expected ',' or '}'" : "expected ',' or ']'");
+      ++p;
+      stack.pop();
     }
     return true;
   }
 
-  Nesting stack;
+  // p at a member name (after blanks); leaves p at its value (after the ':' and blanks).
+  bool member_name(std::string_view &name, bool &escaped)
+  {
+    if (p >= end || *p != '"') return fail("expected a member name");
+    if (!string(name, escaped)) return false;
+    skip_ws();
+    if (p >= end || *p != ':') return fail("expected ':'");
+    ++p;
+    skip_ws();
+    return true;
+  }
+  bool member_name()
+  {
+    std::string_view name;
+    bool escaped;
+    return member_name(name, escaped);
+  }
+
+  // p after an object's '{' (`first`) or after one of its members: true with p at the next member's
+  // name; false past the object's '}', or on an error (out.error set).
+  bool next_member(bool first)
+  {
+    skip_ws();
+    if (p < end && *p == '}') {
+      ++p;
+      return false;
+    }
+    if (first) return true;
+    if (p >= end) return fail("unexpected end of line");
+    if (*p != ',') return fail("expected ',' or '}'");
+    ++p;
+    skip_ws();
+    return true;
+  }
+};
+
+enum class Field { none, type, subtype };
+
+// A whole line: one object, noting its top-level "type" and "subtype".
+struct LineScanner : Lexer {
+  bool run()
+  {
+    skip_ws();
+    if (p >= end || *p != '{') return fail("a message must be a JSON object");
+    ++p;
+    for (bool first = true; next_member(first); first = false) {
+      std::string_view name;
+      bool escaped;
+      if (!member_name(name, escaped)) return false;
+      if (escaped) out.needs_dom = true;  // an escaped name could still mean "type"
+      if (!member_value(name == "type" ? Field::type : name == "subtype" ? Field::subtype : Field::none)) return false;
+    }
+    if (out.error) return false;
+    skip_ws();
+    if (p != end) return fail("unexpected data after the object");
+    out.ok = true;
+    return true;
+  }
+
+  // The value of a top-level member; a "type" or "subtype" string is noted.
+  bool member_value(Field field)
+  {
+    if (field == Field::none) return value(1);
+    bool &seen = field == Field::type ? type_seen : subtype_seen;
+    if (p >= end || *p != '"') {
+      seen = true;  // a non-string "type" still counts: with duplicate names the first one does
+      return value(1);
+    }
+    std::string_view s;
+    bool escaped;
+    if (!string(s, escaped)) return false;
+    if (escaped) {
+      out.needs_dom = true;
+    } else if (!seen) {
+      (field == Field::type ? out.type : out.subtype) = s;
+    }
+    seen = true;
+    return true;
+  }
+
   bool type_seen = false;
   bool subtype_seen = false;
+};
+
+// A member inside a line, by its path.
+struct MemberFinder : Lexer {
+  // p at an object (blanks before it allowed) inside `outer` containers: moves p to the value of
+  // its first member named `key`. False when there is none, when this is not an object, or when
+  // the text on the way is not JSON.
+  bool enter(std::string_view key, std::size_t outer)
+  {
+    skip_ws();
+    if (p >= end || *p != '{' || outer + 1 > max_json_depth) return false;
+    ++p;
+    for (bool first = true; next_member(first); first = false) {
+      std::string_view name;
+      bool escaped;
+      if (!member_name(name, escaped)) return false;
+      if (name == key) return true;
+      if (!value(outer + 1)) return false;
+    }
+    return false;
+  }
 };
 
 }  // namespace
 
 JsonScan scan_json_object(const char *data, std::size_t size) noexcept
 {
-  Scanner s{data, data, data + size, {}, {}};
+  LineScanner s{{data, data, data + size, {}}};
   s.run();
   return s.out;
+}
+
+std::optional<std::string_view> json_member_span(std::string_view json,
+                                                 std::initializer_list<std::string_view> path) noexcept
+{
+  MemberFinder f{{json.data(), json.data(), json.data() + json.size(), {}}};
+  std::size_t outer = 0;
+  for (std::string_view key : path)
+    if (!f.enter(key, outer++)) return std::nullopt;
+  if (outer == 0) return json;
+  const char *start = f.p;
+  if (!f.value(outer)) return std::nullopt;
+  return std::string_view(start, static_cast<std::size_t>(f.p - start));
 }
 
 }  // namespace ccbridge::detail

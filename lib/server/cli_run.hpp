@@ -30,7 +30,18 @@ struct CliEvent {
 /// Turns a CLI message into its frame on the I/O thread that read it, while the line is still in
 /// that core's cache (and is freed by the thread that allocated it). Returns false to hand the
 /// message to the server thread instead. Must not touch profile state: it runs on an I/O thread.
+/// The line has been read once already, by the validating scan of Message::parse; a premap that
+/// forwards a part of it finds that part with json_member_span (protocol/json_scan.hpp), never
+/// with a DOM, and leaves invalid lines (the reason is in line_error()) to the server thread.
 using Premap = std::function<bool(const Message &m, std::string &frame)>;
+
+/// A Premap: every usable line as written; invalid lines go to the server thread.
+inline bool verbatim_frame(const Message &m, std::string &frame)
+{
+  if (m.is(MessageType::invalid_line)) return false;
+  frame.assign(m.raw());
+  return true;
+}
 
 /// The CliEvent for one message read from the CLI: pre-mapped when `premap` takes it.
 inline CliEvent message_event(const Message &m, const Premap &premap)

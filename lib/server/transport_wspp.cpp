@@ -382,6 +382,11 @@ struct Transport::Impl {
   std::size_t pending_upgrades = 0;
 
   void setup(WsServer &s, std::size_t listener);
+  void configure(WsServer &s);
+  void on_http(WsServer &s, std::size_t listener, websocketpp::connection_hdl hdl);
+  bool on_validate(WsServer &s, std::size_t listener, websocketpp::connection_hdl hdl);
+  void on_open(WsServer &s, websocketpp::connection_hdl hdl);
+  void on_gone(WsServer &s, websocketpp::connection_hdl hdl);
   // Gives an accepted upgrade's slot back, once: when it opens (then conns counts it) or fails.
   // websocketpp marks a failed connection closed before the fail handler runs, so its state
   // cannot tell whether the slot is still held.
@@ -393,7 +398,69 @@ struct Transport::Impl {
   }
 };
 
+namespace {
+
+// A request answered at once with a JSON body (an HTTP refusal, or an upgrade refused with this
+// status instead of 101).
+void answer_json(const ConnPtr &con, websocketpp::http::status_code::value status, const std::string &body)
+{
+  con->set_status(status);
+  con->replace_header("Content-Type", "application/json");
+  con->set_body(body);
+}
+
+// Sends a deferred HTTP answer on the connection, if it is still there.
+void send_http_response(const std::weak_ptr<WsServer::connection_type> &weak, HttpResponse r)
+{
+  auto c = weak.lock();
+  if (!c) return;
+  c->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
+  if (!r.content_type.empty()) c->replace_header("Content-Type", r.content_type);
+  for (const auto &h : r.headers) {
+    // Never let a value (e.g. a reflected Origin) add lines to the response.
+    if (h.second.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) continue;
+    c->replace_header(h.first, h.second);
+  }
+  c->set_body(std::move(r.body));
+  std::error_code ec;
+  c->send_http_response(ec);
+}
+
+// A text message from a client, or a close for any other kind.
+void on_message(WsServer &s, websocketpp::connection_hdl hdl, WsServer::message_ptr msg)
+{
+  ConnPtr con = s.get_con_from_hdl(hdl);
+  auto impl = con->impl;
+  if (!impl || !impl->handler || !impl->is_open()) return;
+  impl->last_activity_ = std::chrono::steady_clock::now();
+  if (msg->get_opcode() != websocketpp::frame::opcode::text) {
+    impl->close(close_code::unsupported_data, "binary messages are not supported; send JSON text");
+    return;
+  }
+  impl->receive(msg->get_payload());
+}
+
+}  // namespace
+
 void Transport::Impl::setup(WsServer &s, std::size_t listener)
+{
+  configure(s);
+  WsServer *sp = &s;
+  s.set_http_handler([this, sp, listener](websocketpp::connection_hdl hdl) { on_http(*sp, listener, hdl); });
+  s.set_validate_handler(
+      [this, sp, listener](websocketpp::connection_hdl hdl) { return on_validate(*sp, listener, hdl); });
+  s.set_open_handler([this, sp](websocketpp::connection_hdl hdl) { on_open(*sp, hdl); });
+  s.set_message_handler(
+      [sp](websocketpp::connection_hdl hdl, WsServer::message_ptr msg) { on_message(*sp, hdl, msg); });
+  // Every WebSocket connection and refused upgrade ends here once: by the close handler, or by the
+  // fail handler (also an accepted upgrade whose 101 could not be written: a reset, the timeout).
+  auto gone = [this, sp](websocketpp::connection_hdl hdl) { on_gone(*sp, hdl); };
+  s.set_close_handler(gone);
+  s.set_fail_handler(gone);
+}
+
+// Logging off, the limits, and TCP_NODELAY on every accepted socket.
+void Transport::Impl::configure(WsServer &s)
 {
   s.clear_access_channels(websocketpp::log::alevel::all);
   s.clear_error_channels(websocketpp::log::elevel::all);
@@ -410,123 +477,94 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
     ConnPtr con = sp->get_con_from_hdl(hdl, ec);
     if (!ec) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
   });
+}
 
-  s.set_http_handler([this, sp, listener](websocketpp::connection_hdl hdl) {
-    ConnPtr con = sp->get_con_from_hdl(hdl);
-    if (const char *why = refusal(con->get_request())) {
-      con->set_status(websocketpp::http::status_code::bad_request);
-      con->replace_header("Content-Type", "application/json");
-      con->set_body(why);
-      return;
-    }
-    HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
-    con->defer_http_response();
-    auto answered = std::make_shared<bool>(false);
-    std::weak_ptr<WsServer::connection_type> weak = con;
-    handler.http(listener, req, [weak, answered](HttpResponse r) {
-      if (*answered) return;
-      *answered = true;
-      auto c = weak.lock();
-      if (!c) return;
-      c->set_status(static_cast<websocketpp::http::status_code::value>(r.status));
-      if (!r.content_type.empty()) c->replace_header("Content-Type", r.content_type);
-      for (const auto &h : r.headers) {
-        // Never let a value (e.g. a reflected Origin) add lines to the response.
-        if (h.second.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) continue;
-        c->replace_header(h.first, h.second);
-      }
-      c->set_body(std::move(r.body));
-      std::error_code ec;
-      c->send_http_response(ec);
-    });
+// A plain HTTP request: refused here, or handed to the server, whose answer may come later.
+void Transport::Impl::on_http(WsServer &s, std::size_t listener, websocketpp::connection_hdl hdl)
+{
+  ConnPtr con = s.get_con_from_hdl(hdl);
+  if (const char *why = refusal(con->get_request()))
+    return answer_json(con, websocketpp::http::status_code::bad_request, why);
+  HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
+  con->defer_http_response();
+  auto answered = std::make_shared<bool>(false);
+  std::weak_ptr<WsServer::connection_type> weak = con;
+  handler.http(listener, req, [weak, answered](HttpResponse r) {
+    if (*answered) return;
+    *answered = true;
+    send_http_response(weak, std::move(r));
   });
+}
 
-  s.set_validate_handler([this, sp, listener](websocketpp::connection_hdl hdl) {
-    ConnPtr con = sp->get_con_from_hdl(hdl);
-    // RFC 6455 only. websocketpp also speaks the pre-RFC drafts hixie-76 (version 0) and
-    // hybi-07/08; on hixie-76 the prepared frames (wire_message) are the wrong framing and its
-    // messages escape the message size limit. RFC 6455 4.2.2: refuse, naming the version we speak.
-    if (con->get_request_header("Sec-WebSocket-Version") != "13") {
-      con->set_status(websocketpp::http::status_code::upgrade_required);
-      con->replace_header("Sec-WebSocket-Version", "13");
-      con->replace_header("Content-Type", "application/json");
-      con->set_body(R"({"error":"unsupported WebSocket version; this server speaks RFC 6455, version 13"})");
-      return false;
-    }
-    if (const char *why = refusal(con->get_request())) {
-      con->set_status(websocketpp::http::status_code::bad_request);
-      con->replace_header("Content-Type", "application/json");
-      con->set_body(why);
-      return false;
-    }
-    HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
-    if (conns.size() + pending_upgrades >= limits.max_connections) {
-      con->set_status(websocketpp::http::status_code::service_unavailable);
-      con->replace_header("Content-Type", "application/json");
-      con->set_body(R"({"error":"too many connections"})");
-      return false;
-    }
-    WsAccept acc = handler.upgrade(listener, req);
-    if (acc.reject_status) {
-      con->set_status(static_cast<websocketpp::http::status_code::value>(acc.reject_status));
-      con->replace_header("Content-Type", "application/json");
-      con->set_body(acc.reject_body);
-      return false;
-    }
-    con->holds_slot = true;
-    ++pending_upgrades;
-    con->accept = std::move(acc);
-    con->request = std::move(req);
-    return true;
-  });
+// A WebSocket upgrade: true accepts it (it then holds a connection slot until it opens or fails).
+bool Transport::Impl::on_validate(WsServer &s, std::size_t listener, websocketpp::connection_hdl hdl)
+{
+  using status = websocketpp::http::status_code::value;
+  ConnPtr con = s.get_con_from_hdl(hdl);
+  // RFC 6455 only. websocketpp also speaks the pre-RFC drafts hixie-76 (version 0) and
+  // hybi-07/08; on hixie-76 the prepared frames (wire_message) are the wrong framing and its
+  // messages escape the message size limit. RFC 6455 4.2.2: refuse, naming the version we speak.
+  if (con->get_request_header("Sec-WebSocket-Version") != "13") {
+    con->set_status(websocketpp::http::status_code::upgrade_required);
+    con->replace_header("Sec-WebSocket-Version", "13");
+    con->replace_header("Content-Type", "application/json");
+    con->set_body(R"({"error":"unsupported WebSocket version; this server speaks RFC 6455, version 13"})");
+    return false;
+  }
+  if (const char *why = refusal(con->get_request())) {
+    answer_json(con, websocketpp::http::status_code::bad_request, why);
+    return false;
+  }
+  HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
+  if (conns.size() + pending_upgrades >= limits.max_connections) {
+    answer_json(con, websocketpp::http::status_code::service_unavailable, R"({"error":"too many connections"})");
+    return false;
+  }
+  WsAccept acc = handler.upgrade(listener, req);
+  if (acc.reject_status) {
+    answer_json(con, static_cast<status>(acc.reject_status), acc.reject_body);
+    return false;
+  }
+  con->holds_slot = true;
+  ++pending_upgrades;
+  con->accept = std::move(acc);
+  con->request = std::move(req);
+  return true;
+}
 
-  s.set_open_handler([this, sp](websocketpp::connection_hdl hdl) {
-    ConnPtr con = sp->get_con_from_hdl(hdl);
-    release_slot(*con);
-    auto impl = std::make_shared<ConnImpl>(*sp, con, std::move(con->request));
-    impl->self_ = impl;
-    con->impl = impl;
-    conns.insert(impl);
-    impl->watch_idle(limits.idle_timeout);
-    impl->set_rate(limits.messages_per_second);
-    if (con->accept.close_code) {
-      impl->close(con->accept.close_code, con->accept.close_reason);
-      return;
-    }
-    impl->handler = con->accept.factory(*impl);
-    con->accept.factory = nullptr;
-    if (impl->handler) impl->handler->on_open();
-  });
+// An accepted upgrade is open: its ConnImpl is made and its profile handler created.
+void Transport::Impl::on_open(WsServer &s, websocketpp::connection_hdl hdl)
+{
+  ConnPtr con = s.get_con_from_hdl(hdl);
+  release_slot(*con);
+  auto impl = std::make_shared<ConnImpl>(s, con, std::move(con->request));
+  impl->self_ = impl;
+  con->impl = impl;
+  conns.insert(impl);
+  impl->watch_idle(limits.idle_timeout);
+  impl->set_rate(limits.messages_per_second);
+  if (con->accept.close_code) {
+    impl->close(con->accept.close_code, con->accept.close_reason);
+    return;
+  }
+  impl->handler = con->accept.factory(*impl);
+  con->accept.factory = nullptr;
+  if (impl->handler) impl->handler->on_open();
+}
 
-  s.set_message_handler([sp](websocketpp::connection_hdl hdl, WsServer::message_ptr msg) {
-    ConnPtr con = sp->get_con_from_hdl(hdl);
-    auto impl = con->impl;
-    if (!impl || !impl->handler || !impl->is_open()) return;
-    impl->last_activity_ = std::chrono::steady_clock::now();
-    if (msg->get_opcode() != websocketpp::frame::opcode::text) {
-      impl->close(close_code::unsupported_data, "binary messages are not supported; send JSON text");
-      return;
-    }
-    impl->receive(msg->get_payload());
-  });
-
-  // Every WebSocket connection and refused upgrade ends here once: by the close handler, or by the
-  // fail handler (also an accepted upgrade whose 101 could not be written: a reset, the timeout).
-  auto gone = [this, sp](websocketpp::connection_hdl hdl) {
-    ConnPtr con = sp->get_con_from_hdl(hdl);
-    release_slot(*con);
-    auto impl = con->impl;
-    if (!impl) return;
-    impl->open_ = false;
-    if (impl->idle_timer_) impl->idle_timer_->cancel();
-    impl->stop_rate();
-    con->impl.reset();
-    conns.erase(impl);
-    std::uint16_t code = con->get_remote_close_code();
-    if (auto h = std::move(impl->handler)) h->on_close(code);
-  };
-  s.set_close_handler(gone);
-  s.set_fail_handler(gone);
+void Transport::Impl::on_gone(WsServer &s, websocketpp::connection_hdl hdl)
+{
+  ConnPtr con = s.get_con_from_hdl(hdl);
+  release_slot(*con);
+  auto impl = con->impl;
+  if (!impl) return;
+  impl->open_ = false;
+  if (impl->idle_timer_) impl->idle_timer_->cancel();
+  impl->stop_rate();
+  con->impl.reset();
+  conns.erase(impl);
+  std::uint16_t code = con->get_remote_close_code();
+  if (auto h = std::move(impl->handler)) h->on_close(code);
 }
 
 Transport::Transport(asio::io_context &ioc, TransportHandler &handler, TransportLimits limits)

@@ -21,7 +21,6 @@
 
 #include "detail/json.hpp"
 #include "protocol/json_scan.hpp"
-#include "server/json_span.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/message.hpp>
@@ -115,7 +114,7 @@ void check_cli_line(const Text &t)
     CCB_FUZZ_CHECK(refused_as_too_deep(m.line_error().description), m.line_error().description);
     return;
   }
-  auto span = ccbridge::detail::server::json_member_span(line, {"v"});
+  auto span = ccbridge::detail::json_member_span(line, {"v"});
   CCB_FUZZ_CHECK(span && *span == t.json, line);
   CCB_FUZZ_CHECK(m.json()["v"].dump() == ccbridge::parse_json(t.json).dump(), line);
 }

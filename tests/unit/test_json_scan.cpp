@@ -1,10 +1,13 @@
 // The validating scanner must agree with RapidJSON on what is a valid JSON object, and on the
 // top-level "type"/"subtype", for every input: checked on hand-picked edge cases and on a large
-// deterministic set of mutations of the real transcripts' lines.
+// deterministic set of mutations of the real transcripts' lines. json_member_span, the other
+// entry point of the same reader, must find the bytes the DOM finds, and only in JSON.
 #include "deep_json.hpp"
 #include "detail/json.hpp"
 #include "protocol/json_scan.hpp"
 
+#include <ccbridge/error.hpp>
+#include <ccbridge/json.hpp>
 #include <ccbridge/message.hpp>
 
 #include <doctest/doctest.h>
@@ -12,11 +15,13 @@
 #include <dirent.h>
 
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+using ccbridge::detail::json_member_span;
 using ccbridge::detail::scan_json_object;
 
 namespace {
@@ -157,4 +162,139 @@ TEST_CASE("json scan: agrees with RapidJSON on every transcript line and 200,000
   // The mutations must exercise both sides.
   CHECK(accepted > total / 20);
   CHECK(accepted < total - total / 20);
+}
+
+TEST_CASE("json span: members, nesting, strings with braces and escapes, missing keys")
+{
+  std::string j = R"({"a":1, "s":"x}\"{[", "m" : {"k":[1,{"z":"]"}], "t":true} , "n":null})";
+  CHECK(json_member_span(j, {"a"}) == std::optional<std::string_view>("1"));
+  CHECK(json_member_span(j, {"s"}) == std::optional<std::string_view>(R"("x}\"{[")"));
+  CHECK(json_member_span(j, {"m", "k"}) == std::optional<std::string_view>(R"([1,{"z":"]"}])"));
+  CHECK(json_member_span(j, {"m", "t"}) == std::optional<std::string_view>("true"));
+  CHECK(json_member_span(j, {"n"}) == std::optional<std::string_view>("null"));
+  CHECK_FALSE(json_member_span(j, {"missing"}));
+  CHECK_FALSE(json_member_span(j, {"a", "b"}));  // 1 is not an object
+  // A later member of the outer object is not a member of the inner one.
+  CHECK_FALSE(json_member_span(j, {"m", "n"}));
+  CHECK_FALSE(json_member_span(R"({"m":{"q":{"k":1}},"k":2})", {"m", "k"}));
+  CHECK(json_member_span(R"({"m":{"q":{"k":1}},"k":2})", {"m", "q", "k"}) == std::optional<std::string_view>("1"));
+  CHECK_FALSE(json_member_span("[1,2]", {"a"}));
+  CHECK_FALSE(json_member_span("{}", {"a"}));
+}
+
+TEST_CASE("json span: message.content of every transcript line equals the DOM's")
+{
+  std::string dir = std::string(CCB_FIXTURES_DIR) + "/transcripts";
+  DIR *d = opendir(dir.c_str());
+  REQUIRE(d);
+  int checked = 0;
+  while (auto *e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() < 6 || name.compare(name.size() - 6, 6, ".jsonl") != 0) continue;
+    std::ifstream in(dir + "/" + name);
+    std::string line;
+    while (std::getline(in, line)) {
+      ccbridge::JsonView v;
+      try {
+        v = ccbridge::parse_json(line);
+      } catch (const ccbridge::Error &) {
+        continue;
+      }
+      if (!v.is_object()) continue;
+      auto span = json_member_span(line, {"message", "content"});
+      ccbridge::JsonView dom = v["message"]["content"];
+      REQUIRE(span.has_value() == dom.exists());
+      if (span) {
+        CHECK(ccbridge::parse_json(*span).dump() == dom.dump());
+        ++checked;
+      }
+    }
+  }
+  closedir(d);
+  CHECK(checked > 100);
+}
+
+TEST_CASE("json span: blanks around a member are not part of it, an empty path gives the text")
+{
+  std::string j = " { \"a\" :  1 ,\t\"b\"\n:\r[ 1 , 2 ]  , \"c\" : { \"d\" : \"x\" } } ";
+  CHECK(json_member_span(j, {"a"}) == std::optional<std::string_view>("1"));
+  CHECK(json_member_span(j, {"b"}) == std::optional<std::string_view>("[ 1 , 2 ]"));
+  CHECK(json_member_span(j, {"c", "d"}) == std::optional<std::string_view>("\"x\""));
+  CHECK(json_member_span(j, {}) == std::optional<std::string_view>(j));
+  // Names are compared as written, and the first of two equal names counts (as RapidJSON's FindMember).
+  CHECK_FALSE(json_member_span(R"({"\u0061":1})", {"a"}));
+  CHECK(json_member_span(R"({"a":1,"a":2})", {"a"}) == std::optional<std::string_view>("1"));
+}
+
+TEST_CASE("json span: text that is not JSON on the way to the member gives nothing")
+{
+  // Most of these once gave the bytes of "b": the finder trusted its input.
+  const char *bad[] = {
+      R"({"a":tru,"b":1})",
+      R"({"a":1 "b":2})",
+      R"({"a":[1,2},"b":1})",
+      R"({"a":{]},"b":1})",
+      R"({"a":01,"b":1})",
+      R"({"a":"x\q","b":1})",
+      R"({"a" 1,"b":1})",
+      R"({a:1,"b":1})",
+      R"({"a":1,,"b":1})",
+      R"({"a":[1,],"b":1})",
+      R"({"a":-,"b":1})",
+      R"({"b":tru})",
+      "{\"a\":\"tab\there\",\"b\":1}",
+      R"({"b":"unterminated})",
+      R"({"b":[1,2)",
+      R"({"b":{"c":1)",
+  };
+  for (const char *j : bad) {
+    INFO(j);
+    CHECK_FALSE(json_member_span(j, {"b"}));
+  }
+  // What comes after the member is not walked, and not judged.
+  CHECK(json_member_span(R"({"b":1,"c":tru)", {"b"}) == std::optional<std::string_view>("1"));
+}
+
+TEST_CASE("json span: 512 levels of nesting, counting the path's own, pass, 513 give nothing")
+{
+  for (auto nested : {ccb_test::nested_arrays, ccb_test::nested_mixed}) {
+    std::string ok = "{\"type\":\"t\",\"v\":" + nested(511) + "}";
+    CHECK(json_member_span(ok, {"v"}) == std::optional<std::string_view>(nested(511)));
+    CHECK_FALSE(json_member_span("{\"type\":\"t\",\"v\":" + nested(512) + "}", {"v"}));
+    // The same depth on the way to another member.
+    CHECK(json_member_span("{\"v\":" + nested(511) + ",\"w\":1}", {"w"}) == std::optional<std::string_view>("1"));
+    CHECK_FALSE(json_member_span("{\"v\":" + nested(512) + ",\"w\":1}", {"w"}));
+    // Two levels of path: the value may nest 510 more.
+    CHECK(json_member_span("{\"m\":{\"v\":" + nested(510) + "}}", {"m", "v"}) ==
+          std::optional<std::string_view>(nested(510)));
+    CHECK_FALSE(json_member_span("{\"m\":{\"v\":" + nested(511) + "}}", {"m", "v"}));
+  }
+  std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + ",\"b\":1}";
+  CHECK_FALSE(json_member_span(deep, {"b"}));
+}
+
+TEST_CASE("json span: on every transcript line and 20,000 mutations, a span found is the DOM's member")
+{
+  auto lines = transcript_lines();
+  std::mt19937 rng(777);
+  std::size_t found = 0;
+  for (int round = 0; round < 20000 + static_cast<int>(lines.size()); ++round) {
+    std::string l = lines[static_cast<std::size_t>(round) % lines.size()];
+    if (round >= static_cast<int>(lines.size())) {
+      std::size_t pos = rng() % l.size();
+      l[pos] = "{}[]\":,\\ 0e-tn"[rng() % 15];
+    }
+    INFO("line: " << l.substr(0, 300));
+    auto span = json_member_span(l, {"message", "content"});
+    if (!span) continue;
+    // The span is a JSON value (as the scanner judges it: a number such as 1e999 is RapidJSON's
+    // call), and where the whole line is valid, it is the DOM's member.
+    std::string wrapped = "{\"v\":" + std::string(*span) + "}";
+    REQUIRE(scan_json_object(wrapped.c_str(), wrapped.size()).ok);
+    if (rapidjson_verdict(l).ok) {
+      CHECK(ccbridge::parse_json(*span).dump() == ccbridge::parse_json(l)["message"]["content"].dump());
+      ++found;
+    }
+  }
+  CHECK(found > 1000);
 }

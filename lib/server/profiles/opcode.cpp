@@ -33,7 +33,7 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
 {
   for (auto &ev : batch) {
     switch (ev.kind) {
-    case CliEvent::Kind::message: {  // an invalid line (the premap below forwards every other)
+    case CliEvent::Kind::message: {  // an invalid line (the premap, verbatim_frame, forwards every other)
       // Why, in the core's words: not JSON, not UTF-8, a NUL byte, or over the line limit.
       std::string_view why = ev.msg.line_error().description;
       constexpr std::string_view kDropped = "; it was dropped";
@@ -84,94 +84,146 @@ void publish_batch(Context &ctx, Run &run, OpcodeRun &st, std::vector<CliEvent> 
   }
 }
 
-void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
+// A POST /claude/execute body, checked and turned into the run's options.
+struct ExecuteRequest {
+  std::string prompt, project, session_type, cwd;
+  Options opts;
+};
+
+constexpr const char *kBodyShape =
+    "the body must be a JSON object: {project_path, prompt, model, session_type, session_id}";
+
+void client_error(Context &ctx, const HttpReply &reply, int status, const std::string &msg)
 {
-  auto bad = [&](int status, std::string msg) {
-    ++ctx.metrics.client_errors;
-    reply(HttpResponse::json(status, error_body(msg)));
-  };
+  ++ctx.metrics.client_errors;
+  reply(HttpResponse::json(status, error_body(msg)));
+}
+
+// The optional fields of the body with a wrong type or shape: the reason, or "" when they are fine.
+std::string optional_fields_error(const JsonView &body)
+{
+  JsonView model = body["model"], type = body["session_type"], sid = body["session_id"];
+  if (model.exists() && !model.is_null() && !model.is_string()) return "'model' must be a string";
+  if (model.is_string() && !model.string_or().empty() && !Context::model_ok(model.string_or()))
+    return "'model' must be a model name such as \"claude-sonnet-4-5\" (letters, digits and ._-:/@[])";
+  if (type.exists() && !type.is_null() && !type.is_string())
+    return "'session_type' must be \"new\", \"continue\" or \"resume\"";
+  if (sid.exists() && !sid.is_null() && !sid.is_string()) return "'session_id' must be a string";
+  return {};
+}
+
+// session_type (new, continue, or resume with a session_id) onto the options: "" or the reason.
+std::string apply_session_type(const JsonView &body, ExecuteRequest &r)
+{
+  JsonView sid = body["session_id"];
+  r.session_type = std::string(body["session_type"].string_or("new"));
+  if (r.session_type == "continue") {
+    r.opts.continue_conversation = true;
+  } else if (r.session_type == "resume") {
+    if (!sid.is_string() || sid.string_or().empty()) return "'session_id' is required when session_type is \"resume\"";
+    if (!Context::session_id_ok(sid.string_or())) return "'session_id' must be a Claude Code session id (a UUID)";
+    r.opts.resume = std::string(sid.string_or());
+  } else if (r.session_type != "new") {
+    return "'session_type' must be \"new\", \"continue\" or \"resume\"";
+  }
+  return {};
+}
+
+// Reads the body into `r`: "" when it is usable, else the reason for a 400.
+std::string read_execute_body(Context &ctx, const std::string &text, ExecuteRequest &r)
+{
   JsonView body;
   try {
-    body = parse_json(req.body);
+    body = parse_json(text);
   } catch (const Error &e) {
-    return bad(400, "the body must be a JSON object: {project_path, prompt, model, session_type, session_id} (" +
-                        e.detail() + ")");
+    return std::string(kBodyShape) + " (" + e.detail() + ")";
   }
-  if (!body.is_object()) return bad(400, "the body must be a JSON object: {project_path, prompt, model, session_type, session_id}");
+  if (!body.is_object()) return kBodyShape;
   auto prompt = body["prompt"].string();
   auto project = body["project_path"].string();
-  if (!prompt || prompt->empty()) return bad(400, "'prompt' must be a non-empty string");
-  if (!project) return bad(400, "'project_path' must be a string (an absolute path)");
-  JsonView model = body["model"], type = body["session_type"], sid = body["session_id"];
-  if (model.exists() && !model.is_null() && !model.is_string()) return bad(400, "'model' must be a string");
-  if (model.is_string() && !model.string_or().empty() && !Context::model_ok(model.string_or()))
-    return bad(400, "'model' must be a model name such as \"claude-sonnet-4-5\" (letters, digits and ._-:/@[])");
-  if (type.exists() && !type.is_null() && !type.is_string()) return bad(400, "'session_type' must be \"new\", \"continue\" or \"resume\"");
-  if (sid.exists() && !sid.is_null() && !sid.is_string()) return bad(400, "'session_id' must be a string");
-  std::string session_type = std::string(type.string_or("new"));
+  if (!prompt || prompt->empty()) return "'prompt' must be a non-empty string";
+  if (!project) return "'project_path' must be a string (an absolute path)";
+  std::string why = optional_fields_error(body);
+  if (!why.empty()) return why;
+  r.prompt = std::string(*prompt);
+  r.project = std::string(*project);
+  r.opts = ctx.base_options();
+  JsonView model = body["model"];
+  if (model.is_string() && !model.string_or().empty()) r.opts.model = std::string(model.string_or());
+  return apply_session_type(body, r);
+}
 
-  Options opts = ctx.base_options();
-  if (model.is_string() && !model.string_or().empty()) opts.model = std::string(model.string_or());
-  if (session_type == "continue") {
-    opts.continue_conversation = true;
-  } else if (session_type == "resume") {
-    if (!sid.is_string() || sid.string_or().empty()) return bad(400, "'session_id' is required when session_type is \"resume\"");
-    if (!Context::session_id_ok(sid.string_or())) return bad(400, "'session_id' must be a Claude Code session id (a UUID)");
-    opts.resume = std::string(sid.string_or());
-  } else if (session_type != "new") {
-    return bad(400, "'session_type' must be \"new\", \"continue\" or \"resume\"");
+// project_path as the run's working directory. False when it is refused (and answered).
+bool resolve_project(Context &ctx, ExecuteRequest &r, const HttpReply &reply)
+{
+  std::string why;
+  if (ctx.resolve_cwd(r.project, r.cwd, r.opts.cwd_dir, why)) {
+    r.opts.cwd = r.cwd;
+    return true;
   }
-  std::string cwd, why;
-  if (!ctx.resolve_cwd(std::string(*project), cwd, opts.cwd_dir, why)) {
-    // The seed documents HTTP 500 "Failed to spawn Claude process" for an invalid project path.
-    bool outside = why.find("allowed roots") != std::string::npos;
-    ++ctx.metrics.client_errors;
-    reply(HttpResponse::json(outside ? 403 : 500, "{\"error\":\"Failed to spawn Claude process\",\"detail\":" +
-                                                      json_str("project_path: " + why) + "}"));
-    return;
-  }
-  opts.cwd = cwd;
+  // The seed documents HTTP 500 "Failed to spawn Claude process" for an invalid project path.
+  bool outside = why.find("allowed roots") != std::string::npos;
+  ++ctx.metrics.client_errors;
+  reply(HttpResponse::json(outside ? 403 : 500, "{\"error\":\"Failed to spawn Claude process\",\"detail\":" +
+                                                    json_str("project_path: " + why) + "}"));
+  return false;
+}
+
+// Starts the CLI of `run`, whose every usable line is forwarded verbatim. Throws Error.
+std::shared_ptr<CliRun> start_cli(Context &ctx, const std::shared_ptr<Run> &run, const std::shared_ptr<OpcodeRun> &st,
+                                  const ExecuteRequest &r)
+{
+  std::weak_ptr<Run> weak_run = run;
+  Context *c = &ctx;
+  return CliRun::start(
+      ctx, r.prompt, r.opts,
+      [c, weak_run, st](std::vector<CliEvent> &batch) {
+        if (auto live = weak_run.lock()) {
+          Run::Hold hold(live);  // the batch leaves as one write per client
+          publish_batch(*c, *live, *st, batch);
+        }
+      },
+      true, verbatim_frame);
+}
+
+void answer_spawn_failure(Context &ctx, const std::string &id, const Error &e, const HttpReply &reply)
+{
+  ctx.hub.forget(id);
+  ++ctx.metrics.spawn_failures;
+  ctx.log.warn("spawn_failed", {{"profile", kProfile}, {"error", e.what()}});
+  const char *what = e.code() == errc::cli_not_found ? "Claude binary not found" : "Failed to spawn Claude process";
+  reply(
+      HttpResponse::json(500, std::string("{\"error\":") + json_str(what) + ",\"detail\":" + json_str(e.what()) + "}"));
+}
+
+void execute(Context &ctx, const HttpRequest &req, const HttpReply &reply)
+{
+  ExecuteRequest r;
+  std::string why = read_execute_body(ctx, req.body, r);
+  if (!why.empty()) return client_error(ctx, reply, 400, why);
+  if (!resolve_project(ctx, r, reply)) return;
   if (!ctx.can_start_process()) {
     reply(HttpResponse::json(503, error_body("too many sessions are running (limit " +
                                              std::to_string(ctx.cfg.limits.max_sessions) + "); try again later")));
     return;
   }
-
   std::string id = Context::new_id();
   auto run = ctx.hub.create(id, kProfile);
   auto st = std::make_shared<OpcodeRun>();
   run->state = st;
-  std::weak_ptr<Run> weak_run = run;
-  Context *c = &ctx;
   try {
-    st->cli = CliRun::start(
-        ctx, std::string(*prompt), opts,
-        [c, weak_run, st](std::vector<CliEvent> &batch) {
-          if (auto r = weak_run.lock()) {
-            Run::Hold hold(r);  // the batch leaves as one write per client
-            publish_batch(*c, *r, *st, batch);
-          }
-        },
-        true,
-        // Every usable line is forwarded verbatim: copied into its frame on the I/O thread.
-        [](const Message &m, std::string &frame) {
-          if (m.is(MessageType::invalid_line)) return false;
-          frame.assign(m.raw());
-          return true;
-        });
+    st->cli = start_cli(ctx, run, st, r);
   } catch (const Error &e) {
-    ctx.hub.forget(id);
-    ++ctx.metrics.spawn_failures;
-    ctx.log.warn("spawn_failed", {{"profile", kProfile}, {"error", e.what()}});
-    const char *what = e.code() == errc::cli_not_found ? "Claude binary not found" : "Failed to spawn Claude process";
-    reply(HttpResponse::json(500, std::string("{\"error\":") + json_str(what) + ",\"detail\":" + json_str(e.what()) + "}"));
-    return;
+    return answer_spawn_failure(ctx, id, e, reply);
   }
   run->cancel = [st] {
     st->cancel_requested = true;
     if (st->cli) st->cli->cancel();
   };
-  ctx.log.info("run_start", {{"profile", kProfile}, {"session_id", id}, {"cwd", cwd}, {"type", session_type},
+  ctx.log.info("run_start", {{"profile", kProfile},
+                             {"session_id", id},
+                             {"cwd", r.cwd},
+                             {"type", r.session_type},
                              {"pid", std::to_string(st->cli->pid())}});
   reply(HttpResponse::json(200, "{\"session_id\":" + json_str(id) + ",\"status\":\"started\",\"websocket_url\":" +
                                     json_str("/ws/claude/" + id) + "}"));

@@ -2,7 +2,7 @@
 // shapes are the original's, so its clients read them unchanged.
 #include "server/profiles/sdk_ws_frames.hpp"
 
-#include "server/json_span.hpp"
+#include "protocol/json_scan.hpp"
 
 namespace ccbridge::detail::server::sdk_ws {
 

@@ -8,9 +8,9 @@
 // the shape the seed's JavaScript client reads; every other line goes verbatim. stderr lines
 // become {"error": line} frames, as in the original. One process per connection, killed when the
 // client goes; a second prompt on the same connection is refused instead of leaking a process.
+#include "protocol/json_scan.hpp"
 #include "server/cli_run.hpp"
 #include "server/context.hpp"
-#include "server/json_span.hpp"
 #include "server/profile.hpp"
 
 #include <ccbridge/error.hpp>
@@ -36,7 +36,6 @@ bool meta_ok(std::string_view m)
 // A CLI line as its frame (runs on the I/O thread, see Premap). Invalid lines send nothing.
 bool message_frame(const Message &m, std::string &frame)
 {
-  if (m.is(MessageType::invalid_line)) return false;
   if (m.is(MessageType::assistant)) {
     // The seed's client reads {"type":"message","content":[...]}: the inner message object.
     auto inner = json_member_span(m.raw(), {"message"});
@@ -45,8 +44,7 @@ bool message_frame(const Message &m, std::string &frame)
       return true;
     }
   }
-  frame.assign(m.raw());
-  return true;
+  return verbatim_frame(m, frame);
 }
 
 class TasksConnection final : public WsHandler, public std::enable_shared_from_this<TasksConnection> {
