@@ -7,6 +7,7 @@
 
 #include <asio/post.hpp>
 
+#include <atomic>
 #include <future>
 #include <utility>
 
@@ -21,9 +22,10 @@ struct Session::Impl {
   SessionOptions options;
   JsonView server_info;
   std::vector<Message> partial_turn;  // receive_response() progress kept across a timeout
-  bool closed = false;
-  bool input_ended = false;
-  bool closing_async = false;  // close_async() runs the ladder: nobody waits for it
+  // Atomic: close_async() may run in a message callback while the owner's thread sends.
+  std::atomic<bool> closed{false};
+  std::atomic<bool> input_ended{false};
+  std::atomic<bool> closing_async{false};  // close_async() runs the ladder: nobody waits for it
 
   Impl(std::shared_ptr<Stream::State> s, SessionOptions o)
       : state(s), stream(std::move(s)), options(std::move(o))
@@ -427,8 +429,7 @@ int Session::pid() const { return checked(impl_).stream.pid(); }
 void Session::end_input()
 {
   auto &impl = checked(impl_);
-  if (impl.input_ended || impl.closed) return;
-  impl.input_ended = true;
+  if (impl.closed || impl.input_ended.exchange(true)) return;
   impl.state->close_stdin();
 }
 

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -299,6 +300,32 @@ TEST_CASE("session async: close_async from inside a message callback reports onc
   CHECK(c.outcome.messages == 3);
   CHECK_THROWS_AS(s.send("after close"), Error);
   CHECK(s.close().ok());  // still idempotent, and now returns at once
+}
+
+TEST_CASE("session async: close_async in a message callback while the owner's thread keeps sending")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  Slot<RunOutcome> closed;
+  std::atomic<bool> asked{false};
+  Session s = Session::open(rt, fake_session("serve_turns"));
+  s.messages().on_message([&](const Message &m) {
+    if (m.is(MessageType::result) && !asked.exchange(true)) s.close_async([&](const RunOutcome &o) { closed.set(o); });
+  });
+  s.send("first");
+  // Sends succeed until close_async takes effect on the I/O thread, then throw closed (no race).
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    try {
+      s.send("more");
+    } catch (const Error &e) {
+      CHECK(e.code() == errc::closed);
+      break;
+    }
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::yield();
+  }
+  CHECK(closed.take().ok());
 }
 
 TEST_CASE("session async: after close_async, destroying or assigning over a Session does not wait for the CLI")
