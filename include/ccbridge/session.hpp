@@ -2,11 +2,15 @@
 // like the official ClaudeSDKClient), with the control protocol: interrupt, permission mode and
 // model changes, arbitrary control requests with timeouts, and permission callbacks.
 //
-// Threads: the Session's methods may be called from any thread except a ccbridge I/O thread
-// (they block until the CLI answers, or until the control timeout). Messages are consumed through
-// messages() by one consumer at a time (see Stream). Control frames never wait behind that queue,
-// so a caller that stops reading never blocks control requests or callbacks.
-// Lifetime: the destructor closes the session (see close()).
+// Threads: the blocking methods (open, close, interrupt, set_model, control, ...) may be called
+// from any thread except a ccbridge I/O thread (they block until the CLI answers, or until the
+// control timeout). Each has a non-blocking twin (open_async, close_async, interrupt_async, ...)
+// that returns at once, may be called from any thread, including a message callback, and reports
+// on the run's strand: the same I/O thread that delivers messages, so its callback must not block.
+// Messages are consumed through messages() by one consumer at a time (see Stream). Control frames
+// never wait behind that queue, so a caller that stops reading never blocks control requests or
+// callbacks.
+// Lifetime: the destructor closes the session (see close()); after close_async() it does not wait.
 #pragma once
 
 #include <ccbridge/error.hpp>
@@ -204,11 +208,28 @@ struct SessionOptions {
 
 class CCB_API Session {
 public:
+  /// open_async's result: exactly one of `error` and `session` is set.
+  using OpenCallback = std::function<void(std::optional<Error> error, std::optional<Session> session)>;
+  /// A control request's result: `error` is unset on success, and `response` is then the CLI's
+  /// response payload (missing when the CLI sent none).
+  using ControlCallback = std::function<void(std::optional<Error> error, JsonView response)>;
+
   /// Starts the CLI and, unless disabled, sends `initialize` and waits for the answer.
   /// Errors (Error): cli_not_found, cwd_not_found, spawn_failed, invalid_argument (e.g. a Tool
   /// with neither or both of handler and async_handler); timeout or process_failed if initialize
   /// gets no answer.
   static Session open(Runtime &runtime, SessionOptions options);
+
+  /// open() without blocking: checks the options, then returns at once; the spawn runs on the
+  /// run's strand and the `initialize` answer is awaited there. `done` runs exactly once, on a
+  /// ccbridge I/O thread (the run's strand once the run exists), with the open Session or with
+  /// the Error open() would have thrown, same code and message, including the checks of the
+  /// options (invalid_argument, cli_not_found): every error comes through `done`. A failed open
+  /// has ended and reaped its process before `done` runs. `done` must not block (it holds an I/O
+  /// thread), so the Session's blocking methods throw would_deadlock inside it; move the Session
+  /// to another thread, or use the *_async methods. Exceptions thrown by `done` are dropped.
+  /// Throws Error(invalid_argument) only if `done` is empty.
+  static void open_async(Runtime &runtime, SessionOptions options, OpenCallback done);
 
   Session(Session &&) noexcept;
   Session &operator=(Session &&) noexcept;
@@ -230,7 +251,9 @@ public:
   std::vector<Message> receive_response(std::chrono::milliseconds timeout = std::chrono::minutes(10));
 
   // ---- control requests: each blocks until the CLI answers. Errors: Error(timeout); Error(closed)
-  // when the CLI is gone, or the run's own code (process_failed, session_not_found) if it failed.
+  // when the CLI is gone, or the run's own code (process_failed, session_not_found) if it failed;
+  // Error(control_error) when the CLI refuses. Error(would_deadlock) on a ccbridge I/O thread:
+  // use the *_async forms there.
   /// Interrupts the current turn; it ends with a result whose terminal_reason says aborted.
   JsonView interrupt();
   void set_permission_mode(std::string_view mode);
@@ -243,6 +266,19 @@ public:
   /// Error(process_failed) with the CLI's message.
   JsonView control(std::string_view subtype, std::string_view fields_json = "{}",
                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+  // ---- the same without blocking: each returns at once, from any thread (a message callback
+  // too), and `done` runs exactly once on the run's strand with what the blocking form would have
+  // returned or thrown: the same codes and messages, including invalid_argument for an empty
+  // subtype or fields that are not a JSON object, and closed once the CLI is gone. `done` may be
+  // empty (fire and forget: errors are dropped); it must not block; its exceptions are dropped.
+  // Made from one thread, requests and send() reach the CLI in the order they were made.
+  // Throws only Error(invalid_argument) for a moved-from Session.
+  void interrupt_async(ControlCallback done = {});
+  void set_permission_mode_async(std::string_view mode, ControlCallback done = {});
+  void set_model_async(std::optional<std::string_view> model, ControlCallback done = {});
+  void control_async(std::string_view subtype, std::string_view fields_json, ControlCallback done = {},
+                     std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   /// Closes the CLI's stdin without waiting: the CLI finishes what it was asked, its remaining
   /// messages still arrive through messages(), and the stream ends when it exits. After this,
@@ -259,6 +295,13 @@ public:
   /// session file and exit before any signal, then the rest of the ladder. Pending control
   /// requests fail with Error(closed). Unread messages are discarded. Idempotent.
   const RunOutcome &close();
+
+  /// close() without waiting: starts the same ladder and returns at once (any thread, a message
+  /// callback too). `done` (may be empty) runs on the run's strand once the process has been
+  /// reaped, with the outcome close() would return; it must not block, and its exceptions are
+  /// dropped. After this the destructor and move-assignment do not wait for the process; close()
+  /// still does.
+  void close_async(Stream::EndCallback done = {});
 
   struct Impl;
 

@@ -146,8 +146,16 @@ ControlLayer::ControlLayer(std::shared_ptr<Stream::State> state, Handlers handle
 
 void ControlLayer::request(std::string subtype, std::string fields_json, std::chrono::milliseconds timeout, Done done)
 {
-  // Check and build the body here (any thread), so that bad fields throw to the caller.
-  std::string body = control_request_body(subtype, fields_json);
+  // Check and build the body here, on the caller's thread; a bad request is still answered
+  // through `done`, on the strand, like every other failure.
+  std::string body;
+  try {
+    if (subtype.empty()) throw Error(errc::invalid_argument, "control request subtype is empty");
+    body = control_request_body(subtype, fields_json);
+  } catch (const Error &e) {
+    asio::post(strand(), [done = std::move(done), code = e.code(), text = e.detail()] { done(code, text, {}); });
+    return;
+  }
   asio::post(strand(), [self = shared_from_this(), subtype = std::move(subtype), body = std::move(body), timeout,
                         done = std::move(done)]() mutable {
     std::string id = "req_" + std::to_string(self->next_id_++) + "_" + self->id_suffix_;

@@ -57,7 +57,8 @@ public:
 
   /// Sends a control request (any thread). `fields_json` is a JSON object merged next to
   /// "subtype". `done` runs exactly once, on the strand: with the response, an error response,
-  /// the timeout, or the end of the process.
+  /// the timeout, the end of the process, or invalid_argument for an empty subtype or fields
+  /// that are not a JSON object.
   void request(std::string subtype, std::string fields_json, std::chrono::milliseconds timeout, Done done);
 
   // ControlHandler (strand)

@@ -5,9 +5,15 @@
 #include <ccbridge/json.hpp>
 #include <ccbridge/session.hpp>
 
+#include <asio/post.hpp>
+
+#include <atomic>
 #include <future>
+#include <utility>
 
 CCB_BEGIN_NAMESPACE
+
+using detail::call_safely;
 
 struct Session::Impl {
   std::shared_ptr<Stream::State> state;
@@ -16,34 +22,46 @@ struct Session::Impl {
   SessionOptions options;
   JsonView server_info;
   std::vector<Message> partial_turn;  // receive_response() progress kept across a timeout
-  bool closed = false;
-  bool input_ended = false;
+  // Atomic: close_async() may run in a message callback while the owner's thread sends.
+  std::atomic<bool> closed{false};
+  std::atomic<bool> input_ended{false};
+  std::atomic<bool> closing_async{false};  // close_async() runs the ladder: nobody waits for it
 
   Impl(std::shared_ptr<Stream::State> s, SessionOptions o)
       : state(s), stream(std::move(s)), options(std::move(o))
   {
   }
 
+  static Session make(std::unique_ptr<Impl> impl) { return Session(std::move(impl)); }
+  static Impl &of(Session &session) { return *session.impl_; }
+
+  /// Sends a control request; `done` (may be empty) runs once, on the strand.
+  void request(std::string subtype, std::string fields, std::chrono::milliseconds timeout, ControlCallback done)
+  {
+    control->request(std::move(subtype), std::move(fields), timeout,
+                     [done = std::move(done)](std::error_code ec, const std::string &text, JsonView response) {
+                       if (ec) return call_safely(done, std::optional<Error>(Error(ec, text)), JsonView());
+                       call_safely(done, std::optional<Error>(), std::move(response));
+                     });
+  }
+
+  /// The blocking form of request(): waits for its answer and throws its error.
   JsonView call(std::string subtype, std::string fields, std::chrono::milliseconds timeout)
   {
     if (detail::on_io_thread()) {
       throw Error(errc::would_deadlock, "Session control request '" + subtype +
-                                            "' made on a ccbridge I/O thread (inside a message callback?)");
+                                            "' made on a ccbridge I/O thread (inside a message callback?); "
+                                            "use its *_async form there");
     }
-    struct Result {
-      std::error_code ec;
-      std::string text;
-      JsonView response;
-    };
-    auto promise = std::make_shared<std::promise<Result>>();
-    auto future = promise->get_future();
-    control->request(std::move(subtype), std::move(fields), timeout,
-                     [promise](std::error_code ec, std::string text, JsonView response) {
-                       promise->set_value({ec, std::move(text), std::move(response)});
-                     });
-    Result r = future.get();
-    if (r.ec) throw Error(r.ec, r.text);
-    return r.response;
+    using Answer = std::pair<std::optional<Error>, JsonView>;
+    auto answer = std::make_shared<std::promise<Answer>>();
+    auto future = answer->get_future();
+    request(std::move(subtype), std::move(fields), timeout, [answer](std::optional<Error> error, JsonView response) {
+      answer->set_value({std::move(error), std::move(response)});
+    });
+    Answer a = future.get();
+    if (a.first) throw Error(*a.first);  // a copy made on this thread
+    return a.second;
   }
 
   void send_frame(std::string content_json)
@@ -54,6 +72,18 @@ struct Session::Impl {
     if (input_ended) throw Error(errc::closed, "end_input() was called: the session takes no more messages");
     state->write(detail::user_frame(content_json, "default"));
   }
+
+  const RunOutcome &finish()
+  {
+    closed = true;
+    return state->finish_gracefully();
+  }
+
+  /// ~Session and move-assignment: close() and wait, unless close_async() already runs the ladder.
+  void release()
+  {
+    if (!closing_async) finish();
+  }
 };
 
 Session::Session(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -62,7 +92,7 @@ Session::Session(Session &&) noexcept = default;
 Session &Session::operator=(Session &&other) noexcept
 {
   if (this != &other) {
-    if (impl_) close();
+    if (impl_) impl_->release();
     impl_ = std::move(other.impl_);
   }
   return *this;
@@ -70,7 +100,7 @@ Session &Session::operator=(Session &&other) noexcept
 
 Session::~Session()
 {
-  if (impl_) close();
+  if (impl_) impl_->release();
 }
 
 namespace {
@@ -134,10 +164,28 @@ void check_tool(const McpServer &server, const Tool &tool)
   }
 }
 
-}  // namespace
-
-Session Session::open(Runtime &runtime, SessionOptions so)
+// An in-process MCP server: announced to the CLI in --mcp-config, served by the control layer.
+void add_mcp_server(Options &options, detail::ControlLayer::Handlers &handlers, const McpServer &server)
 {
+  if (server.name.empty()) throw Error(errc::invalid_argument, "an in-process MCP server needs a name");
+  for (const auto &tool : server.tools) check_tool(server, tool);
+  if (options.mcp_config) {
+    throw Error(errc::invalid_argument, "in-process MCP servers cannot be combined with Options::mcp_config "
+                                        "(a path or verbatim JSON); use Options::mcp_servers instead");
+  }
+  std::string cfg = R"({"type":"sdk","name":)";
+  append_json_string(cfg, server.name);
+  if (!options.mcp_servers.emplace(server.name, cfg + "}").second ||
+      !handlers.mcp_servers.emplace(server.name, std::make_shared<const McpServer>(server)).second) {
+    throw Error(errc::invalid_argument, "MCP server name '" + server.name + "' is used twice");
+  }
+}
+
+// The control layer's handlers for these options, with the CLI options they need, and
+// initialize's fields. Throws Error(invalid_argument).
+detail::ControlLayer::Handlers control_handlers(SessionOptions &so, std::string &init_fields)
+{
+  detail::ControlLayer::Handlers handlers;
   if (so.can_use_tool) {
     if (so.options.permission_prompt_tool_name) {
       throw Error(errc::invalid_argument,
@@ -145,44 +193,115 @@ Session Session::open(Runtime &runtime, SessionOptions so)
     }
     so.options.permission_prompt_tool_name = "stdio";  // permission prompts come over the control protocol
   }
-  detail::ControlLayer::Handlers handlers;
   handlers.can_use_tool = so.can_use_tool;
-  std::string init_fields = init_hooks(so, handlers.hooks);
-  for (const auto &server : so.mcp_servers) {
-    if (server.name.empty()) throw Error(errc::invalid_argument, "an in-process MCP server needs a name");
-    for (const auto &tool : server.tools) check_tool(server, tool);
-    if (so.options.mcp_config) {
-      throw Error(errc::invalid_argument, "in-process MCP servers cannot be combined with Options::mcp_config "
-                                          "(a path or verbatim JSON); use Options::mcp_servers instead");
-    }
-    std::string cfg = R"({"type":"sdk","name":)";
-    append_json_string(cfg, server.name);
-    if (!so.options.mcp_servers.emplace(server.name, cfg + "}").second ||
-        !handlers.mcp_servers.emplace(server.name, std::make_shared<const McpServer>(server)).second) {
-      throw Error(errc::invalid_argument, "MCP server name '" + server.name + "' is used twice");
-    }
+  init_fields = init_hooks(so, handlers.hooks);
+  for (const auto &server : so.mcp_servers) add_mcp_server(so.options, handlers, server);
+  return handlers;
+}
+
+// A session being opened: checked and built, not started yet.
+struct Launch {
+  SessionOptions options;
+  std::string init_fields;  // initialize's fields (the hooks)
+  detail::SpawnRequest request;
+  std::shared_ptr<Stream::State> state;
+  std::shared_ptr<detail::ControlLayer> control;
+  Session::OpenCallback done;      // open_async only
+  std::optional<Session> session;  // open_async: once the CLI has started
+};
+
+// Checks the options and builds the run. Throws Error(invalid_argument, cli_not_found).
+std::shared_ptr<Launch> prepare(Runtime &runtime, SessionOptions so)
+{
+  auto l = std::make_shared<Launch>();
+  detail::ControlLayer::Handlers handlers = control_handlers(so, l->init_fields);
+  l->request = detail::prepare_spawn(so.options);
+  so.options.cwd_dir = DirectoryHandle();  // the spawn request holds it until the CLI has started
+  l->state = std::make_shared<Stream::State>(runtime.impl(), so.options);
+  l->control = std::make_shared<detail::ControlLayer>(l->state, std::move(handlers));
+  l->state->control_ = l->control;
+  l->options = std::move(so);
+  return l;
+}
+
+// The spawn failed: nothing more to do but break the state's cycle with its control layer.
+void abandon(Launch &l) { l.state->control_.reset(); }
+
+// The CLI has started: the Session's state.
+std::unique_ptr<Session::Impl> started(Launch &l)
+{
+  auto impl = std::make_unique<Session::Impl>(std::move(l.state), std::move(l.options));
+  impl->control = std::move(l.control);
+  return impl;
+}
+
+// open_async's one answer, on the strand.
+void report(Launch &l, std::optional<Error> error)
+{
+  std::optional<Session> session = std::move(l.session);
+  l.session.reset();
+  call_safely(l.done, std::move(error), std::move(session));
+}
+
+// open_async: initialize failed. The CLI is ended and reaped before the error is reported.
+void fail_open(const std::shared_ptr<Launch> &l, const Error &error)
+{
+  Session session = std::move(*l->session);
+  l->session.reset();
+  session.close_async([l, error](const RunOutcome &) { report(*l, error); });
+}
+
+// open_async, on the strand: the spawn was tried; initialize next, unless disabled.
+void on_spawned(const std::shared_ptr<Launch> &l, std::optional<Error> error)
+{
+  if (error) {
+    abandon(*l);
+    return report(*l, std::move(error));
   }
-  detail::SpawnRequest req = detail::prepare_spawn(so.options);
-  auto state = std::make_shared<Stream::State>(runtime.impl(), so.options);
-  auto control = std::make_shared<detail::ControlLayer>(state, std::move(handlers));
-  state->control_ = control;
+  l->session.emplace(Session::Impl::make(started(*l)));
+  Session::Impl &impl = Session::Impl::of(*l->session);
+  if (!impl.options.initialize) return report(*l, std::nullopt);
+  impl.request("initialize", l->init_fields, impl.options.initialize_timeout,
+               [l](std::optional<Error> failed, JsonView info) {
+                 if (failed) return fail_open(l, *failed);
+                 Session::Impl::of(*l->session).server_info = std::move(info);
+                 report(*l, std::nullopt);
+               });
+}
+
+}  // namespace
+
+Session Session::open(Runtime &runtime, SessionOptions options)
+{
+  auto launch = prepare(runtime, std::move(options));
   try {
-    state->start(std::move(req));
+    launch->state->start(std::move(launch->request));
   } catch (...) {
-    state->control_.reset();  // the state and its control layer point at each other
+    abandon(*launch);
     throw;
   }
-
-  so.options.cwd_dir = DirectoryHandle();  // the CLI has started: keep no descriptor for it
-  auto impl = std::make_unique<Impl>(state, std::move(so));
-  impl->control = std::move(control);
-  Session session(std::move(impl));
-  if (session.impl_->options.initialize) {
+  Session session(started(*launch));
+  Impl &impl = *session.impl_;
+  if (impl.options.initialize) {
     // Python sends {"hooks": null} when there are none; the answer describes the CLI.
-    session.impl_->server_info =
-        session.impl_->call("initialize", init_fields, session.impl_->options.initialize_timeout);
+    impl.server_info = impl.call("initialize", launch->init_fields, impl.options.initialize_timeout);
   }
   return session;
+}
+
+void Session::open_async(Runtime &runtime, SessionOptions options, OpenCallback done)
+{
+  if (!done) throw Error(errc::invalid_argument, "Session::open_async needs a callback");
+  std::shared_ptr<Launch> launch;
+  try {
+    launch = prepare(runtime, std::move(options));
+  } catch (const Error &e) {
+    asio::post(*runtime.impl()->ioc, [done = std::move(done), e] { call_safely(done, e, std::nullopt); });
+    return;
+  }
+  launch->done = std::move(done);
+  launch->state->start_async(std::move(launch->request),
+                             [launch](std::optional<Error> error) { on_spawned(launch, std::move(error)); });
 }
 
 void Session::send(std::string_view text)
@@ -225,32 +344,56 @@ std::vector<Message> Session::receive_response(std::chrono::milliseconds timeout
   }
 }
 
+namespace {
+// A control request's fields: {"<key>":"<value>"}, or null for no value.
+std::string one_field(const char *key, std::optional<std::string_view> value)
+{
+  std::string fields = "{";
+  append_json_string(fields, key);
+  fields += ':';
+  if (value) {
+    append_json_string(fields, *value);
+  } else {
+    fields += "null";
+  }
+  return fields + '}';
+}
+}  // namespace
+
 JsonView Session::interrupt()
 {
   auto &impl = checked(impl_);
   return impl.call("interrupt", "{}", impl.options.control_timeout);
 }
 
+void Session::interrupt_async(ControlCallback done)
+{
+  auto &impl = checked(impl_);
+  impl.request("interrupt", "{}", impl.options.control_timeout, std::move(done));
+}
+
 void Session::set_permission_mode(std::string_view mode)
 {
   auto &impl = checked(impl_);
-  std::string fields = R"({"mode":)";
-  append_json_string(fields, mode);
-  fields += '}';
-  impl.call("set_permission_mode", fields, impl.options.control_timeout);
+  impl.call("set_permission_mode", one_field("mode", mode), impl.options.control_timeout);
+}
+
+void Session::set_permission_mode_async(std::string_view mode, ControlCallback done)
+{
+  auto &impl = checked(impl_);
+  impl.request("set_permission_mode", one_field("mode", mode), impl.options.control_timeout, std::move(done));
 }
 
 void Session::set_model(std::optional<std::string_view> model)
 {
   auto &impl = checked(impl_);
-  std::string fields = R"({"model":)";
-  if (model) {
-    append_json_string(fields, *model);
-  } else {
-    fields += "null";
-  }
-  fields += '}';
-  impl.call("set_model", fields, impl.options.control_timeout);
+  impl.call("set_model", one_field("model", model), impl.options.control_timeout);
+}
+
+void Session::set_model_async(std::optional<std::string_view> model, ControlCallback done)
+{
+  auto &impl = checked(impl_);
+  impl.request("set_model", one_field("model", model), impl.options.control_timeout, std::move(done));
 }
 
 JsonView Session::mcp_status()
@@ -269,8 +412,15 @@ JsonView Session::control(std::string_view subtype, std::string_view fields_json
                           std::optional<std::chrono::milliseconds> timeout)
 {
   auto &impl = checked(impl_);
-  if (subtype.empty()) throw Error(errc::invalid_argument, "control request subtype is empty");
   return impl.call(std::string(subtype), std::string(fields_json), timeout.value_or(impl.options.control_timeout));
+}
+
+void Session::control_async(std::string_view subtype, std::string_view fields_json, ControlCallback done,
+                            std::optional<std::chrono::milliseconds> timeout)
+{
+  auto &impl = checked(impl_);
+  impl.request(std::string(subtype), std::string(fields_json), timeout.value_or(impl.options.control_timeout),
+               std::move(done));
 }
 
 JsonView Session::server_info() const { return checked(impl_).server_info; }
@@ -279,16 +429,18 @@ int Session::pid() const { return checked(impl_).stream.pid(); }
 void Session::end_input()
 {
   auto &impl = checked(impl_);
-  if (impl.input_ended || impl.closed) return;
-  impl.input_ended = true;
+  if (impl.closed || impl.input_ended.exchange(true)) return;
   impl.state->close_stdin();
 }
 
-const RunOutcome &Session::close()
+const RunOutcome &Session::close() { return checked(impl_).finish(); }
+
+void Session::close_async(Stream::EndCallback done)
 {
   auto &impl = checked(impl_);
   impl.closed = true;
-  return impl.state->finish_gracefully();
+  impl.closing_async = true;
+  impl.state->finish_gracefully_async(std::move(done));
 }
 
 CCB_END_NAMESPACE

@@ -10,6 +10,7 @@
 #include <future>
 #include <optional>
 #include <string>
+#include <utility>
 
 CCB_BEGIN_NAMESPACE
 
@@ -92,38 +93,45 @@ Stream::State::State(std::shared_ptr<Runtime::Impl> runtime, const Options &opti
 
 Stream::State::~State() = default;
 
+void Stream::State::spawn(const detail::SpawnRequest &request)
+{
+  auto child = detail::spawn_child(request);
+  detail::ProcessChannel::Config cfg;
+  cfg.stderr_tail_bytes = options_.stderr_tail_bytes;
+  cfg.drain_wait = options_.shutdown.drain_wait;
+  channel_ = std::make_shared<detail::ProcessChannel>(strand_, child, cfg);
+  pid_ = child.pid;
+  channel_->start(shared_from_this());
+}
+
+// A spawn error as a value, to be handed to another thread: passing the I/O thread's own
+// exception object on would share it between threads (ThreadSanitizer flags its release there).
+std::optional<Error> Stream::State::try_spawn(const detail::SpawnRequest &request)
+{
+  try {
+    spawn(request);
+  } catch (const Error &e) {
+    return e;
+  } catch (const std::exception &e) {
+    return Error(errc::spawn_failed, std::string("could not start the CLI: ") + e.what());
+  }
+  return std::nullopt;
+}
+
 void Stream::State::start(detail::SpawnRequest request)
 {
-  auto spawn = [this, &request] {
-    auto child = detail::spawn_child(request);
-    detail::ProcessChannel::Config cfg;
-    cfg.stderr_tail_bytes = options_.stderr_tail_bytes;
-    cfg.drain_wait = options_.shutdown.drain_wait;
-    channel_ = std::make_shared<detail::ProcessChannel>(strand_, child, cfg);
-    pid_ = child.pid;
-    channel_->start(shared_from_this());
-  };
-  if (runtime_->on_own_thread()) {
-    spawn();  // nothing else can run on this new strand yet
-    return;
-  }
-  // A spawn error is copied out and thrown anew on this thread: rethrowing the I/O thread's own
-  // exception object would share it between threads (ThreadSanitizer flags its release there).
-  std::promise<void> done;
-  std::optional<Error> failure;
-  asio::post(strand_, [&] {
-    try {
-      spawn();
-    } catch (const Error &e) {
-      failure.emplace(e);
-    } catch (...) {
-      done.set_exception(std::current_exception());
-      return;
-    }
-    done.set_value();
+  if (runtime_->on_own_thread()) return spawn(request);  // nothing else can run on this new strand yet
+  auto done = std::make_shared<std::promise<std::optional<Error>>>();
+  auto result = done->get_future();
+  start_async(std::move(request), [done](std::optional<Error> error) { done->set_value(std::move(error)); });
+  if (auto failure = result.get()) throw Error(*failure);  // a copy made on this thread
+}
+
+void Stream::State::start_async(detail::SpawnRequest request, StartCallback done)
+{
+  asio::post(strand_, [self = shared_from_this(), request = std::move(request), done = std::move(done)] {
+    done(self->try_spawn(request));
   });
-  done.get_future().get();
-  if (failure) throw Error(*failure);
 }
 
 void Stream::State::write(std::string frame)
@@ -355,16 +363,13 @@ void Stream::State::finish_outcome(ExitStatus status)
     control_.reset();
   }
   if (callback_mode_) deliver_end();
+  reaped_ = true;
+  for (auto &done : std::exchange(end_waiters_, {})) detail::call_safely(done, outcome_);
 }
 
 void Stream::State::deliver_end()
 {
-  if (on_end_) {
-    try {
-      on_end_(outcome_);
-    } catch (...) {
-    }
-  }
+  detail::call_safely(on_end_, outcome_);
   {
     std::lock_guard<std::mutex> lk(mu_);
     end_delivered_ = true;
@@ -524,13 +529,42 @@ void Stream::State::cancel()
 
 const RunOutcome &Stream::State::finish_gracefully()
 {
-  // Same ladder as close(), which starts by closing stdin, but not marked as the caller's cancel.
-  asio::post(strand_, [self = shared_from_this()] { self->begin_shutdown(); });
+  asio::post(strand_, [self = shared_from_this()] { self->begin_graceful({}); });
   if (detail::on_io_thread()) return outcome_;  // cannot block here; the ladder runs on its own
   local_.clear();
   std::unique_lock<std::mutex> lk(mu_);
   cv_.wait(lk, [this] { return ended_; });
   return outcome_;
+}
+
+void Stream::State::finish_gracefully_async(EndCallback done)
+{
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    background_close_ = true;
+  }
+  asio::post(strand_,
+             [self = shared_from_this(), done = std::move(done)]() mutable { self->begin_graceful(std::move(done)); });
+}
+
+// Same ladder as close(), which starts by closing stdin, but not marked as the caller's cancel.
+void Stream::State::begin_graceful(EndCallback done)
+{
+  begin_shutdown();
+  if (!reaped_) {
+    if (done) end_waiters_.push_back(std::move(done));
+    return;
+  }
+  detail::call_safely(done, outcome_);
+}
+
+void Stream::State::release()
+{
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (background_close_) return;  // the ladder is under way and nobody waits for it
+  }
+  close();
 }
 
 bool Stream::State::finished() const
@@ -547,7 +581,7 @@ Stream::Stream(Stream &&) noexcept = default;
 Stream &Stream::operator=(Stream &&other) noexcept
 {
   if (this != &other) {
-    if (state_) state_->close();
+    if (state_) state_->release();
     state_ = std::move(other.state_);
   }
   return *this;
@@ -555,7 +589,7 @@ Stream &Stream::operator=(Stream &&other) noexcept
 
 Stream::~Stream()
 {
-  if (state_) state_->close();
+  if (state_) state_->release();
 }
 
 namespace {

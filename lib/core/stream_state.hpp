@@ -13,8 +13,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
 
 namespace ccbridge::detail {
 /// Receives the control frames of a run (a Session's control layer). Called on the run's strand.
@@ -28,6 +32,17 @@ public:
   /// application's queue is full, or a caller that stopped reading could never get the answer.
   virtual bool awaiting_response() const = 0;
 };
+
+/// Runs an application's callback (may be empty) on the strand: what it throws must not stop the
+/// run, so it is dropped.
+template <class F, class... Args> void call_safely(const F &fn, Args &&...args) noexcept
+{
+  if (!fn) return;
+  try {
+    fn(std::forward<Args>(args)...);
+  } catch (...) {
+  }
+}
 }  // namespace ccbridge::detail
 
 CCB_BEGIN_NAMESPACE
@@ -36,9 +51,14 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   State(std::shared_ptr<Runtime::Impl> runtime, const Options &options);
   ~State() override;
 
+  /// Called once the spawn has been tried: no error, or why it failed (Error's code and message).
+  using StartCallback = std::function<void(std::optional<Error> error)>;
+
   /// Spawns the CLI (on a runtime thread, so the parent-death signal is tied to a thread that
   /// lives as long as the runtime) and starts reading. Throws spawn errors.
   void start(detail::SpawnRequest request);
+  /// The same without waiting: the spawn runs on the strand, then `done` runs there.
+  void start_async(detail::SpawnRequest request, StartCallback done);
   /// Queues a stdin frame (thread-safe).
   void write(std::string frame);
   /// Closes stdin once queued frames are written (thread-safe).
@@ -55,6 +75,12 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   /// ShutdownPolicy::exit_wait, then the ladder. Unread messages are discarded; the outcome is the
   /// CLI's own (not "cancelled"). Blocks unless called on an I/O thread.
   const RunOutcome &finish_gracefully();
+  /// The same ladder without waiting; `done` (may be empty) runs on the strand once the process
+  /// has been reaped. From then on release() does not wait for the process either.
+  void finish_gracefully_async(EndCallback done);
+  /// A Stream handle goes away: close() (which waits), unless finish_gracefully_async() already
+  /// runs the ladder in the background.
+  void release();
   bool finished() const;
 
   // ChannelHandler (strand).
@@ -73,6 +99,9 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   std::shared_ptr<detail::ControlHandler> control_;
 
 private:
+  void spawn(const detail::SpawnRequest &request);
+  std::optional<Error> try_spawn(const detail::SpawnRequest &request);
+  void begin_graceful(EndCallback done);
   void on_line(const detail::FramerEvent &ev);
   void deliver(Message msg);
   void flush_batch();
@@ -101,6 +130,8 @@ private:
   std::uint64_t delivered_ = 0;
   std::uint64_t invalid_ = 0;
   std::uint64_t skipped_ = 0;
+  bool reaped_ = false;                   // the outcome is final
+  std::vector<EndCallback> end_waiters_;  // finish_gracefully_async() callbacks, run once reaped
 
   // shared with the consumer
   mutable std::mutex mu_;
@@ -112,6 +143,7 @@ private:
   bool close_requested_ = false;
   bool callback_mode_requested_ = false;
   bool end_delivered_ = false;  // callback mode: on_end has run
+  bool background_close_ = false;  // finish_gracefully_async() was called: handles need not wait
   RunOutcome outcome_;
   std::atomic<bool> paused_{false};
 
