@@ -13,9 +13,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -23,7 +21,6 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -71,22 +68,6 @@ struct Metrics {
 };
 
 class Router;
-
-/// A few threads for the core's blocking calls (Session::open, interrupt, close ...), so that the
-/// server thread never blocks. Results come back with asio::post to the server thread.
-class Workers {
-public:
-  explicit Workers(unsigned n);
-  ~Workers();
-  void post(std::function<void()> task);
-
-private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
 
 /// CLI processes started for clients: each counts from the moment it is asked for until it has
 /// been reaped (limits.max_sessions holds across every profile, and a process whose client left
@@ -146,10 +127,6 @@ struct Context {
   Logger &log;
   Metrics &metrics;
   ProcessSlots processes{cfg.limits.max_sessions};
-  Workers workers{4};
-  /// Closing sessions (a shutdown ladder can take seconds): apart from `workers`, so that a slow
-  /// teardown never delays another client's query.
-  Workers teardown{2};
   std::vector<std::string> roots;     ///< allowed roots, resolved (realpath) at start
   bool stopping = false;
   /// Called (server thread) when the server starts stopping: profiles end what no connection

@@ -292,48 +292,6 @@ bool secret_equal(std::string_view a, std::string_view b)
   return diff == 0;
 }
 
-Workers::Workers(unsigned n)
-{
-  for (unsigned i = 0; i < n; ++i) {
-    threads_.emplace_back([this] {
-      for (;;) {
-        std::function<void()> task;
-        {
-          std::unique_lock<std::mutex> lk(mu_);
-          cv_.wait(lk, [this] { return stop_ || !tasks_.empty(); });
-          if (tasks_.empty()) return;  // stopping, and nothing left to run
-          task = std::move(tasks_.front());
-          tasks_.pop_front();
-        }
-        try {
-          task();
-        } catch (...) {
-          // a task reports its own errors; nothing may escape a worker
-        }
-      }
-    });
-  }
-}
-
-Workers::~Workers()
-{
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  for (auto &t : threads_) t.join();
-}
-
-void Workers::post(std::function<void()> task)
-{
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    tasks_.push_back(std::move(task));
-  }
-  cv_.notify_one();
-}
-
 // ---- Router ------------------------------------------------------------------------------------
 
 void Router::http(std::string method, std::string pattern, HttpHandler h)

@@ -24,41 +24,47 @@ std::shared_ptr<SessionRun> SessionRun::open(Context &ctx, Request request, std:
   run->inbox_ = std::make_shared<Inbox<CliEvent>>(ctx.ioc, kInboxDepth, [weak](std::vector<CliEvent> &batch) {
     if (auto self = weak.lock()) self->on_batch(batch);
   });
-  std::weak_ptr<Inbox<CliEvent>> inbox = run->inbox_;
-  asio::io_context &io = ctx.ioc;
-  Runtime &rt = ctx.runtime;
   // The open holds the run until its result is back on the server thread, so a run closed
-  // meanwhile still retires the Session it finds.
-  ctx.workers.post(
-      [run, so = std::move(so), first_prompt = std::move(first_prompt), inbox, premap, &io, &rt]() mutable {
-        std::optional<Session> session;
-        std::string err;
-        bool not_found = false;
-        try {
-          session.emplace(Session::open(rt, std::move(so)));
-          session->messages().on_message(
-              [inbox, premap](const Message &m) {
-                if (auto in = inbox.lock()) in->push(message_event(m, premap));
-              },
-              [inbox](const RunOutcome &o) {
-                if (auto in = inbox.lock()) in->push(end_event(o));
-              });
-          session->send(first_prompt);
-        } catch (const Error &e) {
-          err = e.what();
-          not_found = e.code() == errc::cli_not_found;
-        } catch (const std::exception &e) {
-          err = e.what();
-        }
-        if (!err.empty() && session) {
-          session->close();  // opened, then the first message failed: reap it here, off the server thread
-          session.reset();
-        }
-        asio::post(io, [run, session = std::make_shared<std::optional<Session>>(std::move(session)), err, not_found] {
-          run->on_opened(std::move(*session), err, not_found);
-        });
-      });
+  // meanwhile still retires the Session it finds. Nothing here waits: the spawn and the
+  // initialize answer complete on the run's strand.
+  Session::open_async(ctx.runtime, std::move(so),
+                      [run, inbox = std::weak_ptr<Inbox<CliEvent>>(run->inbox_), premap = std::move(premap),
+                       first_prompt = std::move(first_prompt)](std::optional<Error> error, std::optional<Session> s) {
+                        if (s) deliver_to(*s, inbox, premap);
+                        run->opened(std::move(error), std::move(s), first_prompt);
+                      });
   return run;
+}
+
+// Strand: the Session's messages and end go to the inbox (messages wait until this is set).
+void SessionRun::deliver_to(Session &s, const std::weak_ptr<Inbox<CliEvent>> &inbox, const Premap &premap)
+{
+  s.messages().on_message(
+      [inbox, premap](const Message &m) {
+        if (auto in = inbox.lock()) in->push(message_event(m, premap));
+      },
+      [inbox](const RunOutcome &o) {
+        if (auto in = inbox.lock()) in->push(end_event(o));
+      });
+}
+
+// Strand: sends the first prompt, then hands the result to the server thread. A Session whose
+// first message fails is closed first, and reported once it has been reaped.
+void SessionRun::opened(std::optional<Error> error, std::optional<Session> s, const std::string &first_prompt)
+{
+  auto self = shared_from_this();
+  auto session = s ? std::make_shared<Session>(std::move(*s)) : nullptr;
+  if (session) {
+    try {
+      session->send(first_prompt);
+    } catch (const Error &e) {
+      error = e;
+      return session->close_async([self, error](const RunOutcome &) {
+        asio::post(self->ctx_.ioc, [self, error] { self->on_opened(nullptr, error); });
+      });
+    }
+  }
+  asio::post(ctx_.ioc, [self, session, error] { self->on_opened(session, error); });
 }
 
 SessionRun::~SessionRun()
@@ -66,18 +72,20 @@ SessionRun::~SessionRun()
   if (inbox_) inbox_->close();
 }
 
-void SessionRun::on_opened(std::optional<Session> session, const std::string &error, bool not_found)
+void SessionRun::on_opened(std::shared_ptr<Session> session, const std::optional<Error> &error)
 {
   if (!session) {
+    std::string why = error ? error->what() : "the session could not be opened";
+    bool not_found = error && error->code() == errc::cli_not_found;
     slot_.release();  // a failed open has ended (and reaped) whatever it started
     inbox_->close();
     held_.clear();
     ++ctx_.metrics.spawn_failures;
-    ctx_.log.warn("spawn_failed", {{"profile", profile_}, {"session", id_}, {"error", error}});
-    if (auto c = client_.lock(); c && !closed_) c->open_failed(error, not_found);
+    ctx_.log.warn("spawn_failed", {{"profile", profile_}, {"session", id_}, {"error", why}});
+    if (auto c = client_.lock(); c && !closed_) c->open_failed(why, not_found);
     return;
   }
-  session_ = std::make_shared<Session>(std::move(*session));
+  session_ = std::move(session);
   if (closed_) return retire();  // nobody wants it any more
   // Flow control: a run whose client cannot keep up pauses its own CLI, not the I/O thread.
   std::weak_ptr<Session> ws = session_;
@@ -127,39 +135,34 @@ std::string SessionRun::next_turn(const Options &asked, bool callbacks, std::str
   return {};
 }
 
+// The model, then the mode, each after the CLI's answer to the one before, then the text.
 void SessionRun::send_after(std::optional<std::string> model, std::optional<std::string> mode, std::string text)
 {
   if (!ready()) return;
-  auto session = session_;
-  std::weak_ptr<SessionRun> weak = weak_from_this();
-  asio::io_context &io = ctx_.ioc;
-  ctx_.workers.post([session, model, mode, text, weak, &io] {
-    std::string err;
-    try {
-      if (model) session->set_model(*model);
-      if (mode) session->set_permission_mode(*mode);
-      session->send(text);
-    } catch (const std::exception &e) {
-      err = e.what();
-    }
-    if (err.empty()) return;
-    asio::post(io, [weak, err] {
-      if (auto self = weak.lock()) self->report_send_failure(err);
+  if (model) return session_->set_model_async(*model, then(std::nullopt, std::move(mode), std::move(text)));
+  if (mode) return session_->set_permission_mode_async(*mode, then(std::nullopt, std::nullopt, std::move(text)));
+  send(text);
+}
+
+// A control request's completion (on the strand): back on the server thread, the next step.
+Session::ControlCallback SessionRun::then(std::optional<std::string> model, std::optional<std::string> mode,
+                                          std::string text)
+{
+  return [weak = weak_from_this(), &io = ctx_.ioc, model, mode, text](std::optional<Error> error, const JsonView &) {
+    asio::post(io, [weak, error, model, mode, text] {
+      auto self = weak.lock();
+      if (!self) return;
+      if (error) return self->report_send_failure(error->what());
+      self->send_after(model, mode, text);
     });
-  });
+  };
 }
 
 void SessionRun::interrupt()
 {
-  if (!ready()) return;
-  auto session = session_;
-  ctx_.workers.post([session] {
-    try {
-      session->interrupt();
-    } catch (...) {
-      // the turn ends anyway, or the process is gone and its end is reported
-    }
-  });
+  // Fire and forget: the turn ends with its result either way, or the process is gone and its
+  // end is reported.
+  if (ready()) session_->interrupt_async();
 }
 
 void SessionRun::pause_intake()
@@ -183,18 +186,14 @@ void SessionRun::close()
 }
 
 // Ends the Session without blocking the server thread: the shutdown ladder starts now, on the
-// runtime, and a teardown worker waits for it to finish (Session::close) before the process's slot
-// is given back. Teardown workers are not the workers that open sessions, so a slow ladder never
-// delays another client's query.
+// runtime, and the process's slot is given back once it has been reaped.
 void SessionRun::retire()
 {
   inbox_->close();
   auto session = std::exchange(session_, nullptr);
   if (!session) return;
-  session->messages().cancel();
-  ctx_.teardown.post([session, slot = std::make_shared<ProcessSlots::Slot>(std::move(slot_))] {
-    session->close();
-    slot->release();
+  session->close_async([slot = std::make_shared<ProcessSlots::Slot>(std::move(slot_))](const RunOutcome &) {
+    slot->release();  // on the strand: a Slot may be given back from any thread
   });
 }
 

@@ -83,7 +83,10 @@ public:
 
 private:
   explicit SessionRun(Context &ctx) : ctx_(ctx) {}
-  void on_opened(std::optional<Session> session, const std::string &error, bool not_found);
+  static void deliver_to(Session &s, const std::weak_ptr<Inbox<CliEvent>> &inbox, const Premap &premap);
+  void opened(std::optional<Error> error, std::optional<Session> s, const std::string &first_prompt);
+  void on_opened(std::shared_ptr<Session> session, const std::optional<Error> &error);
+  Session::ControlCallback then(std::optional<std::string> model, std::optional<std::string> mode, std::string text);
   void on_batch(std::vector<CliEvent> &batch);
   void retire();
   void report_send_failure(const std::string &why);
@@ -96,7 +99,7 @@ private:
   std::string id_;
   ProcessSlots::Slot slot_;
   std::shared_ptr<Inbox<CliEvent>> inbox_;
-  // Set on the server thread once the open has finished; shared with the teardown.
+  // Set on the server thread once the open has finished.
   std::shared_ptr<Session> session_;
   std::vector<std::string> held_;  // sent before the CLI was up
   Options first_;                  // the first turn's options as asked; model and mode follow changes
