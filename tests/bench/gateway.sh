@@ -21,7 +21,8 @@ while (($#)); do
     --quick) ROUNDS=1; MESSAGES=20000 ;;
     --rounds) ROUNDS="$2"; shift ;;
     --messages) MESSAGES="$2"; shift ;;
-    --baseline) BASELINE="${2:?gateway.sh: --baseline needs a commit}"; shift ;;
+    --baseline) [[ -n "${2:-}" ]] || { echo "gateway.sh: --baseline needs a commit" >&2; exit 2; }
+                BASELINE="$2"; shift ;;
     --skip-peers) SKIP_PEERS=1 ;;
     *) echo "gateway.sh: unknown argument $1" >&2; exit 2 ;;
   esac

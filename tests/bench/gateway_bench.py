@@ -342,8 +342,10 @@ class Report:
             out.append("- Peers skipped (--skip-peers): the Python and Node servers were not measured.")
         if a.baseline_build:
             dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+            subject = git("log", "-1", "--format=%s", a.baseline_label)
+            subject = subject if len(subject) <= 90 else subject[:89] + "…"
             out.append(f"- This tree: {git('rev-parse', '--short', 'HEAD')}{dirty}; baseline: {a.baseline_label} "
-                       f"(\"{git('log', '-1', '--format=%s', a.baseline_label)[:90]}\"), built side by side with the "
+                       f"(\"{subject}\"), built side by side with the "
                        f"same flags; machine: {machine()}.")
         out.append(f"- Command: `{a.cmdline}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         return out
