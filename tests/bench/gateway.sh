@@ -1,29 +1,73 @@
 #!/usr/bin/env bash
 # The gateway benchmark: ccbridge serve beside a Python FastAPI/uvicorn server and a Node ws server
 # implementing the same sdk-ws mapping over the official SDKs, on the same fake CLI, in one run.
-#   tests/bench/gateway.sh [--quick] [--rounds R] [--messages N]
+#   tests/bench/gateway.sh [--quick] [--rounds R] [--messages N] [--baseline COMMIT] [--skip-peers]
 # Builds ccbridge, ccb_fake_cli and ccb_ws_load (RelWithDebInfo, CCB_BENCH_BUILD_DIR or build-bench),
 # installs the pinned peers (tests/bench/peers/setup.sh), runs tests/bench/gateway_bench.py.
+#   --baseline COMMIT  also build ccbridge at COMMIT (a detached worktree in <build>/baseline-src, built
+#                      into <build>/baseline with the same flags; reused while it is at that commit) and
+#                      measure it in the same run, its rounds interleaved with this tree's; the report
+#                      gains a "this ÷ baseline" column. Both use this tree's fake CLI and load client.
+#   --skip-peers       leave out the Python and Node servers (no peer install); the report says so.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CMDLINE="tests/bench/gateway.sh${*:+ $*}"
 ROUNDS=3
 MESSAGES=100000
+BASELINE=""
+SKIP_PEERS=0
 while (($#)); do
   case "$1" in
     --quick) ROUNDS=1; MESSAGES=20000 ;;
     --rounds) ROUNDS="$2"; shift ;;
     --messages) MESSAGES="$2"; shift ;;
+    --baseline) [[ -n "${2:-}" ]] || { echo "gateway.sh: --baseline needs a commit" >&2; exit 2; }
+                BASELINE="$2"; shift ;;
+    --skip-peers) SKIP_PEERS=1 ;;
     *) echo "gateway.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 BUILD="${CCB_BENCH_BUILD_DIR:-$ROOT/build-bench}"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCB_BUILD_BENCH=ON >/dev/null
+CMAKE_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCB_BUILD_BENCH=ON)
+cmake -S "$ROOT" -B "$BUILD" "${CMAKE_FLAGS[@]}" >/dev/null
 ninja -C "$BUILD" ccbridge_app ccb_fake_cli ccb_ws_load >&2
-SETUP_OUT="$(bash "$ROOT/tests/bench/peers/setup.sh")"
-VENV="$(sed -n 's/^venv=//p' <<<"$SETUP_OUT")"
-NODE_PREFIX="$(sed -n 's/^node=//p' <<<"$SETUP_OUT")"
+BUILD="$(cd "$BUILD" && pwd)"
+
+# Builds ccbridge at commit $1 into $BUILD/baseline; prints the full hash.
+build_baseline() {
+  local sha src="$BUILD/baseline-src" out="$BUILD/baseline"
+  sha="$(git -C "$ROOT" rev-parse --verify --quiet "$1^{commit}")" \
+    || { echo "gateway.sh: --baseline $1 is not a commit" >&2; exit 2; }
+  if [[ -f "$out/ccbridge" && "$(cat "$out/.ccb-baseline-commit" 2>/dev/null)" == "$sha" ]]; then
+    echo "gateway.sh: baseline $sha already built in $out" >&2
+  else
+    if [[ -e "$src/.git" ]]; then
+      git -C "$src" checkout --quiet --detach "$sha" >&2
+    else
+      # -f: the worktree may still be registered from a build dir that was deleted since.
+      git -C "$ROOT" worktree add -f --detach "$src" "$sha" >&2
+    fi
+    rm -f "$out/.ccb-baseline-commit"
+    cmake -S "$src" -B "$out" "${CMAKE_FLAGS[@]}" >/dev/null
+    ninja -C "$out" ccbridge_app >&2
+    echo "$sha" >"$out/.ccb-baseline-commit"
+  fi
+  echo "$sha"
+}
+
+ARGS=(--build "$BUILD" --rounds "$ROUNDS" --messages "$MESSAGES" --out "$BUILD/bench/gateway.md" --cmdline "$CMDLINE")
+if [[ -n "$BASELINE" ]]; then
+  SHA="$(build_baseline "$BASELINE")"
+  ARGS+=(--baseline-build "$BUILD/baseline" --baseline-label "$(git -C "$ROOT" rev-parse --short "$SHA")")
+fi
+if ((SKIP_PEERS)); then
+  PYTHON=python3
+  ARGS+=(--skip-peers)
+else
+  SETUP_OUT="$(bash "$ROOT/tests/bench/peers/setup.sh")"
+  PYTHON="$(sed -n 's/^venv=//p' <<<"$SETUP_OUT")/bin/python"
+  ARGS+=(--node-prefix "$(sed -n 's/^node=//p' <<<"$SETUP_OUT")")
+fi
 mkdir -p "$BUILD/bench"
-exec "$VENV/bin/python" "$ROOT/tests/bench/gateway_bench.py" --build "$BUILD" --node-prefix "$NODE_PREFIX" \
-  --rounds "$ROUNDS" --messages "$MESSAGES" --out "$BUILD/bench/gateway.md" --cmdline "$CMDLINE"
+exec "$PYTHON" "$ROOT/tests/bench/gateway_bench.py" "${ARGS[@]}"

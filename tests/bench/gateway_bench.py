@@ -12,6 +12,11 @@ For each implementation, R interleaved rounds of:
   memory      server RSS (the server process only, not the CLIs) idle, with 100 connected idle
               clients, and with 100 idle conversations (one query done on each, CLI still up)
 Prints a Markdown table (also written to --out).
+
+--baseline-build DIR (gateway.sh --baseline COMMIT) adds the ccbridge of an older commit's build as one
+more implementation (sdk-ws and fan-out), run in the same rounds with the two ccbridges swapping places
+every other round; the report gains "this ÷ baseline" (ratio of medians and the range of the per-round
+ratios), a per-round table, and both commits and the machine. --skip-peers leaves out Python and Node.
 """
 import argparse
 import json
@@ -121,36 +126,63 @@ def measure_memory(impl, load_bin, clients=100):
         impl.stop()
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
-    ap.add_argument("--node-prefix", required=True)
+    ap.add_argument("--node-prefix", help="the peers' npm prefix (required unless --skip-peers)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--messages", type=int, default=100000)
     ap.add_argument("--out", required=True)
     ap.add_argument("--cmdline", default="tests/bench/gateway.sh")
+    ap.add_argument("--baseline-build", help="a build dir of an older commit: its ccbridge is measured too")
+    ap.add_argument("--baseline-label", help="the baseline's commit, for the report")
+    ap.add_argument("--skip-peers", action="store_true", help="leave out the Python and Node servers")
     a = ap.parse_args()
-    fake = os.path.join(a.build, "tests", "ccb_fake_cli")
-    load_bin = os.path.join(a.build, "tests", "bench", "ccb_ws_load")
-    work = os.path.join(a.build, "bench", "gateway-root")
-    os.makedirs(work, exist_ok=True)
-    impls = [
-        Impl("ccbridge", "ccbridge serve (sdk-ws)",
-             [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "sdk-ws", "--cli", fake, "--pass-env", "CCB_*",
-              "--root", work, "--log-level", "warn", "--max-sessions", "1000"], {}, work),
-        Impl("python", "FastAPI + uvicorn + claude-agent-sdk (Python)",
-             [sys.executable, os.path.join(ROOT, "tests/bench/peers/py_sdkws_server.py"), "--cli", fake], {}, work),
-        Impl("node", "Node ws + @anthropic-ai/claude-agent-sdk",
-             ["node", os.path.join(ROOT, "tests/bench/peers/node_sdkws_server.mjs"), "--cli", fake],
-             {"CCB_BENCH_NODE_PREFIX": a.node_prefix}, work),
-    ]
-    opcode = Impl("ccbridge-opcode", "ccbridge serve (opcode)",
-                  [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "opcode", "--cli", fake, "--pass-env", "CCB_*",
-                   "--root", work, "--log-level", "warn"], {}, work)
+    if not a.skip_peers and not a.node_prefix:
+        ap.error("--node-prefix is required unless --skip-peers")
+    if a.baseline_build and not a.baseline_label:
+        ap.error("--baseline-build needs --baseline-label")
+    return a
+
+
+def serve(key, name, binary, profile, fake, work, *extra):
+    return Impl(key, name, [binary, "serve", "--port", "0", "--profiles", profile, "--cli", fake, "--pass-env", "CCB_*",
+                            "--root", work, "--log-level", "warn", *extra], {}, work)
+
+
+def make_impls(a, fake, work):
+    """(sdk-ws implementations, {key: opcode server}); this tree's ccbridge first, then the baseline's."""
+    builds = [("ccbridge", "ccbridge serve (sdk-ws)", a.build)]
+    if a.baseline_build:
+        builds.append(("baseline", f"ccbridge serve (sdk-ws) at baseline {a.baseline_label}", a.baseline_build))
+    impls = [serve(key, name, os.path.join(b, "ccbridge"), "sdk-ws", fake, work, "--max-sessions", "1000")
+             for key, name, b in builds]
+    opcodes = {key: serve(key + "-opcode", "ccbridge serve (opcode)", os.path.join(b, "ccbridge"), "opcode", fake, work)
+               for key, _, b in builds}
+    if not a.skip_peers:
+        impls += [
+            Impl("python", "FastAPI + uvicorn + claude-agent-sdk (Python)",
+                 [sys.executable, os.path.join(ROOT, "tests/bench/peers/py_sdkws_server.py"), "--cli", fake], {}, work),
+            Impl("node", "Node ws + @anthropic-ai/claude-agent-sdk",
+                 ["node", os.path.join(ROOT, "tests/bench/peers/node_sdkws_server.mjs"), "--cli", fake],
+                 {"CCB_BENCH_NODE_PREFIX": a.node_prefix}, work),
+        ]
+    return impls, opcodes
+
+
+def in_round_order(rnd, items):
+    """With a baseline, this tree and the baseline swap places every other round (the first two items)."""
+    items = list(items)
+    if rnd % 2 == 0 and len(items) > 1 and items[1].key.startswith("baseline"):
+        items[0], items[1] = items[1], items[0]
+    return items
+
+
+def run_rounds(a, impls, opcodes, load_bin):
     n = a.messages
     runs = {}
     for rnd in range(1, a.rounds + 1):
-        for impl in impls:
+        for impl in in_round_order(rnd, impls):
             for task, clients, per, rate in (("relay-1", 1, n, 0), ("relay-100", 100, max(n // 100, 1000), 0), ("latency", 1, 5000, 1000)):
                 impl.start(script(per, rate))
                 try:
@@ -161,62 +193,183 @@ def main():
                 runs.setdefault((task, impl.key), []).append(r)
                 print(f"round {rnd}: {impl.key} {task}: {json.dumps(r)}", file=sys.stderr, flush=True)
         # Fan-out (ccbridge only: the peers implement sdk-ws, one conversation per connection).
-        opcode.start(script(max(n // 5, 1000), 0).replace("wait_eof", "exit 0"))
-        try:
-            r = fanout(opcode, load_bin, 100)
-        finally:
-            opcode.stop()
-        r["expected"] = 100 * max(n // 5, 1000)
-        runs.setdefault(("fanout-100", "ccbridge"), []).append(r)
-        print(f"round {rnd}: ccbridge-opcode fanout-100: {json.dumps(r)}", file=sys.stderr, flush=True)
+        for opcode in in_round_order(rnd, opcodes.values()):
+            opcode.start(script(max(n // 5, 1000), 0).replace("wait_eof", "exit 0"))
+            try:
+                r = fanout(opcode, load_bin, 100)
+            finally:
+                opcode.stop()
+            r["expected"] = 100 * max(n // 5, 1000)
+            runs.setdefault(("fanout-100", opcode.key[:-len("-opcode")]), []).append(r)
+            print(f"round {rnd}: {opcode.key} fanout-100: {json.dumps(r)}", file=sys.stderr, flush=True)
+    return runs
+
+
+def git(*args):
+    out = subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else "?"
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({model}), {mem_gib:.0f} GiB, Linux {os.uname().release}"
+
+
+class Report:
+    """The Markdown table. Ratio columns compare this tree's ccbridge with the baseline and the peers;
+    above 1 always means this tree is better (throughput this ÷ other, latency and memory other ÷ this)."""
+
+    def __init__(self, a, impls, runs, mem):
+        self.a, self.impls, self.runs, self.mem = a, impls, runs, mem
+        self.keys = [i.key for i in impls]
+        self.ratios = [("this ÷ baseline", "baseline")] if a.baseline_build else []
+        if not a.skip_peers:
+            self.ratios += [("ccbridge ÷ Python", "python"), ("ccbridge ÷ Node", "node")]
+        self.lines = ["| " + " | ".join(["Measure"] + [i.name for i in impls] + [h for h, _ in self.ratios]) + " |",
+                      "|---|" + "---:|" * (len(impls) + len(self.ratios))]
+
+    def ok(self, task, key):
+        """Per-round values of this run: the result, or None where not every message arrived."""
+        return [r if r["ok"] and r["messages"] >= r["expected"] else None for r in self.runs.get((task, key), [])]
+
+    def med(self, task, key, f):
+        vals = [f(r) for r in self.ok(task, key) if r is not None]
+        return (statistics.median(vals), len(vals)) if vals else (None, 0)
+
+    def cell(self, v, k, fmt):
+        return (fmt(v) + (f" ({k}/{self.a.rounds})" if k != self.a.rounds else "")) if v is not None else "failed"
+
+    @staticmethod
+    def quotient(x, y, higher_better):
+        if x is None or y is None or y == 0 or x == 0:
+            return None
+        return x / y if higher_better else y / x
+
+    def per_round(self, task, f, higher_better):
+        """this ÷ baseline for each round, from the two runs of that round (None where either failed)."""
+        pairs = zip(self.ok(task, "ccbridge"), self.ok(task, "baseline"))
+        return [self.quotient(f(x), f(y), higher_better) if x and y else None for x, y in pairs]
+
+    def ratio_cell(self, other, meds, higher_better, task=None, f=None):
+        q = self.quotient(meds.get("ccbridge"), meds.get(other), higher_better)
+        if other != "baseline":
+            return f"{q:.1f}×" if q is not None else "–"
+        text = f"{q:.2f}×" if q is not None else "–"
+        rounds = [x for x in self.per_round(task, f, higher_better) if x is not None] if task else []
+        return text + (f" ({min(rounds):.2f}–{max(rounds):.2f})" if len(rounds) > 1 else "")
+
+    def row(self, label, task, f, fmt, higher_better=True):
+        vals = {k: self.med(task, k, f) for k in self.keys}
+        meds = {k: v for k, (v, _) in vals.items()}
+        cells = [self.cell(v, n, fmt) for v, n in vals.values()]
+        ratios = [self.ratio_cell(o, meds, higher_better, task, f) for _, o in self.ratios]
+        self.lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
+
+    def fanout_row(self, msgs, mbs):
+        vals = {k: self.med("fanout-100", k, msgs) for k in ("ccbridge", "baseline") if k in self.keys}
+        if all(v is None for v, _ in vals.values()):
+            return
+        cells = [self.cell(vals[k][0], vals[k][1], lambda v: f"{v:,.0f}") + f" ({self.med('fanout-100', k, mbs)[0]:,.1f} MB/s)"
+                 if k in vals and vals[k][0] is not None else ("failed" if k in vals else "–") for k in self.keys]
+        meds = {k: v for k, (v, _) in vals.items()}
+        ratios = [self.ratio_cell(o, meds, True, "fanout-100", msgs) if o == "baseline" else "–" for _, o in self.ratios]
+        self.lines.append("| fan-out, 100 clients on one run (opcode): messages/s delivered (all clients) | "
+                          + " | ".join(cells + ratios) + " |")
+
+    def memory_row(self, label, idx, fmt):
+        cells = [fmt(self.mem[k][idx]) for k in self.keys]
+        meds = {k: self.mem[k][idx] for k in self.keys}
+        ratios = [self.ratio_cell(o, meds, False) if o == "baseline" else "–" for _, o in self.ratios]
+        self.lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
+
+    def table(self):
+        msgs = lambda r: r["messages"] / r["seconds"]
+        mbs = lambda r: r["bytes"] / 1e6 / r["seconds"]
+        self.row("relay, 1 client: messages/s", "relay-1", msgs, lambda v: f"{v:,.0f}")
+        self.row("relay, 1 client: MB/s", "relay-1", mbs, lambda v: f"{v:,.1f}")
+        self.row("relay, 100 clients: messages/s (all clients)", "relay-100", msgs, lambda v: f"{v:,.0f}")
+        self.row("relay, 100 clients: MB/s", "relay-100", mbs, lambda v: f"{v:,.1f}")
+        self.fanout_row(msgs, mbs)
+        self.row("latency at 1,000 msgs/s: p50", "latency", lambda r: r["p50_us"], lambda v: f"{v / 1000:.2f} ms", False)
+        self.row("latency at 1,000 msgs/s: p99", "latency", lambda r: r["p99_us"], lambda v: f"{v / 1000:.2f} ms", False)
+        self.row("relay, 1 client, saturated: p99", "relay-1", lambda r: r["p99_us"], lambda v: f"{v / 1000:.1f} ms", False)
+        self.memory_row("server RSS idle", 0, lambda v: f"{v / 1024:.1f} MB")
+        self.memory_row("RSS per connected idle client", 1, lambda v: f"{v:.0f} KB")
+        self.memory_row("RSS per idle conversation (server only)", 2, lambda v: f"{v:.0f} KB")
+        return self
+
+    def round_table(self):
+        """Each round's pair of values, this tree / baseline, and their quotient."""
+        rows = (("relay, 1 client: messages/s", "relay-1", lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
+                ("relay, 100 clients: messages/s", "relay-100", lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
+                ("fan-out, 100 clients (opcode): messages/s", "fanout-100", lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
+                ("latency at 1,000 msgs/s: p50 (µs)", "latency", lambda r: r["p50_us"], "{:,.0f}", False),
+                ("latency at 1,000 msgs/s: p99 (µs)", "latency", lambda r: r["p99_us"], "{:,.0f}", False),
+                ("relay, 1 client, saturated: p99 (µs)", "relay-1", lambda r: r["p99_us"], "{:,.0f}", False))
+        out = ["| Per round: this / baseline (this ÷ baseline) | "
+               + " | ".join(f"round {i}" for i in range(1, self.a.rounds + 1)) + " |",
+               "|---|" + "---:|" * self.a.rounds]
+        for label, task, f, fmt, hb in rows:
+            pairs = zip(self.ok(task, "ccbridge"), self.ok(task, "baseline"), self.per_round(task, f, hb))
+            cells = [(fmt.format(f(x)) if x else "failed") + " / " + (fmt.format(f(y)) if y else "failed")
+                     + (f" ({q:.2f}×)" if q is not None else "") for x, y, q in pairs]
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        return out
+
+    def notes(self):
+        a, n = self.a, self.a.messages
+        both = f"this tree and the baseline {a.baseline_label} swap places every other round; " if a.baseline_build else ""
+        ratios = ("" if not self.ratios else
+                  "Ratios: throughput ccbridge ÷ peer; latency and memory: lower is better, ratio peer ÷ ccbridge."
+                  if not a.baseline_build else
+                  "Ratios: above 1 means this tree is better (throughput this ÷ other; latency and memory: other ÷ "
+                  "this); this ÷ baseline is the ratio of the medians, in brackets the lowest and highest of the "
+                  "per-round ratios (each round's two runs are neighbours and share that round's noise).")
+        count = {1: "the one server", 2: "both", 3: "all three", 4: "all four"}[len(self.impls)]
+        out = [f"- {a.rounds} rounds, interleaved; {both}medians over rounds; messages of 1.35 KB (N = {n:,} for one client, "
+               f"{max(n // 100, 1000):,} per client for 100, their CLI start-ups included; fan-out: one opcode run of {max(n // 5, 1000):,} messages read by 100 clients). A round counts only if every message arrived."
+               + (" " + ratios if ratios else ""),
+               "- Same fake CLI (tests/support/fake_cli.cpp `timed_text`) and the same client (tests/bench/ws_load.cpp, "
+               f"plain sockets) for {count}; the servers run one at a time. Memory: VmRSS of the server process, "
+               "100 clients."]
+        if a.skip_peers:
+            out.append("- Peers skipped (--skip-peers): the Python and Node servers were not measured.")
+        if a.baseline_build:
+            dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+            subject = git("log", "-1", "--format=%s", a.baseline_label)
+            subject = subject if len(subject) <= 90 else subject[:89] + "…"
+            out.append(f"- This tree: {git('rev-parse', '--short', 'HEAD')}{dirty}; baseline: {a.baseline_label} "
+                       f"(\"{subject}\"), built side by side with the "
+                       f"same flags; machine: {machine()}.")
+        out.append(f"- Command: `{a.cmdline}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        return out
+
+    def markdown(self):
+        lines = self.lines + [""] + self.notes()
+        if self.a.baseline_build:
+            lines += [""] + self.round_table()
+        return "\n".join(lines) + "\n"
+
+
+def main():
+    a = parse_args()
+    fake = os.path.join(a.build, "tests", "ccb_fake_cli")
+    load_bin = os.path.join(a.build, "tests", "bench", "ccb_ws_load")
+    work = os.path.join(a.build, "bench", "gateway-root")
+    os.makedirs(work, exist_ok=True)
+    impls, opcodes = make_impls(a, fake, work)
+    runs = run_rounds(a, impls, opcodes, load_bin)
     mem = {}
     for impl in impls:
         mem[impl.key] = measure_memory(impl, load_bin)
         print(f"memory {impl.key}: {mem[impl.key]}", file=sys.stderr, flush=True)
-
-    def med(task, key, f):
-        vals = [f(r) for r in runs.get((task, key), []) if r["ok"] and r["messages"] >= r["expected"]]
-        return (statistics.median(vals), len(vals)) if vals else (None, 0)
-
-    lines = ["| Measure | " + " | ".join(i.name for i in impls) + " | ccbridge ÷ Python | ccbridge ÷ Node |",
-             "|---|" + "---:|" * (len(impls) + 2)]
-
-    def row(label, task, f, fmt, higher_better=True):
-        vals = [med(task, i.key, f) for i in impls]
-        cells = [(fmt(v) + (f" ({k}/{a.rounds})" if k != a.rounds else "")) if v is not None else "failed" for v, k in vals]
-        c, p, nd = (v for v, _ in vals)
-        def ratio(x, y):
-            if x is None or y is None or y == 0 or x == 0:
-                return "–"
-            return f"{(x / y if higher_better else y / x):.1f}×"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio(c, p)} | {ratio(c, nd)} |")
-
-    msgs = lambda r: r["messages"] / r["seconds"]
-    mbs = lambda r: r["bytes"] / 1e6 / r["seconds"]
-    row("relay, 1 client: messages/s", "relay-1", msgs, lambda v: f"{v:,.0f}")
-    row("relay, 1 client: MB/s", "relay-1", mbs, lambda v: f"{v:,.1f}")
-    row("relay, 100 clients: messages/s (all clients)", "relay-100", msgs, lambda v: f"{v:,.0f}")
-    row("relay, 100 clients: MB/s", "relay-100", mbs, lambda v: f"{v:,.1f}")
-    fan, k = med("fanout-100", "ccbridge", msgs)
-    if fan is not None:
-        fan_mb, _ = med("fanout-100", "ccbridge", mbs)
-        lines.append(f"| fan-out, 100 clients on one run (opcode): messages/s delivered (all clients) | {fan:,.0f}"
-                     + (f" ({k}/{a.rounds})" if k != a.rounds else "") + f" ({fan_mb:,.1f} MB/s) | – | – | – | – |")
-    row("latency at 1,000 msgs/s: p50", "latency", lambda r: r["p50_us"], lambda v: f"{v / 1000:.2f} ms", False)
-    row("latency at 1,000 msgs/s: p99", "latency", lambda r: r["p99_us"], lambda v: f"{v / 1000:.2f} ms", False)
-    row("relay, 1 client, saturated: p99", "relay-1", lambda r: r["p99_us"], lambda v: f"{v / 1000:.1f} ms", False)
-    lines.append("| server RSS idle | " + " | ".join(f"{mem[i.key][0] / 1024:.1f} MB" for i in impls) + " | – | – |")
-    lines.append("| RSS per connected idle client | " + " | ".join(f"{mem[i.key][1]:.0f} KB" for i in impls) + " | – | – |")
-    lines.append("| RSS per idle conversation (server only) | " + " | ".join(f"{mem[i.key][2]:.0f} KB" for i in impls) + " | – | – |")
-    lines.append("")
-    lines.append(f"- {a.rounds} rounds, interleaved; medians over rounds; messages of 1.35 KB (N = {n:,} for one client, "
-                 f"{max(n // 100, 1000):,} per client for 100, their CLI start-ups included; fan-out: one opcode run of {max(n // 5, 1000):,} messages read by 100 clients). A round counts only if every message arrived. Ratios: throughput "
-                 "ccbridge ÷ peer; latency and memory: lower is better, ratio peer ÷ ccbridge.")
-    lines.append("- Same fake CLI (tests/support/fake_cli.cpp `timed_text`) and the same client (tests/bench/ws_load.cpp, "
-                 "plain sockets) for all three; the servers run one at a time. Memory: VmRSS of the server process, "
-                 "100 clients.")
-    lines.append(f"- Command: `{a.cmdline}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    md = "\n".join(lines) + "\n"
+    md = Report(a, impls, runs, mem).table().markdown()
     with open(a.out, "w") as f:
         f.write(md)
     sys.stdout.write(md)
