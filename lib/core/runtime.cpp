@@ -10,8 +10,10 @@
 namespace ccbridge::detail {
 namespace {
 thread_local bool t_io_thread = false;
+thread_local bool t_no_wait = false;  // a thread of the layers above that must never wait
 }
-bool on_io_thread() noexcept { return t_io_thread; }
+bool on_io_thread() noexcept { return t_io_thread || t_no_wait; }
+void forbid_waiting_on_this_thread() noexcept { t_no_wait = true; }
 void start_runtime_guard() noexcept { start_guard(); }
 const char *runtime_containment() noexcept { return containment_name(); }
 }  // namespace ccbridge::detail

@@ -60,6 +60,7 @@ CCB_END_NAMESPACE
 
 // Internals live in ccbridge::detail (outside the versioned inline namespace) everywhere.
 namespace ccbridge::detail {
-/// True while the current thread is a ccbridge I/O thread (blocking calls there would deadlock).
+/// True while the current thread is a ccbridge I/O thread (blocking calls there would deadlock)
+/// or one marked with forbid_waiting_on_this_thread().
 bool on_io_thread() noexcept;
 }  // namespace ccbridge::detail

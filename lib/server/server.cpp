@@ -707,6 +707,7 @@ void Server::Impl::prepare()
 // The server thread: runs the loop until stop, surviving a handler's exception.
 void Server::Impl::run_loop()
 {
+  detail::forbid_waiting_on_this_thread();  // every client waits on this thread: it waits on nobody
   for (;;) {
     try {
       ioc.run();

@@ -1,7 +1,12 @@
 """500 sdk-ws conversations opened at once: every one gets its answer, no process is left behind,
 and the server thread keeps answering /health meanwhile (it never waits on a session: opening,
 turns, interrupts and closing are asynchronous). A second process polls /health, so the client's
-own event loop, busy with 500 sockets, does not count in the figures."""
+own event loop, busy with 500 sockets, does not count in the figures.
+
+On two cores, 500 CLIs starting and a client driving 500 sockets leave the kernel many runnable
+threads: the clients and the CLIs run at a lower priority (nice 10) than the server and the
+poller, as an operator would run them, so that what is measured is the server's own delay and not
+the scheduler's queue."""
 import asyncio
 import json
 import os
@@ -9,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import recv_json, run, until, ws_connect
+from conftest import FAKE, recv_json, run, until, ws_connect
 
 N = 500
 POLLER = textwrap.dedent("""
@@ -33,9 +38,14 @@ POLLER = textwrap.dedent("""
 
 
 def test_500_conversations_at_once_while_health_answers(start_server, tmp_path):
-    s = start_server(script="serve_turns", args=["--max-sessions", str(N + 10), "--max-connections", str(2 * N)])
+    niced_cli = tmp_path / "niced-cli"
+    niced_cli.write_text(f'#!/bin/sh\nexec nice -n 10 "{FAKE}" "$@"\n')
+    niced_cli.chmod(0o755)
+    s = start_server(script="serve_turns", cli=str(niced_cli),
+                     args=["--max-sessions", str(N + 10), "--max-connections", str(2 * N)])
     stop_file = tmp_path / "stop"
     poller = subprocess.Popen([sys.executable, "-c", POLLER, str(s.port), str(stop_file)], stdout=subprocess.PIPE, text=True)
+    os.nice(10)  # this test's own process, the client (pytest runs one file per process here)
 
     async def conversation(i):
         async with ws_connect(s.ws_url("/ws"), max_queue=None) as ws:

@@ -3,6 +3,7 @@
 // or throw, never block their caller (not even inside a message callback), and leave no process
 // behind.
 #include "children.hpp"
+#include "core/runtime_guard.hpp"
 #include "fake_session.hpp"
 
 #include <ccbridge/ccbridge.hpp>
@@ -376,4 +377,35 @@ TEST_CASE("session async: close_async of a session whose CLI has already exited 
   CHECK(o.error == errc::process_failed);
   Answer a = ask([&](Session::ControlCallback done) { s.interrupt_async(std::move(done)); });
   CHECK(what_of(a.error) == thrown_by([&] { s.interrupt(); }));
+}
+
+TEST_CASE("session async: on a thread that must not wait, the blocking calls refuse and the async ones work")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::string interrupt_error, open_error;
+  std::optional<Error> async_error;
+  bool answered = false;
+  std::thread server([&] {  // like the gateway's server thread
+    detail::forbid_waiting_on_this_thread();
+    open_error = thrown_by([&] { (void)Session::open(rt, fake_session("serve_turns")); });
+    Opened o = [&] {
+      Slot<Opened> slot;  // waits here only to keep the test short: a server would not
+      Session::open_async(rt, fake_session("serve_turns"), [&slot](std::optional<Error> e, std::optional<Session> s) {
+        slot.set({std::move(e), std::move(s)});
+      });
+      return slot.take();
+    }();
+    REQUIRE(o.session);
+    interrupt_error = thrown_by([&] { o.session->interrupt(); });
+    Answer a = ask([&](Session::ControlCallback done) { o.session->interrupt_async(std::move(done)); });
+    async_error = a.error;
+    answered = true;
+    o.session->close_async();
+  });
+  server.join();
+  CHECK(open_error.find("[ccbridge.would_deadlock]") == 0);
+  CHECK(interrupt_error.find("[ccbridge.would_deadlock]") == 0);
+  CHECK(answered);
+  CHECK_FALSE(async_error);
 }
