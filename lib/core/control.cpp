@@ -8,7 +8,9 @@
 #include <asio/post.hpp>
 
 #include <atomic>
-#include <random>
+#include <chrono>
+
+#include <sys/random.h>
 
 CCB_BEGIN_NAMESPACE
 
@@ -105,12 +107,15 @@ namespace ccbridge::detail {
 
 namespace {
 
+// Tells this session's request ids from another's in a transcript; not a secret. getrandom, not
+// std::random_device: constructing one costs more than opening the rest of a session.
 std::string random_suffix()
 {
-  std::random_device rd;
   static const char hex[] = "0123456789abcdef";
   std::string s;
-  unsigned v = rd();
+  unsigned v = 0;
+  if (::getrandom(&v, sizeof v, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof v))
+    v = static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
   for (int i = 0; i < 8; ++i, v >>= 4) s.push_back(hex[v & 0xF]);
   return s;
 }
