@@ -273,6 +273,13 @@ void on_spawned(const std::shared_ptr<Launch> &l, std::optional<Error> error)
 
 Session Session::open(Runtime &runtime, SessionOptions options)
 {
+  // Refused before anything starts: waiting for initialize here would deadlock (or stall a thread
+  // that must not wait), and a CLI started only to be abandoned would be a process for nothing.
+  if (options.initialize && detail::on_io_thread()) {
+    throw Error(errc::would_deadlock, "Session::open waits for the CLI's answer to initialize and was called on a "
+                                      "ccbridge I/O thread (inside a message callback?) or a thread that must not "
+                                      "wait; use Session::open_async there");
+  }
   auto launch = prepare(runtime, std::move(options));
   try {
     launch->state->start(std::move(launch->request));

@@ -76,7 +76,6 @@ public:
   /// Stops taking events (the CLI's stdout then pauses once the inbox is full) / takes them again.
   void pause_intake();
   void resume_intake();
-  int pid() const { return session_ ? session_->pid() : 0; }
   /// Ends the conversation without waiting: no event is delivered after this, the shutdown ladder
   /// starts now (or once the open finishes), and the slot is given back when the process is reaped.
   void close();
