@@ -6,6 +6,7 @@
 #                                     process reads Options, a plain value type of protocol)
 #   core                              includes nothing from server or app
 #   server                            includes nothing from app
+# and that no source file sets an Asio or websocketpp macro (see the end).
 # Public headers count in the layer that implements them (table below); a public header not in
 # the table counts as core, so a new one is checked conservatively until it is placed.
 #   scripts/check-layers.sh [ROOT]    (ROOT defaults to the repository)
@@ -65,4 +66,14 @@ awk '
   function allowed(from, to) { return rank[to] <= rank[from] }
   END { exit bad }
 ' $files || { echo "check-layers: include order broken (see docs/ARCHITECTURE.md, Layers)" >&2; exit 1; }
+
+# One Asio configuration (docs/ARCHITECTURE.md): Asio's and websocketpp's settings come only from
+# the ccb_asio and ccb_websocketpp targets, and lib/base/asio_config.hpp makes an object built with
+# other ones fail to link. It sees the command line, so a source file that set one itself before
+# including Asio would get past it: no source may.
+if grep -rnE '^[[:space:]]*#[[:space:]]*(define|undef)[[:space:]]+(ASIO_|_WEBSOCKETPP_)' \
+     lib include capi bindings tests examples --include='*.cpp' --include='*.hpp' --include='*.h' --include='*.c'; then
+  echo "check-layers: Asio settings belong to ccb_asio (cmake/ccbridgeDependencies.cmake), not to a source file" >&2
+  exit 1
+fi
 echo "check-layers: ok ($(echo "$files" | wc -l) files)" >&2
