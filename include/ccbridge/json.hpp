@@ -16,6 +16,10 @@
 #include <string>
 #include <string_view>
 
+namespace ccbridge::detail {
+template <class T> struct Access;  // how the library reaches a class's internals (defined in lib/)
+}  // namespace ccbridge::detail
+
 CCB_BEGIN_NAMESPACE
 
 enum class JsonKind { missing, null, boolean, number, string, array, object };
@@ -64,13 +68,13 @@ public:
   /// Compact JSON text of this value ("" for a missing value). Allocates.
   std::string dump() const;
 
-  /// Internal: used by the library to create views.
+private:
+  friend struct detail::Access<JsonView>;
   JsonView(std::shared_ptr<const void> owner, const void *value) noexcept
       : owner_(std::move(owner)), value_(value)
   {
   }
 
-private:
   std::shared_ptr<const void> owner_;
   const void *value_ = nullptr;  // a rapidjson::Value inside *owner_
 };

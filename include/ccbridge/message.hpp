@@ -24,6 +24,10 @@
 #include <string_view>
 #include <vector>
 
+namespace ccbridge::detail {
+template <class T> struct Access;  // how the library reaches a class's internals (defined in lib/)
+}  // namespace ccbridge::detail
+
 CCB_BEGIN_NAMESPACE
 
 enum class MessageType {
@@ -210,10 +214,10 @@ public:
   /// Why the line was rejected (code is empty for valid messages).
   const LineError &line_error() const noexcept;
 
-  struct Impl;
-  explicit Message(std::shared_ptr<const Impl> impl) noexcept : impl_(std::move(impl)) {}
-
 private:
+  struct Impl;
+  friend struct detail::Access<Message>;
+  explicit Message(std::shared_ptr<const Impl> impl) noexcept : impl_(std::move(impl)) {}
   std::shared_ptr<const Impl> impl_;
 };
 

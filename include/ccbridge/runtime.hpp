@@ -9,6 +9,10 @@
 
 #include <memory>
 
+namespace ccbridge::detail {
+template <class T> struct Access;  // how the library reaches a class's internals (defined in lib/)
+}  // namespace ccbridge::detail
+
 CCB_BEGIN_NAMESPACE
 
 class CCB_API Runtime {
@@ -19,11 +23,9 @@ public:
   Runtime(const Runtime &) = delete;
   Runtime &operator=(const Runtime &) = delete;
 
-  struct Impl;
-  /// Internal handle used by the library.
-  const std::shared_ptr<Impl> &impl() const noexcept { return impl_; }
-
 private:
+  struct Impl;
+  friend struct detail::Access<Runtime>;
   std::shared_ptr<Impl> impl_;
 };
 

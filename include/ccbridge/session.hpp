@@ -21,6 +21,7 @@
 #include <ccbridge/stream.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +29,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace ccbridge::detail {
+template <class T> struct Access;  // how the library reaches a class's internals (defined in lib/)
+}  // namespace ccbridge::detail
 
 CCB_BEGIN_NAMESPACE
 
@@ -76,11 +81,13 @@ public:
   void operator()(const PermissionDecision &decision) const;
   bool cancelled() const noexcept;
   bool answered() const noexcept;
-
-  struct State;
-  explicit PermissionReply(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
+  /// An empty handle, to assign a real one to later: answering it does nothing.
+  explicit PermissionReply(std::nullptr_t) noexcept {}
 
 private:
+  struct State;
+  friend struct detail::Access<PermissionReply>;
+  explicit PermissionReply(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
   std::shared_ptr<State> state_;
 };
 
@@ -153,11 +160,13 @@ public:
   void operator()(const ToolResult &result) const;
   bool cancelled() const noexcept;
   bool answered() const noexcept;
-
-  struct State;
-  explicit ToolReply(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
+  /// An empty handle, to assign a real one to later: answering it does nothing.
+  explicit ToolReply(std::nullptr_t) noexcept {}
 
 private:
+  struct State;
+  friend struct detail::Access<ToolReply>;
+  explicit ToolReply(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
   std::shared_ptr<State> state_;
 };
 
@@ -303,9 +312,9 @@ public:
   /// still does.
   void close_async(Stream::EndCallback done = {});
 
-  struct Impl;
-
 private:
+  struct Impl;
+  friend struct detail::Access<Session>;
   explicit Session(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };

@@ -25,6 +25,10 @@
 #include <optional>
 #include <string>
 
+namespace ccbridge::detail {
+template <class T> struct Access;  // how the library reaches a class's internals (defined in lib/)
+}  // namespace ccbridge::detail
+
 CCB_BEGIN_NAMESPACE
 
 /// The end of a run.
@@ -143,10 +147,10 @@ public:
   iterator begin() { return iterator(this); }
   iterator end() { return iterator(); }
 
-  struct State;
-  explicit Stream(std::shared_ptr<State> state) noexcept;
-
 private:
+  struct State;
+  friend struct detail::Access<Stream>;
+  explicit Stream(std::shared_ptr<State> state) noexcept;
   std::shared_ptr<State> state_;
 };
 

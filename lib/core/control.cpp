@@ -105,6 +105,18 @@ CCB_END_NAMESPACE
 
 namespace ccbridge::detail {
 
+/// The replies' state and constructors, for the control layer that hands them out (below).
+template <> struct Access<PermissionReply> {
+  using State = PermissionReply::State;
+  static PermissionReply make(std::shared_ptr<State> state) noexcept { return PermissionReply(std::move(state)); }
+};
+template <> struct Access<ToolReply> {
+  using State = ToolReply::State;
+  static ToolReply make(std::shared_ptr<State> state) noexcept { return ToolReply(std::move(state)); }
+};
+using PermissionReplyState = Access<PermissionReply>::State;
+using ToolReplyState = Access<ToolReply>::State;
+
 namespace {
 
 // Tells this session's request ids from another's in a transcript; not a secret. getrandom, not
@@ -144,7 +156,7 @@ void ReplyState::send(std::string payload, std::string error)
   });
 }
 
-ControlLayer::ControlLayer(std::shared_ptr<Stream::State> state, Handlers handlers)
+ControlLayer::ControlLayer(std::shared_ptr<StreamState> state, Handlers handlers)
     : state_(std::move(state)), handlers_(std::move(handlers)), id_suffix_(random_suffix())
 {
 }
@@ -260,9 +272,9 @@ void ControlLayer::handle_can_use_tool(const Message &msg, const std::string &id
   req.decision_reason = std::string(r["decision_reason"].string_or());
   req.blocked_path = std::string(r["blocked_path"].string_or());
   req.request = r;
-  auto st = std::make_shared<PermissionReply::State>(id, "permission");
+  auto st = std::make_shared<PermissionReplyState>(id, "permission");
   st->input = r["input"];
-  dispatch(st, [cb = handlers_.can_use_tool, req, st] { cb(req, PermissionReply(st)); });
+  dispatch(st, [cb = handlers_.can_use_tool, req, st] { cb(req, Access<PermissionReply>::make(st)); });
 }
 
 void ControlLayer::handle_hook(const Message &msg, const std::string &id)
@@ -308,7 +320,7 @@ void ControlLayer::handle_mcp(const Message &msg, const std::string &id)
 void ControlLayer::start_async_tool(const std::shared_ptr<const McpServer> &server, const Tool &tool,
                                     const std::string &id, const JsonView &message)
 {
-  auto st = std::make_shared<ToolReply::State>(id, "MCP tool");
+  auto st = std::make_shared<ToolReplyState>(id, "MCP tool");
   st->rpc_id = rpc_id(message);
   st->tool = tool.name;
   st->unanswered_payload = mcp_response(tool_response(
@@ -316,7 +328,7 @@ void ControlLayer::start_async_tool(const std::shared_ptr<const McpServer> &serv
   // `tool` lives in `server`, which the closure keeps alive.
   dispatch(st, [server, handler = &tool.async_handler, args = message["params"]["arguments"], st] {
     try {
-      (*handler)(args, ToolReply(st));
+      (*handler)(args, Access<ToolReply>::make(st));
     } catch (...) {
       if (!st->answered.load()) st->send(mcp_response(tool_failure(st->rpc_id, st->tool)), {});
     }

@@ -53,7 +53,7 @@ public:
     std::map<std::string, std::shared_ptr<const McpServer>> mcp_servers;  ///< by server name
   };
 
-  ControlLayer(std::shared_ptr<Stream::State> state, Handlers handlers);
+  ControlLayer(std::shared_ptr<StreamState> state, Handlers handlers);
 
   /// Sends a control request (any thread). `fields_json` is a JSON object merged next to
   /// "subtype". `done` runs exactly once, on the strand: with the response, an error response,
@@ -97,7 +97,7 @@ private:
   /// exception from `work` becomes an error answer.
   void dispatch(std::shared_ptr<ReplyState> reply, std::function<void()> work);
 
-  std::shared_ptr<Stream::State> state_;
+  std::shared_ptr<StreamState> state_;
   Handlers handlers_;
   std::map<std::string, Pending> pending_;
   // Incoming requests being handled by callbacks; a cancel marks them (ReplyState::cancelled).

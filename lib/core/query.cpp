@@ -8,33 +8,35 @@ CCB_BEGIN_NAMESPACE
 
 namespace {
 
-Stream start_run(std::shared_ptr<Runtime::Impl> runtime, const Options &options, std::string frame)
+Stream start_run(std::shared_ptr<detail::RuntimeImpl> runtime, const Options &options, std::string frame)
 {
   detail::SpawnRequest req = detail::prepare_spawn(options);
-  auto state = std::make_shared<Stream::State>(std::move(runtime), options);
+  auto state = std::make_shared<detail::StreamState>(std::move(runtime), options);
   state->start(std::move(req));
   state->write(std::move(frame));
   // No callbacks need the control channel in a one-shot run: EOF tells the CLI to finish.
   state->close_stdin();
-  return Stream(std::move(state));
+  return detail::Access<Stream>::make(std::move(state));
 }
 
 }  // namespace
 
 Stream query(Runtime &runtime, std::string_view prompt, const Options &options)
 {
-  return start_run(runtime.impl(), options, detail::user_frame(detail::text_content(prompt, "the prompt"), ""));
+  return start_run(detail::Access<Runtime>::impl(runtime), options,
+                   detail::user_frame(detail::text_content(prompt, "the prompt"), ""));
 }
 
 Stream query(std::string_view prompt, const Options &options)
 {
-  return start_run(std::make_shared<Runtime::Impl>(1), options,
+  return start_run(std::make_shared<detail::RuntimeImpl>(1), options,
                    detail::user_frame(detail::text_content(prompt, "the prompt"), ""));
 }
 
 Stream query_content(Runtime &runtime, std::string_view content_json, const Options &options)
 {
-  return start_run(runtime.impl(), options, detail::user_frame(detail::content_blocks(content_json), ""));
+  return start_run(detail::Access<Runtime>::impl(runtime), options,
+                   detail::user_frame(detail::content_blocks(content_json), ""));
 }
 
 CCB_END_NAMESPACE

@@ -11,12 +11,20 @@
 #include <future>
 #include <utility>
 
+namespace ccbridge::detail {
+/// Session's Impl (below), for the helpers of open() and open_async() outside the class.
+template <> struct Access<Session> {
+  using Impl = Session::Impl;
+};
+using SessionImpl = Access<Session>::Impl;
+}  // namespace ccbridge::detail
+
 CCB_BEGIN_NAMESPACE
 
 using detail::call_safely;
 
 struct Session::Impl {
-  std::shared_ptr<Stream::State> state;
+  std::shared_ptr<detail::StreamState> state;
   Stream stream;
   std::shared_ptr<detail::ControlLayer> control;
   SessionOptions options;
@@ -27,8 +35,8 @@ struct Session::Impl {
   std::atomic<bool> input_ended{false};
   std::atomic<bool> closing_async{false};  // close_async() runs the ladder: nobody waits for it
 
-  Impl(std::shared_ptr<Stream::State> s, SessionOptions o)
-      : state(s), stream(std::move(s)), options(std::move(o))
+  Impl(std::shared_ptr<detail::StreamState> s, SessionOptions o)
+      : state(s), stream(detail::Access<Stream>::make(std::move(s))), options(std::move(o))
   {
   }
 
@@ -104,7 +112,7 @@ Session::~Session()
 }
 
 namespace {
-Session::Impl &checked(const std::unique_ptr<Session::Impl> &impl)
+detail::SessionImpl &checked(const std::unique_ptr<detail::SessionImpl> &impl)
 {
   if (!impl) throw Error(errc::invalid_argument, "this Session was moved from");
   return *impl;
@@ -204,7 +212,7 @@ struct Launch {
   SessionOptions options;
   std::string init_fields;  // initialize's fields (the hooks)
   detail::SpawnRequest request;
-  std::shared_ptr<Stream::State> state;
+  std::shared_ptr<detail::StreamState> state;
   std::shared_ptr<detail::ControlLayer> control;
   Session::OpenCallback done;      // open_async only
   std::optional<Session> session;  // open_async: once the CLI has started
@@ -217,7 +225,7 @@ std::shared_ptr<Launch> prepare(Runtime &runtime, SessionOptions so)
   detail::ControlLayer::Handlers handlers = control_handlers(so, l->init_fields);
   l->request = detail::prepare_spawn(so.options);
   so.options.cwd_dir = DirectoryHandle();  // the spawn request holds it until the CLI has started
-  l->state = std::make_shared<Stream::State>(runtime.impl(), so.options);
+  l->state = std::make_shared<detail::StreamState>(detail::Access<Runtime>::impl(runtime), so.options);
   l->control = std::make_shared<detail::ControlLayer>(l->state, std::move(handlers));
   l->state->control_ = l->control;
   l->options = std::move(so);
@@ -228,9 +236,9 @@ std::shared_ptr<Launch> prepare(Runtime &runtime, SessionOptions so)
 void abandon(Launch &l) { l.state->control_.reset(); }
 
 // The CLI has started: the Session's state.
-std::unique_ptr<Session::Impl> started(Launch &l)
+std::unique_ptr<detail::SessionImpl> started(Launch &l)
 {
-  auto impl = std::make_unique<Session::Impl>(std::move(l.state), std::move(l.options));
+  auto impl = std::make_unique<detail::SessionImpl>(std::move(l.state), std::move(l.options));
   impl->control = std::move(l.control);
   return impl;
 }
@@ -258,13 +266,13 @@ void on_spawned(const std::shared_ptr<Launch> &l, std::optional<Error> error)
     abandon(*l);
     return report(*l, std::move(error));
   }
-  l->session.emplace(Session::Impl::make(started(*l)));
-  Session::Impl &impl = Session::Impl::of(*l->session);
+  l->session.emplace(detail::SessionImpl::make(started(*l)));
+  detail::SessionImpl &impl = detail::SessionImpl::of(*l->session);
   if (!impl.options.initialize) return report(*l, std::nullopt);
   impl.request("initialize", l->init_fields, impl.options.initialize_timeout,
                [l](std::optional<Error> failed, JsonView info) {
                  if (failed) return fail_open(l, *failed);
-                 Session::Impl::of(*l->session).server_info = std::move(info);
+                 detail::SessionImpl::of(*l->session).server_info = std::move(info);
                  report(*l, std::nullopt);
                });
 }
@@ -303,7 +311,8 @@ void Session::open_async(Runtime &runtime, SessionOptions options, OpenCallback 
   try {
     launch = prepare(runtime, std::move(options));
   } catch (const Error &e) {
-    asio::post(*runtime.impl()->ioc, [done = std::move(done), e] { call_safely(done, e, std::nullopt); });
+    asio::post(*detail::Access<Runtime>::impl(runtime)->ioc,
+               [done = std::move(done), e] { call_safely(done, e, std::nullopt); });
     return;
   }
   launch->done = std::move(done);

@@ -82,7 +82,7 @@ ProcessError::ProcessError(RunOutcome outcome)
 
 // ---- State: setup -----------------------------------------------------------------------------
 
-Stream::State::State(std::shared_ptr<Runtime::Impl> runtime, const Options &options)
+Stream::State::State(std::shared_ptr<detail::RuntimeImpl> runtime, const Options &options)
     : runtime_(std::move(runtime)),
       strand_(asio::make_strand(*runtime_->ioc)),
       options_(options),
@@ -593,7 +593,7 @@ Stream::~Stream()
 }
 
 namespace {
-Stream::State &checked(const std::shared_ptr<Stream::State> &s)
+detail::StreamState &checked(const std::shared_ptr<detail::StreamState> &s)
 {
   if (!s) throw Error(errc::invalid_argument, "this Stream was moved from");
   return *s;

@@ -43,12 +43,19 @@ template <class F, class... Args> void call_safely(const F &fn, Args &&...args) 
   } catch (...) {
   }
 }
+
+/// Stream's engine and constructor, for the code that starts runs (query.cpp, session.cpp).
+template <> struct Access<Stream> {
+  using State = Stream::State;
+  static Stream make(std::shared_ptr<State> state) noexcept { return Stream(std::move(state)); }
+};
+using StreamState = Access<Stream>::State;
 }  // namespace ccbridge::detail
 
 CCB_BEGIN_NAMESPACE
 
 struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stream::State> {
-  State(std::shared_ptr<Runtime::Impl> runtime, const Options &options);
+  State(std::shared_ptr<detail::RuntimeImpl> runtime, const Options &options);
   ~State() override;
 
   /// Called once the spawn has been tried: no error, or why it failed (Error's code and message).
@@ -90,7 +97,7 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   void on_stdin_error(std::error_code ec) override;
   void on_finished(ExitStatus status) override;
 
-  std::shared_ptr<Runtime::Impl> runtime_;
+  std::shared_ptr<detail::RuntimeImpl> runtime_;
   detail::Strand strand_;
   Options options_;
   std::shared_ptr<detail::ProcessChannel> channel_;

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -69,6 +70,15 @@ static_assert(max_json_depth == 512, "kNestedTooDeep names the limit");
 
 using JsonValue = rapidjson::Value;
 using JsonDocument = rapidjson::Document;
+
+/// JsonView's constructor, for the library's code that makes views (json.cpp, message.cpp).
+template <> struct Access<JsonView> {
+  /// A view of `value`, kept alive by `owner` (its document, or the object that holds that).
+  template <class Owner> static JsonView view(const std::shared_ptr<Owner> &owner, const JsonValue *value) noexcept
+  {
+    return JsonView(std::shared_ptr<const void>(owner, value), value);
+  }
+};
 
 /// Returns the string member `key` of `v`, or `fallback` when absent or not a string.
 inline std::string_view get_string(const JsonValue &v, const char *key, std::string_view fallback = {})

@@ -60,6 +60,13 @@ CCB_END_NAMESPACE
 
 // Internals live in ccbridge::detail (outside the versioned inline namespace) everywhere.
 namespace ccbridge::detail {
+/// The runtime behind a Runtime, for the code that starts runs on it (query.cpp, session.cpp).
+template <> struct Access<Runtime> {
+  using Impl = Runtime::Impl;
+  static const std::shared_ptr<Impl> &impl(const Runtime &runtime) noexcept { return runtime.impl_; }
+};
+using RuntimeImpl = Access<Runtime>::Impl;
+
 /// True while the current thread is a ccbridge I/O thread (blocking calls there would deadlock)
 /// or one marked with forbid_waiting_on_this_thread().
 bool on_io_thread() noexcept;

@@ -120,7 +120,7 @@ JsonView parse_json(std::string_view text)
                                        detail::parse_error_text(r));
   }
   const detail::JsonValue *root = doc.get();
-  return JsonView(std::shared_ptr<const void>(doc, root), root);
+  return detail::Access<JsonView>::view(doc, root);
 }
 
 void append_json_string(std::string &out, std::string_view text)

@@ -90,7 +90,7 @@ namespace ccbridge::detail {
 Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul,
                            std::chrono::steady_clock::time_point read_at)
 {
-  auto impl = std::make_shared<Message::Impl>(std::move(line));
+  auto impl = std::make_shared<MessageImpl>(std::move(line));
   impl->read_at = read_at;
   const std::string &raw = impl->raw;
   auto fail = [&](std::string why) {
@@ -102,7 +102,7 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
     impl->type = MessageType::invalid_line;
     impl->error = std::move(err);
     impl->dom.reset();
-    return Message(std::move(impl));
+    return Access<Message>::make(std::move(impl));
   };
   // A NUL byte is valid UTF-8 but never part of JSON text.
   if (has_nul) return fail("contains a NUL byte");
@@ -127,16 +127,16 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
     impl->subtype = std::string(scan.subtype);
   }
   impl->type = ccbridge::classify_type(impl->type_name);
-  return Message(std::move(impl));
+  return Access<Message>::make(std::move(impl));
 }
 
 Message invalid_line(LineError error, std::string sample, std::chrono::steady_clock::time_point read_at)
 {
-  auto impl = std::make_shared<Message::Impl>(std::move(sample));
+  auto impl = std::make_shared<MessageImpl>(std::move(sample));
   impl->type = MessageType::invalid_line;
   impl->error = std::move(error);
   impl->read_at = read_at;
-  return Message(std::move(impl));
+  return Access<Message>::make(std::move(impl));
 }
 
 }  // namespace ccbridge::detail
@@ -163,7 +163,7 @@ JsonView Message::json() const noexcept
     return {};  // out of memory building the DOM
   }
   if (!root) return {};
-  return JsonView(std::shared_ptr<const void>(impl_, root), root);
+  return detail::Access<JsonView>::view(impl_, root);
 }
 
 const LineError &Message::line_error() const noexcept
@@ -200,7 +200,7 @@ std::vector<ContentBlock> Message::content() const
     doc->AddMember("type", "text", a);
     doc->AddMember("text", detail::JsonValue(s->data(), static_cast<rapidjson::SizeType>(s->size()), a), a);
     const detail::JsonValue *root = doc.get();
-    blocks.emplace_back(JsonView(std::shared_ptr<const void>(doc, root), root));
+    blocks.emplace_back(detail::Access<JsonView>::view(doc, root));
     return blocks;
   }
   blocks.reserve(c.size());

@@ -70,6 +70,13 @@ struct Message::Impl {
 CCB_END_NAMESPACE
 
 namespace ccbridge::detail {
+/// Message's internals, for the code that makes messages (message.cpp).
+template <> struct Access<Message> {
+  using Impl = Message::Impl;
+  static Message make(std::shared_ptr<const Impl> impl) noexcept { return Message(std::move(impl)); }
+};
+using MessageImpl = Access<Message>::Impl;
+
 /// Message::parse for a line the framer has already checked (valid UTF-8, `has_nul` known).
 Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul,
                            std::chrono::steady_clock::time_point read_at = {});

@@ -41,13 +41,13 @@ namespace {
 using namespace ccbridge;
 using detail::ControlLayer;
 
-std::shared_ptr<Runtime::Impl> &runtime()
+std::shared_ptr<detail::RuntimeImpl> &runtime()
 {
-  static auto *rt = new std::shared_ptr<Runtime::Impl>(std::make_shared<Runtime::Impl>(1));
+  static auto *rt = new std::shared_ptr<detail::RuntimeImpl>(std::make_shared<detail::RuntimeImpl>(1));
   return *rt;
 }
 
-template <class Fn> void on_strand(Stream::State &st, Fn &&fn)
+template <class Fn> void on_strand(detail::StreamState &st, Fn &&fn)
 {
   std::promise<void> done;
   asio::post(st.strand_, [&] {
@@ -231,7 +231,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
   opts.max_line_bytes = 256 * 1024;
   // on_stdout_end() starts the shutdown ladder: no process (pid -1) to wait for.
   opts.shutdown.exit_wait = opts.shutdown.term_wait = opts.shutdown.drain_wait = std::chrono::milliseconds(0);
-  auto state = std::make_shared<Stream::State>(runtime(), opts);
+  auto state = std::make_shared<detail::StreamState>(runtime(), opts);
 
   Pipe in, out, err;
   ::close(out.w);  // stdout at EOF: a read the library starts (resume_stdout) ends at once
