@@ -3,6 +3,7 @@
 // symbols that nothing defines, and fail to link.
 #include "base/asio_config.hpp"
 
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `name` is a declarator, not an expression
 #define CCB_ASIO_DEFINE_(name) extern const char name = 0;
 
 namespace ccbridge::detail {

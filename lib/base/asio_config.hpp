@@ -67,8 +67,9 @@
   X(CCB_ASIO_SEPARATE_COMPILATION_) X(CCB_ASIO_IO_URING_) X(CCB_ASIO_DISABLE_EPOLL_)
 
 // Exported: the server library and the executables find them in the core library.
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `name` is a declarator, not an expression
 #define CCB_ASIO_DECLARE_(name) extern const char name __attribute__((visibility("default")));
-#define CCB_ASIO_ADDRESS_(name) &name,
+#define CCB_ASIO_ADDRESS_(name) &(name),
 
 namespace ccbridge::detail {
 CCB_ASIO_SETTINGS(CCB_ASIO_DECLARE_)

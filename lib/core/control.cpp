@@ -152,7 +152,8 @@ void ReplyState::send(std::string payload, std::string error)
   asio::post(l->strand(), [l, id = request_id, payload = std::move(payload), error = std::move(error)] {
     // Checked on the strand: a cancel that arrived meanwhile means no answer at all.
     if (!l->take_inflight(id)) return;
-    l->respond(id, error.empty() ? &payload : nullptr, error.empty() ? nullptr : &error);
+    const bool failed = !error.empty();
+    l->respond(id, failed ? nullptr : &payload, failed ? &error : nullptr);
   });
 }
 
