@@ -62,7 +62,7 @@ void ClientCallbacks::attach(SessionOptions &so, bool permissions)
     server.name = server_name_;
     for (const auto &t : tools_) {
       Tool tool{t.name, t.description, t.schema, nullptr, nullptr};
-      tool.async_handler = [weak, &io, name = t.name](const JsonView &args, ToolReply reply) {
+      tool.async_handler = [weak, &io, name = t.name](const JsonView &args, const ToolReply &reply) {
         asio::post(io, [weak, name, args = args.dump(), reply] {
           auto sh = weak.lock();
           if (!sh) return reply(ToolResult::error("the client has gone"));
@@ -76,7 +76,7 @@ void ClientCallbacks::attach(SessionOptions &so, bool permissions)
   }
   if (!permissions) return;
   auto describe = shared_->hooks.describe_permission;
-  so.can_use_tool = [weak, &io, describe](const PermissionRequest &r, PermissionReply reply) {
+  so.can_use_tool = [weak, &io, describe](const PermissionRequest &r, const PermissionReply &reply) {
     std::string description = describe(r);  // here, on the callback thread that holds r
     asio::post(io, [weak, description, reply] {
       auto sh = weak.lock();

@@ -41,7 +41,13 @@ public:
   static constexpr std::size_t kMaxTools = 64;
 
   ClientCallbacks(Context &ctx, std::string server_name, Hooks hooks, Timeouts timeouts);
-  ~ClientCallbacks() { fail_all(); }
+  ~ClientCallbacks()
+  {
+    try {
+      fail_all();
+    } catch (...) {  // a reply that cannot be sent answers the CLI with an error when destroyed
+    }
+  }
   ClientCallbacks(const ClientCallbacks &) = delete;
   ClientCallbacks &operator=(const ClientCallbacks &) = delete;
 

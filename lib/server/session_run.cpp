@@ -113,7 +113,7 @@ void SessionRun::send(const std::string &text)
   }
 }
 
-std::string SessionRun::next_turn(const Options &asked, bool callbacks, std::string text)
+std::string SessionRun::next_turn(const Options &asked, bool callbacks, const std::string &text)
 {
   if (asked.cwd && *asked.cwd != first_.cwd.value_or(""))
     return "cwd cannot change within a conversation; open a new connection";
@@ -131,24 +131,26 @@ std::string SessionRun::next_turn(const Options &asked, bool callbacks, std::str
   };
   auto model = changed(asked.model, first_.model);
   auto mode = changed(asked.permission_mode, first_.permission_mode);
-  send_after(model, mode, std::move(text));
+  send_after(model, mode, text);
   return {};
 }
 
 // The model, then the mode, each after the CLI's answer to the one before, then the text.
-void SessionRun::send_after(std::optional<std::string> model, std::optional<std::string> mode, std::string text)
+void SessionRun::send_after(const std::optional<std::string> &model, const std::optional<std::string> &mode,
+                            const std::string &text)
 {
   if (!ready()) return;
-  if (model) return session_->set_model_async(*model, then(std::nullopt, std::move(mode), std::move(text)));
-  if (mode) return session_->set_permission_mode_async(*mode, then(std::nullopt, std::nullopt, std::move(text)));
+  if (model) return session_->set_model_async(*model, then(std::nullopt, mode, text));
+  if (mode) return session_->set_permission_mode_async(*mode, then(std::nullopt, std::nullopt, text));
   send(text);
 }
 
 // A control request's completion (on the strand): back on the server thread, the next step.
-Session::ControlCallback SessionRun::then(std::optional<std::string> model, std::optional<std::string> mode,
-                                          std::string text)
+Session::ControlCallback SessionRun::then(const std::optional<std::string> &model,
+                                          const std::optional<std::string> &mode, const std::string &text)
 {
-  return [weak = weak_from_this(), &io = ctx_.ioc, model, mode, text](std::optional<Error> error, const JsonView &) {
+  return [weak = weak_from_this(), &io = ctx_.ioc, model, mode, text](const std::optional<Error> &error,
+                                                                        const JsonView &) {
     asio::post(io, [weak, error, model, mode, text] {
       auto self = weak.lock();
       if (!self) return;

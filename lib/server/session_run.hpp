@@ -70,7 +70,7 @@ public:
   /// first (control requests), then `text` is sent. What the CLI took on its command line cannot
   /// change in the running process, nor whether it has a permission callback (`callbacks`): then
   /// nothing is sent and the reason is returned.
-  std::string next_turn(const Options &asked, bool callbacks, std::string text);
+  std::string next_turn(const Options &asked, bool callbacks, const std::string &text);
   /// Asks the CLI to stop the current turn (its result follows); nothing happens if it is not up.
   void interrupt();
   /// Stops taking events (the CLI's stdout then pauses once the inbox is full) / takes them again.
@@ -85,11 +85,13 @@ private:
   static void deliver_to(Session &s, const std::weak_ptr<Inbox<CliEvent>> &inbox, const Premap &premap);
   void opened(std::optional<Error> error, std::optional<Session> s, const std::string &first_prompt);
   void on_opened(std::shared_ptr<Session> session, const std::optional<Error> &error);
-  Session::ControlCallback then(std::optional<std::string> model, std::optional<std::string> mode, std::string text);
+  Session::ControlCallback then(const std::optional<std::string> &model, const std::optional<std::string> &mode,
+                                const std::string &text);
   void on_batch(std::vector<CliEvent> &batch);
   void retire();
   void report_send_failure(const std::string &why);
-  void send_after(std::optional<std::string> model, std::optional<std::string> mode, std::string text);
+  void send_after(const std::optional<std::string> &model, const std::optional<std::string> &mode,
+                  const std::string &text);
 
   Context &ctx_;
   std::weak_ptr<Client> client_;
@@ -119,7 +121,14 @@ public:
   {
     state_->on_timeout = std::move(on_timeout);
   }
-  ~PendingReplies() { fail_all(nullptr); }
+  // The replies are destroyed unanswered, and each then answers the CLI with an error itself.
+  ~PendingReplies()
+  {
+    try {
+      fail_all(nullptr);
+    } catch (...) {  // cancelling a timer only throws if the reactor is gone: nothing left to stop
+    }
+  }
   PendingReplies(const PendingReplies &) = delete;
   PendingReplies &operator=(const PendingReplies &) = delete;
 

@@ -383,10 +383,10 @@ struct Transport::Impl {
 
   void setup(WsServer &s, std::size_t listener);
   void configure(WsServer &s);
-  void on_http(WsServer &s, std::size_t listener, websocketpp::connection_hdl hdl);
-  bool on_validate(WsServer &s, std::size_t listener, websocketpp::connection_hdl hdl);
-  void on_open(WsServer &s, websocketpp::connection_hdl hdl);
-  void on_gone(WsServer &s, websocketpp::connection_hdl hdl);
+  void on_http(WsServer &s, std::size_t listener, const websocketpp::connection_hdl &hdl);
+  bool on_validate(WsServer &s, std::size_t listener, const websocketpp::connection_hdl &hdl);
+  void on_open(WsServer &s, const websocketpp::connection_hdl &hdl);
+  void on_gone(WsServer &s, const websocketpp::connection_hdl &hdl);
   // Gives an accepted upgrade's slot back, once: when it opens (then conns counts it) or fails.
   // websocketpp marks a failed connection closed before the fail handler runs, so its state
   // cannot tell whether the slot is still held.
@@ -410,7 +410,7 @@ void answer_json(const ConnPtr &con, websocketpp::http::status_code::value statu
 }
 
 // Sends a deferred HTTP answer on the connection, if it is still there.
-void send_http_response(const std::weak_ptr<WsServer::connection_type> &weak, HttpResponse r)
+void send_http_response(const std::weak_ptr<WsServer::connection_type> &weak, const HttpResponse &r)
 {
   auto c = weak.lock();
   if (!c) return;
@@ -421,13 +421,13 @@ void send_http_response(const std::weak_ptr<WsServer::connection_type> &weak, Ht
     if (h.second.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) continue;
     c->replace_header(h.first, h.second);
   }
-  c->set_body(std::move(r.body));
+  c->set_body(r.body);  // websocketpp copies the body whatever it is given
   std::error_code ec;
   c->send_http_response(ec);
 }
 
 // A text message from a client, or a close for any other kind.
-void on_message(WsServer &s, websocketpp::connection_hdl hdl, WsServer::message_ptr msg)
+void on_message(WsServer &s, const websocketpp::connection_hdl &hdl, const WsServer::message_ptr &msg)
 {
   ConnPtr con = s.get_con_from_hdl(hdl);
   auto impl = con->impl;
@@ -446,15 +446,16 @@ void Transport::Impl::setup(WsServer &s, std::size_t listener)
 {
   configure(s);
   WsServer *sp = &s;
-  s.set_http_handler([this, sp, listener](websocketpp::connection_hdl hdl) { on_http(*sp, listener, hdl); });
+  s.set_http_handler([this, sp, listener](const websocketpp::connection_hdl &hdl) { on_http(*sp, listener, hdl); });
   s.set_validate_handler(
-      [this, sp, listener](websocketpp::connection_hdl hdl) { return on_validate(*sp, listener, hdl); });
-  s.set_open_handler([this, sp](websocketpp::connection_hdl hdl) { on_open(*sp, hdl); });
-  s.set_message_handler(
-      [sp](websocketpp::connection_hdl hdl, WsServer::message_ptr msg) { on_message(*sp, hdl, msg); });
+      [this, sp, listener](const websocketpp::connection_hdl &hdl) { return on_validate(*sp, listener, hdl); });
+  s.set_open_handler([this, sp](const websocketpp::connection_hdl &hdl) { on_open(*sp, hdl); });
+  s.set_message_handler([sp](const websocketpp::connection_hdl &hdl, const WsServer::message_ptr &msg) {
+    on_message(*sp, hdl, msg);
+  });
   // Every WebSocket connection and refused upgrade ends here once: by the close handler, or by the
   // fail handler (also an accepted upgrade whose 101 could not be written: a reset, the timeout).
-  auto gone = [this, sp](websocketpp::connection_hdl hdl) { on_gone(*sp, hdl); };
+  auto gone = [this, sp](const websocketpp::connection_hdl &hdl) { on_gone(*sp, hdl); };
   s.set_close_handler(gone);
   s.set_fail_handler(gone);
 }
@@ -472,7 +473,7 @@ void Transport::Impl::configure(WsServer &s)
   WsServer *sp = &s;
   // Frames are small and must go out at once: no Nagle delay (with the peer's delayed ACKs it
   // cost 20-40 ms per frame). Set once the socket is accepted (before, it is not open yet).
-  s.set_tcp_post_init_handler([sp](websocketpp::connection_hdl hdl) {
+  s.set_tcp_post_init_handler([sp](const websocketpp::connection_hdl &hdl) {
     std::error_code ec;
     ConnPtr con = sp->get_con_from_hdl(hdl, ec);
     if (!ec) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
@@ -480,7 +481,7 @@ void Transport::Impl::configure(WsServer &s)
 }
 
 // A plain HTTP request: refused here, or handed to the server, whose answer may come later.
-void Transport::Impl::on_http(WsServer &s, std::size_t listener, websocketpp::connection_hdl hdl)
+void Transport::Impl::on_http(WsServer &s, std::size_t listener, const websocketpp::connection_hdl &hdl)
 {
   ConnPtr con = s.get_con_from_hdl(hdl);
   if (const char *why = refusal(con->get_request()))
@@ -489,15 +490,15 @@ void Transport::Impl::on_http(WsServer &s, std::size_t listener, websocketpp::co
   con->defer_http_response();
   auto answered = std::make_shared<bool>(false);
   std::weak_ptr<WsServer::connection_type> weak = con;
-  handler.http(listener, req, [weak, answered](HttpResponse r) {
+  handler.http(listener, req, [weak, answered](const HttpResponse &r) {
     if (*answered) return;
     *answered = true;
-    send_http_response(weak, std::move(r));
+    send_http_response(weak, r);
   });
 }
 
 // A WebSocket upgrade: true accepts it (it then holds a connection slot until it opens or fails).
-bool Transport::Impl::on_validate(WsServer &s, std::size_t listener, websocketpp::connection_hdl hdl)
+bool Transport::Impl::on_validate(WsServer &s, std::size_t listener, const websocketpp::connection_hdl &hdl)
 {
   using status = websocketpp::http::status_code::value;
   ConnPtr con = s.get_con_from_hdl(hdl);
@@ -533,7 +534,7 @@ bool Transport::Impl::on_validate(WsServer &s, std::size_t listener, websocketpp
 }
 
 // An accepted upgrade is open: its ConnImpl is made and its profile handler created.
-void Transport::Impl::on_open(WsServer &s, websocketpp::connection_hdl hdl)
+void Transport::Impl::on_open(WsServer &s, const websocketpp::connection_hdl &hdl)
 {
   ConnPtr con = s.get_con_from_hdl(hdl);
   release_slot(*con);
@@ -552,7 +553,7 @@ void Transport::Impl::on_open(WsServer &s, websocketpp::connection_hdl hdl)
   if (impl->handler) impl->handler->on_open();
 }
 
-void Transport::Impl::on_gone(WsServer &s, websocketpp::connection_hdl hdl)
+void Transport::Impl::on_gone(WsServer &s, const websocketpp::connection_hdl &hdl)
 {
   ConnPtr con = s.get_con_from_hdl(hdl);
   release_slot(*con);

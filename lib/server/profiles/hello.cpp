@@ -32,7 +32,7 @@ private:
 
 void install(Context &, Router &r)
 {
-  r.http("GET", "/hello", [](const HttpRequest &, HttpReply reply) {
+  r.http("GET", "/hello", [](const HttpRequest &, const HttpReply &reply) {
     reply(HttpResponse::json(200, "{\"hello\":\"ccbridge\",\"profiles\":" + json_str(profile_names()) + "}"));
   });
   r.ws("/ws/hello", [](WsConn &conn) { return std::make_unique<HelloSocket>(conn); });

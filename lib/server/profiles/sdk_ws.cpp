@@ -42,7 +42,13 @@ public:
         callbacks_(ctx, kToolServer, hooks(), {})
   {}
 
-  ~SdkConnection() override { ended(); }
+  ~SdkConnection() override
+  {
+    try {
+      ended();
+    } catch (...) {  // only allocation can fail here; the replies then answer the CLI themselves
+    }
+  }
 
   bool query_active() const { return query_active_; }
 
@@ -127,7 +133,7 @@ private:
     publish("{\"type\":\"query_start\",\"data\":{\"prompt\":" + json_str(text) + "}}");
     if (session_ && session_->ready()) {
       // Same conversation: the model and the permission mode may change between turns, nothing else.
-      std::string refused = session_->next_turn(opts, perm.boolean().value_or(false), std::move(text));
+      std::string refused = session_->next_turn(opts, perm.boolean().value_or(false), text);
       return refused.empty() ? void() : fail_query(refused);
     }
     if (!ctx_.can_start_process()) return fail_query("too many sessions are running; try again later");
@@ -350,7 +356,7 @@ void install(Context &ctx, Router &r)
                            {"session_", ctx.cfg.sdk_ws.reconnect_grace,
                             [c, reg] { return std::make_shared<SdkConnection>(*c, *reg); },
                             [](std::string_view why) { return sdk_ws::error_frame(why); }}));
-  r.http("GET", "/sessions", [c, reg](const HttpRequest &, HttpReply reply) {
+  r.http("GET", "/sessions", [c, reg](const HttpRequest &, const HttpReply &reply) {
     std::string list;
     for (const auto &kv : *reg)
       list += (list.empty() ? "" : ",") + std::string("{\"session_id\":") + json_str(kv.first) + ",\"query_active\":" +
