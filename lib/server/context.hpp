@@ -140,6 +140,12 @@ struct Context {
     if (!slot) slot = std::make_shared<T>();
     return *static_cast<T *>(slot.get());
   }
+  /// The state of profile `name` if it has been made, else null.
+  template <class T> const T *find_profile_state(std::string_view name) const
+  {
+    auto it = profile_states_.find(std::string(name));
+    return it == profile_states_.end() ? nullptr : static_cast<const T *>(it->second.get());
+  }
 
   /// Resolves a client's working directory (symlinks, "..") and checks it lies inside an allowed
   /// root; `dir` is then that directory held open, for the spawn (Options::cwd_dir): the CLI

@@ -441,6 +441,7 @@ struct Server::Impl final : srv::TransportHandler {
   bool origin_ok(const srv::HttpRequest &req) const;
   std::string cors_origin(const srv::HttpRequest &req) const;
   srv::HttpResponse health() const;
+  bool serves(std::string_view profile) const;
   srv::HttpResponse prometheus() const;
   void begin_stop();
   void finish_stop();
@@ -492,6 +493,13 @@ srv::HttpResponse Server::Impl::health() const
   return srv::HttpResponse::json(200, std::move(body));
 }
 
+bool Server::Impl::serves(std::string_view profile) const
+{
+  for (const auto &l : cfg.listeners)
+    if (std::find(l.profiles.begin(), l.profiles.end(), profile) != l.profiles.end()) return true;
+  return false;
+}
+
 srv::HttpResponse Server::Impl::prometheus() const
 {
   const auto &hs = hub.stats();
@@ -533,6 +541,8 @@ srv::HttpResponse Server::Impl::prometheus() const
   o += fmt::format("ccbridge_relay_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", cum);
   o += fmt::format("ccbridge_relay_latency_seconds_sum {:.9f}\n", static_cast<double>(metrics.latency_sum_ns.load()) / 1e9);
   o += fmt::format("ccbridge_relay_latency_seconds_count {}\n", cum);
+  for (const auto &p : srv::profile_table())  // each profile served adds its own
+    if (p.metrics && serves(p.name)) p.metrics(ctx, o);
   srv::HttpResponse r;
   r.body = std::move(o);
   r.content_type = "text/plain; version=0.0.4";

@@ -1161,3 +1161,26 @@ def test_options_fixed_by_the_first_query_cannot_change_silently(start_server):
     assert "error" not in types(same)
     assert types(changed)[-2:] == ["error", "query_end"] and "fixed by the first query" in changed[-2]["data"]["error"]
     assert types(resumed)[-2:] == ["error", "query_end"] and "first query" in resumed[-2]["data"]["error"]
+
+
+def test_metrics_count_conversations_open_and_waiting_for_their_client(start_server):
+    s = start_server(script="serve_turns")
+
+    def gauges():
+        _, text, _ = s.http("GET", "/metrics")
+        m = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line and not line.startswith("#")}
+        return m["ccbridge_sdk_ws_conversations"], m["ccbridge_sdk_ws_conversations_detached"]
+
+    async def go():
+        assert gauges() == (0, 0)
+        ws, _ = await connect(s, "/ws?resumable=1")
+        ws2, _ = await connect(s)
+        assert gauges() == (2, 0)
+        await ws.close()
+        deadline = time.time() + 5
+        while gauges() != (2, 1) and time.time() < deadline:
+            await asyncio.sleep(0.02)
+        assert gauges() == (2, 1)  # the resumable one waits for a reconnect
+        await ws2.close()
+
+    run(go())

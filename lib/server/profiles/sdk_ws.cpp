@@ -367,8 +367,21 @@ void install(Context &ctx, Router &r)
   });
 }
 
+void metrics(const Context &ctx, std::string &out)
+{
+  const auto *reg = ctx.find_profile_state<Conversations>(kProfile);
+  std::size_t open = reg ? reg->size() : 0, waiting = 0;
+  if (reg)
+    for (const auto &kv : *reg) waiting += kv.second->detached() ? 1 : 0;
+  out += "# HELP ccbridge_sdk_ws_conversations sdk-ws conversations open (with a client or waiting for one)\n"
+         "# TYPE ccbridge_sdk_ws_conversations gauge\nccbridge_sdk_ws_conversations " + std::to_string(open) + "\n"
+         "# HELP ccbridge_sdk_ws_conversations_detached sdk-ws ?resumable=1 conversations waiting for their client\n"
+         "# TYPE ccbridge_sdk_ws_conversations_detached gauge\nccbridge_sdk_ws_conversations_detached " +
+         std::to_string(waiting) + "\n";
+}
+
 }  // namespace
 
-Profile sdk_ws_profile() { return {kProfile, "003", 8000, true, install}; }
+Profile sdk_ws_profile() { return {kProfile, "003", 8000, true, install, metrics}; }
 
 }  // namespace ccbridge::detail::server
