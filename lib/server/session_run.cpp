@@ -55,6 +55,7 @@ void SessionRun::opened(std::optional<Error> error, std::optional<Session> s, co
   auto self = shared_from_this();
   auto session = s ? std::make_shared<Session>(std::move(*s)) : nullptr;
   if (session) {
+    hold_back_with(session);  // before the first message is delivered (later on this strand)
     try {
       session->send(first_prompt);
     } catch (const Error &e) {
@@ -65,6 +66,19 @@ void SessionRun::opened(std::optional<Error> error, std::optional<Session> s, co
     }
   }
   asio::post(ctx_.ioc, [self, session, error] { self->on_opened(session, error); });
+}
+
+// Flow control: a run whose client cannot keep up pauses its own CLI, not the I/O thread.
+void SessionRun::hold_back_with(const std::shared_ptr<Session> &session)
+{
+  std::weak_ptr<Session> ws = session;
+  inbox_->set_flow_control(
+      [ws] {
+        if (auto s = ws.lock()) s->messages().pause_reading();
+      },
+      [ws] {
+        if (auto s = ws.lock()) s->messages().resume_reading();
+      });
 }
 
 SessionRun::~SessionRun()
@@ -87,15 +101,6 @@ void SessionRun::on_opened(std::shared_ptr<Session> session, const std::optional
   }
   session_ = std::move(session);
   if (closed_) return retire();  // nobody wants it any more
-  // Flow control: a run whose client cannot keep up pauses its own CLI, not the I/O thread.
-  std::weak_ptr<Session> ws = session_;
-  inbox_->set_flow_control(
-      [ws] {
-        if (auto s = ws.lock()) s->messages().pause_reading();
-      },
-      [ws] {
-        if (auto s = ws.lock()) s->messages().resume_reading();
-      });
   for (const auto &text : std::exchange(held_, {})) send(text);
 }
 

@@ -84,6 +84,7 @@ private:
   explicit SessionRun(Context &ctx) : ctx_(ctx) {}
   static void deliver_to(Session &s, const std::weak_ptr<Inbox<CliEvent>> &inbox, const Premap &premap);
   void opened(std::optional<Error> error, std::optional<Session> s, const std::string &first_prompt);
+  void hold_back_with(const std::shared_ptr<Session> &session);
   void on_opened(std::shared_ptr<Session> session, const std::optional<Error> &error);
   Session::ControlCallback then(const std::optional<std::string> &model, const std::optional<std::string> &mode,
                                 const std::string &text);
