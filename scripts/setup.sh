@@ -9,7 +9,7 @@ want_tests=0
 [[ "${1:-}" == "--tests" ]] && want_tests=1
 
 packages=(build-essential cmake ninja-build pkg-config libasio-dev rapidjson-dev libfmt-dev doctest-dev
-          libwebsocketpp-dev pybind11-dev python3 python3-dev python3-venv iproute2 util-linux)
+          libwebsocketpp-dev libsqlite3-dev libssl-dev pybind11-dev python3 python3-dev python3-venv iproute2 util-linux)
 # Tests: Node for the JS clients and the pinned CLI, Chromium for the browser test, clang and
 # libFuzzer's runtime for the fuzz targets (tests/fuzz), clang-tidy for scripts/tidy.sh and
 # clang-format for the layout in .clang-format.
