@@ -28,10 +28,7 @@ std::string all_output(const std::vector<PtyEvent> &events)
   return out;
 }
 
-bool contains(const std::string &s, const std::string &part)
-{
-  return s.find(part) != std::string::npos;
-}
+bool contains(const std::string &s, const std::string &part) { return s.find(part) != std::string::npos; }
 
 // Feeds the recording's output chunks, as recorded, to a detector: the first match and the index of
 // the event it came on (-1 when none).
@@ -84,8 +81,11 @@ TEST_CASE("cc-control stripper: the original's rules (CSI, OSC, DCS/SOS/PM/APC, 
   CHECK(strip_term_escapes("t\x1b]0;title\x07x\x1b]8;;u\x1b\\y") == "txy");
   CHECK(strip_term_escapes("a\x1bPq#0;1\x1b\\b\x1bXs\x1b\\c\x1b^p\x1b\\d\x1b_a\x1b\\e") == "abcde");
   CHECK(strip_term_escapes("\x1b(Bx\x1b)0y") == "xy");
-  CHECK(strip_term_escapes("\x1b" "7a\x1b" "8\x1b#8b\x1b=") == "ab");
-  CHECK(strip_term_escapes("a\r\nb\tc\x07\x08\x7f\x0f" "d") == "a\n\nb cd");
+  CHECK(strip_term_escapes("\x1b"
+                           "7a\x1b"
+                           "8\x1b#8b\x1b=") == "ab");
+  CHECK(strip_term_escapes("a\r\nb\tc\x07\x08\x7f\x0f"
+                           "d") == "a\n\nb cd");
 }
 
 TEST_CASE("cc-control stripper: cursor moves Claude Code uses between words and lines become gaps")
@@ -101,16 +101,28 @@ TEST_CASE("cc-control stripper: 0x9B and 0x9D inside UTF-8 characters are text, 
   // ❯ is E2 9D AF: the original took its 9D for a C1 OSC and lost the rest of the chunk.
   CHECK(strip_term_escapes("\xe2\x9d\xaf 1. Yes\n2. No") == "\xe2\x9d\xaf 1. Yes\n2. No");
   CHECK(strip_term_escapes("\xe2\x9b\x94 ok \xc3\x9b") == "\xe2\x9b\x94 ok \xc3\x9b");  // ⛔ E2 9B 94, Û C3 9B
-  CHECK(strip_term_escapes("a\x9b" "31mb") == "ab");
-  CHECK(strip_term_escapes("a\x9d" "0;t\x07" "b\x9d" "0;t\x9c" "c") == "abc");
+  CHECK(strip_term_escapes("a\x9b"
+                           "31mb") == "ab");
+  CHECK(strip_term_escapes("a\x9d"
+                           "0;t\x07"
+                           "b\x9d"
+                           "0;t\x9c"
+                           "c") == "abc");
   // In an ESC ] OSC, a 9C inside a UTF-8 title (✜ E2 9C 9C) does not end it.
-  CHECK(strip_term_escapes("\x1b]0;\xe2\x9c\x9c Claude\x07" "x") == "x");
+  CHECK(strip_term_escapes("\x1b]0;\xe2\x9c\x9c Claude\x07"
+                           "x") == "x");
 }
 
 TEST_CASE("cc-control stripper: invalid UTF-8 is dropped, CAN cancels, an unterminated string is given up")
 {
-  CHECK(strip_term_escapes("a\x80" "b\xc0\xaf" "c\xe2\x28" "d\xed\xa0\x80" "e\xf5" "f") == "abc(def");
-  CHECK(strip_term_escapes("a\x1b[12\x18" "b") == "ab");
+  CHECK(strip_term_escapes("a\x80"
+                           "b\xc0\xaf"
+                           "c\xe2\x28"
+                           "d\xed\xa0\x80"
+                           "e\xf5"
+                           "f") == "abc(def");
+  CHECK(strip_term_escapes("a\x1b[12\x18"
+                           "b") == "ab");
   std::string long_osc = "\x1b]0;" + std::string(70 * 1024, 'x') + "tail";
   std::string out = strip_term_escapes(long_osc);
   CHECK(out.size() < 8 * 1024);
@@ -120,7 +132,8 @@ TEST_CASE("cc-control stripper: invalid UTF-8 is dropped, CAN cancels, an unterm
 TEST_CASE("cc-control stripper: a sequence or character cut at any chunk edge is finished by the next chunk")
 {
   std::string sample = "x\x1b[38;5;246m\xe2\x9d\xaf\x1b[4G1. Yes\x1b]0;\xe2\x9c\xb3 t\x07\r\x1b[1B\x1bPq\x1b\\"
-                       "\x1b(B\xc3\xa9\x9b" "2Jz\xf0\x9f\x98\x80!";
+                       "\x1b(B\xc3\xa9\x9b"
+                       "2Jz\xf0\x9f\x98\x80!";
   std::string whole = strip_term_escapes(sample);
   CHECK(whole == "x\xe2\x9d\xaf 1. Yes\n\n\xc3\xa9z\xf0\x9f\x98\x80!");
   for (std::size_t cut = 0; cut <= sample.size(); ++cut) {
@@ -176,14 +189,14 @@ TEST_CASE("cc-control detector: each rule fires on its prompt shape, by name")
 TEST_CASE("cc-control detector: ordinary output and code no longer match (the original's false positives)")
 {
   for (const std::string &text : std::vector<std::string>{
-           "approved by the reviewer; 2 rejected\n",            // rule 1, dropped
-           "def confirm(self):\n    return self.ok\n",          // rule 4 anywhere
-           "label = \"Continue?\" if ok else \"Stop\"\n",       // rule 5 anywhere
-           "print(\"Proceed (y/n)\", \"[y/N]\")\n",             // rules 2 and 3, not at the end of the line
-           "Overwrite? (y/n)\nOverwritten.\n",                  // answered: not the final line
-           "print(\"Do you want to merge this change?\")\n",    // rule 8 on a printed line
-           "Do you want to proceed?\n1. Yes\n",                 // a menu cut after its first option
-           "Do you want to?",                                   // rule 8 needs a verb
+           "approved by the reviewer; 2 rejected\n",          // rule 1, dropped
+           "def confirm(self):\n    return self.ok\n",        // rule 4 anywhere
+           "label = \"Continue?\" if ok else \"Stop\"\n",     // rule 5 anywhere
+           "print(\"Proceed (y/n)\", \"[y/N]\")\n",           // rules 2 and 3, not at the end of the line
+           "Overwrite? (y/n)\nOverwritten.\n",                // answered: not the final line
+           "print(\"Do you want to merge this change?\")\n",  // rule 8 on a printed line
+           "Do you want to proceed?\n1. Yes\n",               // a menu cut after its first option
+           "Do you want to?",                                 // rule 8 needs a verb
            "esc to cancel\n" + std::string(400, '.') + " tab to amend\n",
        }) {
     CHECK_MESSAGE(!rule_on(text), text);
@@ -218,8 +231,8 @@ TEST_CASE("cc-control detector: the recorded session printing source code never 
   auto events = recording("source");
   std::string text = strip_term_escapes(all_output(events));
   // What the original's rules fired on is there.
-  for (const char *s : {"approve(request)", "reject(request", "# confirm the reviewer", "\"Continue?\"",
-                        "(y/n)", "[y/N]", "Do you want to merge this change?"})
+  for (const char *s : {"approve(request)", "reject(request", "# confirm the reviewer", "\"Continue?\"", "(y/n)",
+                        "[y/N]", "Do you want to merge this change?"})
     CHECK_MESSAGE(contains(text, s), s);
   CHECK(!detect(events).match);
   for (std::size_t size : {4096, 1000, 100, 7})
@@ -295,7 +308,8 @@ TEST_CASE("cc-control detector: 4096-byte buffer, cleared after a match and by c
 TEST_CASE("cc-control approval keys: 5.4's menu tests on the normalised excerpt")
 {
   CHECK(is_menu_prompt("Esc  to\ncancel · TAB to amend"));
-  CHECK(is_menu_prompt("Do you want to run it?\n\xe2\x9d\xaf\xc2\xa0" "1. Yes\n 2. No"));
+  CHECK(is_menu_prompt("Do you want to run it?\n\xe2\x9d\xaf\xc2\xa0"
+                       "1. Yes\n 2. No"));
   CHECK(is_menu_prompt("do you want to x 1) yes 3) no"));
   CHECK(is_menu_prompt("2. Yes, and always allow access to /p from this project"));
   CHECK(!is_menu_prompt("Do you want to proceed?\n1. Yes"));
@@ -354,9 +368,9 @@ TEST_CASE("cc-control resume detector: the recorded exit hint, the original's fo
   CHECK(o.feed("run Claude-Code  --resume AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE now") ==
         std::string("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"));
   o.clear();
-  CHECK(!o.feed("myclaude --resume 12345678-1234-1234-1234-123456789abc"));     // not a word
-  CHECK(!o.feed("\nclaude\n--resume 12345678-1234-1234-1234-123456789abc"));    // not on its line
-  CHECK(!o.feed("\nclaude --resume 12345678-1234-1234-1234-123456789abcd"));    // no boundary
+  CHECK(!o.feed("myclaude --resume 12345678-1234-1234-1234-123456789abc"));   // not a word
+  CHECK(!o.feed("\nclaude\n--resume 12345678-1234-1234-1234-123456789abc"));  // not on its line
+  CHECK(!o.feed("\nclaude --resume 12345678-1234-1234-1234-123456789abcd"));  // no boundary
   CHECK(!find_resume_id("claude --resume 12345678-1234-1234-1234-12345678zabc"));
   ResumeDetector split;
   CHECK(!split.feed("\x1b[2mclaude --resu"));

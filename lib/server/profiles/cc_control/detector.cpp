@@ -14,20 +14,11 @@ constexpr unsigned char esc_byte = 0x1b;
 constexpr std::size_t max_string_sequence = 64 * 1024;
 constexpr std::string_view input_box_marker = "\xe2\x9d\xaf\xc2\xa0";  // "❯" U+00A0
 
-bool is_hspace(char c)
-{
-  return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
-}
+bool is_hspace(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r'; }
 
-bool is_space(char c)
-{
-  return c == '\n' || is_hspace(c);
-}
+bool is_space(char c) { return c == '\n' || is_hspace(c); }
 
-bool is_word(char c)
-{
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool is_word(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
 std::string lower_ascii(std::string_view s)
 {
@@ -42,10 +33,7 @@ bool ends_with(std::string_view s, std::string_view suffix)
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-bool contains(std::string_view s, std::string_view part)
-{
-  return s.find(part) != std::string_view::npos;
-}
+bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
 // Drops bytes from the front so that at most `cap` remain, starting on a UTF-8 character.
 void keep_tail(std::string &s, std::size_t cap)
@@ -199,10 +187,7 @@ void TermStripper::on_string(unsigned char c, std::string &out)
   }
 }
 
-std::string strip_term_escapes(std::string_view raw)
-{
-  return TermStripper().feed(raw);
-}
+std::string strip_term_escapes(std::string_view raw) { return TermStripper().feed(raw); }
 
 // ---- collapse_whitespace --------------------------------------------------------------------
 
@@ -353,25 +338,13 @@ bool ends_with_choice(std::string_view line)
   return false;
 }
 
-bool has_word(std::string_view line, std::string_view word)
-{
-  return find_phrase(line, word, 0).has_value();
-}
+bool has_word(std::string_view line, std::string_view word) { return find_phrase(line, word, 0).has_value(); }
 
-bool line_yn_paren(std::string_view l)
-{
-  return ends_with(trim_prompt_end(l), "(y/n)");
-}
+bool line_yn_paren(std::string_view l) { return ends_with(trim_prompt_end(l), "(y/n)"); }
 
-bool line_yn_bracket(std::string_view l)
-{
-  return ends_with(trim_prompt_end(l), "[y/n]");
-}
+bool line_yn_bracket(std::string_view l) { return ends_with(trim_prompt_end(l), "[y/n]"); }
 
-bool line_confirm(std::string_view l)
-{
-  return has_word(l, "confirm") && (ends_with(l, "?") || ends_with_choice(l));
-}
+bool line_confirm(std::string_view l) { return has_word(l, "confirm") && (ends_with(l, "?") || ends_with_choice(l)); }
 
 bool line_continue(std::string_view l)
 {
@@ -419,8 +392,8 @@ bool menu_dismissed_in(std::string_view text, std::size_t *end)
 {
   std::string t = lower_ascii(text);
   std::size_t best = std::string::npos, best_end = 0;
-  for (std::string_view marker : {input_box_marker, std::string_view("? for shortcuts"),
-                                  std::string_view("esc to interrupt")}) {
+  for (std::string_view marker :
+       {input_box_marker, std::string_view("? for shortcuts"), std::string_view("esc to interrupt")}) {
     std::size_t p = t.find(marker);
     if (p < best) best = p, best_end = p + marker.size();
   }
@@ -446,10 +419,7 @@ std::optional<RuleHit> match_prompt_rules(std::string_view text, bool line_rules
 
 namespace {
 
-bool is_blank(std::string_view s)
-{
-  return std::all_of(s.begin(), s.end(), is_space);
-}
+bool is_blank(std::string_view s) { return std::all_of(s.begin(), s.end(), is_space); }
 
 // The last n non-blank lines of t, each trimmed, joined by '\n'; *from is where the first starts.
 std::string last_lines(std::string_view t, std::size_t n, std::size_t *from = nullptr)

@@ -29,10 +29,7 @@ void TermRing::append(std::uint64_t seq, std::string_view bytes)
   add(Chunk{seq, std::string(bytes), false});
 }
 
-void TermRing::append_note(std::string_view text)
-{
-  add(Chunk{latest_seq_, std::string(text), true});
-}
+void TermRing::append_note(std::string_view text) { add(Chunk{latest_seq_, std::string(text), true}); }
 
 void TermRing::add(Chunk c)
 {
@@ -57,10 +54,7 @@ void TermRing::drop_front()
   first_truncated_ = false;
 }
 
-bool TermRing::covers(std::uint64_t seq) const
-{
-  return seq >= covered_from_ && seq <= latest_seq_;
-}
+bool TermRing::covers(std::uint64_t seq) const { return seq >= covered_from_ && seq <= latest_seq_; }
 
 TermRing::Replay TermRing::since(std::uint64_t seq) const
 {
