@@ -3,7 +3,7 @@
 
 Usage:
     python3 mock_anthropic.py [--host 127.0.0.1] [--port 0] [--log FILE]
-                              [--exit-on-stdin-eof] [--verbose]
+                              [--exit-on-stdin-eof] [--verbose] [--script FILE]
 
 The first line on stdout is always ``PORT <n>`` (flushed); nothing else is ever written to
 stdout, so the caller may close its end of the pipe after reading that line. Diagnostics go to
@@ -29,6 +29,9 @@ Behaviour is driven by markers in the last real user text of the request. Skippe
     [[status-once: CODE]]        the first request with this exact prompt fails with CODE
     [[slow: MS]]                 one text_delta per word, MS milliseconds apart (>= 40 words)
     [[thinking]]                 a thinking block (thinking_delta + signature_delta) first
+
+--script FILE (a JSON object {substring: marker text}) adds the marker text to every prompt that
+contains the substring, so a prompt typed as a person would ("create file x") can drive a tool call.
 
 When the last user message carries tool_result blocks (and no real text), the request is a tool
 follow-up: the reply is ``Tool result: <tool_result text>`` with stop_reason end_turn.
@@ -57,6 +60,8 @@ _counters = {"msg": 0, "toolu": 0, "req": 0}
 _status_once_seen: dict[str, int] = {}
 _log_file = None
 _verbose = False
+# --script: {substring: marker text}; a prompt containing the substring gets the marker text added.
+_script: dict[str, str] = {}
 
 LOGGED_HEADERS = (
     "content-type",
@@ -248,6 +253,13 @@ def parse_markers(prompt: str) -> tuple[list[tuple[str, object]], str]:
 SLOW_WORDS = 40
 
 
+def apply_script(prompt: str) -> str:
+    """Adds the --script marker text of every substring the prompt contains (a typed prompt
+    can then look like a person's, e.g. "create file x", and still drive a tool call)."""
+    extra = [markers for needle, markers in _script.items() if needle in prompt]
+    return prompt if not extra else prompt + " " + " ".join(extra)
+
+
 def build_plan(body: dict) -> dict:
     """Decides the reply. Keys: status (int|None), blocks [..], stop_reason, slow_ms, prompt."""
     prompt, tool_results = analyse(body)
@@ -256,7 +268,7 @@ def build_plan(body: dict) -> dict:
         plan["blocks"].append({"type": "text", "text": "Tool result: " + "\n".join(tool_results)})
         return plan
 
-    markers, rest = parse_markers(prompt)
+    markers, rest = parse_markers(apply_script(prompt))
     reply = None
     thinking = False
     tools: list[tuple[str, object]] = []
@@ -645,7 +657,7 @@ class Server(ThreadingHTTPServer):
 # ----------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
-    global _log_file, _verbose
+    global _log_file, _verbose, _script
     ap = argparse.ArgumentParser(description="Offline mock of the Anthropic Messages API")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
@@ -653,8 +665,13 @@ def main(argv=None) -> int:
     ap.add_argument("--exit-on-stdin-eof", action="store_true",
                     help="exit when stdin reaches EOF (ties the mock's life to its parent)")
     ap.add_argument("--verbose", action="store_true", help="log each request line to stderr")
+    ap.add_argument("--script", help="JSON file {substring: marker text}: prompts containing the "
+                    "substring are answered as if they also carried the marker text")
     args = ap.parse_args(argv)
     _verbose = args.verbose
+    if args.script:
+        with open(args.script, encoding="utf-8") as f:
+            _script = {str(k): str(v) for k, v in json.load(f).items()}
     if args.log:
         _log_file = open(args.log, "a", encoding="utf-8")
 

@@ -1,0 +1,81 @@
+// cc-control: a session's recent terminal output as numbered chunks. See term_ring.hpp.
+#include "server/profiles/cc_control/term_ring.hpp"
+
+#include <algorithm>
+
+namespace ccbridge::detail::server::cc_control {
+
+std::size_t TermRing::Replay::bytes() const
+{
+  std::size_t n = 0;
+  for (const Chunk &c : chunks) n += c.data.size();
+  return n;
+}
+
+std::string TermRing::Replay::joined() const
+{
+  std::string out;
+  out.reserve(bytes());
+  for (const Chunk &c : chunks) out += c.data;
+  return out;
+}
+
+TermRing::TermRing(std::size_t cap_bytes) : cap_(std::max<std::size_t>(cap_bytes, 1)) {}
+
+void TermRing::append(std::uint64_t seq, std::string_view bytes)
+{
+  if (seq == 0 || seq <= latest_seq_) return add(Chunk{latest_seq_, std::string(bytes), true});
+  latest_seq_ = seq;
+  add(Chunk{seq, std::string(bytes), false});
+}
+
+void TermRing::append_note(std::string_view text) { add(Chunk{latest_seq_, std::string(text), true}); }
+
+void TermRing::add(Chunk c)
+{
+  if (c.data.empty()) return;
+  if (c.data.size() > cap_) {  // bigger than the ring: its tail replaces everything
+    c.data.erase(0, c.data.size() - cap_);
+    while (!entries_.empty()) drop_front();
+    covered_from_ = std::max(covered_from_, c.seq);
+    first_truncated_ = true;
+  }
+  bytes_ += c.data.size();
+  entries_.push_back(std::move(c));
+  while (bytes_ > cap_) drop_front();
+}
+
+// Evicts the oldest entry: a client at a seq before it can no longer be answered exactly.
+void TermRing::drop_front()
+{
+  covered_from_ = std::max(covered_from_, entries_.front().seq);
+  bytes_ -= entries_.front().data.size();
+  entries_.pop_front();
+  first_truncated_ = false;
+}
+
+bool TermRing::covers(std::uint64_t seq) const { return seq >= covered_from_ && seq <= latest_seq_; }
+
+TermRing::Replay TermRing::since(std::uint64_t seq) const
+{
+  if (!covers(seq)) return snapshot();
+  Replay r;
+  r.last_seq = latest_seq_;
+  for (const Chunk &c : entries_)
+    if (c.seq > seq || seq == 0) r.chunks.push_back(c);
+  r.first_seq = r.chunks.empty() ? 0 : r.chunks.front().seq;
+  return r;
+}
+
+TermRing::Replay TermRing::snapshot() const
+{
+  Replay r;
+  r.snapshot = true;
+  r.chunks.assign(entries_.begin(), entries_.end());
+  r.first_seq = first_seq();
+  r.last_seq = latest_seq_;
+  r.first_truncated = first_truncated_;
+  return r;
+}
+
+}  // namespace ccbridge::detail::server::cc_control
