@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -93,6 +94,20 @@ TEST_CASE("cc-control rate limit: buckets of ended windows are evicted, live one
   CHECK(limiter.size() == 2);
   for (int i = 0; i < 5; ++i) limiter.check("late", t0 + 31s);
   CHECK_FALSE(limiter.check("late", t0 + 61s).allowed);  // kept with its count
+}
+
+TEST_CASE("cc-control rate limit: concurrent checks on one key allow exactly the limit")
+{
+  RateLimiter limiter(1000, 60s);
+  auto t0 = RateLimiter::Clock::now();
+  std::atomic<int> allowed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) allowed += limiter.check("ui:shared", t0).allowed ? 1 : 0;
+    });
+  for (auto &th : threads) th.join();
+  CHECK(allowed == 1000);
 }
 
 // ---- audit log ---------------------------------------------------------------------------------

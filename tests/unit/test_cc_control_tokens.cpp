@@ -10,10 +10,12 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/stat.h>
@@ -374,4 +376,26 @@ TEST_CASE("cc-control sqlite: errors carry SQLite's message and the file, and a 
   REQUIRE(q.step());
   CHECK(q.blob(0) == std::string("a\0b", 3));
   CHECK_FALSE(q.step());
+}
+
+TEST_CASE("cc-control tokens: concurrent create, lookup, revoke and list on one SQLite store")
+{
+  TempDir dir;
+  TokenStore store(dir / "tokens.db");
+  std::atomic<int> heard{0};
+  store.set_revoke_listener([&](const std::vector<std::string> &v) { heard += static_cast<int>(v.size()); });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&store, t] {
+      for (int i = 0; i < 25; ++i) {
+        IssuedToken tok = store.create(TokenType::agent, "T" + std::to_string(t), "", "");
+        CHECK(store.authenticate(tok.plaintext, TokenType::agent));
+        if (i % 2 == 0) CHECK(store.revoke(tok.record.token_id));
+        CHECK(store.list("T" + std::to_string(t)).size() == static_cast<std::size_t>(i + 1));
+      }
+    });
+  for (auto &th : threads) th.join();
+  CHECK(heard == 4 * 13);
+  TokenStore reopened(dir / "tokens.db");
+  CHECK(reopened.list().size() == 100);
 }
