@@ -5,7 +5,7 @@
  *
  * CONVENTIONS
  *   Handles    Opaque: ccb_options_t, ccb_runtime_t, ccb_stream_t, ccb_session_t, ccb_message_t,
- *              ccb_server_t, and, inside callbacks, ccb_permission_t and ccb_output_t. (The _t
+ *              ccb_terminal_t, ccb_server_t, and, inside callbacks, ccb_permission_t and ccb_output_t. (The _t
  *              suffix is reserved by POSIX; we use it anyway, like reproc.)
  *   Status     Calls return int: CCB_OK (0), CCB_END (1, end of a stream), or a negative CCB_E_*
  *              code (the C++ ccbridge::errc values, negated; stable, never renumbered).
@@ -398,6 +398,56 @@ CCB_CAPI int ccb_session_cancel(ccb_session_t *session);
 CCB_CAPI int ccb_session_close(ccb_session_t *session, const ccb_outcome_t **outcome);
 /** Closes (as ccb_session_close) and frees the session. NULL is a no-op. */
 CCB_CAPI void ccb_session_free(ccb_session_t *session);
+
+/* ---- terminal: the CLI's interactive UI on a pseudo-terminal --------------------------------- */
+
+/** The Claude Code CLI's interactive UI (or any program) on a PTY: bytes in, bytes out, resize,
+ *  stop. Nothing here blocks. See ccbridge::Terminal (include/ccbridge/terminal.hpp). */
+typedef struct ccb_terminal ccb_terminal_t;
+
+/** How a terminal ended; borrowed for the exit callback. */
+typedef struct ccb_terminal_exit {
+  int status;         /**< CCB_OK, or why it could not start (CCB_E_SPAWN_FAILED, ...) */
+  int has_exit_code;  /**< 0 when it never ran */
+  int exit_code;      /**< the exit code; -1 when a signal ended it */
+  const char *signal; /**< Go's name of that signal ("terminated", "killed", ...), or "" */
+  const char *reason; /**< "exited", "start_timeout", or why it could not start */
+} ccb_terminal_exit_t;
+
+/** One chunk read from the PTY (`data` borrowed for the call, not NUL-terminated); `seq` is 1, 2,
+ *  3, ... Runs on a ccbridge I/O thread, in order; must not block. */
+typedef void (*ccb_terminal_output_cb)(const char *data, size_t len, uint64_t seq, void *user);
+/** Runs exactly once, after the last output, on a ccbridge I/O thread. */
+typedef void (*ccb_terminal_exit_cb)(const ccb_terminal_exit_t *exit, void *user);
+
+/** Starts a terminal from JSON options (NULL: the defaults, the CLI found on PATH): {"cli_path",
+ *  "args": [...], "cwd", "env": {...} (filtered: keys in "env_allow_keys" or starting with
+ *  "env_allow_prefix", default "CC_"), "host_env_keys": [...], "extra_env": {...} (not filtered),
+ *  "cols", "rows", "resume_id", "start_timeout_ms" (default 30000, 0 = none), "read_chunk"
+ *  (default 4096)}. `runtime` may be NULL (a private one). Returns at once; a spawn that fails
+ *  later is reported by on_exit (status set). `on_output` and `on_exit` may be NULL.
+ *  Actionable errors: CCB_E_INVALID_ARGUMENT (bad JSON or resume_id), CCB_E_CLI_NOT_FOUND,
+ *  CCB_E_CWD_NOT_FOUND. */
+CCB_CAPI int ccb_terminal_start(ccb_terminal_t **out, const char *options_json, ccb_runtime_t *runtime,
+                                ccb_terminal_output_cb on_output, ccb_terminal_exit_cb on_exit, void *user,
+                                ccb_user_free_fn user_free);
+/** Queues `len` bytes for the program's input (dropped once it has exited). Any thread. */
+CCB_CAPI int ccb_terminal_write(ccb_terminal_t *terminal, const char *data, size_t len);
+/** Sets the window size (1 to 65535 each). Any thread. */
+CCB_CAPI int ccb_terminal_resize(ccb_terminal_t *terminal, unsigned cols, unsigned rows);
+/** SIGTERM to the program's process group, SIGKILL at max(grace, kill_after) if it is still
+ *  there; <= 0 picks the defaults 4000 and 9000 ms. Returns at once; on_exit follows. Any thread. */
+CCB_CAPI int ccb_terminal_stop(ccb_terminal_t *terminal, int grace_ms, int kill_after_ms);
+/** Backpressure: `paused` non-zero stops reading the PTY until called again with 0. Any thread. */
+CCB_CAPI int ccb_terminal_pause_reading(ccb_terminal_t *terminal, int paused);
+/** The program's pid; 0 before it was spawned and once it has been reaped. */
+CCB_CAPI int ccb_terminal_pid(const ccb_terminal_t *terminal);
+/** 1 until on_exit has run (or is running), else 0. */
+CCB_CAPI int ccb_terminal_running(const ccb_terminal_t *terminal);
+/** Stops the program (SIGTERM, SIGKILL 2 s later) without waiting, and frees the handle: no
+ *  callback runs once this has returned (one running on another thread is waited for). May be
+ *  called from the terminal's own callbacks. NULL is a no-op. */
+CCB_CAPI void ccb_terminal_free(ccb_terminal_t *terminal);
 
 /* ---- the gateway server --------------------------------------------------------------------- */
 

@@ -10,4 +10,5 @@
 #include <ccbridge/session.hpp>
 #include <ccbridge/stream.hpp>
 #include <ccbridge/stream_events.hpp>
+#include <ccbridge/terminal.hpp>
 #include <ccbridge/version.h>

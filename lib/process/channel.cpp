@@ -21,7 +21,7 @@ ProcessChannel::ProcessChannel(Strand strand, const SpawnedChild &child, Config 
       pid_(child.pid),
       stdin_(strand_, child.stdin_fd),
       stdout_(strand_, child.stdout_fd),
-      stderr_(strand_, child.stderr_fd),
+      stderr_(strand_),
       pidfd_(strand_),
       exit_poll_(strand_),
       ladder_timer_(strand_),
@@ -30,6 +30,11 @@ ProcessChannel::ProcessChannel(Strand strand, const SpawnedChild &child, Config 
 {
   stdout_.non_blocking(true);
   if (child.pidfd >= 0) pidfd_.assign(child.pidfd);
+  if (child.stderr_fd >= 0) {
+    stderr_.assign(child.stderr_fd);
+  } else {
+    stderr_done_ = true;  // a PTY: stderr is the terminal, read as stdout
+  }
 }
 
 ProcessChannel::~ProcessChannel()
@@ -45,7 +50,7 @@ void ProcessChannel::start(std::shared_ptr<ChannelHandler> handler)
 {
   handler_ = std::move(handler);
   do_read_stdout();
-  do_read_stderr();
+  if (!stderr_done_) do_read_stderr();
   watch_exit();
 }
 

@@ -1,5 +1,6 @@
 // ProcessChannel: the running CLI on an Asio strand. Reads stdout (raw bytes, with pause/resume
-// for backpressure) and stderr (always drained: line callback + bounded tail), writes stdin (one
+// for backpressure) and stderr (always drained: line callback + bounded tail; none when the child's
+// stderr_fd is -1, as on a PTY, whose master is then both stdout and a dup of it stdin), writes stdin (one
 // whole frame at a time, in order, never raising SIGPIPE), watches for exit with a pidfd, and runs
 // the shutdown ladder. Every member function must be called on strand(); handler callbacks are
 // invoked there.
@@ -69,6 +70,8 @@ public:
   void shutdown(const ShutdownPolicy &policy);
 
   int pid() const noexcept { return reaped_ ? 0 : pid_; }
+  /// The stdout descriptor while it is open (a PTY's master: for its window size), else -1.
+  int stdout_handle() noexcept { return stdout_.is_open() ? stdout_.native_handle() : -1; }
   /// The last signal the shutdown ladder sent (SIGTERM, SIGKILL), 0 if it sent none.
   int ladder_signal() const noexcept { return ladder_signal_; }
   std::string stderr_tail() const;

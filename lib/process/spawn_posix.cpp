@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -29,7 +30,7 @@ namespace ccbridge::detail {
 namespace {
 
 // What the child reports through the error pipe when a step before exec fails.
-enum class Stage : int { pdeathsig = 1, dup, chdir, setgroups, setgid, setuid, exec, cgroup };
+enum class Stage : int { pdeathsig = 1, dup, chdir, setgroups, setgid, setuid, exec, cgroup, setsid, ctty };
 
 struct ChildError {
   int stage;
@@ -103,43 +104,67 @@ UserIds resolve_user(const std::string &user)
   ::_exit(127);
 }
 
+// What the child needs, prepared by the parent: from fork to exec the child may not allocate.
+struct ChildPlan {
+  pid_t parent = 0;
+  int stdio[3] = {-1, -1, -1};  ///< become the child's fds 0, 1, 2
+  bool new_session = false;     ///< setsid, and stdio[0] (a PTY's slave) as controlling terminal
+  int report_fd = -1;
+  int cgroup_fd = -1;
+  int cwd_fd = -1;
+  const char *cwd = nullptr;
+  const UserIds *ids = nullptr;
+  const char *program = nullptr;
+  char *const *argv = nullptr;
+  char *const *envp = nullptr;
+};
+
+// The child's own process group (a session of its own on a PTY: setsid also makes it the group's
+// leader), so that the whole group can be signalled.
+void enter_group(const ChildPlan &p) noexcept
+{
+  if (!p.new_session) {
+    ::setpgid(0, 0);
+    return;
+  }
+  if (::setsid() < 0) child_fail(p.report_fd, Stage::setsid);
+  if (::ioctl(p.stdio[0], TIOCSCTTY, 0) != 0) child_fail(p.report_fd, Stage::ctty);
+}
+
 // Runs in the child (of vfork or fork): only async-signal-safe calls from here to execve, no
 // allocation, no return.
-[[noreturn]] void child_main(pid_t parent, int in_fd, int out_fd, int err_fd, int report_fd, int cgroup_fd,
-                             int cwd_fd, const char *cwd, const UserIds *ids, const char *program,
-                             char *const argv[], char *const envp[]) noexcept
+[[noreturn]] void child_main(const ChildPlan &p) noexcept
 {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     ::signal(sig, SIG_DFL);
   }
-  ::setpgid(0, 0);
+  enter_group(p);
   // Into the CLI's own cgroup (process/cgroup.hpp) before anything can start a descendant.
-  if (cgroup_fd >= 0 && ::write(cgroup_fd, "0", 1) != 1) child_fail(report_fd, Stage::cgroup);
+  if (p.cgroup_fd >= 0 && ::write(p.cgroup_fd, "0", 1) != 1) child_fail(p.report_fd, Stage::cgroup);
   // Die with the thread that spawned us (a runtime I/O thread, alive as long as the runtime).
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(report_fd, Stage::pdeathsig);
-  if (::getppid() != parent) ::_exit(127);  // the parent is already gone
-  if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
-    child_fail(report_fd, Stage::dup);
-  }
-  if (cwd_fd >= 0 ? ::fchdir(cwd_fd) != 0 : cwd && ::chdir(cwd) != 0) child_fail(report_fd, Stage::chdir);
-  if (ids) {
-    if (::setgroups(ids->groups.size(), ids->groups.data()) != 0) child_fail(report_fd, Stage::setgroups);
-    if (::setgid(ids->gid) != 0) child_fail(report_fd, Stage::setgid);
-    if (::setuid(ids->uid) != 0) child_fail(report_fd, Stage::setuid);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(p.report_fd, Stage::pdeathsig);
+  if (::getppid() != p.parent) ::_exit(127);  // the parent is already gone
+  for (int fd = 0; fd < 3; ++fd)
+    if (::dup2(p.stdio[fd], fd) < 0) child_fail(p.report_fd, Stage::dup);
+  if (p.cwd_fd >= 0 ? ::fchdir(p.cwd_fd) != 0 : p.cwd && ::chdir(p.cwd) != 0) child_fail(p.report_fd, Stage::chdir);
+  if (p.ids) {
+    if (::setgroups(p.ids->groups.size(), p.ids->groups.data()) != 0) child_fail(p.report_fd, Stage::setgroups);
+    if (::setgid(p.ids->gid) != 0) child_fail(p.report_fd, Stage::setgid);
+    if (::setuid(p.ids->uid) != 0) child_fail(p.report_fd, Stage::setuid);
   }
   // Keep no descriptor of the host's open across exec (ours are O_CLOEXEC already).
   if (::syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0) {
     struct rlimit rl {};
     int max_fd = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? static_cast<int>(rl.rlim_cur) : 65536;
     for (int fd = 3; fd < max_fd; ++fd)
-      if (fd != report_fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+      if (fd != p.report_fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(program, argv, envp);
-  child_fail(report_fd, Stage::exec);
+  ::execve(p.program, p.argv, p.envp);
+  child_fail(p.report_fd, Stage::exec);
 }
 
 // vfork: the child borrows the parent's memory until it execs, so the cost does not grow with
@@ -147,13 +172,10 @@ UserIds resolve_user(const std::string &user)
 // only makes system calls and never returns. Switching users needs fork: glibc's setuid and
 // setgroups signal every thread of the process, and a vfork child shares the parent's memory.
 // A function of its own, so that nothing the caller keeps in registers is live across vfork.
-__attribute__((noinline)) pid_t start_child(const UserIds *ids, int in_fd, int out_fd, int err_fd, int report_fd,
-                                            int cgroup_fd, int cwd_fd, const char *cwd, const char *program,
-                                            char *const argv[], char *const envp[]) noexcept
+__attribute__((noinline)) pid_t start_child(const ChildPlan &plan) noexcept
 {
-  pid_t parent = ::getpid();
-  pid_t pid = ids ? ::fork() : ::vfork();
-  if (pid == 0) child_main(parent, in_fd, out_fd, err_fd, report_fd, cgroup_fd, cwd_fd, cwd, ids, program, argv, envp);
+  pid_t pid = plan.ids ? ::fork() : ::vfork();
+  if (pid == 0) child_main(plan);
   return pid;
 }
 
@@ -170,6 +192,65 @@ void set_nonblocking(int fd)
 {
   int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+// The child's standard streams: three pipes, or a PTY whose slave is all three. The parent closes
+// the child's ends once the child has started and keeps the others.
+struct Stdio {
+  Fd in_r, in_w, out_r, out_w, err_r, err_w;  // pipes
+  Fd master, slave;                            // PTY
+
+  void child_fds(int (&fds)[3]) const noexcept
+  {
+    bool pty = slave.fd >= 0;
+    fds[0] = pty ? slave.fd : in_r.fd;
+    fds[1] = pty ? slave.fd : out_w.fd;
+    fds[2] = pty ? slave.fd : err_w.fd;
+  }
+  void close_child_ends() noexcept
+  {
+    in_r.reset();
+    out_w.reset();
+    err_w.reset();
+    slave.reset();
+  }
+  void hand_over(SpawnedChild &child) noexcept
+  {
+    for (Fd *f : {&in_w, &out_r, &err_r, &master})
+      if (f->fd >= 0) set_nonblocking(f->fd);
+    child.stdin_fd = in_w.release();
+    child.stdout_fd = out_r.release();
+    child.stderr_fd = err_r.release();
+    child.pty_fd = master.release();
+  }
+};
+
+void open_pipes(Stdio &io)
+{
+  make_pipe(io.in_r, io.in_w);
+  make_pipe(io.out_r, io.out_w);
+  // A bigger stdout pipe means fewer wake-ups per megabyte when output is heavy. Best effort: the
+  // kernel caps it (fs.pipe-max-size, 1 MiB by default) and the default 64 KiB still works.
+  ::fcntl(io.out_r.fd, F_SETPIPE_SZ, 1 << 20);
+  make_pipe(io.err_r, io.err_w);
+}
+
+[[noreturn]] void pty_failed(const char *step)
+{
+  throw Error(errc::spawn_failed, std::string("could not open a pseudo-terminal (") + step + "): " +
+                                      std::strerror(errno) + " (is /dev/pts mounted? too many PTYs open?)");
+}
+
+void open_pty(Stdio &io, const SpawnRequest &req)
+{
+  io.master.fd = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (io.master.fd < 0) pty_failed("/dev/ptmx");
+  char name[128];
+  if (::grantpt(io.master.fd) != 0 || ::unlockpt(io.master.fd) != 0) pty_failed("unlockpt");
+  if (::ptsname_r(io.master.fd, name, sizeof name) != 0) pty_failed("ptsname");
+  io.slave.fd = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (io.slave.fd < 0) pty_failed(name);
+  if (req.cols > 0 && req.rows > 0) set_pty_size(io.master.fd, req.cols, req.rows);
 }
 
 [[noreturn]] void throw_child_error(const ChildError &e, const SpawnRequest &req, const std::string &cgroup)
@@ -193,6 +274,11 @@ void set_nonblocking(int fd)
                                            "' does not exist: create it or fix Options::cwd");
     }
     throw Error(errc::spawn_failed, "cannot enter working directory '" + req.cwd.value_or("") + "': " + why);
+  case Stage::setsid:
+  case Stage::ctty:
+    throw Error(errc::spawn_failed, std::string("could not give the CLI its terminal (") +
+                                        (static_cast<Stage>(e.stage) == Stage::setsid ? "setsid" : "TIOCSCTTY") +
+                                        "): " + why);
   case Stage::setgroups:
   case Stage::setgid:
   case Stage::setuid:
@@ -223,13 +309,13 @@ SpawnedChild spawn_child(const SpawnRequest &req)
   std::optional<UserIds> ids;
   if (req.user) ids = resolve_user(*req.user);
 
-  Fd in_r, in_w, out_r, out_w, err_r, err_w, rep_r, rep_w;
-  make_pipe(in_r, in_w);
-  make_pipe(out_r, out_w);
-  // A bigger stdout pipe means fewer wake-ups per megabyte when output is heavy. Best effort: the
-  // kernel caps it (fs.pipe-max-size, 1 MiB by default) and the default 64 KiB still works.
-  ::fcntl(out_r.fd, F_SETPIPE_SZ, 1 << 20);
-  make_pipe(err_r, err_w);
+  Stdio io;
+  if (req.pty) {
+    open_pty(io, req);
+  } else {
+    open_pipes(io);
+  }
+  Fd rep_r, rep_w;
   make_pipe(rep_r, rep_w);
 
   std::vector<std::string> argv_s;
@@ -239,20 +325,30 @@ SpawnedChild spawn_child(const SpawnRequest &req)
   std::vector<std::string> env_s = req.env;
   auto argv = c_array(argv_s);
   auto envp = c_array(env_s);
-  const char *cwd = req.cwd ? req.cwd->c_str() : nullptr;
 
   // The guard first: a host killed from here on leaves neither a process nor a cgroup behind.
   start_guard();
   RunCgroup cg = make_run_cgroup();
   Fd cg_procs(cg.procs_fd);
 
+  ChildPlan plan;
+  plan.parent = ::getpid();
+  io.child_fds(plan.stdio);
+  plan.new_session = req.pty;
+  plan.report_fd = rep_w.fd;
+  plan.cgroup_fd = cg_procs.fd;
+  plan.cwd_fd = req.cwd_dir.native_handle();  // close-on-exec (the child marks every descriptor so)
+  plan.cwd = req.cwd ? req.cwd->c_str() : nullptr;
+  plan.ids = ids ? &*ids : nullptr;
+  plan.program = req.program.c_str();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+
   // Block every signal so no host handler runs in the child between fork and exec.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  // The directory handle is close-on-exec (and the child marks every descriptor so before exec).
-  pid_t pid = start_child(ids ? &*ids : nullptr, in_r.fd, out_w.fd, err_w.fd, rep_w.fd, cg_procs.fd,
-                          req.cwd_dir.native_handle(), cwd, req.program.c_str(), argv.data(), envp.data());
+  pid_t pid = start_child(plan);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   cg_procs.reset();
@@ -261,11 +357,11 @@ SpawnedChild spawn_child(const SpawnRequest &req)
     throw Error(errc::spawn_failed, std::string("fork failed: ") + std::strerror(fork_errno) +
                                         " (process or memory limit reached?)");
   }
-  ::setpgid(pid, pid);  // also from the parent, so signal_group() works at once
+  // Also from the parent, so signal_group() works at once. Not for a session leader: setsid
+  // fails in a process that already leads a group (after vfork it has run anyway).
+  if (!req.pty) ::setpgid(pid, pid);
   guard_group(pid);
-  in_r.reset();
-  out_w.reset();
-  err_w.reset();
+  io.close_child_ends();
   rep_w.reset();
 
   ChildError ce{};
@@ -287,13 +383,16 @@ SpawnedChild spawn_child(const SpawnRequest &req)
   child.pid = pid;
   child.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (child.pidfd >= 0) ::fcntl(child.pidfd, F_SETFD, FD_CLOEXEC);
-  set_nonblocking(in_w.fd);
-  set_nonblocking(out_r.fd);
-  set_nonblocking(err_r.fd);
-  child.stdin_fd = in_w.release();
-  child.stdout_fd = out_r.release();
-  child.stderr_fd = err_r.release();
+  io.hand_over(child);
   return child;
+}
+
+bool set_pty_size(int pty_fd, std::uint16_t cols, std::uint16_t rows) noexcept
+{
+  struct winsize ws {};
+  ws.ws_col = cols;
+  ws.ws_row = rows;
+  return ::ioctl(pty_fd, TIOCSWINSZ, &ws) == 0;
 }
 
 void signal_group(int pgid, int sig) noexcept

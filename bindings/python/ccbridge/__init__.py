@@ -25,6 +25,7 @@ from ._engine import close_all
 from ._mcp import SdkMcpServer, SdkMcpTool, create_sdk_mcp_server, tool
 from .client import ClaudeSDKClient
 from .query import Query, query
+from .terminal import Terminal, TerminalExit
 from .types import *  # noqa: F401,F403 - the SDK exports its types at the top level
 from . import types as _types
 
@@ -43,5 +44,5 @@ atexit.register(_at_exit)
 __all__ = [
     "query", "Query", "ClaudeSDKClient", "tool", "create_sdk_mcp_server", "SdkMcpTool", "SdkMcpServer",
     "ClaudeSDKError", "CLIConnectionError", "CLINotFoundError", "ProcessError", "ResultError", "CLIJSONDecodeError",
-    "MessageParseError", "ControlTimeoutError", "InvalidOptionError",
+    "MessageParseError", "ControlTimeoutError", "InvalidOptionError", "Terminal", "TerminalExit",
 ] + [n for n, v in vars(_types).items() if isinstance(v, type) and v.__module__ == "ccbridge.types"]

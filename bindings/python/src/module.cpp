@@ -18,6 +18,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -498,6 +500,150 @@ struct PyServer {
   }
 };
 
+// ---- terminals -------------------------------------------------------------------------------
+
+// A Terminal whose events go into a queue Python reads, so the I/O thread never takes the GIL.
+// Past kMaxUnread unread bytes the PTY is not read (the program blocks) until Python catches up.
+class PyTerminal {
+public:
+  explicit PyTerminal(const std::string &options_json) : q_(std::make_shared<Queue>())
+  {
+    auto options = ccbridge::terminal_options_from_json(options_json);
+    ccbridge::TerminalEvents ev;
+    ev.output = [q = q_](std::string_view bytes, std::uint64_t seq) { q->push(bytes, seq); };
+    ev.exit = [q = q_](const ccbridge::TerminalExit &x) { q->finish(x); };
+    terminal_ = std::make_unique<ccbridge::Terminal>(ccbridge::Terminal::start(runtime(), options, std::move(ev)));
+    std::lock_guard<std::mutex> lk(q_->mu);
+    q_->terminal = terminal_.get();
+    if (q_->paused) terminal_->pause_reading();  // over the limit before the pointer was set
+  }
+  ~PyTerminal() { close(); }
+
+  // (seq, bytes) of the next chunk, None at the end (every chunk read and the exit known), or
+  // raises TimeoutError. timeout < 0: forever.
+  py::object read(double timeout_s)
+  {
+    using clock = std::chrono::steady_clock;
+    const bool forever = timeout_s < 0;
+    const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(forever ? 0 : timeout_s));
+    for (;;) {
+      std::optional<Chunk> got;
+      bool ended = false;
+      {
+        py::gil_scoped_release nogil;
+        auto slice = forever ? 100ms : std::max(0ms, std::min<std::chrono::milliseconds>(100ms, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now())));
+        got = take(slice, ended);
+      }
+      if (got) return py::make_tuple(got->seq, py::bytes(got->bytes));
+      if (ended) return py::none();
+      check_signals();
+      if (!forever && clock::now() >= deadline) {
+        PyErr_SetString(PyExc_TimeoutError, "no terminal output within the timeout");
+        throw py::error_already_set();
+      }
+    }
+  }
+
+  void write(const py::bytes &data)
+  {
+    std::string bytes = data;
+    if (terminal_) without_gil([&] { terminal_->write(std::move(bytes)); });
+  }
+  void resize(std::uint16_t cols, std::uint16_t rows)
+  {
+    if (terminal_) terminal_->resize(cols, rows);
+  }
+  void stop(double grace_s, double kill_after_s)
+  {
+    auto ms = [](double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000)); };
+    if (terminal_) terminal_->stop(ms(grace_s), ms(kill_after_s));
+  }
+  int pid() const { return terminal_ ? terminal_->pid() : 0; }
+  bool running() const { return terminal_ && terminal_->running(); }
+  py::object exit_info() const
+  {
+    std::lock_guard<std::mutex> lk(q_->mu);
+    if (!q_->exit) return py::none();
+    const auto &x = *q_->exit;
+    py::dict d;
+    d["exit_code"] = x.exit_code ? py::object(py::int_(*x.exit_code)) : py::none();
+    d["signal"] = x.signal;
+    d["reason"] = x.reason;
+    d["error"] = x.error ? ccbridge::errc_name(static_cast<ccbridge::errc>(x.error.value())) : "";
+    return std::move(d);
+  }
+  // Stops the program without waiting for it; no event reaches the queue afterwards.
+  void close()
+  {
+    {
+      std::lock_guard<std::mutex> lk(q_->mu);
+      q_->terminal = nullptr;  // before the handle goes: an event may be waiting for this lock
+    }
+    if (!terminal_) return;
+    if (python_alive() && PyGILState_Check()) {
+      py::gil_scoped_release nogil;
+      terminal_.reset();
+    } else {
+      terminal_.reset();
+    }
+  }
+
+private:
+  static constexpr std::size_t kMaxUnread = 1 << 20;
+  struct Chunk {
+    std::uint64_t seq;
+    std::string bytes;
+  };
+  struct Queue {
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Chunk> chunks;
+    std::size_t bytes = 0;
+    bool paused = false;
+    std::optional<ccbridge::TerminalExit> exit;
+    ccbridge::Terminal *terminal = nullptr;
+
+    void push(std::string_view data, std::uint64_t seq)
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      chunks.push_back({seq, std::string(data)});
+      bytes += data.size();
+      if (bytes >= kMaxUnread && !paused) {
+        paused = true;
+        if (terminal) terminal->pause_reading();  // from its own event: before the next read
+      }
+      cv.notify_all();
+    }
+    void finish(const ccbridge::TerminalExit &x)
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      exit = x;
+      cv.notify_all();
+    }
+  };
+
+  std::optional<Chunk> take(std::chrono::milliseconds wait, bool &ended)
+  {
+    std::unique_lock<std::mutex> lk(q_->mu);
+    q_->cv.wait_for(lk, wait, [&] { return !q_->chunks.empty() || q_->exit; });
+    if (q_->chunks.empty()) {
+      ended = q_->exit.has_value();
+      return std::nullopt;
+    }
+    Chunk c = std::move(q_->chunks.front());
+    q_->chunks.pop_front();
+    q_->bytes -= c.bytes.size();
+    if (q_->paused && q_->bytes < kMaxUnread / 2) {
+      q_->paused = false;
+      if (q_->terminal) q_->terminal->resume_reading();
+    }
+    return c;
+  }
+
+  std::shared_ptr<Queue> q_;
+  std::unique_ptr<ccbridge::Terminal> terminal_;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_ccbridge, m)
@@ -566,6 +712,17 @@ PYBIND11_MODULE(_ccbridge, m)
   m.def("open_session", &open_session, py::arg("options_json"), py::arg("on_stderr") = py::none(),
         py::arg("can_use_tool") = py::none(), py::arg("hooks") = py::dict(), py::arg("mcp_servers") = py::list(),
         py::arg("initialize") = true, py::arg("initialize_timeout") = 60.0, py::arg("control_timeout") = 60.0);
+
+  py::class_<PyTerminal>(m, "Terminal")
+      .def(py::init<const std::string &>(), py::arg("options_json"))
+      .def("read", &PyTerminal::read, py::arg("timeout"))
+      .def("write", &PyTerminal::write)
+      .def("resize", &PyTerminal::resize, py::arg("cols"), py::arg("rows"))
+      .def("stop", &PyTerminal::stop, py::arg("grace"), py::arg("kill_after"))
+      .def("exit_info", &PyTerminal::exit_info)
+      .def("close", &PyTerminal::close)
+      .def_property_readonly("pid", &PyTerminal::pid)
+      .def_property_readonly("running", &PyTerminal::running);
 
   py::class_<PyServer>(m, "Server")
       .def(py::init<const std::string &, const py::object &>(), py::arg("config_json"), py::arg("log_sink") = py::none())
