@@ -75,6 +75,43 @@ struct SdkWsSettings {
   std::chrono::milliseconds reconnect_grace{60000};
 };
 
+/// Profile "cc-control" (seed 004): terminal sessions of the interactive CLI in a PTY, tokens
+/// with roles and tenants, approvals. The original's flags and environment variables map onto
+/// these (docs/SERVER.md); durations in milliseconds in the JSON config.
+struct CcControlSettings {
+  /// The built-in local agent's server_id (sessions on this host), `--server-id`.
+  std::string server_id = "srv-local";
+  /// The admin token (ADMIN_TOKEN). Empty: the stored one; with none stored, a fresh one is
+  /// made at the first start, printed once and written to `<token_db>.admin-token` (mode 0600).
+  std::string admin_token;
+  /// Legacy tokens seeded into one tenant (UI_TOKEN as a ui owner token, AGENT_TOKEN). Empty:
+  /// none. The original's well-known defaults are seeded only with `dev`.
+  std::string ui_token;
+  std::string agent_token;
+  bool dev = false;  ///< `--dev`: seed admin-dev-token / agent-dev-token when none are given
+  /// SQLite file for tokens and state (TOKEN_DB). Empty: cc-control.db next to the config file,
+  /// or in the current directory. ":memory:" keeps everything in memory (lost at exit).
+  std::string token_db;
+  std::string audit_path = "./audit.jsonl";
+  std::size_t audit_max_bytes = 64u << 20;  ///< the audit log is rotated beyond this size
+  std::size_t ring_buffer_bytes = 131072;   ///< terminal output kept per session for attach
+  std::chrono::milliseconds offline_after{20000};
+  /// Raise approvals from the screen too (the original's -enable-prompt-detection heuristic).
+  bool prompt_detection = false;
+  /// Raise approvals from the CLI's PermissionRequest hook (exact; started with
+  /// --permission-mode default). The hook runs `hook_program permission-hook`.
+  bool exact_approvals = true;
+  /// The ccbridge executable for the hook. Empty: this program if it is ccbridge, else the
+  /// installed one.
+  std::string hook_program;
+  std::size_t requests_per_minute = 1200;  ///< per token (REST, WS connects and WS messages)
+  std::chrono::milliseconds start_timeout{60000};  ///< a terminal that prints nothing is stopped
+  std::vector<std::string> env_allow_keys;  ///< request env keys passed to the CLI (ENV_ALLOW_KEYS)
+  std::string env_allow_prefix = "CC_";      ///< request env key prefix passed (ENV_ALLOW_PREFIX)
+  std::size_t max_events_per_session = 1000;
+  std::size_t max_subscribers = 1000;  ///< /ws/client connections at most
+};
+
 struct ServerConfig {
   struct Listener {
     std::string host = "127.0.0.1";
@@ -111,6 +148,7 @@ struct ServerConfig {
   /// Settings of one profile each (a profile without settings has none here).
   TasksUiSettings tasks_ui;
   SdkWsSettings sdk_ws;
+  CcControlSettings cc_control;
   ServerLimits limits;
   ServerLog log;
 };

@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -34,8 +36,10 @@ const char kServeUsage[] =
     "  --port N                     serve every profile on this one port instead\n"
     "  --opcode-port N              port of opcode + tasks-ui (default 3000)\n"
     "  --sdk-ws-port N              port of sdk-ws (default 8000, or WEBSOCKET_PORT)\n"
-    "  --profiles A,B               profiles to serve (opcode, tasks-ui, sdk-ws, or the example\n"
-    "                               profile hello; default: the first three)\n"
+    "  --cc-control-port N          port of cc-control (default 18080)\n"
+    "  --profiles A,B               profiles to serve (opcode, tasks-ui, sdk-ws, cc-control, or the\n"
+    "                               example profile hello; default: the four seeds' on their own\n"
+    "                               ports, or the first three with --port)\n"
     "  --cli PATH                   Claude Code executable (default: PATH, then the usual places)\n"
     "  --root DIR                   allowed working-directory root (repeatable; default: the cwd)\n"
     "  --token T                    require 'Authorization: Bearer T' (or ?token=T); env CCBRIDGE_TOKEN\n"
@@ -67,6 +71,25 @@ const char kServeUsage[] =
     "  --term-wait-ms N             ... then SIGTERM, and after this long SIGKILL (default 5000)\n"
     "  --config FILE                JSON object of these settings, named in snake_case (max_sessions,\n"
     "                               roots, allowed_origins ...; see docs/SERVER.md); unknown keys are errors\n"
+    "\n"
+    "cc-control (seed 004; the original's flags are accepted as -flag, --flag and -flag=value):\n"
+    "  --addr [HOST]:PORT           where cc-control listens (default :18080 = 127.0.0.1:18080 here)\n"
+    "  --server-id ID               the built-in local agent's server_id (default srv-local)\n"
+    "  --admin-token T              admin token (env ADMIN_TOKEN); none: a fresh one is made once\n"
+    "  --ui-token T / --agent-token T  legacy tokens seeded into one tenant (env UI_TOKEN, AGENT_TOKEN)\n"
+    "  --dev                        seed the original's well-known dev tokens when none are given\n"
+    "  --token-db FILE              SQLite file of tokens and state (env TOKEN_DB; default\n"
+    "                               cc-control.db next to --config, or in the current directory)\n"
+    "  --audit-path FILE            audit log, JSONL (default ./audit.jsonl)\n"
+    "  --ring-buffer-bytes N        terminal output kept per session (default 131072)\n"
+    "  --offline-after-sec N        heartbeat staleness before a server is offline (default 20)\n"
+    "  --enable-prompt-detection    also raise approvals read from the screen\n"
+    "  --no-exact-approvals         no PermissionRequest hook (approvals only from the screen)\n"
+    "  --env-allow-keys A,B         request env keys passed to the CLI (env ENV_ALLOW_KEYS)\n"
+    "  --env-allow-prefix P         request env key prefix passed (default CC_, env ENV_ALLOW_PREFIX)\n"
+    "  --start-timeout-seconds N    stop a terminal that prints nothing this long (default 60)\n"
+    "  --ui-dir DIR                 accepted for compatibility; the console is built in\n"
+    "\n"
     "  --log-level L                debug, info, warn, error (default info)\n"
     "  --log-json                   log JSON lines\n"
     "\n"
@@ -104,6 +127,9 @@ struct Settings {
   long port = -1;        // one port for all
   long opcode_port = -1;              // the profiles on opcode's default port; -1: that default
   long sdk_port = -1;                 // the profiles on sdk-ws's default port
+  long cc_port = -1;                  // cc-control's port (--cc-control-port, --addr)
+  std::string cc_host;                // cc-control's host (--addr HOST:PORT)
+  std::string config_path;
   std::vector<std::string> profiles;  // empty: those served by default
 };
 
@@ -125,6 +151,13 @@ const NumberSetting kNumbers[] = {
     {"--port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.port = n; }},
     {"--opcode-port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.opcode_port = n; }},
     {"--sdk-ws-port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.sdk_port = n; }},
+    {"--cc-control-port", 0, 65535, [](Settings &s, ServerConfig &, long n) { s.cc_port = n; }},
+    {"--ring-buffer-bytes", 1024, 1L << 30,
+     [](Settings &, ServerConfig &c, long n) { c.cc_control.ring_buffer_bytes = to_size(n); }},
+    {"--offline-after-sec", 1, 86400,
+     [](Settings &, ServerConfig &c, long n) { c.cc_control.offline_after = seconds(n); }},
+    {"--start-timeout-seconds", 1, 86400,
+     [](Settings &, ServerConfig &c, long n) { c.cc_control.start_timeout = seconds(n); }},
     {"--max-sessions", 1, 1000000, [](Settings &, ServerConfig &c, long n) { c.limits.max_sessions = to_size(n); }},
     {"--session-timeout-minutes", 1, 100000,
      [](Settings &, ServerConfig &c, long n) { c.sdk_ws.session_timeout = minutes(n); }},
@@ -187,6 +220,72 @@ void apply_env(Settings &st, ccbridge::ServerConfig &cfg)
     set_number("--session-timeout-minutes", "SESSION_TIMEOUT_MINUTES", t, st, cfg);
   if (const char *c = std::getenv("CORS"); c && *c && std::strcmp(c, "0") != 0 && std::strcmp(c, "false") != 0) cfg.cors = true;
   if (const char *tok = std::getenv("CCBRIDGE_TOKEN"); tok && *tok) cfg.token = tok;
+  // cc-control: the original's variables (an empty one counts as unset, as there).
+  auto env = [](const char *name, auto apply) {
+    if (const char *v = std::getenv(name); v && *v) apply(std::string(v));
+  };
+  auto &cc = cfg.cc_control;
+  env("ADMIN_TOKEN", [&](std::string v) { cc.admin_token = std::move(v); });
+  env("UI_TOKEN", [&](std::string v) { cc.ui_token = std::move(v); });
+  env("AGENT_TOKEN", [&](std::string v) { cc.agent_token = std::move(v); });
+  env("TOKEN_DB", [&](std::string v) { cc.token_db = std::move(v); });
+  env("ENV_ALLOW_KEYS", [&](const std::string &v) { cc.env_allow_keys = split_commas(v); });
+  env("ENV_ALLOW_PREFIX", [&](std::string v) { cc.env_allow_prefix = std::move(v); });
+}
+
+// --addr [HOST]:PORT, as the original's -addr (":18080" listens on every address there; here on
+// --host, loopback by default).
+void set_addr(Settings &st, ServerConfig &cfg, const std::string &addr)
+{
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) usage_error("--addr must be [HOST]:PORT, not '" + addr + "'");
+  if (colon > 0) st.cc_host = addr.substr(0, colon);
+  set_number("--cc-control-port", "--addr", addr.substr(colon + 1), st, cfg);
+}
+
+// The cc-control flags that take a value; true if `a` was one.
+bool cc_control_flag(const std::string &a, const std::function<std::string()> &value, Settings &st, ServerConfig &cfg)
+{
+  auto &cc = cfg.cc_control;
+  if (a == "--addr") set_addr(st, cfg, value());
+  else if (a == "--server-id") cc.server_id = value();
+  else if (a == "--admin-token") cc.admin_token = value();
+  else if (a == "--ui-token") cc.ui_token = value();
+  else if (a == "--agent-token") cc.agent_token = value();
+  else if (a == "--token-db") cc.token_db = value();
+  else if (a == "--audit-path") cc.audit_path = value();
+  else if (a == "--env-allow-keys") cc.env_allow_keys = split_commas(value());
+  else if (a == "--env-allow-prefix") cc.env_allow_prefix = value();
+  else if (a == "--ui-dir") (void)value();
+  else if (a == "--enable-prompt-detection") cc.prompt_detection = true;
+  else if (a == "--no-exact-approvals") cc.exact_approvals = false;
+  else if (a == "--dev") cc.dev = true;
+  else return false;
+  return true;
+}
+
+// The original's Go flags: "-flag" as "--flag", and "--flag=value" as two arguments.
+std::vector<std::string> normalised_args(int argc, char **argv)
+{
+  static const std::set<std::string> kBooleans{"--enable-prompt-detection", "--no-exact-approvals", "--dev", "--cors",
+                                               "--log-json"};
+  std::vector<std::string> out;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-') a = "-" + a;
+    auto eq = a.find('=');
+    if (eq != std::string::npos && kBooleans.count(a.substr(0, eq))) {
+      std::string v = a.substr(eq + 1);
+      if (v != "true" && v != "1" && v != "false" && v != "0") usage_error(a.substr(0, eq) + " takes true or false, not '" + v + "'");
+      if (v == "true" || v == "1") out.push_back(a.substr(0, eq));
+    } else if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      out.push_back(a.substr(0, eq));
+      out.push_back(a.substr(eq + 1));
+    } else {
+      out.push_back(a);
+    }
+  }
+  return out;
 }
 
 void apply_file(const std::string &path, Settings &st, ccbridge::ServerConfig &cfg)
@@ -243,6 +342,13 @@ void apply_file(const std::string &path, Settings &st, ccbridge::ServerConfig &c
     else if (key == "client_allowed_tools") cfg.client_allowed_tools = texts();
     else if (key == "log_level") cfg.log.level = to_level(what, text());
     else if (key == "log_json") cfg.log.json = flag();
+    else if (key == "cc_control") {
+      try {  // the library's reader checks every key of it
+        cfg.cc_control = ccbridge::server_config_from_json("{\"cc_control\":" + v.dump() + "}").cc_control;
+      } catch (const ccbridge::Error &e) {
+        usage_error("config file '" + path + "': " + e.detail());
+      }
+    }
     else usage_error("config file '" + path + "': unknown key '" + key + "' (the keys are the flags below, in snake_case)");
   }
 }
@@ -258,6 +364,11 @@ std::vector<ServerConfig::Listener> listeners(Settings &st)
     names += (names.empty() ? "" : ", ") + p.name;
     if (p.by_default) by_default.push_back(p.name);
   }
+  // With no --port, every seed's profile on its own default port; with one port, the first three
+  // (cc-control's /api/ would take the OpCode API's unknown paths there).
+  if (st.profiles.empty() && st.port < 0)
+    for (const auto &p : known)
+      if (!p.by_default && !p.seed.empty()) by_default.push_back(p.name);
   if (st.profiles.empty()) st.profiles = by_default;
   std::vector<ServerConfig::Listener> out;
   auto default_port = [&](const std::string &name) -> long {
@@ -266,11 +377,14 @@ std::vector<ServerConfig::Listener> listeners(Settings &st)
     usage_error("unknown profile '" + name + "' (known: " + names + ")");
   };
   if (st.port >= 0) return {{st.host, static_cast<std::uint16_t>(st.port), st.profiles}};
-  const long opcode = default_port("opcode"), sdk = default_port("sdk-ws");
+  const long opcode = default_port("opcode"), sdk = default_port("sdk-ws"), cc = default_port("cc-control");
   for (const auto &name : st.profiles) {
     long d = default_port(name);
-    long port = d == opcode && st.opcode_port >= 0 ? st.opcode_port : d == sdk && st.sdk_port >= 0 ? st.sdk_port : d;
-    std::string host = d == sdk && !st.sdk_host.empty() ? st.sdk_host : st.host;
+    long port = d == opcode && st.opcode_port >= 0 ? st.opcode_port
+                : d == sdk && st.sdk_port >= 0     ? st.sdk_port
+                : d == cc && st.cc_port >= 0       ? st.cc_port
+                                                   : d;
+    std::string host = d == sdk && !st.sdk_host.empty() ? st.sdk_host : d == cc && !st.cc_host.empty() ? st.cc_host : st.host;
     auto same = std::find_if(out.begin(), out.end(), [&](const auto &l) { return l.port == port && l.host == host; });
     if (same == out.end()) same = out.insert(out.end(), {host, static_cast<std::uint16_t>(port), {}});
     same->profiles.push_back(name);
@@ -285,15 +399,20 @@ int run_serve(int argc, char **argv)
   ccbridge::ServerConfig cfg;
   Settings st;
   apply_env(st, cfg);
+  std::vector<std::string> args = normalised_args(argc, argv);
+  const int nargs = static_cast<int>(args.size());
   // The config file first, so that flags win over it.
-  for (int i = 2; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--config") == 0) apply_file(argv[i + 1], st, cfg);
+  for (int i = 0; i + 1 < nargs; ++i)
+    if (args[i] == "--config") {
+      apply_file(args[i + 1], st, cfg);
+      st.config_path = args[i + 1];
+    }
   std::vector<std::string> roots;
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
+  for (int i = 0; i < nargs; ++i) {
+    const std::string a = args[i];
+    std::function<std::string()> value = [&]() -> std::string {
+      if (i + 1 >= nargs) usage_error(a + " needs a value");
+      return args[++i];
     };
     if (a == "--host") st.host = value();
     else if (const NumberSetting *n = number_setting(a)) n->apply(st, cfg, to_number(a, value(), n->lo, n->hi));
@@ -310,12 +429,18 @@ int run_serve(int argc, char **argv)
     else if (a == "--config") (void)value();
     else if (a == "--log-level") cfg.log.level = to_level(a, value());
     else if (a == "--log-json") cfg.log.json = true;
+    else if (cc_control_flag(a, value, st, cfg)) continue;
     else if (a == "-h" || a == "--help") {
       std::cout << kServeUsage;
       return 0;
     } else usage_error("unknown option " + a);
   }
   if (!roots.empty()) cfg.allowed_roots = roots;
+  // cc-control's database: next to the config file unless named.
+  if (cfg.cc_control.token_db.empty() && !st.config_path.empty()) {
+    auto slash = st.config_path.rfind('/');
+    cfg.cc_control.token_db = (slash == std::string::npos ? std::string() : st.config_path.substr(0, slash + 1)) + "cc-control.db";
+  }
   cfg.listeners = listeners(st);
 
   // Say clearly when the CLI is missing: the server still runs, and every request that would

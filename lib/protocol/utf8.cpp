@@ -44,33 +44,41 @@ Utf8Check check_utf8(const char *data, std::size_t size) noexcept
       ++i;
       continue;
     }
-    std::size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      need = 2;
-      if (c == 0xE0) lo = 0xA0;  // no overlongs
-      if (c == 0xED) hi = 0x9F;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      need = 3;
-      if (c == 0xF0) lo = 0x90;  // no overlongs
-      if (c == 0xF4) hi = 0x8F;  // <= U+10FFFF
-    } else {
+    std::size_t n = utf8_sequence_length(data + i, size - i);
+    if (n == 0) {
       r.valid = false;
       r.error_offset = i;
       return r;
     }
-    bool ok = size - i > need && s[i + 1] >= lo && s[i + 1] <= hi;
-    for (std::size_t k = 2; ok && k <= need; ++k) ok = (s[i + k] & 0xC0) == 0x80;
-    if (!ok) {
-      r.valid = false;
-      r.error_offset = i;
-      return r;
-    }
-    i += need + 1;
+    i += n;
   }
   return r;
+}
+
+std::size_t utf8_sequence_length(const char *data, std::size_t size) noexcept
+{
+  const auto *s = reinterpret_cast<const unsigned char *>(data);
+  if (size == 0) return 0;
+  unsigned char c = s[0];
+  if (c < 0x80) return 1;
+  std::size_t need;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 2;
+    if (c == 0xE0) lo = 0xA0;  // no overlongs
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 3;
+    if (c == 0xF0) lo = 0x90;  // no overlongs
+    if (c == 0xF4) hi = 0x8F;  // <= U+10FFFF
+  } else {
+    return 0;
+  }
+  bool ok = size > need && s[1] >= lo && s[1] <= hi;
+  for (std::size_t k = 2; ok && k <= need; ++k) ok = (s[k] & 0xC0) == 0x80;
+  return ok ? need + 1 : 0;
 }
 
 bool valid_utf8(const char *data, std::size_t size, std::size_t *error_offset) noexcept

@@ -13,6 +13,9 @@ struct Utf8Check {
 /// Validates UTF-8 (no overlongs, no surrogates, <= U+10FFFF) and notes NUL bytes, in one pass.
 Utf8Check check_utf8(const char *data, std::size_t size) noexcept;
 
+/// The length (1 to 4) of the well-formed UTF-8 sequence [data, data+size) starts with, or 0.
+std::size_t utf8_sequence_length(const char *data, std::size_t size) noexcept;
+
 /// True if [data, data+size) is well-formed UTF-8; the offset of the first bad byte otherwise.
 bool valid_utf8(const char *data, std::size_t size, std::size_t *error_offset = nullptr) noexcept;
 

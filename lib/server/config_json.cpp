@@ -100,6 +100,38 @@ bool sdk_ws_key(SdkWsSettings &s, const std::string &n, const JsonValue &x, cons
   return true;
 }
 
+bool cc_control_text(CcControlSettings &c, const std::string &n, const JsonValue &x, const std::string &k)
+{
+  if (n == "server_id") c.server_id = str(x, k);
+  else if (n == "admin_token") c.admin_token = str(x, k);
+  else if (n == "ui_token") c.ui_token = str(x, k);
+  else if (n == "agent_token") c.agent_token = str(x, k);
+  else if (n == "token_db") c.token_db = str(x, k);
+  else if (n == "audit_path") c.audit_path = str(x, k);
+  else if (n == "hook_program") c.hook_program = str(x, k);
+  else if (n == "env_allow_keys") c.env_allow_keys = strings(x, k);
+  else if (n == "env_allow_prefix") c.env_allow_prefix = str(x, k);
+  else if (n == "dev") c.dev = boolean(x, k);
+  else if (n == "prompt_detection") c.prompt_detection = boolean(x, k);
+  else if (n == "exact_approvals") c.exact_approvals = boolean(x, k);
+  else return false;
+  return true;
+}
+
+bool cc_control_key(CcControlSettings &c, const std::string &n, const JsonValue &x, const std::string &k)
+{
+  if (cc_control_text(c, n, x, k)) return true;
+  if (n == "audit_max_bytes") c.audit_max_bytes = count(x, k, std::int64_t{1} << 40);
+  else if (n == "ring_buffer_bytes") c.ring_buffer_bytes = count(x, k, std::int64_t{1} << 32);
+  else if (n == "offline_after_ms") c.offline_after = millis(x, k, 1, kDayMs);
+  else if (n == "requests_per_minute") c.requests_per_minute = count(x, k, kMillion);
+  else if (n == "start_timeout_ms") c.start_timeout = millis(x, k, 1, kDayMs);
+  else if (n == "max_events_per_session") c.max_events_per_session = count(x, k, kMillion);
+  else if (n == "max_subscribers") c.max_subscribers = count(x, k, kMillion);
+  else return false;
+  return true;
+}
+
 ServerLog::Level level(const JsonValue &v, const std::string &key)
 {
   auto s = str(v, key);
@@ -159,6 +191,10 @@ ServerConfig server_config_from_json(std::string_view json)
     else if (n == "sdk_ws")
       members(x, k, [&](const std::string &sn, const detail::JsonValue &sx, const std::string &sk) {
         return sdk_ws_key(c.sdk_ws, sn, sx, sk);
+      });
+    else if (n == "cc_control")
+      members(x, k, [&](const std::string &cn, const detail::JsonValue &cx, const std::string &ck) {
+        return cc_control_key(c.cc_control, cn, cx, ck);
       });
     // The flat names of earlier versions.
     else if (n.rfind("tasks_ui_", 0) == 0) return tasks_ui_key(c.tasks_ui, n.substr(9), x, k);

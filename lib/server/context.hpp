@@ -4,6 +4,7 @@
 
 #include "server/http.hpp"
 #include "server/hub.hpp"
+#include "server/transport.hpp"
 
 #include <ccbridge/runtime.hpp>
 #include <ccbridge/server.hpp>
@@ -184,14 +185,31 @@ private:
   std::map<std::string, std::shared_ptr<void>> profile_states_;
 };
 
+/// Decides a WebSocket upgrade itself (a profile with its own credentials, such as cc-control's
+/// tokens): the answer's reject_status refuses it, its factory accepts it.
+using WsGate = std::function<WsAccept(const HttpRequest &req)>;
+
 /// Routes by method and path; `{name}` matches one path segment into HttpRequest::params.
+/// Routes added with http() and ws() sit behind the gateway's token (ServerConfig::token);
+/// mount() and a ws() with a gate are for profiles that check credentials of their own.
 class Router {
 public:
   void http(std::string method, std::string pattern, HttpHandler h);
   void ws(std::string pattern, WsFactory f);
+  void ws(std::string pattern, WsGate gate);
+  /// Every request whose path is `prefix` or starts with it ("/api/"; "/" takes all the rest),
+  /// any method, when no http() route matches; the longest prefix wins. No gateway token.
+  void mount(std::string prefix, HttpHandler h);
   /// The handler for req (filling req.params); *path_known tells a 405 from a 404.
   const HttpHandler *match_http(HttpRequest &req, bool *path_known) const;
-  const WsFactory *match_ws(HttpRequest &req) const;
+  /// The mounted handler for req, or null.
+  const HttpHandler *match_mount(const HttpRequest &req) const;
+  /// The route for an upgrade: its factory (behind the gateway's token) or its gate.
+  struct WsMatch {
+    const WsFactory *factory = nullptr;
+    const WsGate *gate = nullptr;
+  };
+  WsMatch match_ws(HttpRequest &req) const;
 
 private:
   static bool match(const std::string &pattern, const std::string &path, std::map<std::string, std::string> &params);
@@ -202,9 +220,15 @@ private:
   struct WsRoute {
     std::string pattern;
     WsFactory factory;
+    WsGate gate;
+  };
+  struct Mount {
+    std::string prefix;
+    HttpHandler handler;
   };
   std::vector<HttpRoute> http_;
   std::vector<WsRoute> ws_;
+  std::vector<Mount> mounts_;
 };
 
 /// JSON helpers for hand-built frames.

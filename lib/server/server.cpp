@@ -299,7 +299,22 @@ void Router::http(std::string method, std::string pattern, HttpHandler h)
   http_.push_back({std::move(method), std::move(pattern), std::move(h)});
 }
 
-void Router::ws(std::string pattern, WsFactory f) { ws_.push_back({std::move(pattern), std::move(f)}); }
+void Router::ws(std::string pattern, WsFactory f) { ws_.push_back({std::move(pattern), std::move(f), nullptr}); }
+
+void Router::ws(std::string pattern, WsGate gate) { ws_.push_back({std::move(pattern), nullptr, std::move(gate)}); }
+
+void Router::mount(std::string prefix, HttpHandler h) { mounts_.push_back({std::move(prefix), std::move(h)}); }
+
+const HttpHandler *Router::match_mount(const HttpRequest &req) const
+{
+  const Mount *best = nullptr;
+  for (const auto &m : mounts_) {
+    bool hit = req.path.compare(0, m.prefix.size(), m.prefix) == 0 ||
+               (m.prefix.size() > 1 && m.prefix.back() == '/' && req.path + "/" == m.prefix);
+    if (hit && (!best || m.prefix.size() > best->prefix.size())) best = &m;
+  }
+  return best ? &best->handler : nullptr;
+}
 
 bool Router::match(const std::string &pattern, const std::string &path, std::map<std::string, std::string> &params)
 {
@@ -340,15 +355,16 @@ const HttpHandler *Router::match_http(HttpRequest &req, bool *path_known) const
   return nullptr;
 }
 
-const WsFactory *Router::match_ws(HttpRequest &req) const
+Router::WsMatch Router::match_ws(HttpRequest &req) const
 {
   for (const auto &r : ws_) {
     std::map<std::string, std::string> params;
     if (!match(r.pattern, req.path, params)) continue;
     req.params = std::move(params);
-    return &r.factory;
+    if (r.gate) return {nullptr, &r.gate};
+    return {&r.factory, nullptr};
   }
-  return nullptr;
+  return {};
 }
 
 // ---- listeners ---------------------------------------------------------------------------------
@@ -438,7 +454,14 @@ struct Server::Impl final : srv::TransportHandler {
   srv::WsAccept upgrade(std::size_t listener, srv::HttpRequest &req) override;
 
   bool token_ok(const srv::HttpRequest &req) const;
+  void run_handler(const srv::HttpHandler &h, const srv::HttpRequest &req, const srv::HttpReply &respond);
   bool origin_ok(const srv::HttpRequest &req) const;
+  /// A browser page from another origin writing to us (CSRF): a simple cross-site POST needs no
+  /// preflight, so CORS alone does not stop it.
+  bool cross_site_write(const srv::HttpRequest &req) const
+  {
+    return !req.header("origin").empty() && req.method != "GET" && req.method != "HEAD" && !origin_ok(req);
+  }
   std::string cors_origin(const srv::HttpRequest &req) const;
   srv::HttpResponse health() const;
   bool serves(std::string_view profile) const;
@@ -578,6 +601,16 @@ void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpRe
     respond(health());
     return;
   }
+  bool path_known = false;
+  const srv::HttpHandler *h = routers[listener].match_http(req, &path_known);
+  if (!h && !path_known && req.path != "/metrics") {
+    // A profile with credentials of its own (cc-control) answers everything under its prefixes.
+    if (const srv::HttpHandler *m = routers[listener].match_mount(req)) {
+      if (cross_site_write(req)) respond(srv::HttpResponse::json(403, srv::error_body("origin not allowed")));
+      else run_handler(*m, req, respond);
+      return;
+    }
+  }
   if (!token_ok(req)) {
     auto r = srv::HttpResponse::json(401, srv::error_body("missing or wrong token: send 'Authorization: Bearer <token>'"));
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -585,7 +618,7 @@ void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpRe
     return;
   }
   // CORS or not: a simple cross-site POST needs no preflight, so the Origin is checked here too.
-  if (!req.header("origin").empty() && req.method != "GET" && !origin_ok(req)) {
+  if (cross_site_write(req)) {
     // A browser page from elsewhere posting to us (CSRF): refuse.
     respond(srv::HttpResponse::json(403, srv::error_body("origin not allowed")));
     return;
@@ -594,19 +627,22 @@ void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpRe
     respond(prometheus());
     return;
   }
-  if (ctx.stopping) {
-    respond(srv::HttpResponse::json(503, srv::error_body("the server is shutting down")));
-    return;
-  }
-  bool path_known = false;
-  const srv::HttpHandler *h = routers[listener].match_http(req, &path_known);
   if (!h) {
     respond(srv::HttpResponse::json(path_known ? 405 : 404,
                                     srv::error_body(path_known ? "method not allowed" : "not found")));
     return;
   }
+  run_handler(*h, req, respond);
+}
+
+void Server::Impl::run_handler(const srv::HttpHandler &h, const srv::HttpRequest &req, const srv::HttpReply &respond)
+{
+  if (ctx.stopping) {
+    respond(srv::HttpResponse::json(503, srv::error_body("the server is shutting down")));
+    return;
+  }
   try {
-    (*h)(req, respond);
+    h(req, respond);
   } catch (const std::exception &e) {
     log.error("http_handler_failed", {{"path", req.path}, {"error", e.what()}});
     respond(srv::HttpResponse::json(500, srv::error_body(e.what())));
@@ -622,12 +658,14 @@ srv::WsAccept Server::Impl::upgrade(std::size_t listener, srv::HttpRequest &req)
   } else if (!origin_ok(req)) {
     acc.reject_status = 403;
     acc.reject_body = srv::error_body("origin not allowed");
-  } else if (const srv::WsFactory *f = routers[listener].match_ws(req)) {
+  } else if (auto m = routers[listener].match_ws(req); m.gate) {
+    acc = (*m.gate)(req);
+  } else if (m.factory) {
     if (!token_ok(req)) {
       acc.close_code = srv::close_code::policy_violation;
       acc.close_reason = "Invalid authentication";
     } else {
-      acc.factory = *f;
+      acc.factory = *m.factory;
     }
   } else {
     acc.reject_status = 404;

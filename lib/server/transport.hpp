@@ -11,13 +11,17 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ccbridge::detail::server {
 
 /// The answer to a WebSocket upgrade request.
 struct WsAccept {
   int reject_status = 0;        ///< non-zero: refuse the upgrade with this HTTP status
-  std::string reject_body;      ///< JSON body of the refusal
+  std::string reject_body;      ///< body of the refusal (JSON unless reject_content_type says)
+  std::string reject_content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> reject_headers;  ///< e.g. Retry-After
   WsFactory factory;            ///< makes the connection's handler once it is open
   std::uint16_t close_code = 0; ///< accept, then close at once with this code (e.g. 1008 for auth)
   std::string close_reason;

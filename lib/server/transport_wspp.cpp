@@ -524,6 +524,8 @@ bool Transport::Impl::on_validate(WsServer &s, std::size_t listener, const webso
   WsAccept acc = handler.upgrade(listener, req);
   if (acc.reject_status) {
     answer_json(con, static_cast<status>(acc.reject_status), acc.reject_body);
+    con->replace_header("Content-Type", acc.reject_content_type);
+    for (const auto &h : acc.reject_headers) con->replace_header(h.first, h.second);
     return false;
   }
   con->holds_slot = true;

@@ -7,6 +7,7 @@
   X(opcode)                    \
   X(tasks_ui)                  \
   X(sdk_ws)                    \
+  X(cc_control)                \
   X(hello)
 // clang-format on
 

@@ -1,0 +1,545 @@
+#include "server/profiles/cc_control/control.hpp"
+
+#include "server/base64.hpp"
+#include "server/profiles/cc_control/wire.hpp"
+
+#include <ccbridge/error.hpp>
+#include <ccbridge/json.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace ccbridge::detail::server::cc_control {
+namespace {
+
+std::string update_data(const SessionRecord &s)
+{
+  GoJson j;
+  j.str("session_id", s.session_id).str("status", s.status);
+  if (s.exit_code) j.num("exit_code", *s.exit_code);
+  else j.raw("exit_code", "null");
+  j.str("exit_reason", s.exit_reason).str("resume_id", s.resume_id);
+  j.boolean("awaiting_approval", s.awaiting_approval).str("pending_event_id", s.pending_event_id);
+  return j.done();
+}
+
+FramePtr event_frame(const EventRecord &e)
+{
+  return make_frame(envelope({"event", e.server_id, e.session_id, 0, now_ms(), to_json(e)}));
+}
+
+bool in_tenant(const std::string &tenant, const std::string &owner) { return tenant.empty() || tenant == owner; }
+
+/// What a hook ask shows people: the tool and the gist of its input (the command, the file).
+std::string permission_excerpt(const std::string &tool, const std::string &input_json)
+{
+  std::string gist;
+  try {
+    JsonView in = parse_json(input_json);
+    for (const char *k : {"command", "file_path", "path", "url", "pattern"})
+      if (in[k].is_string()) {
+        gist = std::string(*in[k].string());
+        break;
+      }
+  } catch (const Error &) {
+  }
+  if (gist.empty()) gist = input_json;
+  if (gist.size() > 2000) gist = gist.substr(0, 2000) + "...";
+  return tool + ": " + gist;
+}
+
+}  // namespace
+
+// ---- lookups -----------------------------------------------------------------------------------
+
+LiveSession *Control::find(const std::string &tenant, const std::string &id)
+{
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !in_tenant(tenant, it->second->rec.tenant_id)) return nullptr;
+  return it->second.get();
+}
+
+LiveSession *Control::from_agent(const std::string &server_id, const std::string &session_id)
+{
+  auto it = sessions_.find(session_id);
+  // A frame about another server's session is not this agent's to report (bug 4 of the original).
+  if (it == sessions_.end() || it->second->rec.server_id != server_id) return nullptr;
+  return it->second.get();
+}
+
+Agent *Control::agent_for(const SessionRecord &s)
+{
+  auto it = agents_.find(s.server_id);
+  if (it == agents_.end() || !it->second.agent || !it->second.agent->connected()) return nullptr;
+  return it->second.agent.get();
+}
+
+std::vector<ServerRecord> Control::servers(const std::string &tenant)
+{
+  std::vector<ServerRecord> out;
+  for (auto &[id, a] : agents_) {
+    // The built-in local agent (tenant "") serves every tenant.
+    if (!tenant.empty() && !a.rec.tenant_id.empty() && a.rec.tenant_id != tenant) continue;
+    if (a.agent && a.agent->connected()) a.rec.last_seen_ms = now_ms();
+    a.rec.status = a.agent && a.agent->connected() ? "online" : "offline";
+    out.push_back(a.rec);
+  }
+  return out;  // the map keeps them sorted by server_id, as the original sorts them
+}
+
+std::vector<SessionRecord> Control::sessions(const std::string &tenant, const std::string &server_filter) const
+{
+  std::vector<SessionRecord> out;
+  for (const auto &[id, ls] : sessions_)
+    if (in_tenant(tenant, ls->rec.tenant_id) && (server_filter.empty() || ls->rec.server_id == server_filter))
+      out.push_back(ls->rec);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SessionRecord &a, const SessionRecord &b) { return a.created_at_ms > b.created_at_ms; });
+  return out;
+}
+
+const std::vector<EventRecord> *Control::events(const std::string &tenant, const std::string &id) const
+{
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !in_tenant(tenant, it->second->rec.tenant_id)) return nullptr;
+  return &it->second->events;
+}
+
+// ---- broadcasts --------------------------------------------------------------------------------
+
+void Control::broadcast(const std::string &tenant, const FramePtr &frame)
+{
+  // Only the owning tenant's clients (bugs 2 and 3 of the original sent to every tenant).
+  for (Subscriber *s : subscribers_)
+    if (s->caller().tenant() == tenant) s->deliver(frame);
+}
+
+void Control::session_update(const LiveSession &ls)
+{
+  const auto &s = ls.rec;
+  broadcast(s.tenant_id, make_frame(envelope({"session_update", s.server_id, s.session_id, 0, now_ms(), update_data(s)})));
+  save(ls);
+}
+
+void Control::audit_write(const std::string &actor, const SessionRecord *s, const std::string &kind, const std::string &meta)
+{
+  if (audit) audit->write(actor, s ? s->server_id : std::string(), s ? s->session_id : std::string(), kind, meta);
+}
+
+void Control::save(const LiveSession &ls)
+{
+  if (store_) store_->save(ls.rec);
+}
+
+// ---- sessions ----------------------------------------------------------------------------------
+
+Failure Control::create(const Caller &who, const CreateSession &req, SessionRecord &out)
+{
+  auto it = agents_.find(req.server_id);
+  bool visible = it != agents_.end() && (it->second.rec.tenant_id.empty() || it->second.rec.tenant_id == who.tenant());
+  // Unknown, another tenant's, or offline: one answer, so a server id of another tenant does
+  // not show through (bug 24 of the original).
+  if (!visible || !it->second.agent || !it->second.agent->connected()) return {503, "server offline"};
+  if (sessions_.size() >= ctx.cfg.limits.max_sessions * 4 || !ctx.can_start_process())
+    return {503, "too many sessions"};
+  SessionRecord s;
+  s.tenant_id = who.tenant();
+  s.session_id = Context::new_id();
+  s.server_id = req.server_id;
+  s.cwd = req.cwd;
+  s.cmd = {it->second.rec.claude_path.empty() ? "claude" : it->second.rec.claude_path};
+  s.resume_id = req.resume_id;
+  if (!s.resume_id.empty()) s.cmd.insert(s.cmd.end(), {"--resume", s.resume_id});
+  for (const auto &kv : req.env) s.env_keys.push_back(kv.first);  // a map: already sorted
+  s.created_by = who.actor();
+  s.created_at_ms = now_ms();
+  auto ls = std::make_unique<LiveSession>(s, cfg.ring_buffer_bytes);
+  LiveSession &live = *sessions_.emplace(s.session_id, std::move(ls)).first->second;
+  save(live);
+  StartSession start{s.session_id, s.cwd, s.cmd, req.env, req.cols, req.rows, s.resume_id};
+  std::string err = it->second.agent->start_session(start);
+  audit_write(who.actor(), &s, "create_session",
+              GoJson().str("cwd", s.cwd).str("resume_id", s.resume_id).done());
+  if (!err.empty()) {
+    live.rec.status = "error";
+    live.rec.exit_reason = "start_session_send_failed";
+    session_update(live);
+  }
+  out = live.rec;
+  return {};
+}
+
+Failure Control::stop_session(const std::string &tenant, const std::string &id, std::chrono::milliseconds grace,
+                              std::chrono::milliseconds kill_after, const std::string &actor)
+{
+  LiveSession *ls = find(tenant, id);
+  if (!ls) return {404, "session not found"};
+  // A session that has ended stays as it is (bug 13: the original set it to stopping, and the
+  // agent's "session not found" then turned it into an error).
+  if (!ls->rec.active()) return {};
+  Agent *agent = agent_for(ls->rec);
+  if (!agent) return {503, "server offline"};
+  std::string err = agent->stop_session(id, grace, kill_after);
+  if (!err.empty()) return {500, err};
+  ls->rec.status = "stopping";
+  audit_write(actor, &ls->rec, "stop_session",
+              GoJson().num("grace_ms", grace.count()).num("kill_after_ms", kill_after.count()).done());
+  session_update(*ls);
+  return {};
+}
+
+Failure Control::delete_session(const Caller &who, const std::string &id, std::chrono::milliseconds grace,
+                                std::chrono::milliseconds kill_after)
+{
+  LiveSession *ls = find(who.tenant(), id);
+  if (!ls) return {404, "session not found"};
+  bool stop = ls->rec.active();
+  if (stop) {
+    Agent *agent = agent_for(ls->rec);
+    // An agent that is gone has no process to stop; the record goes anyway (bug 16: orphans).
+    if (agent) {
+      std::string err = agent->stop_session(id, grace, kill_after);
+      if (!err.empty()) return {500, err};
+    }
+  }
+  audit_write(who.actor(), &ls->rec, "delete_session", GoJson().boolean("stop_requested", stop).done());
+  for (Subscriber *s : ls->attached) s->attached.clear();
+  if (store_) store_->remove_session(id);
+  sessions_.erase(id);
+  return {};
+}
+
+// ---- /ws/client --------------------------------------------------------------------------------
+
+void Control::join(Subscriber &s)
+{
+  subscribers_.insert(&s);
+  s.deliver(make_frame(envelope({"debug_probe", "", "", 0, now_ms(), R"({"message":"probe"})"})));
+  // The caller's tenant's pending approvals, newest first.
+  std::vector<const EventRecord *> pending;
+  for (const auto &[id, ls] : sessions_)
+    if (ls->rec.tenant_id == s.caller().tenant())
+      for (const auto &e : ls->events)
+        if (!e.resolved) pending.push_back(&e);
+  std::sort(pending.begin(), pending.end(), [](const EventRecord *a, const EventRecord *b) {
+    return a->ts_ms != b->ts_ms ? a->ts_ms > b->ts_ms : a->event_id > b->event_id;
+  });
+  for (const EventRecord *e : pending) s.deliver(event_frame(*e));
+}
+
+void Control::leave(Subscriber &s)
+{
+  subscribers_.erase(&s);
+  if (!s.attached.empty())
+    if (auto it = sessions_.find(s.attached); it != sessions_.end()) it->second->attached.erase(&s);
+  s.attached.clear();
+}
+
+Failure Control::attach(Subscriber &s, const std::string &id, std::uint64_t since_seq)
+{
+  LiveSession *ls = find(s.caller().tenant(), id);
+  if (!ls) return {404, "session not found"};
+  if (!s.attached.empty())
+    if (auto it = sessions_.find(s.attached); it != sessions_.end()) it->second->attached.erase(&s);
+  // attach_ok and the replay are queued before the client joins the session's live output, on
+  // the connection's one writer: nothing live can overtake them (bug 20 of the original).
+  const auto &r = ls->rec;
+  std::string data = GoJson().str("session_id", r.session_id).num("latest_seq", static_cast<std::int64_t>(r.latest_agent_out_seq)).done();
+  s.deliver(make_frame(envelope({"attach_ok", "", r.session_id, 0, now_ms(), data})));
+  ++counters_.attach_replays;
+  replay(s, *ls, since_seq);
+  for (const auto &e : ls->events)
+    if (!e.resolved) s.deliver(event_frame(e));
+  s.attached = id;
+  ls->attached.insert(&s);
+  return {};
+}
+
+std::uint64_t Control::replay(Subscriber &s, const LiveSession &ls, std::uint64_t since_seq)
+{
+  const auto &r = ls.rec;
+  std::uint64_t latest = ls.ring.latest_seq();
+  if (ls.ring.empty() || (since_seq > 0 && since_seq >= latest)) return latest;
+  TermRing::Replay rp = ls.ring.since(since_seq);
+  if (since_seq > 0 && !rp.snapshot) {
+    for (const auto &c : rp.chunks)
+      s.deliver(make_frame(envelope({"term_out", "", r.session_id, c.seq, 0, "", base64_encode(c.data)})));
+    return latest;
+  }
+  // Everything the ring holds, in one term_out whose seq is the latest (the original's snapshot).
+  // When the client asked for output the ring no longer holds, `data` says so: its screen is to
+  // be redrawn from this, not appended to.
+  if (since_seq > 0) ++counters_.replay_gaps;
+  ++counters_.attach_snapshots;
+  std::string data;
+  if (since_seq > 0)
+    data = GoJson().boolean("snapshot", true).num("first_seq", static_cast<std::int64_t>(rp.first_seq)).done();
+  s.deliver(make_frame(envelope({"term_out", "", r.session_id, latest, 0, data, base64_encode(rp.joined())})));
+  return latest;
+}
+
+Failure Control::term_in(Subscriber &s, const std::string &id, const std::string &bytes)
+{
+  LiveSession *ls = find(s.caller().tenant(), id);
+  if (!ls) return {404, "session not found"};
+  if (!ls->rec.active()) return {409, "session not running"};
+  Agent *agent = agent_for(ls->rec);
+  if (!agent) return {503, "server offline"};
+  std::string err = agent->pty_in(id, bytes);
+  if (!err.empty()) return {500, err};
+  audit_write(s.caller().actor(), &ls->rec, "term_in", AuditLog::term_in_meta(bytes));
+  return {};
+}
+
+Failure Control::resize(Subscriber &s, const std::string &id, std::uint16_t cols, std::uint16_t rows)
+{
+  LiveSession *ls = find(s.caller().tenant(), id);
+  if (!ls) return {404, "session not found"};
+  if (!ls->rec.active()) return {409, "session not running"};
+  Agent *agent = agent_for(ls->rec);
+  if (!agent) return {503, "server offline"};
+  std::string err = agent->resize(id, cols, rows);
+  if (!err.empty()) return {500, err};
+  audit_write(s.caller().actor(), &ls->rec, "resize", GoJson().num("cols", cols).num("rows", rows).done());
+  return {};
+}
+
+Failure Control::answer(Subscriber &s, const std::string &id, bool approve, const std::string &requested)
+{
+  LiveSession *ls = find(s.caller().tenant(), id);
+  if (!ls) return {404, "session not found"};
+  // An event_id that names an approval already answered is stale: someone answered first.
+  for (const auto &e : ls->events)
+    if (!requested.empty() && e.event_id == requested && e.resolved) return {409, "approval already resolved"};
+  if (!ls->rec.awaiting_approval) return {409, "no pending approval"};
+  Agent *agent = agent_for(ls->rec);
+  if (!agent) return {503, "server offline"};
+  std::string event_id = ls->rec.pending_event_id;
+  std::string err;
+  if (!ls->pending_ask.empty()) {
+    err = agent->answer_permission(id, ls->pending_ask, approve, approve ? "" : "Rejected in cc-control");
+  } else {
+    const EventRecord *ev = nullptr;
+    for (const auto &e : ls->events)
+      if (e.event_id == event_id) ev = &e;
+    err = agent->pty_in(id, approval_keys(ev ? ev->prompt_excerpt : "", approve));
+  }
+  // Not delivered: the approval stays pending (bug 12: the original marked it resolved anyway).
+  if (!err.empty()) return {503, err};
+  resolve(*ls, s.caller().actor(), approve ? "approve" : "reject");
+  audit_write(s.caller().actor(), &ls->rec, approve ? "action_approve" : "action_reject",
+              GoJson().str("event_id", event_id).str("requested_event_id", requested).done());
+  session_update(*ls);
+  raise_next_ask(*ls);
+  return {};
+}
+
+void Control::revoked(const std::vector<std::string> &token_ids)
+{
+  std::vector<Subscriber *> doomed;
+  for (Subscriber *s : subscribers_)
+    if (std::find(token_ids.begin(), token_ids.end(), s->caller().token.token_id) != token_ids.end())
+      doomed.push_back(s);
+  for (Subscriber *s : doomed) s->end(close_code::policy_violation, "token revoked");
+}
+
+// ---- approvals ---------------------------------------------------------------------------------
+
+void Control::raise_event(LiveSession &ls, EventRecord ev)
+{
+  if (ls.events.size() >= cfg.max_events_per_session) {
+    // Bounded: the oldest answered events go first.
+    auto old = std::find_if(ls.events.begin(), ls.events.end(), [](const EventRecord &e) { return e.resolved; });
+    if (old != ls.events.end()) ls.events.erase(old);
+  }
+  ev.event_id = Context::new_id();
+  ev.session_id = ls.rec.session_id;
+  ev.server_id = ls.rec.server_id;
+  ev.tenant_id = ls.rec.tenant_id;
+  ev.ts_ms = now_ms();
+  ls.rec.awaiting_approval = true;
+  ls.rec.pending_event_id = ev.event_id;
+  ls.events.push_back(ev);
+  ++counters_.approvals_raised;
+  if (store_) store_->save(ev);
+  broadcast(ls.rec.tenant_id, event_frame(ev));
+  session_update(ls);
+  audit_write("system", &ls.rec, "approval_needed", GoJson().str("event_id", ev.event_id).done());
+}
+
+void Control::resolve(LiveSession &ls, const std::string &actor, const std::string &decision)
+{
+  for (auto &e : ls.events)
+    if (e.event_id == ls.rec.pending_event_id) {
+      e.resolved = true;
+      e.actor = actor;
+      e.decision = decision;
+      if (store_) store_->save(e);
+    }
+  ++counters_.approvals_resolved;
+  ls.rec.awaiting_approval = false;
+  ls.rec.pending_event_id.clear();
+  ls.pending_ask.clear();
+  ls.watch.reset();
+  ls.prompt.clear();  // detection starts afresh after the prompt
+}
+
+void Control::clear_approval(LiveSession &ls, const std::string &decision)
+{
+  if (ls.rec.awaiting_approval) resolve(ls, "system", decision);
+  ls.queued_asks.clear();
+  ls.prompt.clear();
+  ls.resume.clear();
+}
+
+void Control::raise_next_ask(LiveSession &ls)
+{
+  if (ls.rec.awaiting_approval || ls.queued_asks.empty()) return;
+  PermissionAsk ask = std::move(ls.queued_asks.front());
+  ls.queued_asks.pop_front();
+  EventRecord ev;
+  ev.source = "hook";
+  ev.tool_name = ask.tool_name;
+  ev.tool_input = ask.tool_input;
+  ev.prompt_excerpt = permission_excerpt(ask.tool_name, ask.tool_input);
+  ls.pending_ask = ask.ask_id;
+  raise_event(ls, std::move(ev));
+}
+
+void Control::detect(LiveSession &ls, const std::string &bytes)
+{
+  if (auto id = ls.resume.feed(bytes); id && *id != ls.rec.resume_id) {
+    ls.rec.resume_id = *id;
+    session_update(ls);
+  }
+  // A prompt read from the screen that leaves it (the person answered in the terminal) is no
+  // longer pending (bug 10: the original kept awaiting_approval until an action).
+  if (ls.watch && ls.watch->feed(bytes)) {
+    ls.watch.reset();
+    if (ls.rec.awaiting_approval && ls.pending_ask.empty()) {
+      resolve(ls, "terminal", "answered_on_screen");
+      ls.prompt.clear();
+      session_update(ls);
+    }
+    return;
+  }
+  if (!cfg.prompt_detection || ls.rec.awaiting_approval) return;
+  if (auto m = ls.prompt.feed(bytes)) {
+    EventRecord ev;
+    ev.source = "screen";
+    ev.prompt_excerpt = m->excerpt;
+    ls.watch.emplace(m->excerpt);
+    raise_event(ls, std::move(ev));
+  }
+}
+
+// ---- what agents report ------------------------------------------------------------------------
+
+void Control::pty_out(const std::string &server_id, const std::string &session_id, std::uint64_t seq,
+                      const std::string &bytes)
+{
+  LiveSession *ls = from_agent(server_id, session_id);
+  if (!ls) return;
+  auto &r = ls->rec;
+  if (seq > 0 && seq <= r.latest_agent_out_seq) return;  // a repeat
+  if (seq > 0) r.latest_agent_out_seq = seq;
+  bool became_running = r.status == "starting";
+  if (became_running) r.status = "running";
+  ls->ring.append(r.latest_agent_out_seq, bytes);
+  if (store_) store_->mark_ring_dirty(session_id);
+  auto frame = make_frame(envelope({"term_out", server_id, session_id, seq, 0, "", base64_encode(bytes)}));
+  for (Subscriber *s : ls->attached) s->deliver(frame, r.latest_agent_out_seq);
+  if (became_running) session_update(*ls);
+  detect(*ls, bytes);
+}
+
+void Control::pty_exit(const std::string &server_id, const std::string &session_id, const PtyExit &exit)
+{
+  LiveSession *ls = from_agent(server_id, session_id);
+  if (!ls) return;
+  auto &r = ls->rec;
+  r.status = "exited";
+  r.exit_code = exit.exit_code;
+  r.exit_reason = !exit.reason.empty() ? exit.reason : exit.signal;
+  clear_approval(*ls, "exited");
+  session_update(*ls);
+  if (store_) store_->mark_ring_dirty(session_id);
+  audit_write("agent:" + server_id, &r, "session_exit",
+              [&] {
+                GoJson j;
+                j.str("reason", exit.reason).str("signal", exit.signal);
+                if (exit.exit_code) j.num("exit_code", *exit.exit_code);
+                return j.done();
+              }());
+}
+
+void Control::agent_error(const std::string &server_id, const std::string &session_id, const std::string &message)
+{
+  LiveSession *ls = from_agent(server_id, session_id);
+  if (!ls || !ls->rec.active()) return;
+  auto &r = ls->rec;
+  if (r.status == "starting" && message == "session not found") return;  // a benign race
+  r.status = "error";
+  if (r.exit_reason.empty()) r.exit_reason = message;
+  clear_approval(*ls, "error");
+  std::string note = "\r\n[agent error] " + message + "\r\n";
+  ls->ring.append_note(note);
+  auto frame = make_frame(envelope({"term_out", server_id, session_id, r.latest_agent_out_seq, 0, "", base64_encode(note)}));
+  for (Subscriber *s : ls->attached) s->deliver(frame);
+  session_update(*ls);
+  audit_write("agent:" + server_id, &r, "agent_error", GoJson().str("message", message).done());
+}
+
+void Control::permission_ask(const std::string &server_id, const std::string &session_id, const PermissionAsk &ask)
+{
+  LiveSession *ls = from_agent(server_id, session_id);
+  Agent *agent = ls ? agent_for(ls->rec) : nullptr;
+  if (!ls || !ls->rec.active()) {
+    if (agent) agent->answer_permission(session_id, ask.ask_id, false, "session not running");
+    return;
+  }
+  // A prompt guessed from the screen gives way to the exact one for the same request.
+  if (ls->rec.awaiting_approval && ls->pending_ask.empty()) resolve(*ls, "system", "superseded");
+  ls->queued_asks.push_back(ask);
+  raise_next_ask(*ls);
+}
+
+void Control::permission_gone(const std::string &server_id, const std::string &session_id, const std::string &ask_id)
+{
+  LiveSession *ls = from_agent(server_id, session_id);
+  if (!ls) return;
+  auto q = std::find_if(ls->queued_asks.begin(), ls->queued_asks.end(),
+                        [&](const PermissionAsk &a) { return a.ask_id == ask_id; });
+  if (q != ls->queued_asks.end()) ls->queued_asks.erase(q);
+  if (ls->pending_ask != ask_id) return;
+  // Answered on the terminal itself (or the CLI gave up on the hook).
+  resolve(*ls, "terminal", "answered_on_screen");
+  session_update(*ls);
+  raise_next_ask(*ls);
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+void Control::metrics(std::string &o) const
+{
+  std::map<std::string, std::size_t> by_state{{"starting", 0}, {"running", 0}, {"stopping", 0}, {"exited", 0}, {"error", 0}};
+  for (const auto &[id, ls] : sessions_) ++by_state[ls->rec.status];
+  o += "# HELP ccbridge_cc_control_sessions cc-control terminal sessions by state\n"
+       "# TYPE ccbridge_cc_control_sessions gauge\n";
+  for (const auto &[state, n] : by_state) o += fmt::format("ccbridge_cc_control_sessions{{state=\"{}\"}} {}\n", state, n);
+  auto counter = [&o](const char *name, const char *help, std::uint64_t v) {
+    o += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
+  };
+  counter("ccbridge_cc_control_approvals_raised_total", "Approvals asked for", counters_.approvals_raised);
+  counter("ccbridge_cc_control_approvals_resolved_total", "Approvals answered", counters_.approvals_resolved);
+  counter("ccbridge_cc_control_attach_replays_total", "Attaches (each replays what the client missed)", counters_.attach_replays);
+  counter("ccbridge_cc_control_attach_snapshots_total", "Replays sent as one snapshot of the ring", counters_.attach_snapshots);
+  counter("ccbridge_cc_control_replay_gaps_total", "Replays asked from a seq the ring no longer held", counters_.replay_gaps);
+  counter("ccbridge_cc_control_resyncs_total", "Slow clients resynced from the ring", counters_.resyncs);
+  o += fmt::format("# HELP ccbridge_cc_control_subscribers Open /ws/client connections\n"
+                   "# TYPE ccbridge_cc_control_subscribers gauge\nccbridge_cc_control_subscribers {}\n",
+                   subscribers_.size());
+}
+
+}  // namespace ccbridge::detail::server::cc_control

@@ -1,0 +1,172 @@
+// cc-control (seed 004): the control plane. It keeps the servers (agents), the terminal sessions
+// with their output rings and approval events, and the /ws/client subscribers, and applies the
+// state machine of CC-CONTROL.md 1.7 with the fixes of its section 8: every broadcast scoped to
+// its tenant, agents' frames checked against the session's server, since_seq honoured, approvals
+// answered exactly once, no stop of a finished session. REST (rest.cpp) and /ws/client
+// (ws_client.cpp) call in; agents report through AgentSink. Server thread only.
+#pragma once
+
+#include "server/context.hpp"
+#include "server/profiles/cc_control/agent.hpp"
+#include "server/profiles/cc_control/audit.hpp"
+#include "server/profiles/cc_control/detector.hpp"
+#include "server/profiles/cc_control/model.hpp"
+#include "server/profiles/cc_control/rate_limit.hpp"
+#include "server/profiles/cc_control/state_store.hpp"
+#include "server/profiles/cc_control/term_ring.hpp"
+#include "server/profiles/cc_control/tokens.hpp"
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ccbridge::detail::server::cc_control {
+
+class LocalAgent;
+
+/// Who is asking: the token a request or connection came with.
+struct Caller {
+  TokenRecord token;
+  std::string actor() const { return "ui:" + token.token_id; }
+  const std::string &tenant() const { return token.tenant_id; }
+};
+
+/// An error for the client: HTTP status and the text (REST) or message (WS error frame).
+struct Failure {
+  Failure() = default;
+  Failure(int s, std::string m, std::string retry = {}) : status(s), message(std::move(m)), retry_after(std::move(retry)) {}
+  int status = 0;
+  std::string message;
+  std::string retry_after;  ///< seconds, for a 429
+  explicit operator bool() const { return status != 0; }
+};
+
+/// A /ws/client connection as the control plane sees it (ws_client.cpp).
+class Subscriber {
+public:
+  virtual ~Subscriber() = default;
+  virtual const Caller &caller() const = 0;
+  /// A frame for this client; `term_seq` > 0 marks live terminal output of the attached session
+  /// (the connection may hold it back while the client is behind, and resync from the ring).
+  virtual void deliver(const FramePtr &frame, std::uint64_t term_seq = 0) = 0;
+  /// Close the connection (its token was revoked, or the server stops).
+  virtual void end(std::uint16_t code, const std::string &reason) = 0;
+  std::string attached;  ///< the session this client is attached to, if any
+};
+
+/// One terminal session: its record, output ring, detectors, events and attached clients.
+struct LiveSession {
+  LiveSession(SessionRecord r, std::size_t ring_bytes) : rec(std::move(r)), ring(ring_bytes) {}
+  SessionRecord rec;
+  TermRing ring;
+  PromptDetector prompt;
+  ResumeDetector resume;
+  std::vector<EventRecord> events;
+  std::set<Subscriber *> attached;
+  std::deque<PermissionAsk> queued_asks;  ///< hook asks waiting behind the pending one
+  std::string pending_ask;                ///< the hook ask behind pending_event_id, if any
+  std::optional<PromptWatch> watch;       ///< a screen prompt pending: tells when it is answered
+};
+
+struct CreateSession {
+  std::string server_id, cwd, resume_id;
+  std::map<std::string, std::string> env;
+  std::uint16_t cols = 0, rows = 0;
+};
+
+class Control final : public AgentSink {
+public:
+  explicit Control(Context &ctx);
+  ~Control() override;
+  /// Opens the token and state stores, seeds the configured tokens, restores the saved state
+  /// and registers the built-in local agent. Throws Error on a store that cannot be opened.
+  void start();
+  void stop();
+
+  Context &ctx;
+  const CcControlSettings &cfg;
+  std::unique_ptr<TokenStore> tokens;
+  RateLimiter limiter;
+  std::unique_ptr<AuditLog> audit;
+
+  // ---- REST ------------------------------------------------------------------------------
+  std::vector<ServerRecord> servers(const std::string &tenant);
+  std::vector<SessionRecord> sessions(const std::string &tenant, const std::string &server_filter) const;
+  Failure create(const Caller &who, const CreateSession &req, SessionRecord &out);
+  /// Stop (`actor` "ui:<id>" or "admin"); tenant "" means any (admin).
+  Failure stop_session(const std::string &tenant, const std::string &id, std::chrono::milliseconds grace,
+                       std::chrono::milliseconds kill_after, const std::string &actor);
+  Failure delete_session(const Caller &who, const std::string &id, std::chrono::milliseconds grace,
+                         std::chrono::milliseconds kill_after);
+  const std::vector<EventRecord> *events(const std::string &tenant, const std::string &id) const;
+  /// Closes the sockets opened with these tokens (the token store's revoke listener).
+  void revoked(const std::vector<std::string> &token_ids);
+  /// Token operations are audited (the original did not: bug 32).
+  void audit_token(const std::string &actor, const std::string &kind, const TokenRecord &t);
+
+  // ---- /ws/client ------------------------------------------------------------------------
+  void join(Subscriber &s);
+  void leave(Subscriber &s);
+  Failure attach(Subscriber &s, const std::string &id, std::uint64_t since_seq);
+  Failure term_in(Subscriber &s, const std::string &id, const std::string &bytes);
+  Failure resize(Subscriber &s, const std::string &id, std::uint16_t cols, std::uint16_t rows);
+  Failure answer(Subscriber &s, const std::string &id, bool approve, const std::string &requested_event_id);
+  /// Replays a session's output after `since_seq` to one client (attach, and a resync after the
+  /// client fell behind): the newer chunks, or a snapshot flagged as such when the ring no
+  /// longer holds them. Returns the last seq sent.
+  std::uint64_t replay(Subscriber &s, const LiveSession &ls, std::uint64_t since_seq);
+  LiveSession *find(const std::string &tenant, const std::string &id);
+  std::size_t subscriber_count() const { return subscribers_.size(); }
+  void note_resync() { ++counters_.resyncs; }
+
+  // ---- AgentSink -------------------------------------------------------------------------
+  void pty_out(const std::string &server_id, const std::string &session_id, std::uint64_t seq,
+               const std::string &bytes) override;
+  void pty_exit(const std::string &server_id, const std::string &session_id, const PtyExit &exit) override;
+  void agent_error(const std::string &server_id, const std::string &session_id, const std::string &message) override;
+  void permission_ask(const std::string &server_id, const std::string &session_id, const PermissionAsk &ask) override;
+  void permission_gone(const std::string &server_id, const std::string &session_id, const std::string &ask_id) override;
+
+  /// Prometheus lines (sessions by state, approvals, replays, gaps).
+  void metrics(std::string &out) const;
+
+private:
+  struct AgentEntry {
+    ServerRecord rec;
+    std::shared_ptr<Agent> agent;
+  };
+  LiveSession *from_agent(const std::string &server_id, const std::string &session_id);
+  Agent *agent_for(const SessionRecord &s);
+  void broadcast(const std::string &tenant, const FramePtr &frame);
+  void session_update(const LiveSession &ls);
+  void raise_event(LiveSession &ls, EventRecord ev);
+  void raise_next_ask(LiveSession &ls);
+  void resolve(LiveSession &ls, const std::string &actor, const std::string &decision);
+  void clear_approval(LiveSession &ls, const std::string &decision);
+  void detect(LiveSession &ls, const std::string &bytes);
+  void audit_write(const std::string &actor, const SessionRecord *s, const std::string &kind, const std::string &meta);
+  void save(const LiveSession &ls);
+  void restore();
+  void seed_tokens();
+  void schedule_flush();
+  void flush();
+  struct Flusher;
+
+  std::map<std::string, AgentEntry> agents_;
+  std::map<std::string, std::unique_ptr<LiveSession>> sessions_;
+  std::set<Subscriber *> subscribers_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Flusher> flusher_;
+  std::weak_ptr<LocalAgent> local_;
+  struct Counters {
+    std::uint64_t approvals_raised = 0, approvals_resolved = 0, attach_replays = 0, attach_snapshots = 0,
+                  replay_gaps = 0, resyncs = 0;
+  } counters_;
+  friend class ClientSocket;
+};
+
+}  // namespace ccbridge::detail::server::cc_control

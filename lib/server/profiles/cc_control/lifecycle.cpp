@@ -1,0 +1,161 @@
+// cc-control's start and stop: the stores opened, tokens seeded, saved state restored, the local
+// agent registered; state flushed on a timer and at stop.
+#include "server/profiles/cc_control/control.hpp"
+#include "server/profiles/cc_control/local_agent.hpp"
+#include "server/profiles/cc_control/wire.hpp"
+
+#include <ccbridge/error.hpp>
+
+#include <asio/steady_timer.hpp>
+
+#include <iostream>
+
+namespace ccbridge::detail::server::cc_control {
+namespace {
+
+constexpr auto kFlushEvery = std::chrono::milliseconds(1000);
+constexpr std::size_t kTailBytes = 32 * 1024;
+
+std::string db_path(const CcControlSettings &c) { return c.token_db.empty() ? "cc-control.db" : c.token_db; }
+
+/// The state lives beside the tokens: tokens.db -> tokens-state.db.
+std::string state_path(const std::string &db)
+{
+  auto dot = db.rfind('.');
+  auto slash = db.rfind('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return db + "-state";
+  return db.substr(0, dot) + "-state" + db.substr(dot);
+}
+
+}  // namespace
+
+struct Control::Flusher {
+  explicit Flusher(asio::io_context &io) : timer(io) {}
+  asio::steady_timer timer;
+};
+
+Control::Control(Context &c)
+    : ctx(c), cfg(c.cfg.cc_control), limiter(cfg.requests_per_minute, std::chrono::seconds(60))
+{
+}
+
+Control::~Control() = default;
+
+void Control::seed_tokens()
+{
+  if (auto boot = tokens->bootstrap_admin(cfg.admin_token)) {
+    std::cerr << "cc-control: a new admin token was made (shown once"
+              << (boot->file.empty() ? "" : ", and written to " + boot->file) << "):\n  " << boot->plaintext << '\n';
+  }
+  std::string ui = cfg.ui_token, agent = cfg.agent_token;
+  if (cfg.dev && ui.empty()) ui = "admin-dev-token";
+  if (cfg.dev && agent.empty()) agent = "agent-dev-token";
+  if (ui.empty() && agent.empty()) return;
+  // The legacy tokens' tenant is kept across restarts (bug 8: the original made a new one at
+  // each start): the tenant of a legacy token already stored, else a new one.
+  std::string tenant;
+  for (const auto &t : tokens->list())
+    if (t.name == "legacy-ui" || t.name == "legacy-agent") tenant = t.tenant_id;
+  if (tenant.empty()) tenant = Context::new_id();
+  if (!ui.empty()) tokens->seed(ui, TokenType::ui, tenant, "owner", "legacy-ui");
+  if (!agent.empty()) tokens->seed(agent, TokenType::agent, tenant, "", "legacy-agent");
+}
+
+void Control::start()
+{
+  std::string db = db_path(cfg);
+  bool memory = db == ":memory:";
+  tokens = memory ? std::make_unique<TokenStore>() : std::make_unique<TokenStore>(db);
+  tokens->set_revoke_listener([this](const std::vector<std::string> &ids) { revoked(ids); });
+  seed_tokens();
+  audit = std::make_unique<AuditLog>(cfg.audit_path, cfg.audit_max_bytes);
+  if (!memory) {
+    store_ = std::make_unique<StateStore>(state_path(db), std::min(kTailBytes, cfg.ring_buffer_bytes));
+    restore();
+  }
+  auto agent = std::make_shared<LocalAgent>(ctx, *this);
+  local_ = agent;
+  agents_[cfg.server_id] = {agent->record(), agent};
+  audit_write("agent:" + cfg.server_id, nullptr, "register", "");
+  if (store_) {
+    flusher_ = std::make_unique<Flusher>(ctx.ioc);
+    schedule_flush();
+  }
+}
+
+void Control::schedule_flush()
+{
+  flusher_->timer.expires_after(kFlushEvery);
+  flusher_->timer.async_wait([this](std::error_code ec) {
+    if (ec) return;
+    flush();
+    schedule_flush();
+  });
+}
+
+void Control::flush()
+{
+  if (!store_ || !store_->dirty()) return;
+  try {
+    store_->flush([this](const std::string &id) -> std::optional<RingTail> {
+      auto it = sessions_.find(id);
+      if (it == sessions_.end()) return std::nullopt;
+      const TermRing &ring = it->second->ring;
+      std::string bytes = ring.snapshot().joined();
+      std::size_t keep = store_->tail_bytes();
+      if (bytes.size() > keep) bytes.erase(0, bytes.size() - keep);
+      return RingTail{ring.latest_seq(), std::move(bytes)};
+    });
+  } catch (const Error &e) {
+    ctx.log.error("cc_control_state_flush_failed", {{"error", e.what()}});
+  }
+}
+
+void Control::stop()
+{
+  if (flusher_) flusher_->timer.cancel();
+  if (auto agent = local_.lock()) agent->stop_all();
+  flush();
+}
+
+// After a restart: every session is back with its events and the tail of its output. Sessions
+// that were live on the local agent ended with the old process (their CLI was in its process
+// group), so they are marked error with the reason; none stays "running" forever (bug 15).
+void Control::restore()
+{
+  SavedState saved = store_->load();
+  for (auto &s : saved.sessions) {
+    auto ls = std::make_unique<LiveSession>(s, cfg.ring_buffer_bytes);
+    if (auto t = saved.tails.find(s.session_id); t != saved.tails.end() && !t->second.bytes.empty())
+      ls->ring.append(t->second.latest_seq, t->second.bytes);
+    if (ls->rec.active()) {
+      ls->rec.status = "error";
+      ls->rec.exit_reason = "control plane restarted while the session was live";
+      ls->rec.awaiting_approval = false;
+      ls->rec.pending_event_id.clear();
+      store_->save(ls->rec);
+    }
+    sessions_.emplace(s.session_id, std::move(ls));
+  }
+  for (auto &e : saved.events) {
+    auto it = sessions_.find(e.session_id);
+    if (it == sessions_.end()) continue;
+    if (!e.resolved && !it->second->rec.awaiting_approval) {
+      e.resolved = true;
+      e.actor = "system";
+      e.decision = "restarted";
+      store_->save(e);
+    }
+    it->second->events.push_back(e);
+  }
+}
+
+void Control::audit_token(const std::string &actor, const std::string &kind, const TokenRecord &t)
+{
+  GoJson j;
+  j.str("token_id", t.token_id).str("type", to_string(t.type)).str("tenant_id", t.tenant_id);
+  j.str_omit("role", t.role).str_omit("name", t.name);
+  audit_write(actor, nullptr, kind, j.done());
+}
+
+}  // namespace ccbridge::detail::server::cc_control

@@ -1,0 +1,44 @@
+// Profile "cc-control" (seed 004): the control plane for Claude Code terminal sessions. Its REST
+// routes and WebSockets check tokens of their own (roles and tenants), so they are mounted
+// outside the gateway's token; sessions on this host run through the built-in local agent.
+#include "server/profile.hpp"
+#include "server/profiles/cc_control/routes.hpp"
+
+namespace ccbridge::detail::server {
+namespace {
+
+struct State {
+  std::unique_ptr<cc_control::Control> control;
+};
+
+cc_control::Control &control_of(Context &ctx)
+{
+  auto &st = ctx.profile_state<State>("cc-control");
+  if (!st.control) {
+    st.control = std::make_unique<cc_control::Control>(ctx);
+    st.control->start();  // throws: the server does not start with a store it cannot open
+    ctx.on_stop.push_back([&st] { st.control->stop(); });
+  }
+  return *st.control;
+}
+
+void install(Context &ctx, Router &r)
+{
+  cc_control::Control &c = control_of(ctx);
+  cc_control::install_rest(c, r);
+  r.ws("/ws/client", WsGate([&c](const HttpRequest &req) { return cc_control::client_gate(c, req); }));
+  cc_control::install_console(c, r);
+}
+
+void metrics(const Context &ctx, std::string &out)
+{
+  if (const auto *st = ctx.find_profile_state<State>("cc-control"); st && st->control) st->control->metrics(out);
+}
+
+}  // namespace
+
+// Not on a listener that names no profiles (its /api/ would take the OpCode API's unknown paths);
+// `ccbridge serve` with no flags serves it on its own port.
+Profile cc_control_profile() { return {"cc-control", "004", 18080, false, install, metrics}; }
+
+}  // namespace ccbridge::detail::server

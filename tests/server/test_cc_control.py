@@ -1,0 +1,334 @@
+"""Profile cc-control (seed 004): REST and /ws/client as the seed and CC-CONTROL.md describe them,
+with the original's gaps fixed, against a fake terminal program in a real PTY."""
+import json
+import os
+import time
+
+from cc_control_common import (ADMIN, Client, api, b64, bearer, client, create_session, make_token, start_cc,
+                               unb64, wait_status)
+from conftest import read_until_close, run, ws_connect
+
+
+def test_health_tokens_and_plain_text_errors(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    assert s.http("GET", "/api/healthz") [:2] == (200, {"ok": True})
+    status, body, hdrs = s.http("GET", "/api/servers")
+    assert status == 401 and body == "unauthorized\n"
+    assert hdrs["Content-Type"].startswith("text/plain") and hdrs["X-Content-Type-Options"] == "nosniff"
+    ui = make_token(s, "ui", "viewer", name="v")
+    assert len(ui["token"]) == 64 and ui["type"] == "ui" and ui["role"] == "viewer" and ui["tenant_id"]
+    status, body, _ = api(s, "GET", "/api/servers", ui["token"])
+    assert status == 200
+    [srv] = body["servers"]
+    assert srv["server_id"] == "srv-local" and srv["status"] == "online"
+    assert api(s, "GET", "/admin/verify", ADMIN)[1] == {"ok": True, "token_id": api(s, "GET", "/admin/verify", ADMIN)[1]["token_id"],
+                                                          "type": "admin", "tenant_id": ""}
+    # The token list never shows a hash or a plaintext.
+    toks = api(s, "GET", "/admin/tokens", ADMIN)[1]["tokens"]
+    assert any(t["token_id"] == ui["token_id"] for t in toks)
+    assert all("token" not in t and "token_hash" not in t for t in toks)
+    assert api(s, "POST", "/admin/tokens", ADMIN, {"type": "admin"})[:2] == (400, "invalid token type\n")
+    assert api(s, "POST", "/admin/tokens", ADMIN, {"type": "ui", "role": "king"})[:2] == (400, "invalid role\n")
+    assert s.http("POST", "/admin/tokens", raw=b"{nope", headers=bearer(ADMIN))[:2] == (400, "bad request\n")
+
+
+def test_session_lifecycle_output_input_and_stop(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    op = make_token(s, "ui", "operator")["token"]
+    sess = create_session(s, op, s.root, cols=100, rows=30, env={"CC_PROFILE": "e2e", "SECRET": "x"})
+    sid = sess["session_id"]
+    assert sess["status"] == "starting" and sess["env_keys"] == ["CC_PROFILE", "SECRET"]
+    assert sess["created_by"].startswith("ui:") and sess["awaiting_approval"] is False
+    wait_status(s, op, sid, {"running"})
+
+    async def go():
+        async with client(s, op) as ws:
+            c = Client(ws)
+            assert (await c.next())["type"] == "debug_probe"
+            await c.send(type="attach", data={"session_id": sid, "since_seq": 0})
+            ok = await c.until(lambda f: f["type"] == "attach_ok")
+            assert ok["data"]["session_id"] == sid and ok["data"]["latest_seq"] >= 1
+            snap = await c.until(lambda f: f["type"] == "term_out")
+            assert b"fake-claude ready" in unb64(snap) and snap["seq"] == ok["data"]["latest_seq"]
+            await c.send(type="term_in", session_id=sid, data_b64=b64("hello\r"))
+            assert b"got:hello" in await c.output_until(sid, b"got:hello")
+            await c.send(type="term_in", data_b64=b64("env\r"))  # the attached session by default
+            env = await c.output_until(sid, b"TERM=")
+            assert b"CC_PROFILE=e2e" in env and b"SECRET=" not in env and b"COLUMNS=100" in env
+            await c.send(type="action", session_id=sid, data={"kind": "stop"})
+            upd = await c.until(lambda f: f["type"] == "session_update" and f["data"]["status"] == "exited", 20)
+            assert set(upd["data"]) == {"session_id", "status", "exit_code", "exit_reason", "resume_id",
+                                        "awaiting_approval", "pending_event_id"}
+
+    run(go())
+    done = wait_status(s, op, sid, {"exited"})
+    assert done["exit_code"] == -1 and done["exit_reason"]
+    assert api(s, "GET", f"/api/sessions/{sid}/events", op)[:2] == (200, {"events": []})
+    # Stopping a finished session changes nothing (the original made it "stopping", then "error").
+    assert api(s, "POST", f"/api/sessions/{sid}/stop", op)[:2] == (200, {"ok": True})
+    assert wait_status(s, op, sid, {"exited"})["status"] == "exited"
+
+
+def test_the_exit_code_and_reason_of_a_program_that_exits(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    op = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, op, s.root)["session_id"]
+    wait_status(s, op, sid, {"running"})
+
+    async def go():
+        async with client(s, op) as ws:
+            c = Client(ws)
+            await c.send(type="term_in", session_id=sid, data_b64=b64("quit\r"))
+            await c.until(lambda f: f["type"] == "session_update" and f["data"]["status"] == "exited")
+
+    run(go())
+    done = wait_status(s, op, sid, {"exited"})
+    assert done["exit_code"] == 3 and done["exit_reason"] == "exited"
+
+
+def test_validation_errors_are_400_and_unknowns_404(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    op = make_token(s, "ui", "owner")["token"]
+    assert api(s, "POST", "/api/sessions", op, {"server_id": "srv-local"})[:2] == (400, "server_id and cwd are required\n")
+    assert api(s, "POST", "/api/sessions", op, {"server_id": 5, "cwd": "/"})[:2] == (400, "bad request\n")
+    assert api(s, "POST", "/api/sessions", op, {"server_id": "srv-local", "cwd": "/", "resume_id": "a b"})[0] == 400
+    assert api(s, "POST", "/api/sessions", op, {"server_id": "nope", "cwd": "/"})[:2] == (503, "server offline\n")
+    assert api(s, "GET", "/api/sessions/nope/events", op)[:2] == (404, "session not found\n")
+    assert api(s, "POST", "/api/sessions/nope/stop", op)[:2] == (404, "session not found\n")
+    assert api(s, "DELETE", "/api/sessions/nope", op)[:2] == (404, "session not found\n")
+    assert api(s, "GET", "/api/sessions/x/nope", op)[:2] == (404, "not found\n")
+    assert api(s, "PUT", "/api/sessions", op)[:2] == (405, "method not allowed\n")
+    assert api(s, "GET", "/api/sessions/", op)[:2] == (400, "bad path\n")
+    # A cwd outside the allowed roots: created, then refused by the agent, as in the original.
+    sid = create_session(s, op, "/")["session_id"]
+    bad = wait_status(s, op, sid, {"error"})
+    assert bad["exit_reason"].startswith("reject_cwd:")
+
+
+def test_role_matrix(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    tenant = make_token(s, "ui", "owner")["tenant_id"]
+    tok = {r: make_token(s, "ui", r, tenant_id=tenant)["token"] for r in ("viewer", "operator", "owner")}
+    tok["agent"] = make_token(s, "agent", tenant_id=tenant)["token"]
+    tok["tenant"] = make_token(s, "tenant", tenant_id=tenant)["token"]
+    tok["admin"] = ADMIN
+    sid = create_session(s, tok["owner"], s.root)["session_id"]
+    routes = {  # route -> the token kinds it admits
+        ("GET", "/api/servers"): {"viewer", "operator", "owner"},
+        ("GET", "/api/sessions"): {"viewer", "operator", "owner"},
+        ("GET", f"/api/sessions/{sid}/events"): {"viewer", "operator", "owner"},
+        ("POST", f"/api/sessions/{sid}/stop"): {"operator", "owner"},
+        ("GET", "/admin/tokens"): {"admin"},
+        ("GET", "/admin/servers"): {"admin"},
+        ("GET", "/admin/sessions"): {"admin"},
+        ("GET", f"/tenant/verify?tenant_id={tenant}"): {"tenant"},
+    }
+    for (method, path), ok in routes.items():
+        for kind, t in tok.items():
+            status = api(s, method, path, t)[0]
+            if kind in ok:
+                assert status == 200, (method, path, kind, status)
+            elif kind in ("viewer", "operator") and path.startswith("/api/"):
+                assert status == 403, (method, path, kind, status)
+            else:
+                assert status == 401, (method, path, kind, status)
+    # Creating needs operator, deleting owner.
+    assert api(s, "POST", "/api/sessions", tok["viewer"], {"server_id": "srv-local", "cwd": str(s.root)})[0] == 403
+    assert api(s, "DELETE", f"/api/sessions/{sid}", tok["operator"])[0] == 403
+    assert api(s, "DELETE", f"/api/sessions/{sid}", tok["owner"])[:2] == (200, {"ok": True})
+
+    async def viewer_cannot_type():
+        async with client(s, tok["viewer"]) as ws:
+            c = Client(ws)
+            for t in ("term_in", "resize", "action"):
+                await c.send(type=t, session_id="x", data={"kind": "stop", "cols": 1, "rows": 1}, data_b64="")
+                err = await c.until(lambda f: f["type"] == "error")
+                assert err["data"]["message"] == "forbidden" and err["session_id"] == "x"
+
+    run(viewer_cannot_type())
+    for kind in ("agent", "tenant", "admin"):  # only ui tokens open /ws/client
+        async def refused():
+            try:
+                async with client(s, tok[kind]):
+                    raise AssertionError(f"{kind} token opened /ws/client")
+            except Exception as e:  # noqa: BLE001 - the handshake's refusal
+                assert "401" in str(e), e
+        run(refused())
+
+
+def test_tenants_are_isolated_on_every_route_and_frame(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    a = make_token(s, "ui", "owner")["token"]
+    b = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, a, s.root)["session_id"]
+    wait_status(s, a, sid, {"running"})
+    assert api(s, "GET", "/api/sessions", b)[1] == {"sessions": []}
+    for method, path in (("GET", f"/api/sessions/{sid}/events"), ("POST", f"/api/sessions/{sid}/stop"),
+                         ("DELETE", f"/api/sessions/{sid}")):
+        assert api(s, method, path, b)[:2] == (404, "session not found\n"), path
+
+    async def go():
+        async with client(s, a) as wa, client(s, b) as wb:
+            ca, cb = Client(wa), Client(wb)
+            await ca.next()
+            await cb.next()
+            for frame in ({"type": "attach", "data": {"session_id": sid}},
+                          {"type": "term_in", "session_id": sid, "data_b64": b64("x\r")},
+                          {"type": "resize", "session_id": sid, "data": {"cols": 80, "rows": 24}},
+                          {"type": "action", "session_id": sid, "data": {"kind": "stop"}}):
+                await wb.send(json.dumps(frame))
+                err = await cb.until(lambda f: f["type"] == "error")
+                assert err["data"]["message"] == "session not found", frame
+            await ca.send(type="action", session_id=sid, data={"kind": "stop"})
+            await ca.until(lambda f: f["type"] == "session_update" and f["data"]["status"] == "exited", 20)
+            # B saw nothing of A's session: no session_update, no output.
+            assert not [f for f in cb.frames + await cb.quiet() if f.get("session_id") == sid and f["type"] != "error"]
+
+    run(go())
+
+
+def test_replay_since_seq_exact_then_snapshot_beyond_the_ring(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path, "--ring-buffer-bytes", "65536")
+    op = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, op, s.root)["session_id"]
+    wait_status(s, op, sid, {"running"})
+
+    async def attach(since):
+        async with client(s, op) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid, "since_seq": since})
+            ok = await c.until(lambda f: f["type"] == "attach_ok")
+            return ok["data"]["latest_seq"], [f for f in await c.quiet(0.5) if f["type"] == "term_out"]
+
+    async def go():
+        async with client(s, op) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid})
+            await c.send(type="term_in", session_id=sid, data_b64=b64("flood 200\r"))
+            live = await c.output_until(sid, b"flood done", 20)
+        latest, frames = await attach(0)
+        assert len(frames) == 1 and frames[0]["seq"] == latest  # the whole ring, as the original
+        whole = unb64(frames[0])
+        assert whole.endswith(live[-1000:]) and b"fake-claude ready" in whole
+        _, frames = await attach(latest)
+        assert frames == []  # nothing newer
+        _, frames = await attach(latest - 3)
+        assert [f["seq"] for f in frames] == [latest - 2, latest - 1, latest]
+        assert b"".join(unb64(f) for f in frames) == whole[-sum(len(unb64(f)) for f in frames):]
+        assert all("data" not in f for f in frames)
+        # Push the start out of the ring: a since_seq it no longer covers gets a flagged snapshot.
+        async with client(s, op) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid})
+            await c.send(type="term_in", session_id=sid, data_b64=b64("flood 2000\r"))
+            await c.output_until(sid, b"line 002000", 30)
+        latest, frames = await attach(1)
+        assert len(frames) == 1 and frames[0]["data"]["snapshot"] is True and frames[0]["data"]["first_seq"] > 2
+        assert len(unb64(frames[0])) <= 65536
+
+    run(go(), 120)
+
+
+def test_revoking_a_token_closes_its_sockets(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    ui = make_token(s, "ui", "viewer")
+
+    async def go():
+        async with client(s, ui["token"]) as ws:
+            assert json.loads(await ws.recv())["type"] == "debug_probe"
+            assert api(s, "POST", f"/admin/tokens/{ui['token_id']}/revoke", ADMIN)[:2] == (200, {"ok": True})
+            _, code, reason = await read_until_close(ws)
+            assert code == 1008 and "revoked" in reason
+        assert api(s, "GET", "/api/servers", ui["token"])[0] == 401
+
+    run(go())
+    audit = [json.loads(l) for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert {"token_create", "token_revoke"} <= {r["kind"] for r in audit}
+    assert oct((tmp_path / "audit.jsonl").stat().st_mode & 0o777) == "0o600"
+
+
+def test_tenant_rotation_revokes_and_closes(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    ten = make_token(s, "tenant")
+    old = make_token(s, "ui", "owner", tenant_id=ten["tenant_id"])
+    status, body, _ = api(s, "POST", "/tenant/tokens", ten["token"], {"role": "operator"})
+    assert status == 200 and body["tenant_id"] == ten["tenant_id"] and body["revoked_count"] == 1
+    assert body["ui"]["role"] == "operator" and body["agent"]["type"] == "agent" and "role" not in body["agent"]
+    assert api(s, "GET", "/api/servers", old["token"])[0] == 401
+    assert api(s, "GET", "/api/servers", body["ui"]["token"])[0] == 200
+    assert api(s, "POST", "/tenant/tokens", ten["token"], {"tenant_id": "other"})[:2] == (403, "forbidden\n")
+
+
+def test_state_survives_a_restart(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    op = make_token(s, "ui", "owner")["token"]
+    done = create_session(s, op, s.root)["session_id"]
+    live = create_session(s, op, s.root)["session_id"]
+    wait_status(s, op, done, {"running"})
+    wait_status(s, op, live, {"running"})
+
+    async def finish():
+        async with client(s, op) as ws:
+            c = Client(ws)
+            await c.send(type="term_in", session_id=done, data_b64=b64("marker-before-restart\r"))
+            await c.send(type="term_in", session_id=done, data_b64=b64("quit\r"))
+            await c.until(lambda f: f["type"] == "session_update" and f["session_id"] == done
+                          and f["data"]["status"] == "exited")
+
+    run(finish())
+    time.sleep(1.5)  # the state is flushed every second
+    assert s.stop() == 0
+    s2 = start_cc(start_server, tmp_path)
+    assert api(s2, "GET", "/api/servers", op)[0] == 200  # the same token works
+    byid = {x["session_id"]: x for x in api(s2, "GET", "/api/sessions", op)[1]["sessions"]}
+    assert byid[done]["status"] == "exited" and byid[done]["exit_code"] == 3
+    assert byid[live]["status"] == "error" and "restarted" in byid[live]["exit_reason"]
+
+    async def replay():
+        async with client(s2, op) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": done})
+            assert b"got:marker-before-restart" in await c.output_until(done, b"got:marker-before-restart")
+
+    run(replay())
+
+
+def test_rate_limit_answers_429_with_retry_after(start_server, tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"cc_control": {"requests_per_minute": 5}}))
+    s = start_cc(start_server, tmp_path, "--config", str(cfg))
+    ui = make_token(s, "ui", "viewer")["token"]
+    statuses = [api(s, "GET", "/api/servers", ui) for _ in range(7)]
+    assert [x[0] for x in statuses[:5]] == [200] * 5
+    status, body, hdrs = statuses[5]
+    assert status == 429 and body == "rate limited\n" and 1 <= int(hdrs["Retry-After"]) <= 60
+
+
+def test_hostile_frames_get_errors_not_crashes(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    op = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, op, s.root)["session_id"]
+    wait_status(s, op, sid, {"running"})
+
+    async def go():
+        async with client(s, op) as ws:
+            c = Client(ws)
+            cases = [("not json", "bad_message"), ('{"type":"nope"}', "unknown_type"),
+                     ('{"type":"attach","data":{}}', "bad_attach_payload"),
+                     ('{"type":"attach","data":{"session_id":"x","since_seq":-1}}', "bad_attach_payload"),
+                     ('{"type":"term_in","data_b64":"x"}', "no_attached_session"),
+                     (json.dumps({"type": "term_in", "session_id": sid, "data_b64": "!!!"}), "bad_term_in_payload"),
+                     (json.dumps({"type": "resize", "session_id": sid, "data": {"cols": 0, "rows": 9}}), "bad_resize_payload"),
+                     (json.dumps({"type": "action", "session_id": sid, "data": {"kind": "dance"}}), "invalid action"),
+                     (json.dumps({"type": "action", "session_id": sid, "data": {"kind": "approve"}}), "no pending approval")]
+            for text, want in cases:
+                await ws.send(text)
+                err = await c.until(lambda f: f["type"] == "error", 5)
+                assert err["data"]["message"] == want, (text, err)
+            # Bad base64 did not reach the terminal, and the session still runs (bug 14 of the original).
+            await c.send(type="attach", data={"session_id": sid})
+            await c.send(type="term_in", session_id=sid, data_b64=b64("still-alive\r"))
+            await c.output_until(sid, b"got:still-alive")
+
+    run(go())
+    assert wait_status(s, op, sid, {"running"})
