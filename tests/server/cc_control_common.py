@@ -12,8 +12,8 @@ from conftest import recv_json, ws_connect
 ADMIN = "a" * 64  # the admin token these tests configure
 
 # A stand-in for the interactive CLI: prints a banner, then answers each line it reads. Its
-# tty echoes the input too. "flood N" prints N numbered lines; "menu" prints a Claude Code style
-# permission menu; "quit" exits 3.
+# tty echoes the input too. "flood N" prints N numbered lines (slowly, a shell loop), "seq N" N
+# short ones fast; "menu" prints a Claude Code style permission menu; "quit" exits 3.
 FAKE_TERMINAL = r"""#!/bin/sh
 printf 'fake-claude ready\r\n'
 while IFS= read -r line; do
@@ -21,6 +21,7 @@ while IFS= read -r line; do
     flood*) n=${line#flood }; i=1; while [ "$i" -le "$n" ]; do printf 'line %06d xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n' "$i"; i=$((i+1)); done; printf 'flood done\r\n' ;;
     menu) printf ' Bash command\r\n   touch f\r\n Do you want to proceed?\r\n \342\235\257 1. Yes\r\n   2. No\r\n\r\n Esc to cancel \302\267 Tab to amend\r\n' ;;
     env) env | sort | sed 's/$/\r/' ;;
+    seq*) seq -f 'line %07g' 1 "${line#seq }"; printf 'seq done\r\n' ;;
     quit) exit 3 ;;
     *) printf 'got:%s\r\n' "$line" ;;
   esac

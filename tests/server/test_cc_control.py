@@ -1,5 +1,6 @@
 """Profile cc-control (seed 004): REST and /ws/client as the seed and CC-CONTROL.md describe them,
 with the original's gaps fixed, against a fake terminal program in a real PTY."""
+import asyncio
 import json
 import os
 import time
@@ -332,3 +333,65 @@ def test_hostile_frames_get_errors_not_crashes(start_server, tmp_path):
 
     run(go())
     assert wait_status(s, op, sid, {"running"})
+
+
+def test_a_terminal_that_prints_nothing_is_stopped(start_server, tmp_path):
+    silent = tmp_path / "silent"
+    silent.write_text("#!/bin/sh\nexec sleep 300\n")
+    silent.chmod(0o755)
+    s = start_cc(start_server, tmp_path, "--start-timeout-seconds", "1", cli=str(silent))
+    op = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, op, s.root)["session_id"]
+    done = wait_status(s, op, sid, {"exited", "error"}, 20)
+    assert done["status"] == "exited" and done["exit_reason"] == "start_timeout"
+
+
+def test_metrics_count_sessions_by_state_and_replays(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    op = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, op, s.root)["session_id"]
+    wait_status(s, op, sid, {"running"})
+
+    async def go():
+        async with client(s, op) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid})
+            await c.until(lambda f: f["type"] == "attach_ok")
+
+    run(go())
+    text = s.http("GET", "/metrics")[1]
+    assert 'ccbridge_cc_control_sessions{state="running"} 1' in text
+    assert "ccbridge_cc_control_attach_replays_total 1" in text
+    assert "ccbridge_cc_control_approvals_raised_total 0" in text
+
+
+def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, tmp_path):
+    """Live output to a client that does not read: once its buffer is full it gets no more live
+    term_out; when it reads again it is resynced (a snapshot flagged as such, or the exact chunks),
+    so every term_out it gets either continues the previous seq by one or says it is a snapshot."""
+    s = start_cc(start_server, tmp_path, "--send-buffer-bytes", "65536")
+    op = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, op, s.root)["session_id"]
+    wait_status(s, op, sid, {"running"})
+
+    async def go():
+        async with ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid})
+            await c.until(lambda f: f["type"] == "attach_ok")
+            await c.send(type="term_in", session_id=sid, data_b64=b64("seq 1500000\r"))
+            await asyncio.sleep(4)  # not reading: the kernel's and the server's buffers fill
+            prev, snapshots, tail = None, 0, b""
+            while b"seq done" not in tail:
+                f = await c.until(lambda f: f["type"] == "term_out", 30)
+                if f.get("data", {}).get("snapshot"):
+                    snapshots += 1
+                else:
+                    assert prev is None or f["seq"] == prev + 1, (prev, f["seq"])
+                prev = f["seq"]
+                tail = (tail + unb64(f))[-64:]
+            assert snapshots >= 1
+
+    run(go(), 120)
+    text = s.http("GET", "/metrics")[1]
+    assert "ccbridge_cc_control_resyncs_total 0" not in text

@@ -121,6 +121,8 @@ std::string LocalAgent::start_session(const StartSession &req)
   o.env_allow_keys = cc.env_allow_keys;
   o.env_allow_prefix = cc.env_allow_prefix;
   o.extra_env = passed_env(ctx_.cfg.cli);
+  // The UI draws for a terminal: the host's TERM if it has one (as the original), else xterm's.
+  if (!std::getenv("TERM")) o.extra_env.emplace("TERM", "xterm-256color");
   o.cols = req.cols;
   o.rows = req.rows;
   o.resume_id = req.resume_id;
