@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <asio/steady_timer.hpp>
+
 #include <algorithm>
 
 namespace ccbridge::detail::server::cc_control {
@@ -23,6 +25,8 @@ std::string update_data(const SessionRecord &s)
   j.boolean("awaiting_approval", s.awaiting_approval).str("pending_event_id", s.pending_event_id);
   return j.done();
 }
+
+constexpr std::int64_t kMenuSettleMs = 1000;
 
 FramePtr event_frame(const EventRecord &e)
 {
@@ -323,7 +327,12 @@ Failure Control::answer(Subscriber &s, const std::string &id, bool approve, cons
     const EventRecord *ev = nullptr;
     for (const auto &e : ls->events)
       if (e.event_id == event_id) ev = &e;
-    err = agent->pty_in(id, approval_keys(ev ? ev->prompt_excerpt : "", approve));
+    std::string keys = approval_keys(ev ? ev->prompt_excerpt : "", approve);
+    // Claude Code ignores keys that come right after it shows a permission menu (so that typing
+    // ahead does not answer it): the keys wait until the menu has been up for a moment.
+    std::int64_t wait = ev ? ev->ts_ms + kMenuSettleMs - now_ms() : 0;
+    if (wait > 0) type_later(id, event_id, std::move(keys), std::chrono::milliseconds(wait));
+    else err = agent->pty_in(id, keys);
   }
   // Not delivered: the approval stays pending (bug 12: the original marked it resolved anyway).
   if (!err.empty()) return {503, err};
@@ -333,6 +342,30 @@ Failure Control::answer(Subscriber &s, const std::string &id, bool approve, cons
   session_update(*ls);
   raise_next_ask(*ls);
   return {};
+}
+
+void Control::type_later(const std::string &id, const std::string &event_id, std::string keys, std::chrono::milliseconds wait)
+{
+  auto timer = std::make_shared<asio::steady_timer>(ctx.ioc, wait);
+  timer->async_wait([this, alive = std::weak_ptr<bool>(alive_), timer, id, event_id, keys = std::move(keys)](std::error_code ec) {
+    if (ec || alive.expired() || ctx.stopping) return;
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;
+    LiveSession &ls = *it->second;
+    Agent *agent = agent_for(ls.rec);
+    if (agent && agent->pty_in(id, keys).empty()) return;
+    // Not delivered after all: the approval is pending again, unless another has come since.
+    if (ls.rec.awaiting_approval) return;
+    for (auto &e : ls.events)
+      if (e.event_id == event_id) {
+        e.resolved = false;
+        e.actor.clear();
+        e.decision.clear();
+        ls.rec.awaiting_approval = true;
+        ls.rec.pending_event_id = event_id;
+        session_update(ls);
+      }
+  });
 }
 
 void Control::revoked(const std::vector<std::string> &token_ids)

@@ -148,6 +148,9 @@ private:
   void resolve(LiveSession &ls, const std::string &actor, const std::string &decision);
   void clear_approval(LiveSession &ls, const std::string &decision);
   void detect(LiveSession &ls, const std::string &bytes);
+  /// Types an answer to a screen prompt after `wait` (see answer()); rolls the approval back if
+  /// it cannot be delivered then.
+  void type_later(const std::string &id, const std::string &event_id, std::string keys, std::chrono::milliseconds wait);
   void audit_write(const std::string &actor, const SessionRecord *s, const std::string &kind, const std::string &meta);
   void save(const LiveSession &ls);
   void restore();
@@ -161,6 +164,7 @@ private:
   std::set<Subscriber *> subscribers_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Flusher> flusher_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  ///< expires with this (for timers)
   std::weak_ptr<LocalAgent> local_;
   struct Counters {
     std::uint64_t approvals_raised = 0, approvals_resolved = 0, attach_replays = 0, attach_snapshots = 0,

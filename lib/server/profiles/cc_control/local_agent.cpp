@@ -127,6 +127,9 @@ std::string LocalAgent::start_session(const StartSession &req)
   o.rows = req.rows;
   o.resume_id = req.resume_id;
   o.start_timeout = cc.start_timeout;
+  // Asking mode: without it a fresh UI starts in auto mode, where tools run or are refused with
+  // no prompt, and the PermissionRequest hook is never called.
+  o.args = {"--permission-mode", "default"};
   auto t = std::make_shared<Term>();
   t->slot = ctx_.processes.take();
   std::weak_ptr<LocalAgent> weak = weak_from_this();
