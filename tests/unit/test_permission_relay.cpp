@@ -313,8 +313,9 @@ struct HookRun {
   int status = -1;
 };
 
-/// Runs `ccbridge permission-hook` with `env` (only), `input` on stdin.
-HookRun run_hook(const std::vector<std::string> &env, const std::string &input)
+/// Starts `ccbridge permission-hook` with `env` (only) and writes `input` to its stdin, which it
+/// then closes; `out` is the read end of the hook's stdout.
+pid_t start_hook(const std::vector<std::string> &env, const std::string &input, int &out_fd)
 {
   std::vector<char *> envp;  // built before fork: the child of a threaded process must not allocate
   for (const auto &e : env) envp.push_back(const_cast<char *>(e.c_str()));
@@ -336,10 +337,19 @@ HookRun run_hook(const std::vector<std::string> &env, const std::string &input)
   ::signal(SIGPIPE, SIG_IGN);
   (void)!::write(in[1], input.data(), input.size());
   ::close(in[1]);
+  out_fd = out[0];
+  return pid;
+}
+
+/// Runs the hook to its end.
+HookRun run_hook(const std::vector<std::string> &env, const std::string &input)
+{
+  int out = -1;
+  pid_t pid = start_hook(env, input, out);
   HookRun r;
   char buf[4096];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) r.out.append(buf, std::size_t(n));
-  ::close(out[0]);
+  for (ssize_t n; (n = ::read(out, buf, sizeof buf)) > 0;) r.out.append(buf, std::size_t(n));
+  ::close(out);
   ::waitpid(pid, &r.status, 0);
   return r;
 }
@@ -412,29 +422,11 @@ TEST_CASE("permission hook: a relay that closes without answering leaves the hoo
 TEST_CASE("permission hook: ends when the CLI that reads its output is gone")
 {
   RelayHarness h;
-  std::vector<std::string> env = hook_env(h);
-  std::vector<char *> envp;
-  for (const auto &e : env) envp.push_back(const_cast<char *>(e.c_str()));
-  envp.push_back(nullptr);
-  int in[2], out[2];
-  REQUIRE(::pipe(in) == 0);
-  REQUIRE(::pipe(out) == 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::close(in[1]);
-    ::close(out[0]);
-    ::execle(CCB_APP, CCB_APP, "permission-hook", static_cast<char *>(nullptr), envp.data());
-    ::_exit(127);
-  }
-  ::close(in[0]);
-  ::close(out[1]);
-  REQUIRE(::write(in[1], kRequest.data(), kRequest.size()) == ssize_t(kRequest.size()));
-  ::close(in[1]);
+  int out = -1;
+  pid_t pid = start_hook(hook_env(h), kRequest, out);
   auto ask = h.next_ask(10s);
   REQUIRE(ask);
-  ::close(out[0]);  // what a CLI killed with its process group does to the hook's stdout
+  ::close(out);  // what a CLI killed with its process group does to the hook's stdout
   CHECK(h.next_gone(10s) == ask->id);
   int status = -1;
   CHECK(::waitpid(pid, &status, 0) == pid);
