@@ -102,7 +102,8 @@ bool ask(std::string &reply)
 {
   const char *path = std::getenv(kSocketEnv);
   const char *secret = std::getenv(kSecretEnv);
-  if (!path || !*path || !secret || !*secret || std::strspn(secret, "0123456789abcdef") != std::strlen(secret)) return false;
+  if (!path || !*path || !secret || !*secret || std::strspn(secret, "0123456789abcdef") != std::strlen(secret))
+    return false;
   std::string input;
   if (!read_all(0, input, kMaxInput) || input.find_first_not_of(" \t\r\n") == std::string::npos) return false;
   int fd = connect_to(path);

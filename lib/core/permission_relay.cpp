@@ -50,9 +50,11 @@ struct PermissionRelay::Conn {
 
 struct PermissionRelay::Private {
   Private(asio::io_context &io, PermissionRelayConfig c, Handlers h)
-      : strand(asio::make_strand(io)), acceptor(strand), config(std::move(c)), handlers(std::move(h))
-  {
-  }
+      : strand(asio::make_strand(io)),
+        acceptor(strand),
+        config(std::move(c)),
+        handlers(std::move(h))
+  {}
   RelayStrand strand;
   asio::local::stream_protocol::acceptor acceptor;
   PermissionRelayConfig config;
@@ -133,10 +135,7 @@ std::string hook_output(bool allow, std::string_view message)
 
 }  // namespace
 
-std::string default_hook_program()
-{
-  return CCB_INSTALL_BINDIR "/ccbridge";
-}
+std::string default_hook_program() { return CCB_INSTALL_BINDIR "/ccbridge"; }
 
 PermissionRelay::PermissionRelay(asio::io_context &io, PermissionRelayConfig config, Handlers handlers)
     : p_(std::make_unique<Private>(io, std::move(config), std::move(handlers)))

@@ -76,8 +76,7 @@ public:
   /// Listens on a fresh socket in a new 0700 directory under $XDG_RUNTIME_DIR (or /tmp). Handlers
   /// run on the relay's own strand of `io`, one at a time; they must not block, and may call
   /// answer(). Throws Error(io_error) when the socket cannot be made.
-  static std::shared_ptr<PermissionRelay> start(asio::io_context &io, PermissionRelayConfig config,
-                                                Handlers handlers);
+  static std::shared_ptr<PermissionRelay> start(asio::io_context &io, PermissionRelayConfig config, Handlers handlers);
   ~PermissionRelay();
   PermissionRelay(const PermissionRelay &) = delete;
   PermissionRelay &operator=(const PermissionRelay &) = delete;

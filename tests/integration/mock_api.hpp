@@ -19,8 +19,8 @@ public:
   /// `extra_args`: more of the mock's options, e.g. {"--rule", "TEXT=>MARKERS"}.
   explicit MockApi(const std::vector<std::string> &extra_args = {})
   {
-    std::vector<std::string> args = {"python3", CCB_SUPPORT_DIR "/mock_anthropic.py", "--host", "127.0.0.1",
-                                     "--port", "0", "--exit-on-stdin-eof"};
+    std::vector<std::string> args = {
+        "python3", CCB_SUPPORT_DIR "/mock_anthropic.py", "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char *> argv;  // built before fork: the child of a threaded process must not allocate
     for (auto &a : args) argv.push_back(&a[0]);

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -52,11 +52,13 @@ std::string strip_ansi(const std::string &in)
     if (i + 1 >= in.size()) break;
     char kind = in[++i];
     if (kind == '[') {
-      while (++i < in.size() && !(in[i] >= 0x40 && in[i] <= 0x7e)) {}
+      while (++i < in.size() && !(in[i] >= 0x40 && in[i] <= 0x7e)) {
+      }
       // The UI moves the cursor along the line (CSI n C, CSI n G) where it means blanks.
       if (i < in.size() && (in[i] == 'C' || in[i] == 'G')) out += ' ';
     } else if (kind == ']') {
-      while (++i < in.size() && in[i] != '\a' && !(in[i] == '\x1b' && i + 1 < in.size() && in[i + 1] == '\\')) {}
+      while (++i < in.size() && in[i] != '\a' && !(in[i] == '\x1b' && i + 1 < in.size() && in[i + 1] == '\\')) {
+      }
       if (i < in.size() && in[i] == '\x1b') ++i;
     }
   }
@@ -82,15 +84,12 @@ public:
     const char *cli_env = std::getenv("CCB_REAL_CLI");
     std::vector<std::string> args = {cli_env && *cli_env ? cli_env : CCB_REAL_CLI, "--model", "mock-model"};
     for (auto &a : relay.cli_args()) args.push_back(a);
-    std::vector<std::string> env = {"HOME=" + api.home_dir(),
-                                    "PATH=/usr/local/bin:/usr/bin:/bin",
-                                    "TERM=xterm-256color",
-                                    "ANTHROPIC_BASE_URL=http://127.0.0.1:" + std::to_string(api.port()),
-                                    "ANTHROPIC_API_KEY=" + key,
-                                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
-                                    "DISABLE_TELEMETRY=1",
-                                    "DISABLE_AUTOUPDATER=1",
-                                    "CLAUDE_CODE_MAX_RETRIES=1"};
+    std::vector<std::string> env = {
+        "HOME=" + api.home_dir(),   "PATH=/usr/local/bin:/usr/bin:/bin",
+        "TERM=xterm-256color",      "ANTHROPIC_BASE_URL=http://127.0.0.1:" + std::to_string(api.port()),
+        "ANTHROPIC_API_KEY=" + key, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+        "DISABLE_TELEMETRY=1",      "DISABLE_AUTOUPDATER=1",
+        "CLAUDE_CODE_MAX_RETRIES=1"};
     for (auto &kv : relay.cli_env()) env.push_back(kv.first + "=" + kv.second);
     spawn(args, env, api.work_dir());
     reader_ = std::thread([this] { read_loop(); });
@@ -111,7 +110,8 @@ public:
   bool wait_for(const std::string &text, std::chrono::seconds wait, std::size_t from = 0)
   {
     std::unique_lock<std::mutex> lk(mu_);
-    return cv_.wait_for(lk, wait, [&] { return strip_ansi(raw_.substr(std::min(from, raw_.size()))).find(text) != std::string::npos; });
+    return cv_.wait_for(
+        lk, wait, [&] { return strip_ansi(raw_.substr(std::min(from, raw_.size()))).find(text) != std::string::npos; });
   }
   std::size_t size()
   {
@@ -195,7 +195,8 @@ ccbridge::detail::PermissionAsk ask_for_file(PtyCli &ui, RelayHarness &relay)
 {
   auto t0 = Clock::now();
   REQUIRE_MESSAGE(ui.wait_for("\xe2\x9d\xaf", 60s), ui.text());  // ❯, the input prompt
-  MESSAGE("UI ready after " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count() << " ms");
+  MESSAGE("UI ready after " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
+                            << " ms");
   std::size_t mark = ui.size();
   ui.type(kPrompt);
   REQUIRE_MESSAGE(ui.wait_for("approve_click_fix_case", 20s, mark), ui.text());

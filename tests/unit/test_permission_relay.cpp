@@ -26,9 +26,8 @@ using ccbridge::detail::PermissionRelayConfig;
 
 namespace {
 
-const std::string kRequest =
-    R"({"session_id":"s1","hook_event_name":"PermissionRequest","tool_name":"Bash",)"
-    R"("tool_input":{"command": "touch x","description":"run"},"permission_suggestions":[]})";
+const std::string kRequest = R"({"session_id":"s1","hook_event_name":"PermissionRequest","tool_name":"Bash",)"
+                             R"("tool_input":{"command": "touch x","description":"run"},"permission_suggestions":[]})";
 
 /// A hook as the relay sees it: a connection to its socket.
 class FakeHook {
@@ -48,7 +47,10 @@ public:
     fd_ = -1;
   }
   /// Writes; false once the relay has closed the connection.
-  bool send(const std::string &data) { return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == ssize_t(data.size()); }
+  bool send(const std::string &data)
+  {
+    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == ssize_t(data.size());
+  }
   void ask(const std::string &secret, const std::string &request = kRequest)
   {
     REQUIRE(send(R"({"secret":")" + secret + R"(","request":)" + request + "}\n"));
@@ -150,10 +152,9 @@ TEST_CASE("permission relay: deny carries its message, and a bad message does no
   REQUIRE(ask);
   CHECK_THROWS_AS(h.relay->answer(ask->id, false, "bad \xff"), ccbridge::Error);
   CHECK(h.relay->answer(ask->id, false, "not \"now\""));
-  CHECK(hook.until_closed() ==
-        std::string(R"({"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":)"
-                    R"({"behavior":"deny","message":"not \"now\""}}})"
-                    "\n"));
+  CHECK(hook.until_closed() == std::string(R"({"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":)"
+                                           R"({"behavior":"deny","message":"not \"now\""}}})"
+                                           "\n"));
 
   FakeHook second(path_of(h));
   second.ask(secret_of(h));
@@ -204,8 +205,10 @@ TEST_CASE("permission relay: the PostToolUse of a waiting call means it was allo
   REQUIRE(ask);
   auto post = [&](const std::string &event, const std::string &command) {
     FakeHook hook(path_of(h));
-    hook.ask(secret_of(h), R"({"session_id":"s1","hook_event_name":")" + event + R"(","tool_name":"Bash",)"
-                               R"("tool_input":{"command": ")" + command + R"(","description":"run"},"tool_response":{}})");
+    hook.ask(secret_of(h), R"({"session_id":"s1","hook_event_name":")" + event +
+                               R"(","tool_name":"Bash",)"
+                               R"("tool_input":{"command": ")" +
+                               command + R"(","description":"run"},"tool_response":{}})");
     CHECK(hook.until_closed() == std::string());  // no answer: that hook prints nothing
   };
   post("PostToolUse", "touch y");  // another call: nothing happens
@@ -235,11 +238,12 @@ TEST_CASE("permission relay: a wrong secret or malformed input closes that conne
       R"({"secret":")" + secret + R"(","request":"text"})" + "\n",
       R"({"secret":")" + secret + R"(","request":{"tool_input":{}}})" + "\n",
       R"({"secret":")" + secret + R"(","request":{"tool_name":"Bash"}})" + "\n",
-      R"({"secret":")" + secret + R"(","request":{"hook_event_name":"Stop","tool_name":"Bash","tool_input":{}}})" + "\n",
+      R"({"secret":")" + secret + R"(","request":{"hook_event_name":"Stop","tool_name":"Bash","tool_input":{}}})" +
+          "\n",
       R"({"secret":")" + secret + R"(","request":{"tool_name":"Bash","tool_input":{}}})" + "\n",  // no event
-      R"({"secret":")" + secret + R"(","request":{"tool_name":"Bash","tool_input":{}})" + "\n",  // truncated
-      R"({"secret":")" + secret + R"(","request":)" + kRequest + std::string(5000, ' ') + "}\n",   // too long
-      std::string(5000, 'x'),                                                                       // no newline
+      R"({"secret":")" + secret + R"(","request":{"tool_name":"Bash","tool_input":{}})" + "\n",   // truncated
+      R"({"secret":")" + secret + R"(","request":)" + kRequest + std::string(5000, ' ') + "}\n",  // too long
+      std::string(5000, 'x'),                                                                     // no newline
   };
   for (const auto &line : bad) {
     CAPTURE(line.substr(0, 80));
