@@ -1,6 +1,7 @@
 // ccbridge: command-line front end. `ccbridge query "..."` runs one prompt through the Claude Code
 // CLI and prints its messages (readable by default, raw NDJSON with --raw).
 #include "args.hpp"
+#include "permission_hook.hpp"
 #include "serve.hpp"
 
 #include <ccbridge/ccbridge.hpp>
@@ -19,6 +20,8 @@ const char kUsage[] =
     "usage: ccbridge serve [options]          (ccbridge serve --help for its options)\n"
     "       ccbridge query [options] PROMPT\n"
     "       ccbridge --version\n"
+    "       ccbridge permission-hook          (run by the CLI as its PermissionRequest hook; see "
+    "docs/ARCHITECTURE.md)\n"
     "\n"
     "Runs PROMPT through the Claude Code CLI and prints the conversation.\n"
     "\n"
@@ -189,6 +192,7 @@ int main(int argc, char **argv)
   }
   if (argc >= 2 && std::strcmp(argv[1], "query") == 0) return run_query(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return run_serve(argc, argv);
+  if (argc == 2 && std::strcmp(argv[1], "permission-hook") == 0) return run_permission_hook();
   std::cerr << kUsage;
   return argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) ? 0 : 2;
 }

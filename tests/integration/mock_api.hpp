@@ -9,14 +9,22 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 class MockApi {
 public:
-  MockApi()
+  /// `extra_args`: more of the mock's options, e.g. {"--rule", "TEXT=>MARKERS"}.
+  explicit MockApi(const std::vector<std::string> &extra_args = {})
   {
+    std::vector<std::string> args = {
+        "python3", CCB_SUPPORT_DIR "/mock_anthropic.py", "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char *> argv;  // built before fork: the child of a threaded process must not allocate
+    for (auto &a : args) argv.push_back(&a[0]);
+    argv.push_back(nullptr);
     int in[2], out[2];
     if (pipe(in) != 0 || pipe(out) != 0) throw std::runtime_error("pipe");
     pid_ = fork();
@@ -25,8 +33,7 @@ public:
       dup2(out[1], 1);
       close(in[1]);
       close(out[0]);
-      execlp("python3", "python3", CCB_SUPPORT_DIR "/mock_anthropic.py", "--host", "127.0.0.1", "--port", "0",
-             "--exit-on-stdin-eof", static_cast<char *>(nullptr));
+      execvp("python3", argv.data());
       _exit(127);
     }
     close(in[0]);
@@ -54,6 +61,7 @@ public:
   }
 
   int port() const { return port_; }
+  std::string home_dir() const { return scratch_ + "/home"; }
   std::string work_dir() const { return scratch_ + "/work"; }
 
   /// Options for the real CLI: offline, scratch HOME, small requests.
