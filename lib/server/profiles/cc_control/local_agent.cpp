@@ -1,5 +1,7 @@
 #include "server/profiles/cc_control/local_agent.hpp"
 
+#include "core/permission_relay.hpp"
+
 #include <ccbridge/error.hpp>
 #include <ccbridge/terminal.hpp>
 
@@ -63,6 +65,7 @@ std::string resume_problem(const std::string &id)
 struct LocalAgent::Term {
   std::mutex mu;  // guards `term` while it is being set (its events may already run)
   std::optional<Terminal> term;
+  std::shared_ptr<PermissionRelay> relay;  // the CLI's PermissionRequest hook asks here
   ProcessSlots::Slot slot;
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> paused{false};
@@ -131,6 +134,16 @@ std::string LocalAgent::start_session(const StartSession &req)
   // no prompt, and the PermissionRequest hook is never called.
   o.args = {"--permission-mode", "default"};
   auto t = std::make_shared<Term>();
+  if (cc.exact_approvals) {
+    try {
+      t->relay = start_relay(req.session_id);
+    } catch (const Error &e) {
+      reject(req.session_id, "start_failed:" + e.detail());
+      return "";
+    }
+    o.args = t->relay->cli_args();
+    for (auto &kv : t->relay->cli_env()) o.extra_env[kv.first] = kv.second;
+  }
   t->slot = ctx_.processes.take();
   std::weak_ptr<LocalAgent> weak = weak_from_this();
   std::weak_ptr<Term> wt = t;
@@ -165,6 +178,35 @@ std::string LocalAgent::start_session(const StartSession &req)
   return "";
 }
 
+// The relay's handlers run on the server thread (its strand of ctx_.ioc).
+std::shared_ptr<PermissionRelay> LocalAgent::start_relay(const std::string &session_id)
+{
+  PermissionRelayConfig rc;
+  rc.hook_program = hook_program();
+  std::weak_ptr<LocalAgent> weak = weak_from_this();
+  PermissionRelay::Handlers h;
+  h.on_ask = [weak, session_id](const detail::PermissionAsk &a) {
+    if (auto self = weak.lock())
+      self->sink_.permission_ask(self->server_id_, session_id, {std::to_string(a.id), a.tool_name, a.tool_input_json});
+  };
+  h.on_gone = [weak, session_id](std::uint64_t id) {
+    if (auto self = weak.lock()) self->sink_.permission_gone(self->server_id_, session_id, std::to_string(id));
+  };
+  return PermissionRelay::start(ctx_.ioc, rc, std::move(h));
+}
+
+// `ccbridge permission-hook` is this program when it is ccbridge, else the installed one.
+std::string LocalAgent::hook_program() const
+{
+  const auto &configured = ctx_.cfg.cc_control.hook_program;
+  if (!configured.empty()) return configured;
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string path = n > 0 ? std::string(self, static_cast<std::size_t>(n)) : std::string();
+  if (path.size() >= 9 && path.compare(path.size() - 9, 9, "/ccbridge") == 0) return path;
+  return default_hook_program();
+}
+
 void LocalAgent::on_output(const std::string &session_id, std::uint64_t seq, std::string bytes)
 {
   auto it = terms_.find(session_id);
@@ -181,6 +223,7 @@ void LocalAgent::on_exit(const std::string &session_id, const PtyExit &exit)
   if (it == terms_.end()) return;
   auto keep = std::move(it->second);  // the Terminal is destroyed after its exit was handled
   terms_.erase(it);
+  if (keep->relay) keep->relay->close();  // hooks still waiting print nothing
   if (exit.reason.rfind("start_failed:", 0) == 0) sink_.agent_error(server_id_, session_id, exit.reason);
   else sink_.pty_exit(server_id_, session_id, exit);
 }
@@ -210,15 +253,25 @@ std::string LocalAgent::resize(const std::string &session_id, std::uint16_t cols
   return "";
 }
 
-std::string LocalAgent::answer_permission(const std::string &, const std::string &, bool, const std::string &)
+std::string LocalAgent::answer_permission(const std::string &session_id, const std::string &ask_id, bool allow,
+                                          const std::string &message)
 {
-  return "no pending permission request";  // the hook relay is wired in with the exact-approval path
+  auto it = terms_.find(session_id);
+  if (it == terms_.end()) return "session not found";
+  if (!it->second->relay) return "no permission request is pending";
+  char *end = nullptr;
+  std::uint64_t id = std::strtoull(ask_id.c_str(), &end, 10);
+  if (ask_id.empty() || *end || !it->second->relay->answer(id, allow, message)) return "the permission request is gone";
+  return "";
 }
 
 void LocalAgent::stop_all()
 {
   stopped_ = true;
-  for (auto &[id, t] : terms_) t->term->stop(std::chrono::milliseconds(0), std::chrono::milliseconds(2000));
+  for (auto &[id, t] : terms_) {
+    if (t->relay) t->relay->close();
+    t->term->stop(std::chrono::milliseconds(0), std::chrono::milliseconds(2000));
+  }
 }
 
 }  // namespace ccbridge::detail::server::cc_control

@@ -14,6 +14,10 @@
 #include <memory>
 #include <string>
 
+namespace ccbridge::detail {
+class PermissionRelay;
+}
+
 namespace ccbridge::detail::server::cc_control {
 
 class LocalAgent final : public Agent, public std::enable_shared_from_this<LocalAgent> {
@@ -37,6 +41,8 @@ public:
 
 private:
   struct Term;
+  std::shared_ptr<PermissionRelay> start_relay(const std::string &session_id);
+  std::string hook_program() const;
   void reject(const std::string &session_id, const std::string &message);
   void on_output(const std::string &session_id, std::uint64_t seq, std::string bytes);
   void on_exit(const std::string &session_id, const PtyExit &exit);
