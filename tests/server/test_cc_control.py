@@ -55,7 +55,7 @@ def test_session_lifecycle_output_input_and_stop(start_server, tmp_path):
             assert b"got:hello" in await c.output_until(sid, b"got:hello")
             await c.send(type="term_in", data_b64=b64("env\r"))  # the attached session by default
             env = await c.output_until(sid, b"TERM=")
-            assert b"CC_PROFILE=e2e" in env and b"SECRET=" not in env and b"COLUMNS=100" in env
+            assert b"CC_PROFILE=e2e" in env and b"\nSECRET=" not in env and b"COLUMNS=100" in env
             await c.send(type="action", session_id=sid, data={"kind": "stop"})
             upd = await c.until(lambda f: f["type"] == "session_update" and f["data"]["status"] == "exited", 20)
             assert set(upd["data"]) == {"session_id", "status", "exit_code", "exit_reason", "resume_id",
