@@ -395,3 +395,56 @@ def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, t
     run(go(), 120)
     text = s.http("GET", "/metrics")[1]
     assert "ccbridge_cc_control_resyncs_total 0" not in text
+
+
+def test_reconnecting_mid_stream_with_since_seq_gets_every_byte_once_in_order(start_server, tmp_path):
+    s = start_cc(start_server, tmp_path)
+    op = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, op, s.root)["session_id"]
+    wait_status(s, op, sid, {"running"})
+
+    async def go():
+        got, last = b"", 0
+        async with client(s, op) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid, "since_seq": 0})
+            ok = await c.until(lambda f: f["type"] == "attach_ok")
+            # 6000 lines: 84 KB, within the 128 KiB ring, so the missed part is still there.
+            await c.send(type="term_in", session_id=sid, data_b64=b64("seq 6000\r"))
+            while b"line 0002000" not in got:  # leave in the middle of the stream
+                f = await c.until(lambda f: f["type"] == "term_out")
+                assert f["seq"] == last + 1 or last == 0, (last, f["seq"])
+                got, last = got + unb64(f), f["seq"]
+        while b"seq done" not in got:
+            async with client(s, op) as ws:
+                c = Client(ws)
+                await c.send(type="attach", data={"session_id": sid, "since_seq": last})
+                await c.until(lambda f: f["type"] == "attach_ok")
+                for _ in range(50):  # a few frames per connection, then leave again
+                    f = await c.until(lambda f: f["type"] == "term_out", 20)
+                    assert "data" not in f and f["seq"] == last + 1, (last, f)
+                    got, last = got + unb64(f), f["seq"]
+                    if b"seq done" in got:
+                        break
+        lines = [l for l in got.split(b"\r\n") if l.startswith(b"line ")]
+        assert lines == [b"line %07d" % i for i in range(1, 6001)]
+
+    run(go(), 120)
+
+
+def test_a_first_start_without_tokens_makes_one_admin_token_and_no_defaults(start_server, tmp_path):
+    s = start_server(args=["--profiles", "cc-control", "--token-db", str(tmp_path / "t.db"),
+                           "--audit-path", str(tmp_path / "a.jsonl")])
+    file = tmp_path / "t.db.admin-token"
+    token = file.read_text().strip()
+    assert len(token) == 64 and oct(file.stat().st_mode & 0o777) == "0o600"
+    assert token in s.log_text()  # printed once, on stderr
+    assert api(s, "GET", "/admin/verify", token)[0] == 200
+    for well_known in ("admin-dev-token", "agent-dev-token"):
+        assert api(s, "GET", "/api/servers", well_known)[0] == 401
+    assert s.stop() == 0
+    s2 = start_server(args=["--profiles", "cc-control", "--token-db", str(tmp_path / "t.db"),
+                            "--audit-path", str(tmp_path / "a.jsonl"), "--dev"])
+    assert token not in s2.log_text()  # not made again
+    assert api(s2, "GET", "/admin/verify", token)[0] == 200
+    assert api(s2, "GET", "/api/servers", "admin-dev-token")[0] == 200  # only with --dev
