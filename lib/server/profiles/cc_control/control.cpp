@@ -451,6 +451,8 @@ void Control::detect(LiveSession &ls, const std::string &bytes)
   if (ls.watch && ls.watch->feed(bytes)) {
     ls.watch.reset();
     if (ls.rec.awaiting_approval && ls.pending_ask.empty()) {
+      audit_write("terminal", &ls.rec, "approval_resolved",
+                  GoJson().str("event_id", ls.rec.pending_event_id).str("decision", "answered_on_screen").done());
       resolve(ls, "terminal", "answered_on_screen");
       ls.prompt.clear();
       session_update(ls);
@@ -547,6 +549,8 @@ void Control::permission_gone(const std::string &server_id, const std::string &s
   if (q != ls->queued_asks.end()) ls->queued_asks.erase(q);
   if (ls->pending_ask != ask_id) return;
   // Answered on the terminal itself (or the CLI gave up on the hook).
+  audit_write("terminal", &ls->rec, "approval_resolved",
+              GoJson().str("event_id", ls->rec.pending_event_id).str("decision", "answered_on_screen").done());
   resolve(*ls, "terminal", "answered_on_screen");
   session_update(*ls);
   raise_next_ask(*ls);
