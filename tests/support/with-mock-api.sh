@@ -17,6 +17,10 @@ if [[ -z "$port" ]]; then
   exit 1
 fi
 mkdir -p "$scratch/home"
+# The interactive UI (cc-control's terminals) asks first-run questions in a fresh HOME; these two
+# are answered (onboarding, and the mock's key); "trust this folder?" is left to the person.
+printf '{"hasCompletedOnboarding":true,"customApiKeyResponses":{"approved":["%s"],"rejected":[]}}\n' \
+  "$(printf %s sk-mock | tail -c 20)" > "$scratch/home/.claude.json"
 status=0
 env HOME="$scratch/home" ANTHROPIC_BASE_URL="http://127.0.0.1:$port" ANTHROPIC_API_KEY=sk-mock \
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1 DISABLE_AUTOUPDATER=1 \
