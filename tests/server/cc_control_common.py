@@ -77,6 +77,15 @@ def wait_status(s, token, sid, want, timeout=15):
     raise AssertionError(f"session {sid} never reached {want}: {out}")
 
 
+def running_session(start_server, tmp_path, *extra):
+    """A server, an owner token and a session of the fake terminal that is running."""
+    s = start_cc(start_server, tmp_path, *extra)
+    op = make_token(s, "ui", "owner")["token"]
+    sid = create_session(s, op, s.root)["session_id"]
+    wait_status(s, op, sid, {"running"})
+    return s, op, sid
+
+
 def b64(text):
     return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
 

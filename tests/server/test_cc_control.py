@@ -5,8 +5,8 @@ import json
 import os
 import time
 
-from cc_control_common import (ADMIN, Client, api, b64, bearer, client, create_session, make_token, start_cc,
-                               unb64, wait_status)
+from cc_control_common import (ADMIN, Client, api, b64, bearer, client, create_session, make_token, running_session,
+                               start_cc, unb64, wait_status)
 from conftest import read_until_close, run, ws_connect
 
 
@@ -71,10 +71,7 @@ def test_session_lifecycle_output_input_and_stop(start_server, tmp_path):
 
 
 def test_the_exit_code_and_reason_of_a_program_that_exits(start_server, tmp_path):
-    s = start_cc(start_server, tmp_path)
-    op = make_token(s, "ui", "owner")["token"]
-    sid = create_session(s, op, s.root)["session_id"]
-    wait_status(s, op, sid, {"running"})
+    s, op, sid = running_session(start_server, tmp_path)
 
     async def go():
         async with client(s, op) as ws:
@@ -189,10 +186,7 @@ def test_tenants_are_isolated_on_every_route_and_frame(start_server, tmp_path):
 
 
 def test_replay_since_seq_exact_then_snapshot_beyond_the_ring(start_server, tmp_path):
-    s = start_cc(start_server, tmp_path, "--ring-buffer-bytes", "65536")
-    op = make_token(s, "ui", "owner")["token"]
-    sid = create_session(s, op, s.root)["session_id"]
-    wait_status(s, op, sid, {"running"})
+    s, op, sid = running_session(start_server, tmp_path, "--ring-buffer-bytes", "65536")
 
     async def attach(since):
         async with client(s, op) as ws:
@@ -306,10 +300,7 @@ def test_rate_limit_answers_429_with_retry_after(start_server, tmp_path):
 
 
 def test_hostile_frames_get_errors_not_crashes(start_server, tmp_path):
-    s = start_cc(start_server, tmp_path)
-    op = make_token(s, "ui", "owner")["token"]
-    sid = create_session(s, op, s.root)["session_id"]
-    wait_status(s, op, sid, {"running"})
+    s, op, sid = running_session(start_server, tmp_path)
 
     async def go():
         async with client(s, op) as ws:
@@ -347,10 +338,7 @@ def test_a_terminal_that_prints_nothing_is_stopped(start_server, tmp_path):
 
 
 def test_metrics_count_sessions_by_state_and_replays(start_server, tmp_path):
-    s = start_cc(start_server, tmp_path)
-    op = make_token(s, "ui", "owner")["token"]
-    sid = create_session(s, op, s.root)["session_id"]
-    wait_status(s, op, sid, {"running"})
+    s, op, sid = running_session(start_server, tmp_path)
 
     async def go():
         async with client(s, op) as ws:
@@ -369,10 +357,7 @@ def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, t
     """Live output to a client that does not read: once its buffer is full it gets no more live
     term_out; when it reads again it is resynced (a snapshot flagged as such, or the exact chunks),
     so every term_out it gets either continues the previous seq by one or says it is a snapshot."""
-    s = start_cc(start_server, tmp_path, "--send-buffer-bytes", "65536")
-    op = make_token(s, "ui", "owner")["token"]
-    sid = create_session(s, op, s.root)["session_id"]
-    wait_status(s, op, sid, {"running"})
+    s, op, sid = running_session(start_server, tmp_path, "--send-buffer-bytes", "65536")
 
     async def go():
         async with ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:
@@ -398,10 +383,7 @@ def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, t
 
 
 def test_reconnecting_mid_stream_with_since_seq_gets_every_byte_once_in_order(start_server, tmp_path):
-    s = start_cc(start_server, tmp_path)
-    op = make_token(s, "ui", "owner")["token"]
-    sid = create_session(s, op, s.root)["session_id"]
-    wait_status(s, op, sid, {"running"})
+    s, op, sid = running_session(start_server, tmp_path)
 
     async def go():
         got, last = b"", 0
