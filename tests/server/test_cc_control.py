@@ -430,3 +430,44 @@ def test_a_first_start_without_tokens_makes_one_admin_token_and_no_defaults(star
     assert token not in s2.log_text()  # not made again
     assert api(s2, "GET", "/admin/verify", token)[0] == 200
     assert api(s2, "GET", "/api/servers", "admin-dev-token")[0] == 200  # only with --dev
+
+
+def test_screen_approval_first_answer_wins_and_stays_in_its_tenant(start_server, tmp_path):
+    s, op, sid = running_session(start_server, tmp_path, "--enable-prompt-detection", "--no-exact-approvals")
+    other = make_token(s, "ui", "owner")["token"]
+
+    async def go():
+        async with client(s, op) as wa, client(s, other) as wb:
+            a, b = Client(wa), Client(wb)
+            await a.send(type="attach", data={"session_id": sid})
+            await a.send(type="term_in", session_id=sid, data_b64=b64("menu\r"))
+            ev = await a.until(lambda f: f["type"] == "event", 15)
+            data = ev["data"]
+            assert data["kind"] == "approval_needed" and data["source"] == "screen" and not data["resolved"]
+            assert "Do you want to proceed?" in data["prompt_excerpt"] and "1. Yes" in data["prompt_excerpt"]
+            upd = await a.until(lambda f: f["type"] == "session_update")
+            assert upd["data"]["awaiting_approval"] is True and upd["data"]["pending_event_id"] == data["event_id"]
+            # A new client of the tenant is told of the pending approval on connect; the other tenant is not.
+            async with client(s, op) as wc:
+                c = Client(wc)
+                assert (await c.next())["type"] == "debug_probe"
+                assert (await c.next())["data"]["event_id"] == data["event_id"]
+                await a.send(type="action", session_id=sid, data={"kind": "approve"})
+                await a.until(lambda f: f["type"] == "session_update" and f["data"]["awaiting_approval"] is False)
+                # The second answer, without and with the event's id, is refused.
+                await c.send(type="action", session_id=sid, data={"kind": "reject"})
+                assert (await c.until(lambda f: f["type"] == "error"))["data"]["message"] == "no pending approval"
+                await c.send(type="action", session_id=sid, data={"kind": "reject", "event_id": data["event_id"]})
+                assert (await c.until(lambda f: f["type"] == "error"))["data"]["message"] == "approval already resolved"
+            # The menu's answer is Enter, typed once the menu has been up a moment: the fake echoes it.
+            out = await a.output_until(sid, b"got:", 10)
+            assert b"got:\r" in out, out  # an empty line: Enter
+            assert not [f for f in b.frames + await b.quiet() if f["type"] in ("event", "session_update")]
+            return data["event_id"]
+
+    event_id = run(go())
+    [ev] = api(s, "GET", f"/api/sessions/{sid}/events", op)[1]["events"]
+    assert ev["event_id"] == event_id and ev["resolved"] is True and ev["decision"] == "approve"
+    assert ev["actor"].startswith("ui:")
+    kinds = [json.loads(l)["kind"] for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert "approval_needed" in kinds and "action_approve" in kinds
