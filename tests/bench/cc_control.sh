@@ -2,7 +2,7 @@
 # The cc-control (seed 004) benchmark: terminal output relayed by `ccbridge serve --profiles
 # cc-control` from a PTY to 1 and to 100 /ws/client clients, against a raw PTY read loop on the same
 # machine; then 1,000 sessions with 5 clients each (memory per session and per client, CPU per MB).
-#   tests/bench/cc_control.sh [--quick] [--rounds R] [--scale-rounds R] [--sessions S] [--skip-scale]
+#   tests/bench/cc_control.sh [--quick] [--rounds R] [--scale-rounds R] [--sessions S] [--tick-ms T] [--skip-scale]
 #                             [--skip-relay] [--out FILE]
 # Builds ccbridge, ccb_term_standin, ccb_pty_ceiling and ccb_cc_load (RelWithDebInfo, in
 # CCB_BENCH_BUILD_DIR or build-bench), raises the open-file limit (the scale run holds about
@@ -18,7 +18,7 @@ OUT=""
 while (($#)); do
   case "$1" in
     --quick) ARGS+=(--rounds 1 --flood-bytes 50000000 --flood-bytes-100 5000000 --sessions 200 --window 5 --quiet 3) ;;
-    --rounds|--scale-rounds|--sessions) ARGS+=("$1" "$2"); shift ;;
+    --rounds|--scale-rounds|--sessions|--tick-ms) ARGS+=("$1" "$2"); shift ;;
     --skip-scale|--skip-relay) ARGS+=("$1") ;;
     --out) OUT="$2"; shift ;;
     *) echo "cc_control.sh: unknown argument $1" >&2; exit 2 ;;

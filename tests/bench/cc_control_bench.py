@@ -31,6 +31,8 @@ import tempfile
 import time
 import urllib.request
 
+from gateway_bench import git, machine, rss_kb  # as in the gateway report
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADMIN = "b" * 64
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -38,14 +40,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def cpu_s(pid):
@@ -237,22 +231,6 @@ def scale_round(a, rnd):
     return r
 
 
-def git(*args):
-    out = subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True)
-    return out.stdout.strip() if out.returncode == 0 else "?"
-
-
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({model}), {mem_gib:.0f} GiB, Linux {os.uname().release}"
-
-
 def med(vals):
     vals = [v for v in vals if v is not None]
     return (statistics.median(vals), min(vals), max(vals)) if vals else (None, None, None)
@@ -336,7 +314,7 @@ def scale_table(a, scale):
 
 
 def report(a, runs, scale):
-    out = [f"# cc-control (seed 004) relay benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+    out = [f"# cc-control (seed 004) benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
     dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
     out += [f"- Command: `{a.cmdline}`",
             f"- Commit: {git('rev-parse', '--short', 'HEAD')}{dirty} (\"{git('log', '-1', '--format=%s')[:90]}\")",
