@@ -21,7 +21,7 @@ while IFS= read -r line; do
     flood*) n=${line#flood }; i=1; while [ "$i" -le "$n" ]; do printf 'line %06d xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n' "$i"; i=$((i+1)); done; printf 'flood done\r\n' ;;
     menu) printf ' Bash command\r\n   touch f\r\n Do you want to proceed?\r\n \342\235\257 1. Yes\r\n   2. No\r\n\r\n Esc to cancel \302\267 Tab to amend\r\n' ;;
     env) env | sort | sed 's/$/\r/' ;;
-    seq*) seq -f 'line %07g' 1 "${line#seq }"; printf 'seq done\r\n' ;;
+    seq*) seq -f 'line %07.0f' 1 "${line#seq }"; printf 'seq done\r\n' ;;
     quit) exit 3 ;;
     *) printf 'got:%s\r\n' "$line" ;;
   esac

@@ -402,7 +402,7 @@ def test_reconnecting_mid_stream_with_since_seq_gets_every_byte_once_in_order(st
                 c = Client(ws)
                 await c.send(type="attach", data={"session_id": sid, "since_seq": last})
                 await c.until(lambda f: f["type"] == "attach_ok")
-                for _ in range(50):  # a few frames per connection, then leave again
+                for _ in range(500):  # some frames per connection, then leave again
                     f = await c.until(lambda f: f["type"] == "term_out", 20)
                     assert "data" not in f and f["seq"] == last + 1, (last, f)
                     got, last = got + unb64(f), f["seq"]
@@ -471,3 +471,29 @@ def test_screen_approval_first_answer_wins_and_stays_in_its_tenant(start_server,
     assert ev["actor"].startswith("ui:")
     kinds = [json.loads(l)["kind"] for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert "approval_needed" in kinds and "action_approve" in kinds
+
+
+def test_a_lone_slow_client_holds_the_output_and_then_gets_all_of_it(start_server, tmp_path):
+    """Its only client not reading, a session's output waits (the program blocks on its writes, as
+    on a slow line) instead of being dropped: when the client reads again it gets every line,
+    in order, with no snapshot."""
+    s, op, sid = running_session(start_server, tmp_path)
+
+    async def go():
+        async with ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid})
+            await c.until(lambda f: f["type"] == "attach_ok")
+            await c.send(type="term_in", session_id=sid, data_b64=b64("seq 1500000\r"))
+            await asyncio.sleep(4)
+            got, prev = bytearray(), None
+            while b"seq done" not in got[-64:]:
+                f = await c.until(lambda f: f["type"] == "term_out", 30)
+                assert "data" not in f, "a snapshot: output was lost to this client"
+                assert prev is None or f["seq"] == prev + 1
+                prev = f["seq"]
+                got += unb64(f)
+            lines = [l for l in bytes(got).split(b"\r\n") if l.startswith(b"line ")]
+            assert len(lines) == 1500000 and lines[0] == b"line 0000001" and lines[-1] == b"line 1500000"
+
+    run(go(), 120)

@@ -372,6 +372,11 @@ TEST_CASE("cc-control resume detector: the recorded exit hint, the original's fo
   CHECK(!o.feed("\nclaude\n--resume 12345678-1234-1234-1234-123456789abc"));  // not on its line
   CHECK(!o.feed("\nclaude --resume 12345678-1234-1234-1234-123456789abcd"));  // no boundary
   CHECK(!find_resume_id("claude --resume 12345678-1234-1234-1234-12345678zabc"));
+  // Later output keeps the id found; a newer hint replaces it.
+  ResumeDetector keep;
+  CHECK(keep.feed("claude --resume 12345678-1234-1234-1234-123456789abc\r\n") == std::string("12345678-1234-1234-1234-123456789abc"));
+  for (int i = 0; i < 200; ++i) CHECK(keep.feed("some other output line\r\n") == std::string("12345678-1234-1234-1234-123456789abc"));
+  CHECK(keep.feed("claude --resume aaaaaaaa-1234-1234-1234-123456789abc\r\n") == std::string("aaaaaaaa-1234-1234-1234-123456789abc"));
   ResumeDetector split;
   CHECK(!split.feed("\x1b[2mclaude --resu"));
   CHECK(split.feed("me 0d12ab34-0000-4000-8000-00000000000f\x1b[22m") ==

@@ -157,3 +157,13 @@ TEST_CASE("cc-control term ring: replay from every seq gives every byte once, in
   CHECK(r.bytes() <= 64);
   CHECK(r.capacity() == 64);
 }
+
+TEST_CASE("cc-control term ring: tail(n) is the last n bytes held, across chunk edges")
+{
+  TermRing r = filled(100, 5, 10);  // "bbbbbbbbbb" "cccc..." ... "ffffffffff"
+  CHECK(r.tail(0).empty());
+  CHECK(r.tail(3) == "fff");
+  CHECK(r.tail(15) == std::string(5, 'e') + std::string(10, 'f'));
+  CHECK(r.tail(1000) == r.snapshot().joined());
+  CHECK(TermRing(10).tail(5).empty());
+}

@@ -62,6 +62,9 @@ public:
   virtual std::string resize(const std::string &session_id, std::uint16_t cols, std::uint16_t rows) = 0;
   virtual std::string answer_permission(const std::string &session_id, const std::string &ask_id, bool allow,
                                         const std::string &message) = 0;
+  /// Back-pressure: while held, the session's output is not read (its CLI blocks on its writes),
+  /// because none of its attached clients can take more. Best effort.
+  virtual void hold_output(const std::string &session_id, bool hold) = 0;
 };
 
 }  // namespace ccbridge::detail::server::cc_control

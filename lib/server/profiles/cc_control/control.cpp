@@ -145,8 +145,7 @@ Failure Control::create(const Caller &who, const CreateSession &req, SessionReco
   // Unknown, another tenant's, or offline: one answer, so a server id of another tenant does
   // not show through (bug 24 of the original).
   if (!visible || !it->second.agent || !it->second.agent->connected()) return {503, "server offline"};
-  if (sessions_.size() >= ctx.cfg.limits.max_sessions * 4 || !ctx.can_start_process())
-    return {503, "too many sessions"};
+  if (!ctx.can_start_process() || !room_for_a_session()) return {503, "too many sessions"};
   SessionRecord s;
   s.tenant_id = who.tenant();
   s.session_id = Context::new_id();
@@ -172,6 +171,22 @@ Failure Control::create(const Caller &who, const CreateSession &req, SessionReco
   }
   out = live.rec;
   return {};
+}
+
+// Records are bounded: beyond max_sessions x 10 the oldest finished session is forgotten.
+bool Control::room_for_a_session()
+{
+  std::size_t cap = ctx.cfg.limits.max_sessions * 10;
+  if (sessions_.size() < cap) return true;
+  const LiveSession *oldest = nullptr;
+  for (const auto &[id, ls] : sessions_)
+    if (!ls->rec.active() && (!oldest || ls->rec.created_at_ms < oldest->rec.created_at_ms)) oldest = ls.get();
+  if (!oldest) return false;
+  std::string id = oldest->rec.session_id;
+  for (Subscriber *s : sessions_[id]->attached) s->attached.clear();
+  if (store_) store_->remove_session(id);
+  sessions_.erase(id);
+  return true;
 }
 
 Failure Control::stop_session(const std::string &tenant, const std::string &id, std::chrono::milliseconds grace,
@@ -485,8 +500,68 @@ void Control::pty_out(const std::string &server_id, const std::string &session_i
   if (store_) store_->mark_ring_dirty(session_id);
   auto frame = make_frame(envelope({"term_out", server_id, session_id, seq, 0, "", base64_encode(bytes)}));
   for (Subscriber *s : ls->attached) s->deliver(frame, r.latest_agent_out_seq);
+  check_hold(*ls);
   if (became_running) session_update(*ls);
   detect(*ls, bytes);
+}
+
+// ---- back-pressure -----------------------------------------------------------------------------
+// A session's output is paced by its fastest attached client, like a terminal on a slow line:
+// when every client that keeps up has a full send buffer, the agent stops reading the PTY until
+// one has drained to half. A client slower than the others falls behind instead and is resynced
+// from the ring (ws_client.cpp); one stuck past slow_client_timeout is closed.
+
+void Control::check_hold(LiveSession &ls)
+{
+  if (ls.held) return;
+  std::size_t cap = ctx.cfg.limits.send_buffer_bytes;
+  bool any = false;
+  for (const Subscriber *s : ls.attached) {
+    if (s->behind()) continue;
+    if (s->backlog() <= cap) return;
+    any = true;
+  }
+  Agent *agent = any ? agent_for(ls.rec) : nullptr;
+  if (!agent) return;
+  agent->hold_output(ls.rec.session_id, true);
+  ls.held = true;
+  ls.held_since = std::chrono::steady_clock::now();
+  held_.insert(ls.rec.session_id);
+  if (held_.size() == 1) poll_holds();
+}
+
+// True once released.
+bool Control::release_hold(LiveSession &ls)
+{
+  std::size_t cap = ctx.cfg.limits.send_buffer_bytes;
+  std::vector<Subscriber *> stuck;
+  for (Subscriber *s : ls.attached) {
+    if (s->behind()) continue;
+    if (s->backlog() <= cap / 2) stuck.clear();
+    if (s->backlog() <= cap / 2) break;
+    stuck.push_back(s);
+  }
+  bool drained = stuck.empty();
+  if (!drained && std::chrono::steady_clock::now() - ls.held_since < ctx.cfg.limits.slow_client_timeout) return false;
+  for (Subscriber *s : stuck) s->end(close_code::policy_violation, "client too slow");
+  if (Agent *agent = agent_for(ls.rec)) agent->hold_output(ls.rec.session_id, false);
+  ls.held = false;
+  return true;
+}
+
+void Control::poll_holds()
+{
+  if (!hold_timer_) hold_timer_ = std::make_unique<asio::steady_timer>(ctx.ioc);
+  hold_timer_->expires_after(std::chrono::milliseconds(5));
+  hold_timer_->async_wait([this, alive = std::weak_ptr<bool>(alive_)](std::error_code ec) {
+    if (ec || alive.expired()) return;
+    for (auto it = held_.begin(); it != held_.end();) {
+      auto s = sessions_.find(*it);
+      bool done = s == sessions_.end() || !s->second->held || release_hold(*s->second);
+      it = done ? held_.erase(it) : std::next(it);
+    }
+    if (!held_.empty()) poll_holds();
+  });
 }
 
 void Control::pty_exit(const std::string &server_id, const std::string &session_id, const PtyExit &exit)

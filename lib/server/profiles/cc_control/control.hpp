@@ -7,6 +7,8 @@
 #pragma once
 
 #include "server/context.hpp"
+
+#include <asio/steady_timer.hpp>
 #include "server/profiles/cc_control/agent.hpp"
 #include "server/profiles/cc_control/audit.hpp"
 #include "server/profiles/cc_control/detector.hpp"
@@ -55,6 +57,10 @@ public:
   virtual void deliver(const FramePtr &frame, std::uint64_t term_seq = 0) = 0;
   /// Close the connection (its token was revoked, or the server stops).
   virtual void end(std::uint16_t code, const std::string &reason) = 0;
+  /// Bytes queued on its socket, not yet written.
+  virtual std::size_t backlog() const = 0;
+  /// Held back from live output until it is resynced (it could not keep up).
+  virtual bool behind() const = 0;
   std::string attached;  ///< the session this client is attached to, if any
 };
 
@@ -70,6 +76,8 @@ struct LiveSession {
   std::deque<PermissionAsk> queued_asks;  ///< hook asks waiting behind the pending one
   std::string pending_ask;                ///< the hook ask behind pending_event_id, if any
   std::optional<PromptWatch> watch;       ///< a screen prompt pending: tells when it is answered
+  bool held = false;                      ///< output held: no attached client can take more
+  std::chrono::steady_clock::time_point held_since{};
 };
 
 struct CreateSession {
@@ -139,6 +147,10 @@ private:
     ServerRecord rec;
     std::shared_ptr<Agent> agent;
   };
+  bool room_for_a_session();
+  void check_hold(LiveSession &ls);
+  void poll_holds();
+  bool release_hold(LiveSession &ls);
   LiveSession *from_agent(const std::string &server_id, const std::string &session_id);
   Agent *agent_for(const SessionRecord &s);
   void broadcast(const std::string &tenant, const FramePtr &frame);
@@ -165,6 +177,8 @@ private:
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Flusher> flusher_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  ///< expires with this (for timers)
+  std::set<std::string> held_;                   ///< sessions whose output is held
+  std::unique_ptr<asio::steady_timer> hold_timer_;  ///< polls them while any is
   std::weak_ptr<LocalAgent> local_;
   struct Counters {
     std::uint64_t approvals_raised = 0, approvals_resolved = 0, attach_replays = 0, attach_snapshots = 0,

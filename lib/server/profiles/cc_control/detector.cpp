@@ -580,17 +580,27 @@ std::optional<std::string> find_resume_id(std::string_view text)
   return last;
 }
 
+// A new id can only be in a match that ends in the new text, so only the lines the new text
+// touches are searched (the whole window, per chunk, was most of this detector's cost).
 std::optional<std::string> ResumeDetector::feed(std::string_view raw)
 {
+  std::size_t before = buf_.size();
   stripper_.feed(raw, buf_);
+  std::size_t added = buf_.size() - before;
   keep_tail(buf_, buffer_bytes);
-  return find_resume_id(buf_);
+  if (added == 0) return last_;
+  std::size_t from = buf_.size() - std::min(added, buf_.size());
+  std::size_t nl = from == 0 ? std::string::npos : buf_.rfind('\n', from - 1);
+  std::size_t line = nl == std::string::npos ? 0 : nl + 1;
+  if (auto id = find_resume_id(std::string_view(buf_).substr(line))) last_ = std::move(id);
+  return last_;
 }
 
 void ResumeDetector::clear()
 {
   buf_.clear();
   stripper_.reset();
+  last_.reset();
 }
 
 }  // namespace ccbridge::detail::server::cc_control

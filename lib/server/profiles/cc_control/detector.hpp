@@ -179,6 +179,7 @@ public:
 private:
   TermStripper stripper_;
   std::string buf_;
+  std::optional<std::string> last_;  ///< the id found last
 };
 
 /// The last resume id (lower-cased) in `text`, as ResumeDetector finds it.

@@ -101,10 +101,7 @@ void Control::flush()
       auto it = sessions_.find(id);
       if (it == sessions_.end()) return std::nullopt;
       const TermRing &ring = it->second->ring;
-      std::string bytes = ring.snapshot().joined();
-      std::size_t keep = store_->tail_bytes();
-      if (bytes.size() > keep) bytes.erase(0, bytes.size() - keep);
-      return RingTail{ring.latest_seq(), std::move(bytes)};
+      return RingTail{ring.latest_seq(), ring.tail(store_->tail_bytes())};
     });
   } catch (const Error &e) {
     ctx.log.error("cc_control_state_flush_failed", {{"error", e.what()}});

@@ -20,9 +20,12 @@ namespace ccbridge::detail::server::cc_control {
 namespace {
 
 // Output waiting for the server thread, per terminal: above kHigh the PTY is not read (the CLI
-// then blocks on its writes) until the server thread has taken it below kLow.
-constexpr std::size_t kHigh = 1u << 20;
+// then blocks on its writes) until the server thread has taken it below kLow. Small next to a
+// client's send buffer, so that a client's hold (Agent::hold_output) takes effect within it.
+constexpr std::size_t kHigh = 256u << 10;
 constexpr std::size_t kLow = kHigh / 4;
+constexpr unsigned kBacklog = 1;  // output waiting for the server thread
+constexpr unsigned kClients = 2;  // the session's clients cannot take more (Agent::hold_output)
 
 std::string go_arch(const std::string &machine)
 {
@@ -68,7 +71,18 @@ struct LocalAgent::Term {
   std::shared_ptr<PermissionRelay> relay;  // the CLI's PermissionRequest hook asks here
   ProcessSlots::Slot slot;
   std::atomic<std::size_t> in_flight{0};
-  std::atomic<bool> paused{false};
+  unsigned holds = 0;  // why the PTY is not read (kBacklog, kClients); guarded by mu
+
+  // Reading stops while there is any reason; the Terminal is told only on a change.
+  void hold(unsigned reason, bool on)
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    unsigned before = holds;
+    holds = on ? holds | reason : holds & ~reason;
+    if (!term || (before == 0) == (holds == 0)) return;
+    if (holds) term->pause_reading();
+    else term->resume_reading();
+  }
 };
 
 LocalAgent::LocalAgent(Context &ctx, AgentSink &sink) : ctx_(ctx), sink_(sink), server_id_(ctx.cfg.cc_control.server_id)
@@ -151,10 +165,7 @@ std::string LocalAgent::start_session(const StartSession &req)
   ev.output = [weak, wt, id = req.session_id](std::string_view bytes, std::uint64_t seq) {
     auto term = wt.lock();
     if (!term) return;
-    if (term->in_flight.fetch_add(bytes.size()) + bytes.size() > kHigh && !term->paused.exchange(true)) {
-      std::lock_guard<std::mutex> lk(term->mu);
-      if (term->term) term->term->pause_reading();
-    }
+    if (term->in_flight.fetch_add(bytes.size()) + bytes.size() > kHigh) term->hold(kBacklog, true);
     if (auto self = weak.lock())
       asio::post(self->ctx_.ioc, [weak, id, seq, b = std::string(bytes)]() mutable {
         if (auto s = weak.lock()) s->on_output(id, seq, std::move(b));
@@ -214,7 +225,7 @@ void LocalAgent::on_output(const std::string &session_id, std::uint64_t seq, std
   sink_.pty_out(server_id_, session_id, seq, bytes);
   if (it == terms_.end()) return;
   Term &t = *it->second;
-  if (t.in_flight.fetch_sub(n) - n < kLow && t.paused.exchange(false)) t.term->resume_reading();
+  if (t.in_flight.fetch_sub(n) - n < kLow) t.hold(kBacklog, false);
 }
 
 void LocalAgent::on_exit(const std::string &session_id, const PtyExit &exit)
@@ -243,6 +254,11 @@ std::string LocalAgent::pty_in(const std::string &session_id, const std::string 
   if (it == terms_.end()) return "session not found";
   it->second->term->write(bytes);
   return "";
+}
+
+void LocalAgent::hold_output(const std::string &session_id, bool hold)
+{
+  if (auto it = terms_.find(session_id); it != terms_.end()) it->second->hold(kClients, hold);
 }
 
 std::string LocalAgent::resize(const std::string &session_id, std::uint16_t cols, std::uint16_t rows)

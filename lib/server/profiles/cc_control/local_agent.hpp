@@ -33,6 +33,7 @@ public:
                            std::chrono::milliseconds kill_after) override;
   std::string pty_in(const std::string &session_id, const std::string &bytes) override;
   std::string resize(const std::string &session_id, std::uint16_t cols, std::uint16_t rows) override;
+  void hold_output(const std::string &session_id, bool hold) override;
   std::string answer_permission(const std::string &session_id, const std::string &ask_id, bool allow,
                                 const std::string &message) override;
   /// Ends every terminal (server stop).

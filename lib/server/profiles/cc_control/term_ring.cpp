@@ -67,6 +67,18 @@ TermRing::Replay TermRing::since(std::uint64_t seq) const
   return r;
 }
 
+std::string TermRing::tail(std::size_t n) const
+{
+  std::size_t take = 0;
+  auto it = entries_.end();
+  while (it != entries_.begin() && take < n) take += (--it)->data.size();
+  std::string out;
+  out.reserve(take);
+  for (; it != entries_.end(); ++it) out += it->data;
+  if (out.size() > n) out.erase(0, out.size() - n);
+  return out;
+}
+
 TermRing::Replay TermRing::snapshot() const
 {
   Replay r;

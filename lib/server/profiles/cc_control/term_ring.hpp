@@ -56,6 +56,9 @@ public:
   /// ring that evicted nothing returns every entry, notes before the first chunk included.
   void append_note(std::string_view text);
 
+  /// The last `n` bytes held (all of them when fewer), in one string: what is saved for a
+  /// restart. Costs the bytes returned, not the ring's size.
+  std::string tail(std::size_t n) const;
   /// The entries after `seq`: exact when the ring covers seq+1..latest_seq(), else a snapshot.
   Replay since(std::uint64_t seq) const;
   /// Everything held, flagged as a snapshot.

@@ -42,6 +42,8 @@ public:
   }
   void on_shutdown() override { conn_.close(close_code::going_away, "server shutting down"); }
   void end(std::uint16_t code, const std::string &reason) override { conn_.close(code, reason); }
+  std::size_t backlog() const override { return conn_.buffered(); }
+  bool behind() const override { return behind_; }
 
   void deliver(const FramePtr &frame, std::uint64_t term_seq) override
   {
@@ -49,7 +51,9 @@ public:
     std::size_t cap = control_.ctx.cfg.limits.send_buffer_bytes;
     if (term_seq) {
       if (behind_) return;  // resent from the ring once the client catches up
-      if (conn_.buffered() > cap) return fall_behind();
+      // Up to one buffer over: the session's output is held meanwhile (Control::check_hold)
+      // unless other clients keep up, and then this one is left behind.
+      if (conn_.buffered() > 2 * cap) return fall_behind();
       conn_.send(frame);
       sent_seq_ = term_seq;
       return;
@@ -59,10 +63,10 @@ public:
     conn_.send(frame);
   }
 
+  // Messages are paced by the transport (--max-messages-per-second per connection: beyond it
+  // they wait unread), not counted against the token's requests: a terminal sends one per key.
   void on_text(std::string_view text) override
   {
-    auto verdict = control_.limiter.check("ui:" + caller_.token.token_id);
-    if (!verdict.allowed) return error("", "rate limited");
     JsonView msg;
     try {
       msg = parse_json(text);
