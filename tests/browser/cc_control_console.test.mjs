@@ -6,17 +6,11 @@
 // Also the console's headers (CSP, nosniff, no-cache + ETag) and the plain-text 404.
 // Env: CCB_BIN, CCB_BROWSER_NODE_MODULES, CCB_ARTIFACTS, CHROMIUM (default /usr/bin/chromium).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const require = createRequire(join(process.env.CCB_BROWSER_NODE_MODULES, 'x.js'));
-const { chromium } = require('playwright-core');
-
-const ARTIFACTS = process.env.CCB_ARTIFACTS || tmpdir();
-mkdirSync(ARTIFACTS, { recursive: true });
+import { ARTIFACTS, failed, launch, startServe, stopServer, test } from './harness.mjs';
 const ADMIN = 'a'.repeat(64);
 
 // A stand-in for the interactive CLI (as tests/server/cc_control_common.py's): a banner, then
@@ -33,37 +27,17 @@ while IFS= read -r line; do
 done
 `;
 
-function startServer() {
+async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'ccb-console-'));
   const root = join(dir, 'root');
   mkdirSync(root);
   const cli = join(dir, 'fake-claude');
   writeFileSync(cli, FAKE_TERMINAL);
   chmodSync(cli, 0o755);
-  const proc = spawn(process.env.CCB_BIN, ['serve', '--port', '0', '--root', root, '--cli', cli, '--profiles', 'cc-control',
-    '--admin-token', ADMIN, '--token-db', join(dir, 'cc.db'), '--audit-path', join(dir, 'audit.jsonl'),
-    '--enable-prompt-detection', '--ring-buffer-bytes', '4096', '--exit-wait-ms', '500', '--term-wait-ms', '500'],
-  { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start')), 10000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, root, base: `http://127.0.0.1:${m[1]}` });
-      }
-    });
-  });
-}
-
-async function stopServer(s) {
-  const code = await new Promise((resolve) => {
-    s.proc.on('exit', (c) => resolve(c));
-    s.proc.kill('SIGTERM');
-  });
-  assert.equal(code, 0, 'server exit status');
+  const s = await startServe(['--root', root, '--cli', cli, '--profiles', 'cc-control', '--admin-token', ADMIN,
+    '--token-db', join(dir, 'cc.db'), '--audit-path', join(dir, 'audit.jsonl'), '--enable-prompt-detection',
+    '--ring-buffer-bytes', '4096', '--exit-wait-ms', '500', '--term-wait-ms', '500'], { cwd: dir });
+  return { ...s, root };
 }
 
 async function json(s, method, path, token, body) {
@@ -73,18 +47,7 @@ async function json(s, method, path, token, body) {
   return r.json();
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
-let failures = 0;
-async function test(name, fn) {
-  try {
-    await fn();
-    console.log('ok -', name);
-  } catch (err) {
-    failures++;
-    console.log('not ok -', name, '\n', err);
-  }
-}
-
+const browser = await launch();
 const s = await startServer();
 
 await test('console routes: page, assets, headers, licence, 404', async () => {
@@ -231,4 +194,4 @@ await test('console: create, see the screen, type, approve, states converge, sto
 
 await browser.close();
 await stopServer(s);
-process.exit(failures ? 1 : 0);
+process.exit(failed() ? 1 : 0);

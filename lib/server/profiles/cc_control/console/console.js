@@ -15,6 +15,9 @@
     lastSeq: 0,            // the last term_out seq written to the terminal
     ws: null,
     retries: 0,
+    refreshes: 0,          // REST list fetches started
+    updates: 0,            // session_update frames applied
+    updatedAt: new Map(),  // session_id -> the `updates` count of its last session_update
   };
 
   const term = new Terminal({ cursorBlink: true, fontSize: 13, scrollback: 5000 });
@@ -56,11 +59,16 @@
   }
 
   // ---- REST: lists and session operations
+  // A list fetched while a session_update came in may be older than that update: such sessions
+  // keep what the update said. Only the latest of overlapping refreshes is applied.
   async function refresh() {
+    const n = ++state.refreshes, since = state.updates;
     try {
       const [sv, ss] = await Promise.all([api('GET', '/api/servers'), api('GET', '/api/sessions')]);
+      if (n !== state.refreshes) return;
       state.servers = sv.servers || [];
-      state.sessions = new Map((ss.sessions || []).map((s) => [s.session_id, s]));
+      const fresh = (s) => (state.updatedAt.get(s.session_id) > since ? state.sessions.get(s.session_id) || s : s);
+      state.sessions = new Map((ss.sessions || []).map((s) => [s.session_id, fresh(s)]));
       renderServers();
       renderSessions();
     } catch (err) {
@@ -184,6 +192,7 @@
     const d = f.data || {};
     const s = state.sessions.get(d.session_id);
     if (!s) return refresh();  // a session this page has not listed yet
+    state.updatedAt.set(d.session_id, ++state.updates);
     Object.assign(s, { status: d.status, exit_reason: d.exit_reason, resume_id: d.resume_id,
                        awaiting_approval: d.awaiting_approval, pending_event_id: d.pending_event_id });
     if (d.exit_code === null) delete s.exit_code; else s.exit_code = d.exit_code;
