@@ -11,6 +11,9 @@ if(TARGET ccb_server)
   install(TARGETS ccb_server EXPORT ccbridgeTargets
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  # The server embeds xterm.js (the cc-control console): its licence and pinned versions go along.
+  install(FILES ${CCB_XTERM_DIR}/xterm-LICENSE.txt ${CCB_XTERM_DIR}/addon-fit-LICENSE.txt ${CCB_XTERM_DIR}/VERSIONS
+          DESTINATION ${CMAKE_INSTALL_DOCDIR}/xterm)
 endif()
 if(TARGET ccb_c)
   install(TARGETS ccb_c EXPORT ccbridgeTargets

@@ -6,17 +6,11 @@
 //      assistant's text and the tool call.
 // Env: CCB_BIN, CCB_FAKE_CLI, CCB_BROWSER_NODE_MODULES, CCB_ARTIFACTS, CHROMIUM (default /usr/bin/chromium).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const require = createRequire(join(process.env.CCB_BROWSER_NODE_MODULES, 'x.js'));
-const { chromium } = require('playwright-core');
-
-const ARTIFACTS = process.env.CCB_ARTIFACTS || tmpdir();
-mkdirSync(ARTIFACTS, { recursive: true });
+import { ARTIFACTS, failed, launch, startServe, stopServer, test } from './harness.mjs';
 
 const line = (o) => JSON.stringify(o);
 const FINISHING = [
@@ -31,31 +25,12 @@ const FINISHING = [
 ].join('\n');
 const HANGING = ['wait_user', 'emit ' + line({ type: 'system', subtype: 'init', model: 'claude-fake' }), 'hang'].join('\n');
 
-function startServer(script) {
+async function startServer(script) {
   const root = mkdtempSync(join(tmpdir(), 'ccb-browser-'));
   const tag = 'browser-' + Math.random().toString(36).slice(2);
-  const proc = spawn(process.env.CCB_BIN, ['serve', '--port', '0', '--root', root, '--cli', process.env.CCB_FAKE_CLI,
-    '--exit-wait-ms', '500', '--term-wait-ms', '500', '--pass-env', 'CCB_*'], { cwd: root, env: { ...process.env, CCB_FAKE_SCRIPT_TEXT: script, CCB_TEST_TAG: tag }, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start')), 10000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]), tag, base: `http://127.0.0.1:${m[1]}` });
-      }
-    });
-  });
-}
-
-async function stopServer(s) {
-  const code = await new Promise((resolve) => {
-    s.proc.on('exit', (c) => resolve(c));
-    s.proc.kill('SIGTERM');
-  });
-  assert.equal(code, 0, 'server exit status');
+  const s = await startServe(['--root', root, '--cli', process.env.CCB_FAKE_CLI, '--exit-wait-ms', '500', '--term-wait-ms', '500',
+    '--pass-env', 'CCB_*'], { cwd: root, env: { ...process.env, CCB_FAKE_SCRIPT_TEXT: script, CCB_TEST_TAG: tag } });
+  return { ...s, tag };
 }
 
 // Live processes started by a server (found by the tag in their environment).
@@ -72,17 +47,7 @@ function tagged(tag) {
   return out;
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
-let failures = 0;
-async function test(name, fn) {
-  try {
-    await fn();
-    console.log('ok -', name);
-  } catch (err) {
-    failures++;
-    console.log('not ok -', name, '\n', err);
-  }
-}
+const browser = await launch();
 
 await test('demo page runs a prompt and shows text, tool call, result and cost', async () => {
   const s = await startServer(FINISHING);
@@ -182,4 +147,4 @@ ws.onopen = () => {
 });
 
 await browser.close();
-process.exit(failures ? 1 : 0);
+process.exit(failed() ? 1 : 0);
