@@ -4,8 +4,8 @@
  *   ccb_term_standin [wait] flood BYTES LINE      BYTES/LINE lines of LINE bytes, as fast as it can
  *   ccb_term_standin [wait] tick PERIOD_US LINE COUNT   one line every PERIOD_US µs; COUNT 0: forever
  *
- * Without arguments the words come from $CC_STANDIN (cc-control passes a session's CC_* variables),
- * as the server starts its CLI with none of them. The terminal is put in raw mode first (no \n to
+ * The words come from $CC_STANDIN when it is set (cc-control passes a session's CC_* variables),
+ * as the server starts its CLI with arguments of its own (--settings ...). The terminal is put in raw mode first (no \n to
  * \r\n, no echo), so the bytes read from the PTY's master are exactly the bytes written here.
  * It prints "ready\r\n"; with "wait" (flood always waits) it then reads a line ("go\r") first.
  * Every line is "t=<19 digits> xxx...x\r\n": CLOCK_MONOTONIC in ns when the line was made, which
@@ -137,11 +137,12 @@ static int env_words(char **words)
 int main(int argc, char **argv)
 {
   char *env[kMaxWords];
-  char **w = argv + 1;
-  int n = argc - 1;
+  // $CC_STANDIN first: the server starts the CLI with arguments of its own (--settings ...).
+  char **w = env;
+  int n = env_words(env);
   if (n == 0) {
-    n = env_words(env);
-    w = env;
+    w = argv + 1;
+    n = argc - 1;
   }
   int wait = n > 0 && strcmp(w[0], "wait") == 0;
   w += wait;
