@@ -52,7 +52,21 @@ static void on_exit_cb(const ccb_terminal_exit_t *x, void *user)
   pthread_mutex_unlock(&r->mu);
 }
 
-static void on_free(void *user) { ((record_t *)user)->freed++; }
+static void on_free(void *user)
+{
+  record_t *r = user;
+  pthread_mutex_lock(&r->mu);  /* on a ccbridge thread: the test reads it from its own */
+  r->freed++;
+  pthread_mutex_unlock(&r->mu);
+}
+
+static int freed(record_t *r)
+{
+  pthread_mutex_lock(&r->mu);
+  int n = r->freed;
+  pthread_mutex_unlock(&r->mu);
+  return n;
+}
 
 /* Waits (polling, up to 20 s) until the output holds `text` (NULL: until the exit). */
 static int wait_for(record_t *r, const char *text)
@@ -96,8 +110,8 @@ CCB_TEST(terminal_output_and_exit)
   CHECK(wait_no_children());
   /* user_free runs once the terminal's events are gone (on a ccbridge thread, maybe a bit later) */
   long long deadline = ccbt_now_ms() + 5000;
-  while (r.freed == 0 && ccbt_now_ms() < deadline) ccbt_sleep_ms(5);
-  CHECK(r.freed == 1);
+  while (freed(&r) == 0 && ccbt_now_ms() < deadline) ccbt_sleep_ms(5);
+  CHECK(freed(&r) == 1);
 }
 
 CCB_TEST(terminal_input_resize_stop)
