@@ -89,6 +89,14 @@ TerminalOptions shell(const std::string &script)
 }
 
 // True once `pid` no longer exists (or is a zombie its new parent has yet to reap).
+// Reaping is the runtime's, after the exit: a while later under a sanitizer.
+bool reaped(int pid, std::chrono::milliseconds timeout = 10s)
+{
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (ccb_test::my_children().count(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  return !ccb_test::my_children().count(pid);
+}
+
 bool gone(int pid, std::chrono::milliseconds timeout = 10s)
 {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -466,6 +474,7 @@ TEST_CASE("terminal: destroying it ends the process at once and no event runs af
     CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   }
   CHECK(gone(pid));
+  CHECK(reaped(pid));
   CHECK(late_events == 0);
 }
 
