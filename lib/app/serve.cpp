@@ -272,7 +272,7 @@ std::vector<std::string> normalised_args(int argc, char **argv)
   std::vector<std::string> out;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.size() > 2 && a[0] == '-' && a[1] != '-') a = "-" + a;
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-') a.insert(0, 1, '-');
     auto eq = a.find('=');
     if (eq != std::string::npos && kBooleans.count(a.substr(0, eq))) {
       std::string v = a.substr(eq + 1);

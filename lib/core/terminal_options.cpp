@@ -126,7 +126,7 @@ std::vector<std::string> terminal_env(const TerminalOptions &o, const std::vecto
   }
   std::vector<std::string> out;
   out.reserve(env.size());
-  for (const auto &[key, value] : env) out.push_back(key + "=" + value);
+  for (const auto &[key, value] : env) out.push_back(std::string(key).append("=").append(value));
   return out;
 }
 

@@ -56,7 +56,7 @@ std::optional<std::string> base64_decode(std::string_view in)
     for (std::size_t k = 0; k < 4; ++k) {
       auto c = static_cast<unsigned char>(in[i + k]);
       bool padding = last && k >= 4 - pad;
-      std::int8_t d = padding ? 0 : kDecode[c];
+      std::int8_t d = padding ? std::int8_t{0} : kDecode[c];
       if (d < 0 || (padding && c != '=')) return std::nullopt;
       v = (v << 6) | static_cast<std::uint32_t>(d);
     }

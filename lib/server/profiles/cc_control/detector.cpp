@@ -180,10 +180,8 @@ void TermStripper::on_string(unsigned char c, std::string &out)
     else state_ = State::ground;
   } else if (c == esc_byte) {
     state_ = State::string_esc;
-  } else if ((state_ == State::osc || state_ == State::c1_osc) && c == 0x07) {
-    state_ = State::ground;
-  } else if (state_ == State::c1_osc && c == 0x9c) {
-    state_ = State::ground;
+  } else if (((state_ == State::osc || state_ == State::c1_osc) && c == 0x07) || (state_ == State::c1_osc && c == 0x9c)) {
+    state_ = State::ground;  // BEL ends an OSC; a C1 OSC also ends at a lone ST (0x9C)
   }
 }
 

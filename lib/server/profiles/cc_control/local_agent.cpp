@@ -167,8 +167,8 @@ std::string LocalAgent::start_session(const StartSession &req)
     if (!term) return;
     if (term->in_flight.fetch_add(bytes.size()) + bytes.size() > kHigh) term->hold(kBacklog, true);
     if (auto self = weak.lock())
-      asio::post(self->ctx_.ioc, [weak, id, seq, b = std::string(bytes)]() mutable {
-        if (auto s = weak.lock()) s->on_output(id, seq, std::move(b));
+      asio::post(self->ctx_.ioc, [weak, id, seq, b = std::string(bytes)]() {
+        if (auto s = weak.lock()) s->on_output(id, seq, b);
       });
   };
   ev.exit = [weak, id = req.session_id](const TerminalExit &x) {
@@ -218,7 +218,7 @@ std::string LocalAgent::hook_program() const
   return default_hook_program();
 }
 
-void LocalAgent::on_output(const std::string &session_id, std::uint64_t seq, std::string bytes)
+void LocalAgent::on_output(const std::string &session_id, std::uint64_t seq, const std::string &bytes)
 {
   auto it = terms_.find(session_id);
   std::size_t n = bytes.size();

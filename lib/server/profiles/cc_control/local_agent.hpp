@@ -45,7 +45,7 @@ private:
   std::shared_ptr<PermissionRelay> start_relay(const std::string &session_id);
   std::string hook_program() const;
   void reject(const std::string &session_id, const std::string &message);
-  void on_output(const std::string &session_id, std::uint64_t seq, std::string bytes);
+  void on_output(const std::string &session_id, std::uint64_t seq, const std::string &bytes);
   void on_exit(const std::string &session_id, const PtyExit &exit);
 
   Context &ctx_;

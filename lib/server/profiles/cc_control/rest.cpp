@@ -51,7 +51,7 @@ bool opt_string(const JsonView &o, const char *key, std::string &out)
   return true;
 }
 
-std::string trim(std::string s)
+std::string trim(const std::string &s)
 {
   auto b = s.find_first_not_of(" \t\r\n\v\f");
   if (b == std::string::npos) return {};

@@ -20,7 +20,7 @@ void make_parent_dirs(const std::string &path)
   for (std::size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
     std::string dir = path.substr(0, slash);
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-      throw Error(errc::io_error, "sqlite " + path + ": cannot create directory " + dir + ": " + std::strerror(errno));
+      throw Error(errc::io_error, std::string("sqlite ").append(path).append(": cannot create directory ").append(dir).append(": ").append(std::strerror(errno)));
   }
 }
 
