@@ -14,6 +14,14 @@
 
 #ifdef __cplusplus
 
+// Asio derives some settings from the standard library's own configuration macros, which exist
+// only once a library header has been included: ASIO_HAS_STD_ALIGNED_ALLOC needs libstdc++'s
+// _GLIBCXX_HAVE_ALIGNED_ALLOC. A file whose first include is an Asio header would otherwise
+// allocate handlers with operator new while the rest free them with free() (the inline
+// aligned_new / aligned_delete of two configurations in one binary; AddressSanitizer reports an
+// alloc-dealloc mismatch). One small library header here, in front of every file, settles it.
+#include <cstddef>
+
 // The settings that change Asio's classes or the code its templates generate (one symbol each).
 #ifdef ASIO_STANDALONE
 #  define CCB_ASIO_STANDALONE_ asio_STANDALONE_defined
