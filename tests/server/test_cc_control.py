@@ -353,6 +353,17 @@ def test_metrics_count_sessions_by_state_and_replays(start_server, tmp_path):
     assert "ccbridge_cc_control_approvals_raised_total 0" in text
 
 
+async def flood_unread(ws, sid):
+    """Attached to `sid`, has it print 1.5 M lines and reads nothing for 4 s: the kernel's and the
+    server's buffers fill (the connection was opened with a small max_queue)."""
+    c = Client(ws)
+    await c.send(type="attach", data={"session_id": sid})
+    await c.until(lambda f: f["type"] == "attach_ok")
+    await c.send(type="term_in", session_id=sid, data_b64=b64("seq 1500000\r"))
+    await asyncio.sleep(4)
+    return c
+
+
 def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, tmp_path):
     """Live output to a client that does not read: once its buffer is full it gets no more live
     term_out; when it reads again it is resynced (a snapshot flagged as such, or the exact chunks),
@@ -361,11 +372,7 @@ def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, t
 
     async def go():
         async with ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:
-            c = Client(ws)
-            await c.send(type="attach", data={"session_id": sid})
-            await c.until(lambda f: f["type"] == "attach_ok")
-            await c.send(type="term_in", session_id=sid, data_b64=b64("seq 1500000\r"))
-            await asyncio.sleep(4)  # not reading: the kernel's and the server's buffers fill
+            c = await flood_unread(ws, sid)
             prev, snapshots, tail = None, 0, b""
             while b"seq done" not in tail:
                 f = await c.until(lambda f: f["type"] == "term_out", 30)
@@ -481,11 +488,7 @@ def test_a_lone_slow_client_holds_the_output_and_then_gets_all_of_it(start_serve
 
     async def go():
         async with ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:
-            c = Client(ws)
-            await c.send(type="attach", data={"session_id": sid})
-            await c.until(lambda f: f["type"] == "attach_ok")
-            await c.send(type="term_in", session_id=sid, data_b64=b64("seq 1500000\r"))
-            await asyncio.sleep(4)
+            c = await flood_unread(ws, sid)
             got, prev = bytearray(), None
             while b"seq done" not in got[-64:]:
                 f = await c.until(lambda f: f["type"] == "term_out", 30)
