@@ -81,8 +81,9 @@ const char kDemoPage[] = R"HTML(<!doctype html>
       if (typeof m.total_cost_usd === 'number') $('cost').textContent = 'cost $' + m.total_cost_usd.toFixed(4) + ', ' + (m.num_turns || 0) + ' turn(s)';
       if (m.is_error) add('error', 'error: ' + (m.result || (m.errors || []).join('; ') || m.subtype));
     } else if (m.type === 'error') add('error', m.message);
-    else if (m.type === 'complete') status(m.success ? 'done' : 'failed (code ' + m.code + ')');
-    else if (m.type === 'cancelled') status('cancelled');
+    // The run is over with these two frames; the close that follows may arrive later.
+    else if (m.type === 'complete') { status(m.success ? 'done' : 'failed (code ' + m.code + ')'); busy(false); }
+    else if (m.type === 'cancelled') { status('cancelled'); busy(false); }
   }
 
   async function run() {
