@@ -85,6 +85,8 @@ public:
   virtual bool is_open() const = 0;
   /// The upgrade request (path, query, headers, route params).
   virtual const HttpRequest &request() const = 0;
+  /// Sends a ping; the peer's pong comes to WsHandler::on_pong (keepalive, liveness probes).
+  virtual void ping() {}
 };
 
 /// What a profile does with one WebSocket connection. Server thread only.
@@ -97,6 +99,8 @@ public:
   virtual void on_close(std::uint16_t code) = 0;
   /// The server is stopping: end what runs and close with 1001.
   virtual void on_shutdown() = 0;
+  /// The peer answered a ping (WsConn::ping).
+  virtual void on_pong() {}
 };
 
 using WsFactory = std::function<std::unique_ptr<WsHandler>(WsConn &conn)>;
