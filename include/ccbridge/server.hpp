@@ -110,6 +110,13 @@ struct CcControlSettings {
   std::string env_allow_prefix = "CC_";      ///< request env key prefix passed (ENV_ALLOW_PREFIX)
   std::size_t max_events_per_session = 1000;
   std::size_t max_subscribers = 1000;  ///< /ws/client connections at most
+  // Remote agents (/ws/agent, docs/AGENT-PROTOCOL.md):
+  std::chrono::milliseconds heartbeat_interval{5000};  ///< told to agents in register_ok
+  std::chrono::milliseconds agent_ping_interval{10000};  ///< WebSocket pings to each agent
+  std::chrono::milliseconds agent_idle_timeout{45000};   ///< an agent heard from for this long is gone
+  /// An agent gone this long leaves its live sessions `orphaned` (stoppable, deletable).
+  std::chrono::milliseconds orphan_after{60000};
+  std::size_t max_agents = 1000;  ///< /ws/agent connections at most
 };
 
 struct ServerConfig {

@@ -89,6 +89,11 @@ const char kServeUsage[] =
     "  --env-allow-prefix P         request env key prefix passed (default CC_, env ENV_ALLOW_PREFIX)\n"
     "  --start-timeout-seconds N    stop a terminal that prints nothing this long (default 60)\n"
     "  --ui-dir DIR                 accepted for compatibility; the console is built in\n"
+    "  agents on other hosts (`ccbridge agent`, /ws/agent; docs/AGENT-PROTOCOL.md):\n"
+    "  --heartbeat-sec N            heartbeat interval told to agents (default 5)\n"
+    "  --agent-ping-sec N           WebSocket ping to each agent every N s (default 10)\n"
+    "  --agent-idle-sec N           an agent not heard from this long is disconnected (default 45)\n"
+    "  --orphan-after-sec N         an agent gone this long leaves its sessions orphaned (default 60)\n"
     "\n"
     "  --log-level L                debug, info, warn, error (default info)\n"
     "  --log-json                   log JSON lines\n"
@@ -156,6 +161,14 @@ const NumberSetting kNumbers[] = {
      [](Settings &, ServerConfig &c, long n) { c.cc_control.ring_buffer_bytes = to_size(n); }},
     {"--offline-after-sec", 1, 86400,
      [](Settings &, ServerConfig &c, long n) { c.cc_control.offline_after = seconds(n); }},
+    {"--heartbeat-sec", 1, 3600,
+     [](Settings &, ServerConfig &c, long n) { c.cc_control.heartbeat_interval = seconds(n); }},
+    {"--agent-ping-sec", 1, 3600,
+     [](Settings &, ServerConfig &c, long n) { c.cc_control.agent_ping_interval = seconds(n); }},
+    {"--agent-idle-sec", 1, 86400,
+     [](Settings &, ServerConfig &c, long n) { c.cc_control.agent_idle_timeout = seconds(n); }},
+    {"--orphan-after-sec", 0, 86400,
+     [](Settings &, ServerConfig &c, long n) { c.cc_control.orphan_after = seconds(n); }},
     {"--start-timeout-seconds", 1, 86400,
      [](Settings &, ServerConfig &c, long n) { c.cc_control.start_timeout = seconds(n); }},
     {"--max-sessions", 1, 1000000, [](Settings &, ServerConfig &c, long n) { c.limits.max_sessions = to_size(n); }},

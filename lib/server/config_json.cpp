@@ -128,6 +128,11 @@ bool cc_control_key(CcControlSettings &c, const std::string &n, const JsonValue 
   else if (n == "start_timeout_ms") c.start_timeout = millis(x, k, 1, kDayMs);
   else if (n == "max_events_per_session") c.max_events_per_session = count(x, k, kMillion);
   else if (n == "max_subscribers") c.max_subscribers = count(x, k, kMillion);
+  else if (n == "max_agents") c.max_agents = count(x, k, kMillion);
+  else if (n == "heartbeat_interval_ms") c.heartbeat_interval = millis(x, k, 1, kDayMs);
+  else if (n == "agent_ping_interval_ms") c.agent_ping_interval = millis(x, k, 1, kDayMs);
+  else if (n == "agent_idle_timeout_ms") c.agent_idle_timeout = millis(x, k, 1, kDayMs);
+  else if (n == "orphan_after_ms") c.orphan_after = millis(x, k, 0, kDayMs);
   else return false;
   return true;
 }

@@ -65,6 +65,26 @@ public:
   /// Back-pressure: while held, the session's output is not read (its CLI blocks on its writes),
   /// because none of its attached clients can take more. Best effort.
   virtual void hold_output(const std::string &session_id, bool hold) = 0;
+  /// After a reconnect (agents that replay): send the session's output after `since_seq`, then its
+  /// exit if it has ended; live output follows.
+  virtual void replay(const std::string &session_id, std::uint64_t since_seq) { (void)session_id, (void)since_seq; }
+  /// The control plane has the session's exit: the agent may forget it.
+  virtual void release(const std::string &session_id) { (void)session_id; }
+};
+
+/// A session an agent still holds when it registers (AGENT-PROTOCOL.md `register.sessions`).
+struct HeldSession {
+  std::string session_id;
+  std::uint64_t last_seq = 0;
+  std::optional<PtyExit> exit;  ///< set if it has ended while the control plane did not hear
+};
+
+/// What an agent's `register` says.
+struct Registration {
+  std::string server_id, hostname, os, arch, agent_version, claude_path, instance_id;
+  std::vector<std::string> tags, allow_roots;
+  bool replays = false;  ///< it listed its sessions (a ccbridge agent); an original agent does not
+  std::vector<HeldSession> sessions;
 };
 
 }  // namespace ccbridge::detail::server::cc_control

@@ -33,6 +33,13 @@ FramePtr event_frame(const EventRecord &e)
   return make_frame(envelope({"event", e.server_id, e.session_id, 0, now_ms(), to_json(e)}));
 }
 
+/// Output seqs from..to never arrived (AGENT-PROTOCOL.md, Gaps).
+FramePtr gap_frame(const SessionRecord &r, std::uint64_t from, std::uint64_t to)
+{
+  std::string data = GoJson().num("from_seq", static_cast<std::int64_t>(from)).num("to_seq", static_cast<std::int64_t>(to)).done();
+  return make_frame(envelope({"gap", r.server_id, r.session_id, to + 1, now_ms(), data}));
+}
+
 bool in_tenant(const std::string &tenant, const std::string &owner) { return tenant.empty() || tenant == owner; }
 
 /// What a hook ask shows people: the tool and the gist of its input (the command, the file).
@@ -64,32 +71,51 @@ LiveSession *Control::find(const std::string &tenant, const std::string &id)
   return it->second.get();
 }
 
-LiveSession *Control::from_agent(const std::string &server_id, const std::string &session_id)
+LiveSession *Control::from_agent(const AgentId &id, const std::string &session_id)
 {
   auto it = sessions_.find(session_id);
-  // A frame about another server's session is not this agent's to report (bug 4 of the original).
-  if (it == sessions_.end() || it->second->rec.server_id != server_id) return nullptr;
+  // A frame about another server's session, or another tenant's, is not this agent's to report
+  // (bug 4 of the original); the local agent (tenant "") reports for its own server id only.
+  bool ours = it != sessions_.end() && it->second->rec.server_id == id.server_id &&
+              (id.tenant.empty() ? id.server_id == cfg.server_id : it->second->rec.tenant_id == id.tenant);
+  if (!ours) {
+    if (!id.tenant.empty()) ++counters_.agent_frames_rejected;
+    return nullptr;
+  }
   return it->second.get();
+}
+
+Control::AgentEntry *Control::entry_for(const SessionRecord &s)
+{
+  auto it = agents_.find(agent_key(s.tenant_id, s.server_id));
+  if (it == agents_.end() && s.server_id == cfg.server_id) it = agents_.find(agent_key("", s.server_id));
+  return it == agents_.end() ? nullptr : &it->second;
 }
 
 Agent *Control::agent_for(const SessionRecord &s)
 {
-  auto it = agents_.find(s.server_id);
-  if (it == agents_.end() || !it->second.agent || !it->second.agent->connected()) return nullptr;
-  return it->second.agent.get();
+  AgentEntry *e = entry_for(s);
+  if (!e || !e->agent || !e->agent->connected()) return nullptr;
+  return e->agent.get();
 }
 
 std::vector<ServerRecord> Control::servers(const std::string &tenant)
 {
   std::vector<ServerRecord> out;
-  for (auto &[id, a] : agents_) {
+  std::int64_t now = now_ms();
+  for (auto &[key, a] : agents_) {
     // The built-in local agent (tenant "") serves every tenant.
     if (!tenant.empty() && !a.rec.tenant_id.empty() && a.rec.tenant_id != tenant) continue;
-    if (a.agent && a.agent->connected()) a.rec.last_seen_ms = now_ms();
-    a.rec.status = a.agent && a.agent->connected() ? "online" : "offline";
+    bool up = a.agent && a.agent->connected();
+    if (up && !a.remote) a.rec.last_seen_ms = now;
+    // A connected agent whose heartbeats stopped is offline too (the original's offline-after).
+    bool fresh = now - a.rec.last_seen_ms <= cfg.offline_after.count();
+    a.rec.status = up && fresh ? "online" : "offline";
     out.push_back(a.rec);
   }
-  return out;  // the map keeps them sorted by server_id, as the original sorts them
+  std::stable_sort(out.begin(), out.end(),
+                   [](const ServerRecord &a, const ServerRecord &b) { return a.server_id < b.server_id; });
+  return out;  // sorted by server_id, as the original sorts them
 }
 
 std::vector<SessionRecord> Control::sessions(const std::string &tenant, const std::string &server_filter) const
@@ -140,8 +166,9 @@ void Control::save(const LiveSession &ls)
 
 Failure Control::create(const Caller &who, const CreateSession &req, SessionRecord &out)
 {
-  auto it = agents_.find(req.server_id);
-  bool visible = it != agents_.end() && (it->second.rec.tenant_id.empty() || it->second.rec.tenant_id == who.tenant());
+  auto it = agents_.find(agent_key(who.tenant(), req.server_id));
+  if (it == agents_.end() && req.server_id == cfg.server_id) it = agents_.find(agent_key("", req.server_id));
+  bool visible = it != agents_.end();
   // Unknown, another tenant's, or offline: one answer, so a server id of another tenant does
   // not show through (bug 24 of the original).
   if (!visible || !it->second.agent || !it->second.agent->connected()) return {503, "server offline"};
@@ -196,8 +223,13 @@ Failure Control::stop_session(const std::string &tenant, const std::string &id, 
   if (!ls) return {404, "session not found"};
   // A session that has ended stays as it is (bug 13: the original set it to stopping, and the
   // agent's "session not found" then turned it into an error).
+  if (ls->rec.status == "orphaned") return lose(*ls, "stopped while its agent was away"), Failure{};
   if (!ls->rec.active()) return {};
   Agent *agent = agent_for(ls->rec);
+  // The agent is away: the session ends here, and is stopped there if the agent comes back
+  // listing it (bug 16: the original answered 503 and the session stayed live forever).
+  if (!agent && entry_for(ls->rec) && entry_for(ls->rec)->remote)
+    return lose(*ls, "stopped while its agent was away"), Failure{};
   if (!agent) return {503, "server offline"};
   std::string err = agent->stop_session(id, grace, kill_after);
   if (!err.empty()) return {500, err};
@@ -282,8 +314,13 @@ std::uint64_t Control::replay(Subscriber &s, const LiveSession &ls, std::uint64_
   if (ls.ring.empty() || (since_seq > 0 && since_seq >= latest)) return latest;
   TermRing::Replay rp = ls.ring.since(since_seq);
   if (since_seq > 0 && !rp.snapshot) {
-    for (const auto &c : rp.chunks)
+    std::uint64_t next = since_seq + 1;
+    for (const auto &c : rp.chunks) {
+      // Chunks the agent lost on the way are reported here too, as they were live.
+      if (!c.note && c.seq > next) s.deliver(gap_frame(r, next, c.seq - 1));
+      if (!c.note) next = c.seq + 1;
       s.deliver(make_frame(envelope({"term_out", "", r.session_id, c.seq, 0, "", base64_encode(c.data)})));
+    }
     return latest;
   }
   // Everything the ring holds, in one term_out whose seq is the latest (the original's snapshot).
@@ -489,20 +526,39 @@ void Control::detect(LiveSession &ls, const std::string &bytes)
 void Control::pty_out(const std::string &server_id, const std::string &session_id, std::uint64_t seq,
                       const std::string &bytes)
 {
-  LiveSession *ls = from_agent(server_id, session_id);
+  out({"", server_id}, session_id, seq, bytes);
+}
+
+void Control::out(const AgentId &id, const std::string &session_id, std::uint64_t seq, const std::string &bytes)
+{
+  LiveSession *ls = from_agent(id, session_id);
   if (!ls) return;
   auto &r = ls->rec;
   if (seq > 0 && seq <= r.latest_agent_out_seq) return;  // a repeat
+  // Seqs follow on; a jump means chunks were lost on the way (the original said nothing: bug 18).
+  if (seq > r.latest_agent_out_seq + 1) gap(*ls, r.latest_agent_out_seq + 1, seq - 1);
   if (seq > 0) r.latest_agent_out_seq = seq;
-  bool became_running = r.status == "starting";
+  // Output from a session that had been orphaned: its agent is back (an original agent, which
+  // does not list its sessions when it registers).
+  bool became_running = r.status == "starting" || r.status == "orphaned";
   if (became_running) r.status = "running";
   ls->ring.append(r.latest_agent_out_seq, bytes);
   if (store_) store_->mark_ring_dirty(session_id);
-  auto frame = make_frame(envelope({"term_out", server_id, session_id, seq, 0, "", base64_encode(bytes)}));
+  auto frame = make_frame(envelope({"term_out", id.server_id, session_id, seq, 0, "", base64_encode(bytes)}));
   for (Subscriber *s : ls->attached) s->deliver(frame, r.latest_agent_out_seq);
   check_hold(*ls);
   if (became_running) session_update(*ls);
   detect(*ls, bytes);
+}
+
+void Control::gap(LiveSession &ls, std::uint64_t from, std::uint64_t to)
+{
+  ++counters_.output_gaps;
+  ctx.log.warn("cc_control_output_gap", {{"session_id", ls.rec.session_id}, {"server_id", ls.rec.server_id},
+                                         {"from_seq", std::to_string(from)}, {"to_seq", std::to_string(to)}});
+  // In the stream of output: a client held back meets it again in its resync from the ring.
+  auto frame = gap_frame(ls.rec, from, to);
+  for (Subscriber *s : ls.attached) s->deliver(frame, to);
 }
 
 // ---- back-pressure -----------------------------------------------------------------------------
@@ -566,9 +622,16 @@ void Control::poll_holds()
 
 void Control::pty_exit(const std::string &server_id, const std::string &session_id, const PtyExit &exit)
 {
-  LiveSession *ls = from_agent(server_id, session_id);
+  exited({"", server_id}, session_id, exit, 0);
+}
+
+void Control::exited(const AgentId &id, const std::string &session_id, const PtyExit &exit, std::uint64_t last_seq)
+{
+  LiveSession *ls = from_agent(id, session_id);
   if (!ls) return;
   auto &r = ls->rec;
+  if (last_seq > r.latest_agent_out_seq) gap(*ls, r.latest_agent_out_seq + 1, last_seq);
+  const std::string &server_id = id.server_id;
   r.status = "exited";
   r.exit_code = exit.exit_code;
   r.exit_reason = !exit.reason.empty() ? exit.reason : exit.signal;
@@ -586,8 +649,14 @@ void Control::pty_exit(const std::string &server_id, const std::string &session_
 
 void Control::agent_error(const std::string &server_id, const std::string &session_id, const std::string &message)
 {
-  LiveSession *ls = from_agent(server_id, session_id);
+  failed({"", server_id}, session_id, message);
+}
+
+void Control::failed(const AgentId &id, const std::string &session_id, const std::string &message)
+{
+  LiveSession *ls = from_agent(id, session_id);
   if (!ls || !ls->rec.active()) return;
+  const std::string &server_id = id.server_id;
   auto &r = ls->rec;
   if (r.status == "starting" && message == "session not found") return;  // a benign race
   r.status = "error";
@@ -603,7 +672,12 @@ void Control::agent_error(const std::string &server_id, const std::string &sessi
 
 void Control::permission_ask(const std::string &server_id, const std::string &session_id, const PermissionAsk &ask)
 {
-  LiveSession *ls = from_agent(server_id, session_id);
+  asked({"", server_id}, session_id, ask);
+}
+
+void Control::asked(const AgentId &id, const std::string &session_id, const PermissionAsk &ask)
+{
+  LiveSession *ls = from_agent(id, session_id);
   Agent *agent = ls ? agent_for(ls->rec) : nullptr;
   if (!ls || !ls->rec.active()) {
     if (agent) agent->answer_permission(session_id, ask.ask_id, false, "session not running");
@@ -617,7 +691,12 @@ void Control::permission_ask(const std::string &server_id, const std::string &se
 
 void Control::permission_gone(const std::string &server_id, const std::string &session_id, const std::string &ask_id)
 {
-  LiveSession *ls = from_agent(server_id, session_id);
+  ask_gone({"", server_id}, session_id, ask_id);
+}
+
+void Control::ask_gone(const AgentId &id, const std::string &session_id, const std::string &ask_id)
+{
+  LiveSession *ls = from_agent(id, session_id);
   if (!ls) return;
   auto q = std::find_if(ls->queued_asks.begin(), ls->queued_asks.end(),
                         [&](const PermissionAsk &a) { return a.ask_id == ask_id; });
@@ -635,7 +714,7 @@ void Control::permission_gone(const std::string &server_id, const std::string &s
 
 void Control::metrics(std::string &o) const
 {
-  std::map<std::string, std::size_t> by_state{{"starting", 0}, {"running", 0}, {"stopping", 0}, {"exited", 0}, {"error", 0}};
+  std::map<std::string, std::size_t> by_state{{"starting", 0}, {"running", 0}, {"stopping", 0}, {"exited", 0}, {"error", 0}, {"orphaned", 0}};
   for (const auto &[id, ls] : sessions_) ++by_state[ls->rec.status];
   o += "# HELP ccbridge_cc_control_sessions cc-control terminal sessions by state\n"
        "# TYPE ccbridge_cc_control_sessions gauge\n";
@@ -649,6 +728,19 @@ void Control::metrics(std::string &o) const
   counter("ccbridge_cc_control_attach_snapshots_total", "Replays sent as one snapshot of the ring", counters_.attach_snapshots);
   counter("ccbridge_cc_control_replay_gaps_total", "Replays asked from a seq the ring no longer held", counters_.replay_gaps);
   counter("ccbridge_cc_control_resyncs_total", "Slow clients resynced from the ring", counters_.resyncs);
+  counter("ccbridge_cc_control_output_gaps_total", "Runs of agent output lost on the way (told to clients as gap frames)", counters_.output_gaps);
+  counter("ccbridge_cc_control_agent_registrations_total", "Agent registrations accepted", counters_.agent_registrations);
+  counter("ccbridge_cc_control_agents_refused_total", "Agent registrations refused (duplicate or reserved server id)", counters_.agents_refused);
+  counter("ccbridge_cc_control_agents_replaced_total", "Stale agent connections replaced by a new registration", counters_.agents_replaced);
+  counter("ccbridge_cc_control_agent_frames_rejected_total", "Agent frames dropped (malformed, or about a session not the agent's)", counters_.agent_frames_rejected);
+  counter("ccbridge_cc_control_sessions_lost_total", "Sessions ended because their agent no longer had them", counters_.sessions_lost);
+  counter("ccbridge_cc_control_sessions_orphaned_total", "Sessions orphaned by an agent gone past the grace", counters_.sessions_orphaned);
+  std::size_t online = 0, offline = 0;
+  for (const auto &[key, a] : agents_)
+    if (a.remote) (a.agent && a.agent->connected() ? online : offline) += 1;
+  o += fmt::format("# HELP ccbridge_cc_control_agents Remote agents by connection state\n"
+                   "# TYPE ccbridge_cc_control_agents gauge\nccbridge_cc_control_agents{{state=\"online\"}} {}\n"
+                   "ccbridge_cc_control_agents{{state=\"offline\"}} {}\n", online, offline);
   o += fmt::format("# HELP ccbridge_cc_control_subscribers Open /ws/client connections\n"
                    "# TYPE ccbridge_cc_control_subscribers gauge\nccbridge_cc_control_subscribers {}\n",
                    subscribers_.size());

@@ -80,6 +80,13 @@ struct LiveSession {
   std::chrono::steady_clock::time_point held_since{};
 };
 
+/// Who reports: an agent's server id and its tenant ("" for the built-in local agent, which
+/// serves every tenant). Server ids are scoped per tenant (the original's were global: bug 5).
+struct AgentId {
+  std::string tenant;
+  std::string server_id;
+};
+
 struct CreateSession {
   std::string server_id, cwd, resume_id;
   std::map<std::string, std::string> env;
@@ -139,19 +146,56 @@ public:
   void permission_ask(const std::string &server_id, const std::string &session_id, const PermissionAsk &ask) override;
   void permission_gone(const std::string &server_id, const std::string &session_id, const std::string &ask_id) override;
 
+  // ---- remote agents (agent_socket.cpp; docs/AGENT-PROTOCOL.md) ----------------------------
+  /// Why `server_id` cannot be registered by a remote agent ("" if it can).
+  std::string reserved(const std::string &server_id) const;
+  /// The agent connected as `id`, if one is.
+  std::shared_ptr<Agent> connected_agent(const AgentId &id) const;
+  /// A registration accepted: `agent` now serves `id`, and the sessions are reconciled with
+  /// what it says it holds (replay, release or stop each; sessions it lost end).
+  void agent_online(const AgentId &id, const Registration &reg, std::shared_ptr<Agent> agent);
+  /// The connection of `agent` is gone (ignored if another has replaced it since).
+  void agent_offline(const AgentId &id, const Agent *agent, const std::string &why);
+  void agent_heard(const AgentId &id);
+  bool agent_current(const AgentId &id, const Agent *agent) const;
+  std::size_t remote_agents() const;
+  void note_agent_refused() { ++counters_.agents_refused; }
+  void note_agent_replaced() { ++counters_.agents_replaced; }
+  void note_bad_agent_frame() { ++counters_.agent_frames_rejected; }
+  // What agents report, scoped to the agent's tenant and server id.
+  void out(const AgentId &id, const std::string &session_id, std::uint64_t seq, const std::string &bytes);
+  /// `last_seq`: the seq of the session's last output (0: not said, an original agent).
+  void exited(const AgentId &id, const std::string &session_id, const PtyExit &exit, std::uint64_t last_seq);
+  void failed(const AgentId &id, const std::string &session_id, const std::string &message);
+  void asked(const AgentId &id, const std::string &session_id, const PermissionAsk &ask);
+  void ask_gone(const AgentId &id, const std::string &session_id, const std::string &ask_id);
+
   /// Prometheus lines (sessions by state, approvals, replays, gaps).
   void metrics(std::string &out) const;
 
 private:
   struct AgentEntry {
     ServerRecord rec;
-    std::shared_ptr<Agent> agent;
+    std::shared_ptr<Agent> agent;  ///< null while a remote agent is away
+    bool remote = false;
+    std::chrono::steady_clock::time_point offline_since{};
+    bool orphaned = false;  ///< its sessions were orphaned since it went away
   };
+  static std::string agent_key(const std::string &tenant, const std::string &server_id) { return tenant + '/' + server_id; }
+  AgentEntry *entry_for(const SessionRecord &s);
+  void reconcile(const AgentId &id, const Registration &reg, Agent &agent);
+  void lose(LiveSession &ls, const std::string &reason);
+  void gap(LiveSession &ls, std::uint64_t from, std::uint64_t to);
+  /// A remote agent with live sessions that is not connected (after a restart): it is offline
+  /// from now, and its sessions orphan after the grace unless it comes back.
+  void await_agent(const AgentId &id);
+  void arm_orphan_sweep();
+  void sweep_orphans();
   bool room_for_a_session();
   void check_hold(LiveSession &ls);
   void poll_holds();
   bool release_hold(LiveSession &ls);
-  LiveSession *from_agent(const std::string &server_id, const std::string &session_id);
+  LiveSession *from_agent(const AgentId &id, const std::string &session_id);
   Agent *agent_for(const SessionRecord &s);
   void broadcast(const std::string &tenant, const FramePtr &frame);
   void session_update(const LiveSession &ls);
@@ -179,10 +223,12 @@ private:
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  ///< expires with this (for timers)
   std::set<std::string> held_;                   ///< sessions whose output is held
   std::unique_ptr<asio::steady_timer> hold_timer_;  ///< polls them while any is
+  std::unique_ptr<asio::steady_timer> orphan_timer_;  ///< next time a gone agent's sessions orphan
   std::weak_ptr<LocalAgent> local_;
   struct Counters {
     std::uint64_t approvals_raised = 0, approvals_resolved = 0, attach_replays = 0, attach_snapshots = 0,
-                  replay_gaps = 0, resyncs = 0;
+                  replay_gaps = 0, resyncs = 0, output_gaps = 0, agent_registrations = 0, agents_refused = 0,
+                  agents_replaced = 0, agent_frames_rejected = 0, sessions_lost = 0, sessions_orphaned = 0;
   } counters_;
   friend class ClientSocket;
 };

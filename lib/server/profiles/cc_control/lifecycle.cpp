@@ -75,7 +75,7 @@ void Control::start()
   }
   auto agent = std::make_shared<LocalAgent>(ctx, *this);
   local_ = agent;
-  agents_[cfg.server_id] = {agent->record(), agent};
+  agents_[agent_key("", cfg.server_id)] = {agent->record(), agent};
   audit_write("agent:" + cfg.server_id, nullptr, "register", "");
   if (store_) {
     flusher_ = std::make_unique<Flusher>(ctx.ioc);
@@ -118,6 +118,8 @@ void Control::stop()
 // After a restart: every session is back with its events and the tail of its output. Sessions
 // that were live on the local agent ended with the old process (their CLI was in its process
 // group), so they are marked error with the reason; none stays "running" forever (bug 15).
+// Sessions of remote agents keep their state: their agents reconnect and replay what was missed,
+// or the sessions are orphaned after the grace.
 void Control::restore()
 {
   SavedState saved = store_->load();
@@ -125,7 +127,11 @@ void Control::restore()
     auto ls = std::make_unique<LiveSession>(s, cfg.ring_buffer_bytes);
     if (auto t = saved.tails.find(s.session_id); t != saved.tails.end() && !t->second.bytes.empty())
       ls->ring.append(t->second.latest_seq, t->second.bytes);
-    if (ls->rec.active()) {
+    if (ls->rec.server_id != cfg.server_id && (ls->rec.active() || ls->rec.status == "orphaned")) {
+      // Output after the saved tail is asked again from the agent when it is back.
+      ls->rec.latest_agent_out_seq = ls->ring.latest_seq();
+      await_agent({ls->rec.tenant_id, ls->rec.server_id});
+    } else if (ls->rec.active()) {
       ls->rec.status = "error";
       ls->rec.exit_reason = "control plane restarted while the session was live";
       ls->rec.awaiting_approval = false;

@@ -26,6 +26,7 @@ struct ServerRecord {
 };
 
 /// starting -> running (first output) -> stopping -> exited | error. See CC-CONTROL.md 1.7.
+/// `orphaned`: its agent has been gone longer than the grace (running again if it returns).
 struct SessionRecord {
   std::string tenant_id;
   std::string session_id;

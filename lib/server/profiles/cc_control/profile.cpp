@@ -1,6 +1,7 @@
 // Profile "cc-control" (seed 004): the control plane for Claude Code terminal sessions. Its REST
 // routes and WebSockets check tokens of their own (roles and tenants), so they are mounted
-// outside the gateway's token; sessions on this host run through the built-in local agent.
+// outside the gateway's token; sessions on this host run through the built-in local agent, and
+// sessions on other hosts through agents that dial /ws/agent (`ccbridge agent`).
 #include "server/profile.hpp"
 #include "server/profiles/cc_control/routes.hpp"
 
@@ -27,6 +28,7 @@ void install(Context &ctx, Router &r)
   cc_control::Control &c = control_of(ctx);
   cc_control::install_rest(c, r);
   r.ws("/ws/client", WsGate([&c](const HttpRequest &req) { return cc_control::client_gate(c, req); }));
+  r.ws("/ws/agent", WsGate([&c](const HttpRequest &req) { return cc_control::agent_gate(c, req); }));
   cc_control::install_console(c, r);
 }
 

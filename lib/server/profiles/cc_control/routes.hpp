@@ -14,6 +14,9 @@ Failure authenticate(Control &control, const HttpRequest &req, TokenType need, c
 /// The upgrade of /ws/client: a ui token of role viewer or above, else a plain-text refusal.
 WsAccept client_gate(Control &control, const HttpRequest &req);
 
+/// The upgrade of /ws/agent: a live agent token within its rate limit, else a plain-text 401.
+WsAccept agent_gate(Control &control, const HttpRequest &req);
+
 /// /api/, /admin and /tenant (mounted: their own tokens, plain-text errors).
 void install_rest(Control &control, Router &router);
 
