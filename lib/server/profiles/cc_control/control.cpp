@@ -157,6 +157,11 @@ void Control::audit_write(const std::string &actor, const SessionRecord *s, cons
   if (audit) audit->write(actor, s ? s->server_id : std::string(), s ? s->session_id : std::string(), kind, meta);
 }
 
+void Control::audit_server(const std::string &server_id, const std::string &kind, const std::string &meta)
+{
+  if (audit) audit->write("agent:" + server_id, server_id, "", kind, meta);
+}
+
 void Control::save(const LiveSession &ls)
 {
   if (store_) store_->save(ls.rec);

@@ -208,6 +208,7 @@ private:
   /// it cannot be delivered then.
   void type_later(const std::string &id, const std::string &event_id, std::string keys, std::chrono::milliseconds wait);
   void audit_write(const std::string &actor, const SessionRecord *s, const std::string &kind, const std::string &meta);
+  void audit_server(const std::string &server_id, const std::string &kind, const std::string &meta);
   void save(const LiveSession &ls);
   void restore();
   void seed_tokens();

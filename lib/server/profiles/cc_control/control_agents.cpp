@@ -63,7 +63,7 @@ void Control::agent_online(const AgentId &id, const Registration &reg, std::shar
   e.remote = true;
   e.orphaned = false;
   ++counters_.agent_registrations;
-  audit_write("agent:" + id.server_id, nullptr, "register",
+  audit_server(id.server_id, "register",
               GoJson().str("tenant_id", id.tenant).str_omit("instance_id", reg.instance_id)
                   .num("sessions", static_cast<std::int64_t>(reg.sessions.size())).done());
   reconcile(id, reg, *e.agent);
@@ -131,7 +131,7 @@ void Control::agent_offline(const AgentId &id, const Agent *agent, const std::st
   it->second.rec.status = "offline";
   it->second.offline_since = std::chrono::steady_clock::now();
   it->second.orphaned = false;
-  audit_write("agent:" + id.server_id, nullptr, "agent_disconnected",
+  audit_server(id.server_id, "agent_disconnected",
               GoJson().str("tenant_id", id.tenant).str("reason", why).done());
   arm_orphan_sweep();
 }

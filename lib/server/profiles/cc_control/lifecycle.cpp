@@ -76,7 +76,7 @@ void Control::start()
   auto agent = std::make_shared<LocalAgent>(ctx, *this);
   local_ = agent;
   agents_[agent_key("", cfg.server_id)] = {agent->record(), agent};
-  audit_write("agent:" + cfg.server_id, nullptr, "register", "");
+  audit_server(cfg.server_id, "register", "");
   if (store_) {
     flusher_ = std::make_unique<Flusher>(ctx.ioc);
     schedule_flush();
