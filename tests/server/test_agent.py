@@ -280,6 +280,9 @@ def test_sigterm_stops_sessions_and_exits_0(agent, drain):
             await start_session(link, a)
             a.proc.send_signal(signal.SIGTERM)
             if drain:
+                deadline = time.time() + 10
+                while "agent_stopping" not in a.log() and time.time() < deadline:
+                    await asyncio.sleep(0.02)
                 await link.send(type="start_session", server_id="build-1", session_id="s2", data={"cwd": str(a.root)})
                 err = await link.until(lambda f: f["type"] == "error")
                 assert err["data"]["message"] == "agent draining"
@@ -288,10 +291,7 @@ def test_sigterm_stops_sessions_and_exits_0(agent, drain):
             assert ex["data"]["exit_code"] == (3 if drain else -1)
             if drain:
                 assert b"flood done" in b"".join(unb64(f) for f in link.frames if f["type"] == "pty_out")
-            try:
-                await asyncio.wait_for(link.ws.wait_closed(), 10)
-            finally:
-                pass
+            await asyncio.wait_for(link.ws.wait_closed(), 10)
             assert link.ws.close_code == 1001
         assert a.proc.wait(10) == 0, a.log()
 
