@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import signal
+import ssl
 import stat
 import subprocess
 import time
@@ -71,9 +72,10 @@ def unb64(f):
 class Control:
     """A fake control plane: each agent connection is put on `links`, open until the test ends it."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.links = asyncio.Queue()
         self.server = None
+        self.tls = tls
 
     async def handler(self, ws):
         link = Link(ws)
@@ -82,7 +84,7 @@ class Control:
         await ws.wait_closed()
 
     async def __aenter__(self):
-        self.server = await serve(self.handler, "127.0.0.1", 0)
+        self.server = await serve(self.handler, "127.0.0.1", 0, ssl=self.tls)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -116,7 +118,8 @@ class Agent:
         self.log_path = tmp_path / "agent.log"
         e = {k: v for k, v in os.environ.items() if k not in ("AGENT_TOKEN", "ALLOW_ROOT", "CONTROL_URL", "SERVER_ID")}
         e.update(env or {})
-        cmd = [CCB, "agent", "-control-url", f"http://127.0.0.1:{port}/ws/agent", "--token", TOKEN,
+        url = port if isinstance(port, str) else f"http://127.0.0.1:{port}/ws/agent"
+        cmd = [CCB, "agent", "-control-url", url, "--token", TOKEN,
                "--allow-root", str(self.root), "--server-id", "build-1", "--tags", "a,b", "-claude-path", str(cli),
                "--env-allow-keys", "PID_FILE", "--log-level", "debug", *extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"), env=e)
@@ -361,5 +364,43 @@ def test_env_fallbacks(agent, tmp_path):
             finally:
                 p.kill()
                 p.wait()
+
+    run(go())
+
+
+def make_ca(tmp_path, host_san):
+    """A test CA and a server certificate for `host_san` ("IP:127.0.0.1", "DNS:other.example")."""
+    def ossl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+         "-subj", "/CN=ccbridge test CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=control")
+    (tmp_path / "ext.cnf").write_text(f"subjectAltName={host_san}\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem",
+         "-days", "2", "-extfile", "ext.cnf")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "srv.pem", tmp_path / "srv.key")
+    return ctx, str(tmp_path / "ca.pem")
+
+
+@pytest.mark.parametrize("san,args,ok", [
+    ("IP:127.0.0.1", ["--ca-file", "CA"], True),
+    ("IP:127.0.0.1", [], False),                       # the system's roots do not know the test CA
+    ("DNS:other.example", ["--ca-file", "CA"], False),  # the name does not match
+    ("DNS:other.example", ["--tls-skip-verify"], True),
+])
+def test_wss_checks_the_certificate(agent, tmp_path, san, args, ok):
+    async def go():
+        tls, ca = make_ca(tmp_path, san)
+        async with Control(tls) as cp:
+            a = agent(f"https://127.0.0.1:{cp.port}/ws/agent", *[x.replace("CA", ca) for x in args])
+            if ok:
+                link = await cp.registered()
+                assert link.register["server_id"] == "build-1"
+            else:
+                deadline = time.time() + 10
+                while "agent_dial_failed" not in a.log() and time.time() < deadline:
+                    await asyncio.sleep(0.05)
+                assert "agent_dial_failed" in a.log() and cp.links.empty(), a.log()
 
     run(go())
