@@ -14,7 +14,8 @@ import time
 import pytest
 from websockets.asyncio.server import serve
 
-from conftest import CCB, alive, read_pid, recv_json, run
+from cc_control_common import Client
+from conftest import CCB, alive, read_pid, run
 
 # The terminal's stand-in: writes its pid, prints a banner, answers each line. "flood N" prints
 # N numbered lines; "floodquit N" does and exits 3; "size" prints the window size.
@@ -35,27 +36,8 @@ done
 TOKEN = "t" * 40
 
 
-class Link:
-    """One agent connection as the fake control plane sees it."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.frames = []
-
-    async def send(self, **frame):
-        await self.ws.send(json.dumps(frame))
-
-    async def next(self, timeout=10):
-        f = await recv_json(self.ws, timeout)
-        self.frames.append(f)
-        return f
-
-    async def until(self, pred, timeout=10):
-        deadline = time.time() + timeout
-        while True:
-            f = await self.next(max(0.01, deadline - time.time()))
-            if pred(f):
-                return f
+class Link(Client):
+    """One agent connection as the fake control plane sees it (frames kept in `frames`)."""
 
     async def output(self, sid, needle, timeout=10):
         """pty_out frames of `sid` until `needle` is in their bytes."""
@@ -154,6 +136,20 @@ async def start_session(link, a, sid="s1", **extra):
     return await link.output(sid, b"stand-in ready")
 
 
+async def wait_gone(pid, timeout=15):
+    deadline = time.time() + timeout
+    while alive(pid) and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not alive(pid), f"process {pid} is still there"
+
+
+async def wait_log(a, needle, timeout=10):
+    deadline = time.time() + timeout
+    while needle not in a.log() and time.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert needle in a.log(), a.log()
+
+
 def lines_of(frames):
     text = b"".join(unb64(f) for f in frames).decode()
     return [l.strip("\r") for l in text.split("\n") if l.startswith("line ")]
@@ -211,9 +207,7 @@ def test_reconnect_replays_what_was_missed_once_in_order(agent):
             link2 = await cp.accept()
             reg = await link2.next()
             pid = read_pid(a.pid_file)
-            deadline = time.time() + 15
-            while alive(pid) and time.time() < deadline:
-                await asyncio.sleep(0.05)
+            await wait_gone(pid)
             await link2.send(type="register_ok", server_id="build-1", data={"heartbeat_interval_ms": 5000, "resume": True})
             listed = reg["data"]["sessions"]
             assert [s["session_id"] for s in listed] == ["s1"] and listed[0]["last_seq"] >= have[-1]["seq"]
@@ -260,10 +254,7 @@ def test_a_session_the_control_plane_does_not_know_is_stopped(agent):
             assert [s["session_id"] for s in link2.register["data"]["sessions"]] == ["s1"]
             await link2.send(type="stop_session", server_id="build-1", session_id="s1",
                              data={"grace_ms": 200, "kill_after_ms": 500})
-            deadline = time.time() + 10
-            while alive(pid) and time.time() < deadline:
-                await asyncio.sleep(0.05)
-            assert not alive(pid)
+            await wait_gone(pid)
             await link2.send(type="pty_in", server_id="build-1", session_id="zz", data_b64="")
             f = await link2.until(lambda f: f["type"] == "error")  # frames are in order: nothing of s1 came
             assert f["session_id"] == "zz" and not [x for x in link2.frames if x.get("session_id") == "s1"]
@@ -283,9 +274,7 @@ def test_sigterm_stops_sessions_and_exits_0(agent, drain):
             await start_session(link, a)
             a.proc.send_signal(signal.SIGTERM)
             if drain:
-                deadline = time.time() + 10
-                while "agent_stopping" not in a.log() and time.time() < deadline:
-                    await asyncio.sleep(0.02)
+                await wait_log(a, "agent_stopping")
                 await link.send(type="start_session", server_id="build-1", session_id="s2", data={"cwd": str(a.root)})
                 err = await link.until(lambda f: f["type"] == "error")
                 assert err["data"]["message"] == "agent draining"
@@ -310,10 +299,7 @@ def test_sigkill_of_the_agent_leaves_no_process(agent):
             pid = read_pid(a.pid_file)
             a.proc.kill()
             a.proc.wait()
-            deadline = time.time() + 10
-            while alive(pid) and time.time() < deadline:
-                await asyncio.sleep(0.05)
-            assert not alive(pid), "the CLI outlived the agent"
+            await wait_gone(pid)
 
     run(go())
 
@@ -398,9 +384,7 @@ def test_wss_checks_the_certificate(agent, tmp_path, san, args, ok):
                 link = await cp.registered()
                 assert link.register["server_id"] == "build-1"
             else:
-                deadline = time.time() + 10
-                while "agent_dial_failed" not in a.log() and time.time() < deadline:
-                    await asyncio.sleep(0.05)
-                assert "agent_dial_failed" in a.log() and cp.links.empty(), a.log()
+                await wait_log(a, "agent_dial_failed")
+                assert cp.links.empty()  # refused before any WebSocket was opened
 
     run(go())
