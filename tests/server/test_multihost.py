@@ -212,7 +212,7 @@ class ControlPlane:
 
     def ws(self, path, **kw):
         return websockets.connect(f"wss://127.0.0.1:{PORT}{path}", sock=self.dial(), ssl=self.c.client_ssl,
-                                  open_timeout=10, max_size=64 * 1024 * 1024, **kw)
+                                  open_timeout=10, close_timeout=2, max_size=64 * 1024 * 1024, **kw)
 
     def api(self, method, path, body=None):
         return self.http(method, path, body, bearer(self.c.ui))
@@ -300,6 +300,7 @@ class Cluster:
         self.stand_in = str(p)
         self.cp = None
         self.agents = {}
+        self.sockets = []  # the test's WebSocket connections, closed when its coroutine ends
 
     def start(self, *cp_args, agent_args=()):
         self.cp = ControlPlane(self, cp_args)
@@ -341,6 +342,7 @@ class Cluster:
 
     async def attach(self, stream, since=0):
         ws = await self.cp.ws(f"/ws/client?token={self.ui}")
+        self.sockets.append(ws)
         c = Client(ws, stream)
         await ws.send(json.dumps({"type": "attach", "data": {"session_id": stream.sid, "since_seq": since}}))
         await c.until(lambda f: f.get("type") == "attach_ok")
@@ -386,8 +388,15 @@ def cluster(tmp_path):
         c.stop()
 
 
-def run(coro, timeout=60):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+def run(cluster, go, timeout=90):
+    """Runs the test's coroutine `go`, then closes the connections it opened (a control plane
+    stopping waits for its clients' close handshakes)."""
+    async def main():
+        try:
+            await asyncio.wait_for(go(), timeout)
+        finally:
+            await asyncio.gather(*(ws.close() for ws in cluster.sockets), return_exceptions=True)
+    asyncio.run(main())
 
 
 class ScriptedAgent:
@@ -402,7 +411,9 @@ class ScriptedAgent:
     async def connect(cls, cluster, host, token, server_id, skew_ms=0, sessions=()):
         sock = cluster.hosts.dial(host, cluster.hub[host], PORT)
         ws = await websockets.connect(f"wss://{cluster.hub[host]}:{PORT}/ws/agent", sock=sock, ssl=cluster.client_ssl,
-                                      additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10)
+                                      additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10,
+                                      close_timeout=2)
+        cluster.sockets.append(ws)
         a = cls(ws, server_id, skew_ms)
         await a.send("register", data={"server_id": server_id, "hostname": f"scripted-{server_id}", "tags": None,
                                        "os": "linux", "arch": "amd64", "agent_version": "test", "allow_roots": ["/w"],
@@ -473,7 +484,7 @@ def test_sessions_on_three_hosts_from_one_client_over_tls(cluster):
             assert (await c.status("exited"))["exit_reason"]
             await c.ws.close()
 
-    run(go())
+    run(cluster, go)
     for a in AGENTS:  # the agents run on, their sessions' processes are gone
         wait_for(lambda: cluster.agents[a].others() == [], f"only the agent left in {a}")
 
@@ -504,7 +515,7 @@ def test_a_link_cut_mid_output_then_mended_loses_nothing(cluster):
         assert cluster.cp.session(c.stream.sid)["status"] == "running"
         assert c.about("session_update") == []
 
-    run(go())
+    run(cluster, go)
 
 
 def test_a_replay_buffer_that_overflows_while_cut_is_reported_as_a_gap(cluster):
@@ -530,7 +541,7 @@ def test_a_replay_buffer_that_overflows_while_cut_is_reported_as_a_gap(cluster):
         assert late.stream.gaps == c.stream.gaps and late.stream.numbered() == nums
         assert cluster.cp.metric("ccbridge_cc_control_output_gaps_total") == 1
 
-    run(go())
+    run(cluster, go)
 
 
 def test_an_agent_killed_leaves_its_sessions_orphaned_and_restarted_ends_them(cluster):
@@ -558,7 +569,7 @@ def test_an_agent_killed_leaves_its_sessions_orphaned_and_restarted_ends_them(cl
         await again.type("back\r")
         await again.output(b"got:back")
 
-    run(go())
+    run(cluster, go)
 
 
 async def restarted(cluster, hosts):
@@ -600,7 +611,7 @@ def test_a_control_plane_killed_and_restarted_gets_every_session_back(cluster):
             await c.type("after\r")
             await c.output(b"got:after")
 
-    run(go())
+    run(cluster, go)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -617,7 +628,7 @@ def test_a_client_back_where_it_was_after_a_control_plane_restart_gets_each_byte
         assert not again.stream.gaps
         assert again.stream.numbered() == list(range(1, 251))
 
-    run(go())
+    run(cluster, go)
 
 
 def test_a_duplicate_server_id_is_refused_while_the_first_agent_lives(cluster):
@@ -639,7 +650,7 @@ def test_a_duplicate_server_id_is_refused_while_the_first_agent_lives(cluster):
         dup.proc.send_signal(signal.SIGTERM)
         assert dup.proc.wait(10) == 0
 
-    run(go())
+    run(cluster, go)
 
 
 def test_another_tenants_agent_cannot_inject_into_a_session(cluster):
@@ -667,7 +678,7 @@ def test_another_tenants_agent_cannot_inject_into_a_session(cluster):
         assert cluster.cp.servers()["srv-a1"]["hostname"] == "host-a1"
         await x.ws.close()
 
-    run(go())
+    run(cluster, go)
 
 
 def test_agents_whose_clocks_are_hours_off_work_as_any_other(cluster):
@@ -705,4 +716,4 @@ def test_agents_whose_clocks_are_hours_off_work_as_any_other(cluster):
     async def go():
         await asyncio.gather(one(hours), one(-hours))
 
-    run(go())
+    run(cluster, go)
