@@ -26,6 +26,7 @@ import websockets
 import netns
 from cc_control_common import ADMIN, b64, bearer, make_token, unb64
 from conftest import CCB, guard_pids, recv_json
+from test_cc_agents import metric
 
 _why_not = netns.unavailable()
 pytestmark = pytest.mark.skipif(_why_not is not None, reason=f"multi-host tests: {_why_not}")
@@ -228,11 +229,7 @@ class ControlPlane:
         return next(s for s in out["sessions"] if s["session_id"] == sid)
 
     def metric(self, name):
-        _, text, _ = self.http("GET", "/metrics")
-        for line in text.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                return float(line.rsplit(" ", 1)[1])
-        raise AssertionError(f"{name} not in /metrics")
+        return metric(self, name)
 
     def saved(self):
         """Session id -> status as the control plane last flushed them to its database (every
