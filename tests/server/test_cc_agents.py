@@ -410,3 +410,23 @@ def test_remote_sessions_survive_a_control_plane_restart(start_server, tmp_path)
             assert out.count(b"two") == 1
 
     asyncio.run(back())
+
+
+def test_an_agent_is_not_held_to_the_clients_message_rate(start_server, tmp_path):
+    # Clients get 2 messages a second here; an agent streaming output must not (400 frames would
+    # take over three minutes).
+    s, ui, agent_tok, _ = setup(start_server, tmp_path, "--max-messages-per-second", "2")
+
+    async def go():
+        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
+        await a.expect("register_ok")
+        sid, _ = await started(s, ui, a)
+        async with client(s, ui) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid, "since_seq": 1})
+            for seq in range(2, 402):
+                await a.out(sid, seq, f"line {seq}\r\n")
+            await c.until(lambda f: f.get("type") == "term_out" and f.get("seq") == 401, timeout=20)
+            assert [f["seq"] for f in c.frames if f["type"] == "term_out"] == list(range(2, 402))
+
+    asyncio.run(go())
