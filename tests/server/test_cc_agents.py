@@ -454,5 +454,8 @@ def test_permission_asks_of_a_remote_agent(start_server, tmp_path):
             answer = await a.expect("permission_answer")
             assert answer["session_id"] == sid and answer["data"] == {"ask_id": "7", "allow": True}
             await c.until(lambda f: f.get("type") == "session_update" and f["data"]["awaiting_approval"] is False)
+            # Nothing is asked a second time once it is answered.
+            assert [f for f in await c.quiet(0.5) if f.get("type") == "event"] == []
+            assert len(api(s, "GET", f"/api/sessions/{sid}/events", ui)[1]["events"]) == 1
 
     asyncio.run(go())
