@@ -6,7 +6,7 @@
 // the agent's "PTY read" (the line's CLOCK_MONOTONIC stamp, same host) to its arrival.
 //
 //   ccb_agent_load --port P --agent-token A --ui-token U [--agents 50] [--sessions-per-agent 20]
-//                  [--clients 200] [--interval-ms 100] [--chunk-bytes 200] [--replay-bytes 262144]
+//                  [--clients 200] [--interval-ms 250] [--chunk-bytes 200] [--replay-bytes 262144]
 //                  [--down-ms 0] [--storm-timeout 60] [--legacy] [--timeout 600]
 //
 // Prints one JSON line per step: {"registered":N,...} once every agent has its register_ok; then,
@@ -55,7 +55,7 @@ using ccb_bench::string_after;
 struct Args {
   int port = 0;
   std::string agent_token, ui_token, prefix = "bench-agent-";
-  long agents = 50, sessions_per_agent = 20, clients = 200, interval_ms = 100, chunk_bytes = 200;
+  long agents = 50, sessions_per_agent = 20, clients = 200, interval_ms = 250, chunk_bytes = 200;
   long replay_bytes = 262144, down_ms = 0, storm_timeout_s = 60, timeout_s = 600, backoff_ms = 500;
   bool legacy = false;
 };
