@@ -654,10 +654,10 @@ void Load::command(const std::string &c)
 void Load::mark()
 {
   std::printf("{\"bytes_out\":%" PRIu64 ",\"frames_out\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"frames\":%" PRIu64
-              ",\"samples\":%" PRIu64 ",\"p50_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 ",\"max_us\":%" PRIu64 ",\"missing\":%" PRIu64
+              ",\"samples\":%" PRIu64 ",\"p50_us\":%" PRIu64 ",\"p90_us\":%" PRIu64 ",\"p99_us\":%" PRIu64 ",\"max_us\":%" PRIu64 ",\"missing\":%" PRIu64
               ",\"gap_reported\":%" PRIu64 ",\"dupes\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"resync_skipped\":%" PRIu64
               ",\"errors\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"refused\":%" PRIu64 "}\n",
-              t.bytes_out, t.frames_out, t.bytes, t.frames, lat.count(), lat.quantile(0.5), lat.quantile(0.99), lat.max(),
+              t.bytes_out, t.frames_out, t.bytes, t.frames, lat.count(), lat.quantile(0.5), lat.quantile(0.9), lat.quantile(0.99), lat.max(),
               t.missing, t.gap_reported, t.dupes, t.resyncs, t.resync_skipped, t.errors, t.drops, t.refused);
   std::fflush(stdout);
   lat = Histogram();

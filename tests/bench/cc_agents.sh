@@ -5,11 +5,12 @@
 # time to recover and what was lost.
 #   tests/bench/cc_agents.sh [--quick] [--rounds R] [--agents A] [--sessions S] [--clients M]
 #                            [--interval-ms I] [--chunk-bytes B] [--window W] [--down-ms D]
-#                            [--original BIN] [--skip-ccbridge] [--legacy] [--out FILE]
+#                            [--original BIN] [--skip-ccbridge] [--legacy] [--state-in-memory] [--out FILE]
 # Builds ccbridge and ccb_agent_load (RelWithDebInfo, in CCB_BENCH_BUILD_DIR or build-bench) and
 # runs tests/bench/cc_agents_bench.py: a fresh control plane per round, on loopback. --original
 # BIN runs the original Go cc-control too, round by round (build it yourself from its public
 # source; docs/PERFORMANCE.md). --legacy: the agents behave as the original cc-agent (no replay).
+# --state-in-memory: ccbridge with --token-db :memory:, so without its state file and its flush.
 # The report (commit, date, machine, per-round values, medians) goes to --out, by default
 # docs/bench-results/<date>-cc-agents-<commit>.md. Bounded: every wait has a deadline.
 #   --quick   1 round, a 5 s window
@@ -23,7 +24,7 @@ while (($#)); do
     --quick) ARGS+=(--rounds 1 --window 5) ;;
     --rounds|--agents|--sessions|--clients|--interval-ms|--chunk-bytes|--window|--down-ms) ARGS+=("$1" "$2"); shift ;;
     --original) ARGS+=(--original "$(realpath "$2")"); shift ;;
-    --skip-ccbridge|--legacy) ARGS+=("$1") ;;
+    --skip-ccbridge|--legacy|--state-in-memory) ARGS+=("$1") ;;
     --out) OUT="$2"; shift ;;
     *) echo "cc_agents.sh: unknown argument $1" >&2; exit 2 ;;
   esac

@@ -65,8 +65,10 @@ class ControlPlane:
         with open(cfg, "w") as f:
             json.dump({"cc_control": {"max_subscribers": a.clients + 256}}, f)
         total = a.agents * a.sessions
+        # --state-in-memory: tokens in memory, so no state file either (docs/SERVER.md, State)
+        db = ":memory:" if a.state_in_memory else os.path.join(work, "cc.db")
         cmd = [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "cc-control",
-               "--admin-token", ADMIN, "--token-db", os.path.join(work, "cc.db"),
+               "--admin-token", ADMIN, "--token-db", db,
                "--audit-path", os.path.join(work, "audit.jsonl"), "--config", cfg, "--root", work,
                "--log-level", "warn", "--max-sessions", str(total + 16),
                "--max-connections", str(a.agents + a.clients + 256)]
@@ -185,7 +187,7 @@ def window(a, cp, load):
     dt = t1 - t0
     r = {"window_s": dt, "in_bps": (m1["bytes_out"] - m0["bytes_out"]) / dt, "relay_bps": (m1["bytes"] - m0["bytes"]) / dt,
          "frames_in_s": (m1["frames_out"] - m0["frames_out"]) / dt, "frames_out_s": (m1["frames"] - m0["frames"]) / dt,
-         "p50_us": m1["p50_us"], "p99_us": m1["p99_us"], "max_us": m1["max_us"], "cpu_pct": (c1 - c0) / dt * 100,
+         "p50_us": m1["p50_us"], "p90_us": m1["p90_us"], "p99_us": m1["p99_us"], "max_us": m1["max_us"], "cpu_pct": (c1 - c0) / dt * 100,
          "rss_kb": max(rss), "rss_end_kb": rss[-1]}
     for k in ("missing", "gap_reported", "dupes", "resync_skipped"):
         r[f"steady_{k}"] = m1[k] - m0[k]
@@ -249,6 +251,7 @@ def table(a, rs):
             fmt_row("pty_out frames/s into the control plane", get("frames_in_s"), n),
             fmt_row("term_out frames/s read by the clients", get("frames_out_s"), n),
             fmt_row("p50 agent PTY read → client", get("p50_us"), ms),
+            fmt_row("p90 agent PTY read → client", get("p90_us"), ms),
             fmt_row("**p99 agent PTY read → client**", get("p99_us"), ms),
             fmt_row("max agent PTY read → client", get("max_us"), ms),
             fmt_row("**control-plane CPU** (share of one core)", get("cpu_pct"), lambda v: f"{v:.0f} %"),
@@ -283,6 +286,7 @@ def report(a, results):
             f"session each (one session in {a.agents * a.sessions // max(1, a.clients)}; /ws/client attaches one session per "
             f"socket); warm-up {a.warm:g} s, window {a.window:g} s; storm: every agent drops its TCP connection at once "
             f"(no close frame) and dials again after {a.down_ms} ms{'; agents as the original cc-agent (--legacy)' if a.legacy else ''}.",
+            *([f"- ccbridge with `--token-db :memory:` (--state-in-memory): no state file, so no state flush."] if a.state_in_memory else []),
             "- All of it on loopback, one ccb_agent_load process (every agent and client, one thread) on the same "
             "cores as the control plane.", ""]
     for peer in a.peers:
@@ -316,6 +320,7 @@ def parse_args():
     ap.add_argument("--settle", type=float, default=3.0)
     ap.add_argument("--storm-timeout", type=int, default=60)
     ap.add_argument("--legacy", action="store_true")
+    ap.add_argument("--state-in-memory", action="store_true", help="ccbridge without its state file (no flush)")
     a = ap.parse_args()
     a.build = os.path.abspath(a.build)
     a.bench = os.path.join(a.build, "tests", "bench")
