@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -30,8 +29,8 @@ import threading
 import time
 import urllib.request
 
-from cc_control_bench import cpu_s, fmt_row, med
-from gateway_bench import git, machine, rss_kb
+from cc_control_bench import Server, cpu_s, fmt_row, med, provenance
+from gateway_bench import rss_kb
 
 ADMIN = "c" * 64
 TENANT = "bench"
@@ -48,10 +47,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-class ControlPlane:
-    """One control plane on a free loopback port, with its own token db, audit log and state."""
+class ControlPlane(Server):
+    """One control plane on a free loopback port, with its own token db, audit log and state
+    (cc_control_bench's Server, started otherwise: its http() and stop() as they are)."""
 
-    def __init__(self, a, peer, work):
+    def __init__(self, a, peer, work):  # pylint: disable=super-init-not-called
+        self.token = None
         for name in os.listdir(work):
             os.remove(os.path.join(work, name))
         if peer == "ccbridge":
@@ -95,26 +96,8 @@ class ControlPlane:
                 time.sleep(0.1)
         raise RuntimeError("the control plane never answered /api/healthz")
 
-    def http(self, method, path, body, token):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            text = r.read().decode()
-        return json.loads(text) if text.strip() else None
-
-    def token(self, type_, role=""):
+    def new_token(self, type_, role=""):
         return self.http("POST", "/admin/tokens", {"type": type_, "role": role, "tenant_id": TENANT, "name": "bench"}, ADMIN)["token"]
-
-    def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        except ProcessLookupError:
-            pass
 
 
 class LoadProc:
@@ -214,8 +197,8 @@ def run_round(a, peer, rnd, work):
     r = {"peer": peer, "round": rnd}
     load = None
     try:
-        agent_token = cp.token("agent")
-        ui = [cp.token("ui", "owner") for _ in range(1 + (a.agents * a.sessions + PER_TOKEN - 1) // PER_TOKEN)]
+        agent_token = cp.new_token("agent")
+        ui = [cp.new_token("ui", "owner") for _ in range(1 + (a.agents * a.sessions + PER_TOKEN - 1) // PER_TOKEN)]
         r["rss_idle_kb"] = rss_kb(cp.proc.pid)
         load = LoadProc(a, cp.port, agent_token, ui[0])
         r["register_s"] = load.expect("registered", 60)["seconds"]
@@ -277,16 +260,13 @@ def table(a, rs):
 
 def report(a, results):
     out = [f"# cc-control: agents on many hosts, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
-    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    out += [f"- Command: `{a.cmdline}`",
-            f"- Commit: {git('rev-parse', '--short', 'HEAD')}{dirty} (\"{git('log', '-1', '--format=%s')[:90]}\")",
-            f"- Machine: {machine()}",
+    out += provenance(a.cmdline) + [
             f"- Load: {a.agents} agents x {a.sessions} sessions, each printing one {a.chunk_bytes}-byte line every "
             f"{a.interval_ms} ms ({a.agents * a.sessions * 1000 // a.interval_ms:,} pty_out/s); {a.clients} clients, one "
             f"session each (one session in {a.agents * a.sessions // max(1, a.clients)}; /ws/client attaches one session per "
             f"socket); warm-up {a.warm:g} s, window {a.window:g} s; storm: every agent drops its TCP connection at once "
             f"(no close frame) and dials again after {a.down_ms} ms{'; agents as the original cc-agent (--legacy)' if a.legacy else ''}.",
-            *([f"- ccbridge with `--token-db :memory:` (--state-in-memory): no state file, so no state flush."] if a.state_in_memory else []),
+            *(["- ccbridge with `--token-db :memory:` (--state-in-memory): no state file, so no state flush."] if a.state_in_memory else []),
             "- All of it on loopback, one ccb_agent_load process (every agent and client, one thread) on the same "
             "cores as the control plane.", ""]
     for peer in a.peers:
