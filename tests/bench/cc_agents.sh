@@ -5,12 +5,14 @@
 # time to recover and what was lost.
 #   tests/bench/cc_agents.sh [--quick] [--rounds R] [--agents A] [--sessions S] [--clients M]
 #                            [--interval-ms I] [--chunk-bytes B] [--window W] [--down-ms D]
-#                            [--original BIN] [--skip-ccbridge] [--legacy] [--state-in-memory] [--out FILE]
+#                            [--original BIN] [--skip-ccbridge] [--legacy] [--state-in-memory]
+#                            [--max-messages-per-second N] [--out FILE]
 # Builds ccbridge and ccb_agent_load (RelWithDebInfo, in CCB_BENCH_BUILD_DIR or build-bench) and
 # runs tests/bench/cc_agents_bench.py: a fresh control plane per round, on loopback. --original
 # BIN runs the original Go cc-control too, round by round (build it yourself from its public
 # source; docs/PERFORMANCE.md). --legacy: the agents behave as the original cc-agent (no replay).
 # --state-in-memory: ccbridge with --token-db :memory:, so without its state file and its flush.
+# --max-messages-per-second N: ccbridge's per-connection pacing, which /ws/agent connections get too.
 # The report (commit, date, machine, per-round values, medians) goes to --out, by default
 # docs/bench-results/<date>-cc-agents-<commit>.md. Bounded: every wait has a deadline.
 #   --quick   1 round, a 5 s window
@@ -22,7 +24,8 @@ OUT=""
 while (($#)); do
   case "$1" in
     --quick) ARGS+=(--rounds 1 --window 5) ;;
-    --rounds|--agents|--sessions|--clients|--interval-ms|--chunk-bytes|--window|--down-ms) ARGS+=("$1" "$2"); shift ;;
+    --rounds|--agents|--sessions|--clients|--interval-ms|--chunk-bytes|--window|--down-ms|--max-messages-per-second)
+      ARGS+=("$1" "$2"); shift ;;
     --original) ARGS+=(--original "$(realpath "$2")"); shift ;;
     --skip-ccbridge|--legacy|--state-in-memory) ARGS+=("$1") ;;
     --out) OUT="$2"; shift ;;

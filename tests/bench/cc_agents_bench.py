@@ -73,6 +73,8 @@ class ControlPlane(Server):
                "--audit-path", os.path.join(work, "audit.jsonl"), "--config", cfg, "--root", work,
                "--log-level", "warn", "--max-sessions", str(total + 16),
                "--max-connections", str(a.agents + a.clients + 256)]
+        if a.max_messages_per_second is not None:
+            cmd += ["--max-messages-per-second", str(a.max_messages_per_second)]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=work, start_new_session=True)
         line = proc.stdout.readline().decode()
         if "listening on http://" not in line:
@@ -266,6 +268,7 @@ def report(a, results):
             f"session each (one session in {a.agents * a.sessions // max(1, a.clients)}; /ws/client attaches one session per "
             f"socket); warm-up {a.warm:g} s, window {a.window:g} s; storm: every agent drops its TCP connection at once "
             f"(no close frame) and dials again after {a.down_ms} ms{'; agents as the original cc-agent (--legacy)' if a.legacy else ''}.",
+            *([f"- ccbridge with `--max-messages-per-second {a.max_messages_per_second}`."] if a.max_messages_per_second is not None else []),
             *(["- ccbridge with `--token-db :memory:` (--state-in-memory): no state file, so no state flush."] if a.state_in_memory else []),
             "- All of it on loopback, one ccb_agent_load process (every agent and client, one thread) on the same "
             "cores as the control plane.", ""]
@@ -301,6 +304,7 @@ def parse_args():
     ap.add_argument("--storm-timeout", type=int, default=60)
     ap.add_argument("--legacy", action="store_true")
     ap.add_argument("--state-in-memory", action="store_true", help="ccbridge without its state file (no flush)")
+    ap.add_argument("--max-messages-per-second", type=int, help="ccbridge's per-connection pacing (default: its own, 100)")
     a = ap.parse_args()
     a.build = os.path.abspath(a.build)
     a.bench = os.path.join(a.build, "tests", "bench")
