@@ -233,7 +233,7 @@ def table(a, rs):
     rows = ["| Measure | median | min – max (per round) |", "|---|---:|---:|",
             fmt_row("output the agents sent (pty_out, decoded bytes)", get("in_bps"), mb),
             fmt_row("**relay: bytes/s decoded by the clients** (all clients)", get("relay_bps"), mb),
-            fmt_row("pty_out frames/s into the control plane", get("frames_in_s"), n),
+            fmt_row("pty_out frames/s the agents sent (queued on their sockets)", get("frames_in_s"), n),
             fmt_row("term_out frames/s read by the clients", get("frames_out_s"), n),
             fmt_row("p50 agent PTY read → client", get("p50_us"), ms),
             fmt_row("p90 agent PTY read → client", get("p90_us"), ms),
