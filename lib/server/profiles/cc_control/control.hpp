@@ -215,7 +215,8 @@ private:
   void restore();
   void seed_tokens();
   void schedule_flush();
-  void flush();
+  /// Writes pending state; `all`: every dirty tail, else one step's share (lifecycle.cpp).
+  void flush(bool all);
   struct Flusher;
 
   std::map<std::string, AgentEntry> agents_;
