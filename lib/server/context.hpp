@@ -231,6 +231,10 @@ private:
   std::vector<Mount> mounts_;
 };
 
+/// The allowed roots, resolved (realpath) once; none given: the current directory. Throws
+/// Error(invalid_argument) naming a root that does not exist.
+std::vector<std::string> resolve_roots(const std::vector<std::string> &given);
+
 /// JSON helpers for hand-built frames.
 std::string json_str(std::string_view s);
 /// `s` with every byte that is not part of valid UTF-8 (including encoded lone surrogates)

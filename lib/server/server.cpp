@@ -369,9 +369,6 @@ Router::WsMatch Router::match_ws(HttpRequest &req) const
 
 // ---- listeners ---------------------------------------------------------------------------------
 
-namespace {
-
-// The allowed roots, resolved (realpath) once; none given: the current directory.
 std::vector<std::string> resolve_roots(const std::vector<std::string> &given)
 {
   std::vector<std::string> roots = given;
@@ -388,6 +385,8 @@ std::vector<std::string> resolve_roots(const std::vector<std::string> &given)
   }
   return roots;
 }
+
+namespace {
 
 // A listener's router: the routes of each profile it serves, in the table's order (opcode's WS
 // /ws/claude/{id} and tasks-ui's WS /ws/claude differ by the id segment).
