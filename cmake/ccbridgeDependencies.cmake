@@ -46,8 +46,8 @@ if(CCB_BUILD_SERVER)
   target_include_directories(ccb_websocketpp SYSTEM INTERFACE ${CCB_WEBSOCKETPP_INCLUDE_DIR})
   target_compile_definitions(ccb_websocketpp INTERFACE _WEBSOCKETPP_CPP11_STL_)
   target_link_libraries(ccb_websocketpp INTERFACE ccb_asio)
-  # cc-control (seed 004): tokens and state in SQLite, SHA-256 from OpenSSL's libcrypto; wss://
-  # for `ccbridge agent` through libssl.
+  # cc-control (seed 004): tokens and state in SQLite, SHA-256 from OpenSSL's libcrypto; and libssl for
+  # `ccbridge agent`'s wss:// (linked into that program only).
   find_package(SQLite3 QUIET)
   if(NOT SQLite3_FOUND)
     message(FATAL_ERROR "SQLite not found: run scripts/setup.sh (Debian package libsqlite3-dev)")

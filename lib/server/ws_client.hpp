@@ -1,6 +1,7 @@
 // A WebSocket client (ws:// and wss://) on an io_context the caller runs: `ccbridge agent` dials
 // its control plane with it. The implementation (ws_client_wspp.cpp) is the one translation unit
-// of the client that includes websocketpp. Every handler runs on the io_context's thread.
+// of the client that includes websocketpp; it is built into the ccbridge program, not the
+// libraries (lib/app/CMakeLists.txt). Every handler runs on the io_context's thread.
 #pragma once
 
 #include <asio/io_context.hpp>

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import signal
+import ssl
 import stat
 import subprocess
 import time
@@ -13,7 +14,8 @@ import time
 import pytest
 from websockets.asyncio.server import serve
 
-from conftest import CCB, alive, read_pid, recv_json, run
+from cc_control_common import Client
+from conftest import CCB, alive, read_pid, run
 
 # The terminal's stand-in: writes its pid, prints a banner, answers each line. "flood N" prints
 # N numbered lines; "floodquit N" does and exits 3; "size" prints the window size.
@@ -34,27 +36,8 @@ done
 TOKEN = "t" * 40
 
 
-class Link:
-    """One agent connection as the fake control plane sees it."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.frames = []
-
-    async def send(self, **frame):
-        await self.ws.send(json.dumps(frame))
-
-    async def next(self, timeout=10):
-        f = await recv_json(self.ws, timeout)
-        self.frames.append(f)
-        return f
-
-    async def until(self, pred, timeout=10):
-        deadline = time.time() + timeout
-        while True:
-            f = await self.next(max(0.01, deadline - time.time()))
-            if pred(f):
-                return f
+class Link(Client):
+    """One agent connection as the fake control plane sees it (frames kept in `frames`)."""
 
     async def output(self, sid, needle, timeout=10):
         """pty_out frames of `sid` until `needle` is in their bytes."""
@@ -71,9 +54,10 @@ def unb64(f):
 class Control:
     """A fake control plane: each agent connection is put on `links`, open until the test ends it."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.links = asyncio.Queue()
         self.server = None
+        self.tls = tls
 
     async def handler(self, ws):
         link = Link(ws)
@@ -82,7 +66,7 @@ class Control:
         await ws.wait_closed()
 
     async def __aenter__(self):
-        self.server = await serve(self.handler, "127.0.0.1", 0)
+        self.server = await serve(self.handler, "127.0.0.1", 0, ssl=self.tls)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -116,7 +100,8 @@ class Agent:
         self.log_path = tmp_path / "agent.log"
         e = {k: v for k, v in os.environ.items() if k not in ("AGENT_TOKEN", "ALLOW_ROOT", "CONTROL_URL", "SERVER_ID")}
         e.update(env or {})
-        cmd = [CCB, "agent", "-control-url", f"http://127.0.0.1:{port}/ws/agent", "--token", TOKEN,
+        url = port if isinstance(port, str) else f"http://127.0.0.1:{port}/ws/agent"
+        cmd = [CCB, "agent", "-control-url", url, "--token", TOKEN,
                "--allow-root", str(self.root), "--server-id", "build-1", "--tags", "a,b", "-claude-path", str(cli),
                "--env-allow-keys", "PID_FILE", "--log-level", "debug", *extra]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"), env=e)
@@ -149,6 +134,20 @@ async def start_session(link, a, sid="s1", **extra):
     data.update(extra)
     await link.send(type="start_session", server_id="build-1", session_id=sid, data=data)
     return await link.output(sid, b"stand-in ready")
+
+
+async def wait_gone(pid, timeout=15):
+    deadline = time.time() + timeout
+    while alive(pid) and time.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not alive(pid), f"process {pid} is still there"
+
+
+async def wait_log(a, needle, timeout=10):
+    deadline = time.time() + timeout
+    while needle not in a.log() and time.time() < deadline:
+        await asyncio.sleep(0.02)
+    assert needle in a.log(), a.log()
 
 
 def lines_of(frames):
@@ -208,9 +207,7 @@ def test_reconnect_replays_what_was_missed_once_in_order(agent):
             link2 = await cp.accept()
             reg = await link2.next()
             pid = read_pid(a.pid_file)
-            deadline = time.time() + 15
-            while alive(pid) and time.time() < deadline:
-                await asyncio.sleep(0.05)
+            await wait_gone(pid)
             await link2.send(type="register_ok", server_id="build-1", data={"heartbeat_interval_ms": 5000, "resume": True})
             listed = reg["data"]["sessions"]
             assert [s["session_id"] for s in listed] == ["s1"] and listed[0]["last_seq"] >= have[-1]["seq"]
@@ -257,10 +254,7 @@ def test_a_session_the_control_plane_does_not_know_is_stopped(agent):
             assert [s["session_id"] for s in link2.register["data"]["sessions"]] == ["s1"]
             await link2.send(type="stop_session", server_id="build-1", session_id="s1",
                              data={"grace_ms": 200, "kill_after_ms": 500})
-            deadline = time.time() + 10
-            while alive(pid) and time.time() < deadline:
-                await asyncio.sleep(0.05)
-            assert not alive(pid)
+            await wait_gone(pid)
             await link2.send(type="pty_in", server_id="build-1", session_id="zz", data_b64="")
             f = await link2.until(lambda f: f["type"] == "error")  # frames are in order: nothing of s1 came
             assert f["session_id"] == "zz" and not [x for x in link2.frames if x.get("session_id") == "s1"]
@@ -280,6 +274,7 @@ def test_sigterm_stops_sessions_and_exits_0(agent, drain):
             await start_session(link, a)
             a.proc.send_signal(signal.SIGTERM)
             if drain:
+                await wait_log(a, "agent_stopping")
                 await link.send(type="start_session", server_id="build-1", session_id="s2", data={"cwd": str(a.root)})
                 err = await link.until(lambda f: f["type"] == "error")
                 assert err["data"]["message"] == "agent draining"
@@ -288,10 +283,7 @@ def test_sigterm_stops_sessions_and_exits_0(agent, drain):
             assert ex["data"]["exit_code"] == (3 if drain else -1)
             if drain:
                 assert b"flood done" in b"".join(unb64(f) for f in link.frames if f["type"] == "pty_out")
-            try:
-                await asyncio.wait_for(link.ws.wait_closed(), 10)
-            finally:
-                pass
+            await asyncio.wait_for(link.ws.wait_closed(), 10)
             assert link.ws.close_code == 1001
         assert a.proc.wait(10) == 0, a.log()
 
@@ -307,10 +299,7 @@ def test_sigkill_of_the_agent_leaves_no_process(agent):
             pid = read_pid(a.pid_file)
             a.proc.kill()
             a.proc.wait()
-            deadline = time.time() + 10
-            while alive(pid) and time.time() < deadline:
-                await asyncio.sleep(0.05)
-            assert not alive(pid), "the CLI outlived the agent"
+            await wait_gone(pid)
 
     run(go())
 
@@ -361,5 +350,41 @@ def test_env_fallbacks(agent, tmp_path):
             finally:
                 p.kill()
                 p.wait()
+
+    run(go())
+
+
+def make_ca(tmp_path, host_san):
+    """A test CA and a server certificate for `host_san` ("IP:127.0.0.1", "DNS:other.example")."""
+    def ossl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+         "-subj", "/CN=ccbridge test CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=control")
+    (tmp_path / "ext.cnf").write_text(f"subjectAltName={host_san}\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem",
+         "-days", "2", "-extfile", "ext.cnf")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "srv.pem", tmp_path / "srv.key")
+    return ctx, str(tmp_path / "ca.pem")
+
+
+@pytest.mark.parametrize("san,args,ok", [
+    ("IP:127.0.0.1", ["--ca-file", "CA"], True),
+    ("IP:127.0.0.1", [], False),                       # the system's roots do not know the test CA
+    ("DNS:other.example", ["--ca-file", "CA"], False),  # the name does not match
+    ("DNS:other.example", ["--tls-skip-verify"], True),
+])
+def test_wss_checks_the_certificate(agent, tmp_path, san, args, ok):
+    async def go():
+        tls, ca = make_ca(tmp_path, san)
+        async with Control(tls) as cp:
+            a = agent(f"https://127.0.0.1:{cp.port}/ws/agent", *[x.replace("CA", ca) for x in args])
+            if ok:
+                link = await cp.registered()
+                assert link.register["server_id"] == "build-1"
+            else:
+                await wait_log(a, "agent_dial_failed")
+                assert cp.links.empty()  # refused before any WebSocket was opened
 
     run(go())

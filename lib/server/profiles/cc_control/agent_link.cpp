@@ -386,8 +386,8 @@ void AgentLink::replay(const std::string &id, std::uint64_t seq)
   s.unwanted = false;
   s.sent = std::min(seq, s.last_seq);
   s.exit_sent = false;
-  send_asks(id, s);
   flush(id, s);
+  send_asks(id, s);
 }
 
 void AgentLink::release(const std::string &id)
