@@ -152,6 +152,13 @@ struct ServerConfig {
   /// Answer CORS preflights and add Access-Control-Allow-Origin for allowed origins.
   bool cors = false;
 
+  /// TLS: with both set, every listener serves only https:// and wss:// with this PEM certificate
+  /// (chain, leaf first) and PEM private key (PKCS#8 or traditional, unencrypted). start() throws
+  /// Error(invalid_argument) naming the file when only one is set, one cannot be read, or the key
+  /// does not match the certificate. Both empty: plain HTTP and WebSocket.
+  std::string tls_cert;
+  std::string tls_key;
+
   /// Settings of one profile each (a profile without settings has none here).
   TasksUiSettings tasks_ui;
   SdkWsSettings sdk_ws;
@@ -165,7 +172,8 @@ struct ServerConfig {
 ///   {"listeners": [{"host": "127.0.0.1", "port": 0, "profiles": ["sdk-ws"]}],
 ///    "cli": {<options, see options_from_json()>}, "allowed_roots": [...],
 ///    "allowed_permission_modes": [...], "default_permission_mode": "default", "token": "...",
-///    "allowed_origins": [...], "cors": false, "tasks_ui": {"timeout_ms": 300000},
+///    "allowed_origins": [...], "cors": false, "tls_cert": "", "tls_key": "",
+///    "tasks_ui": {"timeout_ms": 300000},
 ///    "sdk_ws": {"session_timeout_ms": 1800000, "reconnect_grace_ms": 60000},
 ///    "limits": {"max_connections", "max_sessions", "max_body_bytes", "max_ws_message_bytes",
 ///               "send_buffer_bytes", "slow_client_timeout_ms", "run_log_bytes",

@@ -45,6 +45,9 @@ const char kServeUsage[] =
     "  --token T                    require 'Authorization: Bearer T' (or ?token=T); env CCBRIDGE_TOKEN\n"
     "  --allow-origin O             browser Origin allowed besides the server's own (repeatable, * = any)\n"
     "  --cors                       answer CORS preflights for allowed origins (env CORS=1)\n"
+    "  --tls-cert FILE              with --tls-key: serve only https:// and wss:// on every port with this\n"
+    "                               PEM certificate (chain, leaf first)\n"
+    "  --tls-key FILE               its PEM private key (PKCS#8 or traditional, unencrypted)\n"
     "  --permission-modes A,B       modes clients may ask for (default: default,acceptEdits,plan)\n"
     "  --default-permission-mode M  mode when a client asks for none (default: default)\n"
     "  --client-allowed-tools A,B   tools clients may pre-approve; X allows X and X(...), * any\n"
@@ -350,6 +353,8 @@ void apply_file(const std::string &path, Settings &st, ccbridge::ServerConfig &c
     else if (key == "token") cfg.token = text();
     else if (key == "allowed_origins") cfg.allowed_origins = texts();
     else if (key == "cors") cfg.cors = flag();
+    else if (key == "tls_cert") cfg.tls_cert = text();
+    else if (key == "tls_key") cfg.tls_key = text();
     else if (key == "permission_modes") cfg.allowed_permission_modes = texts();
     else if (key == "default_permission_mode") cfg.default_permission_mode = text();
     else if (key == "client_allowed_tools") cfg.client_allowed_tools = texts();
@@ -436,6 +441,8 @@ int run_serve(int argc, char **argv)
     else if (a == "--token") cfg.token = value();
     else if (a == "--allow-origin") cfg.allowed_origins.push_back(value());
     else if (a == "--cors") cfg.cors = true;
+    else if (a == "--tls-cert") cfg.tls_cert = value();
+    else if (a == "--tls-key") cfg.tls_key = value();
     else if (a == "--permission-modes") cfg.allowed_permission_modes = split_commas(value());
     else if (a == "--default-permission-mode") cfg.default_permission_mode = value();
     else if (a == "--client-allowed-tools") cfg.client_allowed_tools = split_commas(value());
@@ -483,7 +490,7 @@ int run_serve(int argc, char **argv)
   for (const auto &ep : server.endpoints()) {
     std::string profiles;
     for (const auto &p : ep.profiles) profiles += (profiles.empty() ? "" : ", ") + p;
-    std::cout << "ccbridge serve: listening on http://" << ep.host << ':' << ep.port << " (" << profiles << ")\n";
+    std::cout << "ccbridge serve: listening on " << (cfg.tls_cert.empty() ? "http://" : "https://") << ep.host << ':' << ep.port << " (" << profiles << ")\n";
   }
   std::cout.flush();
   int sig = 0;

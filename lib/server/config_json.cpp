@@ -189,6 +189,8 @@ ServerConfig server_config_from_json(std::string_view json)
     else if (n == "token") c.token = str(x, k);
     else if (n == "allowed_origins") c.allowed_origins = strings(x, k);
     else if (n == "cors") c.cors = boolean(x, k);
+    else if (n == "tls_cert") c.tls_cert = str(x, k);
+    else if (n == "tls_key") c.tls_key = str(x, k);
     else if (n == "tasks_ui")
       members(x, k, [&](const std::string &tn, const detail::JsonValue &tx, const std::string &tk) {
         return tasks_ui_key(c.tasks_ui, tn, tx, tk);

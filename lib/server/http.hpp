@@ -85,7 +85,9 @@ public:
   virtual bool is_open() const = 0;
   /// The upgrade request (path, query, headers, route params).
   virtual const HttpRequest &request() const = 0;
-  /// Sends a ping; the peer's pong comes to WsHandler::on_pong (keepalive, liveness probes).
+  /// Sends a ping; the peer's pong comes to WsHandler::on_pong (keepalive, liveness probes). The
+  /// ping waits behind the frames already queued; nothing is sent once the connection is closing.
+  /// Pings and pongs are not activity for the idle timeout.
   virtual void ping() {}
 };
 

@@ -744,6 +744,13 @@ void Server::Impl::prepare()
     throw Error(errc::invalid_argument,
                 "the default permission mode '" + cfg.default_permission_mode + "' is not among the allowed ones");
   }
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    const char *set = cfg.tls_cert.empty() ? "tls_key (--tls-key)" : "tls_cert (--tls-cert)";
+    const char *unset = cfg.tls_cert.empty() ? "tls_cert (--tls-cert)" : "tls_key (--tls-key)";
+    throw Error(errc::invalid_argument,
+                std::string("TLS needs both a certificate and a key: ") + set + " is set, " + unset + " is not");
+  }
+  if (!cfg.tls_cert.empty()) transport.use_tls(cfg.tls_cert, cfg.tls_key);
   for (auto &l : cfg.listeners) routers.push_back(srv::listener_router(ctx, l.profiles));
   for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
     const auto &l = cfg.listeners[i];

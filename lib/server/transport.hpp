@@ -1,5 +1,6 @@
-// The network transport: listeners that serve HTTP requests and WebSocket connections. The only
-// implementation (transport_wspp.cpp) is the one translation unit that includes websocketpp.
+// The network transport: listeners that serve HTTP requests and WebSocket connections, over TLS or
+// not. The only implementation (transport_wspp.cpp) is the one translation unit that includes
+// websocketpp.
 #pragma once
 
 #include "server/http.hpp"
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +27,9 @@ struct WsAccept {
   WsFactory factory;            ///< makes the connection's handler once it is open
   std::uint16_t close_code = 0; ///< accept, then close at once with this code (e.g. 1008 for auth)
   std::string close_reason;
+  /// This connection's TransportLimits::messages_per_second instead of the server's (0: none),
+  /// e.g. for a trusted peer that streams, such as a cc-control agent.
+  std::optional<std::size_t> messages_per_second;
 };
 
 /// What the transport calls; implemented by the server. All calls come on the server thread.
@@ -47,6 +52,11 @@ class Transport {
 public:
   Transport(asio::io_context &ioc, TransportHandler &handler, TransportLimits limits);
   ~Transport();
+  /// Serves TLS only (https://, wss://) on every listener bound after this, with this PEM
+  /// certificate (chain) and private key (PKCS#8 or traditional, unencrypted), one TLS context
+  /// for all. Throws Error(invalid_argument) naming the file when one cannot be read or the key
+  /// does not match the certificate.
+  void use_tls(const std::string &cert_file, const std::string &key_file);
   /// Binds host:port (port 0: any) for listener number `listener`; returns the bound port.
   /// Throws Error(io_error) when the address cannot be bound.
   std::uint16_t listen(std::size_t listener, const std::string &host, std::uint16_t port);

@@ -1,16 +1,24 @@
-// The transport over websocketpp (standalone Asio, no TLS). The only translation unit that
-// includes websocketpp: it is slow to compile and must be built as C++17.
+// The transport over websocketpp (standalone Asio; TLS through Asio's SSL stream and OpenSSL). The
+// only translation unit that includes websocketpp: it is slow to compile and must be built as C++17.
+// Everything below is a template over websocketpp's config (PlainConfig or TlsConfig), so that the
+// plain path is the same code as without TLS, with no indirection added.
 #include "server/transport.hpp"
 
 #include "server/context.hpp"
 
 #include <ccbridge/error.hpp>
 
+#include <websocketpp/config/asio.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <set>
 
@@ -18,14 +26,16 @@ namespace ccbridge::detail::server {
 
 namespace {
 
+template <class Cfg>
 struct ConnImpl;
 
 // How long a connection may take to finish its close handshake before it is cut.
 constexpr std::chrono::seconds kCloseGrace{10};
 
 // Per-connection data that websocketpp stores inside its connection object.
+template <class Cfg>
 struct ConnData {
-  std::shared_ptr<ConnImpl> impl;
+  std::shared_ptr<ConnImpl<Cfg>> impl;
   WsAccept accept;
   HttpRequest request;
   bool holds_slot = false;  // an accepted upgrade, counted in pending_upgrades until it opens or fails
@@ -72,15 +82,30 @@ private:
   bool cut_ = false;
 };
 
-struct Config : websocketpp::config::asio {
-  typedef ConnData connection_base;
+struct PlainConfig : websocketpp::config::asio {
+  typedef ConnData<PlainConfig> connection_base;
+  typedef Request request_type;
+};
+struct TlsConfig : websocketpp::config::asio_tls {
+  typedef ConnData<TlsConfig> connection_base;
   typedef Request request_type;
 };
 
-using WsServer = websocketpp::server<Config>;
-using ConnPtr = WsServer::connection_ptr;
-using MessagePtr = Config::message_type::ptr;
-using Message = Config::message_type;
+// A client that connects and sends nothing is cut by websocketpp's own timers: over TLS after
+// timeout_socket_post_init (the TLS handshake), then after timeout_open_handshake (the HTTP
+// request). Neither holds one of max_connections meanwhile (only an accepted upgrade does).
+static_assert(TlsConfig::transport_config::timeout_socket_post_init > 0, "TLS handshakes must time out");
+static_assert(TlsConfig::timeout_open_handshake > 0 && PlainConfig::timeout_open_handshake > 0,
+              "HTTP requests must time out");
+
+template <class Cfg>
+using WsServer = websocketpp::server<Cfg>;
+template <class Cfg>
+using ConnPtr = typename WsServer<Cfg>::connection_ptr;
+// One message type for both: a prepared frame (Frame::wire) serves plain and TLS connections.
+using Message = PlainConfig::message_type;
+using MessagePtr = Message::ptr;
+static_assert(std::is_same<Message, TlsConfig::message_type>::value, "one prepared frame for every socket");
 
 // RFC 6455 section 5.2: a final, unmasked text frame header for a payload of n bytes.
 std::string text_frame_header(std::size_t n)
@@ -104,7 +129,7 @@ std::string text_frame_header(std::size_t n)
 MessagePtr wire_message(const FramePtr &f)
 {
   if (!f->wire) {
-    auto m = std::make_shared<Message>(Config::con_msg_manager_type::ptr(), websocketpp::frame::opcode::text, 0);
+    auto m = std::make_shared<Message>(PlainConfig::con_msg_manager_type::ptr(), websocketpp::frame::opcode::text, 0);
     m->set_header(text_frame_header(f->text.size()));
     m->set_payload(f->text);
     m->set_prepared(true);
@@ -205,8 +230,16 @@ HttpRequest to_request(const Req &r, const std::string &remote)
   return out;
 }
 
-struct ConnImpl final : WsConn {
-  ConnImpl(WsServer &server, ConnPtr con, HttpRequest req) : server_(server), con_(std::move(con)), req_(std::move(req)) {}
+// What the transport keeps of an open connection, whatever its socket.
+struct AnyConn : WsConn {
+  /// Cuts the connection now (no close handshake).
+  virtual void terminate() = 0;
+  std::unique_ptr<WsHandler> handler;
+};
+
+template <class Cfg>
+struct ConnImpl final : AnyConn {
+  ConnImpl(ConnPtr<Cfg> con, HttpRequest req) : con_(std::move(con)), req_(std::move(req)) {}
 
   void send(const FramePtr &frame) override
   {
@@ -227,7 +260,7 @@ struct ConnImpl final : WsConn {
     last_activity_ = std::chrono::steady_clock::now();
     std::size_t total = 0;
     for (std::size_t i = 0; i < n; ++i) total += frames[i]->text.size() + 10;
-    auto m = std::make_shared<Message>(Config::con_msg_manager_type::ptr(), websocketpp::frame::opcode::text, 0);
+    auto m = std::make_shared<Message>(PlainConfig::con_msg_manager_type::ptr(), websocketpp::frame::opcode::text, 0);
     std::string &out = m->get_raw_payload();
     out.reserve(total);
     for (std::size_t i = 0; i < n; ++i) {
@@ -249,7 +282,7 @@ struct ConnImpl final : WsConn {
     // The close frame waits behind what is queued; a peer that reads nothing would keep the
     // connection forever, so it is cut after a while.
     auto timer = std::make_shared<asio::steady_timer>(con_->get_raw_socket().get_executor(), kCloseGrace);
-    std::weak_ptr<WsServer::connection_type> weak = con_;
+    std::weak_ptr<typename WsServer<Cfg>::connection_type> weak = con_;
     timer->async_wait([timer, weak](std::error_code e) {
       auto c = weak.lock();
       if (e || !c || c->get_state() == websocketpp::session::state::closed) return;
@@ -259,6 +292,19 @@ struct ConnImpl final : WsConn {
   std::size_t buffered() const override { return con_->get_buffered_amount(); }
   bool is_open() const override { return open_ && !closing_; }
   const HttpRequest &request() const override { return req_; }
+  // The ping waits behind what is queued, so its pong also says the peer reads. Not sent once
+  // closing; neither it nor the pong counts as activity for limits.idle_timeout.
+  void ping() override
+  {
+    if (!is_open()) return;
+    std::error_code ec;
+    con_->ping(std::string(), ec);
+  }
+  void terminate() override
+  {
+    std::error_code ec;
+    con_->terminate(ec);
+  }
 
   // limits.idle_timeout: nothing received or sent for that long closes the connection (1000).
   void watch_idle(std::chrono::milliseconds idle)
@@ -308,10 +354,8 @@ struct ConnImpl final : WsConn {
   }
   void stop_rate() { if (rate_timer_) rate_timer_->cancel(); }
 
-  WsServer &server_;
-  ConnPtr con_;
+  ConnPtr<Cfg> con_;
   HttpRequest req_;
-  std::unique_ptr<WsHandler> handler;
   std::weak_ptr<WsConn> self_;
   std::shared_ptr<asio::steady_timer> idle_timer_;
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
@@ -373,28 +417,54 @@ private:
 struct Transport::Impl {
   Impl(asio::io_context &io, TransportHandler &h, TransportLimits l) : ioc(io), handler(h), limits(l) {}
 
+  template <class Cfg>
+  using Servers = std::vector<std::unique_ptr<WsServer<Cfg>>>;
+
   asio::io_context &ioc;
   TransportHandler &handler;
   TransportLimits limits;
-  std::vector<std::unique_ptr<WsServer>> servers;
-  std::set<std::shared_ptr<ConnImpl>> conns;
+  // Set by use_tls(): the listeners bound afterwards serve TLS only, all with this one context.
+  std::shared_ptr<asio::ssl::context> tls;
+  Servers<PlainConfig> plain_servers;
+  Servers<TlsConfig> tls_servers;
+  std::set<std::shared_ptr<AnyConn>> conns;
   // Upgrades accepted and not yet open: each holds one of limits.max_connections, like an open one.
   std::size_t pending_upgrades = 0;
 
-  void setup(WsServer &s, std::size_t listener);
-  void configure(WsServer &s);
-  void on_http(WsServer &s, std::size_t listener, const websocketpp::connection_hdl &hdl);
-  bool on_validate(WsServer &s, std::size_t listener, const websocketpp::connection_hdl &hdl);
-  void on_open(WsServer &s, const websocketpp::connection_hdl &hdl);
-  void on_gone(WsServer &s, const websocketpp::connection_hdl &hdl);
+  template <class Cfg>
+  std::uint16_t listen(Servers<Cfg> &servers, std::size_t listener, const std::string &host, std::uint16_t port);
+  template <class Cfg>
+  void setup(WsServer<Cfg> &s, std::size_t listener);
+  template <class Cfg>
+  void configure(WsServer<Cfg> &s);
+  void secure(WsServer<PlainConfig> &) {}
+  void secure(WsServer<TlsConfig> &s)
+  {
+    s.set_tls_init_handler([ctx = tls](const websocketpp::connection_hdl &) { return ctx; });
+  }
+  template <class Cfg>
+  void on_http(WsServer<Cfg> &s, std::size_t listener, const websocketpp::connection_hdl &hdl);
+  template <class Cfg>
+  bool on_validate(WsServer<Cfg> &s, std::size_t listener, const websocketpp::connection_hdl &hdl);
+  template <class Cfg>
+  void on_open(WsServer<Cfg> &s, const websocketpp::connection_hdl &hdl);
+  template <class Cfg>
+  void on_gone(WsServer<Cfg> &s, const websocketpp::connection_hdl &hdl);
   // Gives an accepted upgrade's slot back, once: when it opens (then conns counts it) or fails.
   // websocketpp marks a failed connection closed before the fail handler runs, so its state
   // cannot tell whether the slot is still held.
-  void release_slot(ConnData &c)
+  template <class Cfg>
+  void release_slot(ConnData<Cfg> &c)
   {
     if (!c.holds_slot) return;
     c.holds_slot = false;
     --pending_upgrades;
+  }
+  template <class F>
+  void each_server(F f)
+  {
+    for (auto &s : plain_servers) f(*s);
+    for (auto &s : tls_servers) f(*s);
   }
 };
 
@@ -402,7 +472,8 @@ namespace {
 
 // A request answered at once with a JSON body (an HTTP refusal, or an upgrade refused with this
 // status instead of 101).
-void answer_json(const ConnPtr &con, websocketpp::http::status_code::value status, const std::string &body)
+template <class Con>
+void answer_json(const Con &con, websocketpp::http::status_code::value status, const std::string &body)
 {
   con->set_status(status);
   con->replace_header("Content-Type", "application/json");
@@ -410,7 +481,8 @@ void answer_json(const ConnPtr &con, websocketpp::http::status_code::value statu
 }
 
 // Sends a deferred HTTP answer on the connection, if it is still there.
-void send_http_response(const std::weak_ptr<WsServer::connection_type> &weak, const HttpResponse &r)
+template <class Con>
+void send_http_response(const std::weak_ptr<Con> &weak, const HttpResponse &r)
 {
   auto c = weak.lock();
   if (!c) return;
@@ -427,9 +499,10 @@ void send_http_response(const std::weak_ptr<WsServer::connection_type> &weak, co
 }
 
 // A text message from a client, or a close for any other kind.
-void on_message(WsServer &s, const websocketpp::connection_hdl &hdl, const WsServer::message_ptr &msg)
+template <class Cfg>
+void on_message(WsServer<Cfg> &s, const websocketpp::connection_hdl &hdl, const typename WsServer<Cfg>::message_ptr &msg)
 {
-  ConnPtr con = s.get_con_from_hdl(hdl);
+  auto con = s.get_con_from_hdl(hdl);
   auto impl = con->impl;
   if (!impl || !impl->handler || !impl->is_open()) return;
   impl->last_activity_ = std::chrono::steady_clock::now();
@@ -440,28 +513,91 @@ void on_message(WsServer &s, const websocketpp::connection_hdl &hdl, const WsSer
   impl->receive(msg->get_payload());
 }
 
+// The peer answered a ping (ours, or sent unasked: RFC 6455 5.5.3 allows that too).
+template <class Cfg>
+void on_pong(WsServer<Cfg> &s, const websocketpp::connection_hdl &hdl)
+{
+  auto impl = s.get_con_from_hdl(hdl)->impl;
+  if (impl && impl->handler && impl->is_open()) impl->handler->on_pong();
+}
+
+// TLS 1.2 suites, for clients without TLS 1.3: forward secrecy and AEAD only. TLS 1.3's suites
+// are OpenSSL's defaults (all AEAD).
+constexpr const char *kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// A file that cannot be opened, named with the system's reason (OpenSSL would only say "system lib").
+void check_readable(const std::string &what, const std::string &path)
+{
+  std::FILE *f = std::fopen(path.c_str(), "r");
+  if (!f) throw Error(errc::invalid_argument, what + " '" + path + "' cannot be read: " + std::strerror(errno));
+  std::fclose(f);
+}
+
+// The key first, then the certificate: OpenSSL drops a loaded key that does not match a
+// certificate loaded after it, which SSL_CTX_check_private_key then reports as a mismatch.
+void load_pem(asio::ssl::context &ctx, const std::string &cert, const std::string &key)
+{
+  std::error_code ec;
+  ctx.use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec) {
+    throw Error(errc::invalid_argument, "the TLS key file '" + key + "' holds no usable private key (" + ec.message() +
+                                            "); it must be an unencrypted PEM key, PKCS#8 or traditional");
+  }
+  ctx.use_certificate_chain_file(cert, ec);
+  if (ec) {
+    throw Error(errc::invalid_argument,
+                "the TLS certificate file '" + cert + "' holds no usable PEM certificate (" + ec.message() + ")");
+  }
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+    throw Error(errc::invalid_argument, "the TLS key in '" + key + "' does not match the certificate in '" + cert + "'");
+}
+
+// The server's one TLS context: TLS 1.2 at least, no compression (CRIME), no renegotiation.
+std::shared_ptr<asio::ssl::context> tls_context(const std::string &cert, const std::string &key)
+{
+  check_readable("the TLS certificate file", cert);
+  check_readable("the TLS key file", key);
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX *c = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_cipher_list(c, kTls12Ciphers);
+  // An encrypted key would have OpenSSL ask for its passphrase on the terminal: refused instead.
+  ctx->set_password_callback([](std::size_t, asio::ssl::context::password_purpose) { return std::string(); });
+  load_pem(*ctx, cert, key);
+  return ctx;
+}
+
 }  // namespace
 
-void Transport::Impl::setup(WsServer &s, std::size_t listener)
+template <class Cfg>
+void Transport::Impl::setup(WsServer<Cfg> &s, std::size_t listener)
 {
   configure(s);
-  WsServer *sp = &s;
+  secure(s);
+  WsServer<Cfg> *sp = &s;
   s.set_http_handler([this, sp, listener](const websocketpp::connection_hdl &hdl) { on_http(*sp, listener, hdl); });
   s.set_validate_handler(
       [this, sp, listener](const websocketpp::connection_hdl &hdl) { return on_validate(*sp, listener, hdl); });
   s.set_open_handler([this, sp](const websocketpp::connection_hdl &hdl) { on_open(*sp, hdl); });
-  s.set_message_handler([sp](const websocketpp::connection_hdl &hdl, const WsServer::message_ptr &msg) {
+  s.set_message_handler([sp](const websocketpp::connection_hdl &hdl, const typename WsServer<Cfg>::message_ptr &msg) {
     on_message(*sp, hdl, msg);
   });
+  // No ping handler: websocketpp then answers every ping with a pong itself.
+  s.set_pong_handler([sp](const websocketpp::connection_hdl &hdl, const std::string &) { on_pong(*sp, hdl); });
   // Every WebSocket connection and refused upgrade ends here once: by the close handler, or by the
-  // fail handler (also an accepted upgrade whose 101 could not be written: a reset, the timeout).
+  // fail handler (also an accepted upgrade whose 101 could not be written: a reset, the timeout;
+  // and over TLS a failed handshake, e.g. plain HTTP sent to the TLS port).
   auto gone = [this, sp](const websocketpp::connection_hdl &hdl) { on_gone(*sp, hdl); };
   s.set_close_handler(gone);
   s.set_fail_handler(gone);
 }
 
 // Logging off, the limits, and TCP_NODELAY on every accepted socket.
-void Transport::Impl::configure(WsServer &s)
+template <class Cfg>
+void Transport::Impl::configure(WsServer<Cfg> &s)
 {
   s.clear_access_channels(websocketpp::log::alevel::all);
   s.clear_error_channels(websocketpp::log::elevel::all);
@@ -470,26 +606,27 @@ void Transport::Impl::configure(WsServer &s)
   s.set_listen_backlog(1024);
   s.set_max_http_body_size(limits.max_body_bytes);
   s.set_max_message_size(limits.max_ws_message_bytes);
-  WsServer *sp = &s;
+  WsServer<Cfg> *sp = &s;
   // Frames are small and must go out at once: no Nagle delay (with the peer's delayed ACKs it
   // cost 20-40 ms per frame). Set once the socket is accepted (before, it is not open yet).
   s.set_tcp_post_init_handler([sp](const websocketpp::connection_hdl &hdl) {
     std::error_code ec;
-    ConnPtr con = sp->get_con_from_hdl(hdl, ec);
+    auto con = sp->get_con_from_hdl(hdl, ec);
     if (!ec) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
   });
 }
 
 // A plain HTTP request: refused here, or handed to the server, whose answer may come later.
-void Transport::Impl::on_http(WsServer &s, std::size_t listener, const websocketpp::connection_hdl &hdl)
+template <class Cfg>
+void Transport::Impl::on_http(WsServer<Cfg> &s, std::size_t listener, const websocketpp::connection_hdl &hdl)
 {
-  ConnPtr con = s.get_con_from_hdl(hdl);
+  auto con = s.get_con_from_hdl(hdl);
   if (const char *why = refusal(con->get_request()))
     return answer_json(con, websocketpp::http::status_code::bad_request, why);
   HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
   con->defer_http_response();
   auto answered = std::make_shared<bool>(false);
-  std::weak_ptr<WsServer::connection_type> weak = con;
+  std::weak_ptr<typename WsServer<Cfg>::connection_type> weak = con;
   handler.http(listener, req, [weak, answered](const HttpResponse &r) {
     if (*answered) return;
     *answered = true;
@@ -498,10 +635,11 @@ void Transport::Impl::on_http(WsServer &s, std::size_t listener, const websocket
 }
 
 // A WebSocket upgrade: true accepts it (it then holds a connection slot until it opens or fails).
-bool Transport::Impl::on_validate(WsServer &s, std::size_t listener, const websocketpp::connection_hdl &hdl)
+template <class Cfg>
+bool Transport::Impl::on_validate(WsServer<Cfg> &s, std::size_t listener, const websocketpp::connection_hdl &hdl)
 {
   using status = websocketpp::http::status_code::value;
-  ConnPtr con = s.get_con_from_hdl(hdl);
+  auto con = s.get_con_from_hdl(hdl);
   // RFC 6455 only. websocketpp also speaks the pre-RFC drafts hixie-76 (version 0) and
   // hybi-07/08; on hixie-76 the prepared frames (wire_message) are the wrong framing and its
   // messages escape the message size limit. RFC 6455 4.2.2: refuse, naming the version we speak.
@@ -536,16 +674,17 @@ bool Transport::Impl::on_validate(WsServer &s, std::size_t listener, const webso
 }
 
 // An accepted upgrade is open: its ConnImpl is made and its profile handler created.
-void Transport::Impl::on_open(WsServer &s, const websocketpp::connection_hdl &hdl)
+template <class Cfg>
+void Transport::Impl::on_open(WsServer<Cfg> &s, const websocketpp::connection_hdl &hdl)
 {
-  ConnPtr con = s.get_con_from_hdl(hdl);
+  auto con = s.get_con_from_hdl(hdl);
   release_slot(*con);
-  auto impl = std::make_shared<ConnImpl>(s, con, std::move(con->request));
+  auto impl = std::make_shared<ConnImpl<Cfg>>(con, std::move(con->request));
   impl->self_ = impl;
   con->impl = impl;
   conns.insert(impl);
   impl->watch_idle(limits.idle_timeout);
-  impl->set_rate(limits.messages_per_second);
+  impl->set_rate(con->accept.messages_per_second.value_or(limits.messages_per_second));
   if (con->accept.close_code) {
     impl->close(con->accept.close_code, con->accept.close_reason);
     return;
@@ -555,9 +694,10 @@ void Transport::Impl::on_open(WsServer &s, const websocketpp::connection_hdl &hd
   if (impl->handler) impl->handler->on_open();
 }
 
-void Transport::Impl::on_gone(WsServer &s, const websocketpp::connection_hdl &hdl)
+template <class Cfg>
+void Transport::Impl::on_gone(WsServer<Cfg> &s, const websocketpp::connection_hdl &hdl)
 {
-  ConnPtr con = s.get_con_from_hdl(hdl);
+  auto con = s.get_con_from_hdl(hdl);
   release_slot(*con);
   auto impl = con->impl;
   if (!impl) return;
@@ -568,6 +708,28 @@ void Transport::Impl::on_gone(WsServer &s, const websocketpp::connection_hdl &hd
   conns.erase(impl);
   std::uint16_t code = con->get_remote_close_code();
   if (auto h = std::move(impl->handler)) h->on_close(code);
+}
+
+template <class Cfg>
+std::uint16_t Transport::Impl::listen(Servers<Cfg> &servers, std::size_t listener, const std::string &host,
+                                      std::uint16_t port)
+{
+  auto s = std::make_unique<WsServer<Cfg>>();
+  setup(*s, listener);
+  std::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) throw Error(errc::invalid_argument, "'" + host + "' is not an IP address: " + ec.message());
+  s->listen(asio::ip::tcp::endpoint(addr, port), ec);
+  if (ec) {
+    throw Error(errc::io_error, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
+                                    ". What to do: choose another port, or stop what uses this one.");
+  }
+  s->start_accept(ec);
+  if (ec) throw Error(errc::io_error, "cannot accept on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  auto ep = s->get_local_endpoint(ec);
+  std::uint16_t bound = ec ? port : ep.port();
+  servers.push_back(std::move(s));
+  return bound;
 }
 
 Transport::Transport(asio::io_context &ioc, TransportHandler &handler, TransportLimits limits)
@@ -581,32 +743,23 @@ Transport::~Transport()
   impl_->conns.clear();
 }
 
+void Transport::use_tls(const std::string &cert_file, const std::string &key_file)
+{
+  impl_->tls = tls_context(cert_file, key_file);
+}
+
 std::uint16_t Transport::listen(std::size_t listener, const std::string &host, std::uint16_t port)
 {
-  auto s = std::make_unique<WsServer>();
-  impl_->setup(*s, listener);
-  std::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  if (ec) throw Error(errc::invalid_argument, "'" + host + "' is not an IP address: " + ec.message());
-  s->listen(asio::ip::tcp::endpoint(addr, port), ec);
-  if (ec) {
-    throw Error(errc::io_error, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
-                                    ". What to do: choose another port, or stop what uses this one.");
-  }
-  s->start_accept(ec);
-  if (ec) throw Error(errc::io_error, "cannot accept on " + host + ":" + std::to_string(port) + ": " + ec.message());
-  auto ep = s->get_local_endpoint(ec);
-  std::uint16_t bound = ec ? port : ep.port();
-  impl_->servers.push_back(std::move(s));
-  return bound;
+  if (impl_->tls) return impl_->listen(impl_->tls_servers, listener, host, port);
+  return impl_->listen(impl_->plain_servers, listener, host, port);
 }
 
 void Transport::stop_accepting()
 {
-  for (auto &s : impl_->servers) {
+  impl_->each_server([](auto &s) {
     std::error_code ec;
-    if (s->is_listening()) s->stop_listening(ec);
-  }
+    if (s.is_listening()) s.stop_listening(ec);
+  });
 }
 
 void Transport::shutdown_connections()
@@ -624,10 +777,7 @@ void Transport::shutdown_connections()
 void Transport::abort_connections()
 {
   auto conns = impl_->conns;
-  for (auto &c : conns) {
-    std::error_code ec;
-    c->con_->terminate(ec);
-  }
+  for (auto &c : conns) c->terminate();
 }
 
 std::size_t Transport::open_connections() const { return impl_->conns.size(); }

@@ -15,6 +15,7 @@ import os
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -517,6 +518,29 @@ def test_start_on_a_busy_port_raises_oserror_and_does_not_hang(make_server):
     kind, text = box["error"]
     assert issubclass(kind, OSError) and "Address already in use" in text
     assert not server.running
+
+
+def test_tls_serves_wss_and_https_and_refuses_a_key_that_does_not_match(make_server, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "server"))
+    import testca  # tests/server/testca.py: a CA made with the openssl command
+
+    pki = testca.make_pki(tmp_path / "pki")
+    server = make_server(tls_cert=pki.cert, tls_key=pki.key).start(host="127.0.0.1", port=0)
+    assert server.url == f"wss://127.0.0.1:{server.port}/ws" and server.http_url.startswith("https://")
+    ctx = ssl.create_default_context(cafile=str(pki.ca))
+
+    async def go():
+        async with connect(server.url, ssl=ctx) as ws:
+            return await recv_json(ws)
+
+    assert arun(go())["type"] == "connection_established"
+    with urllib.request.urlopen(server.http_url + "/health", context=ctx, timeout=10) as r:
+        assert r.status == 200
+    other = testca.make_server_cert(testca.make_ca(tmp_path / "ca2"), tmp_path / "ca2")
+    bad = make_server(tls_cert=pki.cert, tls_key=other.key)
+    with pytest.raises(ValueError, match="does not match the certificate"):
+        bad.start(host="127.0.0.1", port=0)
+    assert not bad.running
 
 
 RUNNER = textwrap.dedent("""

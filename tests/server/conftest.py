@@ -11,6 +11,7 @@ import json
 import os
 import select
 import signal
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -84,7 +85,10 @@ def guard_pids(host_pid):
 
 
 class Server:
-    def __init__(self, tmp_path, script="", args=(), env=None, cli=None):
+    """`ca`: a server started with --tls-cert/--tls-key is spoken to over https:// and wss://,
+    verifying its certificate with this CA file (the context is `ssl`, for ws_connect(ssl=...))."""
+
+    def __init__(self, tmp_path, script="", args=(), env=None, cli=None, ca=None):
         self.tag = str(uuid.uuid4())
         self.root = tmp_path / "root"
         self.root.mkdir(exist_ok=True)
@@ -101,8 +105,11 @@ class Server:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, cwd=self.root, env=e)
         line = self._readline(10)
-        assert "listening on http://" in line, f"server did not start: {line!r}\n{self.log_text()}"
+        assert "listening on http://" in line or "listening on https://" in line, \
+            f"server did not start: {line!r}\n{self.log_text()}"
         self.port = int(line.rsplit(":", 1)[1].split()[0])
+        self.scheme = "https" if "https://" in line else "http"
+        self.ssl = ssl.create_default_context(cafile=str(ca)) if ca else None
         self.stopped = None
 
     def _readline(self, timeout):
@@ -115,17 +122,17 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def ws_url(self, path):
-        return f"ws://127.0.0.1:{self.port}{path}"
+        return f"{'wss' if self.scheme == 'https' else 'ws'}://127.0.0.1:{self.port}{path}"
 
     def http(self, method, path, body=None, headers=None, raw=None):
         """Returns (status, parsed JSON or text, headers)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.url(path), data=data, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=self.ssl) as r:
                 status, text, hdrs = r.status, r.read().decode(), r.headers
         except urllib.error.HTTPError as err:
             status, text, hdrs = err.code, err.read().decode(), err.headers

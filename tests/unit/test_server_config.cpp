@@ -32,7 +32,7 @@ TEST_CASE("server config json: every field, durations in ms, cli options by the 
     "cli": {"cli_path": "/bin/claude", "model": "m", "shutdown": {"exit_wait_ms": 10}},
     "allowed_roots": ["/srv"], "allowed_permission_modes": ["default"], "default_permission_mode": "default",
     "token": "t", "allowed_origins": ["*"], "cors": true, "tasks_ui_timeout_ms": 1000,
-    "sdk_ws_session_timeout_ms": 2000, "sdk_ws_reconnect_grace_ms": 3000,
+    "tls_cert": "/etc/c.pem", "tls_key": "/etc/k.pem", "sdk_ws_session_timeout_ms": 2000, "sdk_ws_reconnect_grace_ms": 3000,
     "limits": {"max_connections": 5, "max_sessions": 6, "max_body_bytes": 7, "max_ws_message_bytes": 8,
                "send_buffer_bytes": 9, "slow_client_timeout_ms": 10, "run_log_bytes": 11,
                "finished_run_grace_ms": 12, "idle_timeout_ms": 13},
@@ -48,6 +48,8 @@ TEST_CASE("server config json: every field, durations in ms, cli options by the 
   CHECK(c.allowed_roots == std::vector<std::string>{"/srv"});
   CHECK(c.token == "t");
   CHECK(c.cors);
+  CHECK(c.tls_cert == "/etc/c.pem");
+  CHECK(c.tls_key == "/etc/k.pem");
   CHECK(c.tasks_ui.timeout.count() == 1000);
   CHECK(c.sdk_ws.session_timeout.count() == 2000);
   CHECK(c.sdk_ws.reconnect_grace.count() == 3000);

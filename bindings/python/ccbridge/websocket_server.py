@@ -262,7 +262,9 @@ class EnhancedClaudeWebSocketServer:
     ``client_allowed_tools`` (tools a client's ``allowed_tools`` may pre-approve; default: the
     read-only tools Read, Glob, Grep, LS, NotebookRead; see docs/SERVER.md),
     ``reconnect_grace_seconds`` (for ``/ws?resumable=1`` clients, default 60), ``limits`` (the
-    engine's ServerLimits: ``max_connections``, ``max_ws_message_bytes``, ``idle_timeout_ms`` ...).
+    engine's ServerLimits: ``max_connections``, ``max_ws_message_bytes``, ``idle_timeout_ms`` ...),
+    ``tls_cert`` and ``tls_key`` (PEM files, both or neither: then only ``wss://`` and ``https://``
+    are served; :meth:`start` raises ValueError naming the file when one cannot be used).
     """
 
     def __init__(
@@ -281,6 +283,8 @@ class EnhancedClaudeWebSocketServer:
         client_allowed_tools: Optional[Sequence[str]] = None,
         reconnect_grace_seconds: Optional[float] = None,
         limits: Optional[Mapping[str, int]] = None,
+        tls_cert: Optional[Union[str, "os.PathLike[str]"]] = None,
+        tls_key: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> None:
         if enable_cors is None:
             enable_cors = _env_flag("CORS")
@@ -319,6 +323,11 @@ class EnhancedClaudeWebSocketServer:
         if reconnect_grace_seconds is not None:
             self._base["sdk_ws_reconnect_grace_ms"] = int(round(reconnect_grace_seconds * 1000))
         self._limits: Dict[str, int] = dict(limits or {})
+        self._tls = tls_cert is not None or tls_key is not None
+        if tls_cert is not None:
+            self._base["tls_cert"] = os.fspath(tls_cert)
+        if tls_key is not None:
+            self._base["tls_key"] = os.fspath(tls_key)
         #: The seed's FastAPI app does not exist here; every attribute raises NoASGIAppError.
         self.app: Any = _NoASGIApp()
         self._lock = threading.Lock()
@@ -470,7 +479,8 @@ class EnhancedClaudeWebSocketServer:
 
     @property
     def http_url(self) -> str:
-        """``http://<host>:<port>``, with a connectable host (127.0.0.1 / ::1 for a wildcard address)."""
+        """``http://<host>:<port>`` (``https://`` with TLS), with a connectable host (127.0.0.1 / ::1 for
+        a wildcard address)."""
         host, port = self._bound()
         if host in ("0.0.0.0", ""):
             host = "127.0.0.1"
@@ -478,11 +488,11 @@ class EnhancedClaudeWebSocketServer:
             host = "::1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     @property
     def url(self) -> str:
-        """The WebSocket URL clients connect to: ``ws://<host>:<port>/ws``."""
+        """The WebSocket URL clients connect to: ``ws://<host>:<port>/ws`` (``wss://`` with TLS)."""
         return "ws" + self.http_url[len("http"):] + "/ws"
 
     def __repr__(self) -> str:

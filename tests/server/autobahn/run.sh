@@ -25,7 +25,7 @@ fi
 
 g++ -std=c++17 -O1 -DASIO_STANDALONE -DFMT_HEADER_ONLY=1 -DRAPIDJSON_HAS_STDSTRING=1 -D_WEBSOCKETPP_CPP11_STL_ \
   -I"$src/include" -I"$build/include" -I"$src/lib" "$here/ws_echo.cpp" -o "$work/ws_echo" \
-  "$build/lib/libccbridge-server.a" "$build/lib/libccbridge.a" -lpthread
+  "$build/lib/libccbridge-server.a" "$build/lib/libccbridge.a" -lsqlite3 -lssl -lcrypto -lpthread
 
 port=$((20000 + RANDOM % 20000))
 "$work/ws_echo" "$port" $((20 * 1024 * 1024)) > "$work/ws_echo.out" &

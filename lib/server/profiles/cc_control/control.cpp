@@ -688,6 +688,10 @@ void Control::asked(const AgentId &id, const std::string &session_id, const Perm
     if (agent) agent->answer_permission(session_id, ask.ask_id, false, "session not running");
     return;
   }
+  // An agent asks again after a reconnect what is still open: one event per ask.
+  bool known = ls->pending_ask == ask.ask_id ||
+               std::any_of(ls->queued_asks.begin(), ls->queued_asks.end(), [&](const PermissionAsk &a) { return a.ask_id == ask.ask_id; });
+  if (known) return;
   // A prompt guessed from the screen gives way to the exact one for the same request.
   if (ls->rec.awaiting_approval && ls->pending_ask.empty()) resolve(*ls, "system", "superseded");
   ls->queued_asks.push_back(ask);
