@@ -459,3 +459,28 @@ def test_permission_asks_of_a_remote_agent(start_server, tmp_path):
             assert len(api(s, "GET", f"/api/sessions/{sid}/events", ui)[1]["events"]) == 1
 
     asyncio.run(go())
+
+
+def test_servers_show_their_sessions_and_offline_ones_can_be_forgotten(start_server, tmp_path):
+    s, ui, agent_tok, tenant = setup(start_server, tmp_path)
+
+    async def go():
+        a = await FakeAgent.connect(s, agent_tok, 'we"ird', sessions=[])
+        await a.expect("register_ok")
+        await started(s, ui, a)
+        await started(s, ui, a)
+        srv = {x["server_id"]: x for x in api(s, "GET", "/api/servers", ui)[1]["servers"]}
+        assert srv['we"ird']["active_sessions"] == 2 and srv["srv-local"]["active_sessions"] == 0
+        line = f'ccbridge_cc_control_agent_sessions{{tenant_id="{tenant}",server_id="we\\"ird",status="online"}} 2'
+        assert line in s.http("GET", "/metrics")[1].splitlines()
+        assert api(s, "DELETE", "/api/servers/we%22ird", ui)[:2] == (409, "server online\n")
+        await a.ws.close()
+        deadline = time.time() + 10
+        while api(s, "DELETE", "/api/servers/we%22ird", ui)[0] != 200:
+            assert time.time() < deadline, "never forgotten"
+            await asyncio.sleep(0.05)
+        assert 'we"ird' not in [x["server_id"] for x in api(s, "GET", "/api/servers", ui)[1]["servers"]]
+        assert api(s, "DELETE", "/api/servers/we%22ird", ui)[:2] == (404, "server not found\n")
+        assert api(s, "DELETE", "/api/servers/srv-local", ui)[:2] == (404, "server not found\n")
+
+    asyncio.run(go())
