@@ -47,7 +47,8 @@ if(CCB_BUILD_SERVER)
   target_compile_definitions(ccb_websocketpp INTERFACE _WEBSOCKETPP_CPP11_STL_)
   target_link_libraries(ccb_websocketpp INTERFACE ccb_asio)
   # cc-control (seed 004): tokens and state in SQLite, SHA-256 from OpenSSL's libcrypto; TLS on
-  # every listener (--tls-cert) and wss:// for `ccbridge agent` through OpenSSL's libssl.
+  # every listener (--tls-cert) through Asio's SSL stream over OpenSSL's libssl (and
+  # `ccbridge agent`'s wss:// client).
   find_package(SQLite3 QUIET)
   if(NOT SQLite3_FOUND)
     message(FATAL_ERROR "SQLite not found: run scripts/setup.sh (Debian package libsqlite3-dev)")

@@ -16,7 +16,8 @@ packages=(build-essential cmake ninja-build pkg-config libasio-dev rapidjson-dev
 # Tests: Node for the JS clients and the pinned CLI, Chromium for the browser test, clang and
 # libFuzzer's runtime for the fuzz targets (tests/fuzz), clang-tidy for scripts/tidy.sh and
 # clang-format for the layout in .clang-format.
-if ((want_tests)); then packages+=(chromium clang libclang-rt-14-dev clang-tidy-14 clang-format-14); fi
+# ccache: the suite builds the tree three times (plain, ASan, TSan); scripts/test uses it.
+if ((want_tests)); then packages+=(chromium clang libclang-rt-14-dev clang-tidy-14 clang-format-14 ccache); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,9 @@ struct WsAccept {
   WsFactory factory;            ///< makes the connection's handler once it is open
   std::uint16_t close_code = 0; ///< accept, then close at once with this code (e.g. 1008 for auth)
   std::string close_reason;
+  /// This connection's TransportLimits::messages_per_second instead of the server's (0: none),
+  /// e.g. for a trusted peer that streams, such as a cc-control agent.
+  std::optional<std::size_t> messages_per_second;
 };
 
 /// What the transport calls; implemented by the server. All calls come on the server thread.

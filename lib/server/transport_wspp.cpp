@@ -684,7 +684,7 @@ void Transport::Impl::on_open(WsServer<Cfg> &s, const websocketpp::connection_hd
   con->impl = impl;
   conns.insert(impl);
   impl->watch_idle(limits.idle_timeout);
-  impl->set_rate(limits.messages_per_second);
+  impl->set_rate(con->accept.messages_per_second.value_or(limits.messages_per_second));
   if (con->accept.close_code) {
     impl->close(con->accept.close_code, con->accept.close_reason);
     return;

@@ -313,12 +313,17 @@ def scale_table(a, scale):
             fmt_row("stop the server (and its sessions)", [r["stop_s"] for r in scale], lambda v: f"{v:.1f} s")]
 
 
+def provenance(cmdline):
+    """The report's first lines: the command, the commit (and whether the tree differs), the machine."""
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return [f"- Command: `{cmdline}`",
+            f"- Commit: {git('rev-parse', '--short', 'HEAD')}{dirty} (\"{git('log', '-1', '--format=%s')[:90]}\")",
+            f"- Machine: {machine()}"]
+
+
 def report(a, runs, scale):
     out = [f"# cc-control (seed 004) benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
-    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    out += [f"- Command: `{a.cmdline}`",
-            f"- Commit: {git('rev-parse', '--short', 'HEAD')}{dirty} (\"{git('log', '-1', '--format=%s')[:90]}\")",
-            f"- Machine: {machine()}", ""]
+    out += provenance(a.cmdline) + [""]
     if runs:
         rows, snaps, failed = relay_table(a, runs)
         out += ["## Relay: PTY → 1 and 100 attached clients", ""] + rows + [""]

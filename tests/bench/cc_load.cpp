@@ -16,6 +16,7 @@
 // A small client of its own (plain sockets, epoll, frames parsed in place), so that what it costs
 // is predictable: per frame, a scan of the JSON for seq and data_b64 and a base64 decode.
 #include "term_lines.hpp"
+#include "ws_frames.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -36,9 +37,12 @@
 
 namespace {
 
+using ccb_bench::Base64;
 using ccb_bench::Histogram;
 using ccb_bench::LineScanner;
 using ccb_bench::mono_ns;
+using ccb_bench::number_after;
+using ccb_bench::ws_frame;
 
 struct Args {
   int port = 0;
@@ -73,64 +77,6 @@ bool send_all(int fd, const char *p, std::size_t n)
     n -= static_cast<std::size_t>(w);
   }
   return true;
-}
-
-// A client frame (RFC 6455 5.3): masked, with the all-zero key, so the payload goes as it is.
-std::string frame(int opcode, std::string_view payload)
-{
-  std::string f(1, static_cast<char>(0x80 | opcode));
-  std::size_t n = payload.size();
-  if (n < 126) {
-    f += static_cast<char>(0x80 | n);
-  } else {
-    f += static_cast<char>(0x80 | 126);
-    f += static_cast<char>(n >> 8);
-    f += static_cast<char>(n & 0xFF);
-  }
-  f.append(4, '\0');
-  f.append(payload);
-  return f;
-}
-
-class Base64 {
-public:
-  Base64()
-  {
-    std::fill(std::begin(val_), std::end(val_), 0xFF);
-    const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) val_[static_cast<unsigned char>(abc[i])] = static_cast<unsigned char>(i);
-  }
-  /// Decodes [p, p+n) into out (resized); stops at '=' or any other byte outside the alphabet.
-  std::size_t decode(const char *p, std::size_t n, std::vector<char> &out) const
-  {
-    if (out.size() < n) out.resize(n);
-    char *o = out.data();
-    std::uint32_t acc = 0;
-    int bits = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      unsigned v = val_[static_cast<unsigned char>(p[i])];
-      if (v == 0xFF) break;
-      acc = (acc << 6) | v;
-      if ((bits += 6) >= 8) {
-        bits -= 8;
-        *o++ = static_cast<char>(acc >> bits);
-      }
-    }
-    return static_cast<std::size_t>(o - out.data());
-  }
-
-private:
-  unsigned char val_[256];
-};
-
-std::uint64_t number_after(std::string_view s, std::string_view key)
-{
-  auto at = s.find(key);
-  std::uint64_t v = 0;
-  if (at == std::string_view::npos) return 0;
-  for (std::size_t i = at + key.size(); i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
-    v = v * 10 + static_cast<std::uint64_t>(s[i] - '0');
-  return v;
 }
 
 class Load {
@@ -179,9 +125,7 @@ bool Load::open(Conn &c, std::uint32_t index)
   addr.sin_port = htons(static_cast<std::uint16_t>(a_.port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(c.fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) return false;
-  std::string req = "GET /ws/client?token=" + a_.token + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(a_.port) +
-                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                    "Sec-WebSocket-Version: 13\r\n\r\n";
+  std::string req = ccb_bench::ws_upgrade_request(a_.port, "/ws/client?token=" + a_.token);
   if (!send_all(c.fd, req.data(), req.size())) return false;
   c.buf.resize(a_.go ? 1u << 18 : 1u << 13);
   epoll_event ev{};
@@ -235,11 +179,11 @@ void Load::on_readable(Conn &c)
     std::string_view head(c.buf.data(), c.len);
     auto end = head.find("\r\n\r\n");
     if (end == std::string_view::npos) return;
-    if (head.substr(0, 12) != "HTTP/1.1 101") return fail(c, std::string(head.substr(0, head.find('\r'))).c_str());
+    if (!ccb_bench::ws_upgraded(head)) return fail(c, std::string(head.substr(0, head.find('\r'))).c_str());
     c.upgraded = true;
     pos = end + 4;
     std::string attach = R"({"type":"attach","data":{"session_id":")" + a_.sessions[c.session] + R"(","since_seq":0}})";
-    std::string f = frame(0x1, attach);
+    std::string f = ws_frame(0x1, attach);
     if (!send_all(c.fd, f.data(), f.size())) return fail(c, "attach not sent");
   }
   pos = frames(c, pos, now);
@@ -251,30 +195,18 @@ void Load::on_readable(Conn &c)
 // The whole frames in c.buf from pos; returns where the first incomplete one starts.
 std::size_t Load::frames(Conn &c, std::size_t pos, std::uint64_t now)
 {
-  while (c.len - pos >= 2 && !c.closed) {
-    const auto *h = reinterpret_cast<const unsigned char *>(c.buf.data() + pos);
-    int opcode = h[0] & 0x0F;
-    std::uint64_t n = h[1] & 0x7F;
-    std::size_t hl = 2;
-    if (n == 126) {
-      if (c.len - pos < 4) break;
-      n = (static_cast<std::uint64_t>(h[2]) << 8) | h[3];
-      hl = 4;
-    } else if (n == 127) {
-      if (c.len - pos < 10) break;
-      n = 0;
-      for (int i = 0; i < 8; ++i) n = (n << 8) | h[2 + i];
-      hl = 10;
-    }
-    if (c.len - pos < hl + n) {
-      if (c.buf.size() < hl + n + 4096) c.buf.resize(hl + n + 4096);
+  ccb_bench::WsHead h;
+  while (!c.closed && ccb_bench::ws_head(c.buf.data() + pos, c.len - pos, h)) {
+    if (c.len - pos < h.total()) {
+      if (c.buf.size() < h.total() + 4096) c.buf.resize(h.total() + 4096);
       break;
     }
-    std::string_view payload(c.buf.data() + pos + hl, static_cast<std::size_t>(n));
-    pos += hl + static_cast<std::size_t>(n);
+    std::string_view payload(c.buf.data() + pos + h.header, static_cast<std::size_t>(h.length));
+    pos += h.total();
+    int opcode = h.opcode;
     if (opcode == 0x1) on_text(c, payload, now);
     else if (opcode == 0x9) {
-      std::string pong = frame(0xA, payload);
+      std::string pong = ws_frame(0xA, payload);
       send_all(c.fd, pong.data(), pong.size());
     } else if (opcode == 0x8) fail(c, "closed by the server");
   }
@@ -321,7 +253,7 @@ void Load::send_go()
   std::size_t k = static_cast<std::size_t>(a_.per_session);
   for (std::size_t s = 0; s < a_.sessions.size(); ++s) {
     Conn &c = conns_[s * k];
-    std::string f = frame(0x1, R"({"type":"term_in","session_id":")" + a_.sessions[s] + R"(","data_b64":"Z28N"})");
+    std::string f = ws_frame(0x1, R"({"type":"term_in","session_id":")" + a_.sessions[s] + R"(","data_b64":"Z28N"})");
     if (c.closed || !send_all(c.fd, f.data(), f.size())) fail(c, "go not sent");
   }
 }

@@ -18,6 +18,8 @@
 // With --idle-seconds S the clients only connect, stay idle S seconds (for memory measurements)
 // and close. With --hold-seconds S the connections stay open S seconds after every query ended
 // (their conversations idle), and the JSON line is printed before that wait. Prints one JSON line.
+#include "ws_frames.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -69,29 +71,6 @@ bool send_all(int fd, const char *p, std::size_t n)
   return true;
 }
 
-// A masked client text frame (RFC 6455 5.3; the mask may be anything, zero is not forbidden but a
-// fixed non-zero one is used).
-std::string client_frame(const std::string &payload)
-{
-  std::string f;
-  f.push_back(static_cast<char>(0x81));
-  std::size_t n = payload.size();
-  if (n < 126) {
-    f.push_back(static_cast<char>(0x80 | n));
-  } else if (n <= 0xFFFF) {
-    f.push_back(static_cast<char>(0x80 | 126));
-    f.push_back(static_cast<char>(n >> 8));
-    f.push_back(static_cast<char>(n & 0xFF));
-  } else {
-    f.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF));
-  }
-  const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-  f.append(reinterpret_cast<const char *>(mask), 4);
-  for (std::size_t i = 0; i < n; ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
-  return f;
-}
-
 bool contains(const char *p, std::size_t n, const char *needle)
 {
   std::size_t k = std::strlen(needle);
@@ -140,14 +119,8 @@ int main(int argc, char **argv)
   }
   Stats st;
   st.latency_us.reserve(1 << 20);
-  const std::string query = client_frame("{\"type\":\"query\",\"prompt\":\"" + prompt + "\"}");
-  const std::string close_frame = [] {
-    std::string f = "\x88\x82";
-    f += std::string("\x12\x34\x56\x78", 4);
-    f.push_back(static_cast<char>(0x03 ^ 0x12));
-    f.push_back(static_cast<char>(0xE8 ^ 0x34));
-    return f;
-  }();
+  const std::string query = ccb_bench::ws_frame(0x1, "{\"type\":\"query\",\"prompt\":\"" + prompt + "\"}");
+  const std::string close_frame = ccb_bench::ws_frame(0x8, "\x03\xE8");  // 1000, normal closure
   std::vector<Conn> conns(static_cast<std::size_t>(clients));
   if (attach) st.first_query = std::chrono::steady_clock::now();
   sockaddr_in addr{};
@@ -163,9 +136,7 @@ int main(int argc, char **argv)
       c.closed = true;
       continue;
     }
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
-                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    std::string req = ccb_bench::ws_upgrade_request(port, path, host);
     if (!send_all(c.fd, req.data(), req.size())) {
       ++st.errors;
       c.closed = true;
@@ -234,7 +205,7 @@ int main(int argc, char **argv)
         std::string_view head(c.buf.data(), c.len);
         auto end = head.find("\r\n\r\n");
         if (end == std::string_view::npos) continue;
-        if (head.substr(0, 12) != "HTTP/1.1 101") {
+        if (!ccb_bench::ws_upgraded(head)) {
           ++st.errors;
           ::close(c.fd);
           c.closed = true;
@@ -245,24 +216,12 @@ int main(int argc, char **argv)
         pos = end + 4;
       }
       // Whole frames in the buffer.
-      while (c.len - pos >= 2) {
-        const auto *h = reinterpret_cast<const unsigned char *>(c.buf.data() + pos);
-        int opcode = h[0] & 0x0F;
-        std::uint64_t n = h[1] & 0x7F;
-        std::size_t hl = 2;
-        if (n == 126) {
-          if (c.len - pos < 4) break;
-          n = (static_cast<std::uint64_t>(h[2]) << 8) | h[3];
-          hl = 4;
-        } else if (n == 127) {
-          if (c.len - pos < 10) break;
-          n = 0;
-          for (int i = 0; i < 8; ++i) n = (n << 8) | h[2 + i];
-          hl = 10;
-        }
-        if (c.len - pos < hl + n) break;
-        const char *p = c.buf.data() + pos + hl;
-        pos += hl + static_cast<std::size_t>(n);
+      ccb_bench::WsHead h;
+      while (ccb_bench::ws_head(c.buf.data() + pos, c.len - pos, h) && c.len - pos >= h.total()) {
+        const char *p = c.buf.data() + pos + h.header;
+        std::uint64_t n = h.length;
+        int opcode = h.opcode;
+        pos += h.total();
         if (opcode == 0x8) {  // close
           c.ended = c.ended || hold_seconds >= 0 || idle_seconds >= 0;
           continue;

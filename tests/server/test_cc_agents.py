@@ -410,3 +410,77 @@ def test_remote_sessions_survive_a_control_plane_restart(start_server, tmp_path)
             assert out.count(b"two") == 1
 
     asyncio.run(back())
+
+
+def test_an_agent_is_not_held_to_the_clients_message_rate(start_server, tmp_path):
+    # Clients get 2 messages a second here; an agent streaming output must not (400 frames would
+    # take over three minutes).
+    s, ui, agent_tok, _ = setup(start_server, tmp_path, "--max-messages-per-second", "2")
+
+    async def go():
+        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
+        await a.expect("register_ok")
+        sid, _ = await started(s, ui, a)
+        async with client(s, ui) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid, "since_seq": 1})
+            for seq in range(2, 402):
+                await a.out(sid, seq, f"line {seq}\r\n")
+            await c.until(lambda f: f.get("type") == "term_out" and f.get("seq") == 401, timeout=20)
+            assert [f["seq"] for f in c.frames if f["type"] == "term_out"] == list(range(2, 402))
+
+    asyncio.run(go())
+
+
+def test_permission_asks_of_a_remote_agent(start_server, tmp_path):
+    s, ui, agent_tok, _ = setup(start_server, tmp_path)
+
+    async def go():
+        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
+        await a.expect("register_ok")
+        sid, _ = await started(s, ui, a)
+        async with client(s, ui) as ws:
+            c = Client(ws)
+            ask = {"ask_id": "7", "tool_name": "Bash", "tool_input": {"command": "touch f"}}
+            await a.send("permission_ask", session_id=sid, data=ask)
+            ev = await c.until(lambda f: f.get("type") == "event")
+            assert ev["data"]["source"] == "hook" and ev["data"]["tool_name"] == "Bash"
+            assert ev["data"]["tool_input"] == {"command": "touch f"}
+            # Asked again (as after a reconnect): still one event.
+            await a.send("permission_ask", session_id=sid, data=ask)
+            assert [f for f in await c.quiet(0.5) if f.get("type") == "event"] == []
+            assert len(api(s, "GET", f"/api/sessions/{sid}/events", ui)[1]["events"]) == 1
+            await c.send(type="action", session_id=sid, data={"kind": "approve"})
+            answer = await a.expect("permission_answer")
+            assert answer["session_id"] == sid and answer["data"] == {"ask_id": "7", "allow": True}
+            await c.until(lambda f: f.get("type") == "session_update" and f["data"]["awaiting_approval"] is False)
+            # Nothing is asked a second time once it is answered.
+            assert [f for f in await c.quiet(0.5) if f.get("type") == "event"] == []
+            assert len(api(s, "GET", f"/api/sessions/{sid}/events", ui)[1]["events"]) == 1
+
+    asyncio.run(go())
+
+
+def test_servers_show_their_sessions_and_offline_ones_can_be_forgotten(start_server, tmp_path):
+    s, ui, agent_tok, tenant = setup(start_server, tmp_path)
+
+    async def go():
+        a = await FakeAgent.connect(s, agent_tok, 'we"ird', sessions=[])
+        await a.expect("register_ok")
+        await started(s, ui, a)
+        await started(s, ui, a)
+        srv = {x["server_id"]: x for x in api(s, "GET", "/api/servers", ui)[1]["servers"]}
+        assert srv['we"ird']["active_sessions"] == 2 and srv["srv-local"]["active_sessions"] == 0
+        line = f'ccbridge_cc_control_agent_sessions{{tenant_id="{tenant}",server_id="we\\"ird",status="online"}} 2'
+        assert line in s.http("GET", "/metrics")[1].splitlines()
+        assert api(s, "DELETE", "/api/servers/we%22ird", ui)[:2] == (409, "server online\n")
+        await a.ws.close()
+        deadline = time.time() + 10
+        while api(s, "DELETE", "/api/servers/we%22ird", ui)[0] != 200:
+            assert time.time() < deadline, "never forgotten"
+            await asyncio.sleep(0.05)
+        assert 'we"ird' not in [x["server_id"] for x in api(s, "GET", "/api/servers", ui)[1]["servers"]]
+        assert api(s, "DELETE", "/api/servers/we%22ird", ui)[:2] == (404, "server not found\n")
+        assert api(s, "DELETE", "/api/servers/srv-local", ui)[:2] == (404, "server not found\n")
+
+    asyncio.run(go())

@@ -299,3 +299,31 @@ TEST_CASE("cc-control state store: shares one file with the token store")
   CHECK(tokens.list().size() == 2);
   CHECK(StateStore(path).load().sessions.size() == 1);
 }
+
+TEST_CASE("cc-control state store: a bounded flush writes the longest-dirty tails first and keeps the rest")
+{
+  TempDir dir;
+  StateStore store(dir / "state.db", 64);
+  std::vector<std::string> asked;
+  auto source = [&](const std::string &id) {
+    asked.push_back(id);
+    return std::optional<RingTail>(RingTail{1, "tail of " + id});
+  };
+  for (const char *id : {"s1", "s2", "s3", "s4", "s5"}) store.mark_ring_dirty(id);
+  store.mark_ring_dirty("s1");  // marked again: still one entry, still first
+  CHECK(store.flush(source, 2) == 2);
+  CHECK(asked == std::vector<std::string>{"s1", "s2"});
+  CHECK(store.dirty_tail_count() == 3);
+  store.mark_ring_dirty("s1");  // dirty again: behind the ones still waiting
+  store.remove_session("s4");   // gone: not asked for
+  asked.clear();
+  store.flush(source, 2);
+  CHECK(asked == std::vector<std::string>{"s3", "s5"});
+  asked.clear();
+  store.flush(source);
+  CHECK(asked == std::vector<std::string>{"s1"});
+  CHECK_FALSE(store.dirty());
+  SavedState back = StateStore(dir / "state.db").load();
+  CHECK(back.tails.size() == 4);
+  CHECK(back.tails["s5"].bytes == "tail of s5");
+}

@@ -362,6 +362,9 @@ WsAccept agent_gate(Control &control, const HttpRequest &req)
     return acc;
   }
   acc.factory = [&control, token = caller.token](WsConn &conn) { return std::make_unique<AgentSocket>(control, conn, token); };
+  // An agent streams every session's output on one connection: it is paced by TCP, not by the
+  // per-connection message rate meant for clients typing.
+  acc.messages_per_second = 0;
   return acc;
 }
 

@@ -40,6 +40,18 @@ FramePtr gap_frame(const SessionRecord &r, std::uint64_t from, std::uint64_t to)
   return make_frame(envelope({"gap", r.server_id, r.session_id, to + 1, now_ms(), data}));
 }
 
+/// A Prometheus label value: backslash, double quote and newline escaped.
+std::string label_value(const std::string &v)
+{
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
 bool in_tenant(const std::string &tenant, const std::string &owner) { return tenant.empty() || tenant == owner; }
 
 /// What a hook ask shows people: the tool and the gist of its input (the command, the file).
@@ -111,6 +123,11 @@ std::vector<ServerRecord> Control::servers(const std::string &tenant)
     // A connected agent whose heartbeats stopped is offline too (the original's offline-after).
     bool fresh = now - a.rec.last_seen_ms <= cfg.offline_after.count();
     a.rec.status = up && fresh ? "online" : "offline";
+    a.rec.active_sessions = 0;
+    for (const auto &[sid, ls] : sessions_)
+      if ((ls->rec.active() || ls->rec.status == "orphaned") && in_tenant(tenant, ls->rec.tenant_id) &&
+          entry_for(ls->rec) == &a)
+        ++a.rec.active_sessions;
     out.push_back(a.rec);
   }
   std::stable_sort(out.begin(), out.end(),
@@ -688,6 +705,10 @@ void Control::asked(const AgentId &id, const std::string &session_id, const Perm
     if (agent) agent->answer_permission(session_id, ask.ask_id, false, "session not running");
     return;
   }
+  // An agent asks again after a reconnect what is still open: one event per ask.
+  bool known = ls->pending_ask == ask.ask_id ||
+               std::any_of(ls->queued_asks.begin(), ls->queued_asks.end(), [&](const PermissionAsk &a) { return a.ask_id == ask.ask_id; });
+  if (known) return;
   // A prompt guessed from the screen gives way to the exact one for the same request.
   if (ls->rec.awaiting_approval && ls->pending_ask.empty()) resolve(*ls, "system", "superseded");
   ls->queued_asks.push_back(ask);
@@ -746,6 +767,20 @@ void Control::metrics(std::string &o) const
   o += fmt::format("# HELP ccbridge_cc_control_agents Remote agents by connection state\n"
                    "# TYPE ccbridge_cc_control_agents gauge\nccbridge_cc_control_agents{{state=\"online\"}} {}\n"
                    "ccbridge_cc_control_agents{{state=\"offline\"}} {}\n", online, offline);
+  // Each remote agent's live (or orphaned) sessions; at most max_agents series.
+  std::map<std::string, std::size_t> per_agent;
+  for (const auto &[key, a] : agents_)
+    if (a.remote) per_agent[key] = 0;
+  for (const auto &[sid, ls] : sessions_)
+    if (ls->rec.active() || ls->rec.status == "orphaned")
+      if (auto it = per_agent.find(agent_key(ls->rec.tenant_id, ls->rec.server_id)); it != per_agent.end()) ++it->second;
+  o += "# HELP ccbridge_cc_control_agent_sessions Live or orphaned sessions per remote agent\n"
+       "# TYPE ccbridge_cc_control_agent_sessions gauge\n";
+  for (const auto &[key, n] : per_agent) {
+    const ServerRecord &r = agents_.at(key).rec;
+    o += fmt::format("ccbridge_cc_control_agent_sessions{{tenant_id=\"{}\",server_id=\"{}\",status=\"{}\"}} {}\n",
+                     label_value(r.tenant_id), label_value(r.server_id), agents_.at(key).agent ? "online" : "offline", n);
+  }
   o += fmt::format("# HELP ccbridge_cc_control_subscribers Open /ws/client connections\n"
                    "# TYPE ccbridge_cc_control_subscribers gauge\nccbridge_cc_control_subscribers {}\n",
                    subscribers_.size());

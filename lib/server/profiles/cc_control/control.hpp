@@ -110,6 +110,8 @@ public:
 
   // ---- REST ------------------------------------------------------------------------------
   std::vector<ServerRecord> servers(const std::string &tenant);
+  /// Forgets a remote server that is offline (the original kept them until a restart: bug 34).
+  Failure forget_server(const std::string &tenant, const std::string &server_id);
   std::vector<SessionRecord> sessions(const std::string &tenant, const std::string &server_filter) const;
   Failure create(const Caller &who, const CreateSession &req, SessionRecord &out);
   /// Stop (`actor` "ui:<id>" or "admin"); tenant "" means any (admin).
@@ -213,7 +215,8 @@ private:
   void restore();
   void seed_tokens();
   void schedule_flush();
-  void flush();
+  /// Writes pending state; `all`: every dirty tail, else one step's share (lifecycle.cpp).
+  void flush(bool all);
   struct Flusher;
 
   std::map<std::string, AgentEntry> agents_;

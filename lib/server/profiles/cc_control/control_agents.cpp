@@ -117,6 +117,16 @@ void Control::lose(LiveSession &ls, const std::string &reason)
   audit_write("system", &r, "session_exit", GoJson().str("reason", reason).done());
 }
 
+Failure Control::forget_server(const std::string &tenant, const std::string &server_id)
+{
+  auto it = agents_.find(agent_key(tenant, server_id));
+  if (it == agents_.end() || !it->second.remote) return {404, "server not found"};
+  if (it->second.agent) return {409, "server online"};
+  agents_.erase(it);
+  audit_server(server_id, "server_forgotten", GoJson().str("tenant_id", tenant).done());
+  return {};
+}
+
 void Control::agent_heard(const AgentId &id)
 {
   auto it = agents_.find(agent_key(id.tenant, id.server_id));

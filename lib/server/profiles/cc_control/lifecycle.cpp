@@ -13,7 +13,11 @@
 namespace ccbridge::detail::server::cc_control {
 namespace {
 
-constexpr auto kFlushEvery = std::chrono::milliseconds(1000);
+// State is flushed in short steps: each writes the records changed and a tenth of the busy
+// sessions' tails (at least kMinTails), so that every tail is at most about a second old and no
+// step holds the server thread long (one write of a thousand 32 KiB tails did: 150 ms).
+constexpr auto kFlushEvery = std::chrono::milliseconds(100);
+constexpr std::size_t kMinTails = 16;
 constexpr std::size_t kTailBytes = 32 * 1024;
 
 std::string db_path(const CcControlSettings &c) { return c.token_db.empty() ? "cc-control.db" : c.token_db; }
@@ -88,21 +92,22 @@ void Control::schedule_flush()
   flusher_->timer.expires_after(kFlushEvery);
   flusher_->timer.async_wait([this](std::error_code ec) {
     if (ec) return;
-    flush();
+    flush(false);
     schedule_flush();
   });
 }
 
-void Control::flush()
+void Control::flush(bool all)
 {
   if (!store_ || !store_->dirty()) return;
+  std::size_t budget = all ? SIZE_MAX : std::max(kMinTails, store_->dirty_tail_count() / 10 + 1);
   try {
     store_->flush([this](const std::string &id) -> std::optional<RingTail> {
       auto it = sessions_.find(id);
       if (it == sessions_.end()) return std::nullopt;
       const TermRing &ring = it->second->ring;
       return RingTail{ring.latest_seq(), ring.tail(store_->tail_bytes())};
-    });
+    }, budget);
   } catch (const Error &e) {
     ctx.log.error("cc_control_state_flush_failed", {{"error", e.what()}});
   }
@@ -112,7 +117,7 @@ void Control::stop()
 {
   if (flusher_) flusher_->timer.cancel();
   if (auto agent = local_.lock()) agent->stop_all();
-  flush();
+  flush(true);
 }
 
 // After a restart: every session is back with its events and the tail of its output. Sessions

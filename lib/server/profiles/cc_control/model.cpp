@@ -49,6 +49,7 @@ std::string to_json(const ServerRecord &s)
   j.num("last_seen_ms", s.last_seen_ms).str("status", s.status);
   if (!s.allow_roots.empty()) j.strs("allow_roots", s.allow_roots);
   j.str_omit("claude_path", s.claude_path);
+  j.num("active_sessions", static_cast<std::int64_t>(s.active_sessions));
   return j.done();
 }
 

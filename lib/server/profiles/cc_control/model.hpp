@@ -3,6 +3,7 @@
 // the state machine is in control.hpp, persistence in state_store.hpp, tokens in tokens.hpp.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +24,8 @@ struct ServerRecord {
   std::string status = "online";  ///< "online" | "offline"
   std::vector<std::string> allow_roots;  ///< omitted when empty
   std::string claude_path;               ///< omitted when empty
+  // Addition: its sessions that are live or orphaned (counted when listed).
+  std::size_t active_sessions = 0;
 };
 
 /// starting -> running (first output) -> stopping -> exited | error. See CC-CONTROL.md 1.7.

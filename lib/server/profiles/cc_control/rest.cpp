@@ -125,6 +125,8 @@ public:
   {
     const std::string &p = req_.path;
     if (p == "/api/servers") return req_.method == "GET" ? need(1, [&] { return servers(); }) : not_allowed();
+    if (p.rfind("/api/servers/", 0) == 0)
+      return req_.method == "DELETE" ? need(3, [&] { return forget_server(p.substr(13)); }) : not_allowed();
     if (p == "/api/sessions") {
       if (req_.method == "GET") return need(1, [&] { return sessions(); });
       if (req_.method == "POST") return need(2, [&] { return create(); });
@@ -155,6 +157,11 @@ private:
   static HttpResponse not_allowed() { return text_error(405, "method not allowed"); }
 
   HttpResponse servers() { return json_ok(list("servers", c_.servers(who_.tenant()))); }
+  HttpResponse forget_server(const std::string &id)
+  {
+    Failure f = c_.forget_server(who_.tenant(), id);
+    return f ? text_error(f.status, f.message) : ok();
+  }
   HttpResponse sessions()
   {
     return json_ok(list("sessions", c_.sessions(who_.tenant(), req_.query_param("server_id").value_or(""))));

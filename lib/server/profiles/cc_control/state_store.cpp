@@ -243,7 +243,7 @@ void StateStore::remove_event(const std::string &event_id) { events_[event_id] =
 
 void StateStore::mark_ring_dirty(const std::string &session_id)
 {
-  if (!tail_copies_.count(session_id)) dirty_tails_.insert(session_id);
+  if (!tail_copies_.count(session_id) && dirty_tails_.insert(session_id).second) dirty_order_.push_back(session_id);
 }
 
 void StateStore::save_ring_tail(const std::string &session_id, std::uint64_t latest_seq, std::string_view bytes)
@@ -259,18 +259,22 @@ bool StateStore::dirty() const
          !dirty_tails_.empty() || !removed_sessions_.empty();
 }
 
-std::size_t StateStore::flush(const TailSource &tails)
+std::size_t StateStore::flush(const TailSource &tails, std::size_t max_tails)
 {
   if (!dirty()) return 0;
   Transaction tx(*db_);
-  std::size_t n = write_records() + write_tails(tails) + write_removals();
+  std::size_t taken = 0;
+  std::size_t n = write_records() + write_tails(tails, max_tails, taken) + write_removals();
   tx.commit();
   // Only now, with the transaction committed, is the pending state dropped.
   servers_.clear();
   sessions_.clear();
   events_.clear();
   tail_copies_.clear();
-  if (tails) dirty_tails_.clear();
+  for (; taken > 0; --taken) {
+    dirty_tails_.erase(dirty_order_.front());
+    dirty_order_.pop_front();
+  }
   removed_sessions_.clear();
   return n;
 }
@@ -290,7 +294,7 @@ std::size_t StateStore::write_records()
                        "DELETE FROM cc_events WHERE event_id=?", by_id);
 }
 
-std::size_t StateStore::write_tails(const TailSource &source)
+std::size_t StateStore::write_tails(const TailSource &source, std::size_t max_tails, std::size_t &taken)
 {
   Statement q(*db_, "INSERT OR REPLACE INTO cc_ring_tails(session_id, latest_seq, bytes) VALUES(?, ?, ?)");
   std::size_t n = 0;
@@ -302,8 +306,13 @@ std::size_t StateStore::write_tails(const TailSource &source)
     ++n;
   };
   for (const auto &[id, tail] : tail_copies_) put(id, tail);
-  for (const auto &id : dirty_tails_)
-    if (auto tail = source ? source(id) : std::nullopt) put(id, *tail);
+  std::size_t tails = 0;
+  for (; source && taken < dirty_order_.size() && tails < max_tails; ++taken) {
+    const std::string &id = dirty_order_[taken];
+    if (!dirty_tails_.count(id)) continue;  // written or dropped since it was marked
+    ++tails;
+    if (auto tail = source(id)) put(id, *tail);
+  }
   return n;
 }
 

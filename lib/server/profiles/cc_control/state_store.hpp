@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,8 +73,13 @@ public:
   /// Changes waiting for flush().
   bool dirty() const;
   /// Writes every pending change in one transaction and returns how many rows it wrote or
-  /// removed. Dirty tails are read from `tails`; without one they stay pending. On failure nothing is written, everything stays pending, and Error(io_error) is thrown.
-  std::size_t flush(const TailSource &tails = {});
+  /// removed. Dirty tails are read from `tails`, at most `max_tails` of them, the longest dirty
+  /// first (the rest stay pending: a caller spreads a thousand busy sessions over several short
+  /// flushes rather than one long one); without a source they stay pending. On failure nothing is
+  /// written, everything stays pending, and Error(io_error) is thrown.
+  std::size_t flush(const TailSource &tails = {}, std::size_t max_tails = SIZE_MAX);
+  /// Sessions whose tail waits for a flush from the TailSource.
+  std::size_t dirty_tail_count() const { return dirty_tails_.size(); }
 
   std::size_t tail_bytes() const { return tail_bytes_; }
   const std::string &db_path() const;
@@ -81,7 +87,8 @@ public:
 private:
   template <class T> using Pending = std::map<std::string, std::optional<T>>;  // nullopt: remove
   std::size_t write_records();
-  std::size_t write_tails(const TailSource &source);
+  /// Returns rows written; `taken` is how many entries of dirty_order_ it used.
+  std::size_t write_tails(const TailSource &source, std::size_t max_tails, std::size_t &taken);
   std::size_t write_removals();
 
   std::unique_ptr<Db> db_;
@@ -91,6 +98,7 @@ private:
   Pending<EventRecord> events_;
   std::map<std::string, RingTail> tail_copies_;
   std::unordered_set<std::string> dirty_tails_;
+  std::deque<std::string> dirty_order_;  ///< dirty_tails_ in the order marked (may hold stale ids)
   std::unordered_set<std::string> removed_sessions_;
 };
 
