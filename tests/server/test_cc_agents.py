@@ -311,24 +311,33 @@ def test_orphaned_after_the_grace_then_stopped_and_back(start_server, tmp_path):
 
 
 def test_an_original_agent_without_replay(start_server, tmp_path):
-    """The original cc-agent lists nothing when it registers: its sessions stay as they are, and
-    output that resumes after the grace revives an orphaned one."""
+    """The original cc-agent lists nothing when it registers: its sessions are taken as running
+    and probed with an empty pty_in, which it answers `session not found` for a session it lost;
+    what was stopped while it was away is stopped when it is back."""
     s, ui, agent_tok, _ = setup(start_server, tmp_path, "--orphan-after-sec", "1")
 
     async def go():
         a = await FakeAgent.connect(s, agent_tok, "build-1")
-        ok = await a.expect("register_ok")
-        sid, _ = await started(s, ui, a)
-        # No additions are sent to it.
+        await a.expect("register_ok")
+        kept, _ = await started(s, ui, a)
+        lost, _ = await started(s, ui, a)
+        stopped, _ = await started(s, ui, a)
         await a.ws.close()
-        wait_status(s, ui, sid, {"orphaned"}, timeout=10)
+        for sid in (kept, lost, stopped):
+            wait_status(s, ui, sid, {"orphaned"}, timeout=10)
+        assert api(s, "POST", f"/api/sessions/{stopped}/stop", ui)[0] == 200
         b = await FakeAgent.connect(s, agent_tok, "build-1")
         await b.expect("register_ok")
-        assert await b.quiet(0.3) == []
-        await b.out(sid, 5, "still here")
-        wait_status(s, ui, sid, {"running"})
-        await b.send("pty_exit", session_id=sid, data={"exit_code": 0, "reason": "exited"})
-        wait_status(s, ui, sid, {"exited"})
+        asks = await b.quiet(0.5)
+        assert {(f["type"], f["session_id"]) for f in asks} == {("stop_session", stopped), ("pty_in", kept), ("pty_in", lost)}
+        assert all("data_b64" not in f for f in asks if f["type"] == "pty_in")  # zero bytes
+        assert not [f for f in asks if f["type"] in ("replay", "release", "hold")]  # no additions
+        wait_status(s, ui, kept, {"running"})
+        await b.send("error", session_id=lost, data={"message": "session not found"})
+        assert wait_status(s, ui, lost, {"exited"})["exit_reason"] == "lost_by_agent"
+        await b.out(kept, 5, "still here")
+        await b.send("pty_exit", session_id=kept, data={"exit_code": 0, "reason": "exited"})
+        wait_status(s, ui, kept, {"exited"})
         assert [f["type"] for f in await b.quiet(0.3)] == []  # no release to an original agent
 
     asyncio.run(go())
