@@ -13,13 +13,12 @@ from cc_control_common import Client, api, b64, client, make_token, start_cc, un
 from conftest import recv_json, ws_connect
 
 
-class FakeAgent:
-    """One /ws/agent connection driven by the test."""
+class FakeAgent(Client):
+    """One /ws/agent connection driven by the test (Client's reading helpers, an agent's sends)."""
 
     def __init__(self, ws, server_id):
-        self.ws = ws
+        super().__init__(ws)
         self.server_id = server_id
-        self.frames = []
 
     @classmethod
     async def connect(cls, s, token, server_id, sessions=None, **data):
@@ -32,31 +31,21 @@ class FakeAgent:
         await agent.send("register", data=reg)
         return agent
 
+    @classmethod
+    async def registered(cls, s, token, server_id="build-1"):
+        """A ccbridge-like agent (it lists its sessions: none), past register_ok."""
+        agent = await cls.connect(s, token, server_id, sessions=[])
+        await agent.expect("register_ok")
+        return agent
+
     async def send(self, type_, **fields):
         await self.ws.send(json.dumps({"type": type_, "server_id": self.server_id, **fields}))
 
     async def out(self, sid, seq, text):
         await self.send("pty_out", session_id=sid, seq=seq, data_b64=b64(text))
 
-    async def next(self, timeout=10):
-        f = await recv_json(self.ws, timeout)
-        self.frames.append(f)
-        return f
-
     async def expect(self, type_, timeout=10):
-        deadline = time.time() + timeout
-        while True:
-            f = await self.next(max(0.01, deadline - time.time()))
-            if f["type"] == type_:
-                return f
-
-    async def quiet(self, seconds=0.3):
-        got = []
-        try:
-            while True:
-                got.append(await self.next(seconds))
-        except asyncio.TimeoutError:
-            return got
+        return await self.until(lambda f: f["type"] == type_, timeout)
 
 
 def setup(start_server, tmp_path, *extra):
@@ -145,8 +134,7 @@ def test_a_session_on_a_remote_agent(start_server, tmp_path):
     s, ui, agent_tok, _ = setup(start_server, tmp_path)
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         sid, start = await started(s, ui, a, env={"CC_X": "1"}, cols=100, rows=30)
         assert start["data"] == {"cwd": "/w/p", "cmd": ["claude"], "env": {"CC_X": "1"}, "cols": 100, "rows": 30}
         async with client(s, ui) as ws:
@@ -178,8 +166,7 @@ def test_gaps_are_told_live_and_on_replay(start_server, tmp_path):
     s, ui, agent_tok, _ = setup(start_server, tmp_path)
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         sid, _ = await started(s, ui, a)
         async with client(s, ui) as ws:
             c = Client(ws)
@@ -212,8 +199,7 @@ def test_another_tenants_agent_cannot_touch_a_session(start_server, tmp_path):
     intruder_tok = make_token(s, "agent")["token"]  # a new tenant's agent
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         sid, _ = await started(s, ui, a)
         # Same server id, other tenant: its own server, not this one.
         x = await FakeAgent.connect(s, intruder_tok, "build-1", sessions=[])
@@ -242,8 +228,7 @@ def test_reconnect_replays_what_was_missed_and_reconciles(start_server, tmp_path
     s, ui, agent_tok, _ = setup(start_server, tmp_path)
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         keep, _ = await started(s, ui, a)
         ended, _ = await started(s, ui, a)
         forgotten, _ = await started(s, ui, a)
@@ -288,8 +273,7 @@ def test_orphaned_after_the_grace_then_stopped_and_back(start_server, tmp_path):
     s, ui, agent_tok, _ = setup(start_server, tmp_path, "--orphan-after-sec", "1")
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         stop_me, _ = await started(s, ui, a)
         come_back, _ = await started(s, ui, a)
         await a.ws.close()
@@ -311,24 +295,33 @@ def test_orphaned_after_the_grace_then_stopped_and_back(start_server, tmp_path):
 
 
 def test_an_original_agent_without_replay(start_server, tmp_path):
-    """The original cc-agent lists nothing when it registers: its sessions stay as they are, and
-    output that resumes after the grace revives an orphaned one."""
+    """The original cc-agent lists nothing when it registers: its sessions are taken as running
+    and probed with an empty pty_in, which it answers `session not found` for a session it lost;
+    what was stopped while it was away is stopped when it is back."""
     s, ui, agent_tok, _ = setup(start_server, tmp_path, "--orphan-after-sec", "1")
 
     async def go():
         a = await FakeAgent.connect(s, agent_tok, "build-1")
-        ok = await a.expect("register_ok")
-        sid, _ = await started(s, ui, a)
-        # No additions are sent to it.
+        await a.expect("register_ok")
+        kept, _ = await started(s, ui, a)
+        lost, _ = await started(s, ui, a)
+        stopped, _ = await started(s, ui, a)
         await a.ws.close()
-        wait_status(s, ui, sid, {"orphaned"}, timeout=10)
+        for sid in (kept, lost, stopped):
+            wait_status(s, ui, sid, {"orphaned"}, timeout=10)
+        assert api(s, "POST", f"/api/sessions/{stopped}/stop", ui)[0] == 200
         b = await FakeAgent.connect(s, agent_tok, "build-1")
         await b.expect("register_ok")
-        assert await b.quiet(0.3) == []
-        await b.out(sid, 5, "still here")
-        wait_status(s, ui, sid, {"running"})
-        await b.send("pty_exit", session_id=sid, data={"exit_code": 0, "reason": "exited"})
-        wait_status(s, ui, sid, {"exited"})
+        asks = await b.quiet(0.5)
+        assert {(f["type"], f["session_id"]) for f in asks} == {("stop_session", stopped), ("pty_in", kept), ("pty_in", lost)}
+        assert all("data_b64" not in f for f in asks if f["type"] == "pty_in")  # zero bytes
+        assert not [f for f in asks if f["type"] in ("replay", "release", "hold")]  # no additions
+        wait_status(s, ui, kept, {"running"})
+        await b.send("error", session_id=lost, data={"message": "session not found"})
+        assert wait_status(s, ui, lost, {"exited"})["exit_reason"] == "lost_by_agent"
+        await b.out(kept, 5, "still here")
+        await b.send("pty_exit", session_id=kept, data={"exit_code": 0, "reason": "exited"})
+        wait_status(s, ui, kept, {"exited"})
         assert [f["type"] for f in await b.quiet(0.3)] == []  # no release to an original agent
 
     asyncio.run(go())
@@ -338,8 +331,7 @@ def test_duplicate_and_stale_registrations(start_server, tmp_path):
     s, ui, agent_tok, _ = setup(start_server, tmp_path)
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         # A second agent with the same id while the first answers pings: refused, as the original.
         b = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
         with pytest.raises(websockets.ConnectionClosed) as e:
@@ -361,8 +353,7 @@ def test_an_agent_that_goes_silent_is_dropped(start_server, tmp_path):
     s, ui, agent_tok, _ = setup(start_server, tmp_path, "--agent-ping-sec", "1", "--agent-idle-sec", "2")
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         a.ws.transport.pause_reading()  # no pongs, no frames
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -381,8 +372,7 @@ def test_remote_sessions_survive_a_control_plane_restart(start_server, tmp_path)
     s, ui, agent_tok, _ = setup(start_server, tmp_path)
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         sid, _ = await started(s, ui, a)
         await a.out(sid, 2, "two")
         time.sleep(1.5)  # the state is flushed every second
@@ -418,8 +408,7 @@ def test_an_agent_is_not_held_to_the_clients_message_rate(start_server, tmp_path
     s, ui, agent_tok, _ = setup(start_server, tmp_path, "--max-messages-per-second", "2")
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         sid, _ = await started(s, ui, a)
         async with client(s, ui) as ws:
             c = Client(ws)
@@ -436,8 +425,7 @@ def test_permission_asks_of_a_remote_agent(start_server, tmp_path):
     s, ui, agent_tok, _ = setup(start_server, tmp_path)
 
     async def go():
-        a = await FakeAgent.connect(s, agent_tok, "build-1", sessions=[])
-        await a.expect("register_ok")
+        a = await FakeAgent.registered(s, agent_tok)
         sid, _ = await started(s, ui, a)
         async with client(s, ui) as ws:
             c = Client(ws)

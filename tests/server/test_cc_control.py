@@ -368,7 +368,9 @@ def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, t
     """Live output to a client that does not read: once its buffer is full it gets no more live
     term_out; when it reads again it is resynced (a snapshot flagged as such, or the exact chunks),
     so every term_out it gets either continues the previous seq by one or says it is a snapshot."""
-    s, op, sid = running_session(start_server, tmp_path, "--send-buffer-bytes", "65536")
+    # A ring far smaller than what is missed, so that the resync is a snapshot whatever the
+    # machine's speed (with the default 128 KiB ring a loaded machine sometimes still covered it).
+    s, op, sid = running_session(start_server, tmp_path, "--send-buffer-bytes", "65536", "--ring-buffer-bytes", "4096")
 
     async def go():
         async with ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:

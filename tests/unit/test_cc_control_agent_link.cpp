@@ -256,6 +256,10 @@ TEST_CASE("agent link: an original control plane (no resume) gets every buffered
   f.exit("s2", 1);
   f.connect(false);
   CHECK(f.sent() == V{"pty_out s1 1", "pty_out s1 2", "pty_out s1 3", "pty_out s2 1", "pty_exit s2 1"});
+  // The original never releases: an exit it was sent is not sent again at the next reconnect.
+  f.link->closed();
+  f.connect(false);
+  CHECK(f.sent() == V{"pty_out s1 1", "pty_out s1 2", "pty_out s1 3"});
 }
 
 TEST_CASE("agent link: a full socket holds output and the PTYs, and pty_exit still follows the last pty_out")

@@ -132,6 +132,7 @@ void AgentLink::on_register_ok(const JsonView &data)
   heartbeat_ = std::clamp(ms_or(data["heartbeat_interval_ms"], milliseconds(5000)), milliseconds(100), milliseconds(60000));
   heartbeat();
   const bool resume = data["resume"].boolean().value_or(false);
+  resume_ = resume;
   log_.info("agent_registered", {{"server_id", cfg_.record.server_id}, {"resume", resume ? "true" : "false"}});
   if (!resume) {
     for (auto &[id, s] : sessions_) {
@@ -139,6 +140,7 @@ void AgentLink::on_register_ok(const JsonView &data)
       s.sent = 0;
     }
     flush_all();
+    prune_ended();
   }
   if (on_registered) on_registered();
 }
@@ -272,7 +274,9 @@ void AgentLink::prune_ended()
   const auto now = std::chrono::steady_clock::now();
   std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> ended;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (it->second.exit && now - it->second.ended_at >= cfg_.keep_ended) it = sessions_.erase(it);
+    // An original control plane never sends release: an exit it was sent is its last word.
+    bool told = registered_ && !resume_ && it->second.exit_sent;
+    if (it->second.exit && (told || now - it->second.ended_at >= cfg_.keep_ended)) it = sessions_.erase(it);
     else {
       if (it->second.exit) ended.emplace_back(it->second.ended_at, it->first);
       ++it;

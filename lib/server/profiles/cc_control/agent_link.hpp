@@ -130,6 +130,7 @@ private:
   Agent *agent_ = nullptr;
   std::shared_ptr<WsClientLink> socket_;
   bool registered_ = false;
+  bool resume_ = false;  ///< the control plane answers a listed session (register_ok resume)
   bool draining_ = false;
   bool congested_ = false;
   std::chrono::milliseconds heartbeat_{5000};

@@ -245,13 +245,12 @@ Failure Control::stop_session(const std::string &tenant, const std::string &id, 
   if (!ls) return {404, "session not found"};
   // A session that has ended stays as it is (bug 13: the original set it to stopping, and the
   // agent's "session not found" then turned it into an error).
-  if (ls->rec.status == "orphaned") return lose(*ls, "stopped while its agent was away"), Failure{};
+  if (ls->rec.status == "orphaned") return stop_while_away(*ls), Failure{};
   if (!ls->rec.active()) return {};
   Agent *agent = agent_for(ls->rec);
-  // The agent is away: the session ends here, and is stopped there if the agent comes back
-  // listing it (bug 16: the original answered 503 and the session stayed live forever).
-  if (!agent && entry_for(ls->rec) && entry_for(ls->rec)->remote)
-    return lose(*ls, "stopped while its agent was away"), Failure{};
+  // The agent is away: the session ends here, and is stopped there when the agent comes back
+  // (bug 16: the original answered 503 and the session stayed live forever).
+  if (!agent && entry_for(ls->rec) && entry_for(ls->rec)->remote) return stop_while_away(*ls), Failure{};
   if (!agent) return {503, "server offline"};
   std::string err = agent->stop_session(id, grace, kill_after);
   if (!err.empty()) return {500, err};
@@ -268,14 +267,14 @@ Failure Control::delete_session(const Caller &who, const std::string &id, std::c
   LiveSession *ls = find(who.tenant(), id);
   if (!ls) return {404, "session not found"};
   bool stop = ls->rec.active();
-  if (stop) {
-    Agent *agent = agent_for(ls->rec);
-    // An agent that is gone has no process to stop; the record goes anyway (bug 16: orphans).
-    if (agent) {
-      std::string err = agent->stop_session(id, grace, kill_after);
-      if (!err.empty()) return {500, err};
-    }
+  Agent *agent = agent_for(ls->rec);
+  if (stop && agent) {
+    std::string err = agent->stop_session(id, grace, kill_after);
+    if (!err.empty()) return {500, err};
   }
+  // An agent that is away is told when it is back; the record goes now (bug 16: orphans).
+  if (AgentEntry *e = entry_for(ls->rec); e && e->remote && !agent && (stop || ls->rec.status == "orphaned"))
+    e->stop_on_return.insert(id);
   audit_write(who.actor(), &ls->rec, "delete_session", GoJson().boolean("stop_requested", stop).done());
   for (Subscriber *s : ls->attached) s->attached.clear();
   if (store_) store_->remove_session(id);
@@ -556,6 +555,7 @@ void Control::out(const AgentId &id, const std::string &session_id, std::uint64_
   LiveSession *ls = from_agent(id, session_id);
   if (!ls) return;
   auto &r = ls->rec;
+  ls->probed = false;  // it has the session
   if (seq > 0 && seq <= r.latest_agent_out_seq) return;  // a repeat
   // Seqs follow on; a jump means chunks were lost on the way (the original said nothing: bug 18).
   if (seq > r.latest_agent_out_seq + 1) gap(*ls, r.latest_agent_out_seq + 1, seq - 1);
@@ -680,6 +680,7 @@ void Control::failed(const AgentId &id, const std::string &session_id, const std
   if (!ls || !ls->rec.active()) return;
   const std::string &server_id = id.server_id;
   auto &r = ls->rec;
+  if (ls->probed && message == "session not found") return lose(*ls, "lost_by_agent");
   if (r.status == "starting" && message == "session not found") return;  // a benign race
   r.status = "error";
   if (r.exit_reason.empty()) r.exit_reason = message;

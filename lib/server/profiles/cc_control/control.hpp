@@ -77,6 +77,7 @@ struct LiveSession {
   std::string pending_ask;                ///< the hook ask behind pending_event_id, if any
   std::optional<PromptWatch> watch;       ///< a screen prompt pending: tells when it is answered
   bool held = false;                      ///< output held: no attached client can take more
+  bool probed = false;                    ///< asked of an original agent after it re-registered
   std::chrono::steady_clock::time_point held_since{};
 };
 
@@ -182,11 +183,19 @@ private:
     bool remote = false;
     std::chrono::steady_clock::time_point offline_since{};
     bool orphaned = false;  ///< its sessions were orphaned since it went away
+    /// Sessions stopped or deleted here while it was away: stopped there when it is back (an
+    /// original agent does not list what it runs).
+    std::set<std::string> stop_on_return;
   };
   static std::string agent_key(const std::string &tenant, const std::string &server_id) { return tenant + '/' + server_id; }
   AgentEntry *entry_for(const SessionRecord &s);
   void reconcile(const AgentId &id, const Registration &reg, Agent &agent);
   void lose(LiveSession &ls, const std::string &reason);
+  /// Ends a session whose agent is away; it is stopped there when the agent returns.
+  void stop_while_away(LiveSession &ls);
+  /// An original agent registered: its sessions are taken as running, and each is probed with
+  /// an empty pty_in, which it answers `session not found` for one it no longer has.
+  void probe_sessions(const AgentId &id, Agent &agent);
   void gap(LiveSession &ls, std::uint64_t from, std::uint64_t to);
   /// A remote agent with live sessions that is not connected (after a restart): it is offline
   /// from now, and its sessions orphan after the grace unless it comes back.

@@ -94,14 +94,42 @@ void Control::reconcile(const AgentId &id, const Registration &reg, Agent &agent
                   GoJson().str("session_id", h.session_id).done());
     }
   }
-  // An original agent does not list what it holds: its sessions stay as they are.
-  if (!reg.replays) return;
+  // (An agent that lists its sessions has had those stopped above.)
+  AgentEntry &e = agents_[agent_key(id.tenant, id.server_id)];
+  auto stops = std::move(e.stop_on_return);
+  e.stop_on_return.clear();
+  // An original agent does not list what it holds: what was stopped while it was away is
+  // stopped now, and its sessions are asked about one by one.
+  if (!reg.replays) {
+    for (const std::string &sid : stops) agent.stop_session(sid, kReconcileGrace, kReconcileKill);
+    return probe_sessions(id, agent);
+  }
   std::vector<LiveSession *> lost;
   for (auto &[sid, ls] : sessions_)
     if (!listed.count(sid) && (ls->rec.active() || ls->rec.status == "orphaned") &&
         ls->rec.server_id == id.server_id && ls->rec.tenant_id == id.tenant)
       lost.push_back(ls.get());
   for (LiveSession *ls : lost) lose(*ls, "lost_by_agent");
+}
+
+void Control::probe_sessions(const AgentId &id, Agent &agent)
+{
+  for (auto &[sid, ls] : sessions_) {
+    auto &r = ls->rec;
+    if (r.server_id != id.server_id || r.tenant_id != id.tenant || !(r.active() || r.status == "orphaned")) continue;
+    if (r.status == "orphaned") {
+      r.status = r.latest_agent_out_seq > 0 ? "running" : "starting";
+      session_update(*ls);
+    }
+    ls->probed = true;
+    agent.pty_in(sid, "");
+  }
+}
+
+void Control::stop_while_away(LiveSession &ls)
+{
+  if (AgentEntry *e = entry_for(ls.rec)) e->stop_on_return.insert(ls.rec.session_id);
+  lose(ls, "stopped while its agent was away");
 }
 
 // The session ends here without an exit from its agent.
