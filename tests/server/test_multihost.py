@@ -24,9 +24,10 @@ import pytest
 import websockets
 
 import netns
+import cc_control_common as common
 from cc_control_common import ADMIN, b64, bearer, make_token, unb64
-from conftest import CCB, guard_pids, recv_json
-from test_cc_agents import metric
+from conftest import CCB, guard_pids
+from test_cc_agents import FakeAgent, metric
 
 _why_not = netns.unavailable()
 pytestmark = pytest.mark.skipif(_why_not is not None, reason=f"multi-host tests: {_why_not}")
@@ -106,29 +107,17 @@ class Stream:
         return out
 
 
-class Client:
+class Client(common.Client):
     """One /ws/client connection attached to one session, feeding a Stream."""
 
     def __init__(self, ws, stream):
-        self.ws = ws
+        super().__init__(ws)
         self.stream = stream
-        self.frames = []
 
     async def next(self, timeout=10):
-        f = await recv_json(self.ws, timeout)
-        self.frames.append(f)
+        f = await super().next(timeout)
         self.stream.feed(f)
         return f
-
-    async def until(self, pred, timeout=15):
-        deadline = time.time() + timeout
-        while True:
-            try:
-                f = await self.next(max(0.01, deadline - time.time()))
-            except asyncio.TimeoutError:
-                raise AssertionError(f"timed out; last frames: {self.frames[-5:]}") from None
-            if pred(f):
-                return f
 
     async def output(self, needle, timeout=15):
         """Reads until the session's output holds `needle` (counted from the start)."""
@@ -146,7 +135,7 @@ class Client:
         return [f for f in self.frames if f.get("type") in types and f.get("session_id") == self.stream.sid]
 
     async def type(self, text):
-        await self.ws.send(json.dumps({"type": "term_in", "session_id": self.stream.sid, "data_b64": b64(text)}))
+        await self.send(type="term_in", session_id=self.stream.sid, data_b64=b64(text))
 
     async def status(self, want, timeout=15):
         f = await self.until(lambda f: f.get("type") == "session_update" and f.get("session_id") == self.stream.sid
@@ -398,41 +387,27 @@ def run(cluster, go, timeout=90):
     asyncio.run(main())
 
 
-class ScriptedAgent:
-    """A /ws/agent connection driven by the test (as test_cc_agents.FakeAgent), dialled from a
-    namespace over wss://, every frame stamped with ts_ms `skew_ms` off this machine's clock."""
-
-    def __init__(self, ws, server_id, skew_ms):
-        self.ws, self.server_id, self.skew_ms = ws, server_id, skew_ms
-        self.frames = []
+class ScriptedAgent(FakeAgent):
+    """test_cc_agents' scripted agent, dialled from a namespace over wss://, every frame stamped
+    with a ts_ms `skew_ms` off this machine's clock."""
 
     @classmethod
-    async def connect(cls, cluster, host, token, server_id, skew_ms=0, sessions=()):
+    async def connect(cls, cluster, host, token, server_id, skew_ms=0):
         sock = cluster.hosts.dial(host, cluster.hub[host], PORT)
         ws = await websockets.connect(f"wss://{cluster.hub[host]}:{PORT}/ws/agent", sock=sock, ssl=cluster.client_ssl,
                                       additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10,
                                       close_timeout=2)
         cluster.sockets.append(ws)
-        a = cls(ws, server_id, skew_ms)
+        a = cls(ws, server_id)
+        a.skew_ms = skew_ms
         await a.send("register", data={"server_id": server_id, "hostname": f"scripted-{server_id}", "tags": None,
                                        "os": "linux", "arch": "amd64", "agent_version": "test", "allow_roots": ["/w"],
-                                       "claude_path": "claude", "sessions": list(sessions)})
+                                       "claude_path": "claude", "sessions": []})
         return a
 
     async def send(self, type_, **fields):
         ts = int(time.time() * 1000) + self.skew_ms
         await self.ws.send(json.dumps({"type": type_, "server_id": self.server_id, "ts_ms": ts, **fields}))
-
-    async def out(self, sid, seq, text):
-        await self.send("pty_out", session_id=sid, seq=seq, data_b64=b64(text))
-
-    async def expect(self, type_, timeout=10):
-        deadline = time.time() + timeout
-        while True:
-            f = await recv_json(self.ws, max(0.01, deadline - time.time()))
-            self.frames.append(f)
-            if f["type"] == type_:
-                return f
 
 
 def wait_for(cond, what, timeout=15):
