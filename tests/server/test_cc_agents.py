@@ -392,12 +392,27 @@ def test_remote_sessions_survive_a_control_plane_restart(start_server, tmp_path)
         await b.expect("register_ok")
         rp = await b.expect("replay")
         assert rp["session_id"] == sid and rp["seq"] == 2
-        await b.out(sid, 3, "three")
+        # A client that had seen seq 3 before the restart comes back before the agent resends it.
+        async with client(s2, ui) as ws:
+            ahead = Client(ws)
+            await ahead.send(type="attach", data={"session_id": sid, "since_seq": 3})
+            await ahead.until(lambda f: f.get("type") == "attach_ok")
+            await b.out(sid, 3, "three")
+            await b.out(sid, 4, "four")
+            await ahead.until(lambda f: f.get("type") == "term_out" and f.get("seq") == 4)
+            assert [f["seq"] for f in ahead.frames if f["type"] == "term_out"] == [4]
         async with client(s2, ui) as ws:
             c = Client(ws)
             await c.send(type="attach", data={"session_id": sid, "since_seq": 0})
-            out = await c.output_until(sid, b"three")
-            assert out.count(b"two") == 1
+            out = await c.output_until(sid, b"four")
+            assert out.count(b"two") == 1 and out.count(b"three") == 1
+        # Since a seq inside the saved tail: the exact chunks after it (the tail kept its chunks).
+        async with client(s2, ui) as ws:
+            c = Client(ws)
+            await c.send(type="attach", data={"session_id": sid, "since_seq": 1})
+            await c.until(lambda f: f.get("type") == "term_out" and f.get("seq") == 4)
+            got = [(f["type"], f.get("seq"), (f.get("data") or {}).get("snapshot")) for f in c.frames if f["type"] in ("term_out", "gap")]
+            assert got == [("term_out", 2, None), ("term_out", 3, None), ("term_out", 4, None)]
 
     asyncio.run(back())
 

@@ -592,10 +592,6 @@ def test_a_control_plane_killed_and_restarted_gets_every_session_back(cluster):
     run(cluster, go)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "the control plane restores a session's saved ring tail as one chunk numbered with the tail's "
-    "last seq (Control::restore), so a client re-attaching since a seq inside the tail is sent a gap "
-    "frame for seqs it is then sent anyway, inside that chunk, with the bytes it already had"))
 def test_a_client_back_where_it_was_after_a_control_plane_restart_gets_each_byte_once(cluster):
     cluster.start()
 

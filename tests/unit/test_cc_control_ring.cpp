@@ -167,3 +167,48 @@ TEST_CASE("cc-control term ring: tail(n) is the last n bytes held, across chunk 
   CHECK(r.tail(1000) == r.snapshot().joined());
   CHECK(TermRing(10).tail(5).empty());
 }
+
+TEST_CASE("cc-control ring: a tail restored with its marks answers since_seq as the ring did")
+{
+  TermRing ring(1024);
+  ring.append(1, "aaaa");
+  ring.append(2, "bbbbbb");
+  ring.append_note("[note]");
+  ring.append(3, "cc");
+  ring.append(4, "dddddddd");
+  bool cut = false;
+  std::string tail = ring.tail(20);  // cuts into seq 2's chunk
+  auto marks = ring.marks(20, cut);
+  REQUIRE(tail.size() == 20);
+  CHECK(cut);
+  REQUIRE(marks.size() == 4);
+  CHECK(marks.front().seq == 2);
+  CHECK(marks.front().size == 4);
+  CHECK(marks[1].note);
+
+  TermRing back(1024);
+  back.restore(ring.latest_seq(), tail, marks, cut);
+  CHECK(back.latest_seq() == 4);
+  for (std::uint64_t since : {2, 3}) {  // whole chunks after `since`: exact, as before
+    auto a = ring.since(since), b = back.since(since);
+    CHECK_FALSE(b.snapshot);
+    CHECK(a.joined() == b.joined());
+    CHECK(a.first_seq == b.first_seq);
+  }
+  CHECK(back.since(1).snapshot);  // inside the cut chunk: only a snapshot is honest
+
+  // Without a cut (the tail starts with the note that follows chunk 2): exact from 2 on.
+  auto whole = ring.marks(16, cut);
+  CHECK_FALSE(cut);
+  TermRing exact(1024);
+  exact.restore(ring.latest_seq(), ring.tail(16), whole, cut);
+  CHECK_FALSE(exact.since(2).snapshot);
+  CHECK(exact.since(1).snapshot);  // the tail starts at the note after 2: 2 itself is gone
+  CHECK(exact.since(2).joined() == "ccdddddddd");  // a note goes with the chunk it follows
+
+  // A save without marks: one chunk, a snapshot for any earlier seq.
+  TermRing legacy(1024);
+  legacy.restore(4, tail, {}, false);
+  CHECK(legacy.since(2).snapshot);
+  CHECK(legacy.since(4).chunks.empty());
+}

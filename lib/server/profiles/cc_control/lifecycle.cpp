@@ -106,7 +106,9 @@ void Control::flush(bool all)
       auto it = sessions_.find(id);
       if (it == sessions_.end()) return std::nullopt;
       const TermRing &ring = it->second->ring;
-      return RingTail{ring.latest_seq(), ring.tail(store_->tail_bytes())};
+      RingTail t{ring.latest_seq(), ring.tail(store_->tail_bytes()), {}, false};
+      t.marks = ring.marks(store_->tail_bytes(), t.first_cut);
+      return t;
     }, budget);
   } catch (const Error &e) {
     ctx.log.error("cc_control_state_flush_failed", {{"error", e.what()}});
@@ -131,7 +133,7 @@ void Control::restore()
   for (auto &s : saved.sessions) {
     auto ls = std::make_unique<LiveSession>(s, cfg.ring_buffer_bytes);
     if (auto t = saved.tails.find(s.session_id); t != saved.tails.end() && !t->second.bytes.empty())
-      ls->ring.append(t->second.latest_seq, t->second.bytes);
+      ls->ring.restore(t->second.latest_seq, t->second.bytes, t->second.marks, t->second.first_cut);
     if (ls->rec.server_id != cfg.server_id && (ls->rec.active() || ls->rec.status == "orphaned")) {
       // Output after the saved tail is asked again from the agent when it is back.
       ls->rec.latest_agent_out_seq = ls->ring.latest_seq();

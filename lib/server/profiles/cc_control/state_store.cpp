@@ -34,7 +34,52 @@ CREATE TABLE IF NOT EXISTS cc_events (
 CREATE INDEX IF NOT EXISTS idx_cc_events_session ON cc_events(session_id);
 CREATE TABLE IF NOT EXISTS cc_ring_tails (
   session_id TEXT PRIMARY KEY, latest_seq INTEGER NOT NULL, bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS cc_ring_marks (
+  session_id TEXT PRIMARY KEY, first_cut INTEGER NOT NULL, marks BLOB NOT NULL);
 )";
+
+// A tail's chunk marks as 13 bytes each: seq (8, little-endian), size (4), note (1).
+std::string encode_marks(const std::vector<TermRing::Mark> &marks)
+{
+  std::string out;
+  out.reserve(marks.size() * 13);
+  for (const auto &m : marks) {
+    for (int i = 0; i < 8; ++i) out += static_cast<char>((m.seq >> (8 * i)) & 0xff);
+    for (int i = 0; i < 4; ++i) out += static_cast<char>((m.size >> (8 * i)) & 0xff);
+    out += static_cast<char>(m.note ? 1 : 0);
+  }
+  return out;
+}
+
+std::vector<TermRing::Mark> decode_marks(const std::string &b)
+{
+  std::vector<TermRing::Mark> out;
+  for (std::size_t at = 0; at + 13 <= b.size(); at += 13) {
+    TermRing::Mark m;
+    for (int i = 0; i < 8; ++i) m.seq |= static_cast<std::uint64_t>(static_cast<unsigned char>(b[at + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i) m.size |= static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 8 + i])) << (8 * i);
+    m.note = b[at + 12] != 0;
+    out.push_back(m);
+  }
+  return out;
+}
+
+// The tail cut to its last `keep` bytes, and its marks with it.
+void keep_last(RingTail &t, std::size_t keep)
+{
+  if (t.bytes.size() <= keep) return;
+  std::size_t cut = t.bytes.size() - keep;
+  t.bytes.erase(0, cut);
+  while (!t.marks.empty() && cut >= t.marks.front().size) {
+    cut -= t.marks.front().size;
+    t.marks.erase(t.marks.begin());
+    t.first_cut = false;
+  }
+  if (cut > 0 && !t.marks.empty()) {
+    t.marks.front().size -= static_cast<std::uint32_t>(cut);
+    t.first_cut = true;
+  }
+}
 
 constexpr char kServerColumns[] = "tenant_id, server_id, hostname, tags, os, arch, agent_version, last_seen_ms, "
                                   "status, allow_roots, claude_path";
@@ -212,7 +257,13 @@ SavedState StateStore::load()
   out.events = rows<EventRecord>(
       *db_, std::string("SELECT ") + kEventColumns + " FROM cc_events ORDER BY ts_ms, event_id", read_event);
   Statement q(*db_, "SELECT session_id, latest_seq, bytes FROM cc_ring_tails");
-  while (q.step()) out.tails[q.text(0)] = RingTail{static_cast<std::uint64_t>(q.int64(1)), q.blob(2)};
+  while (q.step()) out.tails[q.text(0)] = RingTail{static_cast<std::uint64_t>(q.int64(1)), q.blob(2), {}, false};
+  Statement m(*db_, "SELECT session_id, first_cut, marks FROM cc_ring_marks");
+  while (m.step())
+    if (auto t = out.tails.find(m.text(0)); t != out.tails.end()) {
+      t->second.first_cut = m.int64(1) != 0;
+      t->second.marks = decode_marks(m.blob(2));
+    }
   for (auto &s : out.sessions) {
     auto tail = out.tails.find(s.session_id);
     if (tail != out.tails.end()) s.latest_agent_out_seq = std::max(s.latest_agent_out_seq, tail->second.latest_seq);
@@ -249,7 +300,7 @@ void StateStore::mark_ring_dirty(const std::string &session_id)
 void StateStore::save_ring_tail(const std::string &session_id, std::uint64_t latest_seq, std::string_view bytes)
 {
   if (bytes.size() > tail_bytes_) bytes.remove_prefix(bytes.size() - tail_bytes_);
-  tail_copies_[session_id] = RingTail{latest_seq, std::string(bytes)};
+  tail_copies_[session_id] = RingTail{latest_seq, std::string(bytes), {}, false};
   dirty_tails_.erase(session_id);
 }
 
@@ -297,12 +348,14 @@ std::size_t StateStore::write_records()
 std::size_t StateStore::write_tails(const TailSource &source, std::size_t max_tails, std::size_t &taken)
 {
   Statement q(*db_, "INSERT OR REPLACE INTO cc_ring_tails(session_id, latest_seq, bytes) VALUES(?, ?, ?)");
+  Statement qm(*db_, "INSERT OR REPLACE INTO cc_ring_marks(session_id, first_cut, marks) VALUES(?, ?, ?)");
   std::size_t n = 0;
-  auto put = [&](const std::string &id, const RingTail &t) {
-    std::string_view bytes = t.bytes;
-    if (bytes.size() > tail_bytes_) bytes.remove_prefix(bytes.size() - tail_bytes_);
-    q.bind(1, id).bind(2, static_cast<std::int64_t>(t.latest_seq)).bind_blob(3, bytes);
+  auto put = [&](const std::string &id, RingTail t) {
+    keep_last(t, tail_bytes_);
+    q.bind(1, id).bind(2, static_cast<std::int64_t>(t.latest_seq)).bind_blob(3, t.bytes);
     q.run();
+    qm.bind(1, id).bind(2, t.first_cut ? 1 : 0).bind_blob(3, encode_marks(t.marks));
+    qm.run();
     ++n;
   };
   for (const auto &[id, tail] : tail_copies_) put(id, tail);
@@ -322,9 +375,11 @@ std::size_t StateStore::write_removals()
 {
   Statement events(*db_, "DELETE FROM cc_events WHERE session_id=?");
   Statement tail(*db_, "DELETE FROM cc_ring_tails WHERE session_id=?");
+  Statement marks(*db_, "DELETE FROM cc_ring_marks WHERE session_id=?");
   for (const auto &id : removed_sessions_) {
     events.bind(1, id).run();
     tail.bind(1, id).run();
+    marks.bind(1, id).run();
   }
   return removed_sessions_.size();
 }

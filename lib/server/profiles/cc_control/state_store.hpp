@@ -1,6 +1,6 @@
 // cc-control: what survives a restart (issue 14 item 5): servers, sessions, approval events and
 // the tail of each session's output ring, in SQLite (tables cc_servers, cc_sessions, cc_events,
-// cc_ring_tails; they may share the token store's file, but a file of its own is the default, see
+// cc_ring_tails with cc_ring_marks; they may share the token store's file, but a file of its own is the default, see
 // docs/ARCHITECTURE.md). Nothing here touches the disk until flush(): save and remove only record
 // the latest wanted state of a row (repeated saves of one record coalesce), and mark_ring_dirty
 // costs a set insert, so the output path can call it for every chunk. The caller flushes on
@@ -12,6 +12,7 @@
 #pragma once
 
 #include "server/profiles/cc_control/model.hpp"
+#include "server/profiles/cc_control/term_ring.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,9 @@ class Db;
 struct RingTail {
   std::uint64_t latest_seq = 0;  ///< seq of the last chunk in `bytes`
   std::string bytes;             ///< the last up-to-tail_bytes bytes of output, oldest first
+  /// The chunks `bytes` is made of (TermRing::marks); empty in rows saved without them.
+  std::vector<TermRing::Mark> marks;
+  bool first_cut = false;  ///< bytes start inside the first mark's chunk
 };
 
 struct SavedState {

@@ -79,6 +79,40 @@ std::string TermRing::tail(std::size_t n) const
   return out;
 }
 
+std::vector<TermRing::Mark> TermRing::marks(std::size_t n, bool &first_cut) const
+{
+  std::size_t take = 0;
+  auto it = entries_.end();
+  while (it != entries_.begin() && take < n) take += (--it)->data.size();
+  std::vector<Mark> out;
+  for (; it != entries_.end(); ++it) out.push_back({it->seq, static_cast<std::uint32_t>(it->data.size()), it->note});
+  first_cut = take > n;
+  if (first_cut) out.front().size -= static_cast<std::uint32_t>(take - n);
+  return out;
+}
+
+void TermRing::restore(std::uint64_t latest, std::string_view bytes, const std::vector<Mark> &marks, bool first_cut)
+{
+  std::size_t sum = 0;
+  for (const Mark &m : marks) sum += m.size;
+  if (marks.empty() || sum != bytes.size()) {
+    append(latest, bytes);
+    covered_from_ = latest_seq_;
+    return;
+  }
+  // A client at the seq before the first whole chunk has everything older (a note follows the
+  // chunk whose seq it carries); one inside a cut chunk cannot be answered exactly.
+  const Mark &first = marks.front();
+  covered_from_ = first_cut || first.note || first.seq == 0 ? first.seq : first.seq - 1;
+  std::size_t at = 0;
+  for (const Mark &m : marks) {
+    add(Chunk{m.seq, std::string(bytes.substr(at, m.size)), m.note});  // (a smaller ring evicts)
+    at += m.size;
+  }
+  latest_seq_ = latest;
+  first_truncated_ = first_cut && entries_.size() == marks.size();
+}
+
 TermRing::Replay TermRing::snapshot() const
 {
   Replay r;

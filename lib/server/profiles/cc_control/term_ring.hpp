@@ -59,6 +59,18 @@ public:
   /// The last `n` bytes held (all of them when fewer), in one string: what is saved for a
   /// restart. Costs the bytes returned, not the ring's size.
   std::string tail(std::size_t n) const;
+  /// Where the chunks of tail(n) begin: their seqs and sizes, oldest first (the first one cut
+  /// when tail(n) starts inside it), so that a restored ring answers since_seq exactly.
+  struct Mark {
+    std::uint64_t seq = 0;
+    std::uint32_t size = 0;
+    bool note = false;
+  };
+  std::vector<Mark> marks(std::size_t n, bool &first_cut) const;
+  /// An empty ring refilled from a saved tail. With marks that add up to the bytes the chunks
+  /// are as they were; without (an older save), one chunk at `latest`, answered as a snapshot
+  /// for any since_seq before it.
+  void restore(std::uint64_t latest, std::string_view bytes, const std::vector<Mark> &marks, bool first_cut);
   /// The entries after `seq`: exact when the ring covers seq+1..latest_seq(), else a snapshot.
   Replay since(std::uint64_t seq) const;
   /// Everything held, flagged as a snapshot.

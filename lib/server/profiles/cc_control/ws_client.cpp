@@ -13,6 +13,8 @@
 
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
+
 namespace ccbridge::detail::server::cc_control {
 namespace {
 
@@ -50,6 +52,9 @@ public:
     if (!conn_.is_open()) return;
     std::size_t cap = control_.ctx.cfg.limits.send_buffer_bytes;
     if (term_seq) {
+      // Already had: a client attached since a seq the control plane has not (yet) got again
+      // from the agent, after a restart.
+      if (term_seq <= sent_seq_) return;
       if (behind_) return;  // resent from the ring once the client catches up
       // Up to one buffer over: the session's output is held meanwhile (Control::check_hold)
       // unless other clients keep up, and then this one is left behind.
@@ -105,7 +110,7 @@ private:
     std::uint64_t from = since.exists() ? static_cast<std::uint64_t>(*since.int64()) : 0;
     Failure f = control_.attach(*this, sid, from);
     if (f) return error(sid, f.message);
-    if (auto *ls = control_.find(caller_.tenant(), sid)) sent_seq_ = ls->rec.latest_agent_out_seq;
+    if (auto *ls = control_.find(caller_.tenant(), sid)) sent_seq_ = std::max(from, ls->rec.latest_agent_out_seq);
   }
 
   void term_in(const std::string &sid, const JsonView &b64)
