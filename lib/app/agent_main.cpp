@@ -134,7 +134,10 @@ std::vector<std::string> agent_args(int argc, char **argv)
     if (eq == std::string::npos) out.push_back(name);
     else if (kBooleans.count(name)) {
       std::string v = a.substr(eq + 1);
-      if (!truthy(v) && v != "false" && v != "0" && v != "no") usage_error(name + " takes true or false, not '" + v + "'");
+      if (!truthy(v) && v != "false" && v != "0" && v != "no") {
+        std::string why = name + " takes true or false, not '";
+        usage_error(why.append(v).append("'"));
+      }
       if (truthy(v)) out.push_back(name);
     } else {
       out.push_back(name);
@@ -355,7 +358,8 @@ private:
     auto deadline = std::chrono::steady_clock::now() + limit;
     poll(std::move(done), deadline, std::make_shared<std::function<void()>>(std::move(then)));
   }
-  void poll(std::function<bool()> done, std::chrono::steady_clock::time_point deadline, std::shared_ptr<std::function<void()>> then)
+  void poll(std::function<bool()> done, std::chrono::steady_clock::time_point deadline,
+            const std::shared_ptr<std::function<void()>> &then)
   {
     if (done() || std::chrono::steady_clock::now() >= deadline) return (*then)();
     poll_.expires_after(milliseconds(20));

@@ -95,8 +95,8 @@ struct TlsConfig : websocketpp::config::asio_tls {
 // timeout_socket_post_init (the TLS handshake), then after timeout_open_handshake (the HTTP
 // request). Neither holds one of max_connections meanwhile (only an accepted upgrade does).
 static_assert(TlsConfig::transport_config::timeout_socket_post_init > 0, "TLS handshakes must time out");
-static_assert(TlsConfig::timeout_open_handshake > 0 && PlainConfig::timeout_open_handshake > 0,
-              "HTTP requests must time out");
+static_assert(TlsConfig::timeout_open_handshake > 0, "HTTP requests must time out");
+static_assert(PlainConfig::timeout_open_handshake > 0, "HTTP requests must time out");
 
 template <class Cfg>
 using WsServer = websocketpp::server<Cfg>;

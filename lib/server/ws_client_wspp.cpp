@@ -137,7 +137,7 @@ public:
   }
   void use_tls(std::shared_ptr<asio::ssl::context> tls)
   {
-    client_.set_tls_init_handler([tls](websocketpp::connection_hdl) { return tls; });
+    client_.set_tls_init_handler([tls](const websocketpp::connection_hdl &) { return tls; });
   }
 
   void dial(WsClientHandlers h) override
@@ -151,23 +151,23 @@ public:
     }
     con->append_header("Authorization", "Bearer " + opts_.bearer);
     auto link = std::make_shared<Link<Config>>(ioc_, con, opts_);
-    con->set_open_handler([link, hs](websocketpp::connection_hdl) {
+    con->set_open_handler([link, hs](const websocketpp::connection_hdl &) {
       link->opened();
       hs->open(link);
     });
-    con->set_message_handler([link, hs](websocketpp::connection_hdl, typename Client::message_ptr m) {
+    con->set_message_handler([link, hs](const websocketpp::connection_hdl &, typename Client::message_ptr m) {
       link->heard();
       hs->message(m->get_payload());
     });
-    con->set_pong_handler([link](websocketpp::connection_hdl, const std::string &) { link->heard(); });
-    con->set_close_handler([this, link, hs](websocketpp::connection_hdl hdl) {
+    con->set_pong_handler([link](const websocketpp::connection_hdl &, const std::string &) { link->heard(); });
+    con->set_close_handler([this, link, hs](const websocketpp::connection_hdl &hdl) {
       link->ended();
       std::error_code e;
       auto c = client_.get_con_from_hdl(hdl, e);
       if (c) hs->closed(c->get_remote_close_code(), c->get_remote_close_reason(), "");
       else hs->closed(1006, "", "");
     });
-    con->set_fail_handler([this, link, hs](websocketpp::connection_hdl hdl) {
+    con->set_fail_handler([this, link, hs](const websocketpp::connection_hdl &hdl) {
       link->ended();
       std::error_code e;
       auto c = client_.get_con_from_hdl(hdl, e);

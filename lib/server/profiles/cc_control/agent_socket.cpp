@@ -158,7 +158,13 @@ public:
       : control_(control), conn_(conn), token_(std::move(token)), timer_(control.ctx.ioc), probe_timer_(control.ctx.ioc)
   {
   }
-  ~AgentSocket() override { gone("closed"); }
+  ~AgentSocket() override
+  {
+    try {
+      gone("closed");
+    } catch (...) {  // (logging or the audit failing) nothing may escape a destructor
+    }
+  }
 
   void on_open() override
   {

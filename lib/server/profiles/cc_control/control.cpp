@@ -209,6 +209,7 @@ Failure Control::create(const Caller &who, const CreateSession &req, SessionReco
   auto ls = std::make_unique<LiveSession>(s, cfg.ring_buffer_bytes);
   LiveSession &live = *sessions_.emplace(s.session_id, std::move(ls)).first->second;
   save(live);
+  flush(false);  // saved before 201 is answered: a control plane killed right after still knows it
   StartSession start{s.session_id, s.cwd, s.cmd, req.env, req.cols, req.rows, s.resume_id};
   std::string err = it->second.agent->start_session(start);
   audit_write(who.actor(), &s, "create_session",
