@@ -70,10 +70,12 @@ struct Served {
   }
   ~Served()
   {
+    // The accept and the connections cancelled here complete first (their handlers release the
+    // pending TLS connection; destroyed unrun they left it to LeakSanitizer), then the loop stops.
     asio::post(ioc, [this] {
       transport.stop_accepting();
       transport.abort_connections();
-      ioc.stop();
+      asio::post(ioc, [this] { ioc.stop(); });
     });
     thread.join();
   }
