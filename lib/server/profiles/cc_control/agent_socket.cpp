@@ -303,9 +303,10 @@ private:
     }
     if (type == "error") return error(sid, data);
     if (type == "permission_ask") {
-      PermissionAsk ask{std::string(data["ask_id"].string_or()), std::string(data["tool_name"].string_or()),
-                        data["tool_input"].exists() ? data["tool_input"].dump() : "{}"};
-      if (ask.tool_input.size() > 1 && ask.tool_input.front() == '"') ask.tool_input = std::string(data["tool_input"].string_or());
+      // tool_input is the tool's input object (raw JSON); a string is taken as that JSON already.
+      const JsonView input = data["tool_input"];
+      std::string raw = input.is_string() ? std::string(*input.string()) : input.exists() ? input.dump() : "{}";
+      PermissionAsk ask{std::string(data["ask_id"].string_or()), std::string(data["tool_name"].string_or()), std::move(raw)};
       return control_.asked(id_, sid, ask);
     }
     if (type == "permission_gone") return control_.ask_gone(id_, sid, std::string(data["ask_id"].string_or()));
