@@ -4,7 +4,7 @@
 #include "server/profiles/cc_control/audit.hpp"
 #include "server/profiles/cc_control/model.hpp"
 #include "server/profiles/cc_control/rate_limit.hpp"
-#include "server/profiles/cc_control/sha256.hpp"
+#include "server/sha256.hpp"
 
 #include <ccbridge/json.hpp>
 
@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 using namespace ccbridge;
+using namespace ccbridge::detail::server;
 using namespace ccbridge::detail::server::cc_control;
 using namespace std::chrono_literals;
 

@@ -1,7 +1,7 @@
 // cc-control's state store (state_store.*): records and ring tails survive a re-open.
 #include "temp_dir.hpp"
 
-#include "server/profiles/cc_control/sqlite.hpp"
+#include "server/sqlite.hpp"
 #include "server/profiles/cc_control/state_store.hpp"
 #include "server/profiles/cc_control/tokens.hpp"
 
@@ -12,6 +12,7 @@
 #include <string>
 
 using namespace ccbridge;
+using namespace ccbridge::detail::server;
 using namespace ccbridge::detail::server::cc_control;
 
 namespace {

@@ -1,8 +1,8 @@
 // cc-control's token store (lib/server/profiles/cc_control/tokens.*) and its SQLite layer.
 #include "temp_dir.hpp"
 
-#include "server/profiles/cc_control/sha256.hpp"
-#include "server/profiles/cc_control/sqlite.hpp"
+#include "server/sha256.hpp"
+#include "server/sqlite.hpp"
 #include "server/profiles/cc_control/tokens.hpp"
 
 #include <ccbridge/error.hpp>
@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 using namespace ccbridge;
+using namespace ccbridge::detail::server;
 using namespace ccbridge::detail::server::cc_control;
 
 namespace {

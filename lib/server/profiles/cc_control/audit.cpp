@@ -2,7 +2,7 @@
 
 #include "server/context.hpp"
 #include "server/profiles/cc_control/model.hpp"
-#include "server/profiles/cc_control/sha256.hpp"
+#include "server/sha256.hpp"
 
 #include <cerrno>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // (console_files.hpp); Go's plain-text 404 for any other path of the profile's listener.
 #include "server/profiles/cc_control/console_files.hpp"
 #include "server/profiles/cc_control/routes.hpp"
-#include "server/profiles/cc_control/sha256.hpp"
+#include "server/sha256.hpp"
 #include "server/profiles/cc_control/wire.hpp"
 
 #include <map>

@@ -79,7 +79,9 @@ void Control::start()
   }
   auto agent = std::make_shared<LocalAgent>(ctx, *this);
   local_ = agent;
-  agents_[agent_key("", cfg.server_id)] = {agent->record(), agent};
+  AgentEntry &entry = agents_[agent_key("", cfg.server_id)];
+  entry.rec = agent->record();
+  entry.agent = agent;
   audit_server(cfg.server_id, "register", "");
   if (store_) {
     flusher_ = std::make_unique<Flusher>(ctx.ioc);

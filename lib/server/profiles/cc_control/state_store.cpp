@@ -1,7 +1,7 @@
 #include "server/profiles/cc_control/state_store.hpp"
 
 #include "server/context.hpp"
-#include "server/profiles/cc_control/sqlite.hpp"
+#include "server/sqlite.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>

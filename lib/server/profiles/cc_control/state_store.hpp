@@ -26,9 +26,11 @@
 #include <unordered_set>
 #include <vector>
 
-namespace ccbridge::detail::server::cc_control {
-
+namespace ccbridge::detail::server {
 class Db;
+}
+
+namespace ccbridge::detail::server::cc_control {
 
 /// The newest part of a session's output: after a restart, what attach can still replay.
 struct RingTail {

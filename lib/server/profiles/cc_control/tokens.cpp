@@ -1,8 +1,8 @@
 #include "server/profiles/cc_control/tokens.hpp"
 
 #include "server/context.hpp"
-#include "server/profiles/cc_control/sha256.hpp"
-#include "server/profiles/cc_control/sqlite.hpp"
+#include "server/sha256.hpp"
+#include "server/sqlite.hpp"
 
 #include <ccbridge/error.hpp>
 

@@ -20,9 +20,11 @@
 #include <unordered_map>
 #include <vector>
 
-namespace ccbridge::detail::server::cc_control {
-
+namespace ccbridge::detail::server {
 class Db;
+}
+
+namespace ccbridge::detail::server::cc_control {
 
 struct IssuedToken {
   std::string plaintext;  ///< the only time it exists outside the client: show once, never log

@@ -1,4 +1,4 @@
-#include "server/profiles/cc_control/sqlite.hpp"
+#include "server/sqlite.hpp"
 
 #include <ccbridge/error.hpp>
 
@@ -10,7 +10,7 @@
 
 #include <sys/stat.h>
 
-namespace ccbridge::detail::server::cc_control {
+namespace ccbridge::detail::server {
 
 namespace {
 
@@ -156,4 +156,4 @@ void Transaction::commit()
   done_ = true;
 }
 
-}  // namespace ccbridge::detail::server::cc_control
+}  // namespace ccbridge::detail::server

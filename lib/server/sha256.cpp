@@ -1,10 +1,10 @@
-#include "server/profiles/cc_control/sha256.hpp"
+#include "server/sha256.hpp"
 
 #include <ccbridge/error.hpp>
 
 #include <openssl/evp.h>
 
-namespace ccbridge::detail::server::cc_control {
+namespace ccbridge::detail::server {
 
 std::string sha256_hex(std::string_view bytes)
 {
@@ -22,4 +22,4 @@ std::string sha256_hex(std::string_view bytes)
   return out;
 }
 
-}  // namespace ccbridge::detail::server::cc_control
+}  // namespace ccbridge::detail::server

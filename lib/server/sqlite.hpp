@@ -1,4 +1,5 @@
-// cc-control: a small RAII layer over the SQLite C API, for the token store and the state store.
+// A small RAII layer over the SQLite C API, for the stores of the profiles (cc-control's tokens and
+// state, the platform's data).
 // Every failure throws ccbridge::Error(io_error) whose text carries SQLite's message and the file.
 // Thread safety: a Db and its Statements are used by one thread at a time (the owner serialises);
 // two Db objects may open the same file (WAL: readers never wait, writers wait up to 5 s).
@@ -11,7 +12,7 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace ccbridge::detail::server::cc_control {
+namespace ccbridge::detail::server {
 
 class Db;
 
@@ -81,4 +82,4 @@ private:
   bool done_ = false;
 };
 
-}  // namespace ccbridge::detail::server::cc_control
+}  // namespace ccbridge::detail::server
