@@ -1,9 +1,9 @@
-// cc-control's rate limiter (rate_limit.*) and audit log (audit.*).
+// cc-control's rate limiter (server/rate_limit.*) and audit log (audit.*).
 #include "temp_dir.hpp"
 
 #include "server/profiles/cc_control/audit.hpp"
 #include "server/profiles/cc_control/model.hpp"
-#include "server/profiles/cc_control/rate_limit.hpp"
+#include "server/rate_limit.hpp"
 #include "server/sha256.hpp"
 
 #include <ccbridge/json.hpp>

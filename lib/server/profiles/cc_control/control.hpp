@@ -7,13 +7,13 @@
 #pragma once
 
 #include "server/context.hpp"
+#include "server/rate_limit.hpp"
 
 #include <asio/steady_timer.hpp>
 #include "server/profiles/cc_control/agent.hpp"
 #include "server/profiles/cc_control/audit.hpp"
 #include "server/profiles/cc_control/detector.hpp"
 #include "server/profiles/cc_control/model.hpp"
-#include "server/profiles/cc_control/rate_limit.hpp"
 #include "server/profiles/cc_control/state_store.hpp"
 #include "server/profiles/cc_control/term_ring.hpp"
 #include "server/profiles/cc_control/tokens.hpp"

@@ -1,9 +1,9 @@
-#include "server/profiles/cc_control/rate_limit.hpp"
+#include "server/rate_limit.hpp"
 
 #include <algorithm>
 #include <iterator>
 
-namespace ccbridge::detail::server::cc_control {
+namespace ccbridge::detail::server {
 
 RateLimiter::RateLimiter(std::size_t limit, std::chrono::seconds window) : limit_(limit), window_(window) {}
 
@@ -13,12 +13,13 @@ RateLimiter::Decision RateLimiter::check(const std::string &key, Clock::time_poi
   evict_locked(now);
   Bucket &b = buckets_[key];
   if (b.count == 0 || now - b.start >= window_) b = Bucket{now, 0};
+  // (now is inside the window, so at least one second is left, rounded up)
+  auto left = std::max(std::chrono::ceil<std::chrono::seconds>(b.start + window_ - now), std::chrono::seconds(1));
   if (b.count < limit_) {
     ++b.count;
-    return {};
+    return {true, std::chrono::seconds(0), limit_, limit_ - b.count, left};
   }
-  auto left = std::chrono::ceil<std::chrono::seconds>(b.start + window_ - now);
-  return {false, std::max(left, std::chrono::seconds(1))};
+  return {false, left, limit_, 0, left};
 }
 
 std::size_t RateLimiter::size() const
@@ -36,4 +37,4 @@ void RateLimiter::evict_locked(Clock::time_point now)
     it = now - it->second.start >= window_ ? buckets_.erase(it) : std::next(it);
 }
 
-}  // namespace ccbridge::detail::server::cc_control
+}  // namespace ccbridge::detail::server
