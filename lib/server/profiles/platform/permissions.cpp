@@ -20,12 +20,9 @@ std::string_view trim(std::string_view s)
 const std::vector<std::string> &all_permissions()
 {
   static const std::vector<std::string> kAll = {
-      "session:read", "session:create", "session:delete",                   //
-      "task:submit", "task:read", "task:cancel",                            //
-      "agent:read", "agent:create", "agent:configure",                      //
-      "tool:read", "tool:execute",                                          //
-      "config:read", "config:write",                                        //
-      "admin:monitoring", "admin:users",                                    //
+      "session:read", "session:create", "session:delete",  "task:submit",      "task:read",
+      "task:cancel",  "agent:read",     "agent:create",    "agent:configure",  "tool:read",
+      "tool:execute", "config:read",    "config:write",    "admin:monitoring", "admin:users",
   };
   return kAll;
 }
