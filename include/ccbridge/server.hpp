@@ -119,6 +119,28 @@ struct CcControlSettings {
   std::size_t max_agents = 1000;  ///< /ws/agent connections at most
 };
 
+/// The agent platform (seed 001, profile "platform"): users, sessions, tasks and agents.
+struct PlatformSettings {
+  /// SQLite file of users, sessions, tasks, agents and refresh tokens (`--db`; also used by
+  /// `ccbridge users`). ":memory:" keeps everything in memory (lost at exit).
+  std::string db = "ccbridge.db";
+  /// The HMAC-SHA256 key of access tokens (`--jwt-secret`, env CCB_JWT_SECRET), at least 32 bytes.
+  /// Empty: a random key made once and kept in the database, so tokens survive a restart.
+  std::string jwt_secret;
+  std::string issuer = "ccbridge";
+  std::chrono::seconds access_ttl{3600};
+  std::chrono::seconds refresh_ttl{7 * 86400};
+  std::chrono::seconds remember_ttl{30 * 86400};  ///< refresh tokens of a login with remember: true
+  std::chrono::seconds clock_leeway{30};
+  std::size_t requests_per_hour = 1000;  ///< per user, REST and WebSocket events
+  /// scrypt cost of new password hashes: N = 2^password_cost_log2 (r 8, p 1).
+  int password_cost_log2 = 15;
+  std::chrono::seconds default_task_timeout{1800};  ///< a task without options.timeout
+  /// A session's CLI with no task for this long is closed; its next task resumes the conversation.
+  std::chrono::seconds idle_close{600};
+  std::size_t max_queued_tasks = 100;  ///< per session
+};
+
 struct ServerConfig {
   struct Listener {
     std::string host = "127.0.0.1";
@@ -163,6 +185,7 @@ struct ServerConfig {
   TasksUiSettings tasks_ui;
   SdkWsSettings sdk_ws;
   CcControlSettings cc_control;
+  PlatformSettings platform;
   ServerLimits limits;
   ServerLog log;
 };

@@ -4,6 +4,7 @@
 #include "args.hpp"
 #include "permission_hook.hpp"
 #include "serve.hpp"
+#include "users_main.hpp"
 
 #include <ccbridge/ccbridge.hpp>
 
@@ -20,6 +21,7 @@ namespace {
 const char kUsage[] =
     "usage: ccbridge serve [options]          (ccbridge serve --help for its options)\n"
     "       ccbridge agent --control URL --token T --allow-root DIR  (ccbridge agent --help)\n"
+    "       ccbridge users add|list|disable|enable|set-permissions ...  (the agent platform's users)\n"
     "       ccbridge query [options] PROMPT\n"
     "       ccbridge --version\n"
     "       ccbridge permission-hook          (run by the CLI as its PermissionRequest hook; see "
@@ -195,6 +197,7 @@ int main(int argc, char **argv)
   if (argc >= 2 && std::strcmp(argv[1], "query") == 0) return run_query(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return run_serve(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "agent") == 0) return run_agent(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "users") == 0) return run_users(argc, argv);
   if (argc == 2 && std::strcmp(argv[1], "permission-hook") == 0) return run_permission_hook();
   std::cerr << kUsage;
   return argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) ? 0 : 2;

@@ -37,8 +37,8 @@ const char kServeUsage[] =
     "  --opcode-port N              port of opcode + tasks-ui (default 3000)\n"
     "  --sdk-ws-port N              port of sdk-ws (default 8000, or WEBSOCKET_PORT)\n"
     "  --cc-control-port N          port of cc-control (default 18080)\n"
-    "  --profiles A,B               profiles to serve (opcode, tasks-ui, sdk-ws, cc-control, or the\n"
-    "                               example profile hello; default: the four seeds' on their own\n"
+    "  --profiles A,B               profiles to serve (opcode, tasks-ui, sdk-ws, cc-control, platform,\n"
+    "                               or the example profile hello; default: the five seeds' on their own\n"
     "                               ports, or the first three with --port)\n"
     "  --cli PATH                   Claude Code executable (default: PATH, then the usual places)\n"
     "  --root DIR                   allowed working-directory root (repeatable; default: the cwd)\n"
@@ -74,6 +74,13 @@ const char kServeUsage[] =
     "  --term-wait-ms N             ... then SIGTERM, and after this long SIGKILL (default 5000)\n"
     "  --config FILE                JSON object of these settings, named in snake_case (max_sessions,\n"
     "                               roots, allowed_origins ...; see docs/SERVER.md); unknown keys are errors\n"
+    "\n"
+    "agent platform (seed 001, port 4000, docs/PLATFORM.md):\n"
+    "  --db FILE                    SQLite file of users, sessions, tasks, agents (default ccbridge.db;\n"
+    "                               the same file `ccbridge users` manages)\n"
+    "  --jwt-secret S               HMAC key of access tokens, >= 32 bytes (env CCB_JWT_SECRET; default:\n"
+    "                               a random key kept in the database)\n"
+    "  --password-cost N            scrypt cost of new password hashes, N = 2^n (default 15)\n"
     "\n"
     "cc-control (seed 004; the original's flags are accepted as -flag, --flag and -flag=value):\n"
     "  --addr [HOST]:PORT           where cc-control listens (default :18080 = 127.0.0.1:18080 here)\n"
@@ -247,6 +254,7 @@ void apply_env(Settings &st, ccbridge::ServerConfig &cfg)
   env("TOKEN_DB", [&](std::string v) { cc.token_db = std::move(v); });
   env("ENV_ALLOW_KEYS", [&](const std::string &v) { cc.env_allow_keys = split_commas(v); });
   env("ENV_ALLOW_PREFIX", [&](std::string v) { cc.env_allow_prefix = std::move(v); });
+  env("CCB_JWT_SECRET", [&](std::string v) { cfg.platform.jwt_secret = std::move(v); });
 }
 
 // --addr [HOST]:PORT, as the original's -addr (":18080" listens on every address there; here on
@@ -450,6 +458,9 @@ int run_serve(int argc, char **argv)
     else if (a == "--log-level") cfg.log.level = to_level(a, value());
     else if (a == "--log-json") cfg.log.json = true;
     else if (cc_control_flag(a, value, st, cfg)) continue;
+    else if (a == "--db") cfg.platform.db = value();
+    else if (a == "--jwt-secret") cfg.platform.jwt_secret = value();
+    else if (a == "--password-cost") cfg.platform.password_cost_log2 = static_cast<int>(to_number(a, value(), 10, 20));
     else if (a == "-h" || a == "--help") {
       std::cout << kServeUsage;
       return 0;

@@ -8,6 +8,7 @@
   X(tasks_ui)                  \
   X(sdk_ws)                    \
   X(cc_control)                \
+  X(platform)                  \
   X(hello)
 // clang-format on
 

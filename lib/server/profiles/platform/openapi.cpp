@@ -1,0 +1,146 @@
+// Agent platform: GET /v1/openapi.json, an OpenAPI 3.1 document made from the route table itself
+// (rest.cpp), so no route can be missing from it: each route's path, method, parameters and
+// security come from the table; what the table does not say (success status, query parameters,
+// body schema) comes from kDetails below, and a route without details is an error at start.
+#include "server/profiles/platform/rest.hpp"
+
+#include <ccbridge/error.hpp>
+
+namespace ccbridge::detail::server::platform {
+
+namespace {
+
+struct Details {
+  const char *key;      ///< "METHOD /path"
+  int status;           ///< on success
+  const char *summary;
+  const char *query;    ///< JSON array of parameter objects, or ""
+  const char *body;     ///< a schema (JSON) of the request body, or ""
+  const char *errors;   ///< the error statuses it answers besides 401/403/429/500
+};
+
+const char *const kPage =
+    R"({"name":"page","in":"query","schema":{"type":"integer","minimum":1,"maximum":1000000}},)"
+    R"({"name":"limit","in":"query","schema":{"type":"integer","minimum":1,"maximum":100}})";
+
+const char *const kStr = R"({"type":"string","minLength":1})";
+
+const Details kDetails[] = {
+    {"POST /auth/login", 200, "Log in with email and password", "",
+     R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string","minLength":1},"password":{"type":"string","minLength":1},"remember":{"type":"boolean"}}})",
+     "422"},
+    {"POST /auth/refresh", 200, "New tokens for a refresh token (rotated)", "",
+     R"({"type":"object","required":["refreshToken"],"properties":{"refreshToken":{"type":"string","minLength":1}}})", "422"},
+    {"POST /auth/logout", 200, "Revoke this login's tokens", "", "", ""},
+    {"GET /sessions", 200, "List your sessions", "list-sessions", "", "422"},
+    {"POST /sessions", 201, "Create a session", "",
+     R"({"type":"object","required":["name","agentId"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"agentId":{"type":"string","minLength":1,"maxLength":128},"config":{"type":"object","properties":{"projectPath":{"type":"string"},"rules":{"type":"array","items":{"type":"string"}},"skills":{"type":"array","items":{"type":"string"}},"metadata":{"type":"object"}}}}})",
+     "404,422"},
+    {"GET /sessions/{sessionId}", 200, "A session with its tasks, configuration and statistics", "", "", "404"},
+    {"DELETE /sessions/{sessionId}", 200, "Delete a session (its CLI is stopped)", "", "", "404"},
+    {"POST /tasks", 201, "Submit a task (one turn of the session's conversation)", "",
+     R"({"type":"object","required":["sessionId","content"],"properties":{"sessionId":{"type":"string","minLength":1},"content":{"type":"string","minLength":1},"type":{"enum":["chat","command","file_operation"]},"context":{"type":"object"},"options":{"type":"object","properties":{"agentId":{"type":"string"},"priority":{"enum":["low","normal","high"]},"timeout":{"type":"integer","minimum":1,"maximum":86400000},"async":{"type":"boolean"}}}}})",
+     "404,422,503"},
+    {"GET /tasks", 200, "List your tasks", "list-tasks", "", "422"},
+    {"GET /tasks/{taskId}", 200, "A task's status, progress and result", "", "", "404"},
+    {"POST /tasks/{taskId}/cancel", 200, "Cancel a task", "", "", "404"},
+    {"GET /agents", 200, "Agents", "", "", ""},
+    {"POST /agents", 201, "Create a custom agent", "",
+     R"({"type":"object","required":["name","description","configuration"],"properties":{"name":{"type":"string","minLength":1},"description":{"type":"string","minLength":1},"configuration":{"type":"object","required":["model"],"properties":{"model":{"type":"string"},"maxTokens":{"type":"number"},"temperature":{"type":"number"},"tools":{"type":"array","items":{"type":"string"}},"permissions":{"type":"array","items":{"type":"string"}},"systemPrompt":{"type":"string"},"permissionMode":{"enum":["default","acceptEdits","plan","bypassPermissions"]}}},"skills":{"type":"array","items":{"type":"string"}},"rules":{"type":"array","items":{"type":"string"}}}})",
+     "422"},
+    {"GET /agents/{agentId}", 200, "An agent", "", "", "404"},
+    {"PUT /agents/{agentId}", 200, "Update an agent (configuration merged)", "",
+     R"({"type":"object","properties":{"name":{"type":"string","minLength":1},"description":{"type":"string","minLength":1},"configuration":{"type":"object"},"status":{"enum":["available","busy","offline"]}}})",
+     "404,422"},
+    {"DELETE /agents/{agentId}", 200, "Delete a custom agent", "", "", "404"},
+    {"GET /users", 200, "Users (admin:users)", "", "", ""},
+    {"POST /users", 201, "Create a user (admin:users)", "",
+     R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string"},"password":{"type":"string","minLength":8},"name":{"type":"string"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
+     "422"},
+    {"PATCH /users/{userId}", 200, "Change a user (admin:users)", "",
+     R"({"type":"object","properties":{"name":{"type":"string"},"password":{"type":"string","minLength":8},"disabled":{"type":"boolean"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
+     "404,422"},
+    {"GET /openapi.json", 200, "This document", "", "", ""},
+};
+
+const Details &details_of(const Route &r)
+{
+  std::string key = std::string(r.method) + " " + r.path;
+  for (const auto &d : kDetails)
+    if (key == d.key) return d;
+  throw Error(errc::internal, "platform: the OpenAPI document has no details for " + key);
+}
+
+std::string query_params(const char *kind)
+{
+  std::string k = kind;
+  if (k == "list-sessions")
+    return std::string(kPage) + R"(,{"name":"status","in":"query","schema":{"enum":["active","completed","error"]}},)" +
+           R"({"name":"agent","in":"query","schema":{"type":"string"}},{"name":"search","in":"query","schema":{"type":"string"}})";
+  if (k == "list-tasks")
+    return std::string(kPage) + R"(,{"name":"sessionId","in":"query","schema":{"type":"string"}},)" +
+           R"({"name":"status","in":"query","schema":{"enum":["pending","planning","executing","reviewing","completed","failed","cancelled"]}},)" +
+           R"({"name":"type","in":"query","schema":{"enum":["chat","command","file_operation"]}},)" +
+           R"({"name":"sortBy","in":"query","schema":{"enum":["createdAt","updatedAt","priority"]}},)" +
+           R"({"name":"sortOrder","in":"query","schema":{"enum":["asc","desc"]}})";
+  return {};
+}
+
+std::string operation(const Route &r)
+{
+  const Details &d = details_of(r);
+  std::string params;
+  for (std::string_view p = r.path; p.find('{') != std::string_view::npos;) {
+    p.remove_prefix(p.find('{') + 1);
+    std::string name(p.substr(0, p.find('}')));
+    params += (params.empty() ? "" : ",") + std::string(R"({"name":")") + name + R"(","in":"path","required":true,"schema":)" + kStr + "}";
+  }
+  std::string q = query_params(d.query);
+  if (!q.empty()) params += (params.empty() ? "" : ",") + q;
+  params += std::string(params.empty() ? "" : ",") +
+            R"({"name":"API-Version","in":"header","schema":{"enum":["v1.0","v1"]}})";
+  std::string responses = "\"" + std::to_string(d.status) + R"(":{"description":"success","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Success"}}}})";
+  std::string errors = std::string("400,405") + (r.permission ? ",401,429" : "") +
+                       (r.permission && *r.permission ? ",403" : "") + (*d.errors ? "," : "") + d.errors + ",500";
+  for (std::size_t i = 0; i < errors.size(); i += 4)
+    responses += ",\"" + errors.substr(i, 3) + R"(":{"description":"error","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Error"}}}})";
+  std::string op = std::string(R"({"summary":)") + json_str(d.summary) + R"(,"operationId":)" +
+                   json_str(std::string(r.method) + r.path) + R"(,"parameters":[)" + params + "]";
+  if (*d.body) op += std::string(R"(,"requestBody":{"required":true,"content":{"application/json":{"schema":)") + d.body + "}}}";
+  op += r.permission ? R"(,"security":[{"bearer":[]}])" : R"(,"security":[])";
+  if (r.permission && *r.permission) op += std::string(R"(,"x-permission":")") + r.permission + "\"";
+  return op + R"(,"responses":{)" + responses + "}}";
+}
+
+std::string paths()
+{
+  std::vector<std::string> order;
+  std::map<std::string, std::string> ops;
+  for (const auto &r : routes()) {
+    std::string method = r.method;
+    for (auto &ch : method) ch = static_cast<char>(ch - 'A' + 'a');
+    auto &slot = ops[r.path];
+    if (slot.empty()) order.push_back(r.path);
+    slot += (slot.empty() ? "" : ",") + json_str(method) + ":" + operation(r);
+  }
+  std::string out;
+  for (const auto &p : order) out += (out.empty() ? "" : ",") + json_str(p) + ":{" + ops[p] + "}";
+  return out;
+}
+
+}  // namespace
+
+void openapi(Platform &, Call &c)
+{
+  static const std::string doc =
+      std::string(R"({"openapi":"3.1.0","info":{"title":"ccbridge agent platform, seed 001","version":"v1.0"},)") +
+      R"("servers":[{"url":"/v1"}],"paths":{)" + paths() +
+      R"(},"components":{"securitySchemes":{"bearer":{"type":"http","scheme":"bearer","bearerFormat":"JWT"}},)"
+      R"("schemas":{"Success":{"type":"object","required":["success"],"properties":{"success":{"const":true},"message":{"type":"string"},"data":{}}},)"
+      R"("Error":{"type":"object","required":["success","error"],"properties":{"success":{"const":false},"error":{"type":"object","required":["code","message","timestamp","requestId"],)"
+      R"("properties":{"code":{"enum":["AUTH_REQUIRED","TOKEN_EXPIRED","INVALID_TOKEN","INSUFFICIENT_PERMISSIONS","RESOURCE_FORBIDDEN","SESSION_NOT_FOUND","TASK_NOT_FOUND","AGENT_NOT_FOUND","INVALID_INPUT","MISSING_REQUIRED_FIELD","INTERNAL_ERROR","SERVICE_UNAVAILABLE","TIMEOUT_ERROR"]},)"
+      R"("message":{"type":"string"},"details":{},"timestamp":{"type":"string"},"requestId":{"type":"string"}}}}}}}})";
+  c.raw(200, doc);
+}
+
+}  // namespace ccbridge::detail::server::platform

@@ -1,0 +1,367 @@
+// Agent platform: the Platform's lifetime, sessions and tasks as the API shows them, events.
+#include "server/profiles/platform/live_session.hpp"
+#include "server/profiles/platform/rest.hpp"
+
+#include <ccbridge/error.hpp>
+
+#include <algorithm>
+
+namespace ccbridge::detail::server::platform {
+
+bool Caller::can(std::string_view permission) const
+{
+  return std::find(user.permissions.begin(), user.permissions.end(), permission) != user.permissions.end();
+}
+
+Platform::Platform(Context &c)
+    : ctx(c),
+      cfg(c.cfg.platform),
+      limiter_(c.cfg.platform.requests_per_hour, std::chrono::seconds(3600))
+{
+}
+
+Platform::~Platform() = default;
+
+void Platform::start()
+{
+  store_ = open_sqlite_store(cfg.db);
+  store_->prune(now_unix());
+  load_key();
+  seed_agents();
+}
+
+void Platform::stop()
+{
+  auto live = std::move(live_);
+  live_.clear();
+  for (auto &kv : live) kv.second->shut();
+}
+
+void Platform::load_key()
+{
+  if (!cfg.jwt_secret.empty()) {
+    if (cfg.jwt_secret.size() < 32)
+      throw Error(errc::invalid_argument, "platform: the JWT secret must be at least 32 bytes");
+    key_ = cfg.jwt_secret;
+    return;
+  }
+  if (auto k = store_->meta("jwt_key")) {
+    key_ = *k;
+    return;
+  }
+  key_ = Context::new_secret();
+  store_->set_meta("jwt_key", key_);
+}
+
+void Platform::metrics(std::string &out) const
+{
+  out += "ccbridge_platform_live_sessions " + std::to_string(live_.size()) + "\n";
+  out += "ccbridge_platform_tasks_started_total " + std::to_string(tasks_started) + "\n";
+  out += "ccbridge_platform_tasks_finished_total " + std::to_string(tasks_finished) + "\n";
+  out += "ccbridge_platform_logins_total " + std::to_string(logins) + "\n";
+  out += "ccbridge_platform_logins_failed_total " + std::to_string(logins_failed) + "\n";
+}
+
+std::string Platform::system_status() const
+{
+  std::string now = json_str(now_iso());
+  return "{\"status\":\"healthy\",\"services\":{\"api\":{\"status\":\"online\",\"lastCheck\":" + now +
+         "},\"cli\":{\"status\":\"online\",\"lastCheck\":" + now + "}},\"liveSessions\":" +
+         std::to_string(live_.size()) + "}";
+}
+
+// ---- sessions ----------------------------------------------------------------------------------
+
+SessionRow Platform::own_session(const Caller &c, const std::string &id)
+{
+  auto s = store_->session(id);
+  if (!s || s->user_id != c.user.id)
+    fail(404, "SESSION_NOT_FOUND", "no session " + quoted(id), "{\"sessionId\":" + json_str(id) + "}");
+  return *s;
+}
+
+LiveSession &Platform::live(const SessionRow &s)
+{
+  auto &slot = live_[s.id];
+  if (!slot) slot = std::make_shared<LiveSession>(*this, s);
+  return *slot;
+}
+
+std::shared_ptr<Run> Platform::events_of(const std::string &session_id)
+{
+  auto s = store_->session(session_id);
+  if (!s) return nullptr;
+  return live(*s).events;
+}
+
+void Platform::publish(const std::string &session_id, std::string_view type, const std::string &data)
+{
+  auto it = live_.find(session_id);
+  if (it == live_.end()) return;
+  const auto &run = it->second->events;
+  std::uint64_t seq = run->log().next_seq();
+  run->publish("{\"type\":" + json_str(type) + ",\"id\":\"evt_" + std::to_string(seq) + "\",\"timestamp\":" +
+               json_str(now_iso()) + ",\"sessionId\":" + json_str(session_id) + ",\"data\":" + data + "}");
+}
+
+std::string Platform::session_json(const SessionRow &s, bool detail)
+{
+  JsonDocument d = parse_object(s.doc);
+  Json j(d);
+  JsonValue config(rapidjson::kObjectType), stats(rapidjson::kObjectType);
+  if (d.HasMember("config")) config = std::move(d["config"]);
+  if (d.HasMember("statistics")) stats = std::move(d["statistics"]);
+  d.RemoveMember("config");
+  d.RemoveMember("statistics");
+  d.RemoveMember("cliSessionId");
+  auto it = live_.find(s.id);
+  if (it != live_.end() && it->second->busy()) j.set(d, "currentTask", it->second->current_task());
+  if (!detail) return to_json(d);
+  TaskFilter f;
+  f.user_id = s.user_id;
+  f.session_id = s.id;
+  f.ascending = true;
+  f.page.limit = 100;
+  JsonValue tasks(rapidjson::kArrayType);
+  for (const auto &t : store_->tasks(f).rows) {
+    JsonDocument td = parse_object(task_json(t));
+    tasks.PushBack(j.copy(td), j.alloc());
+  }
+  j.set(d, "tasks", std::move(tasks));
+  JsonDocument agent = agent_doc(s.agent_id);
+  JsonValue configuration(rapidjson::kObjectType);
+  if (const JsonValue *ac = member(agent, "configuration")) j.set(configuration, "agent", j.copy(*ac));
+  const JsonValue *rules = member(config, "rules");
+  const JsonValue *skills = member(config, "skills");
+  j.set(configuration, "rules", rules ? j.copy(*rules) : JsonValue(rapidjson::kArrayType));
+  j.set(configuration, "skills", skills ? j.copy(*skills) : JsonValue(rapidjson::kArrayType));
+  auto user = store_->user_by_id(s.user_id);
+  j.set(configuration, "permissions", j.strings(user ? user->permissions : std::vector<std::string>{}));
+  j.set(configuration, "projectPath", text_of(config, "projectPath"));
+  j.set(d, "configuration", std::move(configuration));
+  std::int64_t total = 0, done = 0;
+  if (const JsonValue *n = member(stats, "totalExecutionTime"); n && n->IsInt64()) total = n->GetInt64();
+  if (const JsonValue *n = member(stats, "finishedTasks"); n && n->IsInt64()) done = n->GetInt64();
+  j.set(stats, "averageTaskDuration", done ? total / done : 0);
+  j.set(d, "statistics", std::move(stats));
+  return to_json(d);
+}
+
+// ---- tasks -------------------------------------------------------------------------------------
+
+TaskRow Platform::own_task(const Caller &c, const std::string &id)
+{
+  auto t = store_->task(id);
+  if (!t || t->user_id != c.user.id)
+    fail(404, "TASK_NOT_FOUND", "no task " + quoted(id), "{\"taskId\":" + json_str(id) + "}");
+  return *t;
+}
+
+std::string Platform::task_json(const TaskRow &t)
+{
+  auto it = live_.find(t.session_id);
+  const JsonDocument *running = it == live_.end() ? nullptr : it->second->running(t.id);
+  JsonDocument d;
+  if (running) d.CopyFrom(*running, d.GetAllocator());
+  else d = parse_object(t.doc);
+  if (d.HasMember("metadata") && d["metadata"].IsObject()) d["metadata"].RemoveMember("userId");
+  return to_json(d);
+}
+
+TaskRow Platform::cancel_task(const Caller &c, const std::string &task_id)
+{
+  TaskRow t = own_task(c, task_id);
+  auto it = live_.find(t.session_id);
+  bool queued = t.status == "pending";
+  if (it != live_.end() && it->second->cancel(task_id) && queued) {
+    JsonDocument d = parse_object(t.doc);
+    Json j(d);
+    std::string now = now_iso();
+    j.set(d, "status", "cancelled");
+    j.set(d, "completedAt", now);
+    j.set(d, "updatedAt", now);
+    t.status = "cancelled";
+    t.updated_at = now;
+    t.doc = to_json(d);
+    store_->put_task(t);
+    publish(t.session_id, "task:progress",
+            "{\"taskId\":" + json_str(t.id) + ",\"status\":\"cancelled\",\"progress\":{\"percentage\":0}}");
+    task_finished(t.session_id, t.id, task_json(t), "cancelled", 0);
+  }
+  return *store_->task(task_id);
+}
+
+void Platform::wait_for(const std::string &task_id, std::function<void(const std::string &)> on_done)
+{
+  waiting_[task_id].push_back(std::move(on_done));
+}
+
+void Platform::task_finished(const std::string &session_id, const std::string &task_id, const std::string &task,
+                             const std::string &status, std::int64_t elapsed_ms)
+{
+  if (auto s = store_->session(session_id)) {
+    JsonDocument d = parse_object(s->doc);
+    Json j(d);
+    if (!d.HasMember("statistics")) j.set(d, "statistics", JsonValue(rapidjson::kObjectType));
+    JsonValue &st = d["statistics"];
+    auto bump = [&](const char *key, std::int64_t by) {
+      const JsonValue *v = member(st, key);
+      j.set(st, key, (v && v->IsInt64() ? v->GetInt64() : 0) + by);
+    };
+    bump(status == "completed" ? "completedTasks" : status == "failed" ? "failedTasks" : "cancelledTasks", 1);
+    bump("finishedTasks", 1);
+    bump("totalExecutionTime", elapsed_ms);
+    JsonDocument td = parse_object(task);
+    if (const JsonValue *usage = member(sub(sub(td, "result"), "metrics"), "resourceUsage")) {
+      for (const char *k : {"inputTokens", "outputTokens"})
+        if (const JsonValue *v = member(*usage, k); v && v->IsInt64()) bump(k, v->GetInt64());
+    }
+    std::string now = now_iso();
+    j.set(d, "lastActivity", now);
+    j.set(d, "updatedAt", now);
+    s->updated_at = now;
+    s->doc = to_json(d);
+    store_->put_session(*s);
+  }
+  auto it = waiting_.find(task_id);
+  if (it == waiting_.end()) return;
+  auto waiters = std::move(it->second);
+  waiting_.erase(it);
+  for (auto &w : waiters) w(task);
+}
+
+void Platform::delete_session(const SessionRow &s)
+{
+  auto it = live_.find(s.id);
+  if (it != live_.end()) {
+    auto live = it->second;
+    live_.erase(it);
+    live->shut();
+    live->events->finish();
+  }
+  TaskFilter f;
+  f.user_id = s.user_id;
+  f.session_id = s.id;
+  f.page.limit = 1000000;
+  for (const auto &t : store_->tasks(f).rows) {
+    auto w = waiting_.find(t.id);
+    if (w == waiting_.end()) continue;
+    auto waiters = std::move(w->second);
+    waiting_.erase(w);
+    for (auto &fn : waiters) fn(task_json(t));
+  }
+  store_->delete_session(s.id);
+}
+
+namespace {
+
+std::string one_of(const JsonValue &obj, const char *field, std::initializer_list<const char *> allowed, const char *fallback)
+{
+  const JsonValue *v = member(obj, field);
+  if (!v || v->IsNull()) return fallback;
+  if (v->IsString())
+    for (const char *a : allowed)
+      if (v->GetString() == std::string_view(a)) return a;
+  std::string list;
+  for (const char *a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  bad_field(field, std::string("'") + field + "' must be one of " + list);
+}
+
+}  // namespace
+
+TaskRow Platform::submit_task(const Caller &c, const JsonValue &body, bool from_chat)
+{
+  if (!body.IsObject()) fail(422, "INVALID_INPUT", "the body must be a JSON object");
+  std::string session_id = required_string(body, "sessionId", 256);
+  std::string content = required_string(body, "content", 1 << 20);
+  std::string type = one_of(body, "type", {"chat", "command", "file_operation"}, "chat");
+  static const JsonValue kEmpty(rapidjson::kObjectType);
+  const JsonValue *options = member(body, "options");
+  if (options && !options->IsNull() && !options->IsObject()) bad_field("options", "'options' must be an object");
+  if (!options || options->IsNull()) options = &kEmpty;
+  const JsonValue *context = member(body, "context");
+  if (context && !context->IsNull() && !context->IsObject()) bad_field("context", "'context' must be an object");
+  std::string priority = one_of(*options, "priority", {"low", "normal", "high"}, "normal");
+  const JsonValue *timeout = member(*options, "timeout");
+  if (timeout && !timeout->IsNull() && !(timeout->IsInt64() && timeout->GetInt64() > 0 && timeout->GetInt64() <= 86400000))
+    bad_field("options.timeout", "'options.timeout' must be a number of milliseconds from 1 to 86400000");
+  const JsonValue *async = member(*options, "async");
+  if (async && !async->IsNull() && !async->IsBool()) bad_field("options.async", "'options.async' must be true or false");
+  std::string agent_id = text_of(*options, "agentId");
+  if (!agent_id.empty() && !agent_doc(agent_id).IsObject())
+    fail(404, "AGENT_NOT_FOUND", "no agent " + quoted(agent_id), "{\"agentId\":" + json_str(agent_id) + "}");
+  SessionRow s = own_session(c, session_id);
+  auto it = live_.find(s.id);
+  TaskFilter pending;
+  pending.user_id = c.user.id;
+  pending.session_id = s.id;
+  pending.status = "pending";
+  pending.page.limit = 1;
+  if (store_->tasks(pending).total >= static_cast<std::int64_t>(cfg.max_queued_tasks))
+    fail(503, "SERVICE_UNAVAILABLE", "the session has " + std::to_string(cfg.max_queued_tasks) + " tasks waiting already");
+
+  JsonDocument d(rapidjson::kObjectType);
+  Json j(d);
+  std::string now = now_iso();
+  TaskRow t;
+  t.id = new_id("task_");
+  j.set(d, "id", t.id);
+  j.set(d, "sessionId", s.id);
+  j.set(d, "content", content);
+  j.set(d, "type", type);
+  j.set(d, "status", "pending");
+  j.set(d, "executionPath", "fast");
+  j.set(d, "createdAt", now);
+  j.set(d, "updatedAt", now);
+  JsonValue meta(rapidjson::kObjectType);
+  j.set(meta, "priority", priority);
+  j.set(meta, "agentId", agent_id.empty() ? s.agent_id : agent_id);
+  if (!agent_id.empty()) j.set(meta, "requestedAgentId", agent_id);  // else the session's agent when it runs
+  if (timeout && timeout->IsInt64()) j.set(meta, "timeout", timeout->GetInt64());
+  if (context && context->IsObject()) j.set(meta, "context", j.copy(*context));
+  j.set(meta, "origin", from_chat ? "chat" : "api");
+  j.set(meta, "userId", c.user.id);
+  j.set(d, "metadata", std::move(meta));
+  t.session_id = s.id;
+  t.user_id = c.user.id;
+  t.status = "pending";
+  t.type = type;
+  t.priority = priority == "low" ? 0 : priority == "high" ? 2 : 1;
+  t.created_at = t.updated_at = now;
+  t.doc = to_json(d);
+  store_->put_task(t);
+  JsonDocument sd = parse_object(s.doc);
+  const JsonValue *count = member(sd, "taskCount");
+  Json(sd).set(sd, "taskCount", (count && count->IsInt64() ? count->GetInt64() : 0) + 1);
+  Json(sd).set(sd, "lastActivity", now);
+  s.doc = to_json(sd);
+  store_->put_session(s);
+  (void)it;
+  live(s).enqueue(t);
+  return *store_->task(t.id);
+}
+
+void Platform::switch_agent(const Caller &c, const std::string &session_id, const std::string &agent_id,
+                            const JsonValue *overrides)
+{
+  SessionRow s = own_session(c, session_id);
+  JsonDocument agent = agent_doc(agent_id);
+  if (!agent.IsObject())
+    fail(404, "AGENT_NOT_FOUND", "no agent " + quoted(agent_id), "{\"agentId\":" + json_str(agent_id) + "}");
+  JsonDocument d = parse_object(s.doc);
+  Json j(d);
+  JsonDocument summary = parse_object(agent_summary(agent_id));
+  j.set(d, "agent", j.copy(summary));
+  if (overrides && overrides->IsObject()) {
+    if (!d.HasMember("config")) j.set(d, "config", JsonValue(rapidjson::kObjectType));
+    j.set(d["config"], "agentOverrides", j.copy(*overrides));
+  }
+  s.agent_id = agent_id;
+  s.updated_at = now_iso();
+  j.set(d, "updatedAt", s.updated_at);
+  s.doc = to_json(d);
+  store_->put_session(s);
+  live(s).agent_changed();
+}
+
+}  // namespace ccbridge::detail::server::platform
