@@ -626,11 +626,13 @@ void Transport::Impl::on_http(WsServer<Cfg> &s, std::size_t listener, const webs
   HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
   con->defer_http_response();
   auto answered = std::make_shared<bool>(false);
-  std::weak_ptr<typename WsServer<Cfg>::connection_type> weak = con;
-  handler.http(listener, req, [weak, answered](const HttpResponse &r) {
+  // The reply holds the connection: with the answer deferred, websocketpp has no operation
+  // pending on it, so an answer that comes later (the platform's sync tasks) would find it gone.
+  // Dropped unanswered, the reply lets it go and the socket is closed.
+  handler.http(listener, req, [con, answered](const HttpResponse &r) {
     if (*answered) return;
     *answered = true;
-    send_http_response(weak, r);
+    send_http_response(std::weak_ptr<typename WsServer<Cfg>::connection_type>(con), r);
   });
 }
 

@@ -15,7 +15,7 @@ namespace {
 
 std::string event(std::string_view type, const std::string &session_id, const std::string &data)
 {
-  return "{\"type\":" + json_str(type) + ",\"id\":" + json_str(new_id("evt_x")) + ",\"timestamp\":" +
+  return "{\"type\":" + json_str(type) + ",\"id\":" + json_str(new_id("conn_")) + ",\"timestamp\":" +
          json_str(now_iso()) + ",\"sessionId\":" + json_str(session_id) + ",\"data\":" + data + "}";
 }
 

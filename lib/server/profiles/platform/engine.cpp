@@ -192,6 +192,7 @@ void LiveSession::start(TaskRow t)
   c.doc = parse_object(t.doc);
   c.chat = text_of(sub(c.doc, "metadata"), "origin") == "chat";
   c.started = std::chrono::steady_clock::now();
+  c.tracker.start();
   Json j(c.doc);
   j.set(c.doc, "status", "planning");
   j.set(c.doc, "startedAt", now_iso());

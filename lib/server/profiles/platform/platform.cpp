@@ -35,6 +35,12 @@ void Platform::stop()
   auto live = std::move(live_);
   live_.clear();
   for (auto &kv : live) kv.second->shut();
+  // Sync requests still waiting (tasks that were queued) are answered before the server goes.
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto &kv : waiting)
+    if (auto t = store_->task(kv.first))
+      for (auto &w : kv.second) w(task_json(*t));
 }
 
 void Platform::load_key()
@@ -143,6 +149,9 @@ std::string Platform::session_json(const SessionRow &s, bool detail)
   if (const JsonValue *n = member(stats, "totalExecutionTime"); n && n->IsInt64()) total = n->GetInt64();
   if (const JsonValue *n = member(stats, "finishedTasks"); n && n->IsInt64()) done = n->GetInt64();
   j.set(stats, "averageTaskDuration", done ? total / done : 0);
+  j.set(stats, "totalTasks", sub(d, "taskCount").IsInt64() ? sub(d, "taskCount").GetInt64() : 0);
+  for (const char *k : {"completedTasks", "failedTasks", "totalExecutionTime"})
+    if (!member(stats, k)) j.set(stats, k, 0);
   j.set(d, "statistics", std::move(stats));
   return to_json(d);
 }
@@ -157,10 +166,10 @@ TaskRow Platform::own_task(const Caller &c, const std::string &id)
   return *t;
 }
 
-std::string Platform::task_json(const TaskRow &t)
+std::string Platform::task_json(const TaskRow &t, bool as_stored)
 {
   auto it = live_.find(t.session_id);
-  const JsonDocument *running = it == live_.end() ? nullptr : it->second->running(t.id);
+  const JsonDocument *running = it == live_.end() || as_stored ? nullptr : it->second->running(t.id);
   JsonDocument d;
   if (running) d.CopyFrom(*running, d.GetAllocator());
   else d = parse_object(t.doc);
@@ -227,7 +236,9 @@ void Platform::task_finished(const std::string &session_id, const std::string &t
   if (it == waiting_.end()) return;
   auto waiters = std::move(it->second);
   waiting_.erase(it);
-  for (auto &w : waiters) w(task);
+  JsonDocument shown = parse_object(task);
+  if (shown.HasMember("metadata") && shown["metadata"].IsObject()) shown["metadata"].RemoveMember("userId");
+  for (auto &w : waiters) w(to_json(shown));
 }
 
 void Platform::delete_session(const SessionRow &s)
@@ -338,7 +349,7 @@ TaskRow Platform::submit_task(const Caller &c, const JsonValue &body, bool from_
   store_->put_session(s);
   (void)it;
   live(s).enqueue(t);
-  return *store_->task(t.id);
+  return t;  // as submitted: pending (it may have started already)
 }
 
 void Platform::switch_agent(const Caller &c, const std::string &session_id, const std::string &agent_id,

@@ -84,7 +84,8 @@ public:
   void publish(const std::string &session_id, std::string_view type, const std::string &data);
   /// The session's document as the API shows it (list form, or the detail with tasks ...).
   std::string session_json(const SessionRow &s, bool detail);
-  std::string task_json(const TaskRow &t);
+  /// The task as the API shows it: while it runs, as it is now (unless `as_stored`).
+  std::string task_json(const TaskRow &t, bool as_stored = false);
   /// A task ended (LiveSession): statistics, waiting sync requests.
   void task_finished(const std::string &session_id, const std::string &task_id, const std::string &task_json,
                      const std::string &status, std::int64_t elapsed_ms);

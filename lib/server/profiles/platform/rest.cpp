@@ -140,7 +140,7 @@ void submit_task(Platform &p, Call &c)
     if (const JsonValue *a = member(*o, "async"); a && a->IsBool()) async = a->GetBool();
   TaskRow t = p.submit_task(c.caller, b, false);
   if (async || t.status == "completed" || t.status == "failed" || t.status == "cancelled")
-    return c.ok(201, "{\"task\":" + p.task_json(t) + "}");
+    return c.ok(201, "{\"task\":" + p.task_json(t, true) + "}");
   auto done = c.later();
   p.wait_for(t.id, [done](const std::string &task) { done(201, "{\"task\":" + task + "}"); });
 }
