@@ -20,6 +20,7 @@ const char *const kUsage =
     "       ccbridge users list [--db FILE]\n"
     "       ccbridge users disable EMAIL [--db FILE]   (enable EMAIL undoes it)\n"
     "       ccbridge users set-permissions EMAIL a,b|all [--db FILE]\n"
+    "       ccbridge users passwd EMAIL --password-stdin [--db FILE]\n"
     "The database is ccbridge.db in the current directory unless --db names one (as `ccbridge serve --db`).\n"
     "Passwords are read from standard input (one line), never from the command line.\n";
 
@@ -77,13 +78,19 @@ UserRow existing(Store &store, const std::string &email)
   return *u;
 }
 
-int add(Store &store, const Args &a)
+std::string read_password(const Args &a)
 {
-  if (a.rest.size() != 1 || a.rest[0].find('@') == std::string::npos) usage("add takes one EMAIL");
-  if (!a.password_stdin) usage("add needs --password-stdin (the password is read from standard input)");
+  if (!a.password_stdin) usage(a.verb + " needs --password-stdin (the password is read from standard input)");
   std::string password;
   std::getline(std::cin, password);
   if (password.size() < 8) usage("the password must have at least 8 characters");
+  return password;
+}
+
+int add(Store &store, const Args &a)
+{
+  if (a.rest.size() != 1 || a.rest[0].find('@') == std::string::npos) usage("add takes one EMAIL");
+  std::string password = read_password(a);
   UserRow u = make_user(a.rest[0], password, a.name, permissions_or_exit(a.has_permissions ? a.permissions : ""), a.cost);
   store.add_user(u);
   std::cout << u.id << "\n";
@@ -119,6 +126,12 @@ int run_users(int argc, char **argv)
     if (a.verb == "set-permissions" && a.rest.size() == 2) {
       UserRow u = existing(*store, a.rest[0]);
       u.permissions = permissions_or_exit(a.rest[1]);
+      store->update_user(u);
+      return 0;
+    }
+    if (a.verb == "passwd" && a.rest.size() == 1) {
+      UserRow u = existing(*store, a.rest[0]);
+      u.password_hash = make_user(u.email, read_password(a), u.name, {}, a.cost).password_hash;
       store->update_user(u);
       return 0;
     }

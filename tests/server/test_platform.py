@@ -83,7 +83,8 @@ def test_priority_orders_the_queue(start_server, tmp_path):
              f'wait_file {gate}\n'
              'emit {"type":"result","subtype":"success","is_error":false,"result":"first","session_id":"11111111-2222-4333-8444-555555555555"}\n'
              'serve_turns')
-    s = start_platform(start_server, tmp_path, script=first)
+    stdin_log = tmp_path / "stdin.log"
+    s = start_platform(start_server, tmp_path, script=first, env={"CCB_FAKE_STDIN_LOG": str(stdin_log)})
     c = Client(s)
     sess = c.session()
     body = lambda content, prio: {"sessionId": sess["id"], "content": content,
@@ -97,9 +98,11 @@ def test_priority_orders_the_queue(start_server, tmp_path):
         if all(tasks[i]["status"] == "completed" for i in ids):
             break
         time.sleep(0.05)
-    order = sorted(ids, key=lambda i: tasks[i]["startedAt"])
-    # the first had started before the others were queued; then high, normal, low
-    assert order[0] == ids[0] and order[1:] == [ids[2], ids[3], ids[1]]
+    # the order the CLI got them in: the first had started before the others were queued; then
+    # high, normal, low
+    prompts = [json.loads(line)["message"]["content"] for line in stdin_log.read_text().splitlines()
+               if line.startswith("{") and json.loads(line).get("type") == "user"]
+    assert prompts == ["a", "high", "b", "low"]
     by_prio = c.ok("GET", f"/tasks?sessionId={sess['id']}&sortBy=priority&sortOrder=desc")["tasks"]
     assert by_prio[0]["id"] == ids[2]
 
@@ -293,6 +296,20 @@ def test_the_users_command(tmp_path):
     assert subprocess.run([CCB, "users", "disable", "a@example.com", "--db", str(db)], timeout=30).returncode == 0
     r = subprocess.run([CCB, "users", "list", "--db", str(db)], capture_output=True, text=True, timeout=30)
     assert "\tdisabled\t" in r.stdout and "admin:users" in r.stdout
+    r = subprocess.run([CCB, "users", "passwd", "a@example.com", "--password-stdin", "--password-cost", "10",
+                        "--db", str(db)], input="another-password\n", capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_fresh_database_gets_one_admin_whose_password_is_shown_once(start_server, tmp_path):
+    s = start_platform(start_server, tmp_path, users=())
+    deadline = time.time() + 5
+    while "admin@localhost" not in s.log_text() and time.time() < deadline:
+        time.sleep(0.05)
+    password = s.log_text().split("admin@localhost with every permission")[1].splitlines()[1].strip()
+    admin = Client(s, "admin@localhost", password)
+    assert "admin:users" in admin.user["permissions"]
+    assert len(admin.ok("GET", "/users")["users"]) == 1
 
 
 def test_a_disabled_user_cannot_log_in_and_its_token_stops_working(start_server, tmp_path):

@@ -4,7 +4,10 @@
 
 #include <ccbridge/error.hpp>
 
+#include "server/profiles/platform/permissions.hpp"
+
 #include <algorithm>
+#include <iostream>
 
 namespace ccbridge::detail::server::platform {
 
@@ -28,6 +31,19 @@ void Platform::start()
   store_->prune(now_unix());
   load_key();
   seed_agents();
+  bootstrap_admin();
+}
+
+// A database with no user gets one administrator, so that a fresh server can be used at all; its
+// password is shown once (stderr) and never stored in clear. `ccbridge users` manages the rest.
+void Platform::bootstrap_admin()
+{
+  if (!store_->users().empty()) return;
+  std::string password = Context::new_secret().substr(0, 24);
+  UserRow admin = make_user("admin@localhost", password, "Administrator", all_permissions(), cfg.password_cost_log2);
+  store_->add_user(admin);
+  std::cerr << "platform: no user in " << cfg.db << ": made admin@localhost with every permission; its password "
+            << "(shown once; change it with `ccbridge users passwd admin@localhost --password-stdin`):\n  " << password << '\n';
 }
 
 void Platform::stop()

@@ -96,6 +96,7 @@ private:
   friend class LiveSession;
   LiveSession &live(const SessionRow &s);
   void seed_agents();
+  void bootstrap_admin();
   void load_key();
 
   std::unique_ptr<Store> store_;
