@@ -177,8 +177,12 @@ def test_undocumented_methods_are_405(plat):
         for method in METHODS:
             if method in ops:
                 continue
-            st, body, _ = plat.as_user("all", method.upper(), fill(path, dummies), {} if method != "get" else None)
+            st, body, h = plat.as_user("all", method.upper(), fill(path, dummies), {} if method != "get" else None)
             assert_error(st, body, 405, "INVALID_INPUT")
+            assert sorted(h.get("Allow", "").split(", ")) == sorted(m.upper() for m in ops), (path, method, dict(h))
+            # refused before the token is looked at
+            st, body, _ = plat.http(method.upper(), fill(path, dummies))
+            assert st == 405, (path, method, body)
 
 
 async def ws_chat(plat, token, session_id):
@@ -220,7 +224,7 @@ def b64(data):
 
 def make_jwt(payload, key=SECRET, header=None, digest=hashlib.sha256):
     h = b64(json.dumps(header or {"alg": "HS256", "typ": "JWT"}).encode())
-    p = b64(json.dumps(payload).encode())
+    p = b64((payload if isinstance(payload, str) else json.dumps(payload)).encode())
     sig = hmac.new(key.encode(), f"{h}.{p}".encode(), digest).digest()
     return f"{h}.{p}.{b64(sig)}"
 
@@ -260,6 +264,10 @@ def test_jwt_attacks(plat):
         "nbf in the future": make_jwt(claims(plat, nbf=now + 3600)),
         "iat in the future": make_jwt(claims(plat, iat=now + 3600, exp=now + 7200)),
         "no exp": make_jwt(claims(plat, exp=None)),
+        "no sub": make_jwt(claims(plat, sub=None)),
+        "no jti": make_jwt(claims(plat, jti=None)),
+        "exp not a number": make_jwt(claims(plat, exp="tomorrow")),
+        "duplicate claim": make_jwt('{"sub":"user_other",' + json.dumps(claims(plat))[1:]),
         "unknown user": make_jwt(claims(plat, sub="user_nobody")),
     }
     for name, token in bad.items():
@@ -269,6 +277,13 @@ def test_jwt_attacks(plat):
 
     st, body, _ = plat.http("GET", "/v1/sessions", headers={"Authorization": "Basic abc"})
     assert_error(st, body, 401, "INVALID_TOKEN")
+
+    # a token of the "none" user claiming every permission gets none: the user's row decides
+    st, body, _ = get_sessions(plat, make_jwt(claims(plat, sub=plat.ids["none"])))
+    assert_error(st, body, 403, "INSUFFICIENT_PERMISSIONS")
+    # within the 30 s leeway an expired token still passes
+    st, body, _ = get_sessions(plat, make_jwt(claims(plat, iat=now - 100, exp=now - 5)))
+    assert st == 200, body
 
     expired = make_jwt(claims(plat, iat=now - 7200, exp=now - 3600))
     st, body, _ = get_sessions(plat, expired)
@@ -372,3 +387,21 @@ def test_error_envelopes(plat):
     assert b["error"]["details"]["field"] == "password", b
     st, b, _ = plat.http("POST", "/v1/auth/login", raw=b"{bad json")
     assert_error(st, b, 422, "INVALID_INPUT")
+
+
+def test_disabled_user_and_changed_permissions_apply_at_once(plat):
+    t = plat.login("chatter")
+    st, b, _ = plat.as_user("all", "PATCH", "/v1/users/" + plat.ids["chatter"], {"disabled": True})
+    assert st == 200, b
+    assert_error(*get_sessions(plat, t["token"])[:2], 401, "INVALID_TOKEN")
+    st, b, _ = plat.http("POST", "/v1/auth/refresh", {"refreshToken": t["refreshToken"]})
+    assert_error(st, b, 401, "INVALID_TOKEN")
+    st, b, _ = plat.http("POST", "/v1/auth/login", {"email": "chatter@example.com", "password": PASSWORD})
+    _, wrong, _ = plat.http("POST", "/v1/auth/login", {"email": "chatter@example.com", "password": "wrong password"})
+    assert_error(st, b, 401, wrong["error"]["code"])
+    # a permission taken away is refused with the token issued before
+    token = plat.token("p:session:read")
+    assert get_sessions(plat, token)[0] == 200
+    st, b, _ = plat.as_user("all", "PATCH", "/v1/users/" + plat.ids["p:session:read"], {"permissions": []})
+    assert st == 200, b
+    assert_error(*get_sessions(plat, token)[:2], 403, "INSUFFICIENT_PERMISSIONS")
