@@ -48,7 +48,8 @@ Caller Platform::authenticate(const std::string &bearer)
   if (v.error == JwtError::expired)
     fail(401, "TOKEN_EXPIRED", "JWT token has expired", "{\"expiredAt\":" + json_str(iso_from_unix_ms(v.expired_at * 1000)) + "}");
   if (!v.ok()) fail(401, "INVALID_TOKEN", std::string("the token is not valid (") + to_string(v.error) + ")");
-  if (v.claims.jti.empty() || store_->access_revoked(v.claims.jti)) fail(401, "INVALID_TOKEN", "the token was revoked");
+  if (v.claims.jti.empty()) fail(401, "INVALID_TOKEN", "the token has no jti (it could not be revoked)");
+  if (store_->access_revoked(v.claims.jti)) fail(401, "INVALID_TOKEN", "the token was revoked");
   auto user = store_->user_by_id(v.claims.sub);
   if (!user || user->disabled) fail(401, "INVALID_TOKEN", "the token's user is unknown or disabled");
   return Caller{std::move(*user), v.claims.jti, v.claims.exp};
