@@ -133,6 +133,9 @@ struct PlatformSettings {
   std::chrono::seconds remember_ttl{30 * 86400};  ///< refresh tokens of a login with remember: true
   std::chrono::seconds clock_leeway{30};
   std::size_t requests_per_hour = 1000;  ///< per user, REST and WebSocket events
+  /// Login attempts per 15 minutes per email (password guessing); a client address gets ten times
+  /// as many login and refresh attempts (an address may be many users).
+  std::size_t login_attempts_per_15min = 30;
   /// scrypt cost of new password hashes: N = 2^password_cost_log2 (r 8, p 1).
   int password_cost_log2 = 15;
   std::chrono::seconds default_task_timeout{1800};  ///< a task without options.timeout

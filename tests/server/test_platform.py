@@ -321,3 +321,15 @@ def test_a_disabled_user_cannot_log_in_and_its_token_stops_working(start_server,
     assert st == 401 and is_error(body, "INVALID_TOKEN")
     st, body, _ = s.http("POST", "/v1/auth/login", {"email": "u@example.com", "password": "secret-password"})
     assert st == 401
+
+
+def test_password_guessing_is_limited_per_email(start_server, tmp_path):
+    s = start_platform(start_server, tmp_path)
+    for _ in range(30):
+        st, body, _ = s.http("POST", "/v1/auth/login", {"email": "dev@example.com", "password": "wrong-guess"})
+        assert st == 401 and is_error(body, "INVALID_TOKEN")
+    st, body, hdrs = s.http("POST", "/v1/auth/login", {"email": "dev@example.com", "password": "secret-password"})
+    assert st == 429 and is_error(body, "SERVICE_UNAVAILABLE") and body["error"]["details"]["retryAfter"] >= 1
+    # another user is not locked out by it
+    add_user(s.db, "other@example.com")
+    Client(s, "other@example.com")

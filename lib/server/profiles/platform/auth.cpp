@@ -30,6 +30,21 @@ std::string lower(std::string s)
 
 [[noreturn]] void bad_credentials() { fail(401, "INVALID_TOKEN", "wrong email or password"); }
 
+// Login and refresh are not behind a token, so the per-user limit does not bound them: attempts
+// are counted per client address and (login) per email, before any password is hashed.
+void limit_attempts(Platform &p, const Call &c, const std::string &email)
+{
+  std::string addr = c.req.remote.substr(0, c.req.remote.rfind(':'));
+  // An address may be many users (NAT): ten times an email's allowance.
+  for (const std::string &key : {"email:" + email, "addr:" + addr}) {
+    if (key == "email:") continue;
+    auto d = key[0] == 'e' ? p.login_limiter().check(key) : p.address_limiter().check(key);
+    if (!d.allowed)
+      fail(429, "SERVICE_UNAVAILABLE", "too many attempts; try again in " + std::to_string(d.retry_after.count()) + " s",
+           "{\"retryAfter\":" + std::to_string(d.retry_after.count()) + "}");
+  }
+}
+
 }  // namespace
 
 std::string Platform::user_json(const UserRow &u) const
@@ -100,6 +115,7 @@ void auth_login(Platform &p, Call &c)
   const JsonValue &b = c.body();
   std::string email = lower(required_string(b, "email", 320));
   std::string password = required_string(b, "password", 1024);
+  limit_attempts(p, c, email);
   const JsonValue *remember = member(b, "remember");
   if (remember && !remember->IsNull() && !remember->IsBool()) bad_field("remember", "'remember' must be true or false");
   auto user = p.store().user_by_email(email);
@@ -117,6 +133,7 @@ void auth_login(Platform &p, Call &c)
 void auth_refresh(Platform &p, Call &c)
 {
   std::string token = required_string(c.body(), "refreshToken", 256);
+  limit_attempts(p, c, "");
   auto row = p.store().refresh(token_hash(token));
   if (!row || row->revoked || row->expires_at < now_unix()) fail(401, "INVALID_TOKEN", "the refresh token is not valid");
   if (!p.store().use_refresh(row->hash)) {

@@ -19,7 +19,9 @@ bool Caller::can(std::string_view permission) const
 Platform::Platform(Context &c)
     : ctx(c),
       cfg(c.cfg.platform),
-      limiter_(c.cfg.platform.requests_per_hour, std::chrono::seconds(3600))
+      limiter_(c.cfg.platform.requests_per_hour, std::chrono::seconds(3600)),
+      login_limiter_(c.cfg.platform.login_attempts_per_15min, std::chrono::seconds(900)),
+      address_limiter_(10 * c.cfg.platform.login_attempts_per_15min, std::chrono::seconds(900))
 {
 }
 

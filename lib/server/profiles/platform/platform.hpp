@@ -102,12 +102,16 @@ private:
   std::unique_ptr<Store> store_;
   std::string key_;  ///< the HMAC key of access tokens
   RateLimiter limiter_;
+  RateLimiter login_limiter_;    ///< login attempts per email
+  RateLimiter address_limiter_;  ///< login and refresh attempts per client address
   std::map<std::string, std::shared_ptr<LiveSession>> live_;
   std::map<std::string, std::vector<std::function<void(const std::string &)>>> waiting_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
 public:
   RateLimiter &limiter() { return limiter_; }
+  RateLimiter &login_limiter() { return login_limiter_; }
+  RateLimiter &address_limiter() { return address_limiter_; }
   std::uint64_t tasks_started = 0, tasks_finished = 0, logins = 0, logins_failed = 0;
 };
 
