@@ -333,3 +333,53 @@ def test_password_guessing_is_limited_per_email(start_server, tmp_path):
     # another user is not locked out by it
     add_user(s.db, "other@example.com")
     Client(s, "other@example.com")
+
+
+def test_the_seeds_api_v1_url_form_is_served_deprecated(start_server, tmp_path):
+    s = start_platform(start_server, tmp_path)
+    c = Client(s)
+    st, body, hdrs = s.http("GET", "/api/v1/agents", headers={"Authorization": f"Bearer {c.token}"})
+    assert st == 200 and body["success"] is True
+    assert hdrs["Deprecation"] == "true" and hdrs["Sunset"].endswith("GMT")
+    assert hdrs["Link"] == '</v1/agents>; rel="successor-version"'
+    st, body, hdrs = c.call("GET", "/agents")
+    assert st == 200 and "Deprecation" not in hdrs and hdrs["API-Version"] == "v1.0"
+
+
+def test_agent_switch_changes_model_and_mode_in_place_and_the_rest_by_resuming(start_server, tmp_path):
+    stdin_log = tmp_path / "stdin.log"
+    s = start_platform(start_server, tmp_path, script=f"dump_invocation {tmp_path}/inv.json\nserve_turns",
+                       env={"CCB_FAKE_STDIN_LOG": str(stdin_log)})
+    c = Client(s)
+    sess = c.session()
+    c.ok("POST", "/tasks", {"sessionId": sess["id"], "content": "one"}, 201)
+    first = json.loads((tmp_path / "inv.json").read_text())["argv"]
+    assert not any(a.startswith("--model") for a in first)
+
+    async def switch(data):
+        async with ws_connect(c.ws_url(sess["id"])) as ws:
+            await next_event(ws, "connection:established")
+            await ws.send(json.dumps({"type": "agent:switch", "id": "m", "data": data}))
+            ev = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            while ev["type"] == "system:status":
+                ev = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            return ev
+
+    assert run(switch({"agentId": "plan", "configuration": {"model": "haiku"}}))["type"] == "agent:status"
+    bad = run(switch({"agentId": "plan", "configuration": {"temperature": "hot"}}))
+    assert bad["type"] == "error" and bad["data"]["details"]["field"] == "configuration.temperature"
+    assert c.ok("POST", "/tasks", {"sessionId": sess["id"], "content": "two"}, 201)["task"]["result"]["output"] == "echo: two"
+    # model and mode changed in the running CLI, by control requests, without a new process
+    requests = [json.loads(l)["request"] for l in stdin_log.read_text().splitlines()
+                if l.startswith("{") and json.loads(l).get("type") == "control_request"]
+    assert {"subtype": "set_model", "model": "haiku"}.items() <= next(r for r in requests if r["subtype"] == "set_model").items()
+    assert next(r for r in requests if r["subtype"] == "set_permission_mode")["mode"] == "plan"
+    assert json.loads((tmp_path / "inv.json").read_text())["argv"] == first
+
+    # a custom agent's system prompt cannot change in a running CLI: the conversation is resumed
+    a = c.ok("POST", "/agents", {"name": "Terse", "description": "d",
+                                 "configuration": {"model": "opus", "systemPrompt": "Answer tersely"}}, 201)["agent"]
+    assert run(switch({"agentId": a["id"]}))["type"] == "agent:status"
+    assert c.ok("POST", "/tasks", {"sessionId": sess["id"], "content": "three"}, 201)["task"]["result"]["output"] == "echo: three"
+    argv = json.loads((tmp_path / "inv.json").read_text())["argv"]
+    assert "Answer tersely" in " ".join(argv) and any(x.startswith("--resume") for x in argv)

@@ -67,9 +67,11 @@ JsonDocument own_agent(Platform &p, const std::string &id)
 
 bool builtin(const JsonValue &a) { return sub(sub(a, "metadata"), "builtin").IsTrue(); }
 
+}  // namespace
+
 // A configuration as the seed has it: model text, maxTokens and temperature numbers, tools and
 // permissions lists, systemPrompt text, permissionMode one of the CLI's modes.
-void check_configuration(const JsonValue &conf, bool partial)
+void check_agent_configuration(const JsonValue &conf, bool partial)
 {
   if (!conf.IsObject()) bad_field("configuration", "'configuration' must be an object");
   const JsonValue *model = member(conf, "model");
@@ -92,6 +94,8 @@ void check_configuration(const JsonValue &conf, bool partial)
                                      mode->GetString() == std::string_view("plan") || mode->GetString() == std::string_view("bypassPermissions"))))
     bad_field("configuration.permissionMode", "'configuration.permissionMode' must be default, acceptEdits, plan or bypassPermissions");
 }
+
+namespace {
 
 std::string status_of(const JsonValue &b)
 {
@@ -124,7 +128,7 @@ void create_agent(Platform &p, Call &c)
   std::string description = required_string(b, "description", 4096);
   const JsonValue *conf = member(b, "configuration");
   if (!conf) bad_field("configuration", "'configuration' is required", true);
-  check_configuration(*conf, false);
+  check_agent_configuration(*conf, false);
   check_string_list(b, "skills", "skills");
   check_string_list(b, "rules", "rules");
   JsonDocument d(rapidjson::kObjectType);
@@ -150,7 +154,7 @@ void update_agent(Platform &p, Call &c)
   JsonDocument a = own_agent(p, c.req.params.at("agentId"));
   const JsonValue &b = c.body();
   const JsonValue *conf = member(b, "configuration");
-  if (conf) check_configuration(*conf, true);
+  if (conf) check_agent_configuration(*conf, true);
   std::string status = status_of(b);
   Json j(a);
   for (const char *k : {"name", "description"})

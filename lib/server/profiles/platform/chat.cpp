@@ -9,9 +9,13 @@
 
 #include <ccbridge/json.hpp>
 
+#include <asio/steady_timer.hpp>
+
 namespace ccbridge::detail::server::platform {
 
 namespace {
+
+constexpr auto kStatusEvery = std::chrono::seconds(60);
 
 std::string event(std::string_view type, const std::string &session_id, const std::string &data)
 {
@@ -30,7 +34,7 @@ std::optional<std::uint64_t> event_seq(std::string_view id)
 class ChatHandler final : public WsHandler {
 public:
   ChatHandler(Platform &p, WsConn &conn, Caller caller, std::string session_id, std::optional<std::uint64_t> since)
-      : p_(p), conn_(conn), caller_(std::move(caller)), session_(std::move(session_id)), since_(since)
+      : p_(p), conn_(conn), caller_(std::move(caller)), session_(std::move(session_id)), since_(since), status_(p.ctx.ioc)
   {
   }
 
@@ -60,6 +64,18 @@ public:
       conn_.close(close_code::try_again_later, "too slow");
     };
     sub_ = run->subscribe(conn_, from, std::move(ev));
+    if (caller_.can("admin:monitoring")) schedule_status();
+  }
+
+  // system:status to monitoring users at least every minute (PLATFORM-DECISIONS.md).
+  void schedule_status()
+  {
+    status_.expires_after(kStatusEvery);
+    status_.async_wait([this](std::error_code ec) {
+      if (ec || !conn_.is_open()) return;  // cancelled: the handler may be gone, touch nothing
+      conn_.send_text(event("system:status", session_, p_.system_status()));
+      schedule_status();
+    });
   }
 
   void on_text(std::string_view text) override
@@ -79,7 +95,11 @@ public:
     }
   }
 
-  void on_close(std::uint16_t) override { sub_.reset(); }
+  void on_close(std::uint16_t) override
+  {
+    sub_.reset();
+    status_.cancel();
+  }
   void on_shutdown() override
   {
     conn_.send_text(event("connection:lost", session_, "{\"message\":\"the server is stopping\",\"reconnectIn\":5000}"));
@@ -134,7 +154,8 @@ private:
     require("agent:configure");
     std::string agent = required_string(data, "agentId", 128);
     const JsonValue *conf = member(data, "configuration");
-    if (conf && !conf->IsNull() && !conf->IsObject()) bad_field("data.configuration", "'configuration' must be an object");
+    if (conf && conf->IsNull()) conf = nullptr;
+    if (conf) check_agent_configuration(*conf, true);
     p_.switch_agent(caller_, session_, agent, conf);
     p_.publish(session_, "agent:status", "{\"agentId\":" + json_str(agent) + ",\"status\":\"available\"}");
   }
@@ -158,6 +179,7 @@ private:
   std::string session_;
   std::optional<std::uint64_t> since_;
   std::shared_ptr<Subscription> sub_;
+  asio::steady_timer status_;
 };
 
 WsAccept refuse(int status, const char *code, const std::string &message)

@@ -101,9 +101,26 @@ void rate_limit(Platform &p, const Caller &c, Answer &a)
        "{\"retryAfter\":" + std::to_string(d.retry_after.count()) + "}");
 }
 
+// The seed's versioning section also names /api/v1/... as the URL form: served as /v1/..., marked
+// deprecated (Deprecation, Sunset, and the successor in Link) -- the mechanism the seed's
+// deprecation policy describes, with its six months of transition.
+constexpr std::string_view kLegacyPrefix = "/api/v1";
+constexpr const char *kLegacySunset = "Wed, 30 Jun 2027 23:59:59 GMT";
+
+std::string_view unaliased(std::string_view path, Answer &a)
+{
+  if (path.substr(0, kLegacyPrefix.size()) != kLegacyPrefix) return path;
+  if (path.size() > kLegacyPrefix.size() && path[kLegacyPrefix.size()] != '/') return path;
+  path.remove_prefix(4);  // "/api"
+  a.headers.emplace_back("Deprecation", "true");
+  a.headers.emplace_back("Sunset", kLegacySunset);
+  a.headers.emplace_back("Link", "<" + std::string(path) + ">; rel=\"successor-version\"");
+  return path;
+}
+
 void run(Platform &p, const HttpRequest &req, const std::shared_ptr<Answer> &a)
 {
-  std::string_view path = req.path;
+  std::string_view path = unaliased(req.path, *a);
   if (path.substr(0, kPrefix.size()) != kPrefix || (path.size() > kPrefix.size() && path[kPrefix.size()] != '/'))
     fail(404, "INVALID_INPUT", "the API is under /v1 (" + quoted(req.path) + " is not)",
          "{\"path\":" + json_str(utf8_or_replaced(req.path.substr(0, 256))) + "}");

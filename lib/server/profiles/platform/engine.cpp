@@ -21,6 +21,15 @@ std::string progress_text(const TaskProgress &p)
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+// What a running CLI took on its command line and cannot change: its system prompt, allowed
+// tools and directory.
+std::string fixed_options(const Options &o)
+{
+  std::string out = o.system_prompt ? o.system_prompt->value + "\n" + o.system_prompt->append.value_or("") : "";
+  for (const auto &t : o.allowed_tools) out += "\n" + t;
+  return out + "\n" + o.cwd.value_or("");
+}
+
 int priority_of(std::string_view p) { return p == "low" ? 0 : p == "high" ? 2 : 1; }
 
 // Built-in agents' permission modes; a custom agent names its own.
@@ -99,12 +108,6 @@ const JsonDocument *LiveSession::running(const std::string &task_id) const
   return current_ && current_->id == task_id ? &current_->doc : nullptr;
 }
 
-void LiveSession::agent_changed()
-{
-  reopen_ = true;
-  if (!current_) close_cli();
-}
-
 void LiveSession::shut()
 {
   queue_.clear();
@@ -155,6 +158,12 @@ Options LiveSession::options_for(const JsonValue &task_doc, std::string &why)
   std::string task_agent = text_of(sub(task_doc, "metadata"), "requestedAgentId");
   if (!task_agent.empty()) agent_id = task_agent;
   JsonDocument agent = p_.agent_doc(agent_id);
+  // agent:switch's configuration overrides the agent's for this session (not for the task's own agentId).
+  if (const JsonValue *over = member(*config, "agentOverrides"); over && over->IsObject() && task_agent.empty() &&
+                                                                    agent.IsObject() && agent.HasMember("configuration"))
+    for (auto it = over->MemberBegin(); it != over->MemberEnd(); ++it)
+      Json(agent).set(agent["configuration"], std::string_view(it->name.GetString(), it->name.GetStringLength()),
+                      Json(agent).copy(it->value));
   Options o = p_.ctx.base_options();
   o.include_partial_messages = true;
   if (const JsonValue *conf = member(agent, "configuration")) {
@@ -170,7 +179,8 @@ Options LiveSession::options_for(const JsonValue &task_doc, std::string &why)
   if (text_of(agent, "type") == "build" && p_.ctx.mode_allowed("bypassPermissions")) mode = "bypassPermissions";
   if (p_.ctx.mode_allowed(mode)) o.permission_mode = mode;
   std::string prompt = system_prompt_of(agent, *config);
-  if (!prompt.empty()) o.system_prompt = SystemPrompt{SystemPrompt::Kind::preset, "claude_code", prompt};
+  // Claude Code's own system prompt (its tools need it), with the agent's prompt, rules and skills after it.
+  o.system_prompt = SystemPrompt::preset(prompt.empty() ? std::nullopt : std::optional<std::string>(prompt));
   std::string cwd = text_of(*config, "projectPath");
   std::string resolved;
   DirectoryHandle dir;
@@ -179,8 +189,6 @@ Options LiveSession::options_for(const JsonValue &task_doc, std::string &why)
     o.cwd = resolved;
     o.cwd_dir = dir;
   }
-  std::string resume = text_of(sdoc, "cliSessionId");
-  if (!resume.empty() && !cli_) o.resume = resume;
   return o;
 }
 
@@ -218,17 +226,26 @@ void LiveSession::start(TaskRow t)
   c.sent = true;
   c.tracker = TaskTracker(cli_ ? cli_cost_ : 0);
   c.tracker.start();
-  if (cli_ && cli_->ready() && !reopen_) {
-    std::string refused = cli_->next_turn(o, false, content);
-    if (refused.empty()) return;
-    c.tracker = TaskTracker(0);
-    c.tracker.start();
-    close_cli();  // what changed needs a new process: the conversation is resumed in it
-    o = options_for(c.doc, why);
+  // The agent may have changed since the last turn (agent:switch): a new model or permission mode
+  // is set in the running CLI (SessionRun::next_turn's control requests); anything else that
+  // changed needs a new process, which resumes the conversation with the new options.
+  // (A model named before and none now is the default again: only a new process has that.)
+  bool back_to_default_model = model_named_ && !o.model;
+  if (cli_ && cli_->ready() && fixed_options(o) == fixed_ && !back_to_default_model &&
+      cli_->next_turn(o, false, content).empty()) {
+    model_named_ = model_named_ || o.model;
+    return;
   }
+  c.tracker = TaskTracker(0);
+  c.tracker.start();
   close_cli();
   cli_cost_ = 0;
-  reopen_ = false;
+  fixed_ = fixed_options(o);
+  model_named_ = o.model.has_value();
+  if (auto s = p_.store().session(id)) {
+    std::string resume = text_of(parse_object(s->doc), "cliSessionId");
+    if (!resume.empty()) o.resume = resume;
+  }
   if (!p_.ctx.can_start_process()) return end_task("failed", "SERVICE_UNAVAILABLE", "too many sessions are running; try again later");
   SessionRun::Request req;
   req.asked = o;

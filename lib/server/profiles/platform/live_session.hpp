@@ -32,8 +32,6 @@ public:
   bool cancel(const std::string &task_id);
   /// The running task's document, if `task_id` is running.
   const JsonDocument *running(const std::string &task_id) const;
-  /// The next task runs with the session's new agent (the CLI is reopened if it must be).
-  void agent_changed();
   bool busy() const { return current_.has_value(); }
   std::string current_task() const { return current_ ? current_->id : std::string(); }
   /// Ends everything: queued and running tasks are cancelled, the CLI is closed.
@@ -80,7 +78,9 @@ private:
   std::uint64_t order_ = 0;
   std::optional<Current> current_;
   std::shared_ptr<SessionRun> cli_;
-  bool reopen_ = false;
+  std::string fixed_;  ///< fixed_options() of the running CLI
+  /// A model was named to the running CLI (on its command line or by a control request).
+  bool model_named_ = false;
   double cli_cost_ = 0;  ///< the CLI process's cumulative cost so far (the next task's baseline)  ///< the agent changed: the next task opens a new process (resuming)
   asio::steady_timer deadline_;
   asio::steady_timer idle_;

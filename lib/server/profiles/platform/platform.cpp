@@ -381,16 +381,14 @@ void Platform::switch_agent(const Caller &c, const std::string &session_id, cons
   Json j(d);
   JsonDocument summary = parse_object(agent_summary(agent_id));
   j.set(d, "agent", j.copy(summary));
-  if (overrides && overrides->IsObject()) {
-    if (!d.HasMember("config")) j.set(d, "config", JsonValue(rapidjson::kObjectType));
-    j.set(d["config"], "agentOverrides", j.copy(*overrides));
-  }
+  if (!d.HasMember("config")) j.set(d, "config", JsonValue(rapidjson::kObjectType));
+  if (overrides && overrides->IsObject()) j.set(d["config"], "agentOverrides", j.copy(*overrides));
+  else d["config"].RemoveMember("agentOverrides");  // a switch without overrides takes the agent as it is
   s.agent_id = agent_id;
   s.updated_at = now_iso();
   j.set(d, "updatedAt", s.updated_at);
   s.doc = to_json(d);
   store_->put_session(s);
-  live(s).agent_changed();
 }
 
 }  // namespace ccbridge::detail::server::platform

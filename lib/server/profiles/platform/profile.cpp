@@ -26,6 +26,7 @@ void install(Context &ctx, Router &r)
   platform::Platform &p = platform_of(ctx);
   auto handler = [&p](const HttpRequest &req, HttpReply reply) { platform::dispatch(p, req, std::move(reply)); };
   r.mount("/v1", handler);
+  r.mount("/api/v1", handler);  // the seed's other URL form, deprecated (dispatch.cpp)
   r.mount("/", handler);  // unknown paths get the seed's error envelope too
   platform::install_chat(p, r);
 }

@@ -52,6 +52,8 @@ void dispatch(Platform &p, const HttpRequest &req, HttpReply reply);
 // Validation shared by handlers (422 naming the field).
 std::string required_string(const JsonValue &body, const char *field, std::size_t max_bytes);
 void check_string_list(const JsonValue &obj, const char *field_path, const char *key);
+/// An agent's configuration (all of it, or a `partial` one to merge).
+void check_agent_configuration(const JsonValue &conf, bool partial);
 
 // Handlers defined beside their subjects.
 void auth_login(Platform &, Call &);
