@@ -19,13 +19,16 @@ Three parts, each on a fresh `ccbridge serve --profiles platform` on loopback, R
   auth     the server pinned to one core (taskset), the clients on the other: logins/s at
            scrypt cost 15 (the default) and 10 with a few concurrent clients, and authenticated
            GET /v1/agents/s (JWT verify, rate limiter, store) with C client processes (a new
-           connection per request: the server closes each after its answer). Also per second of the server's own CPU (utime + stime), which the
+           connection per request: the server closes each after its answer). While the logins
+           run, the driver times one GET /v1/agents every 20 ms: scrypt runs on the server's
+           thread, so a login holds up every other request and socket for its duration. Also per second of the server's own CPU (utime + stime), which the
            clients' speed does not cap.
 Every wait has a deadline; the report (commit, date, machine, per-round values, medians) goes to --out.
 """
 import argparse
 import asyncio
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -60,7 +63,7 @@ def log(msg):
 def pct(vals, p):
     """The p-th percentile (nearest rank) of vals."""
     s = sorted(vals)
-    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))] if s else None
+    return s[min(len(s) - 1, max(0, math.ceil(p / 100 * len(s)) - 1))] if s else None
 
 
 # ---- the server ----------------------------------------------------------------------------------
@@ -303,13 +306,23 @@ async def load_reader(i, ws, submitted, done, lat, cold):
 def login_round(a, work, cost):
     srv = Platform(a, work, users=1, cost=cost, cpu=0)
     try:
+        probe = f"GET /v1/agents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {srv.login(srv.emails[0])}\r\n\r\n"
         c0, t0 = cpu_s(srv.pid), time.time()
-        counts = run_clients(a.login_clients, login_client, (srv.port, srv.emails[0], a.auth_seconds, a.max_logins))
+        waits = []
+        with client_pool(a.login_clients) as pool:
+            res = pool.starmap_async(login_client, [(srv.port, srv.emails[0], a.auth_seconds, a.max_logins)] * a.login_clients)
+            while not res.ready() and len(waits) < 900:  # the rate limit: 1,000 requests an hour per user
+                t = time.perf_counter()
+                request(srv.port, probe.encode())
+                waits.append((time.perf_counter() - t) * 1e3)
+                time.sleep(0.02)
+            counts = res.get(a.auth_seconds + a.timeout)
         dt, cpu = time.time() - t0, cpu_s(srv.pid) - c0
     finally:
         srv.stop()
     n = sum(counts)
-    return {"cost": cost, "logins": n, "per_s": n / dt, "per_cpu_s": n / cpu if cpu else None}
+    return {"cost": cost, "logins": n, "per_s": n / dt, "per_cpu_s": n / cpu if cpu else None,
+            "probe_p50_ms": pct(waits, 50), "probe_p99_ms": pct(waits, 99), "probe_max_ms": max(waits, default=None)}
 
 
 def agents_round(a, work):
@@ -328,10 +341,15 @@ def agents_round(a, work):
             "server_cpu_pct": cpu / dt * 100}
 
 
+def client_pool(n):
+    """n client processes on the second core."""
+    return multiprocessing.get_context("fork").Pool(n, initializer=os.sched_setaffinity, initargs=(0, {1}))
+
+
 def run_clients(n, fn, args):
-    """n client processes on the second core; each returns its count."""
-    with multiprocessing.get_context("fork").Pool(n, initializer=os.sched_setaffinity, initargs=(0, {1})) as pool:
-        return pool.starmap(fn, args if isinstance(args, list) else [args] * n, chunksize=1)
+    """Runs fn(*args[i]) in n client processes; their results."""
+    with client_pool(n) as pool:
+        return pool.starmap(fn, args, chunksize=1)
 
 
 def login_client(port, email, seconds, max_logins):
@@ -415,6 +433,9 @@ def report(a, lat, load, logins, agents, jwt):
         lines.append(f"| *auth: server on one core, {a.login_clients} login clients, scrypt cost {cost}* | | | |")
         row(f"logins/s (N = 2^{cost})", rs, "per_s", rate)
         row("… per second of server CPU", rs, "per_cpu_s", rate)
+        row("meanwhile, one GET /v1/agents every 20 ms: p50", rs, "probe_p50_ms", ms)
+        row("… p99", rs, "probe_p99_ms", ms)
+        row("… max", rs, "probe_max_ms", ms)
     if agents:
         lines.append(f"| *auth: server on one core, {a.get_clients} client processes on the other, {a.users} users* | | | |")
         row("GET /v1/agents/s (JWT verify + rate limiter + store)", agents, "per_s", rate)
