@@ -31,9 +31,7 @@ import json
 import math
 import multiprocessing
 import os
-import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,8 +40,8 @@ import time
 import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cc_control_bench import cpu_s, fmt_row, med, provenance  # noqa: E402
-from gateway_bench import rss_kb  # noqa: E402
+from cc_control_bench import cpu_s, fmt_row, provenance  # noqa: E402
+from gateway_bench import Impl, rss_kb  # noqa: E402
 
 SECRET = "platform-bench-secret-0123456789abcdef"
 PASSWORD = "bench-password"
@@ -127,16 +125,7 @@ class Platform:
     def ws_url(self, token, session):
         return f"ws://127.0.0.1:{self.port}/ws/v1/chat?token={token}&sessionId={session}"
 
-    def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(30)
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+    stop = Impl.stop  # SIGTERM to the process group, SIGKILL after 20 s
 
 
 def request(port, raw):
