@@ -1385,7 +1385,7 @@ const char kDefaultScript[] =
     "wait_eof\n"
     "exit 0\n";
 
-// Replaces {{prompt}}, {{cwd}} (both JSON-escaped, without quotes) and {{pid}}.
+// Replaces {{prompt}}, {{cwd}} (both JSON-escaped, without quotes), {{pid}} and {{now_ns}}.
 std::string substitute(const std::string &text)
 {
   if (text.find("{{") == std::string::npos) return text;
@@ -1404,6 +1404,11 @@ std::string substitute(const std::string &text)
     } else if (text.compare(b, 7, "{{pid}}") == 0) {
       out += std::to_string(::getpid());
       i = b + 7;
+    } else if (text.compare(b, 10, "{{now_ns}}") == 0) {
+      timespec rt{};
+      clock_gettime(CLOCK_REALTIME, &rt);
+      out += std::to_string(static_cast<std::uint64_t>(rt.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(rt.tv_nsec));
+      i = b + 10;
     } else {
       out += "{{";
       i = b + 2;
