@@ -38,4 +38,4 @@ def test_it_is_not_served_unless_asked_for(start_server):
 def test_an_unknown_profile_is_refused_naming_the_known_ones():
     r = subprocess.run([CCB, "serve", "--port", "0", "--profiles", "nosuch"], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
-    assert "unknown profile 'nosuch'" in r.stderr and "opcode, tasks-ui, sdk-ws, cc-control, hello" in r.stderr
+    assert "unknown profile 'nosuch'" in r.stderr and "opcode, tasks-ui, sdk-ws, cc-control, platform, hello" in r.stderr

@@ -28,8 +28,6 @@ std::string lower(std::string s)
   return s;
 }
 
-[[noreturn]] void bad_credentials() { fail(401, "INVALID_TOKEN", "wrong email or password"); }
-
 // Login and refresh are not behind a token, so the per-user limit does not bound them: attempts
 // are counted per client address and (login) per email, before any password is hashed.
 void limit_attempts(Platform &p, const Call &c, const std::string &email)
@@ -119,15 +117,26 @@ void auth_login(Platform &p, Call &c)
   const JsonValue *remember = member(b, "remember");
   if (remember && !remember->IsNull() && !remember->IsBool()) bad_field("remember", "'remember' must be true or false");
   auto user = p.store().user_by_email(email);
-  bool ok = verify_password(password, user ? user->password_hash : decoy_hash(p.cfg.password_cost_log2));
-  if (!user || !ok || user->disabled) {
-    ++p.logins_failed;
-    bad_credentials();
-  }
-  ++p.logins;
   auto ttl = remember && remember->IsTrue() ? p.cfg.remember_ttl : p.cfg.refresh_ttl;
-  Issued t = issue(p, *user, new_id("fam_"), ttl.count());
-  c.ok(200, "{" + tokens_json(t) + ",\"user\":" + p.user_json(*user) + "}");
+  std::string hash = user ? user->password_hash : std::string();
+  int cost = p.cfg.password_cost_log2;
+  auto send = c.raw_later();
+  std::string rid = c.request_id;
+  // scrypt runs on the hasher's thread; the answer is made back on the server thread, where the
+  // user is read again (it may have been disabled meanwhile).
+  bool queued = p.hasher().run(
+      [password, hash, cost] { return verify_password(password, hash.empty() ? decoy_hash(cost) : hash); },
+      [&p, email, ttl, send, rid](bool ok) {
+        auto u = p.store().user_by_email(email);
+        if (!u || !ok || u->disabled) {
+          ++p.logins_failed;
+          return send(401, error_envelope(ApiError{401, "INVALID_TOKEN", "wrong email or password", ""}, rid));
+        }
+        ++p.logins;
+        Issued t = issue(p, *u, new_id("fam_"), ttl.count());
+        send(200, ok_envelope("{" + tokens_json(t) + ",\"user\":" + p.user_json(*u) + "}"));
+      });
+  if (!queued) fail(503, "SERVICE_UNAVAILABLE", "too many logins at once; try again shortly");
 }
 
 void auth_refresh(Platform &p, Call &c)

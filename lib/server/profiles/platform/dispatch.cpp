@@ -128,6 +128,7 @@ void run(Platform &p, const HttpRequest &req, const std::shared_ptr<Answer> &a)
   HttpRequest routed = req;
   const Route *route = find_route(routed, path.substr(kPrefix.size()), routed.params, *a);
   Call call(routed, [a](int status, std::string body) { a->send(status, std::move(body)); });
+  call.request_id = a->request_id;
   if (route->permission) {
     call.caller = p.authenticate(bearer_of(req));
     rate_limit(p, call.caller, *a);

@@ -29,6 +29,7 @@ Platform::~Platform() = default;
 
 void Platform::start()
 {
+  hasher_ = std::make_unique<Worker>(ctx.ioc, 64);
   store_ = open_sqlite_store(cfg.db);
   store_->prune(now_unix());
   load_key();

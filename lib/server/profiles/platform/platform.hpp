@@ -13,6 +13,7 @@
 #include "server/context.hpp"
 #include "server/profiles/platform/api.hpp"
 #include "server/profiles/platform/store.hpp"
+#include "server/profiles/platform/worker.hpp"
 #include "server/rate_limit.hpp"
 
 #include <asio/steady_timer.hpp>
@@ -100,6 +101,7 @@ private:
   void load_key();
 
   std::unique_ptr<Store> store_;
+  std::unique_ptr<Worker> hasher_;  ///< password hashing, off the server thread
   std::string key_;  ///< the HMAC key of access tokens
   RateLimiter limiter_;
   RateLimiter login_limiter_;    ///< login attempts per email
@@ -110,6 +112,7 @@ private:
 
 public:
   RateLimiter &limiter() { return limiter_; }
+  Worker &hasher() { return *hasher_; }
   RateLimiter &login_limiter() { return login_limiter_; }
   RateLimiter &address_limiter() { return address_limiter_; }
   std::uint64_t tasks_started = 0, tasks_finished = 0, logins = 0, logins_failed = 0;

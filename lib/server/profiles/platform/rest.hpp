@@ -29,6 +29,10 @@ public:
   void raw(int status, std::string body) { answer_(status, std::move(body)); }
   /// For answers that come later (a sync task): the function answers once, from the server thread.
   std::function<void(int, const std::string &)> later();
+  /// The same for answers that may be errors: sends an envelope made by ok_envelope or by
+  /// error_envelope with this request's id.
+  Answer raw_later() const { return answer_; }
+  std::string request_id;
 
 private:
   Answer answer_;
