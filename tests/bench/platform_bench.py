@@ -79,7 +79,7 @@ class Platform:
             if r.returncode != 0:
                 raise RuntimeError(f"ccbridge users add: {r.stderr.strip()}")
         cmd = [a.ccbridge, "serve", "--port", "0", "--profiles", "platform", "--db", self.db, "--jwt-secret", SECRET,
-               "--password-cost", str(cost), "--cli", a.fake, "--pass-env", "CCB_*", "--root", work,
+               "--password-cost", str(cost), "--login-attempts", "10000000", "--cli", a.fake, "--pass-env", "CCB_*", "--root", work,
                "--log-level", "warn", "--max-sessions", "400", "--max-connections", "2048", *extra]
         if cpu is not None:
             cmd = ["taskset", "-c", str(cpu), *cmd]
