@@ -61,4 +61,6 @@ def test_the_seeds_complete_workflow(start_server, tmp_path):
     task = c.ok("GET", f"/tasks/{task_id}")["task"]
     assert task["status"] == "completed" and task["executionPath"] == "agent"
     detail = c.ok("GET", f"/sessions/{sess['id']}")["session"]
-    assert detail["statistics"]["completedTasks"] == 1 and detail["tasks"][0]["id"] == task_id
+    stats = detail["statistics"]
+    assert stats["completedTasks"] == 1 and detail["tasks"][0]["id"] == task_id
+    assert stats["toolCalls"]["Write"] == 1 and stats["inputTokens"] > 0 and stats["outputTokens"] > 0

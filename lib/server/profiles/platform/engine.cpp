@@ -409,7 +409,8 @@ void LiveSession::end_task(const std::string &status, const std::string &code, c
                "{\"taskId\":" + json_str(c.id) + ",\"error\":{\"code\":" + json_str(code.empty() ? "INTERNAL_ERROR" : code) +
                    ",\"message\":" + json_str(message) + "}}");
   }
-  p_.task_finished(id, c.id, to_json(c.doc), status, elapsed);
+  TaskTotals totals = c.tracker.totals();
+  p_.task_finished(id, c.id, to_json(c.doc), status, elapsed, &totals);
   bool turn_running = cli_ && cli_->ready() && c.sent && !c.turn_ended;
   if (!turn_running) return finish_current();
   // The CLI is still in the turn: interrupt it and start the next task once its result is in.

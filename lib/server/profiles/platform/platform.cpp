@@ -1,6 +1,7 @@
 // Agent platform: the Platform's lifetime, sessions and tasks as the API shows them, events.
 #include "server/profiles/platform/live_session.hpp"
 #include "server/profiles/platform/rest.hpp"
+#include "server/profiles/platform/task_tracker.hpp"
 
 #include <ccbridge/error.hpp>
 
@@ -214,7 +215,7 @@ TaskRow Platform::cancel_task(const Caller &c, const std::string &task_id)
     store_->put_task(t);
     publish(t.session_id, "task:progress",
             "{\"taskId\":" + json_str(t.id) + ",\"status\":\"cancelled\",\"progress\":{\"percentage\":0}}");
-    task_finished(t.session_id, t.id, task_json(t), "cancelled", 0);
+    task_finished(t.session_id, t.id, task_json(t), "cancelled", 0, nullptr);
   }
   return *store_->task(task_id);
 }
@@ -224,8 +225,29 @@ void Platform::wait_for(const std::string &task_id, std::function<void(const std
   waiting_[task_id].push_back(std::move(on_done));
 }
 
+namespace {
+
+// What a task's CLI turn used, added to its session's statistics: tokens, cost, calls per tool.
+void add_totals(Json &j, JsonValue &st, const TaskTotals &t)
+{
+  auto add = [&](JsonValue &obj, std::string_view key, std::int64_t by) {
+    const JsonValue *v = member(obj, key);
+    j.set(obj, key, (v && v->IsInt64() ? v->GetInt64() : 0) + by);
+  };
+  add(st, "inputTokens", t.usage.input_tokens);
+  add(st, "outputTokens", t.usage.output_tokens);
+  add(st, "cacheReadTokens", t.usage.cache_read_tokens);
+  add(st, "cacheCreationTokens", t.usage.cache_creation_tokens);
+  const JsonValue *cost = member(st, "costUsd");
+  j.set(st, "costUsd", (cost && cost->IsNumber() ? cost->GetDouble() : 0.0) + t.usage.cost_usd);
+  if (!member(st, "toolCalls")) j.set(st, "toolCalls", JsonValue(rapidjson::kObjectType));
+  for (const auto &tc : t.tool_counts) add(st["toolCalls"], tc.first, tc.second);
+}
+
+}  // namespace
+
 void Platform::task_finished(const std::string &session_id, const std::string &task_id, const std::string &task,
-                             const std::string &status, std::int64_t elapsed_ms)
+                             const std::string &status, std::int64_t elapsed_ms, const TaskTotals *totals)
 {
   if (auto s = store_->session(session_id)) {
     JsonDocument d = parse_object(s->doc);
@@ -239,11 +261,7 @@ void Platform::task_finished(const std::string &session_id, const std::string &t
     bump(status == "completed" ? "completedTasks" : status == "failed" ? "failedTasks" : "cancelledTasks", 1);
     bump("finishedTasks", 1);
     bump("totalExecutionTime", elapsed_ms);
-    JsonDocument td = parse_object(task);
-    if (const JsonValue *usage = member(sub(sub(td, "result"), "metrics"), "resourceUsage")) {
-      for (const char *k : {"inputTokens", "outputTokens"})
-        if (const JsonValue *v = member(*usage, k); v && v->IsInt64()) bump(k, v->GetInt64());
-    }
+    if (totals) add_totals(j, st, *totals);
     std::string now = now_iso();
     j.set(d, "lastActivity", now);
     j.set(d, "updatedAt", now);

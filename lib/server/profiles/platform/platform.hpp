@@ -27,6 +27,7 @@
 namespace ccbridge::detail::server::platform {
 
 class LiveSession;
+struct TaskTotals;
 
 /// The authenticated user of a request or a connection.
 struct Caller {
@@ -89,7 +90,7 @@ public:
   std::string task_json(const TaskRow &t, bool as_stored = false);
   /// A task ended (LiveSession): statistics, waiting sync requests.
   void task_finished(const std::string &session_id, const std::string &task_id, const std::string &task_json,
-                     const std::string &status, std::int64_t elapsed_ms);
+                     const std::string &status, std::int64_t elapsed_ms, const TaskTotals *totals);
   /// system:status data.
   std::string system_status() const;
 
