@@ -99,7 +99,7 @@ bool LiveSession::cancel(const std::string &task_id)
     return true;
   }
   if (!current_ || current_->id != task_id || current_->stopping) return false;
-  stop_current("cancelled", "", "the task was cancelled");
+  end_task("cancelled", "", "the task was cancelled");
   return true;
 }
 
@@ -111,7 +111,7 @@ const JsonDocument *LiveSession::running(const std::string &task_id) const
 void LiveSession::shut()
 {
   queue_.clear();
-  if (current_ && !current_->stopping) stop_current("cancelled", "", "the session was deleted");
+  if (current_ && !current_->stopping) end_task("cancelled", "", "the session was deleted");
   current_.reset();
   deadline_.cancel();
   idle_.cancel();
@@ -210,31 +210,42 @@ void LiveSession::start(TaskRow t)
   std::string why;
   Options o = options_for(c.doc, why);
   if (!why.empty()) return end_task("failed", "RESOURCE_FORBIDDEN", why);
-  const JsonValue *timeout = member(sub(c.doc, "metadata"), "timeout");
-  auto limit = timeout && timeout->IsInt64() && timeout->GetInt64() > 0 ? std::chrono::milliseconds(timeout->GetInt64())
-                                                                        : std::chrono::milliseconds(p_.cfg.default_task_timeout);
+  arm_deadline();
+  idle_.cancel();
+  c.sent = true;
+  send_turn(std::move(o), text_of(c.doc, "content"));
+}
+
+// The task's timeout (options.timeout, else the configured default) ends it TIMEOUT_ERROR.
+void LiveSession::arm_deadline()
+{
+  const JsonValue &timeout = sub(sub(current_->doc, "metadata"), "timeout");
+  auto limit = timeout.IsInt64() && timeout.GetInt64() > 0 ? std::chrono::milliseconds(timeout.GetInt64())
+                                                           : std::chrono::milliseconds(p_.cfg.default_task_timeout);
   deadline_.expires_after(limit);
   std::weak_ptr<LiveSession> weak = shared_from_this();
-  deadline_.async_wait([weak, task = c.id, limit](std::error_code ec) {
+  deadline_.async_wait([weak, task = current_->id, limit](std::error_code ec) {
     auto self = weak.lock();
     if (ec || !self || !self->current_ || self->current_->id != task || self->current_->stopping) return;
-    self->stop_current("failed", "TIMEOUT_ERROR",
-                       "the task did not finish within " + std::to_string(limit.count()) + " ms");
+    self->end_task("failed", "TIMEOUT_ERROR", "the task did not finish within " + std::to_string(limit.count()) + " ms");
   });
-  idle_.cancel();
-  std::string content = text_of(c.doc, "content");
-  c.sent = true;
-  c.tracker = TaskTracker(cli_ ? cli_cost_ : 0);
-  c.tracker.start();
-  // The agent may have changed since the last turn (agent:switch): a new model or permission mode
-  // is set in the running CLI (SessionRun::next_turn's control requests); anything else that
-  // changed needs a new process, which resumes the conversation with the new options.
-  // (A model named before and none now is the default again: only a new process has that.)
+}
+
+// The turn goes to the running CLI if it can take these options, else to a new process that
+// resumes the conversation. The agent may have changed since the last turn (agent:switch): a new
+// model or permission mode is set in the running CLI (SessionRun::next_turn's control requests);
+// anything else that changed needs a new process, and so does going back to the default model.
+void LiveSession::send_turn(Options o, std::string content)
+{
+  Current &c = *current_;
   bool back_to_default_model = model_named_ && !o.model;
-  if (cli_ && cli_->ready() && fixed_options(o) == fixed_ && !back_to_default_model &&
-      cli_->next_turn(o, false, content).empty()) {
-    model_named_ = model_named_ || o.model;
-    return;
+  if (cli_ && cli_->ready() && fixed_options(o) == fixed_ && !back_to_default_model) {
+    c.tracker = TaskTracker(cli_cost_);
+    c.tracker.start();
+    if (cli_->next_turn(o, false, content).empty()) {
+      model_named_ = model_named_ || o.model;
+      return;
+    }
   }
   c.tracker = TaskTracker(0);
   c.tracker.start();
@@ -363,21 +374,13 @@ void LiveSession::progress_changed()
              "{\"taskId\":" + json_str(c.id) + ",\"status\":" + json_str(status) + ",\"progress\":" + progress + "}");
 }
 
-// The task ends now (its status is final); a running turn is interrupted and awaited before the
-// next task starts.
-void LiveSession::stop_current(const std::string &status, const std::string &code, const std::string &message)
-{
-  if (status == "cancelled") current_->tracker.cancel();
-  else current_->tracker.fail(code, message);
-  std::string task = current_->id;
-  end_task(status, code, message);
-  if (!current_ || current_->id != task) return;  // nothing was running in a CLI
-}
-
 void LiveSession::end_task(const std::string &status, const std::string &code, const std::string &message)
 {
   Current &c = *current_;
   deadline_.cancel();
+  // The tracker's result carries the error too (a CLI that could not start, a timeout ...).
+  if (status == "cancelled") c.tracker.cancel();
+  else if (status == "failed") c.tracker.fail(code.empty() ? "INTERNAL_ERROR" : code, message);
   Json j(c.doc);
   std::string now = now_iso();
   j.set(c.doc, "status", status);
@@ -391,24 +394,7 @@ void LiveSession::end_task(const std::string &status, const std::string &code, c
   save_current();
   ++p_.tasks_finished;
   std::int64_t elapsed = iso_diff_ms(text_of(c.doc, "startedAt"), now);
-  if (status == "completed") {
-    p_.publish(id, "task:complete",
-               "{\"taskId\":" + json_str(c.id) + ",\"result\":" + to_json(result) +
-                   ",\"executionTime\":" + std::to_string(elapsed) + "}");
-    if (c.chat)
-      p_.publish(id, "chat:response",
-                 "{\"content\":" + json_str(text_of(result, "output")) + ",\"type\":\"markdown\",\"taskId\":" +
-                     json_str(c.id) + ",\"metadata\":{\"agent\":" + json_str(text_of(sub(c.doc, "metadata"), "agentId")) +
-                     ",\"executionTime\":" + std::to_string(elapsed) + ",\"toolsUsed\":" +
-                     to_json(sub(sub(result, "metrics"), "toolsUsed")) + "}}");
-  } else if (status == "cancelled") {
-    p_.publish(id, "task:progress",
-               "{\"taskId\":" + json_str(c.id) + ",\"status\":\"cancelled\",\"progress\":" + to_json(progress) + "}");
-  } else {
-    p_.publish(id, "task:error",
-               "{\"taskId\":" + json_str(c.id) + ",\"error\":{\"code\":" + json_str(code.empty() ? "INTERNAL_ERROR" : code) +
-                   ",\"message\":" + json_str(message) + "}}");
-  }
+  announce_end(status, result, elapsed);
   TaskTotals totals = c.tracker.totals();
   p_.task_finished(id, c.id, to_json(c.doc), status, elapsed, &totals);
   bool turn_running = cli_ && cli_->ready() && c.sent && !c.turn_ended;
@@ -424,6 +410,28 @@ void LiveSession::end_task(const std::string &status, const std::string &code, c
     self->close_cli();
     self->finish_current();
   });
+}
+
+// task:complete (and for chat the final chat:response), task:progress cancelled, or task:error.
+void LiveSession::announce_end(const std::string &status, const JsonValue &result, std::int64_t elapsed)
+{
+  const Current &c = *current_;
+  std::string task = json_str(c.id);
+  if (status == "completed") {
+    p_.publish(id, "task:complete",
+               "{\"taskId\":" + task + ",\"result\":" + to_json(result) + ",\"executionTime\":" + std::to_string(elapsed) + "}");
+    if (c.chat)
+      p_.publish(id, "chat:response",
+                 "{\"content\":" + json_str(text_of(result, "output")) + ",\"type\":\"markdown\",\"taskId\":" + task +
+                     ",\"metadata\":{\"agent\":" + json_str(text_of(sub(c.doc, "metadata"), "agentId")) +
+                     ",\"executionTime\":" + std::to_string(elapsed) + ",\"toolsUsed\":" +
+                     to_json(sub(sub(result, "metrics"), "toolsUsed")) + "}}");
+  } else if (status == "cancelled") {
+    p_.publish(id, "task:progress",
+               "{\"taskId\":" + task + ",\"status\":\"cancelled\",\"progress\":" + to_json(sub(c.doc, "progress")) + "}");
+  } else {
+    p_.publish(id, "task:error", "{\"taskId\":" + task + ",\"error\":" + to_json(sub(result, "error")) + "}");
+  }
 }
 
 void LiveSession::finish_current()

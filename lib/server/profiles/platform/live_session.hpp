@@ -62,13 +62,17 @@ private:
 
   void next();
   void start(TaskRow t);
+  void arm_deadline();
+  void send_turn(Options o, std::string content);
   Options options_for(const JsonValue &task_doc, std::string &why);
   void on_message(const Message &m);
   void on_stream_event(const Message &m);
   void progress_changed();
   void finish_current();
+  /// The task ends now with a final status; a running turn is interrupted and awaited before the
+  /// next task starts.
   void end_task(const std::string &status, const std::string &code, const std::string &message);
-  void stop_current(const std::string &status, const std::string &code, const std::string &message);
+  void announce_end(const std::string &status, const JsonValue &result, std::int64_t elapsed);
   void close_cli();
   void touch_idle();
   void save_current();

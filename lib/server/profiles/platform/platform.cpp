@@ -317,29 +317,75 @@ std::string one_of(const JsonValue &obj, const char *field, std::initializer_lis
 
 }  // namespace
 
-TaskRow Platform::submit_task(const Caller &c, const JsonValue &body, bool from_chat)
+namespace {
+
+// A TaskSubmitRequest, checked.
+struct TaskInput {
+  std::string session_id, content, type, priority, agent_id;
+  std::optional<std::int64_t> timeout_ms;
+  const JsonValue *context = nullptr;
+};
+
+const JsonValue &object_or_empty(const JsonValue &body, const char *field)
+{
+  static const JsonValue kEmpty(rapidjson::kObjectType);
+  const JsonValue *v = member(body, field);
+  if (v && !v->IsNull() && !v->IsObject()) bad_field(field, std::string("'") + field + "' must be an object");
+  return v && v->IsObject() ? *v : kEmpty;
+}
+
+TaskInput parse_task(const JsonValue &body)
 {
   if (!body.IsObject()) fail(422, "INVALID_INPUT", "the body must be a JSON object");
-  std::string session_id = required_string(body, "sessionId", 256);
-  std::string content = required_string(body, "content", 1 << 20);
-  std::string type = one_of(body, "type", {"chat", "command", "file_operation"}, "chat");
-  static const JsonValue kEmpty(rapidjson::kObjectType);
-  const JsonValue *options = member(body, "options");
-  if (options && !options->IsNull() && !options->IsObject()) bad_field("options", "'options' must be an object");
-  if (!options || options->IsNull()) options = &kEmpty;
-  const JsonValue *context = member(body, "context");
-  if (context && !context->IsNull() && !context->IsObject()) bad_field("context", "'context' must be an object");
-  std::string priority = one_of(*options, "priority", {"low", "normal", "high"}, "normal");
-  const JsonValue *timeout = member(*options, "timeout");
+  TaskInput in;
+  in.session_id = required_string(body, "sessionId", 256);
+  in.content = required_string(body, "content", 1 << 20);
+  in.type = one_of(body, "type", {"chat", "command", "file_operation"}, "chat");
+  const JsonValue &options = object_or_empty(body, "options");
+  const JsonValue &context = object_or_empty(body, "context");
+  if (context.MemberCount()) in.context = &context;
+  in.priority = one_of(options, "priority", {"low", "normal", "high"}, "normal");
+  const JsonValue *timeout = member(options, "timeout");
   if (timeout && !timeout->IsNull() && !(timeout->IsInt64() && timeout->GetInt64() > 0 && timeout->GetInt64() <= 86400000))
     bad_field("options.timeout", "'options.timeout' must be a number of milliseconds from 1 to 86400000");
-  const JsonValue *async = member(*options, "async");
+  if (timeout && timeout->IsInt64()) in.timeout_ms = timeout->GetInt64();
+  const JsonValue *async = member(options, "async");
   if (async && !async->IsNull() && !async->IsBool()) bad_field("options.async", "'options.async' must be true or false");
-  std::string agent_id = text_of(*options, "agentId");
-  if (!agent_id.empty() && !agent_doc(agent_id).IsObject())
-    fail(404, "AGENT_NOT_FOUND", "no agent " + quoted(agent_id), "{\"agentId\":" + json_str(agent_id) + "}");
-  SessionRow s = own_session(c, session_id);
-  auto it = live_.find(s.id);
+  in.agent_id = text_of(options, "agentId");
+  return in;
+}
+
+// The new task's document: the seed's Task, with what the server needs in its metadata.
+std::string task_doc(const TaskInput &in, const TaskRow &t, const SessionRow &s, bool from_chat)
+{
+  JsonDocument d(rapidjson::kObjectType);
+  Json j(d);
+  for (auto kv : {std::pair<const char *, const std::string &>{"id", t.id}, {"sessionId", s.id}, {"content", in.content},
+                  {"type", in.type}, {"status", t.status}})
+    j.set(d, kv.first, kv.second);
+  j.set(d, "executionPath", "fast");
+  j.set(d, "createdAt", t.created_at);
+  j.set(d, "updatedAt", t.created_at);
+  JsonValue meta(rapidjson::kObjectType);
+  j.set(meta, "priority", in.priority);
+  j.set(meta, "agentId", in.agent_id.empty() ? s.agent_id : in.agent_id);
+  if (!in.agent_id.empty()) j.set(meta, "requestedAgentId", in.agent_id);  // else the session's agent when it runs
+  if (in.timeout_ms) j.set(meta, "timeout", *in.timeout_ms);
+  if (in.context) j.set(meta, "context", j.copy(*in.context));
+  j.set(meta, "origin", from_chat ? "chat" : "api");
+  j.set(meta, "userId", t.user_id);
+  j.set(d, "metadata", std::move(meta));
+  return to_json(d);
+}
+
+}  // namespace
+
+TaskRow Platform::submit_task(const Caller &c, const JsonValue &body, bool from_chat)
+{
+  TaskInput in = parse_task(body);
+  if (!in.agent_id.empty() && !agent_doc(in.agent_id).IsObject())
+    fail(404, "AGENT_NOT_FOUND", "no agent " + quoted(in.agent_id), "{\"agentId\":" + json_str(in.agent_id) + "}");
+  SessionRow s = own_session(c, in.session_id);
   TaskFilter pending;
   pending.user_id = c.user.id;
   pending.session_id = s.id;
@@ -347,44 +393,22 @@ TaskRow Platform::submit_task(const Caller &c, const JsonValue &body, bool from_
   pending.page.limit = 1;
   if (store_->tasks(pending).total >= static_cast<std::int64_t>(cfg.max_queued_tasks))
     fail(503, "SERVICE_UNAVAILABLE", "the session has " + std::to_string(cfg.max_queued_tasks) + " tasks waiting already");
-
-  JsonDocument d(rapidjson::kObjectType);
-  Json j(d);
-  std::string now = now_iso();
   TaskRow t;
   t.id = new_id("task_");
-  j.set(d, "id", t.id);
-  j.set(d, "sessionId", s.id);
-  j.set(d, "content", content);
-  j.set(d, "type", type);
-  j.set(d, "status", "pending");
-  j.set(d, "executionPath", "fast");
-  j.set(d, "createdAt", now);
-  j.set(d, "updatedAt", now);
-  JsonValue meta(rapidjson::kObjectType);
-  j.set(meta, "priority", priority);
-  j.set(meta, "agentId", agent_id.empty() ? s.agent_id : agent_id);
-  if (!agent_id.empty()) j.set(meta, "requestedAgentId", agent_id);  // else the session's agent when it runs
-  if (timeout && timeout->IsInt64()) j.set(meta, "timeout", timeout->GetInt64());
-  if (context && context->IsObject()) j.set(meta, "context", j.copy(*context));
-  j.set(meta, "origin", from_chat ? "chat" : "api");
-  j.set(meta, "userId", c.user.id);
-  j.set(d, "metadata", std::move(meta));
   t.session_id = s.id;
   t.user_id = c.user.id;
   t.status = "pending";
-  t.type = type;
-  t.priority = priority == "low" ? 0 : priority == "high" ? 2 : 1;
-  t.created_at = t.updated_at = now;
-  t.doc = to_json(d);
+  t.type = in.type;
+  t.priority = in.priority == "low" ? 0 : in.priority == "high" ? 2 : 1;
+  t.created_at = t.updated_at = now_iso();
+  t.doc = task_doc(in, t, s, from_chat);
   store_->put_task(t);
   JsonDocument sd = parse_object(s.doc);
-  const JsonValue *count = member(sd, "taskCount");
-  Json(sd).set(sd, "taskCount", (count && count->IsInt64() ? count->GetInt64() : 0) + 1);
-  Json(sd).set(sd, "lastActivity", now);
+  const JsonValue &count = sub(sd, "taskCount");
+  Json(sd).set(sd, "taskCount", (count.IsInt64() ? count.GetInt64() : 0) + 1);
+  Json(sd).set(sd, "lastActivity", t.created_at);
   s.doc = to_json(sd);
   store_->put_session(s);
-  (void)it;
   live(s).enqueue(t);
   return t;  // as submitted: pending (it may have started already)
 }
