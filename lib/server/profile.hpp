@@ -6,6 +6,7 @@
 #include "server/context.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,29 @@ struct Profile {
   /// Appends the profile's own Prometheus lines to /metrics (optional).
   void (*metrics)(const Context &ctx, std::string &out) = nullptr;
 };
+
+/// A profile's service object (cc-control's Control, the platform's Platform): one per server,
+/// shared by every listener that serves the profile, made and start()ed on first use (start may
+/// throw: the server then does not start), stop()ped when the server stops.
+template <class T> struct ProfileService {
+  std::unique_ptr<T> service;
+};
+template <class T> T &profile_service(Context &ctx, std::string_view name)
+{
+  auto &holder = ctx.profile_state<ProfileService<T>>(name);
+  if (!holder.service) {
+    holder.service = std::make_unique<T>(ctx);
+    holder.service->start();
+    ctx.on_stop.push_back([&holder] { holder.service->stop(); });
+  }
+  return *holder.service;
+}
+/// The profile's service if it has been made, else null (for metrics).
+template <class T> const T *find_profile_service(const Context &ctx, std::string_view name)
+{
+  const auto *holder = ctx.find_profile_state<ProfileService<T>>(name);
+  return holder ? holder->service.get() : nullptr;
+}
 
 /// Every profile, in the order their routes are registered on a listener that serves several.
 const std::vector<Profile> &profile_table();

@@ -8,24 +8,9 @@
 namespace ccbridge::detail::server {
 namespace {
 
-struct State {
-  std::unique_ptr<cc_control::Control> control;
-};
-
-cc_control::Control &control_of(Context &ctx)
-{
-  auto &st = ctx.profile_state<State>("cc-control");
-  if (!st.control) {
-    st.control = std::make_unique<cc_control::Control>(ctx);
-    st.control->start();  // throws: the server does not start with a store it cannot open
-    ctx.on_stop.push_back([&st] { st.control->stop(); });
-  }
-  return *st.control;
-}
-
 void install(Context &ctx, Router &r)
 {
-  cc_control::Control &c = control_of(ctx);
+  auto &c = profile_service<cc_control::Control>(ctx, "cc-control");
   cc_control::install_rest(c, r);
   r.ws("/ws/client", WsGate([&c](const HttpRequest &req) { return cc_control::client_gate(c, req); }));
   r.ws("/ws/agent", WsGate([&c](const HttpRequest &req) { return cc_control::agent_gate(c, req); }));
@@ -34,7 +19,7 @@ void install(Context &ctx, Router &r)
 
 void metrics(const Context &ctx, std::string &out)
 {
-  if (const auto *st = ctx.find_profile_state<State>("cc-control"); st && st->control) st->control->metrics(out);
+  if (const auto *c = find_profile_service<cc_control::Control>(ctx, "cc-control")) c->metrics(out);
 }
 
 }  // namespace

@@ -6,34 +6,19 @@
 namespace ccbridge::detail::server {
 namespace {
 
-struct State {
-  std::unique_ptr<platform::Platform> platform;
-};
-
-platform::Platform &platform_of(Context &ctx)
-{
-  auto &st = ctx.profile_state<State>("platform");
-  if (!st.platform) {
-    st.platform = std::make_unique<platform::Platform>(ctx);
-    st.platform->start();  // throws: the server does not start with a store it cannot open
-    ctx.on_stop.push_back([&st] { st.platform->stop(); });
-  }
-  return *st.platform;
-}
-
 void install(Context &ctx, Router &r)
 {
-  platform::Platform &p = platform_of(ctx);
+  auto &p = profile_service<platform::Platform>(ctx, "platform");
   auto handler = [&p](const HttpRequest &req, HttpReply reply) { platform::dispatch(p, req, std::move(reply)); };
   r.mount("/v1", handler);
   r.mount("/api/v1", handler);  // the seed's other URL form, deprecated (dispatch.cpp)
-  r.mount("/", handler);  // unknown paths get the seed's error envelope too
+  r.mount("/", handler);        // unknown paths get the seed's error envelope too
   platform::install_chat(p, r);
 }
 
 void metrics(const Context &ctx, std::string &out)
 {
-  if (const auto *st = ctx.find_profile_state<State>("platform"); st && st->platform) st->platform->metrics(out);
+  if (const auto *p = find_profile_service<platform::Platform>(ctx, "platform")) p->metrics(out);
 }
 
 }  // namespace
