@@ -17,6 +17,7 @@ struct Details {
   const char *query;    ///< JSON array of parameter objects, or ""
   const char *body;     ///< a schema (JSON) of the request body, or ""
   const char *errors;   ///< the error statuses it answers besides 401/403/429/500
+  const char *result = nullptr;  ///< the success body's schema when it is not the envelope
 };
 
 const char *const kPage =
@@ -28,9 +29,9 @@ const char *const kStr = R"({"type":"string","minLength":1})";
 const Details kDetails[] = {
     {"POST /auth/login", 200, "Log in with email and password", "",
      R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string","minLength":1},"password":{"type":"string","minLength":1},"remember":{"type":"boolean"}}})",
-     "422"},
+     "401,422"},
     {"POST /auth/refresh", 200, "New tokens for a refresh token (rotated)", "",
-     R"({"type":"object","required":["refreshToken"],"properties":{"refreshToken":{"type":"string","minLength":1}}})", "422"},
+     R"({"type":"object","required":["refreshToken"],"properties":{"refreshToken":{"type":"string","minLength":1}}})", "401,422"},
     {"POST /auth/logout", 200, "Revoke this login's tokens", "", "", ""},
     {"GET /sessions", 200, "List your sessions", "list-sessions", "", "422"},
     {"POST /sessions", 201, "Create a session", "",
@@ -60,7 +61,8 @@ const Details kDetails[] = {
     {"PATCH /users/{userId}", 200, "Change a user (admin:users)", "",
      R"({"type":"object","properties":{"name":{"type":"string"},"password":{"type":"string","minLength":8},"disabled":{"type":"boolean"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
      "404,422"},
-    {"GET /openapi.json", 200, "This document", "", "", ""},
+    {"GET /openapi.json", 200, "This document", "", "", "",
+     R"({"type":"object","required":["openapi","info","paths"]})"},
 };
 
 const Details &details_of(const Route &r)
@@ -99,7 +101,8 @@ std::string operation(const Route &r)
   if (!q.empty()) params += (params.empty() ? "" : ",") + q;
   params += std::string(params.empty() ? "" : ",") +
             R"({"name":"API-Version","in":"header","schema":{"enum":["v1.0","v1"]}})";
-  std::string responses = "\"" + std::to_string(d.status) + R"(":{"description":"success","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Success"}}}})";
+  std::string success = d.result ? d.result : R"({"$ref":"#/components/schemas/Success"})";
+  std::string responses = "\"" + std::to_string(d.status) + R"(":{"description":"success","content":{"application/json":{"schema":)" + success + "}}}";
   std::string errors = std::string("400,405") + (r.permission ? ",401,429" : "") +
                        (r.permission && *r.permission ? ",403" : "") + (*d.errors ? "," : "") + d.errors + ",500";
   for (std::size_t i = 0; i < errors.size(); i += 4)
