@@ -43,28 +43,6 @@ void check_version(const HttpRequest &req)
          "{\"supported\":[\"v1.0\"]}");
 }
 
-const Route *find_route(const HttpRequest &req, std::string_view sub, std::map<std::string, std::string> &params)
-{
-  bool path_known = false;
-  for (const auto &r : routes()) {
-    if (!match(r.path, sub, params)) continue;
-    path_known = true;
-    if (req.method == r.method) return &r;
-  }
-  if (path_known) fail(405, "INVALID_INPUT", "method " + req.method + " is not allowed on " + quoted(req.path));
-  fail(404, "INVALID_INPUT", "no such endpoint: " + req.method + " " + quoted(req.path),
-       "{\"path\":" + json_str(utf8_or_replaced(req.path.substr(0, 256))) + "}");
-}
-
-std::string bearer_of(const HttpRequest &req)
-{
-  std::string h = req.header("authorization");
-  if (h.empty()) return {};
-  if (h.size() < 7 || (h.compare(0, 7, "Bearer ") != 0 && h.compare(0, 7, "bearer ") != 0))
-    fail(401, "INVALID_TOKEN", "the Authorization header must be 'Bearer <token>'");
-  return h.substr(7);
-}
-
 struct Answer {
   HttpReply reply;
   std::string request_id;
@@ -82,6 +60,33 @@ struct Answer {
     reply(std::move(r));
   }
 };
+
+// A 405 names the path's methods in Allow (RFC 9110 15.5.6), added to `a`.
+const Route *find_route(const HttpRequest &req, std::string_view sub, std::map<std::string, std::string> &params,
+                        Answer &a)
+{
+  std::string allow;
+  for (const auto &r : routes()) {
+    if (!match(r.path, sub, params)) continue;
+    if (req.method == r.method) return &r;
+    allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+  }
+  if (!allow.empty()) {
+    a.headers.emplace_back("Allow", allow);
+    fail(405, "INVALID_INPUT", "method " + req.method + " is not allowed on " + quoted(req.path) + "; allowed: " + allow);
+  }
+  fail(404, "INVALID_INPUT", "no such endpoint: " + req.method + " " + quoted(req.path),
+       "{\"path\":" + json_str(utf8_or_replaced(req.path.substr(0, 256))) + "}");
+}
+
+std::string bearer_of(const HttpRequest &req)
+{
+  std::string h = req.header("authorization");
+  if (h.empty()) return {};
+  if (h.size() < 7 || (h.compare(0, 7, "Bearer ") != 0 && h.compare(0, 7, "bearer ") != 0))
+    fail(401, "INVALID_TOKEN", "the Authorization header must be 'Bearer <token>'");
+  return h.substr(7);
+}
 
 void rate_limit(Platform &p, const Caller &c, Answer &a)
 {
@@ -103,7 +108,7 @@ void run(Platform &p, const HttpRequest &req, const std::shared_ptr<Answer> &a)
          "{\"path\":" + json_str(utf8_or_replaced(req.path.substr(0, 256))) + "}");
   check_version(req);
   HttpRequest routed = req;
-  const Route *route = find_route(routed, path.substr(kPrefix.size()), routed.params);
+  const Route *route = find_route(routed, path.substr(kPrefix.size()), routed.params, *a);
   Call call(routed, [a](int status, std::string body) { a->send(status, std::move(body)); });
   if (route->permission) {
     call.caller = p.authenticate(bearer_of(req));
