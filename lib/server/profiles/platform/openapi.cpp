@@ -47,7 +47,7 @@ const Details kDetails[] = {
     {"POST /tasks/{taskId}/cancel", 200, "Cancel a task", "", "", "404"},
     {"GET /agents", 200, "Agents", "", "", ""},
     {"POST /agents", 201, "Create a custom agent", "",
-     R"({"type":"object","required":["name","description","configuration"],"properties":{"name":{"type":"string","minLength":1},"description":{"type":"string","minLength":1},"configuration":{"type":"object","required":["model"],"properties":{"model":{"type":"string"},"maxTokens":{"type":"number"},"temperature":{"type":"number"},"tools":{"type":"array","items":{"type":"string"}},"permissions":{"type":"array","items":{"type":"string"}},"systemPrompt":{"type":"string"},"permissionMode":{"enum":["default","acceptEdits","plan","bypassPermissions"]}}},"skills":{"type":"array","items":{"type":"string"}},"rules":{"type":"array","items":{"type":"string"}}}})",
+     R"({"type":"object","required":["name","description","configuration"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"description":{"type":"string","minLength":1,"maxLength":4096},"configuration":{"type":"object","required":["model"],"properties":{"model":{"type":"string","pattern":"^[A-Za-z0-9._:/@\\[\\]][-A-Za-z0-9._:/@\\[\\]]{0,127}$"},"maxTokens":{"type":"number"},"temperature":{"type":"number"},"tools":{"type":"array","items":{"type":"string"}},"permissions":{"type":"array","items":{"type":"string"}},"systemPrompt":{"type":"string"},"permissionMode":{"enum":["default","acceptEdits","plan","bypassPermissions"]}}},"skills":{"type":"array","items":{"type":"string"}},"rules":{"type":"array","items":{"type":"string"}}}})",
      "422"},
     {"GET /agents/{agentId}", 200, "An agent", "", "", "404"},
     {"PUT /agents/{agentId}", 200, "Update an agent (configuration merged)", "",
@@ -56,10 +56,10 @@ const Details kDetails[] = {
     {"DELETE /agents/{agentId}", 200, "Delete a custom agent", "", "", "404"},
     {"GET /users", 200, "Users (admin:users)", "", "", ""},
     {"POST /users", 201, "Create a user (admin:users)", "",
-     R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string"},"password":{"type":"string","minLength":8},"name":{"type":"string"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
+     R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string","maxLength":320,"pattern":"@"},"password":{"type":"string","minLength":8,"maxLength":1024},"name":{"type":"string","minLength":1,"maxLength":256},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
      "422"},
     {"PATCH /users/{userId}", 200, "Change a user (admin:users)", "",
-     R"({"type":"object","properties":{"name":{"type":"string"},"password":{"type":"string","minLength":8},"disabled":{"type":"boolean"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
+     R"({"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":256},"password":{"type":"string","minLength":8,"maxLength":1024},"disabled":{"type":"boolean"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
      "404,422"},
     {"GET /openapi.json", 200, "This document", "", "", "",
      R"({"type":"object","required":["openapi","info","paths"]})"},
@@ -100,7 +100,7 @@ std::string operation(const Route &r)
   std::string q = query_params(d.query);
   if (!q.empty()) params += (params.empty() ? "" : ",") + q;
   params += std::string(params.empty() ? "" : ",") +
-            R"({"name":"API-Version","in":"header","schema":{"enum":["v1.0","v1"]}})";
+            R"({"name":"API-Version","in":"header","schema":{"enum":["v1.0","v1","1.0"]}})";
   std::string success = d.result ? d.result : R"({"$ref":"#/components/schemas/Success"})";
   std::string responses = "\"" + std::to_string(d.status) + R"(":{"description":"success","content":{"application/json":{"schema":)" + success + "}}}";
   std::string errors = std::string("400,405") + (r.permission ? ",401,429" : "") +
