@@ -15,11 +15,13 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+                                               status_code_conformance, unsupported_method)
 
 from platform_common import Client, start_platform
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# unsupported_method: a method the path does not declare answers 405 with Allow.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          unsupported_method]
 # Cases per operation; fewer under a sanitizer (every instruction of the server is 5-15 times slower).
 EXAMPLES = 10 if os.environ.get("CCB_SANITIZED") else 25
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -92,11 +94,12 @@ def test_the_document_matches_the_routes(start_server, tmp_path):
         for method in METHODS:
             if method == "POST" and path == "/auth/logout":
                 continue  # would revoke c's token; it answers below, last
-            st, body, _ = c.call(method, concrete(path), {} if method in ("POST", "PUT", "PATCH") else None)
+            st, body, headers = c.call(method, concrete(path), {} if method in ("POST", "PUT", "PATCH") else None)
             if method in declared:
                 assert not unrouted(st, body), (method, path, st, body)
             else:
                 assert st == 405, (method, path, st, body)
                 assert body["success"] is False and body["error"]["code"] == "INVALID_INPUT"
+                assert set(headers["Allow"].split(", ")) == declared, (path, headers["Allow"])
     st, body, _ = c.call("POST", "/auth/logout")
     assert st == 200, body
