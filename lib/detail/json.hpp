@@ -71,6 +71,13 @@ static_assert(max_json_depth == 512, "kNestedTooDeep names the limit");
 using JsonValue = rapidjson::Value;
 using JsonDocument = rapidjson::Document;
 
+/// The writer to use for JSON text. Not Writer<StringBuffer>: RapidJSON 1.1.0 specialises that one
+/// with an SSE2/SSE4.2 string loop that lets 0x1A-0x1F through unescaped (it compares with 0x19),
+/// so its output was not JSON. Any other writer type (here, another stack allocator) takes the
+/// portable loop, which escapes every control character.
+using JsonTextWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
+                                         rapidjson::MemoryPoolAllocator<>>;
+
 /// JsonView's constructor, for the library's code that makes views (json.cpp, message.cpp).
 template <> struct Access<JsonView> {
   /// A view of `value`, kept alive by `owner` (its document, or the object that holds that).
@@ -97,11 +104,11 @@ inline std::string_view get_string(const JsonValue &v, const char *key, std::str
 /// json all read back as +-inf.
 inline std::string dump(const JsonValue &v)
 {
-  struct Writer : rapidjson::Writer<rapidjson::StringBuffer> {
-    using rapidjson::Writer<rapidjson::StringBuffer>::Writer;
+  struct Writer : JsonTextWriter {
+    using JsonTextWriter::JsonTextWriter;
     bool Double(double d)
     {
-      if (std::isfinite(d)) return rapidjson::Writer<rapidjson::StringBuffer>::Double(d);
+      if (std::isfinite(d)) return JsonTextWriter::Double(d);
       if (std::isnan(d)) return Null();  // not from JSON text
       return RawValue(d > 0 ? "2e308" : "-2e308", d > 0 ? 5 : 6, rapidjson::kNumberType);
     }

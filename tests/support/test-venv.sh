@@ -4,7 +4,7 @@
 set -euo pipefail
 CACHE="${CCB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccbridge}"
 VENV="$CACHE/test-venv"
-PINS=(websockets==15.0.1 pytest==8.3.5)
+PINS=(websockets==15.0.1 pytest==8.3.5 schemathesis==4.10.2 hypothesis==6.150.0)
 stamp="$VENV/.ccbridge-pins"
 if [[ ! -x "$VENV/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "${PINS[*]}" ]]; then
   echo "test-venv: installing ${PINS[*]} into $VENV" >&2

@@ -61,7 +61,7 @@ struct Answer {
   }
 };
 
-// The route of `req`; a 405 names the path's methods in Allow (RFC 9110 15.5.6).
+// A 405 names the path's methods in Allow (RFC 9110 15.5.6), added to `a`.
 const Route *find_route(const HttpRequest &req, std::string_view sub, std::map<std::string, std::string> &params,
                         Answer &a)
 {
@@ -73,7 +73,7 @@ const Route *find_route(const HttpRequest &req, std::string_view sub, std::map<s
   }
   if (!allow.empty()) {
     a.headers.emplace_back("Allow", allow);
-    fail(405, "INVALID_INPUT", "method " + req.method + " is not allowed on " + quoted(req.path));
+    fail(405, "INVALID_INPUT", "method " + req.method + " is not allowed on " + quoted(req.path) + "; allowed: " + allow);
   }
   fail(404, "INVALID_INPUT", "no such endpoint: " + req.method + " " + quoted(req.path),
        "{\"path\":" + json_str(utf8_or_replaced(req.path.substr(0, 256))) + "}");
@@ -87,7 +87,6 @@ std::string bearer_of(const HttpRequest &req)
     fail(401, "INVALID_TOKEN", "the Authorization header must be 'Bearer <token>'");
   return h.substr(7);
 }
-
 
 void rate_limit(Platform &p, const Caller &c, Answer &a)
 {

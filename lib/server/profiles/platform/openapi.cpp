@@ -17,6 +17,7 @@ struct Details {
   const char *query;    ///< JSON array of parameter objects, or ""
   const char *body;     ///< a schema (JSON) of the request body, or ""
   const char *errors;   ///< the error statuses it answers besides 401/403/429/500
+  const char *result = nullptr;  ///< the success body's schema when it is not the envelope
 };
 
 const char *const kPage =
@@ -28,9 +29,9 @@ const char *const kStr = R"({"type":"string","minLength":1})";
 const Details kDetails[] = {
     {"POST /auth/login", 200, "Log in with email and password", "",
      R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string","minLength":1},"password":{"type":"string","minLength":1},"remember":{"type":"boolean"}}})",
-     "422"},
+     "401,422"},
     {"POST /auth/refresh", 200, "New tokens for a refresh token (rotated)", "",
-     R"({"type":"object","required":["refreshToken"],"properties":{"refreshToken":{"type":"string","minLength":1}}})", "422"},
+     R"({"type":"object","required":["refreshToken"],"properties":{"refreshToken":{"type":"string","minLength":1}}})", "401,422"},
     {"POST /auth/logout", 200, "Revoke this login's tokens", "", "", ""},
     {"GET /sessions", 200, "List your sessions", "list-sessions", "", "422"},
     {"POST /sessions", 201, "Create a session", "",
@@ -46,7 +47,7 @@ const Details kDetails[] = {
     {"POST /tasks/{taskId}/cancel", 200, "Cancel a task", "", "", "404"},
     {"GET /agents", 200, "Agents", "", "", ""},
     {"POST /agents", 201, "Create a custom agent", "",
-     R"({"type":"object","required":["name","description","configuration"],"properties":{"name":{"type":"string","minLength":1},"description":{"type":"string","minLength":1},"configuration":{"type":"object","required":["model"],"properties":{"model":{"type":"string"},"maxTokens":{"type":"number"},"temperature":{"type":"number"},"tools":{"type":"array","items":{"type":"string"}},"permissions":{"type":"array","items":{"type":"string"}},"systemPrompt":{"type":"string"},"permissionMode":{"enum":["default","acceptEdits","plan","bypassPermissions"]}}},"skills":{"type":"array","items":{"type":"string"}},"rules":{"type":"array","items":{"type":"string"}}}})",
+     R"({"type":"object","required":["name","description","configuration"],"properties":{"name":{"type":"string","minLength":1,"maxLength":256},"description":{"type":"string","minLength":1,"maxLength":4096},"configuration":{"type":"object","required":["model"],"properties":{"model":{"type":"string","pattern":"^[A-Za-z0-9._:/@\\[\\]][-A-Za-z0-9._:/@\\[\\]]{0,127}$"},"maxTokens":{"type":"number"},"temperature":{"type":"number"},"tools":{"type":"array","items":{"type":"string"}},"permissions":{"type":"array","items":{"type":"string"}},"systemPrompt":{"type":"string"},"permissionMode":{"enum":["default","acceptEdits","plan","bypassPermissions"]}}},"skills":{"type":"array","items":{"type":"string"}},"rules":{"type":"array","items":{"type":"string"}}}})",
      "422"},
     {"GET /agents/{agentId}", 200, "An agent", "", "", "404"},
     {"PUT /agents/{agentId}", 200, "Update an agent (configuration merged)", "",
@@ -55,12 +56,13 @@ const Details kDetails[] = {
     {"DELETE /agents/{agentId}", 200, "Delete a custom agent", "", "", "404"},
     {"GET /users", 200, "Users (admin:users)", "", "", ""},
     {"POST /users", 201, "Create a user (admin:users)", "",
-     R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string"},"password":{"type":"string","minLength":8},"name":{"type":"string"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
+     R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string","maxLength":320,"pattern":"@"},"password":{"type":"string","minLength":8,"maxLength":1024},"name":{"type":"string","minLength":1,"maxLength":256},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
      "422"},
     {"PATCH /users/{userId}", 200, "Change a user (admin:users)", "",
-     R"({"type":"object","properties":{"name":{"type":"string"},"password":{"type":"string","minLength":8},"disabled":{"type":"boolean"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
+     R"({"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":256},"password":{"type":"string","minLength":8,"maxLength":1024},"disabled":{"type":"boolean"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
      "404,422"},
-    {"GET /openapi.json", 200, "This document", "", "", ""},
+    {"GET /openapi.json", 200, "This document", "", "", "",
+     R"({"type":"object","required":["openapi","info","paths"]})"},
 };
 
 const Details &details_of(const Route &r)
@@ -98,8 +100,9 @@ std::string operation(const Route &r)
   std::string q = query_params(d.query);
   if (!q.empty()) params += (params.empty() ? "" : ",") + q;
   params += std::string(params.empty() ? "" : ",") +
-            R"({"name":"API-Version","in":"header","schema":{"enum":["v1.0","v1"]}})";
-  std::string responses = "\"" + std::to_string(d.status) + R"(":{"description":"success","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Success"}}}})";
+            R"({"name":"API-Version","in":"header","schema":{"enum":["v1.0","v1","1.0"]}})";
+  std::string success = d.result ? d.result : R"({"$ref":"#/components/schemas/Success"})";
+  std::string responses = "\"" + std::to_string(d.status) + R"(":{"description":"success","content":{"application/json":{"schema":)" + success + "}}}";
   std::string errors = std::string("400,405") + (r.permission ? ",401,429" : "") +
                        (r.permission && *r.permission ? ",403" : "") + (*d.errors ? "," : "") + d.errors + ",500";
   for (std::size_t i = 0; i < errors.size(); i += 4)

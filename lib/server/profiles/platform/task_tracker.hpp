@@ -44,7 +44,7 @@ const char *to_string(TaskStatus status) noexcept;
 /// completed, failed and cancelled: nothing changes them any more.
 bool is_final(TaskStatus status) noexcept;
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using JsonWriter = JsonTextWriter;  // escapes every control character (see detail/json.hpp)
 
 struct TaskLimits {
   std::size_t max_preview_bytes = 64 * 1024;  ///< each command output and file content
