@@ -49,7 +49,8 @@ class Platform:
 
 @pytest.fixture
 def platform(start_server, tmp_path):
-    return Platform(start_platform(start_server, tmp_path))
+    # it logs in for nearly every case: the login limit (tested in test_platform.py) is lifted
+    return Platform(start_platform(start_server, tmp_path, args=["--login-attempts", "1000000"]))
 
 
 @pytest.fixture

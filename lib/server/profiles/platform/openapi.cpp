@@ -29,9 +29,9 @@ const char *const kStr = R"({"type":"string","minLength":1})";
 const Details kDetails[] = {
     {"POST /auth/login", 200, "Log in with email and password", "",
      R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string","minLength":1},"password":{"type":"string","minLength":1},"remember":{"type":"boolean"}}})",
-     "401,422"},
+     "401,422,429,503"},
     {"POST /auth/refresh", 200, "New tokens for a refresh token (rotated)", "",
-     R"({"type":"object","required":["refreshToken"],"properties":{"refreshToken":{"type":"string","minLength":1}}})", "401,422"},
+     R"({"type":"object","required":["refreshToken"],"properties":{"refreshToken":{"type":"string","minLength":1}}})", "401,422,429"},
     {"POST /auth/logout", 200, "Revoke this login's tokens", "", "", ""},
     {"GET /sessions", 200, "List your sessions", "list-sessions", "", "422"},
     {"POST /sessions", 201, "Create a session", "",
