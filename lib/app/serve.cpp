@@ -377,6 +377,13 @@ void apply_file(const std::string &path, Settings &st, ccbridge::ServerConfig &c
         usage_error("config file '" + path + "': " + e.detail());
       }
     }
+    else if (key == "platform") {
+      try {  // the library's reader checks every key of it
+        cfg.platform = ccbridge::server_config_from_json("{\"platform\":" + v.dump() + "}").platform;
+      } catch (const ccbridge::Error &e) {
+        usage_error("config file '" + path + "': " + e.detail());
+      }
+    }
     else usage_error("config file '" + path + "': unknown key '" + key + "' (the keys are the flags below, in snake_case)");
   }
 }

@@ -137,6 +137,31 @@ bool cc_control_key(CcControlSettings &c, const std::string &n, const JsonValue 
   return true;
 }
 
+std::chrono::seconds secs(const JsonValue &v, const std::string &key, std::int64_t lo, std::int64_t hi)
+{
+  return std::chrono::duration_cast<std::chrono::seconds>(millis(v, key, lo * 1000, hi * 1000));
+}
+
+bool platform_key(PlatformSettings &p, const std::string &n, const JsonValue &x, const std::string &k)
+{
+  constexpr std::int64_t kYear = 366 * 86400;
+  if (n == "db") p.db = str(x, k);
+  else if (n == "jwt_secret") p.jwt_secret = str(x, k);
+  else if (n == "issuer") p.issuer = str(x, k);
+  else if (n == "access_ttl_ms") p.access_ttl = secs(x, k, 1, kYear);
+  else if (n == "refresh_ttl_ms") p.refresh_ttl = secs(x, k, 1, kYear);
+  else if (n == "remember_ttl_ms") p.remember_ttl = secs(x, k, 1, kYear);
+  else if (n == "clock_leeway_ms") p.clock_leeway = secs(x, k, 0, 3600);
+  else if (n == "requests_per_hour") p.requests_per_hour = count(x, k, kMillion * 100);
+  else if (n == "login_attempts_per_15min") p.login_attempts_per_15min = count(x, k, kMillion * 100);
+  else if (n == "password_cost_log2") p.password_cost_log2 = static_cast<int>(integer(x, k, 10, 20));
+  else if (n == "default_task_timeout_ms") p.default_task_timeout = secs(x, k, 1, 86400);
+  else if (n == "idle_close_ms") p.idle_close = secs(x, k, 1, kYear);
+  else if (n == "max_queued_tasks") p.max_queued_tasks = count(x, k, kMillion);
+  else return false;
+  return true;
+}
+
 ServerLog::Level level(const JsonValue &v, const std::string &key)
 {
   auto s = str(v, key);
@@ -202,6 +227,10 @@ ServerConfig server_config_from_json(std::string_view json)
     else if (n == "cc_control")
       members(x, k, [&](const std::string &cn, const detail::JsonValue &cx, const std::string &ck) {
         return cc_control_key(c.cc_control, cn, cx, ck);
+      });
+    else if (n == "platform")
+      members(x, k, [&](const std::string &pn, const detail::JsonValue &px, const std::string &pk) {
+        return platform_key(c.platform, pn, px, pk);
       });
     // The flat names of earlier versions.
     else if (n.rfind("tasks_ui_", 0) == 0) return tasks_ui_key(c.tasks_ui, n.substr(9), x, k);

@@ -89,6 +89,31 @@ TEST_CASE("server config json: each profile's settings in its own object, and th
         std::string::npos);
 }
 
+TEST_CASE("server config json: the platform's settings")
+{
+  auto c = server_config_from_json(R"({"platform": {"db": "/tmp/p.db", "jwt_secret": "k", "issuer": "me",
+      "access_ttl_ms": 60000, "refresh_ttl_ms": 120000, "remember_ttl_ms": 240000, "clock_leeway_ms": 5000,
+      "requests_per_hour": 50, "login_attempts_per_15min": 7, "password_cost_log2": 12,
+      "default_task_timeout_ms": 9000, "idle_close_ms": 30000, "max_queued_tasks": 3}})");
+  const PlatformSettings &p = c.platform;
+  CHECK(p.db == "/tmp/p.db");
+  CHECK(p.jwt_secret == "k");
+  CHECK(p.issuer == "me");
+  CHECK(p.access_ttl.count() == 60);
+  CHECK(p.refresh_ttl.count() == 120);
+  CHECK(p.remember_ttl.count() == 240);
+  CHECK(p.clock_leeway.count() == 5);
+  CHECK(p.requests_per_hour == 50);
+  CHECK(p.login_attempts_per_15min == 7);
+  CHECK(p.password_cost_log2 == 12);
+  CHECK(p.default_task_timeout.count() == 9);
+  CHECK(p.idle_close.count() == 30);
+  CHECK(p.max_queued_tasks == 3);
+  CHECK(error_of(R"({"platform": {"password_cost_log2": 30}})").find("'platform.password_cost_log2' must be an integer from 10 to 20") !=
+        std::string::npos);
+  CHECK(error_of(R"({"platform": {"nope": 1}})").find("unknown server setting 'platform.nope'") != std::string::npos);
+}
+
 TEST_CASE("server config json: bad input names the key")
 {
   CHECK(error_of(R"({"listener": []})").find("unknown server setting 'listener'") != std::string::npos);
