@@ -4,8 +4,8 @@
 // the original, which started a fresh process per query. A query's options stay in force until a
 // later query changes them: a new model or permission mode is set in the running CLI, any other
 // change ends the process after its turn and resumes the conversation (--resume) in a new one.
-// A batch {"type":"batch","messages":[...]} is its messages in order. Client messages: query, interrupt, input
-// (delivered into the running conversation), define_tool (a tool the model can call; each call is
+// A batch {"type":"batch","messages":[...]} is its messages, one by one. Client messages: query,
+// interrupt, input (delivered into the running conversation), define_tool (a tool the model can call; each call is
 // forwarded to this client as tool_call and answered with tool_result), get_tools, ping, and the
 // opt-in permission flow (query option "permission_requests": true): permission_request frames
 // answered with permission_response. Server frames keep the original's shapes: connection_established,
