@@ -97,6 +97,7 @@ void SessionRun::on_opened(std::shared_ptr<Session> session, const std::optional
     ++ctx_.metrics.spawn_failures;
     ctx_.log.warn("spawn_failed", {{"profile", profile_}, {"session", id_}, {"error", why}});
     if (auto c = client_.lock(); c && !closed_) c->open_failed(why, not_found);
+    if (reaped_) asio::post(ctx_.ioc, std::exchange(reaped_, nullptr));
     return;
   }
   session_ = std::move(session);
@@ -192,6 +193,13 @@ void SessionRun::close()
   if (session_) retire();
 }
 
+void SessionRun::close_then(std::function<void()> reaped)
+{
+  if (closed_) return asio::post(ctx_.ioc, std::move(reaped));
+  reaped_ = std::move(reaped);
+  close();
+}
+
 // Ends the Session without blocking the server thread: the shutdown ladder starts now, on the
 // runtime, and the process's slot is given back once it has been reaped.
 void SessionRun::retire()
@@ -199,8 +207,10 @@ void SessionRun::retire()
   inbox_->close();
   auto session = std::exchange(session_, nullptr);
   if (!session) return;
-  session->close_async([slot = std::make_shared<ProcessSlots::Slot>(std::move(slot_))](const RunOutcome &) {
+  session->close_async([slot = std::make_shared<ProcessSlots::Slot>(std::move(slot_)), &io = ctx_.ioc,
+                        reaped = std::exchange(reaped_, nullptr)](const RunOutcome &) {
     slot->release();  // on the strand: a Slot may be given back from any thread
+    if (reaped) asio::post(io, reaped);
   });
 }
 

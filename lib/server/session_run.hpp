@@ -79,6 +79,10 @@ public:
   /// Ends the conversation without waiting: no event is delivered after this, the shutdown ladder
   /// starts now (or once the open finishes), and the slot is given back when the process is reaped.
   void close();
+  /// Like close(), for a conversation that goes on in a new process (resumed from the CLI's
+  /// transcript): `reaped` runs on the server thread once this process has exited, its transcript
+  /// complete and its slot given back (at once if the run was closed already).
+  void close_then(std::function<void()> reaped);
 
 private:
   explicit SessionRun(Context &ctx) : ctx_(ctx) {}
@@ -107,6 +111,7 @@ private:
   Options first_;                  // the first turn's options as asked; model and mode follow changes
   bool callbacks_ = false;         // the session has a permission callback
   bool closed_ = false;
+  std::function<void()> reaped_;  // close_then()'s, once the process is gone
 };
 
 /// Requests a client answers later (a tool call, a permission): each has an id, a Reply handle

@@ -86,9 +86,11 @@ def guard_pids(host_pid):
 
 class Server:
     """`ca`: a server started with --tls-cert/--tls-key is spoken to over https:// and wss://,
-    verifying its certificate with this CA file (the context is `ssl`, for ws_connect(ssl=...))."""
+    verifying its certificate with this CA file (the context is `ssl`, for ws_connect(ssl=...)).
+    `port`: every profile on this port (0: any free one); None: the profiles' own ports (the
+    first listener's is spoken to, on its address)."""
 
-    def __init__(self, tmp_path, script="", args=(), env=None, cli=None, ca=None):
+    def __init__(self, tmp_path, script="", args=(), env=None, cli=None, ca=None, port=0):
         self.tag = str(uuid.uuid4())
         self.root = tmp_path / "root"
         self.root.mkdir(exist_ok=True)
@@ -100,7 +102,7 @@ class Server:
         e.update(env or {})
         # Short shutdown waits keep the tests quick; the ladder's order is the same. The CLI gets
         # only an allow-listed environment: the fake CLI's script and the tag are passed on.
-        cmd = [CCB, "serve", "--port", "0", "--root", str(self.root), "--cli", cli or FAKE, "--log-level", "debug",
+        cmd = [CCB, "serve", *(["--port", str(port)] if port is not None else []), "--root", str(self.root), "--cli", cli or FAKE, "--log-level", "debug",
                "--exit-wait-ms", "1000", "--term-wait-ms", "1000", "--pass-env", "CCB_*", *args]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, cwd=self.root, env=e)
@@ -108,6 +110,7 @@ class Server:
         assert "listening on http://" in line or "listening on https://" in line, \
             f"server did not start: {line!r}\n{self.log_text()}"
         self.port = int(line.rsplit(":", 1)[1].split()[0])
+        self.host = line.split("://", 1)[1].rsplit(":", 1)[0]
         self.scheme = "https" if "https://" in line else "http"
         self.ssl = ssl.create_default_context(cafile=str(ca)) if ca else None
         self.stopped = None
@@ -122,10 +125,10 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def url(self, path):
-        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def ws_url(self, path):
-        return f"{'wss' if self.scheme == 'https' else 'ws'}://127.0.0.1:{self.port}{path}"
+        return f"{'wss' if self.scheme == 'https' else 'ws'}://{self.host}:{self.port}{path}"
 
     def http(self, method, path, body=None, headers=None, raw=None):
         """Returns (status, parsed JSON or text, headers)."""

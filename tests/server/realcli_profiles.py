@@ -4,6 +4,7 @@ network namespace and the offline environment (ANTHROPIC_BASE_URL, scratch HOME 
 passes that environment on to the CLI.
 """
 import asyncio
+import glob
 import json
 import os
 
@@ -100,3 +101,45 @@ def test_sdk_ws_real_cli_two_turns_a_client_tool_and_a_permission(start_server):
     # All three turns ran in one CLI process: the same Claude session id throughout.
     ids = {f["data"]["session_id"] for f in t1 + t2 + t3 if f["type"] == "result_message"}
     assert len(ids) == 1
+
+
+def test_sdk_ws_real_cli_options_change_resumes_the_conversation_in_a_new_process(start_server):
+    s = start_server(cli=REAL)
+
+    def cmdlines():
+        out = []
+        for pid in s.processes():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    out.append([a.decode(errors="replace") for a in f.read().split(b"\0") if a])
+            except OSError:
+                pass
+        return out
+
+    async def turn(ws, prompt, options):
+        await ws.send(json.dumps({"type": "query", "prompt": prompt, "options": options}))
+        frames = []
+        while not frames or frames[-1]["type"] != "query_end":
+            frames.append(await recv_json(ws, timeout=90))
+        return frames
+
+    async def go():
+        async with ws_connect(s.ws_url("/ws")) as ws:
+            assert (await recv_json(ws))["type"] == "connection_established"
+            t1 = await turn(ws, "[[reply: the first answer]]", {"max_thinking_tokens": 1024})
+            # New thinking tokens cannot change in the running CLI: a new process resumes the conversation.
+            t2 = await turn(ws, "[[reply: the second answer]]", {"max_thinking_tokens": 2048})
+            return t1, t2, cmdlines()
+
+    t1, t2, procs = run(go(), timeout=300)
+    for t, text in ((t1, "the first answer"), (t2, "the second answer")):
+        assert "error" not in [f["type"] for f in t], t
+        assert any(b.get("text") == text for f in t if f["type"] == "assistant_message" for b in f["data"]["content"])
+    (sid,) = {f["data"]["session_id"] for f in t1 + t2 if f["type"] == "result_message"}  # one conversation
+    argv = [a for p in procs for a in p]
+    assert f"--resume={sid}" in argv or sid in argv, procs
+    assert "--max-thinking-tokens=2048" in argv, procs
+    # The CLI's transcript of that conversation holds both turns.
+    (transcript,) = glob.glob(os.path.join(os.environ["HOME"], ".claude", "projects", "*", f"{sid}.jsonl"))
+    text = open(transcript, encoding="utf-8").read()
+    assert "the first answer" in text and "the second answer" in text

@@ -1143,24 +1143,221 @@ def test_without_resumable_a_dropped_connection_ends_the_conversation(start_serv
     assert s.http("GET", "/sessions")[1]["count"] == 0
 
 
-def test_options_fixed_by_the_first_query_cannot_change_silently(start_server):
-    s = start_server(script="serve_turns", args=["--client-allowed-tools", "Read,Bash"])
+# ---- options across queries (seed 003 sends options with every query) ---------------------------
+
+# The seed's own options, as its examples send them: the quick start, the Python client, the React
+# example and its "Query Message" (whose cwd, "/path/to/working/directory", this host lacks).
+SEED_QUICK_START = {"allowed_tools": ["Read", "Write"], "max_thinking_tokens": 8000}
+SEED_PYTHON = {"allowed_tools": ["Write"], "permission_mode": "acceptEdits"}
+SEED_REACT = {"allowed_tools": ["Read", "Write"]}
+SEED_QUERY_MESSAGE = {"allowed_tools": ["Read", "Write", "Edit"], "permission_mode": "default",
+                      "max_thinking_tokens": 8000, "model": "claude-3-opus-20240229"}
+
+
+def flag(argv, name):
+    """The value of --name=value in argv, or None."""
+    values = [a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")]
+    assert len(values) <= 1, argv
+    return values[0] if values else None
+
+
+def control_requests(log_path):
+    """The subtypes of the control requests the CLIs got, from the shared stdin log."""
+    out = []
+    for line in log_path.read_text().splitlines():
+        m = json.loads(line) if line.strip() else {}
+        if m.get("type") == "control_request":
+            out.append(m["request"])
+    return out
+
+
+def test_the_seeds_per_query_options_keep_one_conversation(start_server, tmp_path):
+    inv, log = tmp_path / "invocation.json", tmp_path / "stdin.log"
+    s = start_server(script=f"dump_invocation {inv}\nserve_turns", env={"CCB_FAKE_STDIN_LOG": str(log)},
+                     args=["--client-allowed-tools", "Read,Write,Edit"])
+
+    async def go():
+        ws, _ = await connect(s)
+        seen = []  # per query: its frames, the invocation of the process that answered, the processes
+        async with ws:
+            for prompt, options in [("one", SEED_QUICK_START), ("two", SEED_PYTHON), ("three", SEED_REACT),
+                                    ("four", {}), ("five", SEED_QUERY_MESSAGE)]:
+                frames = await query(ws, prompt, **options) if options else await query(ws, prompt, options={})
+                seen.append((frames, read_invocation(inv), s.processes()))
+        return seen
+
+    seen = run(go(), timeout=60)
+    for (frames, _, procs), prompt in zip(seen, ["one", "two", "three", "four", "five"]):
+        assert types(frames) == ["query_start", "system_message", "assistant_message", "result_message", "query_end"], frames
+        assert frames[2]["data"]["content"][0]["text"] == f"echo: {prompt}"
+        assert len(procs) == 1
+    argv = [inv["argv"] for _, inv, _ in seen]
+    # The first process: the quick start's options.
+    assert set(flag(argv[0], "allowedTools").split(",")) == {"Read", "Write"}
+    assert flag(argv[0], "max-thinking-tokens") == "8000" and flag(argv[0], "resume") is None
+    # New tools need a new process: it resumes the first one's conversation, with the Python
+    # example's tools and mode, and the thinking tokens it did not mention kept.
+    assert flag(argv[1], "allowedTools") == "Write" and flag(argv[1], "permission-mode") == "acceptEdits"
+    assert flag(argv[1], "max-thinking-tokens") == "8000" and flag(argv[1], "resume") == "fake-session"
+    assert seen[1][2] != seen[0][2]
+    # The React example's tools: again a new process, the mode kept.
+    assert set(flag(argv[2], "allowedTools").split(",")) == {"Read", "Write"}
+    assert flag(argv[2], "permission-mode") == "acceptEdits" and flag(argv[2], "resume") == "fake-session"
+    # options: {} keeps everything: the same process. So does the Query Message, whose changes
+    # beyond the tools (Edit) ... need a new process once more.
+    assert seen[3][2] == seen[2][2]
+    assert set(flag(argv[4], "allowedTools").split(",")) == {"Read", "Write", "Edit"}
+    assert flag(argv[4], "model") == "claude-3-opus-20240229" and flag(argv[4], "permission-mode") == "default"
+    assert flag(argv[4], "resume") == "fake-session"
+
+
+def test_a_new_model_or_mode_is_set_in_the_running_cli(start_server, tmp_path):
+    log = tmp_path / "stdin.log"
+    s = start_server(script="serve_turns", env={"CCB_FAKE_STDIN_LOG": str(log)})
 
     async def go():
         ws, _ = await connect(s)
         async with ws:
             first = await query(ws, "one", allowed_tools=["Read"])
-            same = await query(ws, "two", allowed_tools=["Read"], model="other-model")  # model may change
-            changed = await query(ws, "three", allowed_tools=["Read", "Bash"])
-            resumed = await query(ws, "four", allowed_tools=["Read"], resume="0b7c8f2e-1d3a-4c5b-9e6f-7a8b9c0d1e2f")
-            assert len(s.processes()) == 1  # still the first query's process
-            return first, same, changed, resumed
+            procs = s.processes()
+            second = await query(ws, "two", model="claude-other", permission_mode="plan")
+            third = await query(ws, "three", allowed_tools=["Read"], model="claude-other")  # nothing changes
+            return first, second, third, procs, s.processes()
 
-    first, same, changed, resumed = run(go(), timeout=30)
+    first, second, third, procs1, procs2 = run(go(), timeout=30)
+    assert "error" not in types(first) + types(second) + types(third)
+    assert len(procs1) == 1 and procs2 == procs1
+    changes = [r for r in control_requests(log) if r["subtype"] in ("set_model", "set_permission_mode")]
+    assert changes == [{"subtype": "set_model", "model": "claude-other"}, {"subtype": "set_permission_mode", "mode": "plan"}]
+
+
+def test_changed_options_still_pass_the_server_policy(start_server, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    s = start_server(script="serve_turns")
+    inside = s.root / "sub"
+    inside.mkdir()
+
+    async def go():
+        ws, _ = await connect(s)
+        async with ws:
+            first = await query(ws, "one", allowed_tools=["Read"])
+            errors = [await expect_error(ws, {"type": "query", "prompt": "x", "options": o}) for o in
+                      [{"allowed_tools": ["Bash"]}, {"permission_mode": "bypassPermissions"}, {"cwd": str(outside)}]]
+            await ping(ws)  # no query_start for any of them
+            after = await query(ws, "after", cwd=str(inside))
+            return first, errors, after
+
+    first, errors, after = run(go(), timeout=30)
+    assert "error" not in types(first)
+    assert "Bash" in errors[0] and "bypassPermissions" in errors[1] and errors[2].startswith("cwd:")
+    # The refused options were not kept; the allowed cwd was applied (in a new process).
+    assert types(after) == ["query_start", "system_message", "assistant_message", "result_message", "query_end"]
+    assert after[1]["data"]["cwd"] == str(inside.resolve())
+
+
+def test_interrupt_while_the_process_is_replaced_ends_the_query_and_the_next_resumes(start_server, tmp_path):
+    inv = tmp_path / "invocation.json"
+    # Each process takes 300 ms to exit after its stdin closes: the interrupt comes in that gap.
+    s = start_server(script=f"dump_invocation {inv}\nserve_turns\nsleep 300")
+
+    async def go():
+        ws, _ = await connect(s)
+        async with ws:
+            await query(ws, "one", max_thinking_tokens=1000)
+            await ws.send(json.dumps({"type": "query", "prompt": "two", "options": {"max_thinking_tokens": 2000}}))
+            await ws.send(json.dumps({"type": "interrupt"}))
+            interrupted = await until(ws, "query_end")
+            third = await query(ws, "three")
+            return interrupted, third, read_invocation(inv)["argv"]
+
+    interrupted, third, argv = run(go(), timeout=30)
+    assert types(interrupted) == ["query_start", "interrupt_acknowledged", "query_interrupted", "query_end"]
+    assert third[2]["data"]["content"][0]["text"] == "echo: three"
+    assert flag(argv, "max-thinking-tokens") == "2000" and flag(argv, "resume") == "fake-session"
+
+
+def test_a_later_query_may_not_resume_another_conversation(start_server):
+    s = start_server(script="serve_turns")
+
+    async def go():
+        ws, _ = await connect(s)
+        async with ws:
+            first = await query(ws, "one", allowed_tools=["Read"])
+            resumed = await query(ws, "two", resume="0b7c8f2e-1d3a-4c5b-9e6f-7a8b9c0d1e2f")
+            cont = await query(ws, "three", continue_conversation=True)
+            after = await query(ws, "four")
+            assert len(s.processes()) == 1  # still the first query's process
+            return first, resumed, cont, after
+
+    first, resumed, cont, after = run(go(), timeout=30)
     assert types(first)[-1] == "query_end" and "error" not in types(first)
-    assert "error" not in types(same)
-    assert types(changed)[-2:] == ["error", "query_end"] and "fixed by the first query" in changed[-2]["data"]["error"]
-    assert types(resumed)[-2:] == ["error", "query_end"] and "first query" in resumed[-2]["data"]["error"]
+    for refused in (resumed, cont):
+        assert types(refused) == ["query_start", "error", "query_end"] and "first query" in refused[1]["data"]["error"]
+    assert "error" not in types(after)
+
+
+# ---- batch ---------------------------------------------------------------------------------------
+
+
+def test_a_batch_is_its_messages_in_order_each_with_its_own_errors(start_server):
+    s = start_server(script="serve_turns", args=["--client-allowed-tools", "Read,Write"])
+
+    async def go():
+        ws, _ = await connect(s)
+        async with ws:
+            # What the seed's MessageBatcher sends once its queue is full (batchSize 5) ...
+            await ws.send(json.dumps({"type": "batch", "messages": [
+                {"type": "ping"},
+                {"type": "warp"},
+                {"type": "query", "prompt": "hi", "options": SEED_REACT},
+                {"type": "query", "prompt": "too soon"},
+                {"type": "batch", "messages": [{"type": "ping"}]},
+            ]}))
+            frames = await until(ws, "query_end")
+            # ... and a message that is not an object, between good ones.
+            await ws.send(json.dumps({"type": "batch", "messages": [{"type": "ping"}, 5, {"type": "get_tools"}]}))
+            more = [await recv_json(ws) for _ in range(3)]
+            return frames, more
+
+    frames, more = run(go(), timeout=30)
+    assert types(frames) == ["pong", "error", "query_start", "error", "error", "system_message", "assistant_message",
+                             "result_message", "query_end"]
+    assert frames[1]["data"]["error"] == "unknown message type 'warp'"
+    assert frames[3]["data"]["error"] == "A query is already in progress. Use interrupt to stop it."
+    assert "batch" in frames[4]["data"]["error"]
+    assert frames[6]["data"]["content"][0]["text"] == "echo: hi"
+    assert types(more) == ["pong", "error", "tools_list"]
+
+
+@pytest.mark.parametrize("batch, error", [
+    ({"type": "batch"}, "'messages' must be an array"),
+    ({"type": "batch", "messages": {"type": "ping"}}, "'messages' must be an array"),
+    ({"type": "batch", "messages": [{"type": "ping"}] * 101}, "at most 100 messages"),
+], ids=["missing", "object", "too-many"])
+def test_a_bad_batch_is_one_error_and_nothing_of_it_runs(start_server, batch, error):
+    s = start_server(script="serve_turns")
+
+    async def go():
+        ws, _ = await connect(s)
+        async with ws:
+            err = await expect_error(ws, batch)
+            await ping(ws)  # the next frame is this pong: none of the batch's came
+            return err
+
+    assert error in run(go(), timeout=20)
+
+
+def test_an_empty_batch_does_nothing(start_server):
+    s = start_server(script="serve_turns")
+
+    async def go():
+        ws, _ = await connect(s)
+        async with ws:
+            await ws.send(json.dumps({"type": "batch", "messages": []}))
+            await ping(ws)
+
+    run(go(), timeout=20)
 
 
 def test_metrics_count_conversations_open_and_waiting_for_their_client(start_server):

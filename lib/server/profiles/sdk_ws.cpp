@@ -1,8 +1,11 @@
 // Profile "sdk-ws" (seed 003, EnhancedClaudeWebSocketServer): WS /ws plus GET /sessions.
 //
 // One conversation per connection, kept across queries in one CLI process (a SessionRun), unlike
-// the original, which started a fresh process per query. Client messages: query, interrupt, input
-// (delivered into the running conversation), define_tool (a tool the model can call; each call is
+// the original, which started a fresh process per query. A query's options stay in force until a
+// later query changes them: a new model or permission mode is set in the running CLI, any other
+// change ends the process after its turn and resumes the conversation (--resume) in a new one.
+// A batch {"type":"batch","messages":[...]} is its messages, one by one. Client messages: query,
+// interrupt, input (delivered into the running conversation), define_tool (a tool the model can call; each call is
 // forwarded to this client as tool_call and answered with tool_result), get_tools, ping, and the
 // opt-in permission flow (query option "permission_requests": true): permission_request frames
 // answered with permission_response. Server frames keep the original's shapes: connection_established,
@@ -11,8 +14,8 @@
 // tools_list, pong, error {data:{error}}. A connection opened with ?resumable=1 can be resumed
 // (server/resumable.hpp).
 //
-// Security: the client's options pass apply_client_options (permission modes, allowed roots,
-// tools a client may pre-approve).
+// Security: the client's options, as in force after each query, pass apply_client_options
+// (permission modes, allowed roots, tools a client may pre-approve).
 #include "server/client_callbacks.hpp"
 #include "server/client_options.hpp"
 #include "server/profile.hpp"
@@ -26,6 +29,8 @@
 #include <asio/steady_timer.hpp>
 
 #include <map>
+#include <string>
+#include <vector>
 
 namespace ccbridge::detail::server {
 
@@ -33,6 +38,9 @@ namespace {
 
 constexpr const char *kProfile = "sdk-ws";
 constexpr const char *kToolServer = "ccbridge";
+// The messages one batch may hold: each costs what a message of its own would, and the rate
+// limit counts the batch as one.
+constexpr std::size_t kMaxBatch = 100;
 
 class SdkConnection final : public Conversation, public SessionRun::Client {
 public:
@@ -61,6 +69,13 @@ public:
     } catch (const Error &e) {
       return client_error(std::string("invalid JSON (") + e.what() + "): every message must be a JSON object with a \"type\"");
     }
+    on_message(msg, false);
+  }
+
+private:
+  // Inner messages of a batch are handled as if each had been sent alone.
+  void on_message(const JsonView &msg, bool in_batch)
+  {
     if (!msg.is_object()) return client_error("every message must be a JSON object with a \"type\"");
     std::string_view type = msg["type"].string_or();
     if (type == "query") return on_query(msg);
@@ -71,11 +86,23 @@ public:
     if (type == "get_tools") return on_get_tools();
     if (type == "tool_result") return on_tool_result(msg);
     if (type == "permission_response") return on_permission_response(msg);
+    if (type == "batch") return in_batch ? client_error("a batch cannot hold another batch") : on_batch(msg);
     if (type.empty()) return client_error("missing \"type\"");
     client_error("unknown message type " + quoted(type));
   }
 
-private:
+  // {"type":"batch","messages":[...]} (the seed's MessageBatcher): each in order; a bad one gets
+  // its error frame and the rest go on.
+  void on_batch(const JsonView &msg)
+  {
+    JsonView list = msg["messages"];
+    if (!list.is_array()) return client_error("'messages' must be an array of messages");
+    if (list.size() > kMaxBatch)
+      return client_error("a batch may hold at most " + std::to_string(kMaxBatch) + " messages, not " +
+                          std::to_string(list.size()));
+    for (std::size_t i = 0; i < list.size(); ++i) on_message(list[i], true);
+  }
+
   std::string error_frame(std::string_view why, std::string_view code, std::string_view extra) override
   {
     return sdk_ws::error_frame(why, code, extra);
@@ -121,23 +148,74 @@ private:
     if (!prompt || prompt->empty()) return client_error("'prompt' must be a non-empty string");
     JsonView o = msg["options"];
     if (o.exists() && !o.is_null() && !o.is_object()) return client_error("'options' must be an object");
+    // The options in force: the earlier queries' with this one's over them.
+    std::map<std::string, std::string> kept = kept_options_;
+    for (std::size_t i = 0; i < o.size(); ++i)
+      if (!o.value_at(i).is_null()) kept[std::string(o.key_at(i))] = o.value_at(i).dump();
+    JsonView merged = parse_json(object_text(kept));
     Options opts = ctx_.base_options();
     std::string why;
-    if (!apply_client_options(ctx_, o, opts, why)) return client_error(why);
-    JsonView perm = o["permission_requests"];
-    if (perm.exists() && !perm.is_null() && !perm.is_bool()) return client_error("'permission_requests' must be true or false");
+    if (!apply_client_options(ctx_, merged, opts, why)) return client_error(why);
+    JsonView perm = merged["permission_requests"];
+    if (perm.exists() && !perm.is_bool()) return client_error("'permission_requests' must be true or false");
 
     std::string text(*prompt);
     query_active_ = true;
     interrupted_ = false;
     publish("{\"type\":\"query_start\",\"data\":{\"prompt\":" + json_str(text) + "}}");
-    if (session_ && session_->ready()) {
-      // Same conversation: the model and the permission mode may change between turns, nothing else.
-      std::string refused = session_->next_turn(opts, perm.boolean().value_or(false), text);
-      return refused.empty() ? void() : fail_query(refused);
-    }
+    bool running = session_ && session_->ready();
+    if (running && (opts.resume || opts.continue_conversation))
+      return fail_query("resume and continue_conversation apply to the first query of a connection");
+    // Where a conversation starts is not kept for the next query.
+    kept.erase("resume");
+    kept.erase("continue_conversation");
+    kept_options_ = std::move(kept);
+    if (running) return next_query(std::move(opts), perm.boolean().value_or(false), text);
     if (!ctx_.can_start_process()) return fail_query("too many sessions are running; try again later");
     open_conversation(std::move(opts), perm.boolean().value_or(false), std::move(text));
+  }
+
+  static std::string object_text(const std::map<std::string, std::string> &members)
+  {
+    std::string out = "{";
+    for (const auto &kv : members) out += (out.size() > 1 ? "," : "") + json_str(kv.first) + ":" + kv.second;
+    return out + "}";
+  }
+
+  // A query in the running conversation: a changed model or permission mode is set in the running
+  // CLI; any other change (tools, cwd, thinking tokens, permission requests) ends this process and
+  // resumes the conversation in a new one started with the new options.
+  void next_query(Options opts, bool permission_requests, const std::string &text)
+  {
+    if (session_->next_turn(opts, permission_requests, text).empty()) return;
+    if (cli_session_.empty())
+      return fail_query("these options need a new Claude Code process, and the running one has not said which "
+                        "conversation to resume; open a new connection to change them");
+    opts.resume = cli_session_;
+    reopening_ = true;
+    auto reaped = [weak = weak_self(), opts = std::move(opts), permission_requests, text]() mutable {
+      auto self = weak.lock();
+      if (self && !self->finished_) self->reopen(std::move(opts), permission_requests, text);
+    };
+    std::exchange(session_, nullptr)->close_then(std::move(reaped));
+  }
+
+  // The old process has exited: the conversation goes on in a new one, unless the query was
+  // interrupted meanwhile (then the next query resumes it).
+  void reopen(Options opts, bool permission_requests, const std::string &text)
+  {
+    reopening_ = false;
+    auto inputs = std::exchange(held_inputs_, {});
+    if (interrupted_) {
+      resume_next_ = *opts.resume;
+      query_active_ = false;
+      publish(R"({"type":"query_interrupted"})");
+      publish(R"({"type":"query_end"})");
+      return touch();
+    }
+    if (!ctx_.can_start_process()) return fail_query("too many sessions are running; try again later");
+    open_conversation(std::move(opts), permission_requests, text);
+    for (const auto &t : inputs) session_->send(t);
   }
 
   void fail_query(const std::string &why)
@@ -150,6 +228,7 @@ private:
 
   void open_conversation(Options opts, bool permission_requests, std::string first_prompt)
   {
+    if (!resume_next_.empty()) opts.resume = std::exchange(resume_next_, {});
     SessionRun::Request req;
     req.asked = opts;
     req.session.options = std::move(opts);
@@ -193,6 +272,7 @@ private:
 
   void ended() override
   {
+    finished_ = true;
     idle_.cancel();
     callbacks_.fail_all();
     if (session_) std::exchange(session_, nullptr)->close();
@@ -230,6 +310,7 @@ private:
     if (m.is(MessageType::user)) {
       if (auto frame = sdk_ws::tool_results_frame(m); !frame.empty()) publish(std::move(frame));
     } else if (m.is(MessageType::system)) {
+      if (m.subtype() == "init" && !m.session_id().empty()) cli_session_ = std::string(m.session_id());
       publish("{\"type\":\"system_message\",\"data\":" + std::string(m.raw()) + "}");
     } else if (m.is(MessageType::result)) {
       publish(sdk_ws::result_frame(m.json()));
@@ -255,8 +336,9 @@ private:
   {
     auto text = msg["text"].string();
     if (!text || text->empty()) return client_error("'text' must be a non-empty string");
-    if (!query_active_ || !session_) return client_error("no query is running; send a query instead");
-    session_->send(std::string(*text));  // held until the CLI is up if it is still starting
+    if (!query_active_) return client_error("no query is running; send a query instead");
+    if (reopening_) held_inputs_.emplace_back(*text);  // for the new process
+    else if (session_) session_->send(std::string(*text));  // held until the CLI is up if it is still starting
     publish("{\"type\":\"input_acknowledged\",\"data\":{\"text\":" + json_str(*text) + "}}");
   }
 
@@ -273,7 +355,7 @@ private:
     if (desc.exists() && !desc.is_string()) return client_error("tool 'description' must be a string");
     std::string schema, why;
     if (!sdk_ws::to_schema(t["parameters"], schema, why)) return client_error(why);
-    if (session_)
+    if (session_ || reopening_)
       return client_error("define tools before the first query of this connection (the conversation has started)");
     why = callbacks_.define_tool({std::string(*name), std::string(desc.string_or()), schema});
     if (!why.empty()) return client_error(why);
@@ -344,8 +426,14 @@ private:
   asio::steady_timer idle_;
   std::shared_ptr<SessionRun> session_;
   ClientCallbacks callbacks_;
+  std::map<std::string, std::string> kept_options_;  // the query options in force, as JSON text
+  std::string cli_session_;                          // the CLI's session id (its init message)
+  std::string resume_next_;                          // the conversation the next process resumes
+  std::vector<std::string> held_inputs_;             // input while the process is replaced
   bool query_active_ = false;
   bool interrupted_ = false;
+  bool reopening_ = false;  // the old process is exiting; the new one starts after
+  bool finished_ = false;
 };
 
 void install(Context &ctx, Router &r)
