@@ -205,7 +205,7 @@ CCB_CAPI void ccb_options_free(ccb_options_t *opts);
  *  allowed_tools, disallowed_tools, model, permission_mode, max_turns, cwd, cli_path, env,
  *  extra_args, mcp_servers, include_partial_messages, resume, ..., plus ccbridge's own:
  *  inherit_env ("all", the default, or "allow_list"), pass_env, max_line_bytes, stderr_tail_bytes, max_buffered_messages, max_buffered_bytes, shutdown
- *  {exit_wait_ms, term_wait_ms, drain_wait_ms}; and for sessions: initialize (bool, default true),
+ *  {exit_wait_ms, cancel_grace_ms, term_wait_ms, drain_wait_ms}; and for sessions: initialize (bool, default true),
  *  initialize_timeout_ms and control_timeout_ms (default 60000 each).
  *  Actionable errors: CCB_E_INVALID_ARGUMENT for malformed JSON, an unknown key or a value of the
  *  wrong kind (the message names the key); `opts` is then unchanged. */
