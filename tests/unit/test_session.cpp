@@ -366,6 +366,17 @@ std::string stdin_log_path(const char *name)
   return log;
 }
 
+// A session in its first turn: the fake has emitted its init, then runs `rest` of the script.
+Session open_mid_turn(Runtime &rt, const std::string &rest, const std::string &stdin_log)
+{
+  Session s = Session::open(rt, cancel_session("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\n" + rest,
+                                               stdin_log));
+  s.send("go");
+  Message m;
+  REQUIRE(s.messages().pull(m, 5s) == PullStatus::message);
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("session: cancel sends an interrupt, then SIGTERM after ShutdownPolicy::cancel_grace")
@@ -374,11 +385,8 @@ TEST_CASE("session: cancel sends an interrupt, then SIGTERM after ShutdownPolicy
   Runtime rt;
   std::string log = stdin_log_path("cancel");
   // The fake answers the interrupt and sees stdin end, then keeps running: only a signal ends it.
-  Session s = Session::open(rt, cancel_session("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nwait_eof\nhang", log));
+  Session s = open_mid_turn(rt, "wait_eof\nhang", log);
   int pid = s.pid();
-  s.send("go");
-  Message m;
-  REQUIRE(s.messages().pull(m, 5s) == PullStatus::message);
   auto t0 = std::chrono::steady_clock::now();
   s.messages().cancel();
   const RunOutcome &o = s.messages().wait();
@@ -399,10 +407,7 @@ TEST_CASE("session: a CLI that stops on the interrupt and exits at EOF is not si
   NoLeftovers guard;
   Runtime rt;
   std::string log = stdin_log_path("cancel_clean");
-  Session s = Session::open(rt, cancel_session("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nwait_eof\nexit 0", log));
-  s.send("go");
-  Message m;
-  REQUIRE(s.messages().pull(m, 5s) == PullStatus::message);
+  Session s = open_mid_turn(rt, "wait_eof\nexit 0", log);
   s.messages().cancel();
   const RunOutcome &o = s.messages().wait();
   std::remove(log.c_str());
@@ -417,10 +422,7 @@ TEST_CASE("session: a cancel cuts a graceful close short")
   Runtime rt;
   std::string log = stdin_log_path("cancel_close");
   // `hang` reads nothing more: stdin's end does not stop it, so the graceful ladder would wait exit_wait.
-  Session s = Session::open(rt, cancel_session("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nhang", log));
-  s.send("go");
-  Message m;
-  REQUIRE(s.messages().pull(m, 5s) == PullStatus::message);
+  Session s = open_mid_turn(rt, "hang", log);
   std::promise<RunOutcome> ended;
   auto t0 = std::chrono::steady_clock::now();
   s.close_async([&ended](const RunOutcome &o) { ended.set_value(o); });
