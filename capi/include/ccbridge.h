@@ -205,7 +205,7 @@ CCB_CAPI void ccb_options_free(ccb_options_t *opts);
  *  allowed_tools, disallowed_tools, model, permission_mode, max_turns, cwd, cli_path, env,
  *  extra_args, mcp_servers, include_partial_messages, resume, ..., plus ccbridge's own:
  *  inherit_env ("all", the default, or "allow_list"), pass_env, max_line_bytes, stderr_tail_bytes, max_buffered_messages, max_buffered_bytes, shutdown
- *  {exit_wait_ms, term_wait_ms, drain_wait_ms}; and for sessions: initialize (bool, default true),
+ *  {exit_wait_ms, cancel_grace_ms, term_wait_ms, drain_wait_ms}; and for sessions: initialize (bool, default true),
  *  initialize_timeout_ms and control_timeout_ms (default 60000 each).
  *  Actionable errors: CCB_E_INVALID_ARGUMENT for malformed JSON, an unknown key or a value of the
  *  wrong kind (the message names the key); `opts` is then unchanged. */
@@ -336,8 +336,10 @@ CCB_CAPI int ccb_stream_wait(ccb_stream_t *stream, const ccb_outcome_t **outcome
 /** Ends the run now with the shutdown ladder and waits until the CLI is reaped. Idempotent.
  *  Returns like ccb_stream_wait() (CCB_E_CANCELLED if the run was still going). */
 CCB_CAPI int ccb_stream_close(ccb_stream_t *stream, const ccb_outcome_t **outcome);
-/** Starts the shutdown ladder and returns at once; a ccb_stream_next() blocked in another thread
- *  then returns CCB_END. Any thread, including callbacks. Idempotent. */
+/** Stops the run now and returns at once: the cancel ladder (close stdin, SIGTERM after
+ *  shutdown.cancel_grace_ms, SIGKILL after term_wait_ms; ccb_stream_close() is the graceful one,
+ *  with exit_wait_ms first); a ccb_stream_next() blocked in another thread then returns CCB_END.
+ *  Any thread, including callbacks. Idempotent. */
 CCB_CAPI int ccb_stream_cancel(ccb_stream_t *stream);
 /** The outcome once the run has ended, else NULL. Owned by the stream. */
 CCB_CAPI const ccb_outcome_t *ccb_stream_outcome(ccb_stream_t *stream);
@@ -388,8 +390,10 @@ CCB_CAPI int ccb_session_control(ccb_session_t *session, const char *subtype, co
 CCB_CAPI const char *ccb_session_server_info(const ccb_session_t *session);
 /** The CLI's process id; 0 once reaped or for NULL. */
 CCB_CAPI int ccb_session_pid(const ccb_session_t *session);
-/** Starts the shutdown ladder and returns at once (the outcome is then CCB_E_CANCELLED); a
- *  receive blocked in another thread returns CCB_END. Any thread, including callbacks. */
+/** Stops the conversation now and returns at once (the outcome is then CCB_E_CANCELLED): an
+ *  interrupt control request, stdin closed, SIGTERM after shutdown.cancel_grace_ms, SIGKILL after
+ *  term_wait_ms (ccb_session_close() is the graceful end). A receive blocked in another thread
+ *  returns CCB_END. Any thread, including callbacks. */
 CCB_CAPI int ccb_session_cancel(ccb_session_t *session);
 /** Ends the conversation: closes stdin so the CLI can save the session (for resume) and exit,
  *  then the rest of the shutdown ladder; waits until it is reaped. Unread messages are discarded;

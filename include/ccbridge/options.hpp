@@ -86,10 +86,17 @@ private:
 /// path is not absolute, a component is missing, is not a directory or is a symlink.
 CCB_API DirectoryHandle open_directory_nofollow(const std::string &path);
 
+/// How a run is stopped. Two ladders share it: the graceful one (Session::close(), Stream::close()
+/// and the end of a run: close stdin, exit_wait, SIGTERM, term_wait, SIGKILL), which lets the turn
+/// finish, and the cancel (Stream::cancel(): an interrupt control request where the run has a
+/// control channel, close stdin, cancel_grace, SIGTERM, term_wait, SIGKILL), which stops it now.
 struct ShutdownPolicy {
   /// After closing stdin, how long the CLI may take to exit on its own (it flushes its session
   /// file then; signalling earlier loses the last message and breaks --resume).
   std::chrono::milliseconds exit_wait{5000};
+  /// A cancel: after the interrupt and closing stdin, how long before SIGTERM. Short, since the
+  /// caller wants the run to stop, not its turn to finish (the real CLI would answer meanwhile).
+  std::chrono::milliseconds cancel_grace{300};
   /// After SIGTERM to the process group, how long before SIGKILL.
   std::chrono::milliseconds term_wait{5000};
   /// After the CLI exited, how long to keep reading stdout held open by a leftover descendant

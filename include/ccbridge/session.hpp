@@ -300,9 +300,11 @@ public:
   JsonView server_info() const;
   int pid() const;
 
-  /// Ends the conversation: closes stdin and gives the CLI ShutdownPolicy::exit_wait to flush its
-  /// session file and exit before any signal, then the rest of the ladder. Pending control
-  /// requests fail with Error(closed). Unread messages are discarded. Idempotent.
+  /// Ends the conversation gracefully: closes stdin and gives the CLI ShutdownPolicy::exit_wait
+  /// to finish its turn, flush its session file and exit before any signal, then the rest of the
+  /// ladder. Pending control requests fail with Error(closed). Unread messages are discarded.
+  /// Idempotent. To stop at once instead (interrupt, then SIGTERM after cancel_grace), call
+  /// messages().cancel() (Stream::cancel).
   const RunOutcome &close();
 
   /// close() without waiting: starts the same ladder and returns at once (any thread, a message

@@ -98,15 +98,19 @@ public:
   /// The outcome; only meaningful once finished().
   const RunOutcome &outcome() const;
 
-  /// Ends the run early with the shutdown ladder: close stdin, wait Options::shutdown.exit_wait,
+  /// Ends the run early with the graceful shutdown ladder: close stdin, wait
+  /// Options::shutdown.exit_wait (the CLI may finish its turn and save its session meanwhile),
   /// SIGTERM the process group, wait term_wait, SIGKILL, reap. Unread messages are discarded.
   /// Blocks until done. Idempotent. The outcome then has errc::cancelled unless the run had
   /// already ended.
   void close();
 
-  /// Like close() but returns at once: the ladder runs on the runtime's threads, and the end is
-  /// reported as usual (on_end callback, finished(), wait()). Idempotent; for event loops that
-  /// must never block.
+  /// Stops the run now and returns at once: the cancel ladder (a Session's run is first asked to
+  /// interrupt its turn with a control request; then stdin is closed, SIGTERM follows after
+  /// Options::shutdown.cancel_grace, SIGKILL after term_wait). It runs on the runtime's threads;
+  /// the end is reported as usual (on_end callback, finished(), wait()) with errc::cancelled.
+  /// Cuts short a graceful ladder under way (close(), Session::close_async()) that has not
+  /// signalled yet. Idempotent; for event loops that must never block, and for a user's "Stop".
   void cancel();
 
   /// Flow control for callback mode: stop reading the CLI's stdout (the CLI then waits on its

@@ -71,6 +71,8 @@ const char kServeUsage[] =
     "                               The CLI gets only an allow-list (PATH, HOME, LANG, ANTHROPIC_*, CLAUDE_*,\n"
     "                               proxies ...; see docs/SERVER.md), never CCBRIDGE_TOKEN\n"
     "  --exit-wait-ms N             ending a run: after closing its stdin, wait this long (default 5000)\n"
+    "  --cancel-grace-ms N          cancelling a run (opcode cancel, a tasks-ui client leaving): after\n"
+    "                               closing its stdin, SIGTERM after this long instead (default 300)\n"
     "  --term-wait-ms N             ... then SIGTERM, and after this long SIGKILL (default 5000)\n"
     "  --config FILE                JSON object of these settings, named in snake_case (max_sessions,\n"
     "                               roots, allowed_origins ...; see docs/SERVER.md); unknown keys are errors\n"
@@ -210,6 +212,8 @@ const NumberSetting kNumbers[] = {
      [](Settings &, ServerConfig &c, long n) { c.limits.finished_run_grace = seconds(n); }},
     {"--exit-wait-ms", 0, 3600000,
      [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.exit_wait = milliseconds(n); }},
+    {"--cancel-grace-ms", 0, 3600000,
+     [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.cancel_grace = milliseconds(n); }},
     {"--term-wait-ms", 0, 3600000,
      [](Settings &, ServerConfig &c, long n) { c.cli.shutdown.term_wait = milliseconds(n); }},
 };

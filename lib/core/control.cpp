@@ -182,6 +182,16 @@ void ControlLayer::request(std::string subtype, std::string fields_json, std::ch
   });
 }
 
+void ControlLayer::interrupt_now()
+{
+  // On the strand already: written now, ahead of the stdin close that follows. The process ends
+  // within the cancel ladder, and its end answers the request if the CLI does not.
+  constexpr std::chrono::minutes kUnbounded{60};
+  std::string id = "req_" + std::to_string(next_id_++) + "_" + id_suffix_;
+  std::string frame = control_request_frame(id, control_request_body("interrupt", "{}"));
+  start_request(std::move(id), "interrupt", std::move(frame), kUnbounded, [](std::error_code, std::string, JsonView) {});
+}
+
 void ControlLayer::start_request(std::string id, std::string subtype, std::string frame,
                                  std::chrono::milliseconds timeout, Done done)
 {

@@ -65,6 +65,7 @@ public:
   void on_control(const Message &msg) override;
   void on_end(const RunOutcome &outcome) override;
   bool awaiting_response() const override { return !pending_.empty(); }
+  void interrupt_now() override;
 
   /// Strand: writes a success or error response to one of the CLI's requests.
   void respond(const std::string &request_id, const std::string *payload_json, const std::string *error);

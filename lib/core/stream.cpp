@@ -279,18 +279,31 @@ void Stream::State::on_stderr_line(std::string_view line)
 
 void Stream::State::on_stdin_error(std::error_code) {}
 
-void Stream::State::begin_shutdown()
+void Stream::State::discard_all()
 {
   shutdown_begun_ = true;
   discarding_ = true;
   batch_.clear();
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    queue_.clear();
-    queued_bytes_ = 0;
-    paused_ = false;
-  }
+  std::lock_guard<std::mutex> lk(mu_);
+  queue_.clear();
+  queued_bytes_ = 0;
+  paused_ = false;
+}
+
+void Stream::State::begin_shutdown()
+{
+  discard_all();
   if (channel_) channel_->shutdown(options_.shutdown);
+}
+
+// The interrupt lets a CLI that answers it end its turn (and exit, stdin being closed) within the
+// grace; one that does not gets SIGTERM then, not after exit_wait.
+void Stream::State::begin_cancel()
+{
+  discard_all();
+  if (!channel_) return;
+  if (control_ && channel_->stdin_open()) control_->interrupt_now();
+  channel_->cancel(options_.shutdown);
 }
 
 void Stream::State::on_finished(ExitStatus status)
@@ -524,7 +537,7 @@ void Stream::State::cancel()
     if (ended_ || close_requested_) return;
     close_requested_ = true;
   }
-  asio::post(strand_, [self = shared_from_this()] { self->begin_shutdown(); });
+  asio::post(strand_, [self = shared_from_this()] { self->begin_cancel(); });
 }
 
 const RunOutcome &Stream::State::finish_gracefully()

@@ -31,6 +31,9 @@ public:
   /// True while a request to the CLI waits for its answer: stdout must then be read even if the
   /// application's queue is full, or a caller that stopped reading could never get the answer.
   virtual bool awaiting_response() const = 0;
+  /// A cancel: asks the CLI to stop its turn now (an interrupt request whose answer nobody waits
+  /// for), its frame queued before stdin is closed.
+  virtual void interrupt_now() = 0;
 };
 
 /// Runs an application's callback (may be empty) on the strand: what it throws must not stop the
@@ -76,6 +79,7 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   void set_callbacks(MessageCallback on_message, EndCallback on_end);
   const RunOutcome &wait_end();
   void close();
+  /// The caller stops the run without waiting: the cancel ladder (see ShutdownPolicy).
   void cancel();
   void user_pause(bool pause);
   /// Ends the run the way a conversation ends: close stdin, let the CLI exit on its own within
@@ -113,6 +117,8 @@ private:
   void deliver(Message msg);
   void flush_batch();
   void begin_shutdown();
+  void begin_cancel();
+  void discard_all();
   void deliver_end();
   void finish_outcome(ExitStatus status);
   void resume_reading();

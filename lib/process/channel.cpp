@@ -297,12 +297,27 @@ void ProcessChannel::on_exited()
 void ProcessChannel::shutdown(const ShutdownPolicy &policy)
 {
   if (exited_ || shutting_down_) return;
+  close_stdin(true);
+  begin_ladder(policy, std::chrono::steady_clock::now() + policy.exit_wait);
+}
+
+void ProcessChannel::cancel(const ShutdownPolicy &policy)
+{
+  if (exited_ || ladder_signal_) return;
+  auto sigterm_at = std::chrono::steady_clock::now() + policy.cancel_grace;
+  if (shutting_down_ && ladder_timer_.expiry() <= sigterm_at) return;  // the ladder signals sooner anyway
+  close_stdin(false);
+  begin_ladder(policy, sigterm_at);
+}
+
+// Stdout is read meanwhile (whatever the consumer's backpressure) so the CLI cannot block on it.
+void ProcessChannel::begin_ladder(const ShutdownPolicy &policy, std::chrono::steady_clock::time_point sigterm_at)
+{
   shutting_down_ = true;
   policy_ = policy;
-  close_stdin(true);
   paused_ = false;
   do_read_stdout();
-  ladder_timer_.expires_after(policy.exit_wait);
+  ladder_timer_.expires_at(sigterm_at);  // replaces the graceful ladder's wait, if one runs
   ladder_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
     if (ec || self->exited_) return;
     self->escalate(SIGTERM, self->policy_.term_wait);

@@ -68,6 +68,10 @@ public:
   /// group, wait term_wait, SIGKILL. Stdout keeps being read meanwhile so the CLI cannot block on
   /// it. Does nothing once the process has exited. Safe to call more than once.
   void shutdown(const ShutdownPolicy &policy);
+  /// The cancel ladder: close stdin once the queued frames (an interrupt request) are written, wait
+  /// policy.cancel_grace, SIGTERM the group, wait term_wait, SIGKILL. Shortens a graceful ladder
+  /// under way that has not signalled yet. Does nothing once the process has exited.
+  void cancel(const ShutdownPolicy &policy);
 
   int pid() const noexcept { return reaped_ ? 0 : pid_; }
   /// The stdout descriptor while it is open (a PTY's master: for its window size), else -1.
@@ -88,6 +92,7 @@ private:
   void flush_stderr_partial();
   void end_stdout(std::error_code ec);
   void maybe_finish();
+  void begin_ladder(const ShutdownPolicy &policy, std::chrono::steady_clock::time_point sigterm_at);
   void escalate(int sig, std::chrono::milliseconds wait);
 
   Strand strand_;

@@ -232,11 +232,12 @@ void shutdown(Options &o, const JsonValue &v, const std::string &key)
     o.shutdown = d;
     return;
   }
-  if (!v.IsObject()) bad(key, "must be an object with exit_wait_ms, term_wait_ms, drain_wait_ms");
+  if (!v.IsObject()) bad(key, "must be an object with exit_wait_ms, cancel_grace_ms, term_wait_ms, drain_wait_ms");
   for (const auto &m : v.GetObject()) {
     std::string_view name(m.name.GetString(), m.name.GetStringLength());
     std::string k = key + "." + std::string(name);
     if (name == "exit_wait_ms") o.shutdown.exit_wait = millis(m.value, k, d.exit_wait);
+    else if (name == "cancel_grace_ms") o.shutdown.cancel_grace = millis(m.value, k, d.cancel_grace);
     else if (name == "term_wait_ms") o.shutdown.term_wait = millis(m.value, k, d.term_wait);
     else if (name == "drain_wait_ms") o.shutdown.drain_wait = millis(m.value, k, d.drain_wait);
     else throw Error(errc::invalid_argument, "unknown option '" + k + "'");

@@ -83,6 +83,31 @@ TEST_CASE("real-cli session: interrupt mid-stream, then a further turn")
   CHECK(next.back().result_text() == std::optional<std::string_view>("after the interrupt"));
 }
 
+TEST_CASE("real-cli session: a cancel mid-stream stops the run at once, not after exit_wait")
+{
+  MockApi api;
+  Runtime rt;
+  SessionOptions so = real_session(api);
+  so.options.include_partial_messages = true;
+  so.options.shutdown.exit_wait = 5s;  // the graceful ladder's default: the turn would finish first
+  Session s = Session::open(rt, so);
+  s.send("[[slow: 250]]");  // about 10 s of streaming
+  Message m;
+  for (;;) {
+    REQUIRE(s.messages().pull(m, 30s) == PullStatus::message);
+    if (m.is(MessageType::stream_event) && m.event_type() == "content_block_delta") break;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  s.messages().cancel();
+  const RunOutcome &o = s.messages().wait();
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(o.error == errc::cancelled);
+  // The interrupt, then SIGTERM after cancel_grace (300 ms) if the CLI has not exited by then.
+  CHECK(took < 2s);
+  MESSAGE("cancel to reaped: " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                               << " ms; " << o.exit.describe());
+}
+
 TEST_CASE("real-cli session: can_use_tool allow, deny, and allow with an edited input")
 {
   MockApi api;

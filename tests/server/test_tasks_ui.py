@@ -269,6 +269,24 @@ def test_client_disconnect_mid_run_kills_the_process(start_server):
     assert s.http("GET", "/health")[1]["active_sessions"] == 0
 
 
+def test_client_disconnect_stops_the_process_after_the_cancel_grace_not_exit_wait(start_server):
+    # A cancel: SIGTERM after --cancel-grace-ms, where ending a run gracefully would wait 5 s first.
+    s = start_server(script="wait_user\nhang", args=["--exit-wait-ms", "5000", "--cancel-grace-ms", "200"])
+
+    async def go():
+        ws = await _open(s)
+        await ws.send(json.dumps({"prompt": "x"}))
+        await asyncio.to_thread(_wait_for_process, s)
+        t0 = time.monotonic()
+        await ws.close()
+        return t0
+
+    t0 = run(go(), timeout=30)
+    assert s.wait_no_processes(10), f"left behind: {s.processes()}"
+    took = time.monotonic() - t0
+    assert took < 2, f"the CLI was stopped {took:.2f} s after the client left"
+
+
 def test_abrupt_tcp_drop_mid_run_kills_the_process(start_server):
     s = start_server(script="wait_user\nhang")
 

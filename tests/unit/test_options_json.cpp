@@ -43,7 +43,7 @@ TEST_CASE("options json: the Python SDK's field names and shapes give the same O
     "extra_args": {"debug-to-stderr": null, "foo": "bar"},
     "enable_file_checkpointing": true, "env": {"A": "1"}, "cli_path": "/bin/claude",
     "cwd": "/work", "max_buffer_size": 4096,
-    "max_buffered_messages": 10, "shutdown": {"exit_wait_ms": 100, "term_wait_ms": 200},
+    "max_buffered_messages": 10, "shutdown": {"exit_wait_ms": 100, "cancel_grace_ms": 50, "term_wait_ms": 200},
     "inherit_env": "allow_list", "pass_env": ["FOO", "OTEL_*"]
   })");
   REQUIRE(o.system_prompt);
@@ -80,6 +80,7 @@ TEST_CASE("options json: the Python SDK's field names and shapes give the same O
   CHECK(o.max_buffered_messages == 10);
   CHECK(o.shutdown.exit_wait.count() == 100);
   CHECK(o.shutdown.term_wait.count() == 200);
+  CHECK(o.shutdown.cancel_grace.count() == 50);
   CHECK(o.shutdown.drain_wait == ShutdownPolicy{}.drain_wait);
   CHECK(o.inherit_env == EnvInherit::allow_list);
   CHECK(o.pass_env == std::vector<std::string>{"FOO", "OTEL_*"});

@@ -10,11 +10,13 @@
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -342,4 +344,93 @@ TEST_CASE("session: spawn failures are reported and leave nothing behind")
     CHECK(e.code() == errc::cwd_not_found);
   }
   // (Under AddressSanitizer a leaked Session state would fail this test at exit.)
+}
+
+namespace {
+
+// A session whose graceful ladder would take seconds and whose cancel ladder takes 200 ms.
+SessionOptions cancel_session(const std::string &script, const std::string &stdin_log)
+{
+  SessionOptions so = fake_session(script);
+  so.options.env["CCB_FAKE_STDIN_LOG"] = stdin_log;
+  so.options.shutdown.exit_wait = 5s;
+  so.options.shutdown.term_wait = 5s;
+  so.options.shutdown.cancel_grace = 200ms;
+  return so;
+}
+
+std::string stdin_log_path(const char *name)
+{
+  std::string log = "/tmp/ccb_session_" + std::string(name) + "_" + std::to_string(getpid()) + ".log";
+  std::remove(log.c_str());
+  return log;
+}
+
+// A session in its first turn: the fake has emitted its init, then runs `rest` of the script.
+Session open_mid_turn(Runtime &rt, const std::string &rest, const std::string &stdin_log)
+{
+  Session s = Session::open(rt, cancel_session("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\n" + rest,
+                                               stdin_log));
+  s.send("go");
+  Message m;
+  REQUIRE(s.messages().pull(m, 5s) == PullStatus::message);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("session: cancel sends an interrupt, then SIGTERM after ShutdownPolicy::cancel_grace")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::string log = stdin_log_path("cancel");
+  // The fake answers the interrupt and sees stdin end, then keeps running: only a signal ends it.
+  Session s = open_mid_turn(rt, "wait_eof\nhang", log);
+  int pid = s.pid();
+  auto t0 = std::chrono::steady_clock::now();
+  s.messages().cancel();
+  const RunOutcome &o = s.messages().wait();
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(o.error == errc::cancelled);
+  CHECK(o.exit.signal == SIGTERM);
+  CHECK(took >= 200ms);  // the grace was given
+  CHECK(took < 3s);      // not exit_wait (5 s)
+  CHECK(kill(pid, 0) != 0);
+  // The fake logs what it reads, and a signalled process reads no more: the interrupt came first.
+  std::string stdin_log = read_all(log);
+  std::remove(log.c_str());
+  CHECK(stdin_log.find("\"subtype\":\"interrupt\"") != std::string::npos);
+}
+
+TEST_CASE("session: a CLI that stops on the interrupt and exits at EOF is not signalled by a cancel")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::string log = stdin_log_path("cancel_clean");
+  Session s = open_mid_turn(rt, "wait_eof\nexit 0", log);
+  s.messages().cancel();
+  const RunOutcome &o = s.messages().wait();
+  std::remove(log.c_str());
+  CHECK(o.error == errc::cancelled);  // the caller's stop, whatever the CLI did
+  CHECK(o.exit.signal == 0);
+  CHECK(o.exit.code == 0);
+}
+
+TEST_CASE("session: a cancel cuts a graceful close short")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::string log = stdin_log_path("cancel_close");
+  // `hang` reads nothing more: stdin's end does not stop it, so the graceful ladder would wait exit_wait.
+  Session s = open_mid_turn(rt, "hang", log);
+  std::promise<RunOutcome> ended;
+  auto t0 = std::chrono::steady_clock::now();
+  s.close_async([&ended](const RunOutcome &o) { ended.set_value(o); });
+  s.messages().cancel();
+  auto f = ended.get_future();
+  REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  RunOutcome o = f.get();
+  std::remove(log.c_str());
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+  CHECK(o.exit.signal == SIGTERM);
 }

@@ -330,6 +330,43 @@ TEST_CASE("fake-cli: cancel() returns at once and the end is reported to the cal
   CHECK_FALSE(alive(pid));
 }
 
+TEST_CASE("fake-cli: cancel() stops a run with SIGTERM after ShutdownPolicy::cancel_grace, not exit_wait")
+{
+  NoLeftovers guard;
+  Options o = fake("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nhang");
+  o.shutdown.exit_wait = 5s;
+  o.shutdown.term_wait = 5s;
+  o.shutdown.cancel_grace = 200ms;
+  Stream s = query("x", o);
+  int pid = s.pid();
+  Message m;
+  REQUIRE(s.pull(m, 5s) == PullStatus::message);
+  auto t0 = std::chrono::steady_clock::now();
+  s.cancel();
+  const RunOutcome &end = s.wait();
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(end.error == errc::cancelled);
+  CHECK(end.exit.signal == SIGTERM);
+  CHECK(took >= 200ms);
+  CHECK(took < 3s);
+  CHECK_FALSE(alive(pid));
+}
+
+TEST_CASE("fake-cli: close() keeps the graceful ladder: SIGTERM only after exit_wait")
+{
+  NoLeftovers guard;
+  Options o = fake("wait_user\nemit {\"type\":\"system\",\"subtype\":\"init\"}\nhang");
+  o.shutdown.exit_wait = 600ms;
+  o.shutdown.cancel_grace = 0ms;
+  Stream s = query("x", o);
+  Message m;
+  REQUIRE(s.pull(m, 5s) == PullStatus::message);
+  auto t0 = std::chrono::steady_clock::now();
+  s.close();
+  CHECK(std::chrono::steady_clock::now() - t0 >= 600ms);
+  CHECK(s.outcome().exit.signal == SIGTERM);
+}
+
 TEST_CASE("fake-cli: a CLI that ignores SIGTERM is killed with SIGKILL")
 {
   NoLeftovers guard;
