@@ -195,7 +195,7 @@ Options LiveSession::options_for(const JsonValue &task_doc, std::string &why)
 void LiveSession::start(TaskRow t)
 {
   current_.emplace();
-  Current &c = *current_;
+  RunningTask &c = *current_;
   c.id = t.id;
   c.doc = parse_object(t.doc);
   c.chat = text_of(sub(c.doc, "metadata"), "origin") == "chat";
@@ -237,7 +237,7 @@ void LiveSession::arm_deadline()
 // anything else that changed needs a new process, and so does going back to the default model.
 void LiveSession::send_turn(Options o, std::string content)
 {
-  Current &c = *current_;
+  RunningTask &c = *current_;
   bool back_to_default_model = model_named_ && !o.model;
   if (cli_ && cli_->ready() && fixed_options(o) == fixed_ && !back_to_default_model) {
     c.tracker = TaskTracker(cli_cost_);
@@ -342,7 +342,7 @@ void LiveSession::on_stream_event(const Message &m)
 
 void LiveSession::save_current()
 {
-  Current &c = *current_;
+  RunningTask &c = *current_;
   Json j(c.doc);
   j.set(c.doc, "updatedAt", now_iso());
   TaskRow row;
@@ -360,7 +360,7 @@ void LiveSession::save_current()
 
 void LiveSession::progress_changed()
 {
-  Current &c = *current_;
+  RunningTask &c = *current_;
   Json j(c.doc);
   std::string status = to_string(c.tracker.status());
   bool status_changed = status != text_of(c.doc, "status");
@@ -376,7 +376,7 @@ void LiveSession::progress_changed()
 
 void LiveSession::end_task(const std::string &status, const std::string &code, const std::string &message)
 {
-  Current &c = *current_;
+  RunningTask &c = *current_;
   deadline_.cancel();
   // The tracker's result carries the error too (a CLI that could not start, a timeout ...).
   if (status == "cancelled") c.tracker.cancel();
@@ -415,7 +415,7 @@ void LiveSession::end_task(const std::string &status, const std::string &code, c
 // task:complete (and for chat the final chat:response), task:progress cancelled, or task:error.
 void LiveSession::announce_end(const std::string &status, const JsonValue &result, std::int64_t elapsed)
 {
-  const Current &c = *current_;
+  const RunningTask &c = *current_;
   std::string task = json_str(c.id);
   if (status == "completed") {
     p_.publish(id, "task:complete",

@@ -18,6 +18,20 @@
 
 namespace ccbridge::detail::server::platform {
 
+/// The task a LiveSession runs now. (At namespace scope: as a nested class with default member
+/// initializers, clang cannot yet construct it inside the enclosing class's std::optional.)
+struct RunningTask {
+  std::string id;
+  JsonDocument doc;  ///< the task as the API shows it, kept current
+  TaskTracker tracker;
+  bool chat = false;          ///< submitted as chat:message: answered with chat:response too
+  bool stopping = false;      ///< cancelled or timed out: waiting for the interrupted turn's end
+  bool sent = false;          ///< the turn went to the CLI
+  bool turn_ended = false;    ///< the CLI's result message for it came
+  std::string streamed;       ///< chat: text sent as partial chat:response so far
+  std::chrono::steady_clock::time_point started;
+};
+
 class LiveSession final : public SessionRun::Client, public std::enable_shared_from_this<LiveSession> {
 public:
   LiveSession(Platform &p, const SessionRow &s);
@@ -48,17 +62,6 @@ private:
     int priority;
     std::uint64_t order;
   };
-  struct Current {
-    std::string id;
-    JsonDocument doc;  ///< the task as the API shows it, kept current
-    TaskTracker tracker;
-    bool chat = false;          ///< submitted as chat:message: answered with chat:response too
-    bool stopping = false;      ///< cancelled or timed out: waiting for the interrupted turn's end
-    bool sent = false;          ///< the turn went to the CLI
-    bool turn_ended = false;    ///< the CLI's result message for it came
-    std::string streamed;       ///< chat: text sent as partial chat:response so far
-    std::chrono::steady_clock::time_point started;
-  };
 
   void next();
   void start(TaskRow t);
@@ -80,7 +83,7 @@ private:
   Platform &p_;
   std::deque<Queued> queue_;
   std::uint64_t order_ = 0;
-  std::optional<Current> current_;
+  std::optional<RunningTask> current_;
   std::shared_ptr<SessionRun> cli_;
   std::string fixed_;  ///< fixed_options() of the running CLI
   /// A model was named to the running CLI (on its command line or by a control request).
