@@ -454,6 +454,7 @@ def test_without_the_websocket_extra_app_hooks_raise_the_documented_error(monkey
     # With ccbridge[websocket] installed server.app is a FastAPI app (test_websocket_app.py); without
     # FastAPI every attribute of it says how to get it and what the constructor offers instead.
     monkeypatch.setitem(sys.modules, "ccbridge._asgi", None)  # as if FastAPI were not installed
+    monkeypatch.delattr(ccbridge, "_asgi", raising=False)
     server = EnhancedClaudeWebSocketServer()
     with pytest.raises(NoASGIAppError) as err:
         @server.app.middleware("http")
