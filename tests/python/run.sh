@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Python package's suite as a user gets it: a fresh virtual environment, `pip install .` (the
-# C++ engine and the pybind11 module built by scikit-build-core), the test tools and the official
-# claude-agent-sdk (pinned, for the compatibility test), then pytest on tests/python.
+# The Python package's suite as a user gets it: a fresh virtual environment, `pip install '.[websocket]'`
+# (the C++ engine and the pybind11 module built by scikit-build-core, and the extra for the
+# WebSocket server's FastAPI app), the test tools, python-jose (the seed's JWT example) and the
+# official claude-agent-sdk (pinned, for the compatibility test), then pytest on tests/python.
 #   tests/python/run.sh FAKE_CLI [pytest args...]
 # Env: CCB_REAL_CLI (optional: the pinned real CLI, for the real-CLI test inside a loopback-only
 # network namespace), PYTHON (default python3), CCB_PY_VENV (default build/py-venv; recreated).
@@ -10,14 +11,15 @@ cd "$(dirname "$0")/../.."
 fake=$1
 shift
 venv="$(realpath -m "${CCB_PY_VENV:-build/py-venv}")"
-PINS=(pytest==8.3.5 websockets==15.0.1 claude-agent-sdk==0.2.187 mypy==2.4.1)
+PINS=(pytest==8.3.5 websockets==15.0.1 claude-agent-sdk==0.2.187 mypy==2.4.1
+      fastapi==0.165.0 uvicorn==0.55.0 python-jose==3.5.0)
 
 rm -rf "$venv"
 "${PYTHON:-python3}" -m venv "$venv"
 py="$venv/bin/python"
 "$py" -m pip install --quiet --disable-pip-version-check "${PINS[@]}"
-echo "== pip install . (builds the engine and the module)" >&2
-"$py" -m pip install --quiet --disable-pip-version-check .
+echo "== pip install '.[websocket]' (builds the engine and the module; the extra from PyPI)" >&2
+"$py" -m pip install --quiet --disable-pip-version-check ".[websocket]"
 # A wheel builds too (reusing the build directory), and it carries the typing files.
 wheels="$(dirname "$venv")/wheels"
 rm -rf "$wheels"

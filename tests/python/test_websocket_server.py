@@ -450,7 +450,11 @@ def test_python_callbacks_in_options_are_refused(options):
 # ---- the seed's FastAPI hooks -----------------------------------------------------------------------
 
 
-def test_app_hooks_raise_the_documented_error():
+def test_without_the_websocket_extra_app_hooks_raise_the_documented_error(monkeypatch):
+    # With ccbridge[websocket] installed server.app is a FastAPI app (test_websocket_app.py); without
+    # FastAPI every attribute of it says how to get it and what the constructor offers instead.
+    monkeypatch.setitem(sys.modules, "ccbridge._asgi", None)  # as if FastAPI were not installed
+    monkeypatch.delattr(ccbridge, "_asgi", raising=False)
     server = EnhancedClaudeWebSocketServer()
     with pytest.raises(NoASGIAppError) as err:
         @server.app.middleware("http")
@@ -458,7 +462,7 @@ def test_app_hooks_raise_the_documented_error():
             return await call_next(request)
     message = str(err.value)
     assert isinstance(err.value, AttributeError)
-    assert "app.middleware" in message
+    assert "app.middleware" in message and "pip install 'ccbridge[websocket]'" in message
     for replacement in ("token=", "allowed_origins=", "enable_cors=", "log_level="):
         assert replacement in message
     with pytest.raises(NoASGIAppError, match="app.debug"):

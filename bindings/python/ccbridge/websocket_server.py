@@ -12,9 +12,14 @@ Settings come from the arguments, else from the environment the seed documents (
 ``WEBSOCKET_PORT``, ``MAX_SESSIONS``, ``SESSION_TIMEOUT_MINUTES``, ``CORS``) and ``CCBRIDGE_TOKEN``,
 else from the defaults (127.0.0.1, port 8000, 100 sessions, 30 minutes, no CORS, no token).
 
-There is no FastAPI app behind it: ``server.app`` is a placeholder whose every attribute raises
-``AttributeError`` naming what replaces it (``token``, ``allowed_origins``, ``enable_cors``,
-``log_level``). Log lines go to the ``logging`` logger ``"ccbridge.websocket_server"``.
+``server.app`` is the seed's FastAPI app (with the extra ``ccbridge[websocket]``): add middleware,
+routes or a ``/ws`` of your own that authenticates and calls ``server._handle_websocket(websocket)``.
+Once it has been used, :meth:`run` and :meth:`start` serve it with uvicorn, and each conversation is
+still run by the C++ engine (see ``_asgi``); without it they serve from the engine alone, the fast
+path. Without the extra, every attribute of ``server.app`` raises ``NoASGIAppError`` saying how to
+install it. Log lines go to the ``logging`` logger ``"ccbridge.websocket_server"``.
+
+Thread safety: start(), stop() and run() may be called from any thread.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import ipaddress
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -133,16 +139,13 @@ def _log_sink(line: str) -> None:
         logger.info("%s", line)
 
 
-# ---- the placeholder for the seed's FastAPI app --------------------------------------------------
+# ---- the seed's FastAPI app, or a placeholder without the extra ------------------------------------
 
 _APP_HELP = (
-    "EnhancedClaudeWebSocketServer.app.{name} is not available: ccbridge serves the seed-003 protocol from "
-    "its C++ gateway, not from a FastAPI/ASGI app, so there is no middleware, route, mount or debug flag to "
-    "change. Use the constructor instead: token=... (or CCBRIDGE_TOKEN) requires 'Authorization: Bearer' or "
-    "?token= on every route but /health; allowed_origins=[...] admits browser Origins; enable_cors=True (or "
-    "CORS=1) answers CORS preflights for them; max_sessions and session_timeout_minutes bound the sessions; "
-    "run(log_level='debug') replaces app.debug. GET /health, GET /sessions and GET /metrics (Prometheus) are "
-    "built in; put a reverse proxy in front for anything else. See docs/PYTHON.md."
+    "EnhancedClaudeWebSocketServer.app.{name} needs FastAPI: pip install 'ccbridge[websocket]' ({why}). "
+    "Without it the server runs from its C++ gateway alone, configured by the constructor: token=..., "
+    "allowed_origins=[...], enable_cors=True, max_sessions, session_timeout_minutes, run(log_level='debug'). "
+    "See docs/PYTHON.md."
 )
 
 
@@ -151,21 +154,24 @@ class NoASGIAppError(AttributeError):
 
 
 class _NoASGIApp:
-    """Stands where the seed has its FastAPI app; every attribute raises NoASGIAppError."""
+    """Stands for the FastAPI app when the extra is not installed; every attribute raises NoASGIAppError."""
 
-    __slots__ = ()
+    __slots__ = ("_why",)
+
+    def __init__(self, why: str) -> None:
+        object.__setattr__(self, "_why", why)
 
     def __getattr__(self, name: str) -> Any:
-        raise NoASGIAppError(_APP_HELP.format(name=name))
+        raise NoASGIAppError(_APP_HELP.format(name=name, why=object.__getattribute__(self, "_why")))
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise NoASGIAppError(_APP_HELP.format(name=name))
+        raise NoASGIAppError(_APP_HELP.format(name=name, why=self._why))
 
     def __delattr__(self, name: str) -> None:
-        raise NoASGIAppError(_APP_HELP.format(name=name))
+        raise NoASGIAppError(_APP_HELP.format(name=name, why=self._why))
 
     def __repr__(self) -> str:
-        return "<no ASGI app: ccbridge serves seed 003 from its C++ gateway; see EnhancedClaudeWebSocketServer>"
+        return "<no ASGI app: pip install 'ccbridge[websocket]'>"
 
 
 # ---- options ------------------------------------------------------------------------------------
@@ -328,8 +334,10 @@ class EnhancedClaudeWebSocketServer:
             self._base["tls_cert"] = os.fspath(tls_cert)
         if tls_key is not None:
             self._base["tls_key"] = os.fspath(tls_key)
-        #: The seed's FastAPI app does not exist here; every attribute raises NoASGIAppError.
-        self.app: Any = _NoASGIApp()
+        self._app: Any = None
+        self._inner: Any = None  # the engine behind the app: (engine, "127.0.0.1:port", secret)
+        self._uvicorn: Any = None
+        self._uvicorn_thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._engine: Any = None
         self._endpoint: Optional[Tuple[str, int]] = None
@@ -337,20 +345,87 @@ class EnhancedClaudeWebSocketServer:
 
     # ---- settings --------------------------------------------------------------------------------
 
-    def _config(self, host: str, port: int, engine_level: str) -> Dict[str, Any]:
+    def _config(self, host: str, port: int, engine_level: str, inner_token: Optional[str] = None) -> Dict[str, Any]:
+        """The engine's settings; with inner_token, those of the engine behind the app (loopback,
+        plain, that token only: the app does CORS, Origin, TLS and the user's token itself)."""
         config: Dict[str, Any] = dict(self._base)
+        if inner_token is not None:
+            config.pop("tls_cert", None)
+            config.pop("tls_key", None)
         config.update(
             listeners=[{"host": host, "port": port, "profiles": ["sdk-ws"]}],
-            cors=self.enable_cors,
+            cors=self.enable_cors and inner_token is None,
             sdk_ws_session_timeout_ms=max(1, int(round(self.session_timeout_minutes * 60_000))),
             limits={**self._limits, "max_sessions": self.max_sessions},
             log_level=engine_level,
         )
+        if inner_token is not None:
+            config["token"] = inner_token
+            return config
         if self.token:
             config["token"] = self.token
         if self.allowed_origins:
             config["allowed_origins"] = list(self.allowed_origins)
         return config
+
+    # ---- the FastAPI app -------------------------------------------------------------------------
+
+    @property
+    def app(self) -> Any:
+        """The seed's FastAPI app (``ccbridge[websocket]``), made on first use; from then on
+        :meth:`run` and :meth:`start` serve it with uvicorn. Routes added before it first serves
+        win over its built-in ``/ws``, ``/health``, ``/sessions`` and ``/metrics``."""
+        if self._app is None:
+            try:
+                from . import _asgi
+            except ImportError as e:
+                return _NoASGIApp(str(e))
+            self._app = _asgi.build_app(self)
+        return self._app
+
+    async def _handle_websocket(self, websocket: Any, user_id: Optional[str] = None) -> None:
+        """Serves one seed-003 conversation on a FastAPI/Starlette WebSocket (accepted or not):
+        the C++ engine runs it, the messages are relayed unchanged. ``user_id`` goes to the log."""
+        from . import _asgi
+
+        await _asgi.handle_websocket(self, websocket, user_id)
+
+    def _log_connection(self, user_id: Optional[str], websocket: Any) -> None:
+        client = getattr(websocket, "client", None)
+        logger.info("app connection from %s%s", f"{client.host}:{client.port}" if client else "?",
+                    f" user_id={user_id}" if user_id is not None else "")
+
+    def _start_inner(self) -> Tuple[str, str]:
+        """The engine behind the app, started on first use: ("127.0.0.1:port", its secret token)."""
+        with self._lock:
+            if self._inner is None:
+                secret = secrets.token_hex(32)
+                engine_level = _engine_level(logger.getEffectiveLevel())
+                engine = self._make_engine(self._config("127.0.0.1", 0, engine_level, secret), engine_level,
+                                           "127.0.0.1:0")
+                _host, port, _profiles = engine.endpoints()[0]
+                self._inner = (engine, f"127.0.0.1:{int(port)}", secret)
+                _running.add(self)
+            return self._inner[1], self._inner[2]
+
+    def _stop_inner(self) -> None:
+        with self._lock:
+            inner, self._inner = self._inner, None
+        if inner is not None:
+            inner[0].stop()
+
+    @staticmethod
+    def _make_engine(config: Dict[str, Any], engine_level: str, where: str) -> Any:
+        text = json.dumps(config, default=_json_default, ensure_ascii=False)
+        try:
+            engine = _ccbridge.Server(text, None if engine_level == "off" else _log_sink)
+        except _ccbridge.Error as e:
+            raise _engine_error(e, "invalid server settings") from None
+        try:
+            engine.start()
+        except _ccbridge.Error as e:
+            raise _engine_error(e, f"cannot start the server on {where}") from None
+        return engine
 
     # ---- life cycle ------------------------------------------------------------------------------
 
@@ -375,34 +450,68 @@ class EnhancedClaudeWebSocketServer:
             logger.setLevel(_logging_level(log_level))
         engine_level = _engine_level(logger.getEffectiveLevel())
         bind_host = _ip_address(host.strip())
-        config = json.dumps(self._config(bind_host, port, engine_level), default=_json_default, ensure_ascii=False)
+        if self._app is not None:
+            self._start_app(bind_host, port, engine_level)
+        else:
+            self._start_native(bind_host, port, engine_level)
+        logger.info("serving the seed-003 WebSocket protocol on %s (GET /health, GET /sessions, GET /metrics%s)",
+                    self.url, "; FastAPI app" if self._app is not None else "")
+        return self
+
+    def _start_native(self, bind_host: str, port: int, engine_level: str) -> None:
         with self._lock:
             if self._engine is not None:
                 raise RuntimeError("the server is already running; stop() it first")
-            try:
-                engine = _ccbridge.Server(config, None if engine_level == "off" else _log_sink)
-            except _ccbridge.Error as e:
-                raise _engine_error(e, "invalid server settings") from None
-            try:
-                engine.start()
-            except _ccbridge.Error as e:
-                raise _engine_error(e, f"cannot start the server on {bind_host}:{port}") from None
+            engine = self._make_engine(self._config(bind_host, port, engine_level), engine_level, f"{bind_host}:{port}")
             bound_host, bound_port, _profiles = engine.endpoints()[0]
             self._engine = engine
             self._endpoint = (bound_host, int(bound_port))
             _running.add(self)
-        logger.info("serving the seed-003 WebSocket protocol on %s (GET /health, GET /sessions, GET /metrics)", self.url)
-        return self
+
+    def _uvicorn_server(self, bind_host: str, port: int, engine_level: str) -> Any:
+        import uvicorn
+
+        tls = {"ssl_certfile": self._base["tls_cert"], "ssl_keyfile": self._base["tls_key"]} if self._tls else {}
+        level = "critical" if engine_level == "off" else {"warn": "warning"}.get(engine_level, engine_level)
+        config = uvicorn.Config(self.app, host=bind_host, port=port, log_level=level, lifespan="on",
+                                timeout_graceful_shutdown=10, **tls)
+        return uvicorn.Server(config)
+
+    def _start_app(self, bind_host: str, port: int, engine_level: str) -> None:
+        """Serves the app with uvicorn on a thread of its own; returns once it listens."""
+        with self._lock:
+            if self._engine is not None:
+                raise RuntimeError("the server is already running; stop() it first")
+            self._engine = uv = self._uvicorn_server(bind_host, port, engine_level)
+        thread = threading.Thread(target=uv.run, name="ccbridge-uvicorn", daemon=True)
+        thread.start()
+        while not uv.started and thread.is_alive():
+            thread.join(0.01)
+        if not uv.started:
+            with self._lock:
+                self._engine = None
+            self._stop_inner()
+            raise OSError(f"cannot start the server on {bind_host}:{port} (see the log)")
+        sock = uv.servers[0].sockets[0].getsockname()
+        with self._lock:
+            self._uvicorn_thread = thread
+            self._endpoint = (bind_host, int(sock[1]))
+            _running.add(self)
 
     def stop(self) -> None:
         """Graceful stop: refuses new clients, ends every conversation's CLI process, closes the
         sockets with 1001 and returns when all is done. Idempotent; any thread. Ends :meth:`run`."""
         with self._lock:
             engine, self._engine = self._engine, None
+            thread, self._uvicorn_thread = self._uvicorn_thread, None
             _running.discard(self)
         self._stop_requested.set()
-        if engine is not None:
+        if thread is not None:  # the app: uvicorn ends its connections, then the lifespan stops the engine
+            engine.should_exit = True
+            thread.join()
+        elif engine is not None:
             engine.stop()
+        self._stop_inner()
 
     def run(self, host: Optional[str] = None, port: Optional[int] = None, log_level: Optional[LogLevel] = None) -> None:
         """Serves until Ctrl-C (SIGINT), SIGTERM or :meth:`stop`, then stops gracefully and returns.
