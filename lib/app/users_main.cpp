@@ -6,6 +6,7 @@
 
 #include <ccbridge/error.hpp>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -37,6 +38,14 @@ struct Args {
   std::exit(2);
 }
 
+int cost_of(const std::string &text)
+{
+  char *end = nullptr;
+  long n = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || n < 10 || n > 20) usage("--password-cost takes a whole number from 10 to 20");
+  return static_cast<int>(n);
+}
+
 Args parse(int argc, char **argv)
 {
   Args a;
@@ -52,7 +61,7 @@ Args parse(int argc, char **argv)
     else if (s == "--name") a.name = value();
     else if (s == "--permissions") a.permissions = value(), a.has_permissions = true;
     else if (s == "--password-stdin") a.password_stdin = true;
-    else if (s == "--password-cost") a.cost = std::atoi(value().c_str());
+    else if (s == "--password-cost") a.cost = cost_of(value());
     else if (s.rfind("--", 0) == 0) usage("unknown option " + s);
     else a.rest.push_back(s);
   }

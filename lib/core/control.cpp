@@ -189,7 +189,7 @@ void ControlLayer::interrupt_now()
   constexpr std::chrono::minutes kUnbounded{60};
   std::string id = "req_" + std::to_string(next_id_++) + "_" + id_suffix_;
   std::string frame = control_request_frame(id, control_request_body("interrupt", "{}"));
-  start_request(std::move(id), "interrupt", std::move(frame), kUnbounded, [](std::error_code, std::string, JsonView) {});
+  start_request(std::move(id), "interrupt", std::move(frame), kUnbounded, [](std::error_code, const std::string &, const JsonView &) {});
 }
 
 void ControlLayer::start_request(std::string id, std::string subtype, std::string frame,

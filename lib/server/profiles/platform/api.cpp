@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cstdio>
 #include <ctime>
 
 namespace ccbridge::detail::server::platform {
@@ -57,16 +56,34 @@ std::string now_iso() { return iso_from_unix_ms(now_unix_ms()); }
 
 namespace {
 
-// Milliseconds since the epoch of a now_iso() text, or -1.
+// The digits of s[at, at + n) as a number, or -1.
+int digits(const std::string &s, std::size_t at, std::size_t n)
+{
+  if (at + n > s.size()) return -1;
+  int v = 0;
+  for (std::size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+// Milliseconds since the epoch of a now_iso() text ("2026-01-22T10:30:00.123Z"), or -1.
 std::int64_t iso_ms(const std::string &s)
 {
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &ms) != 7)
+  if (s.size() != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
+      s[23] != 'Z')
     return -1;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
+  std::tm tm{};
+  tm.tm_year = digits(s, 0, 4) - 1900;
+  tm.tm_mon = digits(s, 5, 2) - 1;
+  tm.tm_mday = digits(s, 8, 2);
+  tm.tm_hour = digits(s, 11, 2);
+  tm.tm_min = digits(s, 14, 2);
+  tm.tm_sec = digits(s, 17, 2);
+  int ms = digits(s, 20, 3);
+  if (tm.tm_year < 0 || tm.tm_mon < 0 || tm.tm_mday < 0 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0 || ms < 0)
+    return -1;
   return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
 }
 

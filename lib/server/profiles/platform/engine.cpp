@@ -142,7 +142,7 @@ void LiveSession::next()
     Queued q = queue_.front();
     queue_.pop_front();
     auto row = p_.store().task(q.id);
-    if (row && row->status == "pending") start(std::move(*row));
+    if (row && row->status == "pending") start(*row);
   }
   if (!current_) touch_idle();
 }
@@ -192,7 +192,7 @@ Options LiveSession::options_for(const JsonValue &task_doc, std::string &why)
   return o;
 }
 
-void LiveSession::start(TaskRow t)
+void LiveSession::start(const TaskRow &t)
 {
   current_.emplace();
   RunningTask &c = *current_;

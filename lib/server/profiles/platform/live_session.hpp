@@ -64,7 +64,7 @@ private:
   };
 
   void next();
-  void start(TaskRow t);
+  void start(const TaskRow &t);
   void arm_deadline();
   void send_turn(Options o, std::string content);
   Options options_for(const JsonValue &task_doc, std::string &why);
