@@ -189,6 +189,11 @@ private:
 /// tokens): the answer's reject_status refuses it, its factory accepts it.
 using WsGate = std::function<WsAccept(const HttpRequest &req)>;
 
+/// How a mounted profile words an error the server answers for it (a request the transport
+/// refused, a cross-site write, shutting down, a handler that threw): its clients parse its own
+/// error body, not the gateway's `{"error":...}`.
+using ErrorRenderer = std::function<HttpResponse(int status, const std::string &message)>;
+
 /// Routes by method and path; `{name}` matches one path segment into HttpRequest::params.
 /// Routes added with http() and ws() sit behind the gateway's token (ServerConfig::token);
 /// mount() and a ws() with a gate are for profiles that check credentials of their own.
@@ -199,11 +204,15 @@ public:
   void ws(std::string pattern, WsGate gate);
   /// Every request whose path is `prefix` or starts with it ("/api/"; "/" takes all the rest),
   /// any method, when no http() route matches; the longest prefix wins. No gateway token.
-  void mount(std::string prefix, HttpHandler h);
+  /// `errors` words the errors the server answers for paths under `prefix` (default: the
+  /// gateway's JSON `{"error":...}`).
+  void mount(std::string prefix, HttpHandler h, ErrorRenderer errors = {});
   /// The handler for req (filling req.params); *path_known tells a 405 from a 404.
   const HttpHandler *match_http(HttpRequest &req, bool *path_known) const;
   /// The mounted handler for req, or null.
   const HttpHandler *match_mount(const HttpRequest &req) const;
+  /// An error answer for req, in the words of the mount that serves its path.
+  HttpResponse error(const HttpRequest &req, int status, const std::string &message) const;
   /// The route for an upgrade: its factory (behind the gateway's token) or its gate.
   struct WsMatch {
     const WsFactory *factory = nullptr;
@@ -225,7 +234,9 @@ private:
   struct Mount {
     std::string prefix;
     HttpHandler handler;
+    ErrorRenderer errors;
   };
+  const Mount *find_mount(const HttpRequest &req) const;
   std::vector<HttpRoute> http_;
   std::vector<WsRoute> ws_;
   std::vector<Mount> mounts_;

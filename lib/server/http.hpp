@@ -24,6 +24,9 @@ struct HttpRequest {
   std::string body;
   std::string remote;                         ///< "ip:port" of the peer
   std::map<std::string, std::string> params;  ///< {name} segments of the matched route
+  /// Set by the transport for a request it refuses (a header with CR/LF/NUL, a body framing it
+  /// does not read): the server answers 400 with this reason and no route sees the request.
+  std::string refused;
 
   std::string header(const std::string &lower_name) const
   {

@@ -303,9 +303,12 @@ void Router::ws(std::string pattern, WsFactory f) { ws_.push_back({std::move(pat
 
 void Router::ws(std::string pattern, WsGate gate) { ws_.push_back({std::move(pattern), nullptr, std::move(gate)}); }
 
-void Router::mount(std::string prefix, HttpHandler h) { mounts_.push_back({std::move(prefix), std::move(h)}); }
+void Router::mount(std::string prefix, HttpHandler h, ErrorRenderer errors)
+{
+  mounts_.push_back({std::move(prefix), std::move(h), std::move(errors)});
+}
 
-const HttpHandler *Router::match_mount(const HttpRequest &req) const
+const Router::Mount *Router::find_mount(const HttpRequest &req) const
 {
   const Mount *best = nullptr;
   for (const auto &m : mounts_) {
@@ -313,7 +316,20 @@ const HttpHandler *Router::match_mount(const HttpRequest &req) const
                (m.prefix.size() > 1 && m.prefix.back() == '/' && req.path + "/" == m.prefix);
     if (hit && (!best || m.prefix.size() > best->prefix.size())) best = &m;
   }
-  return best ? &best->handler : nullptr;
+  return best;
+}
+
+const HttpHandler *Router::match_mount(const HttpRequest &req) const
+{
+  const Mount *m = find_mount(req);
+  return m ? &m->handler : nullptr;
+}
+
+HttpResponse Router::error(const HttpRequest &req, int status, const std::string &message) const
+{
+  const Mount *m = find_mount(req);
+  if (m && m->errors) return m->errors(status, message);
+  return HttpResponse::json(status, error_body(message));
 }
 
 bool Router::match(const std::string &pattern, const std::string &path, std::map<std::string, std::string> &params)
@@ -453,7 +469,8 @@ struct Server::Impl final : srv::TransportHandler {
   srv::WsAccept upgrade(std::size_t listener, srv::HttpRequest &req) override;
 
   bool token_ok(const srv::HttpRequest &req) const;
-  void run_handler(const srv::HttpHandler &h, const srv::HttpRequest &req, const srv::HttpReply &respond);
+  void run_handler(const srv::HttpHandler &h, const srv::HttpRequest &req, const srv::HttpReply &respond,
+                   const srv::ErrorRenderer &error);
   bool origin_ok(const srv::HttpRequest &req) const;
   /// A browser page from another origin writing to us (CSRF): a simple cross-site POST needs no
   /// preflight, so CORS alone does not stop it.
@@ -584,6 +601,19 @@ void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpRe
     log.debug("http", {{"method", method}, {"path", path}, {"status", std::to_string(r.status)}});
     reply(std::move(r));
   };
+  bool path_known = false;
+  const srv::Router &router = routers[listener];
+  const srv::HttpHandler *h = router.match_http(req, &path_known);
+  // A profile with credentials of its own (cc-control, platform) answers everything under its
+  // prefixes, errors included, in its own words.
+  const srv::HttpHandler *mounted = !h && !path_known && req.path != "/metrics" ? router.match_mount(req) : nullptr;
+  srv::ErrorRenderer error = [&router, mounted, &req](int status, const std::string &message) {
+    return mounted ? router.error(req, status, message) : srv::HttpResponse::json(status, srv::error_body(message));
+  };
+  if (!req.refused.empty()) {
+    respond(error(400, req.refused));
+    return;
+  }
   if (req.method == "OPTIONS" && cfg.cors) {
     srv::HttpResponse r;
     r.status = cors.empty() ? 403 : 204;
@@ -600,15 +630,10 @@ void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpRe
     respond(health());
     return;
   }
-  bool path_known = false;
-  const srv::HttpHandler *h = routers[listener].match_http(req, &path_known);
-  if (!h && !path_known && req.path != "/metrics") {
-    // A profile with credentials of its own (cc-control) answers everything under its prefixes.
-    if (const srv::HttpHandler *m = routers[listener].match_mount(req)) {
-      if (cross_site_write(req)) respond(srv::HttpResponse::json(403, srv::error_body("origin not allowed")));
-      else run_handler(*m, req, respond);
-      return;
-    }
+  if (mounted) {
+    if (cross_site_write(req)) respond(error(403, "origin not allowed"));
+    else run_handler(*mounted, req, respond, error);
+    return;
   }
   if (!token_ok(req)) {
     auto r = srv::HttpResponse::json(401, srv::error_body("missing or wrong token: send 'Authorization: Bearer <token>'"));
@@ -631,20 +656,21 @@ void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpRe
                                     srv::error_body(path_known ? "method not allowed" : "not found")));
     return;
   }
-  run_handler(*h, req, respond);
+  run_handler(*h, req, respond, error);
 }
 
-void Server::Impl::run_handler(const srv::HttpHandler &h, const srv::HttpRequest &req, const srv::HttpReply &respond)
+void Server::Impl::run_handler(const srv::HttpHandler &h, const srv::HttpRequest &req, const srv::HttpReply &respond,
+                               const srv::ErrorRenderer &error)
 {
   if (ctx.stopping) {
-    respond(srv::HttpResponse::json(503, srv::error_body("the server is shutting down")));
+    respond(error(503, "the server is shutting down"));
     return;
   }
   try {
     h(req, respond);
   } catch (const std::exception &e) {
     log.error("http_handler_failed", {{"path", req.path}, {"error", e.what()}});
-    respond(srv::HttpResponse::json(500, srv::error_body(e.what())));
+    respond(error(500, e.what()));
   }
 }
 

@@ -44,20 +44,20 @@ struct ConnData {
 // RFC 9112 6.1 and 6.3: a request whose body length is not one plain Content-Length. websocketpp
 // reads a body by Content-Length only and ignores Transfer-Encoding, while a proxy in front may
 // frame the same bytes by Transfer-Encoding (request smuggling); chunked bodies are not read at
-// all. Such a request is refused with 400: the JSON body, or nullptr when the framing is fine.
+// all. Such a request is refused with 400: why, or nullptr when the framing is fine.
 template <class Req>
 const char *framing_error(const Req &r)
 {
   const auto &h = r.get_headers();  // names compare case-insensitively
   if (h.count("Transfer-Encoding") && h.count("Content-Length"))
-    return R"({"error":"Content-Length together with Transfer-Encoding is refused (RFC 9112 6.3); )"
-           R"(send the body with Content-Length only"})";
+    return "Content-Length together with Transfer-Encoding is refused (RFC 9112 6.3); "
+           "send the body with Content-Length only";
   if (h.count("Transfer-Encoding"))
-    return R"({"error":"Transfer-Encoding is not supported (chunked bodies are not read); )"
-           R"(send the body with Content-Length"})";
+    return "Transfer-Encoding is not supported (chunked bodies are not read); "
+           "send the body with Content-Length";
   auto cl = h.find("Content-Length");
   if (cl != h.end() && (cl->second.empty() || cl->second.find_first_not_of("0123456789") != std::string::npos))
-    return R"({"error":"Content-Length must be one decimal number, sent once"})";
+    return "Content-Length must be one decimal number, sent once";
   return nullptr;
 }
 
@@ -167,11 +167,11 @@ bool header_values_ok(const Req &r)
   return true;
 }
 
-// A request the transport refuses with 400 before any route sees it: the JSON body, or nullptr.
+// Why the transport refuses a request with 400 before any route sees it, or nullptr.
 template <class Req>
 const char *refusal(const Req &r)
 {
-  if (!header_values_ok(r)) return R"({"error":"a header value contains CR, LF or NUL"})";
+  if (!header_values_ok(r)) return "a header value contains CR, LF or NUL";
   return framing_error(r);
 }
 
@@ -616,14 +616,15 @@ void Transport::Impl::configure(WsServer<Cfg> &s)
   });
 }
 
-// A plain HTTP request: refused here, or handed to the server, whose answer may come later.
+// A plain HTTP request, handed to the server, whose answer may come later. One the transport
+// refuses goes too, marked (HttpRequest::refused), so that its 400 has the body of the profile
+// that serves the path.
 template <class Cfg>
 void Transport::Impl::on_http(WsServer<Cfg> &s, std::size_t listener, const websocketpp::connection_hdl &hdl)
 {
   auto con = s.get_con_from_hdl(hdl);
-  if (const char *why = refusal(con->get_request()))
-    return answer_json(con, websocketpp::http::status_code::bad_request, why);
   HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());
+  if (const char *why = refusal(con->get_request())) req.refused = why;
   con->defer_http_response();
   auto answered = std::make_shared<bool>(false);
   // The reply holds the connection: with the answer deferred, websocketpp has no operation
@@ -653,7 +654,7 @@ bool Transport::Impl::on_validate(WsServer<Cfg> &s, std::size_t listener, const 
     return false;
   }
   if (const char *why = refusal(con->get_request())) {
-    answer_json(con, websocketpp::http::status_code::bad_request, why);
+    answer_json(con, websocketpp::http::status_code::bad_request, error_body(why));
     return false;
   }
   HttpRequest req = to_request(con->get_request(), con->get_remote_endpoint());

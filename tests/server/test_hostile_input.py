@@ -641,3 +641,35 @@ def test_cli_line_nested_200000_deep_is_skipped_like_any_invalid_line(start_serv
         results = [f["data"]["result"] for f in frames if f["type"] == "result_message"]
         assert results == ["done"], [str(f)[:100] for f in frames]
     assert s.proc.poll() is None and s.http("GET", "/health")[0] == 200
+
+
+# A request the transport refuses (a NUL in a header value, a chunked body) is answered in the words
+# of the profile that serves the path: platform clients parse the seed's error envelope on every
+# answer, cc-control clients read plain text. The gateway's {"error":...} reached both before.
+REFUSED = [("nul-header", "X-Note: a\x00b\r\nContent-Length: 2\r\n", "a header value contains CR, LF or NUL"),
+           ("chunked", "Transfer-Encoding: chunked\r\n", "Transfer-Encoding is not supported")]
+
+
+@pytest.mark.parametrize("head,why", [(h, w) for _, h, w in REFUSED], ids=[n for n, _, _ in REFUSED])
+def test_a_refused_request_gets_the_platform_error_envelope(start_server, tmp_path, head, why):
+    from platform_common import start_platform
+    s = start_platform(start_server, tmp_path)
+    for path in ("/v1/auth/login", "/api/v1/sessions", "/elsewhere"):
+        req = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\nContent-Type: application/json\r\n{head}\r\n{{}}"
+        status, headers, body = split_response(raw_http(s.port, req.encode("latin-1"), timeout=8))
+        answer = json.loads(body)
+        assert status == 400 and answer["success"] is False, (path, status, body)
+        assert answer["error"]["code"] == "INVALID_INPUT" and why in answer["error"]["message"], answer
+        assert answer["error"]["requestId"] and answer["error"]["timestamp"], answer
+        assert any(h.lower().startswith("x-request-id: ") for h in headers), headers
+
+
+@pytest.mark.parametrize("head,why", [(h, w) for _, h, w in REFUSED], ids=[n for n, _, _ in REFUSED])
+def test_a_refused_request_gets_cc_controls_plain_text(start_server, tmp_path, head, why):
+    from cc_control_common import start_cc
+    s = start_cc(start_server, tmp_path)
+    for path in ("/api/sessions", "/admin/tokens"):
+        req = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\n{head}\r\n{{}}"
+        status, headers, body = split_response(raw_http(s.port, req.encode("latin-1"), timeout=8))
+        assert status == 400 and why in body.decode(), (path, status, body)
+        assert any(h.lower().startswith("content-type: text/plain") for h in headers), headers

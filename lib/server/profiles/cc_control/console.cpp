@@ -77,7 +77,7 @@ void install_console(Control &, Router &r)
       return reply(std::move(res));
     }
     reply(serve(it->second, req));
-  });
+  }, text_error);
 }
 
 }  // namespace ccbridge::detail::server::cc_control

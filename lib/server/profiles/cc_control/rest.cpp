@@ -383,17 +383,17 @@ void install_rest(Control &c, Router &r)
     Caller who;
     if (Failure f = authenticate(c, req, TokenType::ui, "ui:", who)) return reply(from(f));
     reply(Api(c, req, who).route());
-  });
+  }, text_error);
   r.mount("/admin/", guarded(c, TokenType::admin, "admin:", [&c](const HttpRequest &req, const Caller &who) {
             return Admin(c, req).route(who);
-          }));
+          }), text_error);
   r.mount("/tenant/", guarded(c, TokenType::tenant, "tenant:", [&c](const HttpRequest &req, const Caller &who) {
             if (req.path == "/tenant/verify")
               return req.method == "GET" || req.method == "POST" ? tenant_verify(req, who) : text_error(405, "method not allowed");
             if (req.path == "/tenant/tokens")
               return req.method == "POST" ? tenant_rotate(c, req, who) : text_error(405, "method not allowed");
             return text_error(404, "not found");
-          }));
+          }), text_error);
 }
 
 }  // namespace ccbridge::detail::server::cc_control

@@ -61,6 +61,18 @@ struct Answer {
   }
 };
 
+// The seed's code for an error the server answers itself, by status.
+const char *code_for_status(int status)
+{
+  switch (status) {
+  case 401: return "AUTH_REQUIRED";
+  case 403: return "RESOURCE_FORBIDDEN";
+  case 429:
+  case 503: return "SERVICE_UNAVAILABLE";
+  default: return status >= 500 ? "INTERNAL_ERROR" : "INVALID_INPUT";
+  }
+}
+
 // A 405 names the path's methods in Allow (RFC 9110 15.5.6), added to `a`.
 const Route *find_route(const HttpRequest &req, std::string_view sub, std::map<std::string, std::string> &params,
                         Answer &a)
@@ -177,6 +189,17 @@ void dispatch(Platform &p, const HttpRequest &req, HttpReply reply)
     a->send(500, error_envelope(ApiError{500, "INTERNAL_ERROR", "internal error (request " + a->request_id + ")", ""},
                                 a->request_id));
   }
+}
+
+HttpResponse error_response(int status, const std::string &message)
+{
+  std::string request_id = new_id("req_");
+  // A handler's exception text stays in the log (dispatch catches them all before this anyway).
+  ApiError e{status, code_for_status(status), status == 500 ? "internal error" : message, ""};
+  HttpResponse r = HttpResponse::json(status, error_envelope(e, request_id));
+  r.headers.emplace_back("API-Version", "v1.0");
+  r.headers.emplace_back("X-Request-Id", request_id);
+  return r;
 }
 
 std::string required_string(const JsonValue &body, const char *field, std::size_t max_bytes)

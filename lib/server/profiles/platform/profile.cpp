@@ -10,9 +10,9 @@ void install(Context &ctx, Router &r)
 {
   auto &p = profile_service<platform::Platform>(ctx, "platform");
   auto handler = [&p](const HttpRequest &req, HttpReply reply) { platform::dispatch(p, req, std::move(reply)); };
-  r.mount("/v1", handler);
-  r.mount("/api/v1", handler);  // the seed's other URL form, deprecated (dispatch.cpp)
-  r.mount("/", handler);        // unknown paths get the seed's error envelope too
+  r.mount("/v1", handler, platform::error_response);
+  r.mount("/api/v1", handler, platform::error_response);  // the seed's other URL form, deprecated (dispatch.cpp)
+  r.mount("/", handler, platform::error_response);        // unknown paths get the seed's error envelope too
   platform::install_chat(p, r);
 }
 

@@ -52,6 +52,9 @@ const std::vector<Route> &routes();
 
 /// The request's answer: dispatches `req` (path under /v1 or not) and always answers.
 void dispatch(Platform &p, const HttpRequest &req, HttpReply reply);
+/// An error the server answers before dispatch (a request the transport refused, shutting
+/// down), as the seed's error envelope: the mounts' ErrorRenderer.
+HttpResponse error_response(int status, const std::string &message);
 
 // Validation shared by handlers (422 naming the field).
 std::string required_string(const JsonValue &body, const char *field, std::size_t max_bytes);
