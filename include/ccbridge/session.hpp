@@ -79,6 +79,10 @@ private:
 class CCB_API PermissionReply {
 public:
   void operator()(const PermissionDecision &decision) const;
+  /// Answers with an error response carrying `message`, as a callback that throws does: for a
+  /// callback whose failure comes later (an asynchronous one), so that the CLI is never left
+  /// waiting. Only the first answer counts.
+  void fail(std::string_view message) const;
   bool cancelled() const noexcept;
   bool answered() const noexcept;
   /// An empty handle, to assign a real one to later: answering it does nothing.

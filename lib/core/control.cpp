@@ -78,6 +78,12 @@ void PermissionReply::operator()(const PermissionDecision &decision) const
   state_->send(decision.to_json(state_->input), {});
 }
 
+void PermissionReply::fail(std::string_view message) const
+{
+  if (!state_) return;
+  state_->send({}, message.empty() ? std::string("the permission callback failed") : std::string(message));
+}
+
 bool PermissionReply::cancelled() const noexcept { return state_ && state_->cancelled.load(); }
 bool PermissionReply::answered() const noexcept { return state_ && state_->answered.load(); }
 

@@ -322,15 +322,17 @@ std::size_t one_request(Server::Impl &s, const char *p, std::size_t n, bool forc
   }
   if (!parsed.ready() || used == 0) return 0;
   const bool upgrade = force_upgrade || websocketpp::processor::is_websocket_handshake(parsed);
-  // What the transport's handlers refuse before anything reaches the server (HTTP 400 / 426):
-  // header values with CR, LF or NUL, an ambiguous body framing (Transfer-Encoding), and upgrades
-  // that are not RFC 6455 (version 13).
-  if (const char *why = srv::refusal(parsed)) {
-    check_response(srv::HttpResponse::json(400, why), "refused");
+  // What the transport refuses (HTTP 400 / 426): header values with CR, LF or NUL, an ambiguous
+  // body framing (Transfer-Encoding), and upgrades that are not RFC 6455 (version 13). A refused
+  // plain request still reaches the server, marked, for the profile's own error body.
+  const char *why = srv::refusal(parsed);
+  if (why && upgrade) {
+    check_response(srv::HttpResponse::json(400, srv::error_body(why)), "refused");
     return used;
   }
   if (upgrade && !force_upgrade && parsed.get_header("Sec-WebSocket-Version") != "13") return used;
   srv::HttpRequest req = srv::to_request(parsed, "127.0.0.1:40000");
+  if (why) req.refused = why;
   if (keep) *keep = req;
   if (upgrade) {
     open_ws(s, std::move(req));

@@ -198,6 +198,54 @@ def test_a_permission_callback_that_raises_gives_the_cli_an_error_answer(fake_op
     assert results[0].is_error and "callback exploded" in results[0].content
 
 
+def test_an_async_permission_callback_that_raises_gives_the_cli_an_error_answer(fake_options):
+    # It used to be logged and never answered: the CLI waited for ever (query() and the client).
+    async def boom(name, tool_input, ctx):
+        await asyncio.sleep(0.01)
+        raise RuntimeError("async callback exploded")
+
+    async def with_query():
+        return [m async for m in query(prompt="go", options=fake_options(PERMISSION, can_use_tool=boom))]
+
+    async def with_client():
+        async with ClaudeSDKClient(fake_options(PERMISSION, can_use_tool=boom)) as client:
+            await client.query("go")
+            return [m async for m in client.receive_response()]
+
+    for main in (with_query, with_client):
+        msgs = run_async(main(), timeout=20)
+        results = [b for m in msgs if isinstance(m, UserMessage) for b in m.content if isinstance(b, ToolResultBlock)]
+        assert results and results[0].is_error and "async callback exploded" in results[0].content, (main, msgs)
+        assert isinstance(msgs[-1], ResultMessage)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_hook_that_raises_gives_the_cli_an_error_answer(fake_options, tmp_path, kind):
+    log = tmp_path / "stdin.log"
+
+    def sync_hook(input_data, tool_use_id, context):
+        raise ValueError("hook exploded")
+
+    async def async_hook(input_data, tool_use_id, context):
+        await asyncio.sleep(0.01)
+        raise ValueError("hook exploded")
+
+    hook_req = json.dumps({"subtype": "hook_callback", "callback_id": "hook_0", "tool_use_id": "toolu_9",
+                           "input": {"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {}}})
+    hook = sync_hook if kind == "sync" else async_hook
+    options = fake_options(f"send_control {hook_req}\nserve_turns", env={"CCB_FAKE_STDIN_LOG": str(log)},
+                           hooks={"PreToolUse": [HookMatcher(matcher="Bash", hooks=[hook])]})
+
+    async def main():
+        return [m async for m in query(prompt="go", options=options)]
+
+    msgs = run_async(main(), timeout=20)
+    assert isinstance(msgs[-1], ResultMessage)
+    answers = [json.loads(l)["response"] for l in log.read_text().splitlines() if '"control_response"' in l]
+    hook_answer = next(a for a in answers if a["request_id"] == "fake_req_1")
+    assert hook_answer["subtype"] == "error" and "hook exploded" in hook_answer["error"], hook_answer
+
+
 def test_hooks_and_in_process_tools_answer_through_the_control_protocol(fake_options, tmp_path):
     log = tmp_path / "stdin.log"
     calls = []

@@ -185,12 +185,17 @@ def _permission_bridge(user_cb: Callable[..., Any], loop: Optional[asyncio.Abstr
             fut = asyncio.run_coroutine_threadsafe(wait(), loop)
 
             def done(f: Any) -> None:
-                if f.cancelled():  # e.g. the loop is closing; the dropped reply answers with an error
+                # The CLI waits for an answer: a failure is answered too (an error response with
+                # its text, as for a synchronous callback that raises), never left to the garbage
+                # collector, which may keep the reply alive for as long as the loop runs.
+                if f.cancelled():  # e.g. the loop is closing
                     log.debug("can_use_tool for %s was cancelled", tool_name)
+                    reply.fail("the permission callback was cancelled")
                     return
                 try:
                     answer(reply, f.result())
-                except BaseException:  # noqa: BLE001 - the CLI gets an error answer when reply is dropped
+                except BaseException as e:  # noqa: BLE001 - answered, then logged
+                    reply.fail(str(e) or type(e).__name__)
                     log.exception("can_use_tool failed for %s", tool_name)
 
             fut.add_done_callback(done)

@@ -248,6 +248,7 @@ struct PyPermissionReply {
     }
   }
   void deny(const std::string &message, bool interrupt) { reply(ccbridge::PermissionDecision::deny(message, interrupt)); }
+  void fail(const std::string &message) { reply.fail(message); }
   bool cancelled() const { return reply.cancelled(); }
   bool answered() const { return reply.answered(); }
 };
@@ -688,6 +689,7 @@ PYBIND11_MODULE(_ccbridge, m)
       .def("allow", &PyPermissionReply::allow, py::arg("updated_input_json") = py::none(),
            py::arg("updated_permissions_json") = py::none())
       .def("deny", &PyPermissionReply::deny, py::arg("message"), py::arg("interrupt") = false)
+      .def("fail", &PyPermissionReply::fail, py::arg("message"))
       .def_property_readonly("cancelled", &PyPermissionReply::cancelled)
       .def_property_readonly("answered", &PyPermissionReply::answered);
 
