@@ -197,7 +197,7 @@ CCB_API std::vector<std::string> build_cli_args(const Options &options);
 /// The child environment ("KEY=VALUE" entries) built from `parent` ("KEY=VALUE" entries, usually
 /// the host's environ) following the official SDKs' rules: parent minus CLAUDECODE (with
 /// EnvInherit::allow_list: only the allow-listed part of it, see cli_env_allow_list()),
-/// CLAUDE_CODE_ENTRYPOINT=sdk-cpp as a default, options.env merged over it, PWD=cwd (or
+/// CLAUDE_CODE_ENTRYPOINT=sdk-cli as a default, options.env merged over it, PWD=cwd (or
 /// cwd_dir's path) when set, and CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING when requested. Sorted by key.
 /// With allow_list, the cloud credentials pass only for the provider the result selects:
 /// AWS_* with CLAUDE_CODE_USE_BEDROCK, GOOGLE_*, CLOUDSDK_*, CLOUD_ML_REGION and VERTEX_REGION_*

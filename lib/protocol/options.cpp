@@ -342,7 +342,10 @@ std::vector<std::string> build_cli_env(const Options &o, const std::vector<std::
   host.erase("CLAUDECODE");
   std::map<std::string, std::string> env;
   if (o.inherit_env == EnvInherit::all) env = host;
-  env["CLAUDE_CODE_ENTRYPOINT"] = "sdk-cpp";
+  // An entry point the CLI knows as an SDK's ("sdk-cli", "sdk-ts", "sdk-py"): with any other
+  // name it adds a description of its agents to every request (about 270 input tokens). "sdk-cli"
+  // is the one it gives itself when run without a terminal.
+  env["CLAUDE_CODE_ENTRYPOINT"] = "sdk-cli";
   for (const auto &[k, v] : o.env) {
     if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos ||
         v.find('\0') != std::string::npos) {

@@ -410,3 +410,14 @@ time.sleep(60)
     while tagged_pids(tag) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert tagged_pids(tag) == [], "the CLI or its grandchild outlived the interpreter"
+
+
+def test_the_cli_sees_the_python_sdks_entry_point_and_version(fake_options, tmp_path):
+    # An entry point the CLI does not know as an SDK's ("sdk-py-ccbridge") made it describe its
+    # agents in every request; the official SDK sets sdk-py (a default) and its version (always).
+    for env, entrypoint in (({}, "sdk-py"), ({"CLAUDE_CODE_ENTRYPOINT": "mine", "CLAUDE_AGENT_SDK_VERSION": "x"}, "mine")):
+        inv = tmp_path / f"inv-{entrypoint}.json"
+        list(query(prompt="hi", options=fake_options(f"dump_invocation {inv}\nserve_turns", env=env)))
+        seen = json.loads(inv.read_text())["env"]
+        assert seen["CLAUDE_CODE_ENTRYPOINT"] == entrypoint
+        assert seen["CLAUDE_AGENT_SDK_VERSION"] == ccbridge.__version__

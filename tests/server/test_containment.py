@@ -64,7 +64,7 @@ def test_the_cli_gets_no_secret_of_the_gateway_host(start_server, tmp_path):
         assert not leaked, f"the CLI got the host's {leaked}"
         assert env["PATH"] == os.environ["PATH"] and env["HOME"] == os.environ["HOME"]
         assert env["ANTHROPIC_API_KEY"] == "sk-test" and env["CLAUDE_CODE_MAX_RETRIES"] == "1"
-        assert env["CLAUDE_CODE_ENTRYPOINT"] == "sdk-cpp"
+        assert env["CLAUDE_CODE_ENTRYPOINT"] == "sdk-cli"
 
 
 def test_pass_env_passes_what_the_operator_lists_but_never_the_token(start_server, tmp_path):

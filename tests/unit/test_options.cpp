@@ -255,7 +255,7 @@ TEST_CASE("options: environment follows the SDK rules")
   CHECK(has(env, "PATH=/bin"));
   CHECK(has(env, "HOME=/h"));
   CHECK(has(env, "A=1"));
-  CHECK(has(env, "CLAUDE_CODE_ENTRYPOINT=sdk-cpp"));
+  CHECK(has(env, "CLAUDE_CODE_ENTRYPOINT=sdk-cli"));
   CHECK_FALSE(has(env, "CLAUDECODE=1"));
   for (const auto &e : env) CHECK(e.find('=') != std::string::npos);
   CHECK(std::none_of(env.begin(), env.end(), [](const std::string &e) { return e.rfind("PWD=", 0) == 0; }));
@@ -293,7 +293,7 @@ TEST_CASE("options: the allow-listed environment passes what the CLI needs and n
                            "TZ=UTC", "TMPDIR=/t", "XDG_CONFIG_HOME=/x", "ANTHROPIC_API_KEY=sk",
                            "ANTHROPIC_BASE_URL=http://m", "CLAUDE_CONFIG_DIR=/c", "CLAUDE_CODE_MAX_RETRIES=2",
                            "DISABLE_AUTOUPDATER=1", "https_proxy=p", "NO_PROXY=n", "NODE_EXTRA_CA_CERTS=/ca",
-                           "SSL_CERT_FILE=/s", "IS_SANDBOX=1", "CLAUDE_CODE_ENTRYPOINT=sdk-cpp"}) {
+                           "SSL_CERT_FILE=/s", "IS_SANDBOX=1", "CLAUDE_CODE_ENTRYPOINT=sdk-cli"}) {
     CHECK_MESSAGE(has(env, kept), kept);
   }
   auto passes = [&](const std::string &name) {

@@ -150,7 +150,7 @@ TEST_CASE("fake-cli: argv, environment and cwd reach the CLI as the SDKs send th
   CHECK(inv["cwd"].string_or() == "/tmp");
   CHECK(inv["env"]["PWD"].string_or() == "/tmp");
   CHECK(inv["env"]["EXTRA"].string_or() == "1");
-  CHECK(inv["env"]["CLAUDE_CODE_ENTRYPOINT"].string_or() == "sdk-cpp");
+  CHECK(inv["env"]["CLAUDE_CODE_ENTRYPOINT"].string_or() == "sdk-cli");
   CHECK_FALSE(inv["env"]["CLAUDECODE"].exists());
 }
 

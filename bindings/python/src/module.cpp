@@ -197,8 +197,11 @@ ccbridge::Options options_from(const std::string &options_json, const py::object
 {
   auto o = ccbridge::options_from_json(options_json);
   o.stderr_callback = stderr_callback(on_stderr);
-  // The Python SDK's entry point name, so the CLI's telemetry (if any) tells them apart.
-  o.env.emplace("CLAUDE_CODE_ENTRYPOINT", "sdk-py-ccbridge");
+  // As the official Python SDK sets them: the entry point as a default (a name the CLI does not
+  // know as an SDK's made it describe agents in every request, ~270 input tokens), and the SDK's
+  // version always (the CLI puts it in its User-Agent).
+  o.env.emplace("CLAUDE_CODE_ENTRYPOINT", "sdk-py");
+  o.env["CLAUDE_AGENT_SDK_VERSION"] = CCB_VERSION_STRING;
   return o;
 }
 
