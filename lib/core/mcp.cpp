@@ -123,7 +123,8 @@ std::string tool_response(const std::string &id, const std::string &tool, const 
     content = parse_json(result.content_json);
   } catch (const Error &) {
   }
-  if (!content.is_array()) return rpc_error(id, rpc_internal_error, "tool '" + tool + "' returned content that is not a JSON array");
+  if (!content.is_array())
+    return rpc_error(id, rpc_internal_error, "tool '" + tool + "' returned content that is not a JSON array");
   std::string out = R"({"content":)" + content.dump();
   if (result.is_error) out += R"(,"isError":true)";
   return rpc_result(id, out + "}");
@@ -146,8 +147,9 @@ std::string tools_call(const McpServer &server, const std::string &id, const Jso
 {
   const Tool *t = called_tool(server, message);
   if (!t) {
-    return rpc_error(id, rpc_invalid_params, "unknown tool '" + std::string(message["params"]["name"].string_or()) +
-                                     "' on server '" + server.name + "'");
+    return rpc_error(id, rpc_invalid_params,
+                     "unknown tool '" + std::string(message["params"]["name"].string_or()) + "' on server '" +
+                         server.name + "'");
   }
   if (!t->handler) return rpc_error(id, rpc_internal_error, "tool '" + t->name + "' has no synchronous handler");
   try {

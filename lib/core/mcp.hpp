@@ -1,6 +1,6 @@
 #pragma once
 
-#include "protocol/frames.hpp"  // mcp_response
+#include "protocol/frames.hpp"   // mcp_response
 #include "protocol/jsonrpc.hpp"  // rpc_result, rpc_error, rpc_id
 
 #include <ccbridge/session.hpp>

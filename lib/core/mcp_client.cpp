@@ -27,10 +27,7 @@ namespace {
 constexpr const char *kNewestVersion = "2025-06-18";
 constexpr std::size_t kMaxPages = 10000;
 
-bool known_version(std::string_view v)
-{
-  return v == "2025-06-18" || v == "2025-03-26" || v == "2024-11-05";
-}
+bool known_version(std::string_view v) { return v == "2025-06-18" || v == "2025-03-26" || v == "2024-11-05"; }
 
 /// The answer to one request: an error, or the `result` member.
 using RpcDone = std::function<void(std::optional<Error>, JsonView result)>;
@@ -40,7 +37,11 @@ struct Pending {
   RpcDone done;
   asio::steady_timer timer;
   Clock::time_point sent = Clock::now();
-  Pending(const detail::Strand &strand, std::string m, RpcDone d) : method(std::move(m)), done(std::move(d)), timer(strand) {}
+  Pending(const detail::Strand &strand, std::string m, RpcDone d)
+      : method(std::move(m)),
+        done(std::move(d)),
+        timer(strand)
+  {}
 };
 
 std::string ms_text(std::chrono::milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
@@ -49,9 +50,10 @@ std::string ms_text(std::chrono::milliseconds ms) { return std::to_string(ms.cou
 
 struct McpClient::Impl : std::enable_shared_from_this<Impl> {
   Impl(std::shared_ptr<detail::RuntimeImpl> rt, McpServerSpec s)
-      : runtime(std::move(rt)), strand(asio::make_strand(*runtime->ioc)), spec(std::move(s))
-  {
-  }
+      : runtime(std::move(rt)),
+        strand(asio::make_strand(*runtime->ioc)),
+        spec(std::move(s))
+  {}
 
   std::shared_ptr<detail::RuntimeImpl> runtime;
   detail::Strand strand;
@@ -110,15 +112,17 @@ struct McpClient::Impl : std::enable_shared_from_this<Impl> {
 
 // ---- requests --------------------------------------------------------------------------------
 
-std::int64_t McpClient::Impl::request(std::string method, std::string params, std::chrono::milliseconds timeout, RpcDone done)
+std::int64_t McpClient::Impl::request(std::string method, std::string params, std::chrono::milliseconds timeout,
+                                      RpcDone done)
 {
   bool starting = method == "initialize";
   McpState st = state();
   if (!transport || (st != McpState::ready && !starting)) {
     std::lock_guard<std::mutex> lk(mu);
     errc code = state_ == McpState::failed ? errc::process_failed : errc::closed;
-    std::string why = state_ == McpState::failed ? who() + " failed: " + last_error_ + " (restart() connects again)"
-                                                 : who() + " is " + (state_ == McpState::closed ? "closed" : "not ready");
+    std::string why = state_ == McpState::failed
+                          ? who() + " failed: " + last_error_ + " (restart() connects again)"
+                          : who() + " is " + (state_ == McpState::closed ? "closed" : "not ready");
     call_safely(done, std::optional<Error>(Error(code, why)), JsonView());
     return 0;
   }
@@ -184,15 +188,10 @@ void McpClient::Impl::on_message(std::string_view text)
     return;
   }
   switch (detail::rpc_kind(msg)) {
-  case detail::RpcKind::response:
-    return on_response(msg);
-  case detail::RpcKind::request:
-    return answer_server_request(msg);
-  case detail::RpcKind::notification:
-    return;  // progress, logging, list_changed: nothing the client tracks
-  case detail::RpcKind::invalid:
-    ++skipped_lines;
-    return;
+  case detail::RpcKind::response: return on_response(msg);
+  case detail::RpcKind::request: return answer_server_request(msg);
+  case detail::RpcKind::notification: return;  // progress, logging, list_changed: nothing the client tracks
+  case detail::RpcKind::invalid: ++skipped_lines; return;
   }
 }
 
@@ -215,9 +214,10 @@ void McpClient::Impl::answer_server_request(const JsonView &msg)
   if (!transport) return;
   std::string id = detail::rpc_id(msg);
   std::string_view method = msg["method"].string_or();
-  std::string answer = method == "ping" ? detail::rpc_result(id, "{}")
-                                        : detail::rpc_error(id, detail::rpc_method_not_found,
-                                                            "the ccbridge MCP client does not support " + std::string(method));
+  std::string answer = method == "ping"
+                           ? detail::rpc_result(id, "{}")
+                           : detail::rpc_error(id, detail::rpc_method_not_found,
+                                               "the ccbridge MCP client does not support " + std::string(method));
   transport->send(std::move(answer), -1);
 }
 
@@ -251,8 +251,8 @@ void McpClient::Impl::start(std::function<void(std::optional<Error>)> done)
     if (auto self = live()) self->on_failed(why);
   };
   try {
-    transport = spec.command.empty() ? detail::make_http_transport(strand, spec)
-                                     : detail::make_stdio_transport(strand, spec);
+    transport =
+        spec.command.empty() ? detail::make_http_transport(strand, spec) : detail::make_stdio_transport(strand, spec);
     transport->start(std::move(events));
   } catch (const Error &e) {
     transport.reset();
@@ -270,30 +270,32 @@ void McpClient::Impl::initialize(std::function<void(std::optional<Error>)> done)
     if (self->state() != McpState::closed) self->set_state(McpState::failed, e.detail());
     self->end_transport([done, e] { done(e); });
   };
-  request("initialize", params, spec.connect_timeout, [self = shared_from_this(), done, fail](std::optional<Error> error, JsonView r) {
-    if (error) return fail(*error);
-    std::string version(r["protocolVersion"].string_or());
-    if (!known_version(version)) {
-      return fail(Error(errc::process_failed, self->who() + " answered initialize with protocol version '" + version +
+  request("initialize", params, spec.connect_timeout,
+          [self = shared_from_this(), done, fail](std::optional<Error> error, JsonView r) {
+            if (error) return fail(*error);
+            std::string version(r["protocolVersion"].string_or());
+            if (!known_version(version)) {
+              return fail(
+                  Error(errc::process_failed, self->who() + " answered initialize with protocol version '" + version +
                                                   "', which ccbridge does not speak (it speaks 2025-06-18, 2025-03-26 "
                                                   "and 2024-11-05)"));
-    }
-    McpServerInfo info;
-    info.protocol_version = version;
-    info.name = std::string(r["serverInfo"]["name"].string_or());
-    info.version = std::string(r["serverInfo"]["version"].string_or());
-    info.capabilities_json = r["capabilities"].is_object() ? r["capabilities"].dump() : "{}";
-    info.instructions = std::string(r["instructions"].string_or());
-    self->transport->initialized(version);
-    self->transport->send(detail::rpc_notification("notifications/initialized", ""), -1);
-    {
-      std::lock_guard<std::mutex> lk(self->mu);
-      self->info_ = std::move(info);
-      self->state_ = McpState::ready;
-      self->last_error_.clear();
-    }
-    done(std::nullopt);
-  });
+            }
+            McpServerInfo info;
+            info.protocol_version = version;
+            info.name = std::string(r["serverInfo"]["name"].string_or());
+            info.version = std::string(r["serverInfo"]["version"].string_or());
+            info.capabilities_json = r["capabilities"].is_object() ? r["capabilities"].dump() : "{}";
+            info.instructions = std::string(r["instructions"].string_or());
+            self->transport->initialized(version);
+            self->transport->send(detail::rpc_notification("notifications/initialized", ""), -1);
+            {
+              std::lock_guard<std::mutex> lk(self->mu);
+              self->info_ = std::move(info);
+              self->state_ = McpState::ready;
+              self->last_error_.clear();
+            }
+            done(std::nullopt);
+          });
 }
 
 // Ends the current transport (if any); `done` runs on the strand once it is over.
@@ -368,9 +370,11 @@ void McpClient::Impl::list_page(std::string cursor, std::shared_ptr<std::vector<
     std::string next(r["nextCursor"].string_or());
     if (next.empty()) return call_safely(done, std::optional<Error>(), std::move(*tools));
     if (pages + 1 >= kMaxPages) {
-      return call_safely(done, std::optional<Error>(Error(errc::process_failed, self->who() + " listed more than " +
-                                                                                      std::to_string(kMaxPages) + " pages of tools")),
-                         std::vector<McpTool>());
+      return call_safely(
+          done,
+          std::optional<Error>(Error(errc::process_failed, self->who() + " listed more than " +
+                                                               std::to_string(kMaxPages) + " pages of tools")),
+          std::vector<McpTool>());
     }
     self->list_page(std::move(next), tools, pages + 1, deadline, done);
   };
@@ -552,7 +556,8 @@ McpCallResult call_result(const JsonView &r, std::chrono::microseconds elapsed)
 }  // namespace
 
 McpClient::Call McpClient::call_tool_async(const std::string &name, const std::string &arguments_json,
-                                           Callback<McpCallResult> done, std::optional<std::chrono::milliseconds> timeout)
+                                           Callback<McpCallResult> done,
+                                           std::optional<std::chrono::milliseconds> timeout)
 {
   auto impl = impl_;
   if (!impl) throw Error(errc::invalid_argument, "this McpClient was moved from");
@@ -562,8 +567,9 @@ McpClient::Call McpClient::call_tool_async(const std::string &name, const std::s
   std::optional<Error> bad;
   try {
     params += R"(,"arguments":)" +
-              detail::parse_argument_json(arguments_json, JsonKind::object, "call_tool: arguments_json is not valid JSON: ",
-                                          "call_tool: arguments_json must be a JSON object")
+              detail::parse_argument_json(
+                  arguments_json, JsonKind::object,
+                  "call_tool: arguments_json is not valid JSON: ", "call_tool: arguments_json must be a JSON object")
                   .dump() +
               "}";
   } catch (const Error &e) {

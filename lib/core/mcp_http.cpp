@@ -40,7 +40,8 @@ Url parse_url(const McpServerSpec &spec)
   std::string authority = rest.substr(0, slash);
   Url url;
   url.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (authority.empty() || authority.find('@') != std::string::npos) throw Error(errc::invalid_argument, who + ": no host (or user info, which is not supported)");
+  if (authority.empty() || authority.find('@') != std::string::npos)
+    throw Error(errc::invalid_argument, who + ": no host (or user info, which is not supported)");
   std::size_t colon = authority.rfind(':');
   bool bracketed = authority.front() == '[';
   if (colon != std::string::npos && (!bracketed || authority.find(']') < colon)) {
@@ -55,7 +56,8 @@ Url parse_url(const McpServerSpec &spec)
     throw Error(errc::invalid_argument, who + ": the port is not a number");
   }
   for (char c : u)
-    if (static_cast<unsigned char>(c) <= ' ') throw Error(errc::invalid_argument, who + " contains a space or control character");
+    if (static_cast<unsigned char>(c) <= ' ')
+      throw Error(errc::invalid_argument, who + " contains a space or control character");
   return url;
 }
 
@@ -184,12 +186,14 @@ class HttpTransport;
 // One HTTP request and its response, on a connection of its own (reused when it is kept alive).
 struct Exchange : std::enable_shared_from_this<Exchange> {
   Exchange(std::shared_ptr<HttpTransport> o, std::string m, std::string b, std::int64_t i)
-      : owner(std::move(o)), method(std::move(m)), body(std::move(b)), id(i)
-  {
-  }
+      : owner(std::move(o)),
+        method(std::move(m)),
+        body(std::move(b)),
+        id(i)
+  {}
   std::shared_ptr<HttpTransport> owner;
   std::string method, body;
-  std::int64_t id;  // the JSON-RPC request's, or -1
+  std::int64_t id;               // the JSON-RPC request's, or -1
   std::function<void()> on_end;  // DELETE: the transport's close waits for it
   std::unique_ptr<tcp::socket> socket;
   bool reused = false, got_bytes = false, ended = false;
@@ -205,11 +209,14 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 class HttpTransport : public McpTransport, public std::enable_shared_from_this<HttpTransport> {
 public:
   HttpTransport(const Strand &strand, McpServerSpec spec)
-      : strand_(strand), spec_(std::move(spec)), url_(parse_url(spec_)), resolver_(strand_)
+      : strand_(strand),
+        spec_(std::move(spec)),
+        url_(parse_url(spec_)),
+        resolver_(strand_)
   {
     for (const auto &[k, v] : spec_.headers) {
-      if (k.empty() || k.find_first_of(":\r\n \t") != std::string::npos || v.find_first_of("\r\n") != std::string::npos ||
-          v.find('\0') != std::string::npos) {
+      if (k.empty() || k.find_first_of(":\r\n \t") != std::string::npos ||
+          v.find_first_of("\r\n") != std::string::npos || v.find('\0') != std::string::npos) {
         throw Error(errc::invalid_argument, "McpServerSpec '" + spec_.name + "': header '" + k +
                                                 "' has an invalid name or a line break in its value");
       }
@@ -292,43 +299,49 @@ void HttpTransport::connect(const std::shared_ptr<Exchange> &x)
 {
   x->reused = false;
   x->socket = std::make_unique<tcp::socket>(strand_);
-  resolver_.async_resolve(url_.host, url_.port, [this, self = shared_from_this(), x](std::error_code ec, tcp::resolver::results_type results) {
-    if (x->ended) return;
-    if (ec) return io_failed(x, "cannot resolve '" + url_.host + "': " + ec.message());
-    asio::async_connect(*x->socket, results, [this, self, x](std::error_code ec2, const tcp::endpoint &) {
-      if (x->ended) return;
-      if (ec2) return io_failed(x, "cannot connect: " + ec2.message());
-      x->socket->set_option(tcp::no_delay(true));
-      write(x);
-    });
-  });
+  resolver_.async_resolve(
+      url_.host, url_.port,
+      [this, self = shared_from_this(), x](std::error_code ec, tcp::resolver::results_type results) {
+        if (x->ended) return;
+        if (ec) return io_failed(x, "cannot resolve '" + url_.host + "': " + ec.message());
+        asio::async_connect(*x->socket, results, [this, self, x](std::error_code ec2, const tcp::endpoint &) {
+          if (x->ended) return;
+          if (ec2) return io_failed(x, "cannot connect: " + ec2.message());
+          x->socket->set_option(tcp::no_delay(true));
+          write(x);
+        });
+      });
 }
 
 void HttpTransport::write(const std::shared_ptr<Exchange> &x)
 {
   auto text = std::make_shared<std::string>(request_text(*x));
-  asio::async_write(*x->socket, asio::buffer(*text), [this, self = shared_from_this(), x, text](std::error_code ec, std::size_t) {
-    if (x->ended) return;
-    if (ec) return io_failed(x, "cannot send: " + ec.message());
-    read(x);
-  });
+  asio::async_write(*x->socket, asio::buffer(*text),
+                    [this, self = shared_from_this(), x, text](std::error_code ec, std::size_t) {
+                      if (x->ended) return;
+                      if (ec) return io_failed(x, "cannot send: " + ec.message());
+                      read(x);
+                    });
 }
 
 void HttpTransport::read(const std::shared_ptr<Exchange> &x)
 {
   auto buf = std::make_shared<std::array<char, 16 * 1024>>();
-  x->socket->async_read_some(asio::buffer(*buf), [this, self = shared_from_this(), x, buf](std::error_code ec, std::size_t n) {
-    if (x->ended) return;
-    if (n > 0) {
-      x->got_bytes = true;
-      x->in.append(buf->data(), n);
-      on_bytes(x);
-      if (x->ended) return;
-    }
-    if (!ec) return read(x);
-    if (ec == asio::error::eof && x->status && x->decoder.mode() == BodyDecoder::Mode::until_close) return complete(x, false);
-    io_failed(x, ec == asio::error::eof ? "the server closed the connection before the answer was complete" : ec.message());
-  });
+  x->socket->async_read_some(
+      asio::buffer(*buf), [this, self = shared_from_this(), x, buf](std::error_code ec, std::size_t n) {
+        if (x->ended) return;
+        if (n > 0) {
+          x->got_bytes = true;
+          x->in.append(buf->data(), n);
+          on_bytes(x);
+          if (x->ended) return;
+        }
+        if (!ec) return read(x);
+        if (ec == asio::error::eof && x->status && x->decoder.mode() == BodyDecoder::Mode::until_close)
+          return complete(x, false);
+        io_failed(x, ec == asio::error::eof ? "the server closed the connection before the answer was complete"
+                                            : ec.message());
+      });
 }
 
 void HttpTransport::on_bytes(const std::shared_ptr<Exchange> &x)
@@ -361,8 +374,8 @@ void HttpTransport::complete(const std::shared_ptr<Exchange> &x, bool reusable)
   end(x, reusable);
   if (x->id >= 0 && events_.request_failed && !closed_) {
     // Answered requests are no longer pending; this only reaches one whose answer never came.
-    events_.request_failed(x->id, Error(errc::io_error, who() + " ended its HTTP answer to request " + std::to_string(x->id) +
-                                                            " without a JSON-RPC response"));
+    events_.request_failed(x->id, Error(errc::io_error, who() + " ended its HTTP answer to request " +
+                                                            std::to_string(x->id) + " without a JSON-RPC response"));
   }
 }
 
@@ -384,7 +397,8 @@ bool HttpTransport::parse_head(const std::shared_ptr<Exchange> &x)
     std::size_t next = head.find("\r\n", p + 2);
     std::string_view line = head.substr(p + 2, next == std::string_view::npos ? std::string_view::npos : next - p - 2);
     std::size_t colon = line.find(':');
-    if (colon != std::string_view::npos) x->headers[lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+    if (colon != std::string_view::npos)
+      x->headers[lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
     p = next;
   }
   x->pos = head_end + 4;
@@ -406,17 +420,20 @@ bool HttpTransport::parse_head(const std::shared_ptr<Exchange> &x)
   } else if (!length.empty() && length.size() < 16 && length.find_first_not_of("0123456789") == std::string::npos) {
     x->decoder.reset(BodyDecoder::Mode::length, std::stoull(length));
   } else {
-    x->decoder.reset(x->method == "POST" && x->status != 202 ? BodyDecoder::Mode::until_close : BodyDecoder::Mode::length, 0);
+    x->decoder.reset(
+        x->method == "POST" && x->status != 202 ? BodyDecoder::Mode::until_close : BodyDecoder::Mode::length, 0);
   }
   if (x->status == 404 && !session_id_.empty() && x->method == "POST") {
     failed_ = true;
     if (events_.failed && !closed_) {
-      events_.failed(Error(errc::io_error, who() + " no longer knows the session (HTTP 404): it expired; restart() starts a new one"));
+      events_.failed(Error(errc::io_error,
+                           who() + " no longer knows the session (HTTP 404): it expired; restart() starts a new one"));
     }
     end(x, false);
     return false;
   }
-  if (lower(h("content-type")).rfind("text/event-stream", 0) == 0 && x->status / 100 == 2) x->sse.emplace(spec_.max_message_bytes);
+  if (lower(h("content-type")).rfind("text/event-stream", 0) == 0 && x->status / 100 == 2)
+    x->sse.emplace(spec_.max_message_bytes);
   return true;
 }
 
@@ -433,7 +450,8 @@ void HttpTransport::deliver_body(const std::shared_ptr<Exchange> &x, const std::
         if (events_.message && !closed_) events_.message(event);
       });
     } catch (const std::length_error &) {
-      io_failed(x, "an SSE event is larger than " + std::to_string(spec_.max_message_bytes) + " bytes (max_message_bytes)");
+      io_failed(x, "an SSE event is larger than " + std::to_string(spec_.max_message_bytes) +
+                       " bytes (max_message_bytes)");
     }
     return;
   }

@@ -61,9 +61,7 @@ std::vector<std::string> server_environment(const McpServerSpec &spec)
   return out;
 }
 
-class StdioTransport : public McpTransport,
-                       public ChannelHandler,
-                       public std::enable_shared_from_this<StdioTransport> {
+class StdioTransport : public McpTransport, public ChannelHandler, public std::enable_shared_from_this<StdioTransport> {
 public:
   StdioTransport(Strand strand, McpServerSpec spec) : strand_(std::move(strand)), spec_(std::move(spec)) {}
 
@@ -144,7 +142,8 @@ SpawnedChild StdioTransport::spawn(const SpawnRequest &req)
   } catch (const Error &e) {
     std::string who = "MCP server '" + spec_.name + "'";
     if (e.code() == make_error_code(errc::cli_not_found)) {
-      throw Error(errc::cli_not_found, who + ": could not execute '" + req.program + "' (or its interpreter is missing)");
+      throw Error(errc::cli_not_found,
+                  who + ": could not execute '" + req.program + "' (or its interpreter is missing)");
     }
     throw Error(e.code(), who + ": " + e.detail());
   }

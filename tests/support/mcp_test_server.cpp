@@ -91,15 +91,17 @@ const char *kTools[][3] = {
 std::string tools_list(const JsonView &params)
 {
   std::size_t n = sizeof kTools / sizeof kTools[0];
-  std::size_t from = static_cast<std::size_t>(std::strtoul(std::string(params["cursor"].string_or("0")).c_str(), nullptr, 10));
+  std::size_t from =
+      static_cast<std::size_t>(std::strtoul(std::string(params["cursor"].string_or("0")).c_str(), nullptr, 10));
   std::size_t to = cfg.page_size ? std::min(n, from + cfg.page_size) : n;
   std::string s = R"({"tools":[)";
   for (std::size_t i = from; i < to; ++i) {
     if (i > from) s += ',';
-    s += R"({"name":")" + std::string(kTools[i][0]) + R"(","description":")" + kTools[i][1] +
-         R"(","inputSchema":)" + kTools[i][2];
+    s += R"({"name":")" + std::string(kTools[i][0]) + R"(","description":")" + kTools[i][1] + R"(","inputSchema":)" +
+         kTools[i][2];
     if (std::string(kTools[i][0]) == "add") {
-      s += R"(,"title":"Add","outputSchema":{"type":"object","properties":{"sum":{"type":"number"}}},"annotations":{"readOnlyHint":true})";
+      s +=
+          R"(,"title":"Add","outputSchema":{"type":"object","properties":{"sum":{"type":"number"}}},"annotations":{"readOnlyHint":true})";
     }
     s += '}';
   }
@@ -153,13 +155,17 @@ std::string call_tool(const std::string &id, const JsonView &params, const Send 
     ::_exit(3);
   }
   if (name == "garbage") send("this is not JSON, it is a log line");
-  if (name == "big") return rpc_result(id, open_text_result(std::string(static_cast<std::size_t>(args["n"].int64().value_or(0)), 'x')) + "}");
+  if (name == "big")
+    return rpc_result(id, open_text_result(std::string(static_cast<std::size_t>(args["n"].int64().value_or(0)), 'x')) +
+                              "}");
   if (name == "fail") return rpc_result(id, open_text_result("it failed") + R"(,"isError":true})");
   if (name == "stats") {
     std::lock_guard<std::mutex> lk(mu);
-    return rpc_result(id, open_text_result("stats") + R"(,"structuredContent":{"cancelled":)" + std::to_string(cancelled_count) + "}}");
+    return rpc_result(id, open_text_result("stats") + R"(,"structuredContent":{"cancelled":)" +
+                              std::to_string(cancelled_count) + "}}");
   }
-  if (name == "ask") return rpc_result(id, open_text_result(ask_client(send, "ping") + "|" + ask_client(send, "roots/list")) + "}");
+  if (name == "ask")
+    return rpc_result(id, open_text_result(ask_client(send, "ping") + "|" + ask_client(send, "roots/list")) + "}");
   if (name == "expire" && expire) *expire = true;
   if (name == "garbage" || name == "expire") return rpc_result(id, open_text_result("ok") + "}");
   return rpc_error(id, rpc_invalid_params, "unknown tool " + name);
@@ -188,8 +194,10 @@ std::string handle(const JsonView &msg, const Send &send, bool *expire = nullptr
   if (rpc_kind(msg) != RpcKind::request) return "";
   if (method == "initialize") {
     std::string v = cfg.version.empty() ? std::string(msg["params"]["protocolVersion"].string_or()) : cfg.version;
-    return rpc_result(id, R"({"protocolVersion":")" + v +
-                              R"(","capabilities":{"tools":{}},"serverInfo":{"name":"ccb-test","version":"1.2"},"instructions":"for tests"})");
+    return rpc_result(
+        id,
+        R"({"protocolVersion":")" + v +
+            R"(","capabilities":{"tools":{}},"serverInfo":{"name":"ccb-test","version":"1.2"},"instructions":"for tests"})");
   }
   if (method == "ping") return rpc_result(id, "{}");
   if (method == "tools/list") return rpc_result(id, tools_list(msg["params"]));
@@ -350,10 +358,12 @@ void answer_post(int fd, const Request &req)
   }
   bool expire = false;
   if (!cfg.sse) {
-    std::string answer = handle(msg, [](const std::string &) {}, &expire);
+    std::string answer = handle(
+        msg, [](const std::string &) {}, &expire);
     respond(fd, 200, answer, extra);
   } else {
-    write_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n" + extra + "\r\n");
+    write_all(fd,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n" + extra + "\r\n");
     auto event = [fd](const std::string &data) {
       std::string e = "event: message\ndata: " + data + "\n\n";
       char size[32];
