@@ -92,7 +92,8 @@ struct McpClient::Impl : std::enable_shared_from_this<Impl> {
   template <class F> void on_strand(F fn) { asio::dispatch(strand, std::move(fn)); }
 
   /// Sends a request; `done` runs once, on the strand. Returns its id (0 if it was not sent).
-  std::int64_t request(std::string method, std::string params, std::chrono::milliseconds timeout, RpcDone done);
+  std::int64_t request(const std::string &method, const std::string &params, std::chrono::milliseconds timeout,
+                       RpcDone done);
   void finish(std::int64_t id, std::optional<Error> error, JsonView result);
   void cancel(std::int64_t id, errc why, const std::string &text);
   void on_message(std::string_view text);
@@ -101,19 +102,19 @@ struct McpClient::Impl : std::enable_shared_from_this<Impl> {
   void fail_all(const Error &why);
   void on_failed(const Error &why);
 
-  void start(std::function<void(std::optional<Error>)> done);
-  void initialize(std::function<void(std::optional<Error>)> done);
+  void start(const std::function<void(std::optional<Error>)> &done);
+  void initialize(const std::function<void(std::optional<Error>)> &done);
   void end_transport(std::function<void()> done);
   void close(std::function<void()> done);
 
-  void list_page(std::string cursor, std::shared_ptr<std::vector<McpTool>> tools, std::size_t pages,
-                 Clock::time_point deadline, Callback<std::vector<McpTool>> done);
+  void list_page(const std::string &cursor, const std::shared_ptr<std::vector<McpTool>> &tools, std::size_t pages,
+                 Clock::time_point deadline, const Callback<std::vector<McpTool>> &done);
 };
 
 // ---- requests --------------------------------------------------------------------------------
 
-std::int64_t McpClient::Impl::request(std::string method, std::string params, std::chrono::milliseconds timeout,
-                                      RpcDone done)
+std::int64_t McpClient::Impl::request(const std::string &method, const std::string &params,
+                                      std::chrono::milliseconds timeout, RpcDone done)
 {
   bool starting = method == "initialize";
   McpState st = state();
@@ -230,7 +231,7 @@ void McpClient::Impl::on_failed(const Error &why)
 
 // ---- connecting, closing -----------------------------------------------------------------------
 
-void McpClient::Impl::start(std::function<void(std::optional<Error>)> done)
+void McpClient::Impl::start(const std::function<void(std::optional<Error>)> &done)
 {
   set_state(McpState::connecting);
   std::uint64_t gen = ++generation;
@@ -259,10 +260,10 @@ void McpClient::Impl::start(std::function<void(std::optional<Error>)> done)
     set_state(McpState::failed, e.detail());
     return done(e);
   }
-  initialize(std::move(done));
+  initialize(done);
 }
 
-void McpClient::Impl::initialize(std::function<void(std::optional<Error>)> done)
+void McpClient::Impl::initialize(const std::function<void(std::optional<Error>)> &done)
 {
   std::string params = R"({"protocolVersion":")" + std::string(kNewestVersion) +
                        R"(","capabilities":{},"clientInfo":{"name":"ccbridge","version":"1"}})";
@@ -271,7 +272,7 @@ void McpClient::Impl::initialize(std::function<void(std::optional<Error>)> done)
     self->end_transport([done, e] { done(e); });
   };
   request("initialize", params, spec.connect_timeout,
-          [self = shared_from_this(), done, fail](std::optional<Error> error, JsonView r) {
+          [self = shared_from_this(), done, fail](std::optional<Error> error, const JsonView &r) {
             if (error) return fail(*error);
             std::string version(r["protocolVersion"].string_or());
             if (!known_version(version)) {
@@ -355,8 +356,9 @@ std::chrono::milliseconds remaining(Clock::time_point deadline)
 
 }  // namespace
 
-void McpClient::Impl::list_page(std::string cursor, std::shared_ptr<std::vector<McpTool>> tools, std::size_t pages,
-                                Clock::time_point deadline, Callback<std::vector<McpTool>> done)
+void McpClient::Impl::list_page(const std::string &cursor, const std::shared_ptr<std::vector<McpTool>> &tools,
+                                std::size_t pages, Clock::time_point deadline,
+                                const Callback<std::vector<McpTool>> &done)
 {
   std::string params;
   if (!cursor.empty()) {
@@ -364,7 +366,8 @@ void McpClient::Impl::list_page(std::string cursor, std::shared_ptr<std::vector<
     append_json_string(params, cursor);
     params += '}';
   }
-  auto on_page = [self = shared_from_this(), tools, pages, deadline, done](std::optional<Error> error, JsonView r) {
+  auto on_page = [self = shared_from_this(), tools, pages, deadline, done](std::optional<Error> error,
+                                                                           const JsonView &r) {
     if (error) return call_safely(done, std::move(error), std::vector<McpTool>());
     for (std::size_t i = 0; i < r["tools"].size(); ++i) tools->push_back(tool_from(r["tools"][i]));
     std::string next(r["nextCursor"].string_or());
@@ -376,7 +379,7 @@ void McpClient::Impl::list_page(std::string cursor, std::shared_ptr<std::vector<
                                                                std::to_string(kMaxPages) + " pages of tools")),
           std::vector<McpTool>());
     }
-    self->list_page(std::move(next), tools, pages + 1, deadline, done);
+    self->list_page(next, tools, pages + 1, deadline, done);
   };
   request("tools/list", params, remaining(deadline), std::move(on_page));
 }
@@ -421,10 +424,21 @@ template <class I> I &checked(const std::shared_ptr<I> &impl)
 McpClient::McpClient(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 McpClient::McpClient(McpClient &&) noexcept = default;
 
+namespace {
+// The destructor's close(): a failure to wait (std::system_error from the promise) is dropped.
+void close_quietly(McpClient &client) noexcept
+{
+  try {
+    client.close();
+  } catch (...) {
+  }
+}
+}  // namespace
+
 McpClient &McpClient::operator=(McpClient &&other) noexcept
 {
   if (this != &other) {
-    if (impl_) close();
+    if (impl_) close_quietly(*this);
     impl_ = std::move(other.impl_);
   }
   return *this;
@@ -432,7 +446,7 @@ McpClient &McpClient::operator=(McpClient &&other) noexcept
 
 McpClient::~McpClient()
 {
-  if (impl_) close();
+  if (impl_) close_quietly(*this);
 }
 
 McpClient McpClient::connect(Runtime &runtime, McpServerSpec spec)
@@ -579,7 +593,7 @@ McpClient::Call McpClient::call_tool_async(const std::string &name, const std::s
   asio::post(impl->strand, [impl, id, params, ms, bad, name, done = std::move(done)] {
     if (bad) return call_safely(done, bad, McpCallResult());
     auto sent = Clock::now();
-    *id = impl->request("tools/call", params, ms, [done, sent](std::optional<Error> error, JsonView r) {
+    *id = impl->request("tools/call", params, ms, [done, sent](std::optional<Error> error, const JsonView &r) {
       if (error) return call_safely(done, std::move(error), McpCallResult());
       auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent);
       call_safely(done, std::optional<Error>(), call_result(r, elapsed));
@@ -604,7 +618,7 @@ void McpClient::ping_async(Callback<std::chrono::microseconds> done, std::option
   auto ms = timeout.value_or(impl->spec.request_timeout);
   impl->on_strand([impl, ms, done = std::move(done)] {
     auto sent = Clock::now();
-    impl->request("ping", "{}", ms, [done, sent](std::optional<Error> error, JsonView) {
+    impl->request("ping", "{}", ms, [done, sent](std::optional<Error> error, const JsonView &) {
       auto rtt = error ? std::chrono::microseconds(0)
                        : std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent);
       call_safely(done, std::move(error), rtt);

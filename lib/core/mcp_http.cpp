@@ -279,8 +279,8 @@ std::string HttpTransport::request_text(const Exchange &x) const
   r += "Content-Length: " + std::to_string(x.body.size()) + "\r\n";
   if (!session_id_.empty()) r += "Mcp-Session-Id: " + session_id_ + "\r\n";
   if (!protocol_version_.empty()) r += "MCP-Protocol-Version: " + protocol_version_ + "\r\n";
-  for (const auto &[k, v] : spec_.headers) r += k + ": " + v + "\r\n";
-  return r + "\r\n" + x.body;
+  for (const auto &[k, v] : spec_.headers) r.append(k).append(": ").append(v).append("\r\n");
+  return r.append("\r\n").append(x.body);
 }
 
 void HttpTransport::begin(const std::shared_ptr<Exchange> &x)
@@ -301,7 +301,7 @@ void HttpTransport::connect(const std::shared_ptr<Exchange> &x)
   x->socket = std::make_unique<tcp::socket>(strand_);
   resolver_.async_resolve(
       url_.host, url_.port,
-      [this, self = shared_from_this(), x](std::error_code ec, tcp::resolver::results_type results) {
+      [this, self = shared_from_this(), x](std::error_code ec, const tcp::resolver::results_type &results) {
         if (x->ended) return;
         if (ec) return io_failed(x, "cannot resolve '" + url_.host + "': " + ec.message());
         asio::async_connect(*x->socket, results, [this, self, x](std::error_code ec2, const tcp::endpoint &) {

@@ -57,7 +57,7 @@ std::vector<std::string> server_environment(const McpServerSpec &spec)
   for (const auto &[k, v] : spec.env) env[k] = v;
   std::vector<std::string> out;
   out.reserve(env.size());
-  for (const auto &[k, v] : env) out.push_back(k + "=" + v);
+  for (const auto &[k, v] : env) out.push_back(std::string(k).append("=").append(v));
   return out;
 }
 
