@@ -107,12 +107,6 @@ std::string tools_list(const McpServer &server)
 
 }  // namespace
 
-std::string rpc_id(const JsonView &message)
-{
-  JsonView idv = message["id"];
-  return idv.exists() ? idv.dump() : "null";
-}
-
 const Tool *called_tool(const McpServer &server, const JsonView &message)
 {
   if (!message["id"].exists() || message["method"].string_or() != "tools/call") return nullptr;
@@ -129,7 +123,8 @@ std::string tool_response(const std::string &id, const std::string &tool, const 
     content = parse_json(result.content_json);
   } catch (const Error &) {
   }
-  if (!content.is_array()) return rpc_error(id, -32603, "tool '" + tool + "' returned content that is not a JSON array");
+  if (!content.is_array())
+    return rpc_error(id, rpc_internal_error, "tool '" + tool + "' returned content that is not a JSON array");
   std::string out = R"({"content":)" + content.dump();
   if (result.is_error) out += R"(,"isError":true)";
   return rpc_result(id, out + "}");
@@ -140,9 +135,9 @@ std::string tool_failure(const std::string &id, const std::string &tool)
   try {
     throw;
   } catch (const std::exception &e) {
-    return rpc_error(id, -32603, "tool '" + tool + "' failed: " + e.what());
+    return rpc_error(id, rpc_internal_error, "tool '" + tool + "' failed: " + e.what());
   } catch (...) {
-    return rpc_error(id, -32603, "tool '" + tool + "' failed with a non-standard exception");
+    return rpc_error(id, rpc_internal_error, "tool '" + tool + "' failed with a non-standard exception");
   }
 }
 
@@ -152,10 +147,11 @@ std::string tools_call(const McpServer &server, const std::string &id, const Jso
 {
   const Tool *t = called_tool(server, message);
   if (!t) {
-    return rpc_error(id, -32602, "unknown tool '" + std::string(message["params"]["name"].string_or()) +
-                                     "' on server '" + server.name + "'");
+    return rpc_error(id, rpc_invalid_params,
+                     "unknown tool '" + std::string(message["params"]["name"].string_or()) + "' on server '" +
+                         server.name + "'");
   }
-  if (!t->handler) return rpc_error(id, -32603, "tool '" + t->name + "' has no synchronous handler");
+  if (!t->handler) return rpc_error(id, rpc_internal_error, "tool '" + t->name + "' has no synchronous handler");
   try {
     return tool_response(id, t->name, t->handler(message["params"]["arguments"]));
   } catch (...) {
@@ -186,7 +182,7 @@ std::string mcp_handle(const McpServer &server, const JsonView &message)
   if (method == "tools/list") return rpc_result(id, tools_list(server));
   if (method == "tools/call") return tools_call(server, id, message);
   if (method == "ping") return rpc_result(id, "{}");
-  return rpc_error(id, -32601, "method not found: " + std::string(method));
+  return rpc_error(id, rpc_method_not_found, "method not found: " + std::string(method));
 }
 
 }  // namespace ccbridge::detail

@@ -1,6 +1,7 @@
 #pragma once
 
-#include "protocol/frames.hpp"  // mcp_response, rpc_result, rpc_error
+#include "protocol/frames.hpp"   // mcp_response
+#include "protocol/jsonrpc.hpp"  // rpc_result, rpc_error, rpc_id
 
 #include <ccbridge/session.hpp>
 
@@ -15,9 +16,6 @@ std::string mcp_handle(const McpServer &server, const JsonView &message);
 
 /// The tool that `message` (a `tools/call`) calls, or nullptr (another method, an unknown tool).
 const Tool *called_tool(const McpServer &server, const JsonView &message);
-
-/// The JSON-RPC id of `message` as JSON text ("null" if it has none).
-std::string rpc_id(const JsonView &message);
 
 /// The JSON-RPC response to the `tools/call` with id `id` (JSON text) that `tool` answered with
 /// `result`: {"content":[...],"isError":true?}, or error -32603 if content_json is not a JSON array.

@@ -110,26 +110,6 @@ std::string mcp_response(std::string_view jsonrpc)
   return s;
 }
 
-std::string rpc_result(std::string_view id, std::string_view result)
-{
-  std::string s = R"({"jsonrpc":"2.0","id":)";
-  s += id;
-  s += R"(,"result":)";
-  s += result;
-  s += '}';
-  return s;
-}
-
-std::string rpc_error(std::string_view id, int code, std::string_view message)
-{
-  std::string s = R"({"jsonrpc":"2.0","id":)";
-  s += id;
-  s += R"(,"error":{"code":)" + std::to_string(code) + R"(,"message":)";
-  append_json_string(s, message);
-  s += "}}";
-  return s;
-}
-
 std::string rpc_notification_ack() { return R"({"jsonrpc":"2.0","result":{}})"; }
 
 }  // namespace ccbridge::detail

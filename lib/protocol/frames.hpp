@@ -3,6 +3,8 @@
 // SDKs write it (tests compare the bytes); a *_frame is one line, newline included.
 #pragma once
 
+#include "protocol/jsonrpc.hpp"
+
 #include <ccbridge/json.hpp>
 
 #include <string>
@@ -43,16 +45,10 @@ std::string control_success_frame(std::string_view request_id, std::string_view 
 /// An error answer to request `request_id` with the text `error`, newline included.
 std::string control_error_frame(std::string_view request_id, std::string_view error);
 
-// ---- MCP (JSON-RPC 2.0) -------------------------------------------------------------------------
+// ---- MCP (JSON-RPC 2.0: the envelopes are in protocol/jsonrpc.hpp) ------------------------------
 
 /// The payload of a control response carrying a JSON-RPC message: {"mcp_response":<jsonrpc>}.
 std::string mcp_response(std::string_view jsonrpc);
-
-/// {"jsonrpc":"2.0","id":<id>,"result":<result>}; `id` and `result` are JSON text.
-std::string rpc_result(std::string_view id, std::string_view result);
-
-/// {"jsonrpc":"2.0","id":<id>,"error":{"code":<code>,"message":<message>}}; `id` is JSON text.
-std::string rpc_error(std::string_view id, int code, std::string_view message);
 
 /// The answer to a JSON-RPC notification: MCP wants none, the control protocol one.
 std::string rpc_notification_ack();
