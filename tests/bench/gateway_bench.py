@@ -246,6 +246,11 @@ def provenance(cmdline):
             f"- Machine: {machine()}"]
 
 
+def load_average():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def python_versions():
     """The Python servers' interpreter and packages, for the report."""
     def version(name):
@@ -262,8 +267,8 @@ class Report:
     and the Python package's two servers with the FastAPI peer; above 1 always means the first named is
     better (throughput first ÷ other, latency and memory other ÷ first)."""
 
-    def __init__(self, a, impls, runs, mem):
-        self.a, self.impls, self.runs, self.mem = a, impls, runs, mem
+    def __init__(self, a, impls, runs, mem, load_before):
+        self.a, self.impls, self.runs, self.mem, self.load_before = a, impls, runs, mem, load_before
         self.keys = [i.key for i in impls]
         # (header, first, other)
         self.ratios = [("this ÷ baseline", "ccbridge", "baseline")] if a.baseline_build else []
@@ -381,7 +386,7 @@ class Report:
                f"plain sockets) for {count}; the servers run one at a time. Memory: VmRSS of the server process, "
                "100 clients."]
         if a.skip_peers:
-            out.append("- Peers skipped (--skip-peers): the Python and Node servers were not measured.")
+            out.append("- Peers skipped (--skip-peers): the Python and Node servers, and ccbridge's Python package, were not measured.")
         else:
             out.append("- ccbridge Python: the package's EnhancedClaudeWebSocketServer (installed from this tree with "
                        "`pip install '.[websocket]'`), started by tests/bench/py_ccbridge_server.py: native = without "
@@ -397,6 +402,8 @@ class Report:
             out.append(f"- This tree: {git('rev-parse', '--short', 'HEAD')}{dirty}; baseline: {a.baseline_label} "
                        f"(\"{subject}\"), built side by side with the "
                        f"same flags; machine: {machine()}.")
+        out.append(f"- Load average (1, 5, 15 min) before the first round: {self.load_before}; after the last: "
+                   f"{load_average()} (2 cores; anything above what the benchmark itself adds is other work).")
         out.append(f"- Command: `{a.cmdline}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         return out
 
@@ -426,12 +433,13 @@ def main():
     work = os.path.join(a.build, "bench", "gateway-root")
     os.makedirs(work, exist_ok=True)
     impls, opcodes = make_impls(a, fake, work)
+    load_before = load_average()
     runs = run_rounds(a, impls, opcodes, load_bin)
     mem = {}
     for impl in impls:
         mem[impl.key] = measure_memory(impl, load_bin)
         print(f"memory {impl.key}: {mem[impl.key]}", file=sys.stderr, flush=True)
-    md = Report(a, impls, runs, mem).table().markdown()
+    md = Report(a, impls, runs, mem, load_before).table().markdown()
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(md)
