@@ -31,7 +31,7 @@ import tempfile
 import time
 import urllib.request
 
-from gateway_bench import git, machine, rss_kb  # as in the gateway report
+from gateway_bench import provenance, rss_kb  # as in the gateway report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADMIN = "b" * 64
@@ -311,14 +311,6 @@ def scale_table(a, scale):
             fmt_row(f"start {a.sessions:,} sessions (create + running)", [r["start_sessions_s"] for r in scale], lambda v: f"{v:.1f} s"),
             fmt_row(f"attach {a.sessions * a.per_session:,} clients", [r["attach_s"] for r in scale], lambda v: f"{v:.1f} s"),
             fmt_row("stop the server (and its sessions)", [r["stop_s"] for r in scale], lambda v: f"{v:.1f} s")]
-
-
-def provenance(cmdline):
-    """The report's first lines: the command, the commit (and whether the tree differs), the machine."""
-    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return [f"- Command: `{cmdline}`",
-            f"- Commit: {git('rev-parse', '--short', 'HEAD')}{dirty} (\"{git('log', '-1', '--format=%s')[:90]}\")",
-            f"- Machine: {machine()}"]
 
 
 def report(a, runs, scale):

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# The gateway benchmark: ccbridge serve beside a Python FastAPI/uvicorn server and a Node ws server
-# implementing the same sdk-ws mapping over the official SDKs, on the same fake CLI, in one run.
-#   tests/bench/gateway.sh [--quick] [--rounds R] [--messages N] [--baseline COMMIT] [--skip-peers]
+# The gateway benchmark: ccbridge serve beside ccbridge's Python package (its seed-003 server both
+# ways: all-native and server.app, the FastAPI app under uvicorn), a Python FastAPI/uvicorn server and
+# a Node ws server implementing the same sdk-ws mapping over the official SDKs, on the same fake CLI,
+# in one run.
+#   tests/bench/gateway.sh [--quick] [--rounds R] [--messages N] [--baseline COMMIT] [--skip-peers] [--out FILE]
 # Builds ccbridge, ccb_fake_cli and ccb_ws_load (RelWithDebInfo, CCB_BENCH_BUILD_DIR or build-bench),
-# installs the pinned peers (tests/bench/peers/setup.sh), runs tests/bench/gateway_bench.py.
+# installs the pinned peers (tests/bench/peers/setup.sh) and this tree's Python package into the
+# peers' venv (`pip install '.[websocket]'`, as tests/python/run.sh does; the engine is built by
+# scikit-build-core in build/<wheel tag>), runs tests/bench/gateway_bench.py. The report (table,
+# command, commit, date, machine, every round's values) goes to --out, by default
+# docs/bench-results/<date>-gateway-<commit>.md.
 #   --baseline COMMIT  also build ccbridge at COMMIT (a detached worktree in <build>/baseline-src, built
 #                      into <build>/baseline with the same flags; reused while it is at that commit) and
 #                      measure it in the same run, its rounds interleaved with this tree's; the report
 #                      gains a "this ÷ baseline" column. Both use this tree's fake CLI and load client.
-#   --skip-peers       leave out the Python and Node servers (no peer install); the report says so.
+#   --skip-peers       leave out the Python and Node servers and ccbridge's Python package (nothing
+#                      installed); the report says so.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CMDLINE="tests/bench/gateway.sh${*:+ $*}"
@@ -16,6 +23,7 @@ ROUNDS=3
 MESSAGES=100000
 BASELINE=""
 SKIP_PEERS=0
+OUT=""
 while (($#)); do
   case "$1" in
     --quick) ROUNDS=1; MESSAGES=20000 ;;
@@ -24,6 +32,8 @@ while (($#)); do
     --baseline) [[ -n "${2:-}" ]] || { echo "gateway.sh: --baseline needs a commit" >&2; exit 2; }
                 BASELINE="$2"; shift ;;
     --skip-peers) SKIP_PEERS=1 ;;
+    --out) [[ -n "${2:-}" ]] || { echo "gateway.sh: --out needs a file" >&2; exit 2; }
+           OUT="$2"; shift ;;
     *) echo "gateway.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -56,7 +66,10 @@ build_baseline() {
   echo "$sha"
 }
 
-ARGS=(--build "$BUILD" --rounds "$ROUNDS" --messages "$MESSAGES" --out "$BUILD/bench/gateway.md" --cmdline "$CMDLINE")
+if [[ -z "$OUT" ]]; then
+  OUT="$ROOT/docs/bench-results/$(date -u +%Y-%m-%d)-gateway-$(git -C "$ROOT" rev-parse --short HEAD).md"
+fi
+ARGS=(--build "$BUILD" --rounds "$ROUNDS" --messages "$MESSAGES" --out "$OUT" --cmdline "$CMDLINE")
 if [[ -n "$BASELINE" ]]; then
   SHA="$(build_baseline "$BASELINE")"
   ARGS+=(--baseline-build "$BUILD/baseline" --baseline-label "$(git -C "$ROOT" rev-parse --short "$SHA")")
@@ -68,6 +81,9 @@ else
   SETUP_OUT="$(bash "$ROOT/tests/bench/peers/setup.sh")"
   PYTHON="$(sed -n 's/^venv=//p' <<<"$SETUP_OUT")/bin/python"
   ARGS+=(--node-prefix "$(sed -n 's/^node=//p' <<<"$SETUP_OUT")")
+  # pip rebuilds and reinstalls a local directory every time (incrementally, in build/<wheel tag>).
+  echo "gateway.sh: pip install '.[websocket]' (this tree's Python package) into $(dirname "$(dirname "$PYTHON")")" >&2
+  (cd "$ROOT" && "$PYTHON" -m pip install --quiet --disable-pip-version-check '.[websocket]') >&2
 fi
 mkdir -p "$BUILD/bench"
 exec "$PYTHON" "$ROOT/tests/bench/gateway_bench.py" "${ARGS[@]}"

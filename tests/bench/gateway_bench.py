@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Gateway benchmark: the same sdk-ws mapping (seed 003) served by `ccbridge serve`, by a Python
-FastAPI/uvicorn server over claude-agent-sdk, and by a Node `ws` server over the TypeScript SDK,
-all driving the same fake CLI, measured by the same C++ WebSocket client (ccb_ws_load) in one run.
-Run it through tests/bench/gateway.sh, which builds and installs what it needs.
+"""Gateway benchmark: the same sdk-ws mapping (seed 003) served by `ccbridge serve`, by ccbridge's
+Python package (EnhancedClaudeWebSocketServer all-native, and its server.app: the FastAPI app under
+uvicorn relaying to the engine), by a Python FastAPI/uvicorn server over claude-agent-sdk (the seed's
+original design, on the official SDK), and by a Node `ws` server over the TypeScript SDK, all driving
+the same fake CLI (one CLI process per connection), measured by the same C++ WebSocket client
+(ccb_ws_load) in one run. Run it through tests/bench/gateway.sh, which builds and installs what it needs.
 
 For each implementation, R interleaved rounds of:
   relay-1     1 client, one query of N assistant messages (1.35 KB) written as fast as the fake can
@@ -11,14 +13,17 @@ For each implementation, R interleaved rounds of:
               line (CLOCK_REALTIME stamp in the text) to the client receiving its frame
   memory      server RSS (the server process only, not the CLIs) idle, with 100 connected idle
               clients, and with 100 idle conversations (one query done on each, CLI still up)
-Prints a Markdown table (also written to --out).
+Prints a Markdown report (also written to --out): the table, the command, commit, date and machine,
+the Python servers' package versions, and every round's raw values.
 
 --baseline-build DIR (gateway.sh --baseline COMMIT) adds the ccbridge of an older commit's build as one
 more implementation (sdk-ws and fan-out), run in the same rounds with the two ccbridges swapping places
 every other round; the report gains "this ÷ baseline" (ratio of medians and the range of the per-round
-ratios), a per-round table, and both commits and the machine. --skip-peers leaves out Python and Node.
+ratios), a per-round table, and both commits. --skip-peers leaves out every Python and Node server.
 """
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import os
 import signal
@@ -29,6 +34,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# What the Python servers need; uvicorn's defaults (loop and http "auto") then run on uvloop and httptools.
+PY_MODULES = ("ccbridge", "fastapi", "uvicorn", "uvloop", "httptools", "websockets", "claude_agent_sdk")
 RESULT = ('emit {"type":"result","subtype":"success","is_error":false,"duration_ms":1,"duration_api_ms":1,'
           '"num_turns":1,"result":"done","session_id":"fake-session","total_cost_usd":0.001,'
           '"usage":{"input_tokens":1,"output_tokens":1}}')
@@ -80,8 +87,12 @@ class Impl:
 
 
 def run_load(load_bin, args, timeout=600):
-    """Runs ws_load; its last stdout line (JSON) with "ok" set from its exit status."""
-    out = subprocess.run([load_bin, *args], capture_output=True, text=True, timeout=timeout)
+    """Runs ws_load; its last stdout line (JSON) with "ok" set from its exit status. A run that does not
+    end within timeout seconds is a failed one ({"ok": false, "timeout": true})."""
+    try:
+        out = subprocess.run([load_bin, *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "timeout": True, "messages": 0, "seconds": timeout}
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
     r = json.loads(line)
     r["ok"] = out.returncode == 0
@@ -142,6 +153,9 @@ def parse_args():
         ap.error("--node-prefix is required unless --skip-peers")
     if a.baseline_build and not a.baseline_label:
         ap.error("--baseline-build needs --baseline-label")
+    missing = [m for m in PY_MODULES if not a.skip_peers and importlib.util.find_spec(m) is None]
+    if missing:
+        ap.error(f"{sys.executable} lacks {', '.join(missing)} (gateway.sh installs them)")
     return a
 
 
@@ -160,7 +174,10 @@ def make_impls(a, fake, work):
     opcodes = {key: serve(key + "-opcode", "ccbridge serve (opcode)", os.path.join(b, "ccbridge"), "opcode", fake, work)
                for key, _, b in builds}
     if not a.skip_peers:
+        py_server = [sys.executable, os.path.join(ROOT, "tests/bench/py_ccbridge_server.py"), "--cli", fake, "--root", work]
         impls += [
+            Impl("py-native", "ccbridge Python, native", py_server, {}, work),
+            Impl("py-app", "ccbridge Python, server.app (FastAPI + uvicorn)", py_server + ["--app"], {}, work),
             Impl("python", "FastAPI + uvicorn + claude-agent-sdk (Python)",
                  [sys.executable, os.path.join(ROOT, "tests/bench/peers/py_sdkws_server.py"), "--cli", fake], {}, work),
             Impl("node", "Node ws + @anthropic-ai/claude-agent-sdk",
@@ -189,7 +206,7 @@ def run_rounds(a, impls, opcodes, load_bin):
                     r = load(load_bin, impl.port, clients)
                 finally:
                     impl.stop()
-                r["expected"] = clients * per
+                r["expected"], r["round"] = clients * per, rnd
                 runs.setdefault((task, impl.key), []).append(r)
                 print(f"round {rnd}: {impl.key} {task}: {json.dumps(r)}", file=sys.stderr, flush=True)
         # Fan-out (ccbridge only: the peers implement sdk-ws, one conversation per connection).
@@ -199,7 +216,7 @@ def run_rounds(a, impls, opcodes, load_bin):
                 r = fanout(opcode, load_bin, 100)
             finally:
                 opcode.stop()
-            r["expected"] = 100 * max(n // 5, 1000)
+            r["expected"], r["round"] = 100 * max(n // 5, 1000), rnd
             runs.setdefault(("fanout-100", opcode.key[:-len("-opcode")]), []).append(r)
             print(f"round {rnd}: {opcode.key} fanout-100: {json.dumps(r)}", file=sys.stderr, flush=True)
     return runs
@@ -221,17 +238,45 @@ def machine():
     return f"{os.cpu_count()} cores ({model}), {mem_gib:.0f} GiB, Linux {os.uname().release}"
 
 
-class Report:
-    """The Markdown table. Ratio columns compare this tree's ccbridge with the baseline and the peers;
-    above 1 always means this tree is better (throughput this ÷ other, latency and memory other ÷ this)."""
+def provenance(cmdline):
+    """The report's first lines: the command, the commit (and whether the tree differs), the machine."""
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return [f"- Command: `{cmdline}`",
+            f"- Commit: {git('rev-parse', '--short', 'HEAD')}{dirty} (\"{git('log', '-1', '--format=%s')[:90]}\")",
+            f"- Machine: {machine()}"]
 
-    def __init__(self, a, impls, runs, mem):
-        self.a, self.impls, self.runs, self.mem = a, impls, runs, mem
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def python_versions():
+    """The Python servers' interpreter and packages, for the report."""
+    def version(name):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "missing"
+    names = ("ccbridge", "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "websockets", "claude-agent-sdk")
+    return f"Python {sys.version.split()[0]}; " + ", ".join(f"{n} {version(n)}" for n in names)
+
+
+class Report:
+    """The Markdown table. Ratio columns compare this tree's ccbridge serve with the baseline and the peers,
+    and the Python package's two servers with the FastAPI peer; above 1 always means the first named is
+    better (throughput first ÷ other, latency and memory other ÷ first)."""
+
+    def __init__(self, a, impls, runs, mem, load_before):
+        self.a, self.impls, self.runs, self.mem, self.load_before = a, impls, runs, mem, load_before
         self.keys = [i.key for i in impls]
-        self.ratios = [("this ÷ baseline", "baseline")] if a.baseline_build else []
+        # (header, first, other)
+        self.ratios = [("this ÷ baseline", "ccbridge", "baseline")] if a.baseline_build else []
         if not a.skip_peers:
-            self.ratios += [("ccbridge ÷ Python", "python"), ("ccbridge ÷ Node", "node")]
-        self.lines = ["| " + " | ".join(["Measure"] + [i.name for i in impls] + [h for h, _ in self.ratios]) + " |",
+            self.ratios += [("ccbridge ÷ Python", "ccbridge", "python"), ("ccbridge ÷ Node", "ccbridge", "node"),
+                            ("Python native ÷ Python", "py-native", "python"),
+                            ("server.app ÷ Python", "py-app", "python")]
+        self.lines = ["| " + " | ".join(["Measure"] + [i.name for i in impls] + [h for h, _, _ in self.ratios]) + " |",
                       "|---|" + "---:|" * (len(impls) + len(self.ratios))]
 
     def ok(self, task, key):
@@ -256,8 +301,8 @@ class Report:
         pairs = zip(self.ok(task, "ccbridge"), self.ok(task, "baseline"))
         return [self.quotient(f(x), f(y), higher_better) if x and y else None for x, y in pairs]
 
-    def ratio_cell(self, other, meds, higher_better, task=None, f=None):
-        q = self.quotient(meds.get("ccbridge"), meds.get(other), higher_better)
+    def ratio_cell(self, first, other, meds, higher_better, task=None, f=None):
+        q = self.quotient(meds.get(first), meds.get(other), higher_better)
         if other != "baseline":
             return f"{q:.1f}×" if q is not None else "–"
         text = f"{q:.2f}×" if q is not None else "–"
@@ -268,7 +313,7 @@ class Report:
         vals = {k: self.med(task, k, f) for k in self.keys}
         meds = {k: v for k, (v, _) in vals.items()}
         cells = [self.cell(v, n, fmt) for v, n in vals.values()]
-        ratios = [self.ratio_cell(o, meds, higher_better, task, f) for _, o in self.ratios]
+        ratios = [self.ratio_cell(m, o, meds, higher_better, task, f) for _, m, o in self.ratios]
         self.lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
 
     def fanout_row(self, msgs, mbs):
@@ -278,14 +323,15 @@ class Report:
         cells = [self.cell(vals[k][0], vals[k][1], lambda v: f"{v:,.0f}") + f" ({self.med('fanout-100', k, mbs)[0]:,.1f} MB/s)"
                  if k in vals and vals[k][0] is not None else ("failed" if k in vals else "–") for k in self.keys]
         meds = {k: v for k, (v, _) in vals.items()}
-        ratios = [self.ratio_cell(o, meds, True, "fanout-100", msgs) if o == "baseline" else "–" for _, o in self.ratios]
+        ratios = [self.ratio_cell(m, o, meds, True, "fanout-100", msgs) if o == "baseline" else "–"
+                  for _, m, o in self.ratios]
         self.lines.append("| fan-out, 100 clients on one run (opcode): messages/s delivered (all clients) | "
                           + " | ".join(cells + ratios) + " |")
 
     def memory_row(self, label, idx, fmt):
         cells = [fmt(self.mem[k][idx]) for k in self.keys]
         meds = {k: self.mem[k][idx] for k in self.keys}
-        ratios = [self.ratio_cell(o, meds, False) if o == "baseline" else "–" for _, o in self.ratios]
+        ratios = [self.ratio_cell(m, o, meds, False) if o == "baseline" else "–" for _, m, o in self.ratios]
         self.lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
 
     def table(self):
@@ -326,12 +372,13 @@ class Report:
         a, n = self.a, self.a.messages
         both = f"this tree and the baseline {a.baseline_label} swap places every other round; " if a.baseline_build else ""
         ratios = ("" if not self.ratios else
-                  "Ratios: throughput ccbridge ÷ peer; latency and memory: lower is better, ratio peer ÷ ccbridge."
+                  "Ratios: throughput first ÷ other (ccbridge serve, or one of the Python package's servers, ÷ the "
+                  "peer); latency and memory: lower is better, ratio other ÷ first."
                   if not a.baseline_build else
                   "Ratios: above 1 means this tree is better (throughput this ÷ other; latency and memory: other ÷ "
                   "this); this ÷ baseline is the ratio of the medians, in brackets the lowest and highest of the "
                   "per-round ratios (each round's two runs are neighbours and share that round's noise).")
-        count = {1: "the one server", 2: "both", 3: "all three", 4: "all four"}[len(self.impls)]
+        count = {1: "the one server", 2: "both"}.get(len(self.impls), f"all {len(self.impls)}")
         out = [f"- {a.rounds} rounds, interleaved; {both}medians over rounds; messages of 1.35 KB (N = {n:,} for one client, "
                f"{max(n // 100, 1000):,} per client for 100, their CLI start-ups included; fan-out: one opcode run of {max(n // 5, 1000):,} messages read by 100 clients). A round counts only if every message arrived."
                + (" " + ratios if ratios else ""),
@@ -339,7 +386,15 @@ class Report:
                f"plain sockets) for {count}; the servers run one at a time. Memory: VmRSS of the server process, "
                "100 clients."]
         if a.skip_peers:
-            out.append("- Peers skipped (--skip-peers): the Python and Node servers were not measured.")
+            out.append("- Peers skipped (--skip-peers): the Python and Node servers, and ccbridge's Python package, were not measured.")
+        else:
+            out.append("- ccbridge Python: the package's EnhancedClaudeWebSocketServer (installed from this tree with "
+                       "`pip install '.[websocket]'`), started by tests/bench/py_ccbridge_server.py: native = without "
+                       "server.app (the C++ engine's own listener); server.app = the seed's http middleware added, so "
+                       "the FastAPI app is served by uvicorn on a thread of the same process and relays each "
+                       "connection to the engine's loopback listener there. Its memory is that one process (Python, "
+                       "uvicorn and the engine). Both FastAPI servers run uvicorn's defaults (loop and http \"auto\": "
+                       f"uvloop and httptools). {python_versions()}.")
         if a.baseline_build:
             dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
             subject = git("log", "-1", "--format=%s", a.baseline_label)
@@ -347,13 +402,27 @@ class Report:
             out.append(f"- This tree: {git('rev-parse', '--short', 'HEAD')}{dirty}; baseline: {a.baseline_label} "
                        f"(\"{subject}\"), built side by side with the "
                        f"same flags; machine: {machine()}.")
+        out.append(f"- Load average (1, 5, 15 min) before the first round: {self.load_before}; after the last: "
+                   f"{load_average()} (2 cores; anything above what the benchmark itself adds is other work).")
         out.append(f"- Command: `{a.cmdline}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         return out
 
+    def raw(self):
+        """Every run's values as measured (the JSON line of ws_load), round by round, then the memory."""
+        out = ["## Every round's values", ""]
+        for rnd in range(1, self.a.rounds + 1):
+            for (task, key), rs in self.runs.items():
+                out += [f"- round {rnd}, {key}, {task}: `{json.dumps(r)}`" for r in rs if r.get("round") == rnd]
+        out += [f"- memory, {k}: idle {v[0]:,} KB; per connected idle client {v[1]:.1f} KB; per idle conversation "
+                f"{v[2]:.1f} KB" for k, v in self.mem.items()]
+        return out
+
     def markdown(self):
-        lines = self.lines + [""] + self.notes()
+        title = f"# Gateway benchmark (seed 003, sdk-ws), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        lines = [title, ""] + provenance(self.a.cmdline) + [""] + self.lines + [""] + self.notes()
         if self.a.baseline_build:
             lines += [""] + self.round_table()
+        lines += [""] + self.raw()
         return "\n".join(lines) + "\n"
 
 
@@ -364,12 +433,14 @@ def main():
     work = os.path.join(a.build, "bench", "gateway-root")
     os.makedirs(work, exist_ok=True)
     impls, opcodes = make_impls(a, fake, work)
+    load_before = load_average()
     runs = run_rounds(a, impls, opcodes, load_bin)
     mem = {}
     for impl in impls:
         mem[impl.key] = measure_memory(impl, load_bin)
         print(f"memory {impl.key}: {mem[impl.key]}", file=sys.stderr, flush=True)
-    md = Report(a, impls, runs, mem).table().markdown()
+    md = Report(a, impls, runs, mem, load_before).table().markdown()
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(md)
     sys.stdout.write(md)

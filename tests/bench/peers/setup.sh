@@ -9,8 +9,9 @@ set -euo pipefail
 
 PY_SDK_VERSION=0.2.187     # PyPI claude-agent-sdk (newest when pinned)
 TS_SDK_VERSION=0.3.330     # npm @anthropic-ai/claude-agent-sdk
-# The gateway benchmark's peer servers (newest when pinned).
-PY_SERVER_PINS=(fastapi==0.165.0 uvicorn==0.54.0 websockets==17.4)
+# The gateway benchmark's FastAPI servers (the peer and ccbridge's server.app; newest when pinned),
+# with uvloop and httptools, which uvicorn then uses as a real deployment's `uvicorn[standard]` would.
+PY_SERVER_PINS=(fastapi==0.165.0 uvicorn==0.54.0 websockets==17.4 uvloop==0.23.0 httptools==0.9.0)
 WS_VERSION=8.23.0          # npm ws
 
 CACHE="${CCB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccbridge}"
@@ -33,8 +34,12 @@ else
   log "claude-agent-sdk $PY_SDK_VERSION already in $VENV"
 fi
 
-have_srv="$("$VENV/bin/python" -m pip freeze 2>/dev/null | grep -ciE '^(fastapi==0.165.0|uvicorn==0.54.0|websockets==17.4)$' || true)"
-if [[ "$have_srv" != 3 ]]; then
+frozen="$("$VENV/bin/python" -m pip freeze 2>/dev/null || true)"
+missing=()
+for pin in "${PY_SERVER_PINS[@]}"; do
+  grep -qixF "$pin" <<<"$frozen" || missing+=("$pin")
+done
+if ((${#missing[@]})); then
   log "installing ${PY_SERVER_PINS[*]} into $VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_SERVER_PINS[@]}" >&2
 fi
