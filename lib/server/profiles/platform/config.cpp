@@ -70,7 +70,8 @@ void unmask(Json &j, JsonValue &v, const JsonValue *old, const std::string &path
   for (auto &m : v.GetObject()) {
     std::string name(m.name.GetString(), m.name.GetStringLength());
     const JsonValue *was = old ? member(*old, name) : nullptr;
-    std::string field = path + "." + name;
+    std::string field = path;
+    field += "." + name;
     if (m.value.IsString() && m.value.GetString() == std::string_view(kMask) && (all || secret_key(name))) {
       if (!was || !was->IsString())
         bad_field(field, "'" + field + "' is the mask of a secret, but no secret is stored there");
