@@ -142,6 +142,11 @@ struct PlatformSettings {
   /// A session's CLI with no task for this long is closed; its next task resumes the conversation.
   std::chrono::seconds idle_close{600};
   std::size_t max_queued_tasks = 100;  ///< per session
+  /// Metrics (GET /v1/monitoring/metrics) are written to the database this often; tests make it
+  /// short (`--metrics-interval-ms`), in production it stays a minute.
+  std::chrono::milliseconds metrics_interval{60000};
+  /// Per-minute metric rows are kept this long (then only hour and day rows remain).
+  std::chrono::seconds metrics_minute_retention{48 * 3600};
 };
 
 struct ServerConfig {

@@ -85,6 +85,7 @@ const char kServeUsage[] =
     "  --password-cost N            scrypt cost of new password hashes, N = 2^n (default 15)\n"
     "  --requests-per-hour N        per user, REST and WebSocket events (default 1000)\n"
     "  --login-attempts N           logins per 15 min per email; 10 N per client address (default 30)\n"
+    "  --metrics-interval-ms N      how often metrics are written (default 60000; shorter is for tests)\n"
     "\n"
     "cc-control (seed 004; the original's flags are accepted as -flag, --flag and -flag=value):\n"
     "  --addr [HOST]:PORT           where cc-control listens (default :18080 = 127.0.0.1:18080 here)\n"
@@ -475,6 +476,7 @@ int run_serve(int argc, char **argv)
     else if (a == "--jwt-secret") cfg.platform.jwt_secret = value();
     else if (a == "--password-cost") cfg.platform.password_cost_log2 = static_cast<int>(to_number(a, value(), 10, 20));
     else if (a == "--requests-per-hour") cfg.platform.requests_per_hour = static_cast<std::size_t>(to_number(a, value(), 1, 100000000));
+    else if (a == "--metrics-interval-ms") cfg.platform.metrics_interval = std::chrono::milliseconds(to_number(a, value(), 10, 3600000));
     else if (a == "--login-attempts") cfg.platform.login_attempts_per_15min = static_cast<std::size_t>(to_number(a, value(), 1, 100000000));
     else if (a == "-h" || a == "--help") {
       std::cout << kServeUsage;

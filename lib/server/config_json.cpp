@@ -158,6 +158,8 @@ bool platform_key(PlatformSettings &p, const std::string &n, const JsonValue &x,
   else if (n == "default_task_timeout_ms") p.default_task_timeout = secs(x, k, 1, 86400);
   else if (n == "idle_close_ms") p.idle_close = secs(x, k, 1, kYear);
   else if (n == "max_queued_tasks") p.max_queued_tasks = count(x, k, kMillion);
+  else if (n == "metrics_interval_ms") p.metrics_interval = millis(x, k, 10, 3600 * 1000);
+  else if (n == "metrics_minute_retention_ms") p.metrics_minute_retention = secs(x, k, 3600, kYear);
   else return false;
   return true;
 }

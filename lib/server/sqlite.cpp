@@ -101,6 +101,12 @@ Statement &Statement::bind_null(int index)
   return *this;
 }
 
+Statement &Statement::bind_real(int index, double value)
+{
+  if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) db_.fail("bind");
+  return *this;
+}
+
 bool Statement::step()
 {
   int rc = sqlite3_step(stmt_);
@@ -134,6 +140,8 @@ std::string Statement::blob(int column) const
 }
 
 std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
 
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 

@@ -28,6 +28,7 @@ public:
   Statement &bind(int index, std::int64_t value);
   Statement &bind_blob(int index, std::string_view bytes);
   Statement &bind_null(int index);
+  Statement &bind_real(int index, double value);
   /// True when a row is ready to read, false when the statement is done.
   bool step();
   /// Steps to the end (for statements that return no rows), then resets for reuse.
@@ -38,6 +39,7 @@ public:
   std::string text(int column) const;
   std::string blob(int column) const;
   std::int64_t int64(int column) const;
+  double real(int column) const;
   bool is_null(int column) const;
 
 private:

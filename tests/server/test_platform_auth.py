@@ -114,6 +114,8 @@ def body_for(plat, method, path, ids):
         return {"sessionId": ids["sessionId"], "content": "hello", "options": {"async": True}}
     if method == "post" and path == "/agents":
         return {"name": "x", "description": "d", "configuration": {"model": "m"}}
+    if method == "put" and path == "/config":
+        return {"section": "platform", "config": {"platform": {"mode": "production"}}}
     if method == "put":
         return {"description": "changed"}
     if method == "post" and path == "/users":

@@ -64,7 +64,14 @@ public:
       conn_.close(close_code::try_again_later, "too slow");
     };
     sub_ = run->subscribe(conn_, from, std::move(ev));
-    if (caller_.can("admin:monitoring")) schedule_status();
+    p_.monitor().connection_opened();
+    counted_ = true;
+    if (!caller_.can("admin:monitoring")) return;
+    schedule_status();
+    // and at once when a service's status changes (the monitor's health checks)
+    p_.monitor().watch(this, [this](const std::string &status) {
+      if (conn_.is_open()) conn_.send_text(event("system:status", session_, status));
+    });
   }
 
   // system:status to monitoring users at least every minute (PLATFORM-DECISIONS.md).
@@ -99,14 +106,25 @@ public:
   {
     sub_.reset();
     status_.cancel();
+    leave();
   }
   void on_shutdown() override
   {
+    leave();
     conn_.send_text(event("connection:lost", session_, "{\"message\":\"the server is stopping\",\"reconnectIn\":5000}"));
     conn_.close(close_code::going_away, "server stopping");
   }
 
 private:
+  // No longer a connection of the metrics, nor a watcher of the status.
+  void leave()
+  {
+    if (!counted_) return;
+    counted_ = false;
+    p_.monitor().connection_closed();
+    p_.monitor().unwatch(this);
+  }
+
   void require(const char *permission)
   {
     if (!caller_.can(permission))
@@ -180,6 +198,7 @@ private:
   std::optional<std::uint64_t> since_;
   std::shared_ptr<Subscription> sub_;
   asio::steady_timer status_;
+  bool counted_ = false;
 };
 
 WsAccept refuse(int status, const char *code, const std::string &message)

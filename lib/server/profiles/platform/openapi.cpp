@@ -61,9 +61,36 @@ const Details kDetails[] = {
     {"PATCH /users/{userId}", 200, "Change a user (admin:users)", "",
      R"({"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":256},"password":{"type":"string","minLength":8,"maxLength":1024},"disabled":{"type":"boolean"},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
      "404,422"},
+    {"GET /config", 200, "The system configuration, secrets masked", "config", "", "422",
+     R"({"type":"object","required":["success","data"],"properties":{"success":{"const":true},"data":{"type":"object","required":["config"],"properties":{"config":{"$ref":"#/components/schemas/SystemConfiguration"}}}}})"},
+    {"PUT /config", 200, "Change one section (a JSON merge patch, RFC 7396)", "",
+     R"({"type":"object","required":["section","config"],"additionalProperties":false,"properties":{"section":{"enum":["platform","agents","tools","security"]},"config":{"type":"object"}}})",
+     "422",
+     R"({"type":"object","required":["success","message","data"],"properties":{"success":{"const":true},"message":{"type":"string"},"data":{"type":"object","required":["config"],"properties":{"config":{"$ref":"#/components/schemas/SystemConfiguration"}}}}})"},
+    {"GET /monitoring/health", 200, "Health of the platform's services", "", "", "",
+     R"({"type":"object","required":["success","data"],"properties":{"success":{"const":true},"data":{"$ref":"#/components/schemas/Health"}}})"},
+    {"GET /monitoring/metrics", 200, "Time series of the platform's metrics", "metrics", "", "422",
+     R"({"type":"object","required":["success","data"],"properties":{"success":{"const":true},"data":{"$ref":"#/components/schemas/Metrics"}}})"},
     {"GET /openapi.json", 200, "This document", "", "", "",
      R"({"type":"object","required":["openapi","info","paths"]})"},
 };
+
+const char *const kMonitoringSchemas =
+    R"("ServiceHealth":{"type":"object","required":["status","lastCheck"],"properties":{"status":{"enum":["online","offline","degraded"]},"lastCheck":{"type":"string"},"responseTime":{"type":"number"},"error":{"type":"string"},"details":{"type":"object"}}},)"
+    R"("Health":{"type":"object","required":["status","timestamp","services","overall"],"properties":{"status":{"enum":["healthy","degraded","unhealthy"]},"timestamp":{"type":"string"},)"
+    R"("services":{"type":"object","required":["api","database","claude-cli","store-disk"],"additionalProperties":{"$ref":"#/components/schemas/ServiceHealth"}},)"
+    R"("overall":{"type":"object","required":["uptime","version","environment"],"properties":{"uptime":{"type":"integer","minimum":0},"version":{"type":"string"},"environment":{"type":"string"}}}}},)"
+    R"("Metrics":{"type":"object","required":["timeRange","granularity","metrics"],"properties":{"timeRange":{"enum":["1h","6h","24h","7d","30d"]},"granularity":{"enum":["1m","5m","1h","1d"]},)"
+    R"("metrics":{"type":"object","additionalProperties":{"type":"array","items":{"type":"object","required":["timestamp","value"],"properties":{"timestamp":{"type":"string"},"value":{"type":"number"},"tags":{"type":"object","additionalProperties":{"type":"string"}}}}}}}})";
+
+const char *const kConfigSchemas =
+    R"("MCPServerConfig":{"type":"object","required":["type"],"properties":{"type":{"enum":["stdio","http"]},"command":{"type":"string"},"args":{"type":"array","items":{"type":"string"}},)"
+    R"("env":{"type":"object","additionalProperties":{"type":"string"}},"url":{"type":"string"},"headers":{"type":"object","additionalProperties":{"type":"string"}},"enabled":{"type":"boolean"},"timeout":{"type":"integer"}}},)"
+    R"("SystemConfiguration":{"type":"object","properties":{)"
+    R"("platform":{"type":"object","required":["version","mode","features"],"properties":{"version":{"type":"string"},"mode":{"enum":["development","production"]},"features":{"type":"object","additionalProperties":{"type":"boolean"}}}},)"
+    R"("agents":{"type":"object","required":["default","available","configurations"],"properties":{"default":{"type":"string"},"available":{"type":"array","items":{"type":"string"}},"configurations":{"type":"object","additionalProperties":{"type":"object"}}}},)"
+    R"("tools":{"type":"object","required":["mcpServers","defaultTimeout","maxConcurrent"],"properties":{"mcpServers":{"type":"object","additionalProperties":{"$ref":"#/components/schemas/MCPServerConfig"}},"defaultTimeout":{"type":"integer"},"maxConcurrent":{"type":"integer"}}},)"
+    R"("security":{"type":"object","required":["authentication","permissions","auditLevel"],"properties":{"authentication":{"type":"boolean"},"permissions":{"type":"object","additionalProperties":{"type":"array","items":{"type":"string"}}},"auditLevel":{"enum":["minimal","standard","detailed"]}}}}})";
 
 const Details &details_of(const Route &r)
 {
@@ -85,6 +112,13 @@ std::string query_params(const char *kind)
            R"({"name":"type","in":"query","schema":{"enum":["chat","command","file_operation"]}},)" +
            R"({"name":"sortBy","in":"query","schema":{"enum":["createdAt","updatedAt","priority"]}},)" +
            R"({"name":"sortOrder","in":"query","schema":{"enum":["asc","desc"]}})";
+  if (k == "config")
+    return R"({"name":"section","in":"query","schema":{"enum":["platform","agents","tools","security"]}},)"
+           R"({"name":"includeSecrets","in":"query","schema":{"enum":["true","false"]}})";
+  if (k == "metrics")
+    return R"({"name":"timeRange","in":"query","schema":{"enum":["1h","6h","24h","7d","30d"]}},)"
+           R"({"name":"granularity","in":"query","schema":{"enum":["1m","5m","1h","1d"]}},)"
+           R"({"name":"metrics","in":"query","schema":{"type":"string"},"description":"comma-separated names"})";
   return {};
 }
 
@@ -142,7 +176,8 @@ void openapi(Platform &, Call &c)
       R"("schemas":{"Success":{"type":"object","required":["success"],"properties":{"success":{"const":true},"message":{"type":"string"},"data":{}}},)"
       R"("Error":{"type":"object","required":["success","error"],"properties":{"success":{"const":false},"error":{"type":"object","required":["code","message","timestamp","requestId"],)"
       R"("properties":{"code":{"enum":["AUTH_REQUIRED","TOKEN_EXPIRED","INVALID_TOKEN","INSUFFICIENT_PERMISSIONS","RESOURCE_FORBIDDEN","SESSION_NOT_FOUND","TASK_NOT_FOUND","AGENT_NOT_FOUND","INVALID_INPUT","MISSING_REQUIRED_FIELD","INTERNAL_ERROR","SERVICE_UNAVAILABLE","TIMEOUT_ERROR"]},)"
-      R"("message":{"type":"string"},"details":{},"timestamp":{"type":"string"},"requestId":{"type":"string"}}}}}}}})";
+      R"("message":{"type":"string"},"details":{},"timestamp":{"type":"string"},"requestId":{"type":"string"}}}}},)" +
+      kMonitoringSchemas + "," + kConfigSchemas + "}}}";
   c.raw(200, doc);
 }
 

@@ -22,7 +22,8 @@ Platform::Platform(Context &c)
       cfg(c.cfg.platform),
       limiter_(c.cfg.platform.requests_per_hour, std::chrono::seconds(3600)),
       login_limiter_(c.cfg.platform.login_attempts_per_15min, std::chrono::seconds(900)),
-      address_limiter_(10 * c.cfg.platform.login_attempts_per_15min, std::chrono::seconds(900))
+      address_limiter_(10 * c.cfg.platform.login_attempts_per_15min, std::chrono::seconds(900)),
+      monitor_(std::make_unique<Monitor>(*this))
 {
 }
 
@@ -36,6 +37,8 @@ void Platform::start()
   load_key();
   seed_agents();
   bootstrap_admin();
+  load_config();
+  monitor_->start();
 }
 
 // A database with no user gets one administrator, so that a fresh server can be used at all; its
@@ -61,6 +64,7 @@ void Platform::stop()
   for (auto &kv : waiting)
     if (auto t = store_->task(kv.first))
       for (auto &w : kv.second) w(task_json(*t));
+  if (store_) monitor_->stop();
 }
 
 void Platform::load_key()
@@ -86,14 +90,6 @@ void Platform::metrics(std::string &out) const
   out += "ccbridge_platform_tasks_finished_total " + std::to_string(tasks_finished) + "\n";
   out += "ccbridge_platform_logins_total " + std::to_string(logins) + "\n";
   out += "ccbridge_platform_logins_failed_total " + std::to_string(logins_failed) + "\n";
-}
-
-std::string Platform::system_status() const
-{
-  std::string now = json_str(now_iso());
-  return "{\"status\":\"healthy\",\"services\":{\"api\":{\"status\":\"online\",\"lastCheck\":" + now +
-         "},\"cli\":{\"status\":\"online\",\"lastCheck\":" + now + "}},\"liveSessions\":" +
-         std::to_string(live_.size()) + "}";
 }
 
 // ---- sessions ----------------------------------------------------------------------------------
@@ -262,6 +258,8 @@ void Platform::task_finished(const std::string &session_id, const std::string &t
     bump("finishedTasks", 1);
     bump("totalExecutionTime", elapsed_ms);
     if (totals) add_totals(j, st, *totals);
+    if (totals)
+      monitor_->task_finished(totals->usage.input_tokens + totals->usage.output_tokens, totals->usage.cost_usd);
     std::string now = now_iso();
     j.set(d, "lastActivity", now);
     j.set(d, "updatedAt", now);
@@ -403,6 +401,7 @@ TaskRow Platform::submit_task(const Caller &c, const JsonValue &body, bool from_
   t.created_at = t.updated_at = now_iso();
   t.doc = task_doc(in, t, s, from_chat);
   store_->put_task(t);
+  monitor_->task_submitted();
   JsonDocument sd = parse_object(s.doc);
   const JsonValue &count = sub(sd, "taskCount");
   Json(sd).set(sd, "taskCount", (count.IsInt64() ? count.GetInt64() : 0) + 1);

@@ -12,6 +12,8 @@
 
 #include "server/context.hpp"
 #include "server/profiles/platform/api.hpp"
+#include "server/profiles/platform/config.hpp"
+#include "server/profiles/platform/monitoring.hpp"
 #include "server/profiles/platform/store.hpp"
 #include "server/profiles/platform/worker.hpp"
 #include "server/rate_limit.hpp"
@@ -91,8 +93,30 @@ public:
   /// A task ended (LiveSession): statistics, waiting sync requests.
   void task_finished(const std::string &session_id, const std::string &task_id, const std::string &task_json,
                      const std::string &status, std::int64_t elapsed_ms, const TaskTotals *totals);
-  /// system:status data.
-  std::string system_status() const;
+  /// system:status data: the last health check's status and services (monitoring.cpp).
+  std::string system_status() const { return monitor_->status_json(); }
+
+  // ---- configuration (config.cpp) ----
+  /// The current configuration, parsed; replaced (not changed in place) by each PUT /config.
+  const SystemConfig &config() const { return config_; }
+  /// `fn` runs after every successful PUT /config of `section`, with the new configuration.
+  void on_config_change(const std::string &section, std::function<void(const SystemConfig &)> fn);
+  /// The section as it is now, secrets in clear.
+  JsonDocument config_section(const std::string &section);
+  /// `{"<section>":{...},...}` of one section ("" all), secrets masked unless `include_secrets`.
+  std::string config_json(const std::string &section, bool include_secrets);
+  /// Merges `patch` into the section (RFC 7396), validates, stores, applies; the answer's message.
+  std::string update_config(const std::string &section, const JsonValue &patch);
+
+  // ---- monitoring (monitoring.cpp) ----
+  Monitor &monitor() { return *monitor_; }
+  /// A service of its own in every health check (the /tools code: one per MCP server).
+  void add_health_probe(const std::string &name, HealthProbe probe) { monitor_->add_probe(name, std::move(probe)); }
+  std::size_t live_sessions() const { return live_.size(); }
+  std::int64_t uptime_ms() const
+  {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_).count();
+  }
 
 private:
   friend class LiveSession;
@@ -100,6 +124,8 @@ private:
   void seed_agents();
   void bootstrap_admin();
   void load_key();
+  void load_config();
+  void write_section(const std::string &section, const JsonValue &next, const JsonValue &now);
 
   std::unique_ptr<Store> store_;
   std::unique_ptr<Worker> hasher_;  ///< password hashing, off the server thread
@@ -110,6 +136,9 @@ private:
   std::map<std::string, std::shared_ptr<LiveSession>> live_;
   std::map<std::string, std::vector<std::function<void(const std::string &)>>> waiting_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  SystemConfig config_;
+  std::map<std::string, std::vector<std::function<void(const SystemConfig &)>>> config_listeners_;
+  std::unique_ptr<Monitor> monitor_;
 
 public:
   RateLimiter &limiter() { return limiter_; }

@@ -26,17 +26,6 @@ int int_param(const HttpRequest &req, const char *name, int fallback, int lo, in
   return static_cast<int>(n);
 }
 
-std::string enum_param(const HttpRequest &req, const char *name, std::initializer_list<const char *> allowed)
-{
-  auto v = req.query_param(name);
-  if (!v || v->empty()) return {};
-  for (const char *a : allowed)
-    if (*v == a) return *v;
-  std::string list;
-  for (const char *a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  bad_field(name, std::string("'") + name + "' must be one of " + list);
-}
-
 Page page_of(const HttpRequest &req)
 {
   return Page{int_param(req, "page", 1, 1, 1000000), int_param(req, "limit", 20, 1, 100)};
@@ -179,6 +168,17 @@ void cancel_task(Platform &p, Call &c)
 
 }  // namespace
 
+std::string enum_param(const HttpRequest &req, const char *name, std::initializer_list<const char *> allowed)
+{
+  auto v = req.query_param(name);
+  if (!v || v->empty()) return {};
+  for (const char *a : allowed)
+    if (*v == a) return *v;
+  std::string list;
+  for (const char *a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  bad_field(name, std::string("'") + name + "' must be one of " + list);
+}
+
 // ---- the table ---------------------------------------------------------------------------------
 
 const std::vector<Route> &routes()
@@ -203,6 +203,10 @@ const std::vector<Route> &routes()
       {"GET", "/users", "admin:users", list_users},
       {"POST", "/users", "admin:users", create_user},
       {"PATCH", "/users/{userId}", "admin:users", update_user},
+      {"GET", "/config", "config:read", get_config},
+      {"PUT", "/config", "config:write", put_config},
+      {"GET", "/monitoring/health", "admin:monitoring", monitoring_health},
+      {"GET", "/monitoring/metrics", "admin:monitoring", monitoring_metrics},
       {"GET", "/openapi.json", nullptr, openapi},
   };
   return table;

@@ -59,6 +59,8 @@ HttpResponse error_response(int status, const std::string &message);
 // Validation shared by handlers (422 naming the field).
 std::string required_string(const JsonValue &body, const char *field, std::size_t max_bytes);
 void check_string_list(const JsonValue &obj, const char *field_path, const char *key);
+/// The query parameter `name`: "" when absent or empty, else one of `allowed` (422 otherwise).
+std::string enum_param(const HttpRequest &req, const char *name, std::initializer_list<const char *> allowed);
 /// An agent's configuration (all of it, or a `partial` one to merge).
 void check_agent_configuration(const JsonValue &conf, bool partial);
 
@@ -75,5 +77,9 @@ void list_users(Platform &, Call &);
 void create_user(Platform &, Call &);
 void update_user(Platform &, Call &);
 void openapi(Platform &, Call &);
+void get_config(Platform &, Call &);
+void put_config(Platform &, Call &);
+void monitoring_health(Platform &, Call &);
+void monitoring_metrics(Platform &, Call &);
 
 }  // namespace ccbridge::detail::server::platform

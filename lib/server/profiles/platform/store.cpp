@@ -4,6 +4,7 @@
 
 #include <ccbridge/error.hpp>
 
+#include <algorithm>
 #include <string_view>
 
 namespace ccbridge::detail::server::platform {
@@ -32,6 +33,15 @@ const char *const kMigrations[] = {
     "CREATE INDEX tasks_session ON tasks(session_id, created_at);"
     "CREATE TABLE agents (id TEXT PRIMARY KEY, owner TEXT NOT NULL, doc TEXT NOT NULL);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 2: the system configuration, metrics per minute, hour and day, and how far each was rolled up
+    "CREATE TABLE config (section TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+    "CREATE TABLE metrics_minute (ts INTEGER NOT NULL, name TEXT NOT NULL, sum REAL NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY (ts, name)) WITHOUT ROWID;"
+    "CREATE TABLE metrics_hour (ts INTEGER NOT NULL, name TEXT NOT NULL, sum REAL NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY (ts, name)) WITHOUT ROWID;"
+    "CREATE TABLE metrics_day (ts INTEGER NOT NULL, name TEXT NOT NULL, sum REAL NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY (ts, name)) WITHOUT ROWID;"
+    "CREATE TABLE metrics_rolled (tier TEXT PRIMARY KEY, until INTEGER NOT NULL);",
 };
 constexpr int kVersion = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
 
@@ -65,6 +75,12 @@ std::string like_pattern(const std::string &s)
   }
   return out + "%";
 }
+
+constexpr std::int64_t kHour = 3600, kDay = 86400;
+// A complete minute is written within this long after it ended (the sampling timer's slack).
+constexpr std::int64_t kSampleSlack = 120;
+
+std::int64_t floor_to(std::int64_t t, std::int64_t step) { return t - ((t % step) + step) % step; }
 
 std::int64_t offset_of(const Page &p) { return static_cast<std::int64_t>(p.page - 1) * p.limit; }
 
@@ -273,7 +289,119 @@ public:
     q.bind(1, key).bind(2, value).run();
   }
 
+  std::optional<std::string> config_section(const std::string &section) override
+  {
+    Statement q(db_, "SELECT doc FROM config WHERE section=?");
+    q.bind(1, section);
+    if (!q.step()) return std::nullopt;
+    return q.text(0);
+  }
+  void put_config_section(const std::string &section, const std::string &doc) override
+  {
+    Statement q(db_, "INSERT OR REPLACE INTO config VALUES (?,?)");
+    q.bind(1, section).bind(2, doc).run();
+  }
+  void atomically(const std::function<void()> &fn) override
+  {
+    Transaction tx(db_);
+    fn();
+    tx.commit();
+  }
+  void ping() override
+  {
+    Statement q(db_, "SELECT count(*) FROM config");
+    q.step();
+  }
+
+  void add_samples(std::int64_t minute, const std::vector<MetricSample> &samples) override
+  {
+    Transaction tx(db_);
+    std::int64_t hours_until = rolled("minute"), days_until = rolled("hour");
+    for (const auto &s : samples) {
+      add_to("metrics_minute", minute, s);
+      if (minute < hours_until) add_to("metrics_hour", floor_to(minute, kHour), s);
+      if (floor_to(minute, kHour) < days_until) add_to("metrics_day", floor_to(minute, kDay), s);
+    }
+    tx.commit();
+  }
+  bool roll_up(std::int64_t now, int max_steps) override
+  {
+    int steps = 0;
+    while (steps < max_steps && roll_one("metrics_minute", "metrics_hour", "minute", kHour, now - kSampleSlack)) ++steps;
+    std::int64_t hours_done = rolled("minute");
+    while (steps < max_steps && roll_one("metrics_hour", "metrics_day", "hour", kDay, hours_done)) ++steps;
+    return steps >= max_steps;
+  }
+  void prune_metrics(std::int64_t now, const MetricRetention &keep, int max_rows) override
+  {
+    std::int64_t minute_until = std::min(now - keep.minute, rolled("minute"));
+    std::int64_t hour_until = std::min(now - keep.hour, rolled("hour"));
+    max_rows -= prune_table("metrics_minute", minute_until, max_rows);
+    if (max_rows > 0) max_rows -= prune_table("metrics_hour", hour_until, max_rows);
+    if (max_rows > 0) prune_table("metrics_day", now - keep.day, max_rows);
+  }
+  std::vector<MetricBucket> metric_series(const std::string &name, std::int64_t from, std::int64_t to,
+                                          std::int64_t step) override
+  {
+    // Day rows hold what is before the hour table's watermark, hour rows what is before the
+    // minute table's: each table is read only for what the coarser one it feeds has not got.
+    bool days = step >= kDay, hours = step >= kHour;
+    std::int64_t hour_from = days ? rolled("hour") : 0, minute_from = hours ? rolled("minute") : 0;
+    Statement q(db_,
+                "SELECT (ts/?4)*?4 AS b, SUM(sum), SUM(n) FROM ("
+                " SELECT ts, sum, n FROM metrics_day WHERE ?5 AND ts>=?2 AND ts<?3 AND name=?1"
+                " UNION ALL SELECT ts, sum, n FROM metrics_hour WHERE ?6 AND ts>=max(?2,?7) AND ts<?3 AND name=?1"
+                " UNION ALL SELECT ts, sum, n FROM metrics_minute WHERE ts>=max(?2,?8) AND ts<?3 AND name=?1"
+                ") GROUP BY b ORDER BY b");
+    q.bind(1, name).bind(2, from).bind(3, to).bind(4, step).bind(5, std::int64_t{days}).bind(6, std::int64_t{hours});
+    q.bind(7, hour_from).bind(8, minute_from);
+    std::vector<MetricBucket> out;
+    while (q.step()) out.push_back(MetricBucket{q.int64(0), q.real(1), q.int64(2)});
+    return out;
+  }
+
 private:
+  // Up to where the tier's rows were rolled into the next coarser table (0: nothing yet).
+  std::int64_t rolled(const char *tier)
+  {
+    Statement q(db_, "SELECT until FROM metrics_rolled WHERE tier=?");
+    q.bind(1, tier);
+    return q.step() ? q.int64(0) : 0;
+  }
+  void add_to(const std::string &table, std::int64_t ts, const MetricSample &s)
+  {
+    Statement q(db_, "INSERT INTO " + table + " VALUES (?,?,?,?) ON CONFLICT (ts, name) DO UPDATE"
+                     " SET sum=sum+excluded.sum, n=n+excluded.n");
+    q.bind(1, ts).bind(2, s.name).bind_real(3, s.sum).bind(4, s.n).run();
+  }
+  // Rolls the next bucket of `size` of `from` into `into` if it is complete before `complete`.
+  bool roll_one(const std::string &from, const std::string &into, const char *tier, std::int64_t size,
+                std::int64_t complete)
+  {
+    std::int64_t start = rolled(tier);
+    Statement first(db_, "SELECT min(ts) FROM " + from + " WHERE ts>=?");
+    first.bind(1, start);
+    if (!first.step() || first.is_null(0)) return false;  // nothing new: wait for rows
+    start = std::max(start, floor_to(first.int64(0), size));  // skips a gap (the server was down)
+    if (start + size > complete) return false;
+    Transaction tx(db_);
+    Statement q(db_, "INSERT INTO " + into + " SELECT ?1, name, SUM(sum), SUM(n) FROM " + from +
+                         " WHERE ts>=?1 AND ts<?2 GROUP BY name ON CONFLICT (ts, name) DO UPDATE"
+                         " SET sum=sum+excluded.sum, n=n+excluded.n");
+    q.bind(1, start).bind(2, start + size).run();
+    Statement w(db_, "INSERT OR REPLACE INTO metrics_rolled VALUES (?,?)");
+    w.bind(1, tier).bind(2, start + size).run();
+    tx.commit();
+    return true;
+  }
+  int prune_table(const std::string &table, std::int64_t before, int max_rows)
+  {
+    Statement q(db_, "DELETE FROM " + table + " WHERE (ts, name) IN (SELECT ts, name FROM " + table +
+                         " WHERE ts<? ORDER BY ts LIMIT ?)");
+    q.bind(1, before).bind(2, std::int64_t{max_rows}).run();
+    return db_.changes();
+  }
+
   void migrate()
   {
     int version = 0;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,28 @@ struct TaskFilter {
   Page page;
 };
 
+/// What one metric adds to a time bucket: `sum` over `n` observations. A count is its sum; a
+/// mean (latency, a sampled gauge) is sum / n. Buckets of any size add up the same way.
+struct MetricSample {
+  std::string name;
+  double sum = 0;
+  std::int64_t n = 0;
+};
+
+struct MetricBucket {
+  std::int64_t ts = 0;  ///< the bucket's start, unix seconds
+  double sum = 0;
+  std::int64_t n = 0;
+};
+
+/// How long each table of samples keeps its rows (seconds): minute rows are rolled into hour
+/// rows, hour rows into day rows; a row goes only once it was rolled and is older than this.
+struct MetricRetention {
+  std::int64_t minute = 48 * 3600;
+  std::int64_t hour = 35 * 86400;
+  std::int64_t day = 400 * 86400;
+};
+
 template <class Row> struct Listing {
   std::vector<Row> rows;
   std::int64_t total = 0;  ///< rows matching the filter, over every page
@@ -122,6 +145,28 @@ public:
   // settings that must survive a restart (the JWT key when none is configured)
   virtual std::optional<std::string> meta(const std::string &key) = 0;
   virtual void set_meta(const std::string &key, const std::string &value) = 0;
+
+  // the system configuration (GET/PUT /config): one JSON object per section
+  virtual std::optional<std::string> config_section(const std::string &section) = 0;
+  virtual void put_config_section(const std::string &section, const std::string &doc) = 0;
+  /// Runs `fn` in one transaction: all of its writes or, when it throws, none.
+  virtual void atomically(const std::function<void()> &fn) = 0;
+  /// A real query, for the health check; throws when the database does not answer.
+  virtual void ping() = 0;
+
+  // metrics: per-minute rows, rolled into hour and day rows
+  /// Adds to the bucket of minute `minute` (unix seconds, a multiple of 60) of each metric; a
+  /// minute already rolled up is added to its hour (and day) too.
+  virtual void add_samples(std::int64_t minute, const std::vector<MetricSample> &samples) = 0;
+  /// Rolls complete hours (complete at `now`) into hour rows and complete days into day rows, at
+  /// most `max_steps` buckets, each in its own transaction. True when more are left to roll.
+  virtual bool roll_up(std::int64_t now, int max_steps) = 0;
+  /// Deletes at most `max_rows` rows that were rolled up and are past their retention.
+  virtual void prune_metrics(std::int64_t now, const MetricRetention &keep, int max_rows) = 0;
+  /// The metric's buckets of `step` seconds (60, 300, 3600 or 86400) in [from, to), ascending,
+  /// from the coarsest table that has them and the finer ones for what is not rolled yet.
+  virtual std::vector<MetricBucket> metric_series(const std::string &name, std::int64_t from, std::int64_t to,
+                                                  std::int64_t step) = 0;
 };
 
 /// The embedded default. Throws Error(io_error) if the file cannot be opened or migrated, or if
