@@ -64,3 +64,23 @@ def test_the_seeds_complete_workflow(start_server, tmp_path):
     stats = detail["statistics"]
     assert stats["completedTasks"] == 1 and detail["tasks"][0]["id"] == task_id
     assert stats["toolCalls"]["Write"] == 1 and stats["inputTokens"] > 0 and stats["outputTokens"] > 0
+
+
+def test_the_cli_tools_come_from_the_real_clis_init_without_a_model_request(start_server, tmp_path):
+    # The probe runs the CLI with --max-turns 0: it prints init (its tool list) and ends with a
+    # synthetic result before any request to the Messages API.
+    import time
+    s = start_platform(start_server, tmp_path, script="", cli=REAL)
+    c = Client(s)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        data = c.ok("GET", "/tools?server=claude-code")
+        if data["servers"][0]["status"] != "offline":
+            break
+        time.sleep(0.1)
+    srv = data["servers"][0]
+    assert srv["status"] == "online" and srv["name"].startswith("Claude Code 2."), srv
+    tools = {t["id"]: t for t in data["tools"]}
+    assert {"Bash", "Read", "Write", "Edit", "WebFetch"} <= set(tools), tools.keys()
+    assert tools["Bash"]["category"] == "shell" and tools["Read"]["category"] == "file"
+    assert tools["WebFetch"]["category"] == "network"

@@ -1,5 +1,6 @@
 // Agent platform: sessions' live side (LiveSession) and the Platform's session and task services.
 #include "server/profiles/platform/live_session.hpp"
+#include "server/profiles/platform/tools.hpp"
 
 #include <ccbridge/error.hpp>
 
@@ -166,6 +167,8 @@ Options LiveSession::options_for(const JsonValue &task_doc, std::string &why)
                       Json(agent).copy(it->value));
   Options o = p_.ctx.base_options();
   o.include_partial_messages = true;
+  // The configured MCP servers, so that the model sees the tools GET /tools lists.
+  if (std::string mcp = p_.tools().cli_mcp_config(); !mcp.empty()) o.mcp_config = mcp;
   if (const JsonValue *conf = member(agent, "configuration")) {
     std::string model = text_of(*conf, "model");
     if (!model.empty() && model != "default" && Context::model_ok(model)) o.model = model;
@@ -300,6 +303,7 @@ void LiveSession::batch(std::vector<CliEvent> &batch)
 
 void LiveSession::on_message(const Message &m)
 {
+  if (m.is(MessageType::system) && m.subtype() == "init") p_.tools().cli_init(m);
   if (m.is(MessageType::system) && m.subtype() == "init" && !m.session_id().empty()) {
     if (auto s = p_.store().session(id)) {
       JsonDocument d = parse_object(s->doc);

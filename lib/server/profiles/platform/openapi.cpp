@@ -54,6 +54,13 @@ const Details kDetails[] = {
      R"({"type":"object","properties":{"name":{"type":"string","minLength":1},"description":{"type":"string","minLength":1},"configuration":{"type":"object"},"status":{"enum":["available","busy","offline"]}}})",
      "404,422"},
     {"DELETE /agents/{agentId}", 200, "Delete a custom agent", "", "", "404"},
+    {"GET /tools", 200, "Tools of every server (Claude Code's own, local-filesystem, configured MCP servers)",
+     "list-tools", "", "422"},
+    {"POST /tools/execute", 200, "Run one tool directly (no model)", "",
+     R"({"type":"object","required":["toolId","parameters"],"properties":{"toolId":{"type":"string","minLength":1,"maxLength":256},"server":{"type":"string"},"parameters":{"type":"object"},"sessionId":{"type":"string"},"timeout":{"type":"number","minimum":1,"maximum":600000}}})",
+     "404,422,503,504"},
+    {"GET /tools/servers", 200, "Tool servers and their summary", "", "", ""},
+    {"POST /tools/servers/{serverId}/restart", 200, "Restart a tool server (config:write)", "", "", "404"},
     {"GET /users", 200, "Users (admin:users)", "", "", ""},
     {"POST /users", 201, "Create a user (admin:users)", "",
      R"({"type":"object","required":["email","password"],"properties":{"email":{"type":"string","maxLength":320,"pattern":"@"},"password":{"type":"string","minLength":8,"maxLength":1024},"name":{"type":"string","minLength":1,"maxLength":256},"permissions":{"oneOf":[{"type":"string"},{"type":"array","items":{"type":"string"}}]}}})",
@@ -119,6 +126,10 @@ std::string query_params(const char *kind)
     return R"({"name":"timeRange","in":"query","schema":{"enum":["1h","6h","24h","7d","30d"]}},)"
            R"({"name":"granularity","in":"query","schema":{"enum":["1m","5m","1h","1d"]}},)"
            R"({"name":"metrics","in":"query","schema":{"type":"string"},"description":"comma-separated names"})";
+  if (k == "list-tools")
+    return R"({"name":"category","in":"query","schema":{"enum":["file","shell","network","database","custom"]}},)"
+           R"({"name":"server","in":"query","schema":{"type":"string"}},)"
+           R"({"name":"available","in":"query","schema":{"enum":["true","false"]}})";
   return {};
 }
 

@@ -2,6 +2,7 @@
 #include "server/profiles/platform/live_session.hpp"
 #include "server/profiles/platform/rest.hpp"
 #include "server/profiles/platform/task_tracker.hpp"
+#include "server/profiles/platform/tools.hpp"
 
 #include <ccbridge/error.hpp>
 
@@ -39,6 +40,8 @@ void Platform::start()
   bootstrap_admin();
   load_config();
   monitor_->start();
+  tools_ = std::make_shared<Tools>(*this);
+  tools_->start();
 }
 
 // A database with no user gets one administrator, so that a fresh server can be used at all; its
@@ -55,6 +58,7 @@ void Platform::bootstrap_admin()
 
 void Platform::stop()
 {
+  if (tools_) tools_->stop();
   auto live = std::move(live_);
   live_.clear();
   for (auto &kv : live) kv.second->shut();
@@ -90,6 +94,16 @@ void Platform::metrics(std::string &out) const
   out += "ccbridge_platform_tasks_finished_total " + std::to_string(tasks_finished) + "\n";
   out += "ccbridge_platform_logins_total " + std::to_string(logins) + "\n";
   out += "ccbridge_platform_logins_failed_total " + std::to_string(logins_failed) + "\n";
+}
+
+std::string Platform::project_path(const SessionRow &s) const
+{
+  JsonDocument d = parse_object(s.doc);
+  const JsonValue *conf = member(d, "config");
+  std::string path = conf ? text_of(*conf, "projectPath") : std::string();
+  if (path.empty()) path = ctx.base_options().cwd.value_or("");
+  if (path.empty() && !ctx.roots.empty()) path = ctx.roots.front();
+  return path;
 }
 
 // ---- sessions ----------------------------------------------------------------------------------

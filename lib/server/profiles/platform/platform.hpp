@@ -29,6 +29,7 @@
 namespace ccbridge::detail::server::platform {
 
 class LiveSession;
+class Tools;
 struct TaskTotals;
 
 /// The authenticated user of a request or a connection.
@@ -117,6 +118,11 @@ public:
   {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_).count();
   }
+  /// The directory the session's CLI works in: its projectPath, else the server's default.
+  std::string project_path(const SessionRow &s) const;
+
+  // ---- tools (tools.cpp, mcp_servers.cpp) ----
+  Tools &tools() { return *tools_; }
 
 private:
   friend class LiveSession;
@@ -129,6 +135,7 @@ private:
 
   std::unique_ptr<Store> store_;
   std::unique_ptr<Worker> hasher_;  ///< password hashing, off the server thread
+  std::shared_ptr<Tools> tools_;
   std::string key_;  ///< the HMAC key of access tokens
   RateLimiter limiter_;
   RateLimiter login_limiter_;    ///< login attempts per email

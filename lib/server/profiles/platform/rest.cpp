@@ -4,6 +4,7 @@
 // nothing behind. Every answer has the seed's envelope, a requestId (also logged) and the
 // API-Version header.
 #include "server/profiles/platform/rest.hpp"
+#include "server/profiles/platform/tools.hpp"
 
 #include <algorithm>
 
@@ -166,6 +167,11 @@ void cancel_task(Platform &p, Call &c)
        cancelled ? "task " + t.id + " cancelled" : "task " + t.id + " had already ended (" + t.status + ")");
 }
 
+void list_tools(Platform &p, Call &c) { p.tools().list(c); }
+void list_tool_servers(Platform &p, Call &c) { p.tools().list_servers(c); }
+void execute_tool(Platform &p, Call &c) { p.tools().execute(c); }
+void restart_tool_server(Platform &p, Call &c) { p.tools().restart(c); }
+
 }  // namespace
 
 std::string enum_param(const HttpRequest &req, const char *name, std::initializer_list<const char *> allowed)
@@ -200,6 +206,10 @@ const std::vector<Route> &routes()
       {"GET", "/agents/{agentId}", "agent:read", get_agent},
       {"PUT", "/agents/{agentId}", "agent:configure", update_agent},
       {"DELETE", "/agents/{agentId}", "agent:configure", delete_agent},
+      {"GET", "/tools", "tool:read", list_tools},
+      {"POST", "/tools/execute", "tool:execute", execute_tool},
+      {"GET", "/tools/servers", "tool:read", list_tool_servers},
+      {"POST", "/tools/servers/{serverId}/restart", "config:write", restart_tool_server},
       {"GET", "/users", "admin:users", list_users},
       {"POST", "/users", "admin:users", create_user},
       {"PATCH", "/users/{userId}", "admin:users", update_user},
