@@ -2,6 +2,7 @@
 built-in local-filesystem server (confined to the session's projectPath), the CLI's own tools (from
 the init message of a --max-turns 0 probe), restart, permissions."""
 import base64
+import json
 import os
 import time
 
@@ -206,3 +207,90 @@ def test_permissions_and_restart(start_server, tmp_path):
     st, answer, _ = c.call("POST", "/tools/servers/claude-code/restart")
     assert st == 200 and answer["message"] and answer["data"]["server"]["id"] == "claude-code", answer
     assert wait_for(lambda: cli_online(c))
+
+
+# ---- configured MCP servers (tests/support/mcp_test_server.cpp) ---------------------------------
+
+MCP = os.environ.get("CCB_MCP_TEST_SERVER", "")
+
+
+def put_mcp(c, servers, **tools):
+    return c.ok("PUT", "/config", {"section": "tools", "config": {"tools": {"mcpServers": servers, **tools}}})
+
+
+def mcp_online(c, sid):
+    srv = [s for s in c.ok("GET", "/tools/servers")["servers"] if s["id"] == sid]
+    return srv and srv[0]["status"] == "online" and srv[0]
+
+
+def execute(c, tool, params, **extra):
+    return c.call("POST", "/tools/execute", {"toolId": tool, "server": "t", "parameters": params, **extra})
+
+
+def test_a_configured_mcp_server_lists_runs_times_out_crashes_and_restarts(start_server, tmp_path):
+    s = start_platform(start_server, tmp_path)
+    c = Client(s)
+    put_mcp(c, {"t": {"type": "stdio", "command": MCP, "args": []}})
+    srv = wait_for(lambda: mcp_online(c, "t"))
+    assert srv and srv["type"] == "local" and "echo" in srv["tools"] and srv["lastPing"], c.ok("GET", "/tools/servers")
+    tools = {t["id"]: t for t in c.ok("GET", "/tools?server=t")["tools"]}
+    assert tools["add"]["server"] == "t" and tools["add"]["category"] == "custom"
+    assert tools["add"]["schema"]["parameters"]["properties"]["a"]["type"] == "number"
+    assert tools["add"]["schema"]["parameters"]["properties"]["a"]["required"] is True
+    # echo answers text; add answers structuredContent.
+    st, body, _ = execute(c, "echo", {"x": 1})
+    assert st == 200 and body["data"]["toolUsed"] == "echo" and body["data"]["server"] == "t", body
+    assert '"x"' in body["data"]["result"] and isinstance(body["data"]["executionTime"], int)
+    st, body, _ = execute(c, "add", {"a": 2, "b": 3})
+    assert st == 200 and body["data"]["result"] == {"sum": 5}, body
+    st, body, _ = execute(c, "fail", {})
+    assert st == 200 and body["data"]["isError"] is True, body
+    # Past its timeout: 504, and the server was told (its slow call was cancelled).
+    t0 = time.time()
+    st, body, _ = execute(c, "slow", {"ms": 10000}, timeout=300)
+    assert st == 504 and is_error(body, "TIMEOUT_ERROR") and time.time() - t0 < 5, body
+    assert wait_for(lambda: execute(c, "stats", {})[1]["data"]["result"]["cancelled"] >= 1)
+    # A crash: 503 for the call, the server in error, then a restart brings it back.
+    st, body, _ = execute(c, "crash", {})
+    assert st == 503 and is_error(body, "SERVICE_UNAVAILABLE"), body
+    st, body, _ = execute(c, "echo", {})
+    assert st == 503, body
+    srv = wait_for(lambda: [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] == "t"
+                            and x["status"] == "error"])
+    assert srv and srv[0]["error"], srv
+    st, body, _ = c.call("POST", "/tools/servers/t/restart")
+    assert st == 200 and body["data"]["server"]["status"] == "online" and "restarted" in body["message"], body
+    assert execute(c, "echo", {"y": 2})[0] == 200
+
+
+def test_mcp_servers_follow_the_configuration_and_the_cli_gets_them(start_server, tmp_path):
+    inv = tmp_path / "inv.json"
+    s = start_platform(start_server, tmp_path, script=f"dump_invocation {inv}\nserve_turns")
+    c = Client(s)
+    put_mcp(c, {"t": {"type": "stdio", "command": MCP}, "off": {"type": "stdio", "command": MCP, "enabled": False}})
+    assert wait_for(lambda: mcp_online(c, "t"))
+    off = [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] == "off"][0]
+    assert off["status"] == "offline" and "disabled" in off["error"]
+    health = c.ok("GET", "/monitoring/health")
+    assert health["services"]["mcp:t"]["status"] == "online", health
+    # The session's CLI gets the enabled server in --mcp-config.
+    sess = c.session()
+    c.ok("POST", "/tasks", {"sessionId": sess["id"], "content": "hi", "options": {"async": False}}, 201)
+    argv = json.loads(inv.read_text())["argv"]
+    conf = next(a for a in argv if a.startswith("--mcp-config"))
+    assert '"t"' in conf and '"off"' not in conf and "enabled" not in conf, conf
+    # Removed from the configuration (a merge patch: null removes): gone from the listing.
+    put_mcp(c, {"t": None, "off": None})
+    assert wait_for(lambda: not [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] in ("t", "off")])
+    assert "mcp:t" not in c.ok("GET", "/monitoring/health")["services"]
+
+
+def test_a_server_that_cannot_start_is_in_error_and_an_unknown_one_is_not_found(start_server, tmp_path):
+    s = start_platform(start_server, tmp_path)
+    c = Client(s)
+    put_mcp(c, {"bad": {"type": "stdio", "command": str(tmp_path / "no-such-server")}})
+    srv = wait_for(lambda: [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] == "bad"
+                            and x["status"] == "error"])
+    assert srv and "does not exist" in srv[0]["error"], srv
+    st, body, _ = c.call("POST", "/tools/execute", {"toolId": "echo", "server": "nope", "parameters": {}})
+    assert st == 404 and body["error"]["details"]["field"] == "server", body

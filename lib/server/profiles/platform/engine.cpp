@@ -168,7 +168,7 @@ Options LiveSession::options_for(const JsonValue &task_doc, std::string &why)
   Options o = p_.ctx.base_options();
   o.include_partial_messages = true;
   // The configured MCP servers, so that the model sees the tools GET /tools lists.
-  if (std::string mcp = p_.tools().cli_mcp_config(); !mcp.empty()) o.mcp_config = mcp;
+  if (!p_.config().mcp_servers.empty()) o.mcp_config = p_.config().mcp_config_json();
   if (const JsonValue *conf = member(agent, "configuration")) {
     std::string model = text_of(*conf, "model");
     if (!model.empty() && model != "default" && Context::model_ok(model)) o.model = model;

@@ -2,6 +2,8 @@
 // connected without blocking the server thread, its tools from tools/list, calls with a timeout,
 // a ping every 30 s. A client is never destroyed on the server thread nor in its own callbacks
 // (its destructor ends the server process and may wait for it): the closer worker lets it go.
+#include "server/profiles/platform/config.hpp"
+#include "server/profiles/platform/monitoring.hpp"
 #include "server/profiles/platform/platform.hpp"
 #include "server/profiles/platform/rest.hpp"
 #include "server/profiles/platform/tools.hpp"
@@ -23,28 +25,26 @@ std::vector<std::string> string_list(const JsonValue &v)
   return out;
 }
 
-std::map<std::string, std::string> string_map(const JsonValue &v)
-{
-  std::map<std::string, std::string> out;
-  if (v.IsObject())
-    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it)
-      if (it->value.IsString()) out[it->name.GetString()] = it->value.GetString();
-  return out;
-}
-
-// The spec of one tools.mcpServers entry (validated by the configuration before it gets here).
-McpServerSpec spec_of(const std::string &id, const JsonValue &conf)
+McpServerSpec spec_of(const std::string &id, const McpServerConfig &conf, std::chrono::milliseconds timeout)
 {
   McpServerSpec spec;
   spec.name = id;
-  spec.command = text_of(conf, "command");
-  if (const JsonValue *a = member(conf, "args")) spec.args = string_list(*a);
-  if (const JsonValue *e = member(conf, "env")) spec.env = string_map(*e);
-  spec.url = text_of(conf, "url");
-  if (const JsonValue *h = member(conf, "headers")) spec.headers = string_map(*h);
-  if (const JsonValue *t = member(conf, "timeout"); t && t->IsNumber() && t->GetDouble() >= 1)
-    spec.request_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(t->GetDouble()));
+  if (conf.type == "http") {
+    spec.url = conf.url;
+    spec.headers = conf.headers;
+  } else {
+    spec.command = conf.command;
+    spec.args = conf.args;
+    spec.env = conf.env;
+  }
+  spec.request_timeout = conf.timeout_ms > 0 ? std::chrono::milliseconds(conf.timeout_ms) : timeout;
   return spec;
+}
+
+// What tells a changed entry from the same one.
+std::string signature(const McpServerConfig &c)
+{
+  return c.cli_json + (c.enabled ? "|on|" : "|off|") + std::to_string(c.timeout_ms);
 }
 
 // An MCP inputSchema (JSON Schema) as the seed's ToolSchema.
@@ -122,54 +122,66 @@ ApiError call_error(const Error &e, const std::string &server, std::chrono::mill
 
 }  // namespace
 
-void Tools::configure_mcp(const std::string &servers_json)
+void Tools::configure_mcp(const SystemConfig &config)
 {
-  mcp_config_ = servers_json;
-  JsonDocument conf = parse_object(servers_json);
+  default_timeout_ = std::chrono::milliseconds(config.tools_default_timeout_ms);
+  max_concurrent_ = static_cast<unsigned>(std::max(1, config.tools_max_concurrent));
+  const auto &wanted = config.mcp_servers;
   // Servers gone from the configuration, or changed: closed (changed ones come back below).
   for (auto it = servers_.begin() + 2; it != servers_.end();) {
-    const JsonValue *now = member(conf, it->id);
-    if (now && to_json(*now) == it->config_json) {
+    auto now = wanted.find(it->id);
+    if (now != wanted.end() && signature(now->second) == it->config_json) {
       ++it;
       continue;
     }
+    p_.monitor().remove_probe("mcp:" + it->id);
     retire(std::move(it->client));
     it = servers_.erase(it);
   }
-  for (auto it = conf.MemberBegin(); conf.IsObject() && it != conf.MemberEnd(); ++it) {
-    std::string id(it->name.GetString(), it->name.GetStringLength());
+  for (const auto &[id, conf] : wanted) {
     if (find(id)) continue;
     ToolServer s;
     s.id = id;
     s.name = id;
-    s.type = text_of(it->value, "type") == "http" ? "remote" : "local";
-    s.url = text_of(it->value, "url");
+    s.type = conf.type == "http" ? "remote" : "local";
+    s.url = conf.url;
     s.capabilities = {"tools"};
-    s.config_json = to_json(it->value);
-    s.spec = spec_of(id, it->value);
-    const JsonValue *enabled = member(it->value, "enabled");
-    s.enabled = !(enabled && enabled->IsBool() && !enabled->GetBool());
+    s.config_json = signature(conf);
+    s.spec = spec_of(id, conf, default_timeout_);
+    s.enabled = conf.enabled;
     s.error = s.enabled ? "connecting" : "disabled in the configuration";
     servers_.push_back(std::move(s));
-    if (servers_.back().enabled) connect_mcp(servers_.back());
+    if (!conf.enabled) continue;
+    connect_mcp(servers_.back());
+    add_health_probe(id);
   }
 }
 
-std::string Tools::cli_mcp_config() const
+// A service of every health check: the server's state, and a ping's time when it is online.
+void Tools::add_health_probe(const std::string &id)
 {
-  std::string items;
-  JsonDocument conf = parse_object(mcp_config_);
-  for (const auto &s : servers_) {
-    if (!s.spec || !s.enabled) continue;
-    const JsonValue *c = member(conf, s.id);
-    if (!c) continue;
-    JsonDocument entry;
-    entry.CopyFrom(*c, entry.GetAllocator());
-    entry.RemoveMember("enabled");  // ours, not the CLI's
-    entry.RemoveMember("timeout");
-    items += (items.empty() ? "" : ",") + json_str(s.id) + ":" + to_json(entry);
-  }
-  return items.empty() ? std::string() : "{\"mcpServers\":{" + items + "}}";
+  std::weak_ptr<Tools> weak = weak_from_this();
+  auto &ioc = p_.ctx.ioc;
+  p_.add_health_probe("mcp:" + id, [weak, id, &ioc](std::function<void(ServiceHealth)> done) {
+    auto self = weak.lock();
+    ToolServer *s = self ? self->find(id) : nullptr;
+    ServiceHealth h;
+    if (!s || !s->client || s->status != "online") {
+      h.status = "offline";
+      h.error = s ? s->error : "gone";
+      return done(h);
+    }
+    auto started = std::chrono::steady_clock::now();
+    s->client->ping_async([done, started, &ioc](std::optional<Error> e, std::chrono::microseconds) {
+      ServiceHealth h;
+      h.response_time_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      if (e) {
+        h.status = "offline";
+        h.error = "ping failed: " + e->detail();
+      }
+      asio::post(ioc, [done, h] { done(h); });
+    }, std::chrono::seconds(2));
+  });
 }
 
 void Tools::retire(std::shared_ptr<McpClient> client)
@@ -244,7 +256,9 @@ void Tools::execute_mcp(Call &c, ToolServer &s, const std::string &tool, const J
   auto &ioc = p_.ctx.ioc;
   s.client->call_tool_async(tool, to_json(params), [=, &ioc](std::optional<Error> e, McpCallResult r) {
     asio::post(ioc, [=] {
-      if (auto self = weak.lock()) --self->running_;
+      auto self = weak.lock();
+      if (self) --self->running_;
+      if (e && self) self->call_failed(server, *e);
       if (e) return answer(call_error(*e, server, timeout).status, error_envelope(call_error(*e, server, timeout), rid));
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       answer(200, ok_envelope(fmt::format(R"({{"result":{},"executionTime":{},"toolUsed":{},"server":{}{}}})", result_of(r),
@@ -252,6 +266,18 @@ void Tools::execute_mcp(Call &c, ToolServer &s, const std::string &tool, const J
                                           r.is_error ? ",\"isError\":true" : "")));
     });
   }, timeout);
+}
+
+// A call that failed because the server did (it exited, its connection broke): the server is in
+// error from now on, not only at the next ping.
+void Tools::call_failed(const std::string &id, const Error &e)
+{
+  ToolServer *s = find(id);
+  if (!s || !s->client || e.code() == make_error_code(errc::timeout) || e.code() == make_error_code(errc::cancelled))
+    return;
+  if (s->client->state() == McpState::ready) return;
+  s->status = "error";
+  s->error = s->client->last_error().empty() ? e.detail() : s->client->last_error();
 }
 
 void Tools::ping_all()

@@ -42,6 +42,8 @@ void Platform::start()
   monitor_->start();
   tools_ = std::make_shared<Tools>(*this);
   tools_->start();
+  tools_->configure_mcp(config());
+  on_config_change("tools", [this](const SystemConfig &c) { tools_->configure_mcp(c); });
 }
 
 // A database with no user gets one administrator, so that a fresh server can be used at all; its

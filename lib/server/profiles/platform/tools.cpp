@@ -17,9 +17,7 @@ namespace {
 
 constexpr const char *kCli = "claude-code";
 constexpr const char *kFiles = "local-filesystem";
-constexpr std::chrono::milliseconds kDefaultTimeout{30000};
 constexpr std::chrono::milliseconds kMaxTimeout{600000};
-constexpr unsigned kMaxConcurrent = 16;
 
 // The CLI's own tools by category (the rest are `custom`).
 const char *cli_category(const std::string &tool)
@@ -75,11 +73,11 @@ std::string strings_json(const std::vector<std::string> &v)
   return out + "]";
 }
 
-// `timeout` of an execute request (ms): absent -> default; otherwise 1..kMaxTimeout.
-std::chrono::milliseconds timeout_of(const JsonValue &body)
+// `timeout` of an execute request (ms): absent -> `fallback`; otherwise 1..kMaxTimeout.
+std::chrono::milliseconds timeout_of(const JsonValue &body, std::chrono::milliseconds fallback)
 {
   const JsonValue *t = member(body, "timeout");
-  if (!t || t->IsNull()) return kDefaultTimeout;
+  if (!t || t->IsNull()) return fallback;
   if (!t->IsNumber() || t->GetDouble() < 1 || t->GetDouble() > static_cast<double>(kMaxTimeout.count()))
     bad_field("timeout", "'timeout' must be a number of milliseconds from 1 to " + std::to_string(kMaxTimeout.count()));
   return std::chrono::milliseconds(static_cast<std::int64_t>(t->GetDouble()));
@@ -287,7 +285,7 @@ void Tools::execute(Call &c)
   if (!params || params->IsNull()) bad_field("parameters", "'parameters' is required", true);
   if (!params->IsObject()) bad_field("parameters", "'parameters' must be an object");
   optional_string(b, "sessionId", "sessionId");
-  auto timeout = timeout_of(b);
+  auto timeout = timeout_of(b, default_timeout_);
   if (!server.empty() && !find(server))
     fail(404, "INVALID_INPUT", "no tool server " + quoted(server), "{\"field\":\"server\"}");
   std::vector<ToolServer *> having;
@@ -303,8 +301,9 @@ void Tools::execute(Call &c)
   if (s.id == kCli)
     fail(422, "INVALID_INPUT", "Claude Code's own tools run inside tasks (POST /tasks), not on their own",
          "{\"field\":\"toolId\"}");
-  if (running_ >= kMaxConcurrent)
-    fail(503, "SERVICE_UNAVAILABLE", "too many tool executions at once; try again shortly");
+  if (running_ >= max_concurrent_)
+    fail(503, "SERVICE_UNAVAILABLE", "tools.maxConcurrent (" + std::to_string(max_concurrent_) +
+                                         ") executions are running; try again shortly");
   if (s.id == kFiles) return execute_fs(c, tool, timeout);
   execute_mcp(c, s, tool, *params, timeout);
 }

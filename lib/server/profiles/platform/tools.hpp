@@ -28,6 +28,7 @@ namespace ccbridge::detail::server::platform {
 
 class Platform;
 class Call;
+struct SystemConfig;
 
 /// One tool as GET /tools shows it.
 struct ToolEntry {
@@ -48,7 +49,7 @@ struct ToolServer {
   std::string last_ping;  ///< ISO time, "" before the first
   // MCP servers
   std::optional<McpServerSpec> spec;
-  std::string config_json;  ///< its tools.mcpServers entry, to tell a changed one
+  std::string config_json;  ///< its tools.mcpServers entry's signature, to tell a changed one
   bool enabled = true;
   std::shared_ptr<McpClient> client;
   unsigned generation = 0;  ///< bumped by every (re)connect: late answers of an older one are dropped
@@ -72,11 +73,9 @@ public:
 
   /// A session's CLI said init: its tool list is the CLI's.
   void cli_init(const Message &init);
-  /// The configured MCP servers (tools.mcpServers, a JSON object text): servers that are new or
-  /// changed are (re)connected, removed ones closed.
-  void configure_mcp(const std::string &servers_json);
-  /// {"mcpServers":{...}} for the CLI's --mcp-config, or "" when there is none.
-  std::string cli_mcp_config() const;
+  /// The tools section of the configuration: MCP servers that are new or changed are
+  /// (re)connected, removed ones closed; defaultTimeout and maxConcurrent apply to the next calls.
+  void configure_mcp(const SystemConfig &config);
   /// Every server, for health.
   std::vector<const ToolServer *> servers() const;
 
@@ -96,6 +95,8 @@ private:
   void execute_mcp(Call &c, ToolServer &s, const std::string &tool, const JsonValue &params,
                    std::chrono::milliseconds timeout);
   void ping_all();
+  void call_failed(const std::string &id, const Error &e);
+  void add_health_probe(const std::string &id);
   /// Lets a client go off the server thread (its destructor ends the server's process).
   void retire(std::shared_ptr<McpClient> client);
 
@@ -105,8 +106,9 @@ private:
   std::unique_ptr<Worker> files_;
   std::unique_ptr<Worker> closer_;
   asio::steady_timer ping_timer_;
-  std::string mcp_config_;  ///< the last configure_mcp() text
-  unsigned running_ = 0;    ///< executions in flight (tools.maxConcurrent)
+  std::chrono::milliseconds default_timeout_{30000};  ///< tools.defaultTimeout
+  unsigned max_concurrent_ = 4;                       ///< tools.maxConcurrent
+  unsigned running_ = 0;                              ///< executions in flight
 };
 
 }  // namespace ccbridge::detail::server::platform
