@@ -114,6 +114,8 @@ def body_for(plat, method, path, ids):
         return {"sessionId": ids["sessionId"], "content": "hello", "options": {"async": True}}
     if method == "post" and path == "/agents":
         return {"name": "x", "description": "d", "configuration": {"model": "m"}}
+    if method == "post" and path == "/tools/execute":
+        return {"toolId": "list_files", "server": "local-filesystem", "parameters": {}, "sessionId": ids["sessionId"]}
     if method == "put" and path == "/config":
         return {"section": "platform", "config": {"platform": {"mode": "production"}}}
     if method == "put":
@@ -136,7 +138,8 @@ def fill(path, ids):
 def test_permission_matrix(plat):
     doc = openapi(plat)
     assert len(doc["paths"]) >= 10
-    dummies = {"sessionId": "sess_missing", "taskId": "task_missing", "agentId": "agent_missing", "userId": "user_missing"}
+    dummies = {"sessionId": "sess_missing", "taskId": "task_missing", "agentId": "agent_missing", "userId": "user_missing",
+               "serverId": "local-filesystem"}
     checked = 0
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
@@ -164,7 +167,7 @@ def test_permission_matrix(plat):
             st, body, _ = plat.as_user("p:" + perm, method.upper(), fill(path, dummies), body_fn(dummies))
             assert st not in (401, 403, 405), (perm, method, path, st, body)
             # with all permissions, on real objects: it exists and succeeds
-            ids = dict(create_objects(plat, "all"), userId=plat.ids["none"])
+            ids = dict(create_objects(plat, "all"), userId=plat.ids["none"], serverId="local-filesystem")
             st, body, _ = plat.as_user("all", method.upper(), fill(path, ids), body_fn(ids))
             assert st not in (401, 403, 404, 405), (method, path, st, body)
             assert st < 300 and body["success"] is True, (method, path, st, body)
