@@ -2,6 +2,7 @@
 database, logged-in clients, and small helpers over the seed's envelopes."""
 import json
 import subprocess
+import time
 
 from conftest import CCB
 
@@ -73,3 +74,14 @@ async def next_event(ws, type_, timeout=10):
         ev = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         if ev["type"] == type_:
             return ev
+
+
+def wait_until(cond, timeout=10):
+    """cond()'s first true value, polled until `timeout` seconds passed (then its last value)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    return cond()

@@ -6,22 +6,11 @@ import time
 
 import websockets
 
-from platform_common import Client, is_error, next_event, start_platform
+from platform_common import Client, is_error, next_event, start_platform, wait_until
 
 USERS = (("dev@example.com", "all"), ("reader@example.com", "config:read,session:read"),
          ("nobody@example.com", "session:read,session:create"))
 FAST = ["--metrics-interval-ms", "100"]  # metrics written every 100 ms instead of every minute
-
-
-def wait_until(cond, timeout):
-    """cond()'s first true value, polled until `timeout` seconds passed (then None)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    return None
 
 
 def server(start_server, tmp_path, args=()):

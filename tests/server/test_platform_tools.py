@@ -6,17 +6,7 @@ import json
 import os
 import time
 
-from platform_common import Client, is_error, start_platform
-
-
-def wait_for(pred, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    return pred()
+from platform_common import Client, is_error, start_platform, wait_until
 
 
 def server_of(data, sid):
@@ -30,7 +20,7 @@ def cli_online(c):
 def test_tools_list_has_every_server_and_the_cli_tools_from_its_init(start_server, tmp_path):
     s = start_platform(start_server, tmp_path)
     c = Client(s)
-    assert wait_for(lambda: cli_online(c)), c.ok("GET", "/tools/servers")
+    assert wait_until(lambda: cli_online(c)), c.ok("GET", "/tools/servers")
     data = c.ok("GET", "/tools")
     ids = {t["id"]: t for t in data["tools"]}
     # The fake CLI's init lists Bash and Write; the built-in server has its three tools.
@@ -51,7 +41,7 @@ def test_tools_list_has_every_server_and_the_cli_tools_from_its_init(start_serve
 def test_the_seed_example_get_tools_category_file(start_server, tmp_path):
     s = start_platform(start_server, tmp_path)
     c = Client(s)
-    wait_for(lambda: cli_online(c))
+    wait_until(lambda: cli_online(c))
     data = c.ok("GET", "/tools?category=file")
     assert data["tools"] and all(t["category"] == "file" for t in data["tools"])
     assert "Write" in {t["id"] for t in data["tools"]}  # the CLI's Write is a file tool too
@@ -67,7 +57,7 @@ def test_the_seed_example_get_tools_category_file(start_server, tmp_path):
 def test_servers_summary(start_server, tmp_path):
     s = start_platform(start_server, tmp_path)
     c = Client(s)
-    wait_for(lambda: cli_online(c))
+    wait_until(lambda: cli_online(c))
     data = c.ok("GET", "/tools/servers")
     assert data["summary"] == {"total": 2, "online": 2, "offline": 0, "error": 0}
 
@@ -164,7 +154,7 @@ def test_confinement_of_local_filesystem(start_server, tmp_path):
 def test_execute_errors(start_server, tmp_path):
     s = start_platform(start_server, tmp_path, users=(("dev@example.com", "all"), ("other@example.com", "all")))
     c = Client(s)
-    wait_for(lambda: cli_online(c))
+    wait_until(lambda: cli_online(c))
     sess = c.session()
     cases = [
         ({"toolId": "nope", "parameters": {}}, 404, "INVALID_INPUT", "toolId"),
@@ -203,10 +193,10 @@ def test_permissions_and_restart(start_server, tmp_path):
     c = Client(s)
     st, answer, _ = c.call("POST", "/tools/servers/nope/restart")
     assert st == 404 and is_error(answer, "INVALID_INPUT") and answer["error"]["details"]["field"] == "serverId"
-    wait_for(lambda: cli_online(c))
+    wait_until(lambda: cli_online(c))
     st, answer, _ = c.call("POST", "/tools/servers/claude-code/restart")
     assert st == 200 and answer["message"] and answer["data"]["server"]["id"] == "claude-code", answer
-    assert wait_for(lambda: cli_online(c))
+    assert wait_until(lambda: cli_online(c))
 
 
 # ---- configured MCP servers (tests/support/mcp_test_server.cpp) ---------------------------------
@@ -231,7 +221,7 @@ def test_a_configured_mcp_server_lists_runs_times_out_crashes_and_restarts(start
     s = start_platform(start_server, tmp_path)
     c = Client(s)
     put_mcp(c, {"t": {"type": "stdio", "command": MCP, "args": []}})
-    srv = wait_for(lambda: mcp_online(c, "t"))
+    srv = wait_until(lambda: mcp_online(c, "t"))
     assert srv and srv["type"] == "local" and "echo" in srv["tools"] and srv["lastPing"], c.ok("GET", "/tools/servers")
     tools = {t["id"]: t for t in c.ok("GET", "/tools?server=t")["tools"]}
     assert tools["add"]["server"] == "t" and tools["add"]["category"] == "custom"
@@ -249,13 +239,13 @@ def test_a_configured_mcp_server_lists_runs_times_out_crashes_and_restarts(start
     t0 = time.time()
     st, body, _ = execute(c, "slow", {"ms": 10000}, timeout=300)
     assert st == 504 and is_error(body, "TIMEOUT_ERROR") and time.time() - t0 < 5, body
-    assert wait_for(lambda: execute(c, "stats", {})[1]["data"]["result"]["cancelled"] >= 1)
+    assert wait_until(lambda: execute(c, "stats", {})[1]["data"]["result"]["cancelled"] >= 1)
     # A crash: 503 for the call, the server in error, then a restart brings it back.
     st, body, _ = execute(c, "crash", {})
     assert st == 503 and is_error(body, "SERVICE_UNAVAILABLE"), body
     st, body, _ = execute(c, "echo", {})
     assert st == 503, body
-    srv = wait_for(lambda: [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] == "t"
+    srv = wait_until(lambda: [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] == "t"
                             and x["status"] == "error"])
     assert srv and srv[0]["error"], srv
     st, body, _ = c.call("POST", "/tools/servers/t/restart")
@@ -268,7 +258,7 @@ def test_mcp_servers_follow_the_configuration_and_the_cli_gets_them(start_server
     s = start_platform(start_server, tmp_path, script=f"dump_invocation {inv}\nserve_turns")
     c = Client(s)
     put_mcp(c, {"t": {"type": "stdio", "command": MCP}, "off": {"type": "stdio", "command": MCP, "enabled": False}})
-    assert wait_for(lambda: mcp_online(c, "t"))
+    assert wait_until(lambda: mcp_online(c, "t"))
     off = [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] == "off"][0]
     assert off["status"] == "offline" and "disabled" in off["error"]
     health = c.ok("GET", "/monitoring/health")
@@ -281,7 +271,7 @@ def test_mcp_servers_follow_the_configuration_and_the_cli_gets_them(start_server
     assert '"t"' in conf and '"off"' not in conf and "enabled" not in conf, conf
     # Removed from the configuration (a merge patch: null removes): gone from the listing.
     put_mcp(c, {"t": None, "off": None})
-    assert wait_for(lambda: not [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] in ("t", "off")])
+    assert wait_until(lambda: not [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] in ("t", "off")])
     assert "mcp:t" not in c.ok("GET", "/monitoring/health")["services"]
 
 
@@ -289,7 +279,7 @@ def test_a_server_that_cannot_start_is_in_error_and_an_unknown_one_is_not_found(
     s = start_platform(start_server, tmp_path)
     c = Client(s)
     put_mcp(c, {"bad": {"type": "stdio", "command": str(tmp_path / "no-such-server")}})
-    srv = wait_for(lambda: [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] == "bad"
+    srv = wait_until(lambda: [x for x in c.ok("GET", "/tools/servers")["servers"] if x["id"] == "bad"
                             and x["status"] == "error"])
     assert srv and "does not exist" in srv[0]["error"], srv
     st, body, _ = c.call("POST", "/tools/execute", {"toolId": "echo", "server": "nope", "parameters": {}})
