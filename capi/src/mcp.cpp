@@ -112,7 +112,7 @@ int ccb_mcp_connect(ccb_mcp_t **out, const char *spec_json, ccb_runtime_t *runti
   return guarded([&] {
     *need(out, "out") = nullptr;
     McpServerSpec spec = mcp_server_spec_from_json(need(spec_json, "spec_json"));
-    std::shared_ptr<Runtime> rt = runtime ? runtime->runtime : std::make_shared<Runtime>(1);
+    std::shared_ptr<Runtime> rt = runtime_of(runtime);
     McpClient client = McpClient::connect(*rt, std::move(spec));
     *out = new ccb_mcp{rt, std::move(client)};
     return CCB_OK;
