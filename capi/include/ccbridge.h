@@ -5,8 +5,9 @@
  *
  * CONVENTIONS
  *   Handles    Opaque: ccb_options_t, ccb_runtime_t, ccb_stream_t, ccb_session_t, ccb_message_t,
- *              ccb_terminal_t, ccb_server_t, and, inside callbacks, ccb_permission_t and ccb_output_t. (The _t
- *              suffix is reserved by POSIX; we use it anyway, like reproc.)
+ *              ccb_terminal_t, ccb_mcp_t, ccb_server_t, and, inside callbacks, ccb_permission_t
+ *              and ccb_output_t. (The _t suffix is reserved by POSIX; we use it anyway, like
+ *              reproc.)
  *   Status     Calls return int: CCB_OK (0), CCB_END (1, end of a stream), or a negative CCB_E_*
  *              code (the C++ ccbridge::errc values, negated; stable, never renumbered).
  *   Errors     After a call that returned a negative status, ccb_last_error() describes it:
@@ -42,6 +43,7 @@
  *     with one thread in ccb_session_receive(). ccb_session_close() and ccb_session_free() must
  *     not overlap any other call on that session (ccb_session_cancel() first to wake a receiver).
  *   - ccb_message_t: immutable; read it from any number of threads.
+ *   - ccb_mcp_t: every call from any thread, concurrently, except ccb_mcp_free().
  *   - Message, end and stderr callbacks run on a ccbridge I/O thread: they must not block, and a
  *     blocking call made there (next, receive, wait, close, control requests) fails with
  *     CCB_E_WOULD_DEADLOCK. Never free a stream or session from its own callbacks.
@@ -452,6 +454,63 @@ CCB_CAPI int ccb_terminal_running(const ccb_terminal_t *terminal);
  *  callback runs once this has returned (one running on another thread is waited for). May be
  *  called from the terminal's own callbacks. NULL is a no-op. */
 CCB_CAPI void ccb_terminal_free(ccb_terminal_t *terminal);
+
+/* ---- MCP client: the tools of an external MCP server ---------------------------------------- */
+
+/** A client of one Model Context Protocol server: a child process speaking stdio, or a Streamable
+ *  HTTP endpoint (see ccbridge::McpClient, include/ccbridge/mcp_client.hpp, and docs/MCP.md).
+ *  Every call blocks until it is answered or its timeout passes (on a ccbridge I/O thread:
+ *  CCB_E_WOULD_DEADLOCK); there are no callback forms. Calls may be made from any thread,
+ *  concurrently, except ccb_mcp_free(). A request that times out is cancelled at the server
+ *  (notifications/cancelled). The server process never outlives the handle. */
+typedef struct ccb_mcp ccb_mcp_t;
+
+/** The client's state (values are stable). */
+typedef enum {
+  CCB_MCP_CONNECTING = 0, /**< starting, or restarting */
+  CCB_MCP_READY = 1,
+  CCB_MCP_FAILED = 2,     /**< the server exited or broke the protocol: see ccb_mcp_last_error() */
+  CCB_MCP_CLOSED = 3
+} ccb_mcp_state_t;
+
+/** Starts (or reaches) the server and initializes it. `spec_json`: {"name", "command", "args":
+ *  [...], "env": {...}, "cwd"} for stdio or {"name", "url", "headers": {...}} for HTTP, plus
+ *  "connect_timeout_ms" (default 10000), "request_timeout_ms" (60000), "max_message_bytes"
+ *  (16 MiB) and optionally "type" ("stdio" or "http"). `runtime` may be NULL (a private one).
+ *  Actionable errors: CCB_E_INVALID_ARGUMENT (bad spec; the message names the key),
+ *  CCB_E_CLI_NOT_FOUND (the command), CCB_E_SPAWN_FAILED, CCB_E_TIMEOUT, CCB_E_PROCESS_FAILED (the
+ *  server exited, refused initialize or speaks another protocol version), CCB_E_IO_ERROR (HTTP). */
+CCB_CAPI int ccb_mcp_connect(ccb_mcp_t **out, const char *spec_json, ccb_runtime_t *runtime);
+/** What initialize answered: {"protocolVersion", "serverInfo": {"name", "version"},
+ *  "capabilities": {...}, "instructions"?}. Free with ccb_free(). */
+CCB_CAPI int ccb_mcp_server_info(char **out, const ccb_mcp_t *mcp);
+/** Every tool (all pages of tools/list) as a JSON array of {"name", "title"?, "description"?,
+ *  "inputSchema", "outputSchema"?, "annotations"?}. `timeout_ms` <= 0: the spec's request
+ *  timeout, for all pages together. Free with ccb_free().
+ *  Errors: CCB_E_TIMEOUT, CCB_E_CLOSED, CCB_E_PROCESS_FAILED (the server failed or answered with a
+ *  JSON-RPC error; the message has its code and text). */
+CCB_CAPI int ccb_mcp_list_tools(char **out, ccb_mcp_t *mcp, int timeout_ms);
+/** Calls tool `name` with `arguments_json` (a JSON object; NULL: {}). `out` receives
+ *  {"content": [...], "structuredContent"?, "isError": bool, "elapsedMs": number}: a tool that
+ *  failed is a result with isError true, not an error status. `timeout_ms` <= 0: the spec's
+ *  request timeout. Errors: as ccb_mcp_list_tools, and CCB_E_INVALID_ARGUMENT for arguments that
+ *  are not a JSON object. Free `out` with ccb_free(). */
+CCB_CAPI int ccb_mcp_call_tool(char **out, ccb_mcp_t *mcp, const char *name, const char *arguments_json,
+                               int timeout_ms);
+/** Sends ping; `rtt_us` (may be NULL) receives the round trip time in microseconds. */
+CCB_CAPI int ccb_mcp_ping(ccb_mcp_t *mcp, int timeout_ms, int64_t *rtt_us);
+/** Ends the server and connects again with the same spec (calls still waiting fail with
+ *  CCB_E_CLOSED). Errors: as ccb_mcp_connect. */
+CCB_CAPI int ccb_mcp_restart(ccb_mcp_t *mcp);
+/** Ends the server now (stdio: stdin closed, SIGTERM, SIGKILL, reaped; HTTP: DELETE of the
+ *  session); calls waiting in other threads return CCB_E_CLOSED. Idempotent. */
+CCB_CAPI int ccb_mcp_close(ccb_mcp_t *mcp);
+/** The state; CCB_MCP_CLOSED for NULL. */
+CCB_CAPI ccb_mcp_state_t ccb_mcp_state(const ccb_mcp_t *mcp);
+/** Why the state is CCB_MCP_FAILED ("" otherwise). Free with ccb_free(). */
+CCB_CAPI int ccb_mcp_last_error(char **out, const ccb_mcp_t *mcp);
+/** Closes (as ccb_mcp_close) and frees the client. NULL is a no-op. */
+CCB_CAPI void ccb_mcp_free(ccb_mcp_t *mcp);
 
 /* ---- the gateway server --------------------------------------------------------------------- */
 

@@ -91,6 +91,8 @@ void set_message_callbacks(Stream &stream, ccb_message_cb on_message, ccb_end_cb
 
 /// The runtime a stream or session runs on: the options' own, or a private one.
 std::shared_ptr<Runtime> runtime_for(const ccb_options_t *opts);
+/// The runtime a terminal or MCP client runs on: `runtime`'s, or a private one (NULL).
+std::shared_ptr<Runtime> runtime_of(ccb_runtime_t *runtime);
 
 }  // namespace ccbridge::detail::capi
 

@@ -156,6 +156,11 @@ std::shared_ptr<Runtime> runtime_for(const ccb_options_t *opts)
   return std::make_shared<Runtime>(1);
 }
 
+std::shared_ptr<Runtime> runtime_of(ccb_runtime_t *runtime)
+{
+  return runtime ? runtime->runtime : std::make_shared<Runtime>(1);
+}
+
 }  // namespace ccbridge::detail::capi
 
 using namespace ccbridge;

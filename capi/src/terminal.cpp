@@ -35,11 +35,6 @@ TerminalEvents c_events(ccb_terminal_output_cb on_output, ccb_terminal_exit_cb o
   return ev;
 }
 
-std::shared_ptr<Runtime> runtime_of(ccb_runtime_t *runtime)
-{
-  return runtime ? runtime->runtime : std::make_shared<Runtime>(1);
-}
-
 }  // namespace
 
 extern "C" {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 CCB_BEGIN_NAMESPACE
@@ -50,6 +51,14 @@ struct McpServerSpec {
   /// (stdio: ends the connection).
   std::size_t max_message_bytes = 16 * 1024 * 1024;
 };
+
+/// A spec from a JSON object, as the C ABI and the Python package pass one: {"name", "command",
+/// "args": [...], "env": {...}, "cwd", "url", "headers": {...}, "connect_timeout_ms",
+/// "request_timeout_ms", "max_message_bytes"}, and optionally "type" ("stdio" or "http", checked
+/// against command/url, as in Claude Code's MCP configuration). A null value keeps the default.
+/// Throws Error(invalid_argument) naming the key for invalid JSON, an unknown key or a value of the
+/// wrong kind; the spec as a whole is checked by connect().
+CCB_API McpServerSpec mcp_server_spec_from_json(std::string_view json);
 
 /// What `initialize` answered.
 struct McpServerInfo {

@@ -119,12 +119,15 @@ std::int64_t McpClient::Impl::request(const std::string &method, const std::stri
   bool starting = method == "initialize";
   McpState st = state();
   if (!transport || (st != McpState::ready && !starting)) {
-    std::lock_guard<std::mutex> lk(mu);
-    errc code = state_ == McpState::failed ? errc::process_failed : errc::closed;
-    std::string why = state_ == McpState::failed
-                          ? who() + " failed: " + last_error_ + " (restart() connects again)"
-                          : who() + " is " + (state_ == McpState::closed ? "closed" : "not ready");
-    call_safely(done, std::optional<Error>(Error(code, why)), JsonView());
+    std::optional<Error> refused;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      errc code = state_ == McpState::failed ? errc::process_failed : errc::closed;
+      refused = Error(code, state_ == McpState::failed
+                                ? who() + " failed: " + last_error_ + " (restart() connects again)"
+                                : who() + " is " + (state_ == McpState::closed ? "closed" : "not ready"));
+    }
+    call_safely(done, std::move(refused), JsonView());  // not under `mu`: the callback may read the state
     return 0;
   }
   std::int64_t id = next_id++;

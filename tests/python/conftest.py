@@ -21,6 +21,8 @@ def _find_fake() -> str:
 
 
 FAKE = _find_fake()
+# The MCP test server (tests/support/mcp_test_server.cpp) is built next to the fake CLI.
+MCP_SERVER = os.environ.get("CCB_MCP_TEST_SERVER") or (os.path.join(os.path.dirname(FAKE), "ccb_mcp_test_server") if FAKE else "")
 
 
 def tagged_pids(tag):

@@ -3,7 +3,8 @@
 # (the C++ engine and the pybind11 module built by scikit-build-core, and the extra for the
 # WebSocket server's FastAPI app), the test tools, python-jose (the seed's JWT example) and the
 # official claude-agent-sdk (pinned, for the compatibility test), then pytest on tests/python.
-#   tests/python/run.sh FAKE_CLI [pytest args...]
+#   tests/python/run.sh FAKE_CLI [pytest args...]     (FAKE_CLI: <build>/tests/ccb_fake_cli; the MCP
+#   test server, ccb_mcp_test_server, is taken from the same directory unless CCB_MCP_TEST_SERVER says)
 # Env: CCB_REAL_CLI (optional: the pinned real CLI, for the real-CLI test inside a loopback-only
 # network namespace), PYTHON (default python3), CCB_PY_VENV (default build/py-venv; recreated).
 set -euo pipefail
@@ -34,6 +35,8 @@ PY
 # Run from tests/python so that the installed package, not the source tree, is imported.
 cd tests/python
 export CCB_FAKE_CLI="$fake"
+# The MCP client's tests run the MCP test server, built next to the fake CLI.
+export CCB_MCP_TEST_SERVER="${CCB_MCP_TEST_SERVER:-$(dirname "$fake")/ccb_mcp_test_server}"
 "$py" -m pytest -q -p no:cacheprovider "$@" .
 # The installed package type-checks strictly (py.typed and the extension's stub ship with it).
 "$py" -m mypy --strict --no-incremental -p ccbridge

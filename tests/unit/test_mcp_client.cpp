@@ -421,3 +421,59 @@ TEST_CASE("mcp client: async forms run their callbacks once on an I/O thread, wh
   });
   CHECK(failed.get_future().get() == errc::cli_not_found);
 }
+
+TEST_CASE("mcp client: a callback refused at once (closed client) may read the client's state")
+{
+  // The refusal used to run the callback under the snapshot's mutex: state() there deadlocked.
+  Runtime rt;
+  McpClient client = McpClient::connect(rt, stdio_spec());
+  client.close();
+  std::promise<std::pair<errc, McpState>> seen;
+  client.list_tools_async([&](std::optional<Error> e, std::vector<McpTool>) {
+    seen.set_value({e ? code_of(*e) : errc::ok, client.state()});
+  });
+  auto future = seen.get_future();
+  REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  auto [code, state] = future.get();
+  CHECK(code == errc::closed);
+  CHECK(state == McpState::closed);
+}
+
+TEST_CASE("mcp client: mcp_server_spec_from_json")
+{
+  McpServerSpec s = mcp_server_spec_from_json(
+      R"({"name":"n","type":"stdio","command":"c","args":["-a","b"],"env":{"K":"V"},"cwd":"/tmp",)"
+      R"("connect_timeout_ms":5,"request_timeout_ms":6,"max_message_bytes":7,"url":null})");
+  CHECK(s.name == "n");
+  CHECK(s.command == "c");
+  CHECK(s.args == std::vector<std::string>{"-a", "b"});
+  CHECK(s.env.at("K") == "V");
+  CHECK(s.cwd == "/tmp");
+  CHECK(s.connect_timeout == milliseconds(5));
+  CHECK(s.request_timeout == milliseconds(6));
+  CHECK(s.max_message_bytes == 7);
+  CHECK(s.url.empty());
+  McpServerSpec h = mcp_server_spec_from_json(R"({"url":"http://h/mcp","headers":{"A":"b"}})");
+  CHECK(h.url == "http://h/mcp");
+  CHECK(h.headers.at("A") == "b");
+  CHECK(h.request_timeout == milliseconds(60000));  // defaults kept
+
+  auto message = [](const char *json) {
+    try {
+      mcp_server_spec_from_json(json);
+    } catch (const Error &e) {
+      CHECK(code_of(e) == errc::invalid_argument);
+      return e.detail();
+    }
+    return std::string("accepted");
+  };
+  CHECK(message("[]").find("must be a JSON object") != std::string::npos);
+  CHECK(message("{").find("not valid JSON") != std::string::npos);
+  CHECK(message(R"({"comand":"x"})").find("unknown key 'comand'") != std::string::npos);
+  CHECK(message(R"({"args":[1]})").find("'args' must be an array of strings") != std::string::npos);
+  CHECK(message(R"({"env":{"A":1}})").find("'env' must be an object of strings") != std::string::npos);
+  CHECK(message(R"({"request_timeout_ms":0})").find("'request_timeout_ms' must be an integer") != std::string::npos);
+  CHECK(message(R"({"max_message_bytes":1.5})").find("'max_message_bytes'") != std::string::npos);
+  CHECK(message(R"({"type":"sse","url":"http://h"})").find("SSE") != std::string::npos);
+  CHECK(message(R"({"type":"http","command":"x"})").find("needs 'url'") != std::string::npos);
+}

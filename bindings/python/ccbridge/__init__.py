@@ -24,6 +24,7 @@ from ._errors import (
 from ._engine import close_all
 from ._mcp import SdkMcpServer, SdkMcpTool, create_sdk_mcp_server, tool
 from .client import ClaudeSDKClient
+from .mcp_client import McpCallResult, McpClient, McpInitializeResult, McpServerSpec, McpTool
 from .query import Query, query
 from .terminal import Terminal, TerminalExit
 from .types import *  # noqa: F401,F403 - the SDK exports its types at the top level
@@ -45,4 +46,5 @@ __all__ = [
     "query", "Query", "ClaudeSDKClient", "tool", "create_sdk_mcp_server", "SdkMcpTool", "SdkMcpServer",
     "ClaudeSDKError", "CLIConnectionError", "CLINotFoundError", "ProcessError", "ResultError", "CLIJSONDecodeError",
     "MessageParseError", "ControlTimeoutError", "InvalidOptionError", "Terminal", "TerminalExit",
+    "McpClient", "McpServerSpec", "McpTool", "McpCallResult", "McpInitializeResult",
 ] + [n for n, v in vars(_types).items() if isinstance(v, type) and v.__module__ == "ccbridge.types"]

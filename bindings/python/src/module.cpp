@@ -3,11 +3,12 @@
 // (the official SDK's names, dataclasses, asyncio) lives in the pure-Python package around it.
 //
 // Threads and the GIL: every call that waits (pull, open, control requests, close, server stop)
-// releases the GIL. Waits are cut into short slices so that Ctrl-C (a pending signal) interrupts
+// releases the GIL; MCP clients do not wait at all but report to a Python callable (see PyMcp). Waits are cut into short slices so that Ctrl-C (a pending signal) interrupts
 // them with KeyboardInterrupt. C++ callbacks (stderr lines, permissions, hooks, tools) run on
 // ccbridge threads and take the GIL only while calling into Python; once the interpreter is
 // shutting down they no longer call Python at all.
 #include <ccbridge/ccbridge.hpp>
+#include <ccbridge/mcp_client.hpp>
 #include <ccbridge/server.hpp>
 #include <ccbridge/version.h>
 
@@ -176,6 +177,18 @@ template <class Fn> auto without_gil(Fn &&fn)
 {
   py::gil_scoped_release nogil;
   return fn();
+}
+
+// Resets `owner` (a handle whose destructor waits for ccbridge threads, which may need the GIL)
+// without the GIL when this thread holds it.
+template <class Owner> void reset_without_gil(Owner &owner)
+{
+  if (python_alive() && PyGILState_Check()) {
+    py::gil_scoped_release nogil;
+    owner.reset();
+  } else {
+    owner.reset();
+  }
 }
 
 ccbridge::StderrCallback stderr_callback(const py::object &fn)
@@ -440,13 +453,7 @@ struct PySession {
   }
   ~PySession()
   {
-    if (!session) return;
-    if (python_alive() && PyGILState_Check()) {
-      py::gil_scoped_release nogil;
-      session.reset();
-    } else {
-      session.reset();
-    }
+    if (session) reset_without_gil(session);
   }
 };
 
@@ -583,13 +590,7 @@ public:
       std::lock_guard<std::mutex> lk(q_->mu);
       q_->terminal = nullptr;  // before the handle goes: an event may be waiting for this lock
     }
-    if (!terminal_) return;
-    if (python_alive() && PyGILState_Check()) {
-      py::gil_scoped_release nogil;
-      terminal_.reset();
-    } else {
-      terminal_.reset();
-    }
+    if (terminal_) reset_without_gil(terminal_);
   }
 
 private:
@@ -648,6 +649,239 @@ private:
   std::unique_ptr<ccbridge::Terminal> terminal_;
 };
 
+// ---- MCP clients --------------------------------------------------------------------------------
+
+// The module's Error class (set once the module is initialized).
+py::handle g_error_type;
+
+// A ccbridge::Error as the module's Error instance, as the exception translator raises it.
+py::object error_object(const ccbridge::Error &e)
+{
+  const char *name = e.code().category() == ccbridge::error_category()
+                         ? ccbridge::errc_name(static_cast<ccbridge::errc>(e.code().value()))
+                         : "internal";
+  return g_error_type(name, e.what(), py::none(), py::none());
+}
+
+py::object json_or_none(const std::string &json) { return json.empty() ? py::none() : to_python(ccbridge::parse_json(json)); }
+
+py::dict tool_to_python(const ccbridge::McpTool &t)
+{
+  py::dict d;
+  d["name"] = t.name;
+  d["title"] = t.title.empty() ? py::object(py::none()) : py::str(t.title);
+  d["description"] = t.description.empty() ? py::object(py::none()) : py::str(t.description);
+  d["input_schema"] = json_or_none(t.input_schema_json);
+  d["output_schema"] = json_or_none(t.output_schema_json);
+  d["annotations"] = json_or_none(t.annotations_json);
+  return d;
+}
+
+py::dict call_result_to_python(const ccbridge::McpCallResult &r)
+{
+  py::dict d;
+  d["content"] = json_or_none(r.content_json);
+  d["structured_content"] = json_or_none(r.structured_json);
+  d["is_error"] = r.is_error;
+  d["elapsed"] = std::chrono::duration<double>(r.elapsed).count();
+  return d;
+}
+
+// Runs the Python `done(error, value)` with the GIL: error is an Error instance or None; value is
+// make() (built with the GIL) or None. On a ccbridge I/O thread: Python's side must return at once
+// (it hands the outcome to its event loop).
+template <class Make> void deliver(const PyFn &done, const std::optional<ccbridge::Error> &error, Make make)
+{
+  if (!done || !python_alive()) return;
+  py::gil_scoped_acquire gil;
+  try {
+    py::object err = py::none(), value = py::none();
+    if (error) {
+      err = error_object(*error);
+    } else {
+      try {
+        value = make();
+      } catch (const std::exception &x) {  // the awaiting side must hear of it all the same
+        err = error_object(ccbridge::Error(ccbridge::errc::internal, std::string("MCP result for Python: ") + x.what()));
+      }
+    }
+    done->obj(err, value);
+  } catch (py::error_already_set &e) {
+    e.discard_as_unraisable("ccbridge MCP client callback");
+  }
+}
+
+std::optional<std::chrono::milliseconds> timeout_ms(std::optional<double> seconds)
+{
+  if (!seconds) return std::nullopt;
+  if (!(*seconds > 0) || *seconds > 86400.0 * 365) {
+    throw ccbridge::Error(ccbridge::errc::invalid_argument, "timeout must be a positive number of seconds");
+  }
+  return std::chrono::milliseconds(std::max<long long>(1, static_cast<long long>(*seconds * 1000)));
+}
+
+// A pending call_tool: cancel() sends notifications/cancelled and completes it with Error(cancelled).
+struct PyMcpCall {
+  ccbridge::McpClient::Call call;
+  void cancel() { call.cancel(); }  // posts to the client's strand: never waits
+};
+
+// An McpClient for Python. Every operation but close() returns at once and reports through
+// `done(error, value)`, run on a ccbridge I/O thread with the GIL (so asyncio awaits it without a
+// thread of its own). The client is set by connect's completion; `mu` is never held while waiting
+// (for the GIL or for the client), and close() waits without the GIL, so pending callbacks can run.
+class PyMcp {
+public:
+  ~PyMcp() { close(); }
+
+  void connect(const std::string &spec_json, py::object done)
+  {
+    auto spec = ccbridge::mcp_server_spec_from_json(spec_json);
+    {
+      std::lock_guard<std::mutex> lk(h_->mu);
+      if (h_->started) throw ccbridge::Error(ccbridge::errc::invalid_argument, "this MCP client was connected already");
+      h_->started = true;
+    }
+    ccbridge::McpClient::connect_async(
+        runtime(), std::move(spec),
+        [h = h_, f = hold(std::move(done))](std::optional<ccbridge::Error> e, std::optional<ccbridge::McpClient> c) {
+          if (!e && !h->store(std::move(*c))) e = ccbridge::Error(ccbridge::errc::closed, "the MCP client was closed while connecting");
+          deliver(f, e, [] { return py::none(); });
+        });
+  }
+
+  void list_tools(py::object done, std::optional<double> timeout)
+  {
+    auto t = timeout_ms(timeout);
+    with_client([&](ccbridge::McpClient &c) {
+      c.list_tools_async(
+          [f = hold(std::move(done))](std::optional<ccbridge::Error> e, std::vector<ccbridge::McpTool> tools) {
+            deliver(f, e, [&] {
+              py::list out;
+              for (const auto &t : tools) out.append(tool_to_python(t));
+              return out;
+            });
+          },
+          t);
+    });
+  }
+
+  PyMcpCall call_tool(const std::string &name, const std::string &arguments_json, py::object done,
+                      std::optional<double> timeout)
+  {
+    auto t = timeout_ms(timeout);
+    PyMcpCall out;
+    with_client([&](ccbridge::McpClient &c) {
+      out.call = c.call_tool_async(
+          name, arguments_json,
+          [f = hold(std::move(done))](std::optional<ccbridge::Error> e, ccbridge::McpCallResult r) {
+            deliver(f, e, [&] { return call_result_to_python(r); });
+          },
+          t);
+    });
+    return out;
+  }
+
+  void ping(py::object done, std::optional<double> timeout)
+  {
+    auto t = timeout_ms(timeout);
+    with_client([&](ccbridge::McpClient &c) {
+      c.ping_async(
+          [f = hold(std::move(done))](std::optional<ccbridge::Error> e, std::chrono::microseconds rtt) {
+            deliver(f, e, [&] { return py::float_(std::chrono::duration<double>(rtt).count()); });
+          },
+          t);
+    });
+  }
+
+  void restart(py::object done)
+  {
+    with_client([&](ccbridge::McpClient &c) {
+      c.restart_async([f = hold(std::move(done))](std::optional<ccbridge::Error> e, ccbridge::McpServerInfo) {
+        deliver(f, e, [] { return py::none(); });
+      });
+    });
+  }
+
+  // Ends the server and waits for it (stdio: the shutdown ladder), without the GIL. Idempotent; a
+  // connect still under way drops its client when it completes.
+  void close()
+  {
+    std::optional<ccbridge::McpClient> c;
+    {
+      std::lock_guard<std::mutex> lk(h_->mu);
+      h_->closed = true;
+      c = std::move(h_->client);
+      h_->client.reset();
+    }
+    if (c) reset_without_gil(c);
+  }
+
+  std::string state() const
+  {
+    std::lock_guard<std::mutex> lk(h_->mu);
+    if (!h_->client) return h_->closed ? "closed" : "connecting";
+    switch (h_->client->state()) {
+    case ccbridge::McpState::connecting: return "connecting";
+    case ccbridge::McpState::ready: return "ready";
+    case ccbridge::McpState::failed: return "failed";
+    case ccbridge::McpState::closed: break;
+    }
+    return "closed";
+  }
+
+  std::string last_error() const
+  {
+    std::lock_guard<std::mutex> lk(h_->mu);
+    return h_->client ? h_->client->last_error() : std::string();
+  }
+
+  py::object server_info() const
+  {
+    std::optional<ccbridge::McpServerInfo> info;
+    {
+      std::lock_guard<std::mutex> lk(h_->mu);
+      if (h_->client) info = h_->client->server_info();
+    }
+    if (!info) return py::none();
+    py::dict d;
+    d["protocol_version"] = info->protocol_version;
+    d["name"] = info->name;
+    d["version"] = info->version;
+    d["capabilities"] = json_or_none(info->capabilities_json.empty() ? "{}" : info->capabilities_json);
+    d["instructions"] = info->instructions;
+    return std::move(d);
+  }
+
+private:
+  struct Holder {
+    mutable std::mutex mu;
+    std::optional<ccbridge::McpClient> client;
+    bool started = false, closed = false;
+    // Keeps the client unless close() came first (then it is dropped: closed without waiting).
+    bool store(ccbridge::McpClient c)
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (closed) return false;
+      client = std::move(c);
+      return true;
+    }
+  };
+
+  // Runs `fn` on the client (its _async calls return at once), or raises Error(closed).
+  template <class F> void with_client(F &&fn)
+  {
+    std::lock_guard<std::mutex> lk(h_->mu);
+    if (!h_->client) {
+      throw ccbridge::Error(ccbridge::errc::closed,
+                            h_->closed ? "the MCP client is closed" : "the MCP client is not connected yet");
+    }
+    fn(*h_->client);
+  }
+
+  std::shared_ptr<Holder> h_ = std::make_shared<Holder>();
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_ccbridge, m)
@@ -658,6 +892,7 @@ PYBIND11_MODULE(_ccbridge, m)
   // Every ccbridge::Error becomes _ccbridge.Error(code_name, message, exit_code, stderr); the
   // Python package maps code names to the SDK's exception classes.
   static py::exception<ccbridge::Error> error_type(m, "Error");
+  g_error_type = error_type;
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -728,6 +963,20 @@ PYBIND11_MODULE(_ccbridge, m)
       .def("close", &PyTerminal::close)
       .def_property_readonly("pid", &PyTerminal::pid)
       .def_property_readonly("running", &PyTerminal::running);
+
+  py::class_<PyMcpCall>(m, "McpCall").def("cancel", &PyMcpCall::cancel);
+  py::class_<PyMcp>(m, "McpClient")
+      .def(py::init<>())
+      .def("connect", &PyMcp::connect, py::arg("spec_json"), py::arg("done"))
+      .def("list_tools", &PyMcp::list_tools, py::arg("done"), py::arg("timeout") = py::none())
+      .def("call_tool", &PyMcp::call_tool, py::arg("name"), py::arg("arguments_json"), py::arg("done"),
+           py::arg("timeout") = py::none())
+      .def("ping", &PyMcp::ping, py::arg("done"), py::arg("timeout") = py::none())
+      .def("restart", &PyMcp::restart, py::arg("done"))
+      .def("close", &PyMcp::close)
+      .def("server_info", &PyMcp::server_info)
+      .def_property_readonly("state", &PyMcp::state)
+      .def_property_readonly("last_error", &PyMcp::last_error);
 
   py::class_<PyServer>(m, "Server")
       .def(py::init<const std::string &, const py::object &>(), py::arg("config_json"), py::arg("log_sink") = py::none())
