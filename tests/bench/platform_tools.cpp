@@ -313,9 +313,11 @@ double percentile(const std::vector<double> &sorted, double p)
 
 void print(const Result &r, long calls, bool with_server)
 {
-  std::printf(R"({"calls":%ld,"seconds":%.4f,"per_s":%.1f,"p50_us":%.1f,"p99_us":%.1f,"cpu_us":%.2f)", calls,
-              r.seconds, static_cast<double>(calls) / r.seconds, percentile(r.latencies_us, 50),
-              percentile(r.latencies_us, 99), r.cpu * 1e6 / static_cast<double>(calls));
+  std::printf(R"({"calls":%ld,"seconds":%.4f,"per_s":%.1f,"p50_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f,)"
+              R"("cpu_us":%.2f)",
+              calls, r.seconds, static_cast<double>(calls) / r.seconds, percentile(r.latencies_us, 50),
+              percentile(r.latencies_us, 99), percentile(r.latencies_us, 99.9), r.latencies_us.back(),
+              r.cpu * 1e6 / static_cast<double>(calls));
   if (with_server) std::printf(R"(,"server_cpu_us":%.2f)", r.server_cpu * 1e6 / static_cast<double>(calls));
   else
     std::printf(R"(,"connects":%ld,"retries":%ld)", g_connects.load(), g_retries.load());

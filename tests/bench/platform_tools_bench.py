@@ -174,7 +174,7 @@ async def sdk_row(server, calls, clients, warmup):
             cpu, srv = time.process_time() - cpu0, cpu_seconds(mcp_pid) - srv0
     lat.sort()
     return {"calls": calls, "seconds": seconds, "per_s": calls / seconds, "p50_us": pct(lat, 50), "p99_us": pct(lat, 99),
-            "cpu_us": cpu * 1e6 / calls, "server_cpu_us": srv * 1e6 / calls}
+            "p999_us": pct(lat, 99.9), "max_us": lat[-1], "cpu_us": cpu * 1e6 / calls, "server_cpu_us": srv * 1e6 / calls}
 
 
 def one_round(a, srv):
