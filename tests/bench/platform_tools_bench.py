@@ -2,8 +2,10 @@
 """Agent platform tools benchmark (issue 17; run it through tests/bench/platform_tools.sh): the `echo`
 tool of ONE MCP test server (tests/support/mcp_test_server.cpp, over stdio) called
   ccbridge   POST /v1/tools/execute on `ccbridge serve --profiles platform` (the server configured with
-             tools.mcpServers = {t: the test server}), by ccb_platform_tools http (C++, keep-alive
-             connections, one thread each; its CPU per call is reported to show it is not the bottleneck)
+             tools.mcpServers = {t: the test server}), by ccb_platform_tools http (C++, a keep-alive
+             client, one thread and connection each; the server closes every plain HTTP connection after
+             its answer, so each call connects anew, as the report counts; the client's CPU per call is
+             reported to show that it is not the bottleneck)
   http-get   for reference, GET /v1/tools/servers on the same server and connections: the HTTP layer
              (parse, JWT, route, a small JSON answer) without the tool
   python     the official Python MCP SDK (PyPI `mcp`): stdio_client + ClientSession.call_tool, C asyncio
@@ -243,7 +245,8 @@ def report(a, rounds, loads):
             f"concurrent rows: {a.clients} clients (C++ threads on keep-alive connections or on one McpClient, "
             "asyncio tasks on one SDK session)",
             "- ccbridge rows: ccb_platform_tools http (C++) against `ccbridge serve --profiles platform`, "
-            "tools.maxConcurrent 256; the GET row is the same server's HTTP layer without the tool",
+            "tools.maxConcurrent 256; the server closes each plain HTTP connection after its answer, so every "
+            "call includes a TCP connect; the GET row is the same server's HTTP layer without the tool",
             "", "Medians of the rounds. Ratios: above 1 means ccbridge is better (calls/s ccbridge ÷ other, "
             "latency other ÷ ccbridge):", "", *table(a, rounds), "", "Per round:", "", *per_round(a, rounds), "",
             "Every value of every round (CPU times from /proc in clock ticks of 10 ms, so rough; connects and "
