@@ -54,6 +54,27 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks():
+    """(busy, total) clock ticks of all cores from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4], sum(v)  # idle and iowait are not busy
+
+
+def our_cpu_seconds(srv):
+    """The CPU time of this benchmark: this process, its ended children, the platform and its MCP server."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system + cpu_seconds(srv.proc.pid) + cpu_seconds(srv.mcp_pid)
+
+
+def others_share(before, srv):
+    """How busy the machine was with everything but this benchmark since `before`, in % of all cores."""
+    (busy0, total0), ours0 = before
+    busy1, total1 = cpu_ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    return max(0.0, 100 * ((busy1 - busy0) / hz - (our_cpu_seconds(srv) - ours0)) / ((total1 - total0) / hz))
+
+
 def child_running(pid, exe):
     """The pid of the child of process pid that runs the program exe."""
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -238,7 +259,8 @@ def per_round(a, rounds):
 
 def report(a, rounds, loads):
     return [f"# Agent platform: tools/execute of a trivial MCP tool ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
-            "", *provenance(a.cmdline), f"- Load average before each round: {'; '.join(loads)}",
+            "", *provenance(a.cmdline), f"- Load average before each round, and (others N %) how busy all cores were with everything "
+            f"but this benchmark during it: {'; '.join(loads)}",
             f"- Python {sys.version.split()[0]}, mcp {importlib.metadata.version('mcp')}",
             f"- Work: `echo` of one ccb_mcp_test_server over stdio with arguments {json.dumps(ARGS)}; "
             f"{a.calls} checked calls per row and round, after {a.warmup} untimed ones; {a.rounds} interleaved rounds; "
@@ -277,9 +299,11 @@ def main():
         try:
             rounds, loads = [], []
             for i in range(a.rounds):
-                loads.append(load_average())
-                print(f"round {i + 1}/{a.rounds} (load {loads[-1]})", file=sys.stderr)
+                load = load_average()
+                print(f"round {i + 1}/{a.rounds} (load {load})", file=sys.stderr)
+                before = cpu_ticks(), our_cpu_seconds(srv)
                 rounds.append(one_round(a, srv))
+                loads.append(f"{load} (others {others_share(before, srv):.0f} %)")
         finally:
             srv.stop()
     lines = report(a, rounds, loads)
