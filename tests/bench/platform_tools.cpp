@@ -288,10 +288,14 @@ Result run(std::vector<std::function<void()>> &callers, long calls, long server_
     long mine = calls / static_cast<long>(c) + (static_cast<long>(i) < calls % static_cast<long>(c) ? 1 : 0);
     threads.emplace_back([&, i, mine] {
       lat[i].reserve(static_cast<std::size_t>(mine));
-      for (long k = 0; k < mine; ++k) {
-        auto t0 = Clock::now();
-        callers[i]();
-        lat[i].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      try {
+        for (long k = 0; k < mine; ++k) {
+          auto t0 = Clock::now();
+          callers[i]();
+          lat[i].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        }
+      } catch (const std::exception &e) {
+        die(e.what());  // a failed call (McpClient's Error, an answer that is not JSON)
       }
     });
   }
@@ -318,9 +322,11 @@ void print(const Result &r, long calls, bool with_server)
               calls, r.seconds, static_cast<double>(calls) / r.seconds, percentile(r.latencies_us, 50),
               percentile(r.latencies_us, 99), percentile(r.latencies_us, 99.9), r.latencies_us.back(),
               r.cpu * 1e6 / static_cast<double>(calls));
-  if (with_server) std::printf(R"(,"server_cpu_us":%.2f)", r.server_cpu * 1e6 / static_cast<double>(calls));
-  else
+  if (with_server) {
+    std::printf(R"(,"server_cpu_us":%.2f)", r.server_cpu * 1e6 / static_cast<double>(calls));
+  } else {
     std::printf(R"(,"connects":%ld,"retries":%ld)", g_connects.load(), g_retries.load());
+  }
   std::printf("}\n");
 }
 
