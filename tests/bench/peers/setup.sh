@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the benchmark peers (the official Claude Agent SDKs, pinned) outside the repo:
-#   $CACHE/bench-venv   Python venv with claude-agent-sdk
+#   $CACHE/bench-venv   Python venv with claude-agent-sdk (and the pins below: FastAPI/uvicorn, mcp)
 #   $CACHE/bench-node   npm prefix with @anthropic-ai/claude-agent-sdk
 # where CACHE = ${CCB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccbridge}.
 # Idempotent: a step whose pinned version is already installed is skipped. Logs go to stderr;
@@ -12,6 +12,9 @@ TS_SDK_VERSION=0.3.330     # npm @anthropic-ai/claude-agent-sdk
 # The gateway benchmark's FastAPI servers (the peer and ccbridge's server.app; newest when pinned),
 # with uvloop and httptools, which uvicorn then uses as a real deployment's `uvicorn[standard]` would.
 PY_SERVER_PINS=(fastapi==0.165.0 uvicorn==0.54.0 websockets==17.4 uvloop==0.23.0 httptools==0.9.0)
+# The platform tools benchmark's peer, the official Python MCP SDK (newest when pinned; claude-agent-sdk
+# above depends on it too, and accepts this version).
+PY_MCP_PINS=(mcp==2.3.0)
 WS_VERSION=8.23.0          # npm ws
 
 CACHE="${CCB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ccbridge}"
@@ -36,12 +39,12 @@ fi
 
 frozen="$("$VENV/bin/python" -m pip freeze 2>/dev/null || true)"
 missing=()
-for pin in "${PY_SERVER_PINS[@]}"; do
+for pin in "${PY_SERVER_PINS[@]}" "${PY_MCP_PINS[@]}"; do
   grep -qixF "$pin" <<<"$frozen" || missing+=("$pin")
 done
 if ((${#missing[@]})); then
-  log "installing ${PY_SERVER_PINS[*]} into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_SERVER_PINS[@]}" >&2
+  log "installing ${PY_SERVER_PINS[*]} ${PY_MCP_PINS[*]} into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_SERVER_PINS[@]}" "${PY_MCP_PINS[@]}" >&2
 fi
 
 # --- TypeScript SDK -----------------------------------------------------------------------------
