@@ -215,7 +215,9 @@ bool list_dir(int dirfd, const std::string &prefix, bool recursive, std::vector<
       complete = false;
       break;
     }
-    std::string path = prefix.empty() ? name : prefix + "/" + name;
+    std::string path = prefix;
+    if (!path.empty()) path += '/';
+    path += name;
     struct stat st {};
     long long size = ::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_size : 0;
     out.push_back(fmt::format("{{\"name\":{},\"path\":{},\"type\":\"{}\",\"size\":{}}}", json_str(utf8_or_replaced(name)),

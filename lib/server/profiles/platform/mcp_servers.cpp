@@ -162,7 +162,7 @@ void Tools::add_health_probe(const std::string &id)
 {
   std::weak_ptr<Tools> weak = weak_from_this();
   auto &ioc = p_.ctx.ioc;
-  p_.add_health_probe("mcp:" + id, [weak, id, &ioc](std::function<void(ServiceHealth)> done) {
+  p_.add_health_probe("mcp:" + id, [weak, id, &ioc](const std::function<void(ServiceHealth)> &done) {
     auto self = weak.lock();
     ToolServer *s = self ? self->find(id) : nullptr;
     ServiceHealth h;
@@ -194,7 +194,7 @@ void Tools::retire(std::shared_ptr<McpClient> client)
 // The client made by connect_async travels with its list_tools_async request (a reference held
 // by the callback, moved out when it runs: a request always ends, by its timeout at the latest)
 // and then to the server thread, so its last reference is never dropped on an I/O thread.
-void Tools::connect_mcp(ToolServer &s, std::function<void()> then)
+void Tools::connect_mcp(ToolServer &s, const std::function<void()> &then)
 {
   retire(std::move(s.client));
   unsigned generation = ++s.generation;
@@ -205,11 +205,11 @@ void Tools::connect_mcp(ToolServer &s, std::function<void()> then)
   std::string id = s.id;
   auto &ioc = p_.ctx.ioc;
   auto back = [weak, id, generation, then, &ioc](std::optional<Error> e, std::shared_ptr<McpClient> c,
-                                                  std::vector<McpTool> tools) {
+                                                  const std::vector<McpTool> &tools) {
     asio::post(ioc, [=]() mutable {
       auto self = weak.lock();
       if (!self) return;
-      self->on_mcp_connected(id, generation, std::move(e), std::move(c), std::move(tools));
+      self->on_mcp_connected(id, generation, std::move(e), std::move(c), tools);
       if (then) then();
     });
   };
@@ -217,14 +217,14 @@ void Tools::connect_mcp(ToolServer &s, std::function<void()> then)
     if (e || !c) return back(std::move(e), nullptr, {});
     auto client = std::make_shared<McpClient>(std::move(*c));
     McpClient &raw = *client;
-    raw.list_tools_async([back, client](std::optional<Error> e2, std::vector<McpTool> tools) mutable {
-      back(std::move(e2), std::move(client), std::move(tools));
+    raw.list_tools_async([back, client](std::optional<Error> e2, const std::vector<McpTool> &tools) mutable {
+      back(std::move(e2), std::move(client), tools);
     });
   });
 }
 
 void Tools::on_mcp_connected(const std::string &id, unsigned generation, std::optional<Error> error,
-                             std::shared_ptr<McpClient> client, std::vector<McpTool> tools)
+                             std::shared_ptr<McpClient> client, const std::vector<McpTool> &tools)
 {
   ToolServer *s = find(id);
   if (!s || s->generation != generation) return retire(std::move(client));
@@ -254,7 +254,7 @@ void Tools::execute_mcp(Call &c, ToolServer &s, const std::string &tool, const J
   auto started = std::chrono::steady_clock::now();
   ++running_;
   auto &ioc = p_.ctx.ioc;
-  s.client->call_tool_async(tool, to_json(params), [=, &ioc](std::optional<Error> e, McpCallResult r) {
+  s.client->call_tool_async(tool, to_json(params), [=, &ioc](const std::optional<Error> &e, const McpCallResult &r) {
     asio::post(ioc, [=] {
       auto self = weak.lock();
       if (self) --self->running_;
@@ -293,7 +293,7 @@ void Tools::ping_all()
     std::string id = s.id;
     unsigned generation = s.generation;
     auto &ioc = p_.ctx.ioc;
-    s.client->ping_async([weak, id, generation, &ioc](std::optional<Error> e, std::chrono::microseconds) {
+    s.client->ping_async([weak, id, generation, &ioc](const std::optional<Error> &e, std::chrono::microseconds) {
       asio::post(ioc, [=] {
         auto self = weak.lock();
         ToolServer *now = self ? self->find(id) : nullptr;

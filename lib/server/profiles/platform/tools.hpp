@@ -89,9 +89,9 @@ private:
   void execute_fs(Call &c, const std::string &tool, std::chrono::milliseconds timeout);
   // mcp_servers.cpp
   /// (Re)connects `s`; `then` runs on the server thread once it is connected or has failed.
-  void connect_mcp(ToolServer &s, std::function<void()> then = {});
+  void connect_mcp(ToolServer &s, const std::function<void()> &then = {});
   void on_mcp_connected(const std::string &id, unsigned generation, std::optional<Error> error,
-                        std::shared_ptr<McpClient> client, std::vector<McpTool> tools);
+                        std::shared_ptr<McpClient> client, const std::vector<McpTool> &tools);
   void execute_mcp(Call &c, ToolServer &s, const std::string &tool, const JsonValue &params,
                    std::chrono::milliseconds timeout);
   void ping_all();
