@@ -139,13 +139,6 @@ ToolServer *Tools::find(const std::string &id)
   return nullptr;
 }
 
-std::vector<const ToolServer *> Tools::servers() const
-{
-  std::vector<const ToolServer *> out;
-  for (const auto &s : servers_) out.push_back(&s);
-  return out;
-}
-
 // ---- the CLI's own tools -------------------------------------------------------------------------
 
 // One run with --max-turns 0: the CLI prints init (its tools) and ends without a model request.

@@ -76,8 +76,6 @@ public:
   /// The tools section of the configuration: MCP servers that are new or changed are
   /// (re)connected, removed ones closed; defaultTimeout and maxConcurrent apply to the next calls.
   void configure_mcp(const SystemConfig &config);
-  /// Every server, for health.
-  std::vector<const ToolServer *> servers() const;
 
 private:
   ToolServer *find(const std::string &id);
