@@ -563,7 +563,7 @@ async def restarted(cluster, hosts):
     for c in clients:
         await c.output(b"line 000010 ")
         await c.ws.close()
-    # Sessions created just before the kill are not saved yet (see docs/RELIABILITY.md).
+    # Wait until the saved state is past what the clients saw, so the restart has something to replay.
     seen = {c.stream.sid: c.stream.last for c in clients}
 
     def saved_past_seen():
