@@ -5,7 +5,12 @@
 #   scripts/tidy.sh [BUILD_DIR]            check (BUILD_DIR defaults to build/, configured if needed)
 #   scripts/tidy.sh --update [BUILD_DIR]   rewrite the baseline from what clang-tidy finds now
 # Environment: TIDY_JOBS (default: nproc), TIDY_TIMEOUT (seconds per file, default 600),
-# CLANG_TIDY (default: clang-tidy-14, else clang-tidy).
+# CLANG_TIDY (default: clang-tidy-14, else clang-tidy), TIDY_CACHE (default
+# ~/.cache/ccbridge/tidy; empty: no cache).
+# The cache keeps each file's findings under a hash of what clang-tidy sees: its version, the
+# .clang-tidy file, the compile command and the preprocessed translation unit (every header
+# included), with the checkout's path taken out of all of them, so a clean clone elsewhere hits it.
+# A file whose analysis failed is never cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -40,16 +45,55 @@ EOF
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 start=$SECONDS
-echo "tidy: $tidy on ${#files[@]} files of lib/, $jobs at a time" >&2
+cache=${TIDY_CACHE-$HOME/.cache/ccbridge/tidy}
+[[ -z "$cache" ]] || mkdir -p "$cache"
+# Per file: the command that preprocesses it (the compile command with -E -P instead of -c -o),
+# and the text its cache key starts from (tool version, config, that command; the root taken out).
+clangxx=clang++-14
+command -v $clangxx >/dev/null || clangxx=clang++
+python3 - "$build/compile_commands.json" "$root" "$out/pp" "$("$tidy" --version | tr '\n' ' ')$($clangxx --version | head -1)" "$clangxx" <<'EOF'
+import json, os, shlex, sys
+entries, root, dest, version = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
+clang = sys.argv[5]
+os.makedirs(dest, exist_ok=True)
+config = open(os.path.join(root, ".clang-tidy")).read()
+for e in entries:
+    f = os.path.normpath(os.path.join(e["directory"], e["file"]))
+    argv = e["arguments"] if "arguments" in e else shlex.split(e["command"])
+    pp, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "-o":
+            skip = True
+            continue
+        pp.append("-E" if a == "-c" else a)
+    # clang's preprocessor, as clang-tidy's own view of the file (__clang__, its builtins).
+    pp[0:1] = [clang, "-P", "-Wno-unknown-warning-option"]
+    name = f.replace("/", "_")
+    with open(os.path.join(dest, name + ".sh"), "w") as o:
+        o.write("cd %s && %s\n" % (shlex.quote(e["directory"]), shlex.join(pp)))
+    with open(os.path.join(dest, name + ".key"), "w") as o:
+        o.write("\n".join([version, config, shlex.join(pp)]).replace(root, "@ROOT@") + "\n")
+EOF
+echo "tidy: $tidy on ${#files[@]} files of lib/, $jobs at a time${cache:+ (cache: $cache)}" >&2
 # One clang-tidy per file; each writes its own output file, so parallel runs do not interleave.
 # A file that cannot be analysed (compile error, timeout) fails the run.
 printf '%s\n' "${files[@]}" | xargs -P "$jobs" -I{} sh -c '
-  f=$1; o=$2/$(echo "$f" | tr / _).txt
+  f=$1; n=$(echo "$f" | tr / _); o=$2/$n.txt; root=$6; cache=$7; key=
+  if [ -n "$cache" ]; then
+    key=$( { cat "$2/pp/$n.key"; sh "$2/pp/$n.sh" 2>/dev/null | sed "s|$root|@ROOT@|g"; } | sha256sum | cut -c1-40)
+    if [ -f "$cache/$key" ]; then sed "s|@ROOT@|$root|g" "$cache/$key" >"$o"; exit 0; fi
+  fi
   timeout "$3" "$4" -p "$5" --quiet --extra-arg=-Wno-unknown-warning-option "$f" >"$o" 2>"$o.err"
   rc=$?
   if [ $rc -eq 124 ]; then echo "tidy: $f: timed out after $3 s" >&2; echo timeout >"$o.fail"; fi
   if grep -q ": error: " "$o"; then echo "tidy: $f: clang-tidy could not analyse it:" >&2; grep ": error: " "$o" | head -5 >&2; echo error >"$o.fail"; fi
-  exit 0' _ {} "$out" "$per_file_timeout" "$tidy" "$build"
+  if [ -n "$key" ] && [ ! -f "$o.fail" ]; then
+    sed "s|$root|@ROOT@|g" "$o" >"$cache/$key.tmp.$$" && mv "$cache/$key.tmp.$$" "$cache/$key"
+  fi
+  exit 0' _ {} "$out" "$per_file_timeout" "$tidy" "$build" "$root" "$cache"
 elapsed=$((SECONDS - start))
 
 # "path:line:col: warning: message [check]" -> "file<TAB>check<TAB>message", each place once
