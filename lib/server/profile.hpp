@@ -21,8 +21,9 @@ struct Profile {
   /// Registers the profile's routes on a listener's router. Called once per listener that serves
   /// it; state shared by those listeners goes in Context::profile_state().
   void (*install)(Context &ctx, Router &router);
-  /// Appends the profile's own Prometheus lines to /metrics (optional).
-  void (*metrics)(const Context &ctx, std::string &out) = nullptr;
+  /// Appends the profile's own Prometheus lines to /metrics (optional). `req` is the /metrics
+  /// request: a profile with credentials of its own may show some series only to its admins.
+  void (*metrics)(const Context &ctx, const HttpRequest &req, std::string &out) = nullptr;
 };
 
 /// A profile's service object (cc-control's Control, the platform's Platform): one per server,

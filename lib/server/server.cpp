@@ -481,7 +481,7 @@ struct Server::Impl final : srv::TransportHandler {
   std::string cors_origin(const srv::HttpRequest &req) const;
   srv::HttpResponse health() const;
   bool serves(std::string_view profile) const;
-  srv::HttpResponse prometheus() const;
+  srv::HttpResponse prometheus(const srv::HttpRequest &req) const;
   void begin_stop();
   void finish_stop();
   void prepare();
@@ -539,7 +539,7 @@ bool Server::Impl::serves(std::string_view profile) const
   return false;
 }
 
-srv::HttpResponse Server::Impl::prometheus() const
+srv::HttpResponse Server::Impl::prometheus(const srv::HttpRequest &req) const
 {
   const auto &hs = hub.stats();
   std::string o;
@@ -581,7 +581,7 @@ srv::HttpResponse Server::Impl::prometheus() const
   o += fmt::format("ccbridge_relay_latency_seconds_sum {:.9f}\n", static_cast<double>(metrics.latency_sum_ns.load()) / 1e9);
   o += fmt::format("ccbridge_relay_latency_seconds_count {}\n", cum);
   for (const auto &p : srv::profile_table())  // each profile served adds its own
-    if (p.metrics && serves(p.name)) p.metrics(ctx, o);
+    if (p.metrics && serves(p.name)) p.metrics(ctx, req, o);
   srv::HttpResponse r;
   r.body = std::move(o);
   r.content_type = "text/plain; version=0.0.4";
@@ -648,7 +648,7 @@ void Server::Impl::http(std::size_t listener, srv::HttpRequest &req, srv::HttpRe
     return;
   }
   if (req.method == "GET" && req.path == "/metrics") {
-    respond(prometheus());
+    respond(prometheus(req));
     return;
   }
   if (!h) {

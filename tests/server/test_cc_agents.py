@@ -9,7 +9,7 @@ import time
 import pytest
 import websockets
 
-from cc_control_common import Client, api, b64, client, make_token, start_cc, unb64, wait_status
+from cc_control_common import ADMIN, Client, api, b64, bearer, client, make_token, start_cc, unb64, wait_status
 from conftest import recv_json, ws_connect
 
 
@@ -475,7 +475,11 @@ def test_servers_show_their_sessions_and_offline_ones_can_be_forgotten(start_ser
         srv = {x["server_id"]: x for x in api(s, "GET", "/api/servers", ui)[1]["servers"]}
         assert srv['we"ird']["active_sessions"] == 2 and srv["srv-local"]["active_sessions"] == 0
         line = f'ccbridge_cc_control_agent_sessions{{tenant_id="{tenant}",server_id="we\\"ird",status="online"}} 2'
-        assert line in s.http("GET", "/metrics")[1].splitlines()
+        assert line in s.http("GET", "/metrics", headers=bearer(ADMIN))[1].splitlines()
+        # Tenant and server ids are for the admin: not on an open /metrics, nor for a ui token.
+        for headers in (None, bearer(ui)):
+            text = s.http("GET", "/metrics", headers=headers)[1]
+            assert "ccbridge_cc_control_agents{" in text and "ccbridge_cc_control_agent_sessions{" not in text
         assert api(s, "DELETE", "/api/servers/we%22ird", ui)[:2] == (409, "server online\n")
         await a.ws.close()
         deadline = time.time() + 10

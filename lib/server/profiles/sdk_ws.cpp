@@ -455,7 +455,7 @@ void install(Context &ctx, Router &r)
   });
 }
 
-void metrics(const Context &ctx, std::string &out)
+void metrics(const Context &ctx, const HttpRequest &, std::string &out)
 {
   const auto *reg = ctx.find_profile_state<Conversations>(kProfile);
   std::size_t open = reg ? reg->size() : 0, waiting = 0;

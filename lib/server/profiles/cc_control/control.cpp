@@ -740,7 +740,7 @@ void Control::ask_gone(const AgentId &id, const std::string &session_id, const s
 
 // ---- metrics -----------------------------------------------------------------------------------
 
-void Control::metrics(std::string &o) const
+void Control::metrics(std::string &o, bool per_agent) const
 {
   std::map<std::string, std::size_t> by_state{{"starting", 0}, {"running", 0}, {"stopping", 0}, {"exited", 0}, {"error", 0}, {"orphaned", 0}};
   for (const auto &[id, ls] : sessions_) ++by_state[ls->rec.status];
@@ -770,15 +770,15 @@ void Control::metrics(std::string &o) const
                    "# TYPE ccbridge_cc_control_agents gauge\nccbridge_cc_control_agents{{state=\"online\"}} {}\n"
                    "ccbridge_cc_control_agents{{state=\"offline\"}} {}\n", online, offline);
   // Each remote agent's live (or orphaned) sessions; at most max_agents series.
-  std::map<std::string, std::size_t> per_agent;
+  std::map<std::string, std::size_t> per_agent_sessions;
   for (const auto &[key, a] : agents_)
-    if (a.remote) per_agent[key] = 0;
+    if (a.remote && per_agent) per_agent_sessions[key] = 0;
   for (const auto &[sid, ls] : sessions_)
     if (ls->rec.active() || ls->rec.status == "orphaned")
-      if (auto it = per_agent.find(agent_key(ls->rec.tenant_id, ls->rec.server_id)); it != per_agent.end()) ++it->second;
-  o += "# HELP ccbridge_cc_control_agent_sessions Live or orphaned sessions per remote agent\n"
+      if (auto it = per_agent_sessions.find(agent_key(ls->rec.tenant_id, ls->rec.server_id)); it != per_agent_sessions.end()) ++it->second;
+  o += "# HELP ccbridge_cc_control_agent_sessions Live or orphaned sessions per remote agent (admin token only)\n"
        "# TYPE ccbridge_cc_control_agent_sessions gauge\n";
-  for (const auto &[key, n] : per_agent) {
+  for (const auto &[key, n] : per_agent_sessions) {
     const ServerRecord &r = agents_.at(key).rec;
     o += fmt::format("ccbridge_cc_control_agent_sessions{{tenant_id=\"{}\",server_id=\"{}\",status=\"{}\"}} {}\n",
                      label_value(r.tenant_id), label_value(r.server_id), agents_.at(key).agent ? "online" : "offline", n);

@@ -174,7 +174,8 @@ public:
   void ask_gone(const AgentId &id, const std::string &session_id, const std::string &ask_id);
 
   /// Prometheus lines (sessions by state, approvals, replays, gaps).
-  void metrics(std::string &out) const;
+  /// Prometheus lines; `per_agent`: with each remote agent's sessions (tenant and server id labels).
+  void metrics(std::string &out, bool per_agent) const;
 
 private:
   struct AgentEntry {

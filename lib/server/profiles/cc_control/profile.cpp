@@ -17,9 +17,11 @@ void install(Context &ctx, Router &r)
   cc_control::install_console(c, r);
 }
 
-void metrics(const Context &ctx, std::string &out)
+// The per-agent series name tenants and server ids: only for a request with an admin token (an
+// open /metrics must not tell one tenant what another runs; CC-CONTROL.md 8 item 2).
+void metrics(const Context &ctx, const HttpRequest &req, std::string &out)
 {
-  if (const auto *c = find_profile_service<cc_control::Control>(ctx, "cc-control")) c->metrics(out);
+  if (const auto *c = find_profile_service<cc_control::Control>(ctx, "cc-control")) c->metrics(out, cc_control::is_admin(*c, req));
 }
 
 }  // namespace

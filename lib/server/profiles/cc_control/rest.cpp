@@ -376,6 +376,12 @@ Failure authenticate(Control &control, const HttpRequest &req, TokenType need, c
   return {};
 }
 
+bool is_admin(const Control &control, const HttpRequest &req)
+{
+  std::string token = bearer(req);
+  return !token.empty() && control.tokens->authenticate(token, TokenType::admin).has_value();
+}
+
 void install_rest(Control &c, Router &r)
 {
   r.mount("/api/", [&c](const HttpRequest &req, const HttpReply &reply) {

@@ -11,6 +11,9 @@ namespace ccbridge::detail::server::cc_control {
 /// token_id). Failure: 401 "unauthorized", or 429 "rate limited" with retry_after.
 Failure authenticate(Control &control, const HttpRequest &req, TokenType need, const char *rate_prefix, Caller &out);
 
+/// Whether the request carries a live admin token (no rate limit spent: /metrics asks this).
+bool is_admin(const Control &control, const HttpRequest &req);
+
 /// The upgrade of /ws/client: a ui token of role viewer or above, else a plain-text refusal.
 WsAccept client_gate(Control &control, const HttpRequest &req);
 

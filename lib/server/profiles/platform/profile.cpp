@@ -16,7 +16,7 @@ void install(Context &ctx, Router &r)
   platform::install_chat(p, r);
 }
 
-void metrics(const Context &ctx, std::string &out)
+void metrics(const Context &ctx, const HttpRequest &, std::string &out)
 {
   if (const auto *p = find_profile_service<platform::Platform>(ctx, "platform")) p->metrics(out);
 }
