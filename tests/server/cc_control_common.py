@@ -13,7 +13,8 @@ ADMIN = "a" * 64  # the admin token these tests configure
 
 # A stand-in for the interactive CLI: prints a banner, then answers each line it reads. Its
 # tty echoes the input too. "flood N" prints N numbered lines (slowly, a shell loop), "seq N" N
-# short ones fast; "menu" prints a Claude Code style permission menu; "quit" exits 3.
+# short ones fast; "size" the terminal's rows and columns; "menu" prints a Claude Code style
+# permission menu; "quit" exits 3.
 FAKE_TERMINAL = r"""#!/bin/sh
 printf 'fake-claude ready\r\n'
 while IFS= read -r line; do
@@ -21,6 +22,7 @@ while IFS= read -r line; do
     flood*) n=${line#flood }; i=1; while [ "$i" -le "$n" ]; do printf 'line %06d xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n' "$i"; i=$((i+1)); done; printf 'flood done\r\n' ;;
     menu) printf ' Bash command\r\n   touch f\r\n Do you want to proceed?\r\n \342\235\257 1. Yes\r\n   2. No\r\n\r\n Esc to cancel \302\267 Tab to amend\r\n' ;;
     env) env | sort | sed 's/$/\r/' ;;
+    size) printf 'size:%s\r\n' "$(stty size)" ;;
     seq*) seq -f 'line %07.0f' 1 "${line#seq }"; printf 'seq done\r\n' ;;
     quit) exit 3 ;;
     *) printf 'got:%s\r\n' "$line" ;;
@@ -58,6 +60,15 @@ def make_token(s, type_, role="", tenant_id="", name=""):
 
 def api(s, method, path, token, body=None):
     return s.http(method, path, body, bearer(token))
+
+
+def metric(s, name):
+    """The first sample of `name` in /metrics."""
+    status, text, _ = s.http("GET", "/metrics")
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in /metrics")
 
 
 def create_session(s, token, cwd, **kw):

@@ -179,13 +179,18 @@ def start_server(tmp_path):
 
     yield start
     for s in servers:
-        rc = s.stop()
-        assert rc == 0, f"server exit status {rc}\n{s.log_text()[-3000:]}"
-        assert s.wait_no_processes(), f"processes left behind: {s.processes()}"
-        deadline = time.time() + 5
-        while guard_pids(s.proc.pid) and time.time() < deadline:
-            time.sleep(0.02)
-        assert not guard_pids(s.proc.pid), "the server's guard outlived it"
+        stop_cleanly(s)
+
+
+def stop_cleanly(s):
+    """Stops a server and checks that it exited 0 and left no process (nor its guard) behind."""
+    rc = s.stop()
+    assert rc == 0, f"server exit status {rc}\n{s.log_text()[-3000:]}"
+    assert s.wait_no_processes(), f"processes left behind: {s.processes()}"
+    deadline = time.time() + 5
+    while guard_pids(s.proc.pid) and time.time() < deadline:
+        time.sleep(0.02)
+    assert not guard_pids(s.proc.pid), "the server's guard outlived it"
 
 
 def run(coro, timeout=60):

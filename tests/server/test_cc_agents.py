@@ -9,7 +9,7 @@ import time
 import pytest
 import websockets
 
-from cc_control_common import ADMIN, Client, api, b64, bearer, client, make_token, start_cc, unb64, wait_status
+from cc_control_common import ADMIN, Client, api, b64, bearer, client, make_token, metric, start_cc, unb64, wait_status
 from conftest import recv_json, ws_connect
 
 
@@ -59,14 +59,6 @@ def create(s, ui, server_id, cwd="/w/p", **kw):
     status, out, _ = api(s, "POST", "/api/sessions", ui, {"server_id": server_id, "cwd": cwd, **kw})
     assert status == 201, out
     return out["session_id"]
-
-
-def metric(s, name):
-    status, text, _ = s.http("GET", "/metrics")
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 async def started(s, ui, agent, **kw):
