@@ -6,6 +6,7 @@
 
 #include <asio/post.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <future>
 #include <optional>
@@ -241,6 +242,7 @@ void Stream::State::flush_batch()
       queued_bytes_ += m.raw().size();
       queue_.push_back(std::move(m));
     }
+    peak_queued_bytes_ = std::max(peak_queued_bytes_, queued_bytes_);
     pause = queue_.size() >= options_.max_buffered_messages || queued_bytes_ >= options_.max_buffered_bytes;
     if (pause && control_ && control_->awaiting_response()) {
       // The answer may sit behind any number of unread messages (the CLI queues its output), so
@@ -430,6 +432,12 @@ PullStatus Stream::State::pull(Message &out, std::chrono::milliseconds timeout)
     return PullStatus::message;
   }
   return ended_ ? PullStatus::end : PullStatus::timeout;
+}
+
+Stream::State::Buffered Stream::State::buffered() const
+{
+  std::lock_guard<std::mutex> lk(mu_);
+  return {queue_.size(), queued_bytes_, peak_queued_bytes_, paused_};
 }
 
 void Stream::State::resume_reading()

@@ -51,6 +51,7 @@ template <class F, class... Args> void call_safely(const F &fn, Args &&...args) 
 template <> struct Access<Stream> {
   using State = Stream::State;
   static Stream make(std::shared_ptr<State> state) noexcept { return Stream(std::move(state)); }
+  static State &state(Stream &s) noexcept { return *s.state_; }  // for tests of the backpressure
 };
 using StreamState = Access<Stream>::State;
 }  // namespace ccbridge::detail
@@ -82,6 +83,16 @@ struct Stream::State : detail::ChannelHandler, std::enable_shared_from_this<Stre
   /// The caller stops the run without waiting: the cancel ladder (see ShutdownPolicy).
   void cancel();
   void user_pause(bool pause);
+  /// The bounded queue (pull mode), for tests of the backpressure: what it holds now (not the
+  /// batch the consumer already took), the most bytes it ever held, and whether stdout reading is
+  /// paused for it. Thread-safe.
+  struct Buffered {
+    std::size_t messages = 0;
+    std::size_t bytes = 0;
+    std::size_t peak_bytes = 0;
+    bool paused = false;
+  };
+  Buffered buffered() const;
   /// Ends the run the way a conversation ends: close stdin, let the CLI exit on its own within
   /// ShutdownPolicy::exit_wait, then the ladder. Unread messages are discarded; the outcome is the
   /// CLI's own (not "cancelled"). Blocks unless called on an I/O thread.
@@ -151,6 +162,7 @@ private:
   std::condition_variable cv_;
   std::deque<Message> queue_;
   std::size_t queued_bytes_ = 0;
+  std::size_t peak_queued_bytes_ = 0;
   bool consumer_waiting_ = false;
   bool ended_ = false;
   bool close_requested_ = false;

@@ -13,6 +13,8 @@ For each implementation, R interleaved rounds of:
               line (CLOCK_REALTIME stamp in the text) to the client receiving its frame
   memory      server RSS (the server process only, not the CLIs) idle, with 100 connected idle
               clients, and with 100 idle conversations (one query done on each, CLI still up)
+and, once a round, the host's guard loop (lib/process/guard.cpp, run by /bin/sh as the library runs
+it) on tests/server/test_guard_script.py's churn: 1,000 process groups live, 8,000 removals and adds.
 Prints a Markdown report (also written to --out): the table, the command, commit, date and machine,
 the Python servers' package versions, and every round's raw values.
 
@@ -135,6 +137,21 @@ def measure_memory(impl, load_bin, clients=100):
         return base, (connected - base) / clients, (sessions - base) / clients
     finally:
         impl.stop()
+
+
+def guard_loop(rounds):
+    """Seconds the guard loop takes for the churn of tests/server/test_guard_script.py, one value a round
+    (each run also checks that exactly the groups still listed are killed)."""
+    spec = importlib.util.spec_from_file_location("guard_script", os.path.join(ROOT, "tests", "server", "test_guard_script.py"))
+    g = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(g)
+    lines, live = g.churn()
+    out = []
+    for _ in range(rounds):
+        t0 = time.monotonic()
+        assert g.run_guard(lines) == live
+        out.append(time.monotonic() - t0)
+    return out, len(lines)
 
 
 def parse_args():
@@ -267,8 +284,9 @@ class Report:
     and the Python package's two servers with the FastAPI peer; above 1 always means the first named is
     better (throughput first ÷ other, latency and memory other ÷ first)."""
 
-    def __init__(self, a, impls, runs, mem, load_before):
+    def __init__(self, a, impls, runs, mem, load_before, guard):
         self.a, self.impls, self.runs, self.mem, self.load_before = a, impls, runs, mem, load_before
+        self.guard = guard  # (seconds a round, lines a run)
         self.keys = [i.key for i in impls]
         # (header, first, other)
         self.ratios = [("this ÷ baseline", "ccbridge", "baseline")] if a.baseline_build else []
@@ -422,6 +440,12 @@ class Report:
         lines = [title, ""] + provenance(self.a.cmdline) + [""] + self.lines + [""] + self.notes()
         if self.a.baseline_build:
             lines += [""] + self.round_table()
+        secs, n = self.guard
+        med = statistics.median(secs)
+        lines += ["", "## The host's guard loop", "",
+                  f"- 1,000 process groups live, {n - 1000:,} removals and adds ({n:,} lines; "
+                  f"tests/server/test_guard_script.py's churn): median {med:.3f} s, {med / n * 1e6:.1f} µs a line; "
+                  "rounds: " + ", ".join(f"{x:.3f} s" for x in secs)]
         lines += [""] + self.raw()
         return "\n".join(lines) + "\n"
 
@@ -439,7 +463,8 @@ def main():
     for impl in impls:
         mem[impl.key] = measure_memory(impl, load_bin)
         print(f"memory {impl.key}: {mem[impl.key]}", file=sys.stderr, flush=True)
-    md = Report(a, impls, runs, mem, load_before).table().markdown()
+    guard = guard_loop(a.rounds)
+    md = Report(a, impls, runs, mem, load_before, guard).table().markdown()
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(md)

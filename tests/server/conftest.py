@@ -197,6 +197,27 @@ def run(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
+def wait_until(cond, what, timeout=20):
+    """Polls cond() until it is true (returns its value); fails naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def metric(server, name):
+    """The value of an unlabelled series of the server's /metrics."""
+    _, text, _ = server.http("GET", "/metrics")
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name}")
+
+
 async def read_until_close(ws, limit=None):
     """Frames (parsed JSON, or text when not JSON) until the server closes; returns (frames, code, reason)."""
     frames = []

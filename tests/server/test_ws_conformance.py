@@ -7,13 +7,15 @@ client written here (tests/server/rawws.py: frames built by hand, not websocketp
 
   sdk-ws    WS /ws                  (every message gets an answer: {"type":X} -> error naming X)
   tasks-ui  WS /ws/claude           (one prompt -> the fake CLI's "echo: <prompt>", then close 1000)
-  opcode    WS /ws/claude/{id}      (after POST /claude/execute; client text is ignored)
+  opcode    WS /ws/claude/{id}      (after POST /claude/execute; client text is only logged, by its
+                                     size and SHA-256, at debug level)
 
 The endpoints do not echo, so instead of Autobahn's "the echo matches" each case checks the
 reaction RFC 6455 requires: the close code when the connection must be failed (1002 protocol
 error, 1007 invalid UTF-8, 1009 too big), the pong payload equal to the ping's, and, after every
 valid exchange, that the endpoint still works (`probe`: a message whose answer proves it arrived
-whole, or a ping on opcode, which ignores client text).
+whole; on opcode, which does not answer client text, the size and digest the server logged, then a
+ping).
 
 Not covered here: Autobahn 9.x beyond the size limit (performance: see PERFORMANCE.md) and
 12.x/13.x (permessage-deflate, not implemented: test_12_compression_... checks the server declines
@@ -21,8 +23,10 @@ it). Binary messages (1.2.x) are refused by design with 1003, as JSON-text proto
 suite itself runs against the same transport with an echo handler: tests/server/autobahn/run.sh.
 Every read has a deadline.
 """
+import hashlib
 import json
 import os
+import re
 import struct
 import time
 
@@ -73,6 +77,7 @@ class Endpoint:
             assert first == GREETING_TASKS
         else:
             assert first["type"] == "system" and first["session_id"] == "conf"
+            ws.log_mark = len(self.server.log_text())  # client_text lines after this are this connection's
         return ws
 
     def message(self, text, size=None):
@@ -88,8 +93,8 @@ class Endpoint:
         assert len(out) == size
         return out
 
-    def check_answer(self, ws, text, timeout=10):
-        """Checks the endpoint's answer to message(text): proof that it arrived whole and intact."""
+    def check_answer(self, ws, text, timeout=10, size=None):
+        """Checks the endpoint's answer to message(text, size): proof that it arrived whole and intact."""
         if self.name == "sdk-ws":
             op, payload = ws.recv_data(timeout)
             assert op == TEXT
@@ -101,10 +106,25 @@ class Endpoint:
             assert msgs and msgs[0]["content"][0]["text"] == "echo: " + text, texts
             assert code == 1000, (code, reason, texts)
         else:
+            payload = self.message(text, size)
+            seen = self.client_text(ws, timeout)
+            assert seen == (len(payload), hashlib.sha256(payload).hexdigest()), (seen, len(payload))
             nonce = os.urandom(8)
             ws.send_frame(PING, nonce)
             skipped = ws.expect_pong(nonce, timeout)
             assert skipped == [], skipped
+
+    def client_text(self, ws, timeout):
+        """opcode: (bytes, sha256) of the next client message the server logged for this connection."""
+        pattern = re.compile(r" client_text profile=opcode bytes=(\d+) sha256=([0-9a-f]{64})\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            m = pattern.search(self.server.log_text(), ws.log_mark)
+            if m:
+                ws.log_mark = m.end()
+                return int(m.group(1)), m.group(2)
+            assert time.monotonic() < deadline, "the server logged no client_text for the message"
+            time.sleep(0.02)
 
     def probe(self, ws, text="probe-ok"):
         """The endpoint still works: sends a valid message and checks the answer."""
@@ -128,7 +148,11 @@ def expect_fail(ws, codes, timeout=10):
     are skipped), nothing after it, then, once we answer, the end of the TCP connection."""
     code, reason, _ = ws.expect_close(timeout, reply=True)
     assert code in codes, (code, reason)
-    assert reason.decode("utf-8") is not None  # a close reason must be UTF-8 (RFC 6455 5.5.1)
+    try:
+        reason.decode("utf-8")  # a close reason must be UTF-8 (RFC 6455 5.5.1)
+    except UnicodeDecodeError:
+        raise AssertionError(f"the close reason is not UTF-8: {reason!r}") from None
+    assert len(reason) <= 123, reason  # with the code, a control frame's payload of at most 125 bytes (5.5)
     assert_eof_only(ws, timeout=15)
     return code, reason
 
@@ -178,17 +202,17 @@ def test_1_1_text_of_every_length_encoding_boundary_arrives_whole(ep, size):
     # 1.1.2-1.1.6: 7-bit, 16-bit and 64-bit payload lengths; MAX: exactly the configured limit.
     with ep.open() as ws:
         ws.send_frame(TEXT, ep.message("len-%d" % size, size))
-        ep.check_answer(ws, "len-%d" % size)
+        ep.check_answer(ws, "len-%d" % size, size=size)
 
 
 def test_1_1_8_a_64k_text_sent_in_small_chops_arrives_whole(ep):
     with ep.open() as ws:
         send_chopped(ws, frame(TEXT, ep.message("chopped", 65536)), size=997, delay=0)
-        ep.check_answer(ws, "chopped")
+        ep.check_answer(ws, "chopped", size=65536)
 
 
 def test_1_1_1_empty_text_message_is_a_message(ep):
-    # An empty text frame is valid; sdk-ws answers it (invalid JSON), the others ignore or refuse it.
+    # An empty text frame is valid; sdk-ws answers it (invalid JSON), tasks-ui refuses it, opcode logs it.
     with ep.open() as ws:
         ws.send_frame(TEXT, b"")
         if ep.name == "sdk-ws":
@@ -199,6 +223,7 @@ def test_1_1_1_empty_text_message_is_a_message(ep):
             code, _, frames = ws.expect_close()
             assert code == 1008 and "error" in json.loads(frames[0][1])  # the seed's bad-input answer
         else:
+            assert ep.client_text(ws, 10) == (0, hashlib.sha256(b"").hexdigest())  # an empty message arrived
             ep.probe(ws)
 
 
@@ -422,7 +447,7 @@ def test_5_many_small_and_empty_fragments_make_one_message(ep, n):
         payload = ep.message(text, 4000)
         parts = [b""] + fragments(payload, n - 2) + [b""]
         ws.send(b"".join(frame(TEXT if i == 0 else CONT, p, fin=(i == len(parts) - 1)) for i, p in enumerate(parts)))
-        ep.check_answer(ws, text)
+        ep.check_answer(ws, text, size=4000)
 
 
 # ---- 6. UTF-8 -------------------------------------------------------------------------------------
@@ -660,7 +685,7 @@ def test_10_1_1_64k_text_in_1300_byte_fragments(ep):
     with ep.open() as ws:
         payload = ep.message(text, 65536)
         send_fragmented(ws, payload, -(-len(payload) // 1300))
-        ep.check_answer(ws, text)
+        ep.check_answer(ws, text, size=65536)
 
 
 def test_12_compression_is_not_negotiated_and_rsv1_still_fails(ep):

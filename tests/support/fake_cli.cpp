@@ -37,6 +37,8 @@ char **g_argv = nullptr;
 bool g_stdout_closed = false;  // after close_stdout or a write error other than EPIPE
 std::string g_prompt;          // decoded text of the last user message seen by wait_user
 int g_stdin_log_fd = -1;
+int g_stdout_full_log_fd = -1;     // CCB_FAKE_STDOUT_FULL_LOG: where a write to a full stdout is reported
+std::uint64_t g_stdout_bytes = 0;  // written to stdout so far
 
 // ------------------------------------------------------------------------------------------------
 // Raw output
@@ -61,10 +63,16 @@ bool write_all(int fd, const char *p, std::size_t n)
     if (w > 0) {
       p += w;
       n -= static_cast<std::size_t>(w);
+      if (fd == 1) g_stdout_bytes += static_cast<std::uint64_t>(w);
       continue;
     }
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (fd == 1 && g_stdout_full_log_fd >= 0) {
+        // The reader holds us back: say so (with our progress) before waiting, for tests of backpressure.
+        std::string line = std::to_string(g_stdout_bytes) + "\n";
+        (void)write_all(g_stdout_full_log_fd, line.data(), line.size());
+      }
       struct pollfd pfd;
       pfd.fd = fd;
       pfd.events = POLLOUT;
@@ -1725,6 +1733,19 @@ int main(int argc, char **argv)
         err_write(std::string("fake_cli: cannot open CCB_FAKE_STDIN_LOG '") + log + "': " + std::strerror(errno) + "\n");
         _exit(kExitBadScript);
       }
+    }
+  }
+
+  if (const char *log = std::getenv("CCB_FAKE_STDOUT_FULL_LOG")) {
+    if (*log) {
+      g_stdout_full_log_fd = ::open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (g_stdout_full_log_fd < 0) {
+        err_write(std::string("fake_cli: cannot open CCB_FAKE_STDOUT_FULL_LOG '") + log + "': " + std::strerror(errno) +
+                  "\n");
+        _exit(kExitBadScript);
+      }
+      // Non-blocking, so that a full pipe shows as EAGAIN (write_all then polls) and can be reported.
+      ::fcntl(1, F_SETFL, ::fcntl(1, F_GETFL) | O_NONBLOCK);
     }
   }
 

@@ -2,6 +2,7 @@
 // and their failures (timeouts, refusals, the process dying with requests pending), permission
 // callbacks (allow, edited input, deny, asynchronous answers, cancellation), and a caller that
 // stops reading.
+#include "backpressure.hpp"
 #include "children.hpp"
 #include "fake_session.hpp"
 
@@ -24,9 +25,13 @@
 
 using namespace ccbridge;
 using namespace std::chrono_literals;
+using ccb_test::buffered;
+using ccb_test::fake_cli_blocked;
 using ccb_test::fake_session;
 using ccb_test::NoLeftovers;
 using ccb_test::read_all;
+using ccb_test::read_chunk;
+using ccb_test::wait_until;
 
 namespace {
 
@@ -255,10 +260,12 @@ TEST_CASE("session: an interrupt while a permission is pending cancels it and no
   Runtime rt;
   std::string log = "/tmp/ccb_session_stdin_" + std::to_string(getpid()) + ".log";
   std::remove(log.c_str());
+  std::atomic<bool> asked{false};
   std::atomic<bool> saw_cancel{false};
   SessionOptions so = fake_session("permission_turn Bash {\"command\":\"sleep 100\"}\nwait_eof");
   so.options.env["CCB_FAKE_STDIN_LOG"] = log;
   so.can_use_tool = [&](const PermissionRequest &, PermissionReply reply) {
+    asked = true;
     auto t0 = std::chrono::steady_clock::now();
     while (!reply.cancelled() && std::chrono::steady_clock::now() - t0 < 5s) std::this_thread::sleep_for(5ms);
     saw_cancel = reply.cancelled();
@@ -268,13 +275,12 @@ TEST_CASE("session: an interrupt while a permission is pending cancels it and no
   s.send("go");
   Message m;
   REQUIRE(s.messages().pull(m, 5s) == PullStatus::message);
-  std::this_thread::sleep_for(100ms);  // let the can_use_tool request arrive
+  REQUIRE(wait_until([&] { return asked.load(); }));  // the can_use_tool request is pending
   s.interrupt();
   auto rest = s.receive_response(5s);
   CHECK(rest.back().is(MessageType::result));
   CHECK(rest.back().terminal_reason().has_value());
-  for (int i = 0; i < 200 && !saw_cancel; ++i) std::this_thread::sleep_for(5ms);
-  CHECK(saw_cancel.load());
+  CHECK(wait_until([&] { return saw_cancel.load(); }));
   s.close();
   std::string stdin_log = read_all(log);
   std::remove(log.c_str());
@@ -312,20 +318,29 @@ TEST_CASE("session: a caller that stops reading does not block control requests"
 {
   NoLeftovers guard;
   Runtime rt;
-  SessionOptions so = fake_session("wait_user\nflood 3000 400\nserve_turns");
+  const std::string full_log = "/tmp/ccb_session_stdout_full_" + std::to_string(getpid()) + ".log";
+  std::remove(full_log.c_str());
+  constexpr std::size_t kLine = 400;
+  SessionOptions so = fake_session("wait_user\nflood 5000 400\nserve_turns");  // 2 MB: more than the pipe (1 MiB)
+  so.options.env["CCB_FAKE_STDOUT_FULL_LOG"] = full_log;
   so.options.max_buffered_messages = 8;
   Session s = Session::open(rt, so);
   s.send("flood please");
-  std::this_thread::sleep_for(200ms);  // thousands of unread messages now sit in front of any answer
+  // Thousands of unread messages now sit in front of any answer: the queue is full, reading stopped
+  // and the CLI waits on its full pipe. What is held stays bounded: the queue may pass its limit by
+  // one read (and the line it completes).
+  REQUIRE(wait_until([&] { return buffered(s.messages()).paused && fake_cli_blocked(full_log); }));
+  CHECK(buffered(s.messages()).bytes <= so.options.max_buffered_messages * kLine + read_chunk() + kLine);
   CHECK(s.mcp_status()["mcpServers"].is_array());
   CHECK(s.interrupt().is_object());
   // Nothing was lost: every flooded message is still there, in order.
   std::int64_t seq = 0;
   Message m;
-  while (seq < 3000 && s.messages().pull(m, 5s) == PullStatus::message) {
+  while (seq < 5000 && s.messages().pull(m, 5s) == PullStatus::message) {
     if (m.type_name() == "stream_event") REQUIRE(m.json()["seq"].int64() == seq++);
   }
-  CHECK(seq == 3000);
+  CHECK(seq == 5000);
+  std::remove(full_log.c_str());
 }
 
 TEST_CASE("session: spawn failures are reported and leave nothing behind")

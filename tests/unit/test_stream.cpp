@@ -1,5 +1,6 @@
 // Stream/query() against the scriptable fake CLI (tests/support/fake_cli.cpp): every failure mode
 // of the process layer, and after each one, no process left behind.
+#include "backpressure.hpp"
 #include "children.hpp"
 
 #include <ccbridge/ccbridge.hpp>
@@ -24,8 +25,12 @@
 
 using namespace ccbridge;
 using namespace std::chrono_literals;
+using ccb_test::buffered;
+using ccb_test::fake_cli_blocked;
 using ccb_test::my_children;
 using ccb_test::NoLeftovers;
+using ccb_test::read_chunk;
+using ccb_test::wait_until;
 
 namespace {
 
@@ -474,16 +479,31 @@ TEST_CASE("fake-cli: stderr is always drained and only its tail is kept")
 TEST_CASE("fake-cli: backpressure keeps order and loses nothing when the consumer is slow")
 {
   NoLeftovers guard;
-  Options o = fake("wait_user\nflood 20000 300\nexit 0");
+  const std::string full_log = tmp_path("stdout_full");
+  std::remove(full_log.c_str());
+  constexpr std::size_t kLine = 300;
+  Options o = fake("wait_user\nflood 20000 300\nexit 0");  // 6 MB: far more than the pipe (1 MiB) and the queue
+  o.env["CCB_FAKE_STDOUT_FULL_LOG"] = full_log;
   o.max_buffered_messages = 8;
+  o.max_buffered_bytes = 64 * 1024;
+  // The queue is checked after each read: it may pass its limits by one read (and the line it completes).
+  const std::size_t bound = o.max_buffered_bytes + read_chunk() + kLine;
   Stream s = query("x", o);
-  std::this_thread::sleep_for(200ms);  // the CLI fills the pipe and must block, not us buffer
+  // Nobody reads yet: the queue fills, reading stops, and the CLI must block on its full pipe, not us buffer.
+  REQUIRE(wait_until([&] { return buffered(s).paused && fake_cli_blocked(full_log); }));
+  const auto held = buffered(s);
+  CHECK(held.bytes <= bound);
+  CHECK(held.messages * kLine <= bound);
   std::int64_t expect = 0;
   for (const Message &m : s) {
     REQUIRE(m.json()["seq"].int64() == expect);
     ++expect;
   }
   CHECK(expect == 20000);
+  // Over the whole run: no more, except that once the CLI has exited, what is left in its pipe (at
+  // most the pipe's size, 1 MiB: F_SETPIPE_SZ in lib/process/spawn_posix.cpp) is read regardless.
+  CHECK(buffered(s).peak_bytes <= bound + (1 << 20));
+  std::remove(full_log.c_str());
 }
 
 TEST_CASE("fake-cli: callback consumption, in order, with one end call")

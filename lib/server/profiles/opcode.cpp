@@ -9,6 +9,7 @@
 #include "server/cli_run.hpp"
 #include "server/context.hpp"
 #include "server/profile.hpp"
+#include "server/sha256.hpp"
 
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>
@@ -295,7 +296,13 @@ public:
     sub_ = run->subscribe(conn_, since, std::move(ev));
   }
 
-  void on_text(std::string_view) override {}  // the seed's server only logs client text
+  // The seed's server only logs client text. Its size and digest, not the text itself (a client
+  // must not write into the log): what arrived can be checked (tests/server/test_ws_conformance.py).
+  void on_text(std::string_view text) override
+  {
+    if (!ctx_.log.enabled(Logger::Level::debug)) return;
+    ctx_.log.debug("client_text", {{"profile", kProfile}, {"bytes", std::to_string(text.size())}, {"sha256", sha256_hex(text)}});
+  }
   void on_close(std::uint16_t) override { sub_.reset(); }
   void on_shutdown() override
   {
