@@ -7,7 +7,7 @@ import os
 import stat
 import time
 
-from conftest import recv_json, ws_connect
+from conftest import metric, recv_json, ws_connect  # noqa: F401 (metric: for the cc-control tests)
 
 ADMIN = "a" * 64  # the admin token these tests configure
 
@@ -60,15 +60,6 @@ def make_token(s, type_, role="", tenant_id="", name=""):
 
 def api(s, method, path, token, body=None):
     return s.http(method, path, body, bearer(token))
-
-
-def metric(s, name):
-    """The first sample of `name` in /metrics."""
-    status, text, _ = s.http("GET", "/metrics")
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 def create_session(s, token, cwd, **kw):

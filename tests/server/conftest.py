@@ -209,12 +209,12 @@ def wait_until(cond, what, timeout=20):
         time.sleep(0.02)
 
 
-def metric(server, name):
-    """The value of an unlabelled series of the server's /metrics."""
-    _, text, _ = server.http("GET", "/metrics")
+def metric(server, name, headers=None):
+    """The value of `name` in the server's /metrics: an unlabelled series, or its first labelled sample."""
+    _, text, _ = server.http("GET", "/metrics", headers=headers)
     for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"no metric {name}")
 
 

@@ -27,7 +27,7 @@ import uuid
 import pytest
 import websockets
 
-from conftest import Server, alive, guard_pids, read_pid, read_until_close, recv_json, run, tagged_pids, ws_connect
+from conftest import Server, alive, guard_pids, metric, read_pid, read_until_close, recv_json, run, tagged_pids, ws_connect
 
 K = 100          # numbered messages the fake CLI writes before each fault
 BURST = 100      # ... after a burst of this many 10 kB assistant messages (1 MB)
@@ -89,14 +89,6 @@ def wait_dead(pids, timeout):
     while time.time() < deadline and any(alive(p) for p in pids):
         time.sleep(0.02)
     return [p for p in pids if alive(p)]
-
-
-def metric(s, name):
-    _, text, _ = s.http("GET", "/metrics")
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise KeyError(name)
 
 
 def settle(s, fds, timeout=10):
