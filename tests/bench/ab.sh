@@ -14,7 +14,7 @@
 # and the range of the per-round ratios, command, date, machine, load) goes to --out, by default
 # docs/bench-results/<date>-ab-<bench>-<old>-<new>.md, its figures beside it (.json); each run's own
 # report stays in the cache (named in the report). Exits non-zero when a run failed.
-#   --smoke   HEAD against HEAD, one round of `platform_metrics.sh --smoke`; the worktree, its build and
+#   --smoke   HEAD against HEAD, one round of `cc_agents.sh --smoke`; the worktree, its build and
 #             the reports under the build dir (CCB_BENCH_BUILD_DIR, default build-bench), one place reused
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -31,7 +31,7 @@ if [[ "${1:-}" == --smoke ]]; then
   ROUNDS_AB=1
   SMOKE_DIR="$(realpath -m "${CCB_BENCH_BUILD_DIR:-$ROOT/build-bench}")/bench-smoke"
   OUT_AB="$SMOKE_DIR/ab.md"
-  set -- -- "$ROOT/tests/bench/platform_metrics.sh" --smoke
+  set -- -- "$ROOT/tests/bench/cc_agents.sh" --smoke
 fi
 # Where a commit is built: by its hash in the cache (kept for the next A/B of it); a smoke reuses one place.
 src_dir() { if [[ -n "$SMOKE_DIR" ]]; then echo "$SMOKE_DIR/ab-src"; else echo "$CACHE/$1"; fi; }
