@@ -6,11 +6,7 @@ import json
 import os
 import statistics
 
-from bench_common import figure, finish, git, provenance
-
-
-def fmt(v):
-    return "–" if v is None else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
+from bench_common import figure, finish, fmt_value as fmt, git, provenance
 
 
 def main():

@@ -56,6 +56,11 @@ def provenance(cmdline):
     return lines
 
 
+def fmt_value(v):
+    """A figure in a table: 3 significant digits, thousands separated; – for none."""
+    return "–" if v is None else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
+
+
 FIGURES = {}  # row label -> its value in each round (None: that round gave none)
 _section = ""
 

@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import ROOT, figure, finish, provenance, sut  # noqa: E402
+from bench_common import ROOT, figure, finish, fmt_value as fmt, provenance, sut  # noqa: E402
 
 
 def one_round(a, rnd, work):
@@ -31,10 +31,6 @@ def one_round(a, rnd, work):
                 name = ", ".join(str(v) for v in d.values() if not isinstance(v, (int, float)) or isinstance(v, bool))
                 rows[name] = {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return rows, rc
-
-
-def fmt(v):
-    return "–" if v is None else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
 
 
 def main():
