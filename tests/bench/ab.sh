@@ -51,6 +51,8 @@ shift
 BENCH_ARGS=("$@")
 NAME="$(basename "$BENCH" .sh)"
 
+# Only a script on common.sh answers CCB_BENCH_LIST_TARGETS; another would run in full here.
+grep -q '^source .*/common.sh"$' "$BENCH" || { echo "ab.sh: $BENCH is not built on tests/bench/common.sh" >&2; exit 2; }
 TARGETS="$(CCB_BENCH_LIST_TARGETS=1 "$BENCH" "${BENCH_ARGS[@]}")" || { echo "ab.sh: $BENCH cannot say what to build" >&2; exit 2; }
 read -r -a TARGETS <<<"$TARGETS"
 SHAS=()
