@@ -29,7 +29,8 @@ import threading
 import time
 import urllib.request
 
-from cc_control_bench import Server, cpu_s, fmt_row, med, provenance
+from bench_common import finish, provenance, section, sut
+from cc_control_bench import Server, cpu_s, fmt_row
 from gateway_bench import rss_kb
 
 ADMIN = "c" * 64
@@ -68,7 +69,7 @@ class ControlPlane(Server):
         total = a.agents * a.sessions
         # --state-in-memory: tokens in memory, so no state file either (docs/SERVER.md, State)
         db = ":memory:" if a.state_in_memory else os.path.join(work, "cc.db")
-        cmd = [os.path.join(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "cc-control",
+        cmd = [sut(a.build, "ccbridge"), "serve", "--port", "0", "--profiles", "cc-control",
                "--admin-token", ADMIN, "--token-db", db,
                "--audit-path", os.path.join(work, "audit.jsonl"), "--config", cfg, "--root", work,
                "--log-level", "warn", "--max-sessions", str(total + 16),
@@ -224,7 +225,8 @@ def run_round(a, peer, rnd, work):
 
 
 def table(a, rs):
-    get = lambda k: [r.get(k) for r in rs if "failed" not in r]
+    # A failed round has no value in any row (so the report and the exit status say so).
+    get = lambda k: [r.get(k) if "failed" not in r else None for r in rs]
     mb = lambda v: f"{v / 1e6:,.2f} MB/s"
     ms = lambda v: f"{v / 1000:,.2f} ms"
     s = lambda v: f"{v:,.2f} s"
@@ -243,7 +245,7 @@ def table(a, rs):
             fmt_row("control-plane RSS idle", get("rss_idle_kb"), mib),
             fmt_row("**control-plane RSS under load** (max sampled)", get("rss_kb"), mib),
             fmt_row("steady state: seqs missing / reported as gaps / duplicated",
-                    [r["steady_missing"] + r["steady_gap_reported"] + r["steady_dupes"] for r in rs if "failed" not in r], n),
+                    [r["steady_missing"] + r["steady_gap_reported"] + r["steady_dupes"] if "failed" not in r else None for r in rs], n),
             fmt_row(f"register {a.agents} agents", get("register_s"), s),
             fmt_row(f"create {a.agents * a.sessions:,} sessions (REST, one at a time)", get("create_s"), s),
             fmt_row("storm: every agent registered again", get("storm_agents_back_s"), s),
@@ -276,6 +278,7 @@ def report(a, results):
         rs = [r for r in results if r["peer"] == peer]
         failed = [r for r in rs if "failed" in r]
         title = "ccbridge (`ccbridge serve --profiles cc-control`)" if peer == "ccbridge" else "original Go cc-control"
+        section(peer)
         out += [f"## {title}", ""] + table(a, rs) + [""]
         out += [f"- Rounds: {len(rs)}, failed: {len(failed)}" + "".join(f"; round {r['round']}: {r['failed']}" for r in failed), ""]
     out += ["## Per round", ""]
@@ -319,11 +322,7 @@ def main():
         for rnd in range(1, a.rounds + 1):
             for peer in a.peers:
                 results.append(run_round(a, peer, rnd, work))
-    md = report(a, results)
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        f.write(md)
-    sys.stdout.write(md)
+    finish(a.out, report(a, results), a.cmdline)
 
 
 if __name__ == "__main__":

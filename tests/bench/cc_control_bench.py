@@ -31,7 +31,8 @@ import tempfile
 import time
 import urllib.request
 
-from gateway_bench import provenance, rss_kb  # as in the gateway report
+from bench_common import figure, finish, provenance, sut
+from gateway_bench import rss_kb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ADMIN = "b" * 64
@@ -60,7 +61,7 @@ class Server:
         for name in ("cc.db", "audit.jsonl"):
             if os.path.exists(os.path.join(work, name)):
                 os.remove(os.path.join(work, name))
-        cmd = [os.path.join(build, "ccbridge"), "serve", "--port", "0", "--profiles", "cc-control",
+        cmd = [sut(build, "ccbridge"), "serve", "--port", "0", "--profiles", "cc-control",
                "--admin-token", ADMIN, "--token-db", os.path.join(work, "cc.db"),
                "--audit-path", os.path.join(work, "audit.jsonl"), "--config", cfg,
                "--cli", os.path.join(build, "tests", "bench", "ccb_term_standin"), "--root", work,
@@ -236,7 +237,8 @@ def med(vals):
     return (statistics.median(vals), min(vals), max(vals)) if vals else (None, None, None)
 
 
-def fmt_row(label, vals, f):
+def fmt_row(label, vals, f, key=None):
+    figure(key or label, vals)
     m, lo, hi = med(vals)
     if m is None:
         return f"| {label} | failed | |"
@@ -396,11 +398,7 @@ def main():
         for rnd in range(1, a.scale_rounds + 1):
             if not a.skip_scale:
                 scale.append(scale_round(a, rnd))
-    md = report(a, runs, scale)
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        f.write(md)
-    sys.stdout.write(md)
+    finish(a.out, report(a, runs, scale), a.cmdline)
 
 
 if __name__ == "__main__":

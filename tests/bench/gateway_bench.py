@@ -35,6 +35,8 @@ import sys
 import time
 import urllib.request
 
+from bench_common import git, load_average, machine
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # What the Python servers need; uvicorn's defaults (loop and http "auto") then run on uvloop and httptools.
 PY_MODULES = ("ccbridge", "fastapi", "uvicorn", "uvloop", "httptools", "websockets", "claude_agent_sdk")
@@ -239,33 +241,12 @@ def run_rounds(a, impls, opcodes, load_bin):
     return runs
 
 
-def git(*args):
-    out = subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True)
-    return out.stdout.strip() if out.returncode == 0 else "?"
-
-
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({model}), {mem_gib:.0f} GiB, Linux {os.uname().release}"
-
-
 def provenance(cmdline):
     """The report's first lines: the command, the commit (and whether the tree differs), the machine."""
     dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
     return [f"- Command: `{cmdline}`",
             f"- Commit: {git('rev-parse', '--short', 'HEAD')}{dirty} (\"{git('log', '-1', '--format=%s')[:90]}\")",
             f"- Machine: {machine()}"]
-
-
-def load_average():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 def python_versions():

@@ -40,7 +40,8 @@ import time
 import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cc_control_bench import cpu_s, fmt_row, provenance  # noqa: E402
+from bench_common import finish, provenance, section, sut  # noqa: E402
+from cc_control_bench import cpu_s, fmt_row  # noqa: E402
 from gateway_bench import Impl, rss_kb  # noqa: E402
 
 SECRET = "platform-bench-secret-0123456789abcdef"
@@ -372,17 +373,17 @@ def agents_client(port, tokens, seconds, per_user=990):
 # ---- the report ----------------------------------------------------------------------------------
 
 def jwt_micro(a):
-    if not a.jwt_bench or not os.path.exists(a.jwt_bench):
-        return None
     out = subprocess.run([a.jwt_bench, "--seconds", str(min(a.auth_seconds, 5))], capture_output=True, text=True, timeout=120)
-    return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+    if out.returncode != 0:
+        raise RuntimeError(f"ccb_platform_jwt: exit {out.returncode}: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def rounds_cell(vals, f):
     return ", ".join(f(v) if v is not None else "—" for v in vals)
 
 
-def report(a, lat, load, logins, agents, jwt):
+def report(a, lat, load, logins, agents, jwts):
     us = lambda v: f"{v:.0f} µs"  # noqa: E731
     ms = lambda v: f"{v:.1f} ms"  # noqa: E731
     mb = lambda v: f"{v / 1024:.1f} MiB"  # noqa: E731
@@ -391,12 +392,18 @@ def report(a, lat, load, logins, agents, jwt):
     lines += provenance(a.cmdline)
     lines += ["", "| figure | median | min – max | per round |", "|---|---|---|---|"]
 
+    last = [""]
+
     def row(label, rs, key, f):
         vals = [r.get(key) for r in rs]
-        cell = fmt_row(label, vals, f)
+        # "… p99" continues the row above it: its figure is named after that row.
+        if not label.startswith("…"):
+            last[0] = label
+        cell = fmt_row(label, vals, f, key=label if label == last[0] else f"{last[0]} {label}")
         lines.append(f"{cell} {rounds_cell(vals, f)} |")
 
     if lat:
+        section("latency")
         lines.append(f"| *latency: {a.tasks} tasks a round on one session and socket (warm CLI)* | | | |")
         row("CLI writes its first line → client reads its task:progress, p50", lat, "line_progress_p50_us", us)
         row("… p99", lat, "line_progress_p99_us", us)
@@ -406,6 +413,7 @@ def report(a, lat, load, logins, agents, jwt):
         row("submit → task:complete, p50", lat, "submit_complete_p50_us", us)
         row("… p99", lat, "submit_complete_p99_us", us)
     if load:
+        section("load")
         lines.append(f"| *load: {a.sessions} sessions, {a.clients} sockets, {a.rate} tasks/s for {a.window} s* | | | |")
         row("completed tasks/s (submitted, then drained)", load, "tasks_per_s", lambda v: f"{v:.2f}/s")
         row("tasks completed", load, "completed", lambda v: f"{v:.0f}")
@@ -419,6 +427,7 @@ def report(a, lat, load, logins, agents, jwt):
         row("… peak", load, "rss_peak_kb", mb)
     for cost in sorted({r["cost"] for r in logins}, reverse=True):
         rs = [r for r in logins if r["cost"] == cost]
+        section(f"logins at cost {cost}")
         lines.append(f"| *auth: server on one core, {a.login_clients} login clients, scrypt cost {cost}* | | | |")
         row(f"logins/s (N = 2^{cost})", rs, "per_s", rate)
         row("… per second of server CPU", rs, "per_cpu_s", rate)
@@ -426,15 +435,17 @@ def report(a, lat, load, logins, agents, jwt):
         row("… p99", rs, "probe_p99_ms", ms)
         row("… max", rs, "probe_max_ms", ms)
     if agents:
+        section("GET /v1/agents")
         lines.append(f"| *auth: server on one core, {a.get_clients} client processes on the other, {a.users} users* | | | |")
         row("GET /v1/agents/s (JWT verify + rate limiter + store)", agents, "per_s", rate)
         row("… per second of server CPU", agents, "per_cpu_s", rate)
         row("server CPU, share of one core", agents, "server_cpu_pct", lambda v: f"{v:.0f} %")
         row("answers other than 200", agents, "not_200", lambda v: f"{v:.0f}")
-    if jwt:
-        lines.append(f"| *JWT micro benchmark (tests/bench/platform_jwt.cpp, one thread)* | | | |")
-        lines.append(f"| verify/s | {jwt['verify_per_s']:,.0f}/s | | |")
-        lines.append(f"| sign/s | {jwt['sign_per_s']:,.0f}/s | | |")
+    if jwts:
+        section("JWT")
+        lines.append(f"| *JWT micro benchmark (tests/bench/platform_jwt.cpp, one thread, {min(a.auth_seconds, 5):g} s each)* | | | |")
+        row("HS256 verify/s", jwts, "verify_per_s", rate)
+        row("HS256 sign/s", jwts, "sign_per_s", rate)
     return "\n".join(lines) + "\n"
 
 
@@ -457,33 +468,29 @@ def parse_args():
     p.add_argument("--timeout", type=float, default=120, help="deadline of every wait, seconds")
     p.add_argument("--skip", default="", help="comma-separated parts to leave out: latency,load,auth")
     a = p.parse_args()
-    a.ccbridge = os.path.join(a.build, "ccbridge")
+    a.ccbridge = sut(a.build, "ccbridge")
     a.fake = os.path.join(a.build, "tests", "ccb_fake_cli")
-    a.jwt_bench = os.path.join(a.build, "tests", "bench", "ccb_platform_jwt")
+    a.jwt_bench = sut(a.build, "tests/bench/ccb_platform_jwt")
     return a
 
 
 def main():
     a = parse_args()
     skip = set(filter(None, a.skip.split(",")))
-    lat, load, logins, agents = [], [], [], []
+    lat, load, logins, agents, jwts = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="ccb-platform-bench-") as work:
         work = os.path.realpath(work)
         for rnd in range(1, a.rounds + 1):
             parts = [("latency", lambda: lat.append(latency_round(a, work))),
                      ("load", lambda: load.append(load_round(a, work))),
                      ("auth", lambda: (logins.append(login_round(a, work, 15)), logins.append(login_round(a, work, 10)),
-                                       agents.append(agents_round(a, work))))]
+                                       agents.append(agents_round(a, work)), jwts.append(jwt_micro(a))))]
             for name, fn in parts:
                 if name in skip:
                     continue
                 fn()
                 log(f"round {rnd} {name}: " + json.dumps({"latency": lat, "load": load, "auth": logins + agents}[name][-1]))
-    text = report(a, lat, load, logins, agents, None if "auth" in skip else jwt_micro(a))
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        f.write(text)
-    print(text)
+    finish(a.out, report(a, lat, load, logins, agents, jwts), a.cmdline)
 
 
 if __name__ == "__main__":

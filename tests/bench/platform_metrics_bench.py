@@ -3,14 +3,16 @@ response time per time range and granularity (all eight metrics), and the store'
 import argparse
 import json
 import os
-import platform
-import re
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import figure, finish, provenance, sut  # noqa: E402
 
 CASES = [("1h", "1m"), ("1h", "5m"), ("6h", "5m"), ("24h", "5m"), ("24h", "1h"), ("7d", "1h"), ("30d", "1h"),
          ("30d", "1d")]
@@ -40,8 +42,8 @@ def main():
     ap.add_argument("--requests", type=int, default=50)
     ap.add_argument("--days", type=int, default=30)
     a = ap.parse_args()
-    ccb = os.path.join(a.build, "ccbridge")
-    seed = os.path.join(a.build, "tests", "bench", "ccb_platform_metrics_seed")
+    ccb = sut(a.build, "ccbridge")
+    seed = sut(a.build, "tests/bench/ccb_platform_metrics_seed")
     tmp = tempfile.mkdtemp(prefix="ccb-metrics-bench-")
     db = os.path.join(tmp, "platform.db")
     seeded = json.loads(subprocess.run([seed, db, str(a.days)], check=True, capture_output=True, text=True).stdout)
@@ -77,11 +79,7 @@ def main():
     finally:
         srv.terminate()
         srv.wait(timeout=30)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    lines = [f"# /v1/monitoring/metrics over {a.days} days of minute samples", "",
-             f"- command: `{a.cmdline}`", f"- commit: {commit}", f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-             f"- machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}",
+    lines = [f"# /v1/monitoring/metrics over {a.days} days of minute samples", "", *provenance(a.cmdline),
              f"- seeded: {seeded['minutes']} minutes x 8 metrics in {seeded['seed_s']} s (one transaction a minute); "
              f"roll-up and pruning {seeded['rollup_prune_s']} s in {seeded['rollup_calls']} calls",
              f"- store: {seeded['bytes_all_minutes'] / 1e6:.1f} MB with every minute row, "
@@ -90,10 +88,10 @@ def main():
              "| timeRange | granularity | points | " + " | ".join(f"round {i + 1}" for i in range(a.rounds)) + " | median |",
              "|---|---|---|" + "---|" * (a.rounds + 1)]
     for (rng, g), (points, per_round) in rows.items():
+        figure(f"timeRange={rng} granularity={g}: median ms", per_round)
         lines.append(f"| {rng} | {g} | {points} | " + " | ".join(f"{v:.2f}" for v in per_round) +
                      f" | {statistics.median(per_round):.2f} |")
-    open(a.out, "w").write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    finish(a.out, "\n".join(lines) + "\n", a.cmdline)
 
 
 if __name__ == "__main__":

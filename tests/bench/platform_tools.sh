@@ -3,7 +3,7 @@
 # ccb_mcp_test_server over stdio) against the official Python MCP SDK (PyPI `mcp`, pinned in
 # tests/bench/peers/setup.sh) and the core C++ McpClient calling the same server directly:
 # calls/s, p50/p99 and CPU per call, sequential and with C concurrent clients, R interleaved rounds.
-#   tests/bench/platform_tools.sh [--quick] [--rounds R] [--calls N] [--clients C] [--warmup W] [--out FILE]
+#   tests/bench/platform_tools.sh [--quick|--smoke] [--rounds R] [--calls N] [--clients C] [--warmup W] [--out FILE]
 # Builds ccbridge, ccb_fake_cli (the platform's CLI, never used by a tool call), ccb_mcp_test_server and
 # ccb_platform_tools (RelWithDebInfo, in CCB_BENCH_BUILD_DIR or build-bench), installs the peers
 # (peers/setup.sh) and runs tests/bench/platform_tools_bench.py with the bench venv's Python.
@@ -11,25 +11,23 @@
 # load average, per-round values, medians) goes to --out, by default
 # docs/bench-results/<date>-platform-tools-<commit>.md.
 #   --quick   1 round of 500 calls per row
+#   --smoke   1 round of 50 calls per row, 2 concurrent clients, the report under the build dir
+#             (tests/bench/common.sh); exits non-zero when a row fails
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CMDLINE="tests/bench/platform_tools.sh${*:+ $*}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+bench_args platform-tools "$@"
+set -- "${BENCH_REST[@]}"
 ARGS=()
-OUT=""
 while (($#)); do
   case "$1" in
     --quick) ARGS+=(--rounds 1 --calls 500 --warmup 50) ;;
-    --rounds|--calls|--clients|--warmup) ARGS+=("$1" "$2"); shift ;;
-    --out) OUT="$2"; shift ;;
+    --calls|--clients|--warmup) ARGS+=("$1" "$2"); shift ;;
     *) echo "platform_tools.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
-BUILD="${CCB_BENCH_BUILD_DIR:-$ROOT/build-bench}"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCB_BUILD_BENCH=ON >/dev/null
-ninja -C "$BUILD" ccbridge_app ccb_fake_cli ccb_mcp_test_server ccb_platform_tools >&2
-if [[ -z "$OUT" ]]; then
-  OUT="$ROOT/docs/bench-results/$(date -u +%Y-%m-%d)-platform-tools-$(git -C "$ROOT" rev-parse --short HEAD).md"
-fi
+((SMOKE)) && ARGS+=(--rounds 1 --calls 50 --clients 2 --warmup 5)
+[[ -z "$ROUNDS" ]] || ARGS+=(--rounds "$ROUNDS")
+bench_build ccbridge_app ccb_fake_cli ccb_mcp_test_server ccb_platform_tools
 VENV="$("$ROOT/tests/bench/peers/setup.sh" | sed -n 's/^venv=//p')"
 exec "$VENV/bin/python" "$ROOT/tests/bench/platform_tools_bench.py" --build "$BUILD" --out "$OUT" --cmdline "$CMDLINE" "${ARGS[@]}"

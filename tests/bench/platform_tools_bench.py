@@ -33,7 +33,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gateway_bench import load_average, provenance  # noqa: E402
+from bench_common import figure, finish, load_average, provenance, sut  # noqa: E402
 
 TEXT = "ccbridge tools benchmark: a trivial echo of sixty-four bytes....."  # as in platform_tools.cpp
 ARGS = {"text": TEXT}
@@ -237,6 +237,9 @@ def table(a, rounds):
             meds = {k: median_of(rounds, (k, c), field) for k, _ in IMPLS}
             if all(v is None for v in meds.values()):
                 continue
+            for k, name in IMPLS:
+                if meds[k] is not None:
+                    figure(f"{label}, {c} client{'s' if c > 1 else ''}: {name}", [r[(k, c)].get(field) for r in rounds])
             cells = [fmt.format(meds[k]) if meds[k] is not None else "" for k, _ in IMPLS]
             ratios = ["", ""]
             if field == "per_s":
@@ -290,10 +293,11 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=200)
     a = ap.parse_args()
-    a.ccbridge = os.path.join(a.build, "ccbridge")
+    a.ccbridge = sut(a.build, "ccbridge")
     a.fake = os.path.join(a.build, "tests", "ccb_fake_cli")
     a.server = os.path.join(a.build, "tests", "ccb_mcp_test_server")
-    a.load = os.path.join(a.build, "tests", "bench", "ccb_platform_tools")
+    # The load client is also the C++ McpClient row, so it is the library's too.
+    a.load = sut(a.build, "tests/bench/ccb_platform_tools")
     with tempfile.TemporaryDirectory(prefix="ccb-tools-bench-") as work:
         srv = Platform(a, work)
         try:
@@ -306,10 +310,7 @@ def main():
                 loads.append(f"{load} (others {others_share(before, srv):.0f} %)")
         finally:
             srv.stop()
-    lines = report(a, rounds, loads)
-    with open(a.out, "w") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    finish(a.out, "\n".join(report(a, rounds, loads)), a.cmdline)
 
 
 if __name__ == "__main__":

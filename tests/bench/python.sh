@@ -3,45 +3,64 @@
 # the official Python SDK (claude-agent-sdk), on the same fake CLI and the same turn as the
 # "query" rows of tests/bench/run.sh (N assistant text messages of 1350 bytes, then one result).
 #
-#   tests/bench/python.sh [--rounds R] [--messages N]
+#   tests/bench/python.sh [--smoke] [--rounds R] [--messages N] [--out FILE]
 #
 #   --rounds R    interleaved rounds (default 5); each round runs ccbridge sync, ccbridge async,
 #                 then the SDK (tests/bench/peers/py_query.py), each in a fresh process
 #   --messages N  assistant messages per run (default 200000)
+#   --smoke       1 round of 1,000 messages with the package that tests/python/run.sh installed in
+#                 <build>/py-venv (tests/bench/common.sh: the report under the build dir); exits
+#                 non-zero when a run fails
 #
-# Prints a Markdown table of medians (msgs/s, MB/s, seconds) with ccbridge ÷ SDK ratios, the
-# machine and the command. Raw runs go to $CCB_BENCH_OUT/python-raw.jsonl.
+# Writes a Markdown report (medians of msgs/s, MB/s, seconds with ccbridge ÷ SDK ratios, every
+# round's values, commit, date, machine, load, the command) to --out, by default
+# docs/bench-results/<date>-python-<commit>.md, and its figures beside it (.json). Raw runs go to
+# $CCB_BENCH_OUT/python-raw.jsonl.
 #
 # Environment:
-#   PY               the Python to use (default /root/.cache/ccbridge/bench-venv/bin/python); it needs
-#                    claude-agent-sdk for the SDK rows (tests/bench/peers/setup.sh makes such a venv)
-#   CCB_PY_PATH      PYTHONPATH that makes `import ccbridge` work (default <repo>/build-py/bindings/python)
-#   CCB_FAKE_CLI     the fake CLI (default: tests/ccb_fake_cli of the build dir CCB_PY_PATH is in)
+#   PY               the Python to use (default /root/.cache/ccbridge/bench-venv/bin/python, with
+#                    --smoke <build>/py-venv/bin/python); it needs claude-agent-sdk for the SDK rows
+#                    (tests/bench/peers/setup.sh makes such a venv)
+#   CCB_PY_PATH      PYTHONPATH that makes `import ccbridge` work (default <repo>/build-py/bindings/python;
+#                    with --smoke empty: the installed package)
+#   CCB_FAKE_CLI     the fake CLI (default: tests/ccb_fake_cli of the build dir CCB_PY_PATH is in; with
+#                    --smoke <build>/tests/ccb_fake_cli)
+#   CCB_BENCH_BUILD_DIR  the build dir of --smoke and of the report's default place (tests/bench/common.sh)
 #   CCB_BENCH_OUT    where the script and raw runs go (default: a new temporary directory)
 #   CCB_BENCH_TIMEOUT seconds per single run (default 900)
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CMDLINE="tests/bench/python.sh${*:+ $*}"
-ROUNDS=5
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+if [[ "${CCB_BENCH_LIST_TARGETS:-}" == 1 ]]; then
+  echo "python.sh: measures a Python package, not a build: tests/bench/ab.sh cannot run it" >&2
+  exit 2
+fi
+bench_args python "$@"
+set -- "${BENCH_REST[@]}"
 MESSAGES=200000
+((SMOKE)) && MESSAGES=1000
 while (($#)); do
   case "$1" in
-    --rounds) ROUNDS="$2"; shift ;;
     --messages) MESSAGES="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "python.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
 done
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ && "$MESSAGES" =~ ^[1-9][0-9]*$ ]] || { echo "python.sh: bad --rounds/--messages" >&2; exit 2; }
+((SMOKE)) && : "${ROUNDS:=1}"
+: "${ROUNDS:=5}"
+[[ "$MESSAGES" =~ ^[1-9][0-9]*$ ]] || { echo "python.sh: bad --messages" >&2; exit 2; }
 
+if ((SMOKE)); then
+  PY="${PY:-$BUILD/py-venv/bin/python}"
+  CCB_PY_PATH="${CCB_PY_PATH:-}"
+  CCB_FAKE_CLI="${CCB_FAKE_CLI:-$BUILD/tests/ccb_fake_cli}"
+fi
 PY="${PY:-/root/.cache/ccbridge/bench-venv/bin/python}"
-CCB_PY_PATH="${CCB_PY_PATH:-$ROOT/build-py/bindings/python}"
+CCB_PY_PATH="${CCB_PY_PATH-$ROOT/build-py/bindings/python}"
 CCB_FAKE_CLI="${CCB_FAKE_CLI:-$(cd "$CCB_PY_PATH/../.." 2>/dev/null && pwd)/tests/ccb_fake_cli}"
 TIMEOUT="${CCB_BENCH_TIMEOUT:-900}"
-OUT="${CCB_BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ccb-pybench.XXXXXX")}"
-mkdir -p "$OUT"
+WORK="${CCB_BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ccb-pybench.XXXXXX")}"
+mkdir -p "$WORK"
 PEERS="$ROOT/tests/bench/peers"
 T_START=$(date +%s)
 log() { echo "python.sh: $*" >&2; }
@@ -54,7 +73,7 @@ PYTHONPATH="$CCB_PY_PATH" "$PY" -c 'import ccbridge' || { log "cannot import ccb
 # --- the fake CLI's script: the same as run.sh's e2e_script.txt ------------------------------------
 # A real assistant text message from the first CLI stdout transcript that has one and a success
 # result, its text padded so the line is 1350 bytes; N copies, then that transcript's result.
-"$PY" - "$ROOT/tests/fixtures/transcripts" "$OUT" "$MESSAGES" <<'PYEOF'
+"$PY" - "$ROOT/tests/fixtures/transcripts" "$WORK" "$MESSAGES" <<'PYEOF'
 import glob, json, os, sys
 
 src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -104,22 +123,20 @@ with open(os.path.join(out, "python-meta.json"), "w") as fh:
     json.dump(meta, fh)
 print(json.dumps(meta), file=sys.stderr)
 PYEOF
-E2E_SCRIPT="$(cat "$OUT/e2e_script.txt")"
-E2E_EXPECTED="$("$PY" -c 'import json,sys;print(json.load(open(sys.argv[1]))["e2e_expected"])' "$OUT/python-meta.json")"
+E2E_SCRIPT="$(cat "$WORK/e2e_script.txt")"
+E2E_EXPECTED="$("$PY" -c 'import json,sys;print(json.load(open(sys.argv[1]))["e2e_expected"])' "$WORK/python-meta.json")"
 
 # --- interleaved rounds ----------------------------------------------------------------------------
-RAW="$OUT/python-raw.jsonl"
+RAW="$WORK/python-raw.jsonl"
 : >"$RAW"
-FAILS=0
 # run_one ROUND KEY -- command...   (appends the command's JSON line, tagged, to the raw file)
 run_one() {
   local round="$1" key="$2"; shift 3
   local line rc=0
-  line="$(CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" timeout "$TIMEOUT" "$@" 2>"$OUT/last-stderr.txt" | tail -n 1)" || rc=$?
+  line="$(CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" timeout "$TIMEOUT" "$@" 2>"$WORK/last-stderr.txt" | tail -n 1)" || rc=$?
   if ((rc != 0)) || [[ "$line" != "{"* ]]; then
-    FAILS=$((FAILS + 1))
     log "round $round: $key FAILED (exit $rc); stderr tail:"
-    tail -n 5 "$OUT/last-stderr.txt" >&2 || true
+    tail -n 5 "$WORK/last-stderr.txt" >&2 || true
     line='{"failed":true,"exit":'"$rc"'}'
   fi
   printf '{"round":%s,"key":"%s","result":%s}\n' "$round" "$key" "$line" >>"$RAW"
@@ -134,21 +151,21 @@ for ((r = 1; r <= ROUNDS; r++)); do
   run_one "$r" sdk -- "$PY" "$PEERS/py_query.py" --cli "$CCB_FAKE_CLI" --messages "$E2E_EXPECTED"
 done
 
-# --- table ---------------------------------------------------------------------------------------------
-CPU_MODEL="$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
-export BENCH_CMDLINE="$CMDLINE" BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
-  BENCH_CPU="${CPU_MODEL:-unknown} ($(nproc) CPUs)" BENCH_KERNEL="$(uname -sr)" \
-  BENCH_PYTHON="$("$PY" -c 'import sys;print(sys.version.split()[0])')" \
+# --- report ---------------------------------------------------------------------------------------------
+export BENCH_CMDLINE="$CMDLINE" BENCH_PYTHON="$("$PY" -c 'import sys;print(sys.version.split()[0])')" \
   BENCH_PY_SDK="$("$PY" -c 'import importlib.metadata as m;print(m.version("claude-agent-sdk"))' 2>/dev/null || echo unknown)" \
   BENCH_CCB="$(PYTHONPATH="$CCB_PY_PATH" "$PY" -c 'import ccbridge;print(ccbridge.__version__)')" \
   BENCH_ROUNDS="$ROUNDS" BENCH_PY="$PY" BENCH_CCB_PY_PATH="$CCB_PY_PATH" BENCH_FAKE="$CCB_FAKE_CLI" \
-  BENCH_RAW="$RAW" BENCH_ELAPSED="$(($(date +%s) - T_START))" BENCH_LOAD="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-"$PY" - "$RAW" "$OUT/python-meta.json" "$OUT/python-results.md" <<'PYEOF'
+  BENCH_ELAPSED="$(($(date +%s) - T_START))" BENCH_DIR="$ROOT/tests/bench"
+"$PY" - "$RAW" "$WORK/python-meta.json" "$OUT" <<'PYEOF'
 import json, os, statistics, sys
 
 raw_path, meta_path, md_path = sys.argv[1:4]
-meta = json.load(open(meta_path))
 E = os.environ
+sys.path.insert(0, E["BENCH_DIR"])
+from bench_common import figure, finish, provenance  # noqa: E402
+
+meta = json.load(open(meta_path))
 runs = [json.loads(l) for l in open(raw_path) if l.strip()]
 ROWS = [("ccbridge_sync", f"ccbridge {E['BENCH_CCB']}, `for`"),
         ("ccbridge_async", f"ccbridge {E['BENCH_CCB']}, `async for`"),
@@ -157,10 +174,14 @@ ROWS = [("ccbridge_sync", f"ccbridge {E['BENCH_CCB']}, `for`"),
 def fmt(x):
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
+def msgs_per_s(r):
+    return None if r.get("failed") else r["messages"] / r["seconds"]
+
 stats = {}
-for key, _ in ROWS:
+for key, name in ROWS:
     ok = [r["result"] for r in runs if r["key"] == key and not r["result"].get("failed")]
     failed = sum(1 for r in runs if r["key"] == key and r["result"].get("failed"))
+    figure(f"{name}: msgs/s", [msgs_per_s(r["result"]) for r in runs if r["key"] == key])
     s = {"ok": len(ok), "failed": failed}
     if ok:
         mps = [r["messages"] / r["seconds"] for r in ok]
@@ -170,7 +191,8 @@ for key, _ in ROWS:
     stats[key] = s
 
 ref = stats.get("sdk", {})
-lines = ["| Implementation | Runs | Messages | Median msgs/s (min–max) | Median MB/s | Median s | ÷ SDK (msgs/s) |",
+lines = ["# Python: messages/s through query()", "", *provenance(E["BENCH_CMDLINE"]), "",
+         "| Implementation | Runs | Messages | Median msgs/s (min–max) | Median MB/s | Median s | ÷ SDK (msgs/s) |",
          "|---|---:|---:|---:|---:|---:|---:|"]
 for key, name in ROWS:
     s = stats[key]
@@ -190,14 +212,10 @@ lines.append(f"- Each run: one `query(prompt=\"benchmark\")` in a fresh Python p
              "start-up and imports excluded, the CLI's spawn included). MB/s = CLI stdout bytes / time.")
 lines.append(f"- {E['BENCH_ROUNDS']} rounds, interleaved (each round: ccbridge `for`, ccbridge `async for`, SDK); "
              "medians over the runs; ratios compare median msgs/s.")
-lines.append(f"- Machine: {E['BENCH_CPU']}; {E['BENCH_KERNEL']}; Python {E['BENCH_PYTHON']}; "
-             f"load average at the end {E['BENCH_LOAD']}; {E['BENCH_DATE']}.")
-lines.append(f"- Command: `{E['BENCH_CMDLINE']}` (PY={E['BENCH_PY']}, CCB_PY_PATH={E['BENCH_CCB_PY_PATH']}, "
-             f"CCB_FAKE_CLI={E['BENCH_FAKE']}; took {E['BENCH_ELAPSED']} s)")
-md = "\n".join(lines) + "\n"
-with open(md_path, "w", encoding="utf-8") as fh:
-    fh.write(md)
-sys.stdout.write(md)
+lines.append(f"- Python {E['BENCH_PYTHON']} (PY={E['BENCH_PY']}, CCB_PY_PATH={E['BENCH_CCB_PY_PATH'] or '(the installed package)'}, "
+             f"CCB_FAKE_CLI={E['BENCH_FAKE']}); took {E['BENCH_ELAPSED']} s.")
+lines += ["", "## Every run", ""]
+lines += [f"- round {r['round']}, {r['key']}: `{json.dumps(r['result'])}`" for r in runs]
+finish(md_path, "\n".join(lines) + "\n", E["BENCH_CMDLINE"])
 PYEOF
-log "raw runs: $RAW; table: $OUT/python-results.md"
-if ((FAILS)); then log "$FAILS run(s) failed"; exit 1; fi
+log "raw runs: $RAW; report: $OUT"
