@@ -112,7 +112,7 @@ public:
   JsonView json() const noexcept;
 
   // Fields common to most messages.
-  std::string_view session_id() const noexcept { return json()["session_id"].string_or(); }
+  std::string_view session_id() const noexcept;
   std::string_view uuid() const noexcept { return json()["uuid"].string_or(); }
   /// Non-empty for messages produced inside a subagent (the spawning tool_use id).
   std::optional<std::string_view> parent_tool_use_id() const noexcept
@@ -187,6 +187,15 @@ public:
   /// result "errors" (error_* subtypes).
   std::vector<std::string_view> errors() const;
   JsonView usage() const noexcept;  ///< result.usage, or assistant message.usage
+  /// The token counts of usage(), each missing when absent or not an integer. Read from the
+  /// line's bytes without building its DOM when the line allows it (as text() and session_id()).
+  struct TokenUsage {
+    std::optional<std::int64_t> input_tokens;
+    std::optional<std::int64_t> output_tokens;
+    std::optional<std::int64_t> cache_creation_input_tokens;
+    std::optional<std::int64_t> cache_read_input_tokens;
+  };
+  TokenUsage token_usage() const noexcept;
   JsonView model_usage() const noexcept { return json()["modelUsage"]; }
   struct PermissionDenial {
     std::string_view tool_name;

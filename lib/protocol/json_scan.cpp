@@ -261,6 +261,7 @@ struct Lexer {
   {
     if (p >= end || *p != '"') return fail("expected a member name");
     if (!string(name, escaped)) return false;
+    if (escaped) out.escaped_name = true;
     skip_ws();
     if (p >= end || *p != ':') return fail("expected ':'");
     ++p;
@@ -292,7 +293,7 @@ struct Lexer {
   }
 };
 
-enum class Field { none, type, subtype };
+enum class Field { none, type, subtype, session_id, message, usage };
 
 // A whole line: one object, noting its top-level "type" and "subtype".
 struct LineScanner : Lexer {
@@ -306,7 +307,7 @@ struct LineScanner : Lexer {
       bool escaped;
       if (!member_name(name, escaped)) return false;
       if (escaped) out.needs_dom = true;  // an escaped name could still mean "type"
-      if (!member_value(name == "type" ? Field::type : name == "subtype" ? Field::subtype : Field::none)) return false;
+      if (!member_value(field_of(name))) return false;
     }
     if (out.error) return false;
     skip_ws();
@@ -315,10 +316,28 @@ struct LineScanner : Lexer {
     return true;
   }
 
-  // The value of a top-level member; a "type" or "subtype" string is noted.
+  static Field field_of(std::string_view name)
+  {
+    if (name == "type") return Field::type;
+    if (name == "subtype") return Field::subtype;
+    if (name == "session_id") return Field::session_id;
+    if (name == "message") return Field::message;
+    if (name == "usage") return Field::usage;
+    return Field::none;
+  }
+
+  // The value of a top-level member; a "type" or "subtype" string is noted, and the text of the
+  // first session_id, message and usage.
   bool member_value(Field field)
   {
     if (field == Field::none) return value(1);
+    if (field != Field::type && field != Field::subtype) {
+      std::string_view &span = field == Field::session_id ? out.session_id : field == Field::message ? out.message : out.usage;
+      const char *start = p;
+      if (!value(1)) return false;
+      if (span.empty()) span = std::string_view(start, static_cast<std::size_t>(p - start));
+      return true;
+    }
     bool &seen = field == Field::type ? type_seen : subtype_seen;
     if (p >= end || *p != '"') {
       seen = true;  // a non-string "type" still counts: with duplicate names the first one does
@@ -381,6 +400,87 @@ std::optional<std::string_view> json_member_span(std::string_view json,
   const char *start = f.p;
   if (!f.value(outer)) return std::nullopt;
   return std::string_view(start, static_cast<std::size_t>(f.p - start));
+}
+
+bool json_string_append(std::string_view token, std::string &out)
+{
+  if (token.size() < 2 || token.front() != '"' || token.back() != '"') return false;
+  const std::size_t kept = out.size();
+  const char *p = token.data() + 1;
+  const char *end = token.data() + token.size() - 1;
+  while (p < end) {
+    const char *run = static_cast<const char *>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)));
+    if (!run) run = end;
+    out.append(p, static_cast<std::size_t>(run - p));
+    p = run;
+    if (end - p < 2) break;  // the end (a validated string has no lone backslash)
+    const char c = p[1];
+    p += 2;
+    switch (c) {
+    case 'b': out += '\b'; break;
+    case 'f': out += '\f'; break;
+    case 'n': out += '\n'; break;
+    case 'r': out += '\r'; break;
+    case 't': out += '\t'; break;
+    case 'u': {
+      unsigned cp = 0;
+      for (int i = 0; i < 4 && p < end; ++i, ++p) {
+        const char h = *p;
+        cp = cp << 4 | static_cast<unsigned>(h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+      }
+      if (cp >= 0xD800 && cp <= 0xDFFF) {
+        out.resize(kept);
+        return false;
+      }
+      if (cp < 0x80) {
+        out += static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | cp >> 6);
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        out += static_cast<char>(0xE0 | cp >> 12);
+        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      }
+      break;
+    }
+    default: out += c; break;  // " \ /
+    }
+  }
+  return true;
+}
+
+std::size_t json_array_items(std::string_view array, std::string_view *items, std::size_t max) noexcept
+{
+  constexpr std::size_t kNotOne = static_cast<std::size_t>(-1);
+  Lexer lx{array.data(), array.data(), array.data() + array.size(), {}};
+  lx.skip_ws();
+  if (lx.p >= lx.end || *lx.p != '[') return kNotOne;
+  ++lx.p;
+  lx.skip_ws();
+  if (lx.p < lx.end && *lx.p == ']') return 0;
+  for (std::size_t n = 0;;) {
+    lx.skip_ws();
+    const char *start = lx.p;
+    if (n == max || !lx.value(1)) return kNotOne;
+    items[n++] = std::string_view(start, static_cast<std::size_t>(lx.p - start));
+    lx.skip_ws();
+    if (lx.p >= lx.end) return kNotOne;
+    if (*lx.p == ']') return n;
+    if (*lx.p != ',') return kNotOne;
+    ++lx.p;
+  }
+}
+
+std::optional<long long> json_small_int(std::string_view token) noexcept
+{
+  if (token.empty() || token.size() > 18) return std::nullopt;
+  long long v = 0;
+  for (char c : token) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
 }
 
 }  // namespace ccbridge::detail

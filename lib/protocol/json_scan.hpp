@@ -29,6 +29,14 @@ struct JsonScan {
   std::size_t error_offset = 0;
   std::string_view type;     ///< top-level "type" (unescaped strings only)
   std::string_view subtype;  ///< top-level "subtype" (unescaped strings only)
+  /// Some member name, at any depth, holds an escape: a lookup by name as written could then miss
+  /// a member that RapidJSON finds, so field readers go to the DOM.
+  bool escaped_name = false;
+  /// The text of the first top-level "session_id", "message" and "usage" values as written
+  /// (empty when absent): what the common field readers start from instead of walking the line.
+  std::string_view session_id;
+  std::string_view message;
+  std::string_view usage;
 };
 
 /// Scans `size` bytes; `data[size]` must be readable (a terminating NUL) but is not examined.
@@ -40,5 +48,20 @@ JsonScan scan_json_object(const char *data, std::size_t size) noexcept;
 /// An empty path gives `json` itself. Thread-safe; the result points into `json`.
 std::optional<std::string_view> json_member_span(std::string_view json,
                                                  std::initializer_list<std::string_view> path) noexcept;
+
+/// Appends the decoded text of the JSON string `token` (quotes included, as json_member_span
+/// gives it) to `out`. False, with `out` unchanged, when `token` is not a string, or holds a
+/// \u escape of a surrogate (their rules are RapidJSON's: read those through the DOM).
+bool json_string_append(std::string_view token, std::string &out);
+
+/// The elements of the JSON array `array` (as json_member_span gives it), each without its blanks,
+/// into `items`. Their number; SIZE_MAX when `array` is not an array, is not JSON, or has more
+/// than `max` elements.
+std::size_t json_array_items(std::string_view array, std::string_view *items, std::size_t max) noexcept;
+
+/// The JSON number `token` as an int64 when it is one as RapidJSON reads it (an integer without
+/// fraction or exponent that fits): a non-negative one of at most 18 digits. nullopt otherwise,
+/// also for the negative and longer ones that the caller must then read through the DOM.
+std::optional<long long> json_small_int(std::string_view token) noexcept;
 
 }  // namespace ccbridge::detail

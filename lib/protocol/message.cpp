@@ -125,6 +125,10 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
   } else {
     impl->type_name = std::string(scan.type);
     impl->subtype = std::string(scan.subtype);
+    impl->spans = !scan.escaped_name;
+    impl->session_id_span = scan.session_id;
+    impl->message_span = scan.message;
+    impl->usage_span = scan.usage;
   }
   impl->type = ccbridge::classify_type(impl->type_name);
   return Access<Message>::make(std::move(impl));
@@ -188,6 +192,105 @@ JsonView Message::usage() const noexcept
   return json()["usage"];
 }
 
+// ---- the common fields straight from the line's bytes ---------------------------------------
+// session_id(), text() and token_usage() are read on every message by most consumers. Building
+// the DOM for them costs more than everything else a message costs, so where the scan allows it
+// (Impl::spans) they are read from the text the scan noted, and each reader answers exactly as
+// its DOM version would; anything the bytes cannot settle alone (escapes of surrogates, a
+// negative or long number, an unusual shape) is left to the DOM (nullopt below).
+
+namespace {
+
+using detail::json_member_span;
+
+// The text of the string `token` when it holds no escape: a view into the line.
+std::optional<std::string_view> plain_string(std::string_view token)
+{
+  if (token.size() < 2 || token.front() != '"') return std::nullopt;
+  std::string_view inner = token.substr(1, token.size() - 2);
+  if (inner.find('\\') != std::string_view::npos) return std::nullopt;
+  return inner;
+}
+
+bool is_string(std::optional<std::string_view> token) { return token && !token->empty() && token->front() == '"'; }
+
+// Message::text() of an api message object (its text as written).
+std::optional<std::string> text_of(std::string_view message)
+{
+  std::string out;
+  if (message.empty() || message.front() != '{') return out;  // no message object: no content
+  auto content = json_member_span(message, {"content"});
+  if (!content) return out;
+  if (content->front() == '"') {  // a plain-string prompt: one text block
+    if (!detail::json_string_append(*content, out)) return std::nullopt;
+    return out;
+  }
+  if (content->front() != '[') return std::nullopt;
+  constexpr std::size_t kMax = 16;
+  std::string_view blocks[kMax];
+  const std::size_t n = detail::json_array_items(*content, blocks, kMax);
+  if (n > kMax) return std::nullopt;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (blocks[i].front() != '{') continue;  // not a block: its type is unknown
+    auto type = json_member_span(blocks[i], {"type"});
+    if (!is_string(type)) continue;
+    auto plain = plain_string(*type);
+    if (!plain) return std::nullopt;
+    if (*plain != "text") continue;
+    if (!out.empty()) out += '\n';
+    auto t = json_member_span(blocks[i], {"text"});  // ContentBlock::text(): text, else thinking
+    if (!is_string(t)) t = json_member_span(blocks[i], {"thinking"});
+    if (is_string(t) && !detail::json_string_append(*t, out)) return std::nullopt;
+  }
+  return out;
+}
+
+// One count of a usage object: false when only the DOM can tell.
+bool read_count(std::string_view usage, std::string_view name, std::optional<std::int64_t> &to)
+{
+  auto v = json_member_span(usage, {name});
+  if (!v || v->front() < '0' || v->front() > '9') return !v || v->front() != '-';
+  if (auto n = detail::json_small_int(*v)) {
+    to = *n;
+    return true;
+  }
+  return v->find_first_of(".eE") != std::string_view::npos;  // a double: not an int64, as in the DOM
+}
+
+}  // namespace
+
+std::string_view Message::session_id() const noexcept
+{
+  if (impl_->spans) {
+    std::string_view t = impl_->session_id_span;
+    if (t.empty() || t.front() != '"') return {};  // absent or not a string
+    if (auto s = plain_string(t)) return *s;
+  }
+  return json()["session_id"].string_or();
+}
+
+Message::TokenUsage Message::token_usage() const noexcept
+{
+  if (impl_->spans) {
+    std::optional<std::string_view> u;
+    if (type() != MessageType::assistant) {
+      if (!impl_->usage_span.empty()) u = impl_->usage_span;
+    } else if (!impl_->message_span.empty() && impl_->message_span.front() == '{') {
+      u = json_member_span(impl_->message_span, {"usage"});
+    }
+    TokenUsage t;
+    if (!u || u->front() != '{') return t;
+    if (read_count(*u, "input_tokens", t.input_tokens) && read_count(*u, "output_tokens", t.output_tokens) &&
+        read_count(*u, "cache_creation_input_tokens", t.cache_creation_input_tokens) &&
+        read_count(*u, "cache_read_input_tokens", t.cache_read_input_tokens)) {
+      return t;
+    }
+  }
+  JsonView u = usage();
+  return {u["input_tokens"].int64(), u["output_tokens"].int64(), u["cache_creation_input_tokens"].int64(),
+          u["cache_read_input_tokens"].int64()};
+}
+
 std::vector<ContentBlock> Message::content() const
 {
   std::vector<ContentBlock> blocks;
@@ -210,6 +313,9 @@ std::vector<ContentBlock> Message::content() const
 
 std::string Message::text() const
 {
+  if (impl_->spans) {
+    if (auto t = text_of(impl_->message_span)) return std::move(*t);
+  }
   std::string out;
   for (const auto &b : content()) {
     if (b.type() != BlockType::text) continue;

@@ -62,6 +62,12 @@ struct Message::Impl {
   MessageType type = MessageType::unknown;
   std::string type_name;
   std::string subtype;
+  /// Set when the scan alone can answer the common fields (no DOM was needed to validate the
+  /// line, no member name anywhere is escaped): their text as written in `raw`, empty if absent.
+  bool spans = false;
+  std::string_view session_id_span;
+  std::string_view message_span;
+  std::string_view usage_span;
   LineError error;
   mutable std::once_flag dom_once;
   mutable std::unique_ptr<MessageDom> dom;  // set eagerly when validation needed RapidJSON
@@ -74,6 +80,8 @@ namespace ccbridge::detail {
 template <> struct Access<Message> {
   using Impl = Message::Impl;
   static Message make(std::shared_ptr<const Impl> impl) noexcept { return Message(std::move(impl)); }
+  /// Whether the message's DOM has been built (tests: the byte readers must not build it).
+  static bool dom_built(const Message &m) noexcept { return m.impl_->dom != nullptr; }
 };
 using MessageImpl = Access<Message>::Impl;
 

@@ -9,7 +9,8 @@
 //    is over it;
 //  - the scanner agrees with RapidJSON (the rule tests/unit/test_json_scan.cpp states), and a line
 //    is an invalid_line message exactly when RapidJSON refuses it;
-//  - a Message serialises back to its bytes; json().dump() is valid JSON and stable when re-parsed.
+//  - a Message serialises back to its bytes; json().dump() is valid JSON and stable when re-parsed;
+//  - session_id(), text() and token_usage(), read from the bytes, agree with the DOM.
 #include "fuzz_common.hpp"
 
 #include "detail/json.hpp"
@@ -85,6 +86,28 @@ std::string describe(const std::vector<Ev> &a, const std::vector<Ev> &b)
 // The agreement rule of tests/unit/test_json_scan.cpp.
 // Lines with a NUL byte never reach the scanner (parse_checked_line refuses them first), and
 // RapidJSON would stop at the NUL, so the rule applies to the others only.
+// session_id(), text() and token_usage() read from the line's bytes (before any DOM exists)
+// answer as their DOM versions do on a second copy of the line.
+void check_byte_readers(const Message &fresh, const std::string &line)
+{
+  std::string sid(fresh.session_id()), text = fresh.text();
+  Message::TokenUsage u = fresh.token_usage();
+  Message ref = Message::parse(line);
+  CCB_FUZZ_CHECK(sid == ref.json()["session_id"].string_or(), line);
+  std::string ref_text;
+  for (const auto &b : ref.content()) {
+    if (b.type() != ccbridge::BlockType::text) continue;
+    if (!ref_text.empty()) ref_text += '\n';
+    ref_text += b.text();
+  }
+  CCB_FUZZ_CHECK(text == ref_text, line);
+  ccbridge::JsonView ru = ref.usage();
+  CCB_FUZZ_CHECK(u.input_tokens == ru["input_tokens"].int64() && u.output_tokens == ru["output_tokens"].int64() &&
+                     u.cache_creation_input_tokens == ru["cache_creation_input_tokens"].int64() &&
+                     u.cache_read_input_tokens == ru["cache_read_input_tokens"].int64(),
+                 line);
+}
+
 void check_scanner(const std::string &line, bool has_nul)
 {
   if (has_nul) {
@@ -109,6 +132,7 @@ void check_scanner(const std::string &line, bool has_nul)
   if (ok) {
     CCB_FUZZ_CHECK(m.type_name() == ccbridge::detail::get_string(doc, "type"), line);
     CCB_FUZZ_CHECK(m.subtype() == ccbridge::detail::get_string(doc, "subtype"), line);
+    check_byte_readers(m, line);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "deep_json.hpp"
 #include "protocol/framer.hpp"
+#include "protocol/message_impl.hpp"
 
 #include <ccbridge/message.hpp>
 
@@ -351,4 +352,132 @@ TEST_CASE("message: zero with a huge exponent or many zeros parses (RapidJSON's 
   CHECK(m.json()["e"].int64() == std::numeric_limits<std::int64_t>::min());
   CHECK(Message::parse(R"({"type":"result","x":1e400})").type() == MessageType::invalid_line);  // no double holds it
   CHECK(parse_json("[1.5e-310, 123456789012345678901234567890]")[0].number() == 1.5e-310);
+}
+
+namespace {
+
+// What session_id(), text() and token_usage() answer when read through the DOM (the reference
+// the readers that work on the line's bytes must agree with).
+struct Common {
+  std::string session_id, text;
+  std::optional<std::int64_t> in, out, cache_creation, cache_read;
+  bool operator==(const Common &o) const
+  {
+    return session_id == o.session_id && text == o.text && in == o.in && out == o.out &&
+           cache_creation == o.cache_creation && cache_read == o.cache_read;
+  }
+};
+
+Common from_dom(const Message &m)
+{
+  Common c;
+  c.session_id = std::string(m.json()["session_id"].string_or());
+  for (const auto &b : m.content()) {
+    if (b.type() != BlockType::text) continue;
+    if (!c.text.empty()) c.text += '\n';
+    c.text += b.text();
+  }
+  JsonView u = m.usage();
+  c.in = u["input_tokens"].int64();
+  c.out = u["output_tokens"].int64();
+  c.cache_creation = u["cache_creation_input_tokens"].int64();
+  c.cache_read = u["cache_read_input_tokens"].int64();
+  return c;
+}
+
+// Read first, before anything builds the DOM, so the line's own bytes answer where they can.
+Common from_accessors(const Message &m)
+{
+  Common c;
+  c.session_id = std::string(m.session_id());
+  c.text = m.text();
+  auto u = m.token_usage();
+  c.in = u.input_tokens;
+  c.out = u.output_tokens;
+  c.cache_creation = u.cache_creation_input_tokens;
+  c.cache_read = u.cache_read_input_tokens;
+  return c;
+}
+
+std::string describe(const Common &c)
+{
+  auto n = [](const std::optional<std::int64_t> &v) { return v ? std::to_string(*v) : std::string("-"); };
+  return "session_id=" + c.session_id + " text=" + c.text + " usage=" + n(c.in) + "/" + n(c.out) + "/" +
+         n(c.cache_creation) + "/" + n(c.cache_read);
+}
+
+}  // namespace
+
+TEST_CASE("message: session_id, text and token usage read from the bytes agree with the DOM on every transcript line")
+{
+  std::size_t read = 0, with_text = 0, with_usage = 0, without_dom = 0;
+  for (const auto &path : stdout_transcripts()) {
+    for (const auto &parsed : parse_transcript(path)) {
+      // Two copies of the line: one read through the accessors first, one through the DOM.
+      Message fast = Message::parse(std::string(parsed.raw()));
+      Message dom = Message::parse(std::string(parsed.raw()));
+      Common a = from_accessors(fast);
+      without_dom += !detail::Access<Message>::dom_built(fast);
+      Common b = from_dom(dom);
+      INFO(path, " ", parsed.raw().substr(0, 200));
+      CHECK_MESSAGE(a == b, describe(a), " vs ", describe(b));
+      ++read;
+      with_text += !b.text.empty();
+      with_usage += b.out.has_value();
+    }
+  }
+  CHECK(read > 400);
+  CHECK(with_text > 50);
+  CHECK(with_usage > 50);
+  // The point of the byte readers: most lines are answered without a DOM.
+  CHECK(without_dom * 10 > read * 9);
+}
+
+TEST_CASE("message: session_id, text and token usage agree with the DOM on lines shaped to trip a byte reader")
+{
+  const char *lines[] = {
+      // escapes in text, \u escapes (ASCII, 2 and 3 bytes), a surrogate pair (the DOM decides)
+      R"({"type":"assistant","message":{"content":[{"type":"text","text":"a\"b\\c\/d\n\t\r\b\f"}]},"session_id":"s1"})",
+      R"({"type":"assistant","message":{"content":[{"type":"text","text":"\u0041\u00e9\u20ac\u0000z"}]},"session_id":"s\u0032"})",
+      R"({"type":"assistant","message":{"content":[{"type":"text","text":"\ud83d\ude00"}]},"session_id":"s"})",
+      // escaped member names, at the top and inside blocks
+      R"({"type":"assistant","message":{"content":[{"type":"text","t\u0065xt":"hidden"}]},"session_id":"s"})",
+      R"({"type":"assistant","m\u0065ssage":{"content":[{"type":"text","text":"x"}]},"session_id":"s"})",
+      R"({"type":"assistant","message":{"content":[{"t\u0079pe":"text","text":"x"}]},"sess\u0069on_id":"s"})",
+      // an escaped type value, a non-string type, a non-object block, thinking in a text block
+      R"({"type":"assistant","message":{"content":[{"type":"t\u0065xt","text":"x"},{"type":1,"text":"y"},7,"z"]}})",
+      R"({"type":"assistant","message":{"content":[{"type":"text","thinking":"th"},{"type":"text","text":""},{"type":"text","text":"b"}]}})",
+      R"({"type":"assistant","message":{"content":[{"type":"text","text":5},{"type":"text"},{"type":"text","text":"c"}]}})",
+      // duplicates: the first wins, as in RapidJSON
+      R"({"type":"assistant","session_id":"first","session_id":"second","message":{"content":"p","content":"q"}})",
+      R"({"type":"assistant","message":{"content":[{"type":"text","type":"tool_use","text":"a","text":"b"}]}})",
+      // content shapes: string, object, null, number, absent; message not an object; no message
+      R"({"type":"user","message":{"role":"user","content":"a plain\nprompt"},"session_id":"u"})",
+      R"({"type":"user","message":{"content":{"type":"text","text":"x"}}})",
+      R"({"type":"user","message":{"content":null}})",
+      R"({"type":"user","message":{"content":3}})",
+      R"({"type":"user","message":{"role":"user"}})",
+      R"({"type":"user","message":"text"})",
+      R"({"type":"user","session_id":null})",
+      R"({"type":"user","session_id":42})",
+      R"({"type":"system","subtype":"init"})",
+      // more blocks than the byte reader takes at once
+      R"({"type":"assistant","message":{"content":[{"type":"text","text":"1"},{"type":"text","text":"2"},{"type":"text","text":"3"},{"type":"text","text":"4"},{"type":"text","text":"5"},{"type":"text","text":"6"},{"type":"text","text":"7"},{"type":"text","text":"8"},{"type":"text","text":"9"},{"type":"text","text":"10"},{"type":"text","text":"11"},{"type":"text","text":"12"},{"type":"text","text":"13"},{"type":"text","text":"14"},{"type":"text","text":"15"},{"type":"text","text":"16"},{"type":"text","text":"17"}]}})",
+      // usage: assistant (inside message) and result (top level); numbers of every kind
+      R"({"type":"assistant","message":{"usage":{"input_tokens":3,"output_tokens":0,"cache_creation_input_tokens":999999999999999999,"cache_read_input_tokens":9223372036854775807}}})",
+      R"({"type":"assistant","message":{"usage":{"input_tokens":-3,"output_tokens":1.5,"cache_creation_input_tokens":2e1,"cache_read_input_tokens":"7"}}})",
+      R"({"type":"assistant","message":{"usage":{"input_tokens":92233720368547758070,"output_tokens":-0,"cache_read_input_tokens":null}}})",
+      R"({"type":"assistant","usage":{"input_tokens":1},"message":{"usage":[1]}})",
+      R"({"type":"result","subtype":"success","usage":{"input_tokens":10,"output_tokens":20},"message":{"usage":{"input_tokens":99}}})",
+      R"({"type":"result","usage":{"input_tokens" : 10 , "output_tokens":	20 }})",
+      R"({"type":"result","usage":"none"})",
+      R"({"type":"result","u\u0073age":{"input_tokens":10}})",
+      R"( { "type" : "assistant" , "message" : { "content" : [ { "type" : "text" , "text" : "spaced" } ] } , "session_id" : "sp" } )",
+  };
+  for (const char *line : lines) {
+    Message fast = Message::parse(line), dom = Message::parse(line);
+    REQUIRE_MESSAGE(fast.type() != MessageType::invalid_line, line);
+    Common a = from_accessors(fast), b = from_dom(dom);
+    CHECK_MESSAGE(a == b, line, "\n  bytes: ", describe(a), "\n  DOM:   ", describe(b));
+  }
 }
