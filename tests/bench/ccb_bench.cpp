@@ -3,13 +3,17 @@
 //                                                     a Stream does per line; the DOM is built
 //                                                     on first field access)
 //   ccb_bench parse-dom <corpus.jsonl>                the same, and build every line's DOM
-//   ccb_bench query --cli <fake_cli> --messages N     end to end through query() (the caller sets
+//   ccb_bench query --cli <fake_cli> --messages N [--read]
+//                                                     end to end through query() (the caller sets
 //                                                     CCB_FAKE_SCRIPT_TEXT for the fake CLI)
 //   ccb_bench session-open --cli <fake> --requests K  K times Session::open (with initialize) + one
 //                                                     prompt until its first message; the median
 //   ccb_bench session-control --cli <fake> --requests K   K sequential control round trips
-//   ccb_bench session-stream --cli <fake> --messages N    one turn's messages through a Session
-// Each prints one JSON line with the counts and the wall time.
+//   ccb_bench session-stream --cli <fake> --messages N [--read]   one turn's messages through a Session
+// Each prints one JSON line with the counts and the wall time. query and session-stream read only
+// each message's type (lazy: the DOM is never built); with --read they read what the peers'
+// harnesses read of every message (see Reading), and report the totals so that run.sh can check
+// that both sides read the same.
 #include "protocol/framer.hpp"
 #include "protocol/message_impl.hpp"
 
@@ -68,21 +72,58 @@ int parse(const char *path, bool dom)
   return invalid == 0 ? 0 : 1;
 }
 
-int query(const char *cli, long expected)
+// What a caller reads of each message. Lazy: its type only. Equal work (--read), as the peers'
+// harnesses (peers/py_query.py, py_session.py, ts_query.mjs) do: the type of every message; of an
+// assistant message its text (the text blocks joined), session id and usage; of a result its
+// session id and usage. The totals go into the JSON line (run.sh compares them across
+// implementations); text_chars is in bytes here, in characters there, alike for the ASCII text of
+// the workload.
+struct Reading {
+  bool read = false;
+  std::uint64_t messages = 0, assistant = 0, results = 0, text_chars = 0, output_tokens = 0, session_ids = 0;
+
+  void operator()(const ccbridge::Message &m)
+  {
+    ++messages;
+    ccbridge::MessageType t = m.type();
+    if (t == ccbridge::MessageType::assistant) {
+      ++assistant;
+      if (read) {
+        text_chars += m.text().size();
+        take(m);
+      }
+    } else if (t == ccbridge::MessageType::result) {
+      ++results;
+      if (read) take(m);
+    }
+  }
+  void take(const ccbridge::Message &m)
+  {
+    if (!m.session_id().empty()) ++session_ids;
+    output_tokens += static_cast<std::uint64_t>(m.usage()["output_tokens"].int64().value_or(0));
+  }
+  std::string json() const
+  {
+    auto u = [](std::uint64_t v) { return std::to_string(v); };
+    return "\"read\":\"" + std::string(read ? "equal" : "lazy") + "\",\"messages\":" + u(messages) +
+           ",\"assistant\":" + u(assistant) + ",\"results\":" + u(results) +
+           (read ? ",\"text_chars\":" + u(text_chars) + ",\"output_tokens\":" + u(output_tokens) +
+                       ",\"session_ids\":" + u(session_ids)
+                 : std::string());
+  }
+};
+
+int query(const char *cli, long expected, bool read)
 {
   ccbridge::Options o;
   o.cli_path = cli;
-  std::uint64_t messages = 0;
+  Reading r{read};
   auto t0 = std::chrono::steady_clock::now();
   ccbridge::Stream s = ccbridge::query("benchmark", o);
-  for (const ccbridge::Message &m : s) {
-    (void)m;
-    ++messages;
-  }
+  for (const ccbridge::Message &m : s) r(m);
   double secs = seconds_since(t0);
-  std::printf("{\"impl\":\"ccbridge\",\"what\":\"query\",\"messages\":%llu,\"seconds\":%.6f}\n",
-              static_cast<unsigned long long>(messages), secs);
-  return expected > 0 && messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
+  std::printf("{\"impl\":\"ccbridge\",\"what\":\"query\",%s,\"seconds\":%.6f}\n", r.json().c_str(), secs);
+  return expected > 0 && r.messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
 }
 
 // K times: Session::open (with initialize), send a prompt, wait for its first message, close.
@@ -125,7 +166,7 @@ int session_control(const char *cli, long k)
   return 0;
 }
 
-int session_stream(const char *cli, long expected)
+int session_stream(const char *cli, long expected, bool read)
 {
   ccbridge::Runtime rt;
   ccbridge::SessionOptions so;
@@ -133,17 +174,16 @@ int session_stream(const char *cli, long expected)
   ccbridge::Session s = ccbridge::Session::open(rt, so);
   auto t0 = std::chrono::steady_clock::now();
   s.send("benchmark");
-  std::uint64_t messages = 0;
+  Reading r{read};
   ccbridge::Message m;
   while (s.messages().pull(m, std::chrono::seconds(120)) == ccbridge::PullStatus::message) {
-    ++messages;
+    r(m);
     if (m.is(ccbridge::MessageType::result)) break;
   }
   double secs = seconds_since(t0);
   s.close();
-  std::printf("{\"impl\":\"ccbridge\",\"what\":\"session-stream\",\"messages\":%llu,\"seconds\":%.6f}\n",
-              static_cast<unsigned long long>(messages), secs);
-  return expected > 0 && messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
+  std::printf("{\"impl\":\"ccbridge\",\"what\":\"session-stream\",%s,\"seconds\":%.6f}\n", r.json().c_str(), secs);
+  return expected > 0 && r.messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
 }
 
 }  // namespace
@@ -153,32 +193,29 @@ int main(int argc, char **argv)
   try {
     if (argc == 3 && std::strcmp(argv[1], "parse") == 0) return parse(argv[2], false);
     if (argc == 3 && std::strcmp(argv[1], "parse-dom") == 0) return parse(argv[2], true);
-    if (argc >= 4 && std::strcmp(argv[1], "query") == 0) {
+    if (argc >= 4 && (std::strcmp(argv[1], "query") == 0 || std::strncmp(argv[1], "session-", 8) == 0)) {
       const char *cli = nullptr;
       long n = 0;
-      for (int i = 2; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--cli") == 0) cli = argv[i + 1];
-        if (std::strcmp(argv[i], "--messages") == 0) n = std::atol(argv[i + 1]);
+      bool read = false, ok = true;
+      for (int i = 2; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--read") == 0) read = true;
+        else if (i + 1 < argc && std::strcmp(argv[i], "--cli") == 0) cli = argv[++i];
+        else if (i + 1 < argc && (std::strcmp(argv[i], "--messages") == 0 || std::strcmp(argv[i], "--requests") == 0))
+          n = std::atol(argv[++i]);
+        else ok = false;
       }
-      if (cli) return query(cli, n);
-    }
-    if (argc >= 4 && std::strncmp(argv[1], "session-", 8) == 0) {
-      const char *cli = nullptr;
-      long n = 0;
-      for (int i = 2; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--cli") == 0) cli = argv[i + 1];
-        if (std::strcmp(argv[i], "--messages") == 0 || std::strcmp(argv[i], "--requests") == 0) n = std::atol(argv[i + 1]);
-      }
+      if (!ok) cli = nullptr;  // an unknown argument: the usage
+      if (cli && std::strcmp(argv[1], "query") == 0) return query(cli, n, read);
       if (cli && std::strcmp(argv[1], "session-open") == 0) return session_open(cli, n > 0 ? n : 20);
       if (cli && std::strcmp(argv[1], "session-control") == 0) return session_control(cli, n > 0 ? n : 2000);
-      if (cli && std::strcmp(argv[1], "session-stream") == 0) return session_stream(cli, n);
+      if (cli && std::strcmp(argv[1], "session-stream") == 0) return session_stream(cli, n, read);
     }
   } catch (const std::exception &e) {
     std::fprintf(stderr, "ccb_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: ccb_bench parse|parse-dom <corpus> | query --cli <fake> --messages N |\n"
+  std::fprintf(stderr, "usage: ccb_bench parse|parse-dom <corpus> | query --cli <fake> --messages N [--read] |\n"
                        "       session-open --cli <fake> --requests K | session-control --cli <fake> --requests K |\n"
-                       "       session-stream --cli <fake> --messages N\n");
+                       "       session-stream --cli <fake> --messages N [--read]\n");
   return 2;
 }

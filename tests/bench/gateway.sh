@@ -3,7 +3,7 @@
 # ways: all-native and server.app, the FastAPI app under uvicorn), a Python FastAPI/uvicorn server and
 # a Node ws server implementing the same sdk-ws mapping over the official SDKs, on the same fake CLI,
 # in one run.
-#   tests/bench/gateway.sh [--quick] [--rounds R] [--messages N] [--baseline COMMIT] [--skip-peers] [--out FILE]
+#   tests/bench/gateway.sh [--quick | --smoke] [--rounds R] [--messages N] [--baseline COMMIT] [--skip-peers] [--out FILE]
 # Builds ccbridge, ccb_fake_cli and ccb_ws_load (RelWithDebInfo, CCB_BENCH_BUILD_DIR or build-bench),
 # installs the pinned peers (tests/bench/peers/setup.sh) and this tree's Python package into the
 # peers' venv (`pip install '.[websocket]'`, as tests/python/run.sh does; the engine is built by
@@ -16,6 +16,10 @@
 #                      gains a "this ÷ baseline" column. Both use this tree's fake CLI and load client.
 #   --skip-peers       leave out the Python and Node servers and ccbridge's Python package (nothing
 #                      installed); the report says so.
+#   --smoke            one round at the smallest sizes that run every row (N = 2000, 10 clients), the
+#                      report in <build>/bench/gateway-smoke.md unless --out says otherwise; for CI.
+# Exits non-zero if a run failed or a check did not hold (gateway_bench.py: frames identical across
+# servers, fan-out live and replay as labelled, the FastAPI peer on uvloop and httptools).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CMDLINE="tests/bench/gateway.sh${*:+ $*}"
@@ -23,10 +27,12 @@ ROUNDS=3
 MESSAGES=100000
 BASELINE=""
 SKIP_PEERS=0
+SMOKE=0
 OUT=""
 while (($#)); do
   case "$1" in
     --quick) ROUNDS=1; MESSAGES=20000 ;;
+    --smoke) SMOKE=1; ROUNDS=1; MESSAGES=2000 ;;
     --rounds) ROUNDS="$2"; shift ;;
     --messages) MESSAGES="$2"; shift ;;
     --baseline) [[ -n "${2:-}" ]] || { echo "gateway.sh: --baseline needs a commit" >&2; exit 2; }
@@ -66,10 +72,13 @@ build_baseline() {
   echo "$sha"
 }
 
-if [[ -z "$OUT" ]]; then
+if [[ -z "$OUT" ]] && ((SMOKE)); then
+  OUT="$BUILD/bench/gateway-smoke.md"
+elif [[ -z "$OUT" ]]; then
   OUT="$ROOT/docs/bench-results/$(date -u +%Y-%m-%d)-gateway-$(git -C "$ROOT" rev-parse --short HEAD).md"
 fi
 ARGS=(--build "$BUILD" --rounds "$ROUNDS" --messages "$MESSAGES" --out "$OUT" --cmdline "$CMDLINE")
+((SMOKE)) && ARGS+=(--smoke)
 if [[ -n "$BASELINE" ]]; then
   SHA="$(build_baseline "$BASELINE")"
   ARGS+=(--baseline-build "$BUILD/baseline" --baseline-label "$(git -C "$ROOT" rev-parse --short "$SHA")")

@@ -13,10 +13,25 @@ For each implementation, R interleaved rounds of:
               line (CLOCK_REALTIME stamp in the text) to the client receiving its frame
   memory      server RSS (the server process only, not the CLIs) idle, with 100 connected idle
               clients, and with 100 idle conversations (one query done on each, CLI still up)
-and, once a round, the host's guard loop (lib/process/guard.cpp, run by /bin/sh as the library runs
+and for ccbridge (the opcode profile; the peers have no fan-out):
+  fanout-live   100 clients attached to one run of N/5 messages before it starts (the fake CLI waits
+                for a file that ws_load creates once every client is attached), reading it live
+  fanout-replay 100 clients attaching to such a run after it ended (one client read it to its end
+                first): the replay from the run's memory
+Checks, each of which fails the benchmark (exit 1, after the report is written) when it does not hold:
+every run completes with every message; every client of a run got the same frames, and every server
+the same frames as the others for the same workload (ws_load's hash of every frame after
+connection_established, the "t=" stamps zeroed), so the servers did the same work whatever their
+code does inside; fanout-live: every client's first frame came after the run's start and before the
+CLI wrote its last line (the clients read live, not a replay); fanout-replay: every client's first
+frame came after the CLI's last line; the FastAPI peer runs on uvloop and httptools (its GET /runtime).
+Once a round, the host's guard loop (lib/process/guard.cpp, run by /bin/sh as the library runs
 it) on tests/server/test_guard_script.py's churn: 1,000 process groups live, 8,000 removals and adds.
-Prints a Markdown report (also written to --out): the table, the command, commit, date and machine,
-the Python servers' package versions, and every round's raw values.
+Prints a Markdown report (also written to --out): the table, the checks, the command, commit, date and
+machine, the Python servers' package versions, and every round's raw values.
+
+--smoke: the least that still runs every row (10 clients instead of 100, 500 latency messages, short
+memory waits); for CI, not for figures.
 
 --baseline-build DIR (gateway.sh --baseline COMMIT) adds the ccbridge of an older commit's build as one
 more implementation (sdk-ws and fan-out), run in the same rounds with the two ccbridges swapping places
@@ -107,33 +122,89 @@ def load(load_bin, port, clients, extra=(), timeout=600):
     return run_load(load_bin, ["--url", f"ws://127.0.0.1:{port}/ws", "--clients", str(clients), *extra], timeout)
 
 
-def fanout(impl, load_bin, clients, timeout=600):
-    """One opcode run (POST /claude/execute), `clients` WebSocket subscribers attached to it."""
+class Sizes:
+    """The workload of each task; --smoke shrinks it to the least that still runs every row."""
+
+    def __init__(self, a):
+        n = a.messages
+        self.n = n
+        self.many = 10 if a.smoke else 100              # clients of relay-many, fan-out and memory
+        self.per_many = max(n // 100, 100 if a.smoke else 1000)
+        self.latency_n = 500 if a.smoke else 5000
+        # fan-out: well over what the server holds for its clients (4 MB), so that the CLI is still writing
+        # while they read
+        self.fanout_n = max(n // 5, 10000)
+        # memory: seconds for RSS to settle before a reading, idle/hold seconds of the clients
+        self.settle, self.idle, self.hold = (0.3, 1, 1) if a.smoke else (1.0, 3, 3)
+        self.relay_many = f"relay-{self.many}"
+
+
+def execute(impl):
+    """Starts one opcode run (POST /claude/execute); its WebSocket URL."""
     body = json.dumps({"prompt": "bench", "project_path": impl.cwd}).encode()
     req = urllib.request.Request(f"http://127.0.0.1:{impl.port}/claude/execute", data=body, method="POST",
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
-        ws_path = json.loads(r.read())["websocket_url"]
-    return run_load(load_bin, ["--attach", "--url", f"ws://127.0.0.1:{impl.port}{ws_path}", "--clients", str(clients)],
-                    timeout)
+        return f"ws://127.0.0.1:{impl.port}" + json.loads(r.read())["websocket_url"]
 
 
-def measure_memory(impl, load_bin, clients=100):
-    """(idle RSS, per connected client, per idle conversation), KB, server process only."""
+def fanout_live(impl, load_bin, clients, start_file, timeout=600):
+    """`clients` subscribers attached to one opcode run before it starts: the run's CLI waits for
+    start_file, which ws_load creates once every client is attached. Valid if every client's first
+    frame came after that start and before the CLI wrote its last line (they read live)."""
+    r = run_load(load_bin, ["--attach", "--url", execute(impl), "--clients", str(clients), "--start-file", start_file],
+                 timeout)
+    if r.get("ok"):
+        first, last_line = r["first_frame_us"], r["last_line_us"]
+        if not 0 < first[0] <= first[1] < last_line:
+            r["invalid"] = (f"not live: first frames {first[0]:,.0f}–{first[1]:,.0f} µs after the start, the CLI's "
+                            f"last line at {last_line:,.0f} µs")
+    return r
+
+
+def fanout_replay(impl, load_bin, clients, timeout=600):
+    """One opcode run read to its end by one client, then `clients` subscribers attaching to it: the replay
+    from memory. Valid if every client's first frame came after the CLI wrote its last line."""
+    url = execute(impl)
+    first = run_load(load_bin, ["--attach", "--url", url, "--clients", "1"], timeout)
+    if not first.get("ok"):
+        first["invalid"] = "the run did not end (its first client failed)"
+        return first
+    r = run_load(load_bin, ["--attach", "--url", url, "--clients", str(clients)], timeout)
+    if r.get("ok") and not r["first_frame_us"][0] > r["last_line_us"]:
+        r["invalid"] = (f"not a replay: a first frame at {r['first_frame_us'][0]:,.0f} µs, the CLI's last line at "
+                        f"{r['last_line_us']:,.0f} µs")
+    return r
+
+
+def peer_runtime(impl):
+    """What the FastAPI peer runs on (its GET /runtime), and whether that is uvloop and httptools."""
     impl.start(script(10, 0))
     try:
-        time.sleep(1.0)
+        with urllib.request.urlopen(f"http://127.0.0.1:{impl.port}/runtime", timeout=30) as r:
+            rt = json.loads(r.read())
+    finally:
+        impl.stop()
+    return rt, rt["loop"] == "uvloop.Loop" and rt["http"] == "HttpToolsProtocol"
+
+
+def measure_memory(impl, load_bin, sizes):
+    """(idle RSS, per connected client, per idle conversation), KB, server process only."""
+    clients = sizes.many
+    impl.start(script(10, 0))
+    try:
+        time.sleep(sizes.settle)
         base = rss_kb(impl.proc.pid)
         p = subprocess.Popen([load_bin, "--url", f"ws://127.0.0.1:{impl.port}/ws", "--clients", str(clients),
-                              "--idle-seconds", "3"], stdout=subprocess.PIPE, text=True)
+                              "--idle-seconds", str(sizes.idle)], stdout=subprocess.PIPE, text=True)
         p.stdout.readline()  # connected
-        time.sleep(1.0)
+        time.sleep(sizes.settle)
         connected = rss_kb(impl.proc.pid)
         p.wait(30)
         p = subprocess.Popen([load_bin, "--url", f"ws://127.0.0.1:{impl.port}/ws", "--clients", str(clients),
-                              "--hold-seconds", "3"], stdout=subprocess.PIPE, text=True)
+                              "--hold-seconds", str(sizes.hold)], stdout=subprocess.PIPE, text=True)
         p.stdout.readline()  # every query answered; conversations now idle
-        time.sleep(1.0)
+        time.sleep(sizes.settle)
         sessions = rss_kb(impl.proc.pid)
         p.wait(60)
         return base, (connected - base) / clients, (sessions - base) / clients
@@ -167,6 +238,7 @@ def parse_args():
     ap.add_argument("--baseline-build", help="a build dir of an older commit: its ccbridge is measured too")
     ap.add_argument("--baseline-label", help="the baseline's commit, for the report")
     ap.add_argument("--skip-peers", action="store_true", help="leave out the Python and Node servers")
+    ap.add_argument("--smoke", action="store_true", help="the smallest sizes that run every row (CI)")
     a = ap.parse_args()
     if not a.skip_peers and not a.node_prefix:
         ap.error("--node-prefix is required unless --skip-peers")
@@ -214,31 +286,71 @@ def in_round_order(rnd, items):
     return items
 
 
-def run_rounds(a, impls, opcodes, load_bin):
-    n = a.messages
+def run_rounds(a, sizes, impls, opcodes, load_bin, work):
+    n, many = sizes.n, sizes.many
     runs = {}
+
+    def record(task, key, r, expected, rnd):
+        r["expected"], r["round"] = expected, rnd
+        runs.setdefault((task, key), []).append(r)
+        print(f"round {rnd}: {key} {task}: {json.dumps(r)}", file=sys.stderr, flush=True)
+
     for rnd in range(1, a.rounds + 1):
         for impl in in_round_order(rnd, impls):
-            for task, clients, per, rate in (("relay-1", 1, n, 0), ("relay-100", 100, max(n // 100, 1000), 0), ("latency", 1, 5000, 1000)):
+            for task, clients, per, rate in (("relay-1", 1, n, 0), (sizes.relay_many, many, sizes.per_many, 0),
+                                             ("latency", 1, sizes.latency_n, 1000)):
                 impl.start(script(per, rate))
                 try:
                     r = load(load_bin, impl.port, clients)
                 finally:
                     impl.stop()
-                r["expected"], r["round"] = clients * per, rnd
-                runs.setdefault((task, impl.key), []).append(r)
-                print(f"round {rnd}: {impl.key} {task}: {json.dumps(r)}", file=sys.stderr, flush=True)
+                record(task, impl.key, r, clients * per, rnd)
         # Fan-out (ccbridge only: the peers implement sdk-ws, one conversation per connection).
+        run = script(sizes.fanout_n, 0).replace("wait_eof", "exit 0")
         for opcode in in_round_order(rnd, opcodes.values()):
-            opcode.start(script(max(n // 5, 1000), 0).replace("wait_eof", "exit 0"))
+            key = opcode.key[:-len("-opcode")]
+            start_file = os.path.join(work, f"fanout-start-{key}-{rnd}")
+            if os.path.exists(start_file):
+                os.unlink(start_file)
+            opcode.start(run.replace("wait_user\n", f"wait_user\nwait_file {start_file}\n"))
             try:
-                r = fanout(opcode, load_bin, 100)
+                r = fanout_live(opcode, load_bin, many, start_file)
             finally:
                 opcode.stop()
-            r["expected"], r["round"] = 100 * max(n // 5, 1000), rnd
-            runs.setdefault(("fanout-100", opcode.key[:-len("-opcode")]), []).append(r)
-            print(f"round {rnd}: {opcode.key} fanout-100: {json.dumps(r)}", file=sys.stderr, flush=True)
+            record("fanout-live", key, r, many * sizes.fanout_n, rnd)
+            opcode.start(run)
+            try:
+                r = fanout_replay(opcode, load_bin, many)
+            finally:
+                opcode.stop()
+            record("fanout-replay", key, r, many * sizes.fanout_n, rnd)
     return runs
+
+
+def same_frames(runs):
+    """The frames check: within each run every client got the same frames, and for each workload (task)
+    every server sent the same frames in every round. Returns (report lines, passed)."""
+    lines, passed = [], True
+    # Live and replayed fan-out are one workload: a replay must hold what the live clients got.
+    workload = lambda t: "fan-out (live and replay)" if t.startswith("fanout") else t
+    for task in dict.fromkeys(workload(t) for t, _ in runs):
+        by_hash = {}
+        for (t, key), rs in runs.items():
+            if workload(t) != task:
+                continue
+            for r in rs:
+                if not r.get("ok"):
+                    continue  # failed already
+                h = r["frames_hash"] if r.get("hashes_agree") else "clients differ"
+                by_hash.setdefault(h, []).append(f"{key} {t} round {r['round']}" if t != task else f"{key} round {r['round']}")
+        if len(by_hash) == 1 and "clients differ" not in by_hash:
+            (h, who), = by_hash.items()
+            servers = sorted({w.split(" ")[0] for w in who})
+            lines.append(f"{task}: the same frames from {', '.join(servers)} ({len(who)} runs, hash {h})")
+        elif by_hash:
+            passed = False
+            lines.append(f"{task}: **frames differ**: " + "; ".join(f"{h}: {', '.join(w)}" for h, w in by_hash.items()))
+    return lines, passed
 
 
 def provenance(cmdline):
@@ -265,8 +377,9 @@ class Report:
     and the Python package's two servers with the FastAPI peer; above 1 always means the first named is
     better (throughput first ÷ other, latency and memory other ÷ first)."""
 
-    def __init__(self, a, impls, runs, mem, load_before, guard):
-        self.a, self.impls, self.runs, self.mem, self.load_before = a, impls, runs, mem, load_before
+    def __init__(self, a, sizes, impls, runs, mem, load_before, checks, guard):
+        self.a, self.sizes, self.impls, self.runs, self.mem, self.load_before = a, sizes, impls, runs, mem, load_before
+        self.checks = checks
         self.guard = guard  # (seconds a round, lines a run)
         self.keys = [i.key for i in impls]
         # (header, first, other)
@@ -279,8 +392,10 @@ class Report:
                       "|---|" + "---:|" * (len(impls) + len(self.ratios))]
 
     def ok(self, task, key):
-        """Per-round values of this run: the result, or None where not every message arrived."""
-        return [r if r["ok"] and r["messages"] >= r["expected"] else None for r in self.runs.get((task, key), [])]
+        """Per-round values of this run: the result, or None where not every message arrived or the round
+        was not what it claims to measure (fan-out: "invalid")."""
+        return [r if r["ok"] and r["messages"] >= r["expected"] and not r.get("invalid") else None
+                for r in self.runs.get((task, key), [])]
 
     def med(self, task, key, f):
         vals = [f(r) for r in self.ok(task, key) if r is not None]
@@ -315,17 +430,16 @@ class Report:
         ratios = [self.ratio_cell(m, o, meds, higher_better, task, f) for _, m, o in self.ratios]
         self.lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
 
-    def fanout_row(self, msgs, mbs):
-        vals = {k: self.med("fanout-100", k, msgs) for k in ("ccbridge", "baseline") if k in self.keys}
-        if all(v is None for v, _ in vals.values()):
+    def fanout_row(self, label, task, msgs, mbs):
+        vals = {k: self.med(task, k, msgs) for k in ("ccbridge", "baseline") if k in self.keys}
+        if all(v is None for v, _ in vals.values()) and not any(self.runs.get((task, k)) for k in vals):
             return
-        cells = [self.cell(vals[k][0], vals[k][1], lambda v: f"{v:,.0f}") + f" ({self.med('fanout-100', k, mbs)[0]:,.1f} MB/s)"
+        cells = [self.cell(vals[k][0], vals[k][1], lambda v: f"{v:,.0f}") + f" ({self.med(task, k, mbs)[0]:,.1f} MB/s)"
                  if k in vals and vals[k][0] is not None else ("failed" if k in vals else "–") for k in self.keys]
         meds = {k: v for k, (v, _) in vals.items()}
-        ratios = [self.ratio_cell(m, o, meds, True, "fanout-100", msgs) if o == "baseline" else "–"
+        ratios = [self.ratio_cell(m, o, meds, True, task, msgs) if o == "baseline" else "–"
                   for _, m, o in self.ratios]
-        self.lines.append("| fan-out, 100 clients on one run (opcode): messages/s delivered (all clients) | "
-                          + " | ".join(cells + ratios) + " |")
+        self.lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
 
     def memory_row(self, label, idx, fmt):
         cells = [fmt(self.mem[k][idx]) for k in self.keys]
@@ -338,9 +452,13 @@ class Report:
         mbs = lambda r: r["bytes"] / 1e6 / r["seconds"]
         self.row("relay, 1 client: messages/s", "relay-1", msgs, lambda v: f"{v:,.0f}")
         self.row("relay, 1 client: MB/s", "relay-1", mbs, lambda v: f"{v:,.1f}")
-        self.row("relay, 100 clients: messages/s (all clients)", "relay-100", msgs, lambda v: f"{v:,.0f}")
-        self.row("relay, 100 clients: MB/s", "relay-100", mbs, lambda v: f"{v:,.1f}")
-        self.fanout_row(msgs, mbs)
+        many, rm = self.sizes.many, self.sizes.relay_many
+        self.row(f"relay, {many} clients: messages/s (all clients)", rm, msgs, lambda v: f"{v:,.0f}")
+        self.row(f"relay, {many} clients: MB/s", rm, mbs, lambda v: f"{v:,.1f}")
+        self.fanout_row(f"fan-out, live: {many} clients attached before the run starts (opcode): messages/s delivered "
+                        "(all clients)", "fanout-live", msgs, mbs)
+        self.fanout_row(f"fan-out, replay: {many} clients attaching after the run ended (opcode): messages/s delivered "
+                        "(all clients)", "fanout-replay", msgs, mbs)
         self.row("latency at 1,000 msgs/s: p50", "latency", lambda r: r["p50_us"], lambda v: f"{v / 1000:.2f} ms", False)
         self.row("latency at 1,000 msgs/s: p99", "latency", lambda r: r["p99_us"], lambda v: f"{v / 1000:.2f} ms", False)
         self.row("relay, 1 client, saturated: p99", "relay-1", lambda r: r["p99_us"], lambda v: f"{v / 1000:.1f} ms", False)
@@ -352,8 +470,12 @@ class Report:
     def round_table(self):
         """Each round's pair of values, this tree / baseline, and their quotient."""
         rows = (("relay, 1 client: messages/s", "relay-1", lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
-                ("relay, 100 clients: messages/s", "relay-100", lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
-                ("fan-out, 100 clients (opcode): messages/s", "fanout-100", lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
+                (f"relay, {self.sizes.many} clients: messages/s", self.sizes.relay_many,
+                 lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
+                (f"fan-out, live, {self.sizes.many} clients (opcode): messages/s", "fanout-live",
+                 lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
+                (f"fan-out, replay, {self.sizes.many} clients (opcode): messages/s", "fanout-replay",
+                 lambda r: r["messages"] / r["seconds"], "{:,.0f}", True),
                 ("latency at 1,000 msgs/s: p50 (µs)", "latency", lambda r: r["p50_us"], "{:,.0f}", False),
                 ("latency at 1,000 msgs/s: p99 (µs)", "latency", lambda r: r["p99_us"], "{:,.0f}", False),
                 ("relay, 1 client, saturated: p99 (µs)", "relay-1", lambda r: r["p99_us"], "{:,.0f}", False))
@@ -368,7 +490,7 @@ class Report:
         return out
 
     def notes(self):
-        a, n = self.a, self.a.messages
+        a, n, z = self.a, self.a.messages, self.sizes
         both = f"this tree and the baseline {a.baseline_label} swap places every other round; " if a.baseline_build else ""
         ratios = ("" if not self.ratios else
                   "Ratios: throughput first ÷ other (ccbridge serve, or one of the Python package's servers, ÷ the "
@@ -379,11 +501,19 @@ class Report:
                   "per-round ratios (each round's two runs are neighbours and share that round's noise).")
         count = {1: "the one server", 2: "both"}.get(len(self.impls), f"all {len(self.impls)}")
         out = [f"- {a.rounds} rounds, interleaved; {both}medians over rounds; messages of 1.35 KB (N = {n:,} for one client, "
-               f"{max(n // 100, 1000):,} per client for 100, their CLI start-ups included; fan-out: one opcode run of {max(n // 5, 1000):,} messages read by 100 clients). A round counts only if every message arrived."
+               f"{z.per_many:,} per client for {z.many}, their CLI start-ups included; latency: {z.latency_n:,} messages; "
+               f"fan-out: one opcode run of {z.fanout_n:,} messages read by {z.many} clients). A round counts only if "
+               "every message arrived (and, for fan-out, if it was what its row says: see the checks)."
                + (" " + ratios if ratios else ""),
                "- Same fake CLI (tests/support/fake_cli.cpp `timed_text`) and the same client (tests/bench/ws_load.cpp, "
                f"plain sockets) for {count}; the servers run one at a time. Memory: VmRSS of the server process, "
-               "100 clients."]
+               f"{z.many} clients.",
+               "- Fan-out, live: the clients attach to the run before it starts (the fake CLI waits for a file that "
+               "the client creates once all are attached; time from then to the last client's `complete`). Fan-out, "
+               "replay: one client reads the run to its end, then the clients attach and get it from the run's memory "
+               "(time from their first connect)."]
+        if a.smoke:
+            out.append("- **Smoke run** (--smoke): the smallest sizes, to check that every row runs; not figures.")
         if a.skip_peers:
             out.append("- Peers skipped (--skip-peers): the Python and Node servers, and ccbridge's Python package, were not measured.")
         else:
@@ -392,8 +522,13 @@ class Report:
                        "server.app (the C++ engine's own listener); server.app = the seed's http middleware added, so "
                        "the FastAPI app is served by uvicorn on a thread of the same process and relays each "
                        "connection to the engine's loopback listener there. Its memory is that one process (Python, "
-                       "uvicorn and the engine). Both FastAPI servers run uvicorn's defaults (loop and http \"auto\": "
-                       f"uvloop and httptools). {python_versions()}.")
+                       "uvicorn and the engine). Both FastAPI servers run uvicorn's defaults (loop and http \"auto\", as "
+                       "`uvicorn[standard]` deploys: uvloop and httptools when installed; the peer's GET /runtime shows "
+                       f"what it ran on, in the checks below). {python_versions()}.")
+            out.append("- Backpressure: ccbridge holds the CLI back while a client's socket is full; the FastAPI peer "
+                       "awaits each send (uvicorn's websockets protocol drains) and the Python SDK's message queue is "
+                       "bounded (100); the Node peer stops reading the CLI's stdout while `ws`'s bufferedAmount is over "
+                       "1 MiB, until the send callback of the frame that crossed it.")
         if a.baseline_build:
             dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
             subject = git("log", "-1", "--format=%s", a.baseline_label)
@@ -419,6 +554,7 @@ class Report:
     def markdown(self):
         title = f"# Gateway benchmark (seed 003, sdk-ws), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         lines = [title, ""] + provenance(self.a.cmdline) + [""] + self.lines + [""] + self.notes()
+        lines += ["", "## Checks", ""] + [f"- {c}" for c in self.checks]
         if self.a.baseline_build:
             lines += [""] + self.round_table()
         secs, n = self.guard
@@ -438,19 +574,53 @@ def main():
     work = os.path.join(a.build, "bench", "gateway-root")
     os.makedirs(work, exist_ok=True)
     impls, opcodes = make_impls(a, fake, work)
+    sizes = Sizes(a)
+    checks, passed = [], True
+    for impl in impls:
+        if impl.key == "python":
+            rt, deployed = peer_runtime(impl)
+            passed &= deployed
+            checks.append(("" if deployed else "**FAILED**: ") + f"the FastAPI peer runs on loop {rt['loop']}, http "
+                          f"{rt['http']}, ws {rt['ws']} (" + ", ".join(f"{k} {v}" for k, v in rt["versions"].items()) + ")")
     load_before = load_average()
-    runs = run_rounds(a, impls, opcodes, load_bin)
+    runs = run_rounds(a, sizes, impls, opcodes, load_bin, work)
     mem = {}
     for impl in impls:
-        mem[impl.key] = measure_memory(impl, load_bin)
+        mem[impl.key] = measure_memory(impl, load_bin, sizes)
         print(f"memory {impl.key}: {mem[impl.key]}", file=sys.stderr, flush=True)
     guard = guard_loop(a.rounds)
-    md = Report(a, impls, runs, mem, load_before, guard).table().markdown()
+    failed = [f"{key} {task} round {r['round']}: " + (r.get("invalid") or ("timed out" if r.get("timeout") else
+              f"{r.get('messages', 0):,} of {r['expected']:,} messages, {r.get('errors', '?')} errors"))
+              for (task, key), rs in runs.items() for r in rs
+              if not (r["ok"] and r["messages"] >= r["expected"]) or r.get("invalid")]
+    passed &= not failed
+    checks += ([f"**FAILED**: {f}" for f in failed] if failed else
+               ["every run completed with every message, every fan-out round was what its row says"])
+    frames, same = same_frames(runs)
+    passed &= same
+    checks.append("Frames: every client of a run, and every server for the same workload, got the same frames "
+                  "(ws_load's hash of every frame after connection_established, the `t=` stamps zeroed): the peers' "
+                  "decoding and re-encoding of `content` gives the bytes ccbridge forwards." if same else
+                  "**FAILED**, frames: the servers, or the clients of a run, did not all get the same frames.")
+    checks += frames
+    fan = [(key, r) for (task, key), rs in runs.items() if task == "fanout-live" for r in rs if r["ok"]]
+    checks += [f"fan-out, live, {key} round {r['round']}: first frames {r['first_frame_us'][0] / 1e3:,.2f}–"
+               f"{r['first_frame_us'][1] / 1e3:,.2f} ms after the start, last frames {r['last_frame_us'][0] / 1e3:,.2f}–"
+               f"{r['last_frame_us'][1] / 1e3:,.2f} ms; the CLI wrote its first line at "
+               f"{r['first_line_us'] / 1e3:,.2f} ms and its last at {r['last_line_us'] / 1e3:,.2f} ms" for key, r in fan]
+    fan = [(key, r) for (task, key), rs in runs.items() if task == "fanout-replay" for r in rs if r["ok"]]
+    checks += [f"fan-out, replay, {key} round {r['round']}: the CLI wrote its last line {-r['last_line_us'] / 1e3:,.2f} ms "
+               f"before the clients' start; first frames {r['first_frame_us'][0] / 1e3:,.2f}–"
+               f"{r['first_frame_us'][1] / 1e3:,.2f} ms after it" for key, r in fan]
+    md = Report(a, sizes, impls, runs, mem, load_before, checks, guard).table().markdown()
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(md)
     sys.stdout.write(md)
+    if not passed:
+        print("gateway_bench: a check failed (see the report's Checks)", file=sys.stderr)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

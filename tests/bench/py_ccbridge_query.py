@@ -5,9 +5,10 @@ Python SDK) with ccbridge in its place.
     py_ccbridge_query.py --cli <fake_cli> --messages N [--mode sync|async]
 
 Drives ccbridge.query() with a short prompt against the given CLI (the caller sets
-CCB_FAKE_SCRIPT_TEXT, passed on in the options' env exactly as py_query.py does), counts every
-message the iterator yields (all types) and times it from just before query() to the end of the
-stream: with `for` (--mode sync, the default) or `async for` inside asyncio.run() (--mode async).
+CCB_FAKE_SCRIPT_TEXT, passed on in the options' env exactly as py_query.py does), reads every
+message the iterator yields as py_query.py does (peers/py_reading.py: type, assistant text, session
+id, usage) and times it from just before query() to the end of the stream: with `for` (--mode sync,
+the default) or `async for` inside asyncio.run() (--mode async).
 ccbridge defaults otherwise. Prints one JSON line:
     {"impl":"ccbridge (Python, sync)","what":"query","mode":"sync","messages":M,"seconds":S,...}
 Exits 1 if fewer than N messages arrived.
@@ -20,7 +21,10 @@ import sys
 import time
 
 import ccbridge
-from ccbridge import ClaudeAgentOptions, query
+from ccbridge import AssistantMessage, ClaudeAgentOptions, ResultMessage, TextBlock, query
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+from py_reading import Reading  # noqa: E402
 
 
 def make_options(cli: str) -> ClaudeAgentOptions:
@@ -32,20 +36,20 @@ def make_options(cli: str) -> ClaudeAgentOptions:
 
 def run_sync(cli: str) -> tuple:
     options = make_options(cli)
-    count = 0
+    read = Reading(AssistantMessage, ResultMessage, TextBlock)
     t0 = time.perf_counter()
-    for _message in query(prompt="benchmark", options=options):
-        count += 1
-    return count, time.perf_counter() - t0
+    for message in query(prompt="benchmark", options=options):
+        read(message)
+    return read, time.perf_counter() - t0
 
 
 async def run_async(cli: str) -> tuple:
     options = make_options(cli)
-    count = 0
+    read = Reading(AssistantMessage, ResultMessage, TextBlock)
     t0 = time.perf_counter()
-    async for _message in query(prompt="benchmark", options=options):
-        count += 1
-    return count, time.perf_counter() - t0
+    async for message in query(prompt="benchmark", options=options):
+        read(message)
+    return read, time.perf_counter() - t0
 
 
 def main() -> int:
@@ -55,14 +59,14 @@ def main() -> int:
     ap.add_argument("--mode", choices=("sync", "async"), default="sync")
     args = ap.parse_args()
     if args.mode == "sync":
-        count, seconds = run_sync(args.cli)
+        read, seconds = run_sync(args.cli)
     else:
-        count, seconds = asyncio.run(run_async(args.cli))
+        read, seconds = asyncio.run(run_async(args.cli))
     print(json.dumps({
-        "impl": f"ccbridge (Python, {args.mode})", "what": "query", "mode": args.mode, "messages": count,
+        "impl": f"ccbridge (Python, {args.mode})", "what": "query", "mode": args.mode, **read.fields(),
         "seconds": round(seconds, 6), "ccbridge_version": ccbridge.__version__,
     }, separators=(",", ":")))
-    return 1 if args.messages > 0 and count < args.messages else 0
+    return 1 if args.messages > 0 and read.messages < args.messages else 0
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 # The one command that produces ccbridge's benchmark figures, side by side with the official
 # Claude Agent SDKs (Python and TypeScript) driving the same fast stand-in CLI (ccb_fake_cli).
 #
-#   tests/bench/run.sh [--quick] [--no-build] [--rounds R] [--messages N]
+#   tests/bench/run.sh [--quick | --smoke] [--no-build] [--rounds R] [--messages N]
 #
 #   --quick       N = 20000 query messages and 2 rounds (default: N = 200000, 5 rounds)
+#   --smoke       one round at the smallest sizes (N = 2000, a 2 MB corpus, 3 opens, 100 controls)
+#                 that runs every row, results in <build>/bench-smoke; for CI, not for figures
 #   --no-build    use the binaries already in the build dir
 #   --rounds R    override the number of rounds
 #   --messages N  override N
@@ -13,9 +15,14 @@
 # peers (tests/bench/peers/setup.sh, cached outside the repo), generate a >= 100 MB corpus from the
 # CLI stdout transcripts in tests/fixtures/transcripts/, build the fake CLI's end-to-end script, then
 # run R interleaved rounds of
-#     parse: ccbridge, Python SDK          query: ccbridge, Python SDK, TypeScript SDK
+#     parse: ccbridge, Python SDK          query: ccbridge (lazy and equal work), Python SDK, TypeScript SDK
 #     session open, control round trip and one turn's stream: ccbridge, Python SDK (ClaudeSDKClient)
 # and print a Markdown table (also written to <build>/bench/results.md; raw runs in raw.jsonl).
+# Equal work: the peers' harnesses read every message's type, assistant text, session id and usage;
+# ccbridge does the same in its "equal work" rows (ccb_bench --read), which the ratios compare with,
+# and beside them in its "lazy" rows reads only the type. Every equal-work run must report the
+# totals the workload implies (messages, text characters, output tokens, session ids).
+# Exits non-zero if a run failed or an equal-work check did not hold.
 # If ccb_bench cannot be built, its rows are skipped ("ccbridge: not built") and the peers still run.
 #
 # Environment: CCB_BENCH_BUILD_DIR (default <repo>/build), CCB_CACHE_DIR (see peers/setup.sh),
@@ -25,26 +32,35 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CMDLINE="tests/bench/run.sh${*:+ $*}"
 QUICK=0
+SMOKE=0
 BUILD_IT=1
 ROUNDS=""
 MESSAGES=""
 while (($#)); do
   case "$1" in
     --quick) QUICK=1 ;;
+    --smoke) SMOKE=1 ;;
     --no-build) BUILD_IT=0 ;;
     --rounds) ROUNDS="$2"; shift ;;
     --messages) MESSAGES="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
 done
-if ((QUICK)); then : "${ROUNDS:=2}" "${MESSAGES:=20000}"; else : "${ROUNDS:=5}" "${MESSAGES:=200000}"; fi
+CORPUS_MB=100     # the parse corpus: at least this many MiB
+OPENS=20          # session opens per run (each run reports the median)
+CONTROLS=2000     # sequential control round trips per run
+if ((SMOKE)); then
+  : "${ROUNDS:=1}" "${MESSAGES:=2000}"
+  CORPUS_MB=2 OPENS=3 CONTROLS=100
+elif ((QUICK)); then : "${ROUNDS:=2}" "${MESSAGES:=20000}"; else : "${ROUNDS:=5}" "${MESSAGES:=200000}"; fi
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ && "$MESSAGES" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: bad --rounds/--messages" >&2; exit 2; }
 
 BUILD="${CCB_BENCH_BUILD_DIR:-$ROOT/build}"
 mkdir -p "$BUILD" && BUILD="$(cd "$BUILD" && pwd)"
 OUT="$BUILD/bench"
+((SMOKE)) && OUT="$BUILD/bench-smoke"
 TIMEOUT="${CCB_BENCH_TIMEOUT:-900}"
 CCB_BENCH="$BUILD/tests/bench/ccb_bench"
 FAKE_CLI="$BUILD/tests/ccb_fake_cli"
@@ -84,11 +100,11 @@ PY="$VENV/bin/python"
 # --- 3. corpus and end-to-end script ------------------------------------------------------------------
 mkdir -p "$OUT"
 log "generating corpus and fake-CLI script in $OUT"
-"$PY" - "$ROOT/tests/fixtures/transcripts" "$OUT" "$MESSAGES" <<'PYEOF'
+"$PY" - "$ROOT/tests/fixtures/transcripts" "$OUT" "$MESSAGES" "$CORPUS_MB" <<'PYEOF'
 import glob, json, os, sys
 
 src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-TARGET = 100 * 1024 * 1024          # >= 100 MB (104,857,600 bytes)
+TARGET = int(sys.argv[4]) * 1024 * 1024          # e.g. >= 100 MB (104,857,600 bytes)
 SKIP = (".stdin.jsonl", ".timeline.jsonl", ".sdk-messages.jsonl", ".cli-stdin.jsonl")
 files = [f for f in sorted(glob.glob(os.path.join(src, "*.jsonl"))) if not f.endswith(SKIP)]
 
@@ -153,6 +169,14 @@ pad = (FILLER * (need // len(FILLER) + 1))[:max(need, 0)]
 a["message"]["content"][0]["text"] = base + pad
 line, result = dump(a), dump(r)
 assert abs(len(line.encode()) - 1350) <= 10, len(line.encode())
+# What every equal-work reader must report for the turn (ccb_bench --read, peers/py_reading.py,
+# peers/ts_query.mjs). ASCII text, so that bytes (C++), code points (Python) and UTF-16 units (JS) agree.
+text = a["message"]["content"][0]["text"]
+assert text.isascii(), "the end-to-end text must be ASCII for the equal-work check"
+expected_read = {"messages": n + 1, "assistant": n, "results": 1, "text_chars": n * len(text),
+                 "output_tokens": n * a["message"].get("usage", {}).get("output_tokens", 0)
+                                  + r.get("usage", {}).get("output_tokens", 0),
+                 "session_ids": n * bool(a.get("session_id")) + bool(r.get("session_id"))}
 for s in (line, result):
     assert "\n" not in s and "{{" not in s
 script = f"wait_user\nrepeat_line {n} {line}\nemit {result}\nexit 0\n"
@@ -164,7 +188,8 @@ with open(os.path.join(out, "session_script.txt"), "w", encoding="utf-8") as fh:
 meta = {"corpus_bytes": copies * len(block), "corpus_lines": copies * kept, "corpus_copies": copies,
         "corpus_files": len(files), "corpus_lines_per_copy": kept, "corpus_dropped_lines_per_copy": dropped,
         "e2e_messages": n, "e2e_line_bytes": len(line.encode()), "e2e_source": os.path.basename(f),
-        "e2e_expected": n + 1, "e2e_stdout_bytes": n * (len(line.encode()) + 1) + len(result.encode()) + 1}
+        "e2e_expected": n + 1, "e2e_stdout_bytes": n * (len(line.encode()) + 1) + len(result.encode()) + 1,
+        "e2e_read": expected_read}
 with open(os.path.join(out, "meta.json"), "w") as fh:
     json.dump(meta, fh)
 print(json.dumps(meta), file=sys.stderr)
@@ -196,8 +221,6 @@ run_one() {
 
 E2E_SCRIPT="$(cat "$OUT/e2e_script.txt")"
 SESSION_SCRIPT="$(cat "$OUT/session_script.txt")"
-OPENS=20          # session opens per run (each run reports the median)
-CONTROLS=2000     # sequential control round trips per run
 for ((r = 1; r <= ROUNDS; r++)); do
   if [[ "$CCB_STATUS" == ok ]]; then
     run_one "$r" parse ccbridge -- "$CCB_BENCH" parse "$CORPUS"
@@ -207,6 +230,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
   if [[ "$CCB_STATUS" == ok ]]; then
     CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query ccbridge -- \
       "$CCB_BENCH" query --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
+    CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query ccbridge_read -- \
+      "$CCB_BENCH" query --read --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
   fi
   CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query python -- \
     "$PY" "$PEERS/py_query.py" --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
@@ -219,6 +244,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
       "$CCB_BENCH" session-control --cli "$FAKE_CLI" --requests "$CONTROLS"
     CCB_FAKE_SCRIPT_TEXT="$SESSION_SCRIPT" run_one "$r" session ccbridge -- \
       "$CCB_BENCH" session-stream --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
+    CCB_FAKE_SCRIPT_TEXT="$SESSION_SCRIPT" run_one "$r" session ccbridge_read -- \
+      "$CCB_BENCH" session-stream --read --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
   fi
   CCB_FAKE_SCRIPT_TEXT=serve_turns run_one "$r" session-open python -- \
     "$PY" "$PEERS/py_session.py" open --cli "$FAKE_CLI" --requests "$OPENS"
@@ -239,7 +266,8 @@ export BENCH_CMDLINE="$CMDLINE" BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   BENCH_PYTHON="$("$PY" -c 'import sys;print(sys.version.split()[0])')" \
   BENCH_CXX="$CXX_VERSION" BENCH_BUILD_TYPE="${BUILD_TYPE:-unknown}" BENCH_CCB_STATUS="$CCB_STATUS" \
   BENCH_ROUNDS="$ROUNDS" BENCH_OPENS="$OPENS" BENCH_CONTROLS="$CONTROLS" BENCH_RAW="${RAW#"$ROOT"/}" BENCH_ELAPSED="$(($(date +%s) - T_START))"
-"$PY" - "$RAW" "$OUT/meta.json" "$OUT/results.md" <<'PYEOF'
+TABLE_RC=0
+"$PY" - "$RAW" "$OUT/meta.json" "$OUT/results.md" <<'PYEOF' || TABLE_RC=$?
 import json, os, statistics, sys
 
 raw_path, meta_path, md_path = sys.argv[1:4]
@@ -247,10 +275,19 @@ meta = json.load(open(meta_path))
 E = os.environ
 OPENS, CONTROLS = E["BENCH_OPENS"], E["BENCH_CONTROLS"]
 runs = [json.loads(l) for l in open(raw_path) if l.strip()]
-NAMES = {"ccbridge": "ccbridge", "ccbridge_dom": "ccbridge, every DOM built", "python": "claude-agent-sdk (Python) " + E["BENCH_PY_SDK"],
+NAMES = {"ccbridge": "ccbridge", "ccbridge_dom": "ccbridge, every DOM built",
+         "ccbridge_read": "ccbridge, equal work (type, text, session id, usage)",
+         "python": "claude-agent-sdk (Python) " + E["BENCH_PY_SDK"],
          "typescript": "@anthropic-ai/claude-agent-sdk (TypeScript) " + E["BENCH_TS_SDK"]}
-ORDER = [("parse", "ccbridge"), ("parse", "ccbridge_dom"), ("parse", "python"), ("query", "ccbridge"), ("query", "python"),
-         ("query", "typescript"), ("session", "ccbridge"), ("session", "python")]
+ORDER = [("parse", "ccbridge"), ("parse", "ccbridge_dom"), ("parse", "python"), ("query", "ccbridge_read"),
+         ("query", "ccbridge"), ("query", "python"), ("query", "typescript"), ("session", "ccbridge_read"),
+         ("session", "ccbridge"), ("session", "python")]
+# The row each ratio divides: for query and session the equal-work one, which does what the peers do.
+REF = {"parse": "ccbridge", "query": "ccbridge_read", "session": "ccbridge_read"}
+
+
+def name(task, key):
+    return "ccbridge, lazy (type only)" if key == "ccbridge" and task != "parse" else NAMES[key]
 
 def fmt(x, digits=3):
     if x >= 1000:
@@ -282,25 +319,30 @@ lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
 for task, key in ORDER:
     s = stats.get((task, key))
     if s is None:
-        if key == "ccbridge":
-            lines.append(f"| {task} | ccbridge | – | – | ccbridge: {E['BENCH_CCB_STATUS']} | – | – | – |")
+        if key.startswith("ccbridge"):
+            lines.append(f"| {task} | {name(task, key)} | – | – | ccbridge: {E['BENCH_CCB_STATUS']} | – | – | – |")
         continue
     runs_txt = f"{s['ok']}" + (f" ({s['failed']} failed)" if s["failed"] else "")
     if not s["ok"]:
-        lines.append(f"| {task} | {NAMES[key]} | {runs_txt} | – | – | – | – | – |")
+        lines.append(f"| {task} | {name(task, key)} | {runs_txt} | – | – | – | – | – |")
         continue
-    ref = stats.get((task, "ccbridge"))
-    if key == "ccbridge":
+    ref = stats.get((task, REF[task]))
+    if key == REF[task]:
         ratio = "1 (reference)"
     elif ref and ref.get("ok"):
         ratio = f"{ref['mps'] / s['mps']:.2f}×"
     else:
         ratio = "–"
     msgs = "/".join(f"{m:,}" for m in s["msgs"])
-    lines.append(f"| {task} | {NAMES[key]} | {runs_txt} | {msgs} | {fmt(s['mbs'])} ({fmt(s['mbs_min'])}–{fmt(s['mbs_max'])}) "
+    lines.append(f"| {task} | {name(task, key)} | {runs_txt} | {msgs} | {fmt(s['mbs'])} ({fmt(s['mbs_min'])}–{fmt(s['mbs_max'])}) "
                  f"| {fmt(s['mps'])} ({fmt(s['mps_min'])}–{fmt(s['mps_max'])}) | {s['sec']:.3f} | {ratio} |")
 
 lines.append("")
+lines.append("- **Equal work** (query, session): each SDK harness (peers/py_query.py, py_session.py, ts_query.mjs) reads "
+             "what a caller reads of every message: its type; of an assistant message the text (its text blocks "
+             "joined), session id and usage; of the result its session id and usage. ccbridge's **equal work** rows "
+             "read the same (ccb_bench --read) and are the reference of the ratios; its **lazy** rows read only each "
+             "message's type (the JSON DOM is never built), what a caller that only counts or forwards messages pays.")
 lines.append("- **session**: the same turn as **query** through a Session (ccbridge `Session`, Python `ClaudeSDKClient`): "
              "open with initialize (untimed), then from sending the prompt to the turn's result; the CLI stays up until "
              "stdin closes. Every message of the turn is counted.")
@@ -317,14 +359,43 @@ lines.append(f"- **query**: one query() against ccb_fake_cli, which answers init
              f"{meta['e2e_source']}, text padded) and one result ({meta['e2e_stdout_bytes']/1e6:.1f} MB of stdout). Every "
              "message delivered to the caller is counted; time runs from before query() to the end of the stream "
              "(process/interpreter start-up and imports excluded). MB/s for query = CLI stdout bytes / time.")
-lines.append(f"- Ratios compare median msgs/s. MB = 10^6 bytes. {E['BENCH_ROUNDS']} rounds, interleaved "
-             "(each round: parse ccbridge, ccbridge with DOM, Python; query ccbridge, Python, TypeScript; session open, control and stream: ccbridge, Python). Raw runs: "
+lines.append(f"- Ratios compare median msgs/s with the reference row (parse: ccbridge; query and session: ccbridge, "
+             f"equal work). MB = 10^6 bytes. {E['BENCH_ROUNDS']} rounds, interleaved "
+             "(each round: parse ccbridge, ccbridge with DOM, Python; query ccbridge lazy, equal work, Python, TypeScript; session open and "
+             "control: ccbridge, Python; session stream: ccbridge lazy, equal work, Python). Raw runs: "
              + E["BENCH_RAW"] + ".")
 for task in ("parse", "query", "session"):
     counts = {m for (t, k), s in stats.items() if t == task and s.get("ok") for m in s["msgs"]}
     if len(counts) > 1:
         lines.append(f"- **Warning**: the {task} runs did not all count the same number of messages: "
                      + ", ".join(f"{c:,}" for c in sorted(counts)) + ".")
+
+# The equal-work check: every run that read the messages reports what the workload holds (computed by
+# the generator from the script's lines), every lazy run the same counts of each type.
+want = meta["e2e_read"]
+problems, checked = [], 0
+for r in runs:
+    res = r["result"]
+    if r["task"] not in ("query", "session") or res.get("failed"):
+        continue
+    equal = r["key"] != "ccbridge"
+    fields = [f for f in want if f != "messages" and (equal or f in ("assistant", "results"))]
+    if equal and res.get("read") != "equal":
+        problems.append(f"round {r['round']} {r['task']} {r['key']}: did not report an equal-work reading")
+        continue
+    wrong = [f"{f} {res.get(f)} (want {want[f]:,})" for f in fields if res.get(f) != want[f]]
+    if res.get("messages", 0) < want["messages"]:
+        wrong.append(f"messages {res.get('messages')} (want at least {want['messages']:,})")
+    if wrong:
+        problems.append(f"round {r['round']} {r['task']} {r['key']}: " + ", ".join(wrong))
+    checked += 1
+if problems:
+    lines.append("- **Equal-work check FAILED**: " + "; ".join(problems) + ".")
+else:
+    lines.append(f"- Equal-work check passed: each of the {checked} query and session runs read "
+                 f"{want['assistant']:,} assistant messages and {want['results']} result; each equal-work run "
+                 f"{want['text_chars']:,} text characters, {want['output_tokens']:,} output tokens and "
+                 f"{want['session_ids']:,} session ids, as the workload holds.")
 
 # Session latencies: medians over the runs of each run's figure.
 def med(task, key, field):
@@ -355,8 +426,8 @@ for label, unit, c, p, scale in rows:
     lines.append(f"| {label} | {ct} | {pt} | {rt} |")
 def ns(x):
     return "–" if x is None else f"{x * 1e9:,.0f} ns"
-sc, sp = per_message("session", "ccbridge"), per_message("session", "python")
-qc, qp = per_message("query", "ccbridge"), per_message("query", "python")
+sc, sp = per_message("session", "ccbridge_read"), per_message("session", "python")
+qc, qp = per_message("query", "ccbridge_read"), per_message("query", "python")
 lines.append(f"| Time per message of a session turn (of a one-shot query() in brackets), median | {ns(sc)} ({ns(qc)}) "
              f"| {ns(sp)} ({ns(qp)}) | {f'{sp / sc:.2f}×' if sc and sp else '–'} |")
 lines.append("")
@@ -365,7 +436,7 @@ lines.append(f"- **Session open**: {OPENS} opens per run against ccb_fake_cli's 
              "Most of it is the start of a process, which both pay alike.")
 lines.append(f"- **Control round trip**: {CONTROLS} sequential `set_permission_mode` requests on one open session, "
              "each waiting for its answer.")
-lines.append("- **Time per message**: from the median msgs/s of the session and query rows above: what each message costs "
+lines.append("- **Time per message**: from the median msgs/s of the session and query rows above (ccbridge: equal work): what each message costs "
              "with the control layer in the path (session) and without initialize's callbacks (query). The query time "
              "also includes spawning the CLI (about the open time above, spread over the turn's messages), the "
              "session time does not.")
@@ -380,6 +451,9 @@ md = "\n".join(lines) + "\n"
 with open(md_path, "w", encoding="utf-8") as fh:
     fh.write(md)
 sys.stdout.write(md)
+sys.exit(3 if problems else 0)
 PYEOF
+((TABLE_RC == 0 || TABLE_RC == 3)) || { log "the table could not be made (exit $TABLE_RC)"; exit 1; }
 log "wrote $OUT/results.md"
 if ((FAILS)); then log "$FAILS run(s) failed"; exit 1; fi
+if ((TABLE_RC == 3)); then log "the equal-work check failed (see $OUT/results.md)"; exit 1; fi

@@ -2,11 +2,19 @@
 """Peer for the gateway benchmark: the seed-003 sdk-ws mapping (connection_established, query ->
 query_start, assistant_message, system_message, result_message, query_end; ping -> pong) as a
 FastAPI + uvicorn server over the official Python SDK's ClaudeSDKClient, one client (one CLI
-process) per connection, like ccbridge's sdk-ws profile.
+process) per connection, like ccbridge's sdk-ws profile. Its frames are those of ccbridge's sdk-ws
+profile byte for byte (tests/bench/gateway_bench.py checks it), connection_established aside.
+
+uvicorn runs as deployed (`uvicorn[standard]`: loop and http "auto", which pick uvloop and httptools
+when installed); GET /runtime says what it runs on, so the benchmark can check and record it.
+Backpressure: each send_json waits for the socket (uvicorn's websockets protocol drains), and the
+SDK's message queue is bounded, so a slow client holds the CLI back.
 
     py_sdkws_server.py --cli <fake_cli>      prints "PORT <n>", serves until SIGTERM
 """
 import argparse
+import asyncio
+import importlib.metadata
 import socket
 
 import uvicorn
@@ -16,6 +24,16 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 app = FastAPI()
 CLI = ""
+CONFIG = None
+
+
+@app.get("/runtime")
+async def runtime():
+    loop = type(asyncio.get_running_loop())
+    versions = {n: importlib.metadata.version(n) for n in ("uvicorn", "uvloop", "httptools", "websockets", "fastapi",
+                                                           "starlette", "claude-agent-sdk")}
+    return {"loop": f"{loop.__module__}.{loop.__qualname__}", "http": CONFIG.http_protocol_class.__name__,
+            "ws": CONFIG.ws_protocol_class.__name__, "versions": versions}
 
 
 def blocks(content):
@@ -61,7 +79,7 @@ async def ws_endpoint(ws: WebSocket):
                         await ws.send_json({"type": "result_message", "data": {
                             "subtype": m.subtype, "cost_usd": m.total_cost_usd, "duration_ms": m.duration_ms,
                             "session_id": m.session_id, "total_cost_usd": m.total_cost_usd, "num_turns": m.num_turns,
-                            "usage": m.usage}})
+                            "usage": m.usage, "is_error": m.is_error, "result": m.result}})
                 await ws.send_json({"type": "query_end"})
     except WebSocketDisconnect:
         pass
@@ -71,7 +89,7 @@ async def ws_endpoint(ws: WebSocket):
 
 
 def main():
-    global CLI
+    global CLI, CONFIG
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
     CLI = ap.parse_args().cli
@@ -80,8 +98,8 @@ def main():
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)  # clients may connect before uvicorn accepts
     print(f"PORT {sock.getsockname()[1]}", flush=True)
-    config = uvicorn.Config(app, log_level="warning", ws_max_size=64 * 1024 * 1024)
-    uvicorn.Server(config).run(sockets=[sock])
+    CONFIG = uvicorn.Config(app, log_level="warning", ws_max_size=64 * 1024 * 1024)
+    uvicorn.Server(CONFIG).run(sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
     py_session.py open    --cli <fake_cli> --requests K   K times: connect (initialize), query, first
                                                           message; median seconds (disconnect untimed)
     py_session.py control --cli <fake_cli> --requests K   K sequential set_permission_mode round trips
-    py_session.py stream  --cli <fake_cli> --messages N   one turn through receive_response(), counted
+    py_session.py stream  --cli <fake_cli> --messages N   one turn through receive_response(), every
+                                                          message read (py_reading.Reading)
 
 The caller sets CCB_FAKE_SCRIPT_TEXT for the fake CLI (the SDK passes the environment on).
 Prints one JSON line like ccb_bench. Exits 1 if a stream delivered fewer than N messages.
@@ -16,7 +17,8 @@ import sys
 import time
 
 import anyio
-from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
+from claude_agent_sdk import AssistantMessage, ClaudeAgentOptions, ClaudeSDKClient, ResultMessage, TextBlock
+from py_reading import Reading
 
 IMPL = "claude-agent-sdk (Python)"
 
@@ -49,14 +51,14 @@ async def bench_control(cli: str, k: int) -> dict:
 async def bench_stream(cli: str) -> dict:
     client = ClaudeSDKClient(ClaudeAgentOptions(cli_path=cli))
     await client.connect()
-    count = 0
+    read = Reading(AssistantMessage, ResultMessage, TextBlock)
     t0 = time.perf_counter()
     await client.query("benchmark")
-    async for _message in client.receive_response():
-        count += 1
+    async for message in client.receive_response():
+        read(message)
     secs = time.perf_counter() - t0
     await client.disconnect()
-    return {"impl": IMPL, "what": "session-stream", "messages": count, "seconds": round(secs, 6)}
+    return {"impl": IMPL, "what": "session-stream", **read.fields(), "seconds": round(secs, 6)}
 
 
 def main() -> int:
