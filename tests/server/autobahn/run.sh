@@ -135,12 +135,9 @@ echo "autobahn: fuzzing clients took $wall s"
 for p in "${pids[@]}"; do kill -0 "$p" || { echo "autobahn: a server died during the run (see $work/*/server.log)" >&2; exit 1; }; done
 for p in "${pids[@]:1}"; do
   kill -TERM "$p"
-  for _ in $(seq 300); do  # until it has exited (a zombie, not yet waited for), 30 s at most
-    [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] && break
-    sleep 0.1
-  done
-  [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] ||
-    { echo "autobahn: ccbridge serve (pid $p) still running 30 s after SIGTERM" >&2; exit 1; }
+  exited() { [[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || true)" =~ ^(Z|)$ ]]; }  # gone, or a zombie
+  for _ in $(seq 300); do exited && break; sleep 0.1; done  # 30 s at most
+  exited || { echo "autobahn: ccbridge serve (pid $p) still running 30 s after SIGTERM" >&2; exit 1; }
   rc=0
   wait "$p" || rc=$?
   [ "$rc" = 0 ] || { echo "autobahn: ccbridge serve (pid $p) exited with $rc (see $work/*/server.log)" >&2; exit 1; }
