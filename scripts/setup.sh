@@ -18,6 +18,9 @@ packages=(build-essential cmake ninja-build pkg-config libasio-dev rapidjson-dev
 # clang-format for the layout in .clang-format.
 # ccache: the suite builds the tree three times (plain, ASan, TSan); scripts/test uses it.
 if ((want_tests)); then packages+=(chromium clang libclang-rt-14-dev clang-tidy-14 clang-format-14 ccache); fi
+# Python 2.7 for the Autobahn|Testsuite (tests/server/autobahn/run.sh), where Debian still packages it
+# (with pip: Debian 10); Debian 12 does not, and scripts/test then says the Autobahn run is skipped.
+if ((want_tests)) && apt-cache policy python-pip 2>/dev/null | grep -q 'Candidate: [0-9]'; then packages+=(python2.7 python-pip); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,8 @@ Seeds come from the real CLI transcripts (tests/fixtures/transcripts: stdout and
 from the protocols of the seed documents (/work/shared/seeds, summarised in docs/PROTOCOL.md):
 HTTP requests and WebSocket messages of each profile. Nothing here is committed as files: run
   tests/fuzz/make_corpus.py OUT
-(tests/fuzz/run.sh does). Deterministic: the same tree gives the same corpus.
+(tests/fuzz/run.sh does, and the build for the replay tests: tests/unit/CMakeLists.txt). Deterministic:
+the same tree gives the same corpus.
 """
 import hashlib
 import json
