@@ -100,7 +100,7 @@ struct Reading {
   void take(const ccbridge::Message &m)
   {
     if (!m.session_id().empty()) ++session_ids;
-    output_tokens += static_cast<std::uint64_t>(m.usage()["output_tokens"].int64().value_or(0));
+    output_tokens += static_cast<std::uint64_t>(m.token_usage().output_tokens.value_or(0));
   }
   std::string json() const
   {
