@@ -2,7 +2,7 @@
 # The one command that produces ccbridge's benchmark figures, side by side with the official
 # Claude Agent SDKs (Python and TypeScript) driving the same fast stand-in CLI (ccb_fake_cli).
 #
-#   tests/bench/run.sh [--quick | --smoke] [--no-build] [--rounds R] [--messages N]
+#   tests/bench/run.sh [--quick | --smoke] [--no-build] [--rounds R] [--messages N] [--out FILE]
 #
 #   --quick       N = 20000 query messages and 2 rounds (default: N = 200000, 5 rounds)
 #   --smoke       one round at the smallest sizes (N = 2000, a 2 MB corpus, 3 opens, 100 controls)
@@ -10,6 +10,8 @@
 #   --no-build    use the binaries already in the build dir
 #   --rounds R    override the number of rounds
 #   --messages N  override N
+#   --out FILE    the report (default: docs/bench-results/<date>-core-<commit>.md; for --quick and
+#                 --smoke <build>/bench[-smoke]/report.md): provenance, the table, every run's values
 #
 # Steps: build ccb_bench + ccb_fake_cli (RelWithDebInfo, -DCCB_BUILD_BENCH=ON), install the pinned
 # peers (tests/bench/peers/setup.sh, cached outside the repo), generate a >= 100 MB corpus from the
@@ -30,12 +32,15 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+export BENCH_LOAD_START
 CMDLINE="tests/bench/run.sh${*:+ $*}"
 QUICK=0
 SMOKE=0
 BUILD_IT=1
 ROUNDS=""
 MESSAGES=""
+REPORT=""
 while (($#)); do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -43,6 +48,7 @@ while (($#)); do
     --no-build) BUILD_IT=0 ;;
     --rounds) ROUNDS="$2"; shift ;;
     --messages) MESSAGES="$2"; shift ;;
+    --out) REPORT="$2"; shift ;;
     -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -62,6 +68,12 @@ mkdir -p "$BUILD" && BUILD="$(cd "$BUILD" && pwd)"
 OUT="$BUILD/bench"
 ((SMOKE)) && OUT="$BUILD/bench-smoke"
 TIMEOUT="${CCB_BENCH_TIMEOUT:-900}"
+# The report with its provenance and every round's values: docs/bench-results/ for a real run (the
+# figures of docs/PERFORMANCE.md come from there), beside the raw runs for a smoke or a quick run.
+if [[ -z "$REPORT" ]]; then
+  if ((SMOKE || QUICK)); then REPORT="$OUT/report.md"
+  else REPORT="$ROOT/docs/bench-results/$(date -u +%F)-core-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown).md"; fi
+fi
 CCB_BENCH="$BUILD/tests/bench/ccb_bench"
 FAKE_CLI="$BUILD/tests/ccb_fake_cli"
 PEERS="$ROOT/tests/bench/peers"
@@ -455,5 +467,23 @@ sys.exit(3 if problems else 0)
 PYEOF
 ((TABLE_RC == 0 || TABLE_RC == 3)) || { log "the table could not be made (exit $TABLE_RC)"; exit 1; }
 log "wrote $OUT/results.md"
+# The report: a title, commit, machine and load (bench_common.provenance), the table, every run.
+mkdir -p "$(dirname "$REPORT")"
+"$PY" - "$OUT/results.md" "$RAW" "$CMDLINE" "$ROOT/tests/bench" >"$REPORT" <<'PYEOF'
+import sys
+results, raw, cmdline, bench_dir = sys.argv[1:5]
+sys.path.insert(0, bench_dir)
+import os
+import bench_common
+bench_common.LOAD_AT_START = os.environ["BENCH_LOAD_START"]
+print("# Core library and sessions beside the official SDKs (tests/bench/run.sh)\n")
+print("\n".join(bench_common.provenance(cmdline)) + "\n")
+print(open(results, encoding="utf-8").read())
+print("## Every run's values (raw.jsonl)\n")
+for line in open(raw, encoding="utf-8"):
+    if line.strip():
+        print(f"- `{line.strip()}`")
+PYEOF
+log "wrote $REPORT"
 if ((FAILS)); then log "$FAILS run(s) failed"; exit 1; fi
 if ((TABLE_RC == 3)); then log "the equal-work check failed (see $OUT/results.md)"; exit 1; fi
