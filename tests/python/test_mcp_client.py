@@ -38,11 +38,12 @@ def http_url(tag):
     p.wait()
 
 
-async def cancelled_count(mcp, want):
-    """The test server's count of cancelled slow calls once it reaches `want` (or 5 s pass)."""
+async def server_stat(mcp, key, want):
+    """The test server's stats[key] (cancelled: slow calls cancelled so far; sleeping: those under
+    way) once it reaches `want` (or 5 s pass)."""
     seen = -1
     for _ in range(500):
-        seen = (await mcp.call_tool("stats")).structured_content["cancelled"]
+        seen = (await mcp.call_tool("stats")).structured_content[key]
         if seen >= want:
             break
         await asyncio.sleep(0.01)
@@ -84,18 +85,18 @@ async def core_cases(mcp):
     with pytest.raises(ccbridge.ControlTimeoutError) as e:
         await mcp.call_tool("slow", {"ms": 10000}, timeout=0.2)
     assert e.value.code == "timeout"
-    assert await cancelled_count(mcp, 1) == 1
+    assert await server_stat(mcp, "cancelled", 1) == 1
 
     # Cancelling the awaiting task cancels the call at the server.
     task = asyncio.ensure_future(mcp.call_tool("slow", {"ms": 10000}))
-    await asyncio.sleep(0.2)
+    assert await server_stat(mcp, "sleeping", 1) == 1  # the call is under way at the server
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await cancelled_count(mcp, 2) == 2
+    assert await server_stat(mcp, "cancelled", 2) == 2
     with pytest.raises(asyncio.TimeoutError):  # wait_for cancels the inner call the same way
         await asyncio.wait_for(mcp.call_tool("slow", {"ms": 10000}), 0.2)
-    assert await cancelled_count(mcp, 3) == 3
+    assert await server_stat(mcp, "cancelled", 3) == 3
     assert mcp.state == "ready"
 
 

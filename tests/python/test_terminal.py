@@ -72,9 +72,14 @@ def test_errors(tag, tmp_path):
 
 
 def test_megabytes_in_order_with_backpressure(tag):
-    # More than the 1 MiB the binding keeps unread: the engine pauses until Python reads.
+    # More than the 1 MiB the binding keeps unread (2 MB): the engine pauses until Python reads.
     with sh("seq 1 300000", tag) as t:
-        time.sleep(0.5)  # let the unread output reach the limit
+        deadline = time.monotonic() + 20
+        while t.unread < 1 << 20:
+            assert time.monotonic() < deadline, f"{t.unread} bytes unread, never the 1 MiB limit"
+            time.sleep(0.01)
+        # Held there: the program cannot have written the rest, and no chunk came past the limit.
+        assert t.running and t.unread < (1 << 20) + 4096
         out = b"".join(t).replace(b"\r", b"")
     assert out == b"".join(b"%d\n" % i for i in range(1, 300001))
     assert t.exit.exit_code == 0

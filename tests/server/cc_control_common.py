@@ -4,6 +4,7 @@ import asyncio
 import base64
 import json
 import os
+import sqlite3
 import stat
 import time
 
@@ -45,6 +46,23 @@ def cc_args(tmp_path, *extra):
 
 def start_cc(start_server, tmp_path, *extra, cli=None):
     return start_server(args=cc_args(tmp_path, *extra), cli=cli or fake_terminal(tmp_path))
+
+
+def saved_state(tmp_path):
+    """Session id -> (status, seq of its saved output tail, the tail's bytes) as the control plane
+    with its token database in `tmp_path` (cc_args) last flushed them to its state database."""
+    try:
+        db = sqlite3.connect(f"file:{tmp_path / 'cc-state.db'}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:  # not made yet
+        return {}
+    try:
+        rows = db.execute("SELECT s.session_id, s.status, COALESCE(t.latest_seq, 0), COALESCE(t.bytes, x'') "
+                          "FROM cc_sessions s LEFT JOIN cc_ring_tails t USING (session_id)").fetchall()
+        return {sid: (status, seq, bytes(tail)) for sid, status, seq, tail in rows}
+    except sqlite3.OperationalError:  # no table yet
+        return {}
+    finally:
+        db.close()
 
 
 def bearer(token):

@@ -209,6 +209,13 @@ def wait_until(cond, what, timeout=20):
         time.sleep(0.02)
 
 
+def wait_detached(server, sid):
+    """Waits until the server lists conversation `sid` as not connected: it has seen its client go."""
+    def detached():
+        return [x["connected"] for x in server.http("GET", "/sessions")[1]["sessions"] if x["session_id"] == sid] == [False]
+    wait_until(detached, f"conversation {sid} listed as not connected")
+
+
 def metric(server, name, headers=None):
     """The value of `name` in the server's /metrics: an unlabelled series, or its first labelled sample."""
     _, text, _ = server.http("GET", "/metrics", headers=headers)

@@ -220,7 +220,9 @@ def test_reconnect_replays_what_was_missed_once_in_order(agent):
             assert ex["data"]["exit_code"] == 3
             # Released: the next registration no longer lists it.
             await link2.send(type="release", server_id="build-1", session_id="s1")
-            await asyncio.sleep(0.1)  # the release is read before the cut (same connection, in order)
+            # The release is handled before the cut: a frame sent after it is answered (in order).
+            await link2.send(type="pty_in", server_id="build-1", session_id="zz", data_b64="")
+            await link2.until(lambda f: f["type"] == "error" and f["session_id"] == "zz")
             link2.ws.transport.abort()
             link3 = await cp.registered()
             assert link3.register["data"]["sessions"] == []

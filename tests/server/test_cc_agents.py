@@ -9,8 +9,9 @@ import time
 import pytest
 import websockets
 
-from cc_control_common import ADMIN, Client, api, b64, bearer, client, make_token, metric, start_cc, unb64, wait_status
-from conftest import recv_json, ws_connect
+from cc_control_common import (ADMIN, Client, api, b64, bearer, client, make_token, metric, saved_state, start_cc, unb64,
+                               wait_status)
+from conftest import recv_json, wait_until, ws_connect
 
 
 class FakeAgent(Client):
@@ -367,7 +368,8 @@ def test_remote_sessions_survive_a_control_plane_restart(start_server, tmp_path)
         a = await FakeAgent.registered(s, agent_tok)
         sid, _ = await started(s, ui, a)
         await a.out(sid, 2, "two")
-        time.sleep(1.5)  # the state is flushed every second
+        # The state store has seq 2 (flushed on a timer) when the control plane is killed.
+        await asyncio.to_thread(wait_until, lambda: saved_state(tmp_path).get(sid, (0, 0))[1] == 2, "seq 2 saved")
         s.proc.kill()
         s.proc.wait()
         s.log.close()

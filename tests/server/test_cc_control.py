@@ -3,11 +3,10 @@ with the original's gaps fixed, against a fake terminal program in a real PTY. T
 matrices (every route and frame, one test per cell) are in test_cc_control_matrix.py."""
 import asyncio
 import json
-import time
 
-from cc_control_common import (ADMIN, Client, api, b64, bearer, client, create_session, make_token, running_session,
-                               start_cc, unb64, wait_status)
-from conftest import read_until_close, run, ws_connect
+from cc_control_common import (ADMIN, Client, api, b64, bearer, client, create_session, make_token, metric, running_session,
+                               saved_state, start_cc, unb64, wait_status)
+from conftest import read_until_close, recv_json, run, wait_until, ws_connect
 
 
 def test_health_tokens_and_plain_text_errors(start_server, tmp_path):
@@ -189,7 +188,12 @@ def test_state_survives_a_restart(start_server, tmp_path):
                           and f["data"]["status"] == "exited")
 
     run(finish())
-    time.sleep(1.5)  # the state is flushed every second
+
+    def flushed():  # the state store has the exit and the output before it (flushed on a timer)
+        saved = saved_state(tmp_path)
+        return done in saved and saved[done][0] == "exited" and b"got:marker-before-restart" in saved[done][2]
+
+    wait_until(flushed, "the ended session flushed to the state store")
     assert s.stop() == 0
     s2 = start_cc(start_server, tmp_path)
     assert api(s2, "GET", "/api/servers", op)[0] == 200  # the same token works
@@ -271,28 +275,42 @@ def test_metrics_count_sessions_by_state_and_replays(start_server, tmp_path):
     assert "ccbridge_cc_control_approvals_raised_total 0" in text
 
 
-async def flood_unread(ws, sid):
-    """Attached to `sid`, has it print 1.5 M lines and reads nothing for 4 s: the kernel's and the
-    server's buffers fill (the connection was opened with a small max_queue)."""
+async def flood_unread(s, ws, sid, until):
+    """Attached to `sid`, has it print 1.5 M lines and reads nothing until the server's gauge
+    `until` is 1: the kernel's and the server's buffers are full (the connection was opened with a
+    small max_queue), and the server held the session's output, or left this client behind."""
     c = Client(ws)
     await c.send(type="attach", data={"session_id": sid})
     await c.until(lambda f: f["type"] == "attach_ok")
     await c.send(type="term_in", session_id=sid, data_b64=b64("seq 1500000\r"))
-    await asyncio.sleep(4)
+    await asyncio.to_thread(wait_until, lambda: metric(s, until) == 1, until, 60)
     return c
 
 
 def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, tmp_path):
-    """Live output to a client that does not read: once its buffer is full it gets no more live
-    term_out; when it reads again it is resynced (a snapshot flagged as such, or the exact chunks),
-    so every term_out it gets either continues the previous seq by one or says it is a snapshot."""
+    """Live output to a client that does not read while another keeps up: once its buffer is full
+    it is left behind and gets no more live term_out; when it reads again it is resynced (a
+    snapshot flagged as such, or the exact chunks), so every term_out it gets either continues the
+    previous seq by one or says it is a snapshot. (Alone, it would hold the output instead: the
+    next test.)"""
     # A ring far smaller than what is missed, so that the resync is a snapshot whatever the
     # machine's speed (with the default 128 KiB ring a loaded machine sometimes still covered it).
     s, op, sid = running_session(start_server, tmp_path, "--send-buffer-bytes", "65536", "--ring-buffer-bytes", "4096")
 
+    async def keep_up(ws):
+        tail = b""
+        while b"seq done" not in tail:
+            f = await recv_json(ws, 30)
+            if f["type"] == "term_out":
+                tail = (tail + unb64(f))[-64:]
+
     async def go():
-        async with ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:
-            c = await flood_unread(ws, sid)
+        async with client(s, op) as fast_ws, ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:
+            fast = Client(fast_ws)
+            await fast.send(type="attach", data={"session_id": sid})
+            await fast.until(lambda f: f["type"] == "attach_ok")
+            reader = asyncio.ensure_future(keep_up(fast_ws))
+            c = await flood_unread(s, ws, sid, "ccbridge_cc_control_subscribers_behind")
             prev, snapshots, tail = None, 0, b""
             while b"seq done" not in tail:
                 f = await c.until(lambda f: f["type"] == "term_out", 30)
@@ -303,10 +321,10 @@ def test_a_client_that_stops_reading_is_resynced_never_fed_a_gap(start_server, t
                 prev = f["seq"]
                 tail = (tail + unb64(f))[-64:]
             assert snapshots >= 1
+            await reader
 
     run(go(), 120)
-    text = s.http("GET", "/metrics")[1]
-    assert "ccbridge_cc_control_resyncs_total 0" not in text
+    assert metric(s, "ccbridge_cc_control_resyncs_total") >= 1
 
 
 def test_reconnecting_mid_stream_with_since_seq_gets_every_byte_once_in_order(start_server, tmp_path):
@@ -408,7 +426,7 @@ def test_a_lone_slow_client_holds_the_output_and_then_gets_all_of_it(start_serve
 
     async def go():
         async with ws_connect(s.ws_url(f"/ws/client?token={op}"), max_queue=2) as ws:
-            c = await flood_unread(ws, sid)
+            c = await flood_unread(s, ws, sid, "ccbridge_cc_control_sessions_held")
             got, prev = bytearray(), None
             while b"seq done" not in got[-64:]:
                 f = await c.until(lambda f: f["type"] == "term_out", 30)

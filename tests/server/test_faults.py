@@ -27,7 +27,8 @@ import uuid
 import pytest
 import websockets
 
-from conftest import Server, alive, guard_pids, metric, read_pid, read_until_close, recv_json, run, tagged_pids, ws_connect
+from conftest import (Server, alive, guard_pids, metric, read_pid, read_until_close, recv_json, run, tagged_pids, wait_until,
+                      ws_connect)
 
 K = 100          # numbered messages the fake CLI writes before each fault
 BURST = 100      # ... after a burst of this many 10 kB assistant messages (1 MB)
@@ -84,6 +85,26 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def open_connections(pid):
+    """TCP connections process `pid` holds that it has not closed: established, or closed by the
+    peer only (/proc/net/tcp's states 01 and 08, matched to the process's sockets by inode)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                n += fields[9] in inodes and fields[3] in ("01", "08")
+    return n
+
+
 def wait_dead(pids, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline and any(alive(p) for p in pids):
@@ -109,7 +130,7 @@ def quiet(s, timeout=10):
     while time.time() < deadline and (metric(s, "ccbridge_runs_held") or s.processes()):
         time.sleep(0.05)
     assert metric(s, "ccbridge_runs_held") == 0 and not s.processes()
-    time.sleep(0.2)  # the metrics connection itself
+    wait_until(lambda: open_connections(s.proc.pid) == 0, "the metrics connection closed by the server")
     return fd_count(s.proc.pid), status_kb(s.proc.pid, "VmRSS")
 
 
@@ -744,7 +765,8 @@ def test_clients_leaving_while_the_server_stops_leave_nothing(start_server, tmp_
         assert len(s.processes()) == 2
         t0 = time.monotonic()
         s.proc.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.1)  # the ladders are running
+        # The server has begun to stop: the ladders are running.
+        await asyncio.to_thread(wait_until, lambda: " stopping " in s.log_text(), "the server stopping")
         await drop(op, "reset")
         await drop(sdk, "close")
         rc = await asyncio.to_thread(s.proc.wait, 20)

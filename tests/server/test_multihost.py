@@ -15,7 +15,6 @@ import json
 import re
 import select
 import signal
-import sqlite3
 import ssl
 import stat
 import subprocess
@@ -227,17 +226,9 @@ class ControlPlane:
         return metric(self, name)
 
     def saved(self):
-        """Session id -> (status, seq of its saved output tail) as the control plane last flushed
-        them to its database."""
-        db = sqlite3.connect(f"file:{self.c.tmp / 'cc-state.db'}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = db.execute("SELECT s.session_id, s.status, COALESCE(t.latest_seq, 0) FROM cc_sessions s "
-                              "LEFT JOIN cc_ring_tails t USING (session_id)").fetchall()
-            return {sid: (status, seq) for sid, status, seq in rows}
-        except sqlite3.OperationalError:  # no table yet
-            return {}
-        finally:
-            db.close()
+        """Session id -> (status, seq of its saved output tail, its bytes) as the control plane last
+        flushed them to its database."""
+        return common.saved_state(self.c.tmp)
 
     def audit(self):
         return [json.loads(line) for line in open(self.c.tmp / "audit.jsonl")]

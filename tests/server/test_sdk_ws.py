@@ -9,7 +9,7 @@ import time
 import pytest
 import websockets
 
-from conftest import read_until_close, recv_json, run, until, wait_until, ws_connect
+from conftest import read_until_close, recv_json, run, until, wait_detached, ws_connect
 
 CAPABILITIES = {"concurrent_input": True, "tool_definition": True, "interrupt_query": True, "permission_requests": True, "resume": False}
 RESULT_KEYS = {"subtype", "cost_usd", "duration_ms", "session_id", "total_cost_usd", "num_turns", "usage", "is_error", "result"}
@@ -1074,9 +1074,7 @@ def test_a_resumable_conversation_survives_a_dropped_connection_with_nothing_los
                 first.append(await recv_json(ws))
             ws.transport.abort()  # no close frame: a dropped network
         # The server has seen the connection go, and keeps the conversation for the reconnect.
-        def detached():
-            return [x["connected"] for x in s.http("GET", "/sessions")[1]["sessions"] if x["session_id"] == sid] == [False]
-        await asyncio.to_thread(wait_until, detached, "the conversation listed as not connected")
+        await asyncio.to_thread(wait_detached, s, sid)
         assert len(s.processes()) == 1
         rest = []
         async with ws_connect(s.ws_url(f"/ws?session_id={sid}&since_seq={len(first)}&resume_token={token}")) as ws:

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from conftest import read_until_close, recv_json, run, until, ws_connect
+from conftest import alive, metric, read_until_close, recv_json, run, until, wait_detached, wait_until, ws_connect
 
 FIXED_RANDOM = os.environ.get("CCB_FIXED_RANDOM", "")
 # What the ids are made of when every random byte is 0xAB (UUID v4: version and variant bits set).
@@ -96,12 +96,13 @@ def test_max_sessions_counts_a_process_until_it_is_reaped(start_server):
 
     try:
         run(go(), timeout=120)
-        time.sleep(0.5)
+        # Sampled until the last process is reaped: none starts for a client that has left.
+        ended = s.wait_no_processes(timeout=30)
     finally:
         stop.set()
         sampler.join()
     assert 1 <= most[0] <= 4, f"{most[0]} CLI processes ran at once with --max-sessions 4"
-    assert s.wait_no_processes(timeout=30)
+    assert ended
 
 
 def test_a_slow_teardown_does_not_delay_another_clients_query(start_server):
@@ -118,16 +119,19 @@ def test_a_slow_teardown_does_not_delay_another_clients_query(start_server):
 
     async def go():
         await asyncio.gather(*(open_and_leave() for _ in range(6)))
-        await asyncio.sleep(0.2)  # the six teardowns are under way
+        # The server has seen the six go: their teardowns are under way.
+        await asyncio.to_thread(wait_until, lambda: metric(s, "ccbridge_ws_clients") == 0, "the six clients gone")
+        old = s.processes()
+        assert len(old) == 6
         async with ws_connect(s.ws_url("/ws")) as ws:
             await hello(ws)
-            t0 = time.monotonic()
             await ws.send(json.dumps({"type": "query", "prompt": "go"}))
             await until(ws, "assistant_message", timeout=20)
-            return time.monotonic() - t0
+            # Answered while the six CLIs were still being torn down (they are killed 8 s after
+            # their clients left); behind their teardowns it came once they were gone.
+            assert all(alive(p) for p in old), "the query waited for other conversations' teardowns"
 
-    took = run(go(), timeout=60)
-    assert took < 3.0, f"the query waited {took:.1f} s behind other conversations' teardowns"
+    run(go(), timeout=60)
     assert s.wait_no_processes(timeout=30)
 
 
@@ -148,7 +152,7 @@ def test_pongs_are_not_held_for_replay(start_server):
                 await ws.send(json.dumps({"type": "ping"}))
                 assert await recv_json(ws) == {"type": "pong"}
             ws.transport.abort()
-        await asyncio.sleep(0.2)
+        await asyncio.to_thread(wait_detached, s, d["session_id"])
         async with ws_connect(s.ws_url(f"/ws?session_id={d['session_id']}&since_seq=0&resume_token={d['resume_token']}")) as ws:
             again = await hello(ws)
             assert again["resumed"] is True
@@ -174,15 +178,7 @@ def test_an_ended_conversation_is_not_held_after_its_client_left(start_server):
             await until(ws, "query_end")
 
     run(go())
-    deadline = time.time() + 10
-    held = None
-    while time.time() < deadline:
-        _, text, _ = s.http("GET", "/metrics")
-        held = [float(l.split()[1]) for l in text.splitlines() if l.startswith("ccbridge_runs_held ")][0]
-        if held == 0:
-            break
-        time.sleep(0.05)
-    assert held == 0
+    wait_until(lambda: metric(s, "ccbridge_runs_held") == 0, "no run held", 10)
 
 
 def test_errors_do_not_echo_a_megabyte_of_client_text(start_server):
@@ -217,7 +213,7 @@ def test_a_resumable_conversation_cannot_be_taken_over_without_its_token(start_s
         return d
 
     d = run(victim())
-    time.sleep(0.2)
+    wait_detached(s, d["session_id"])
     _, sessions, _ = s.http("GET", "/sessions")
     listed = json.dumps(sessions)
     assert d["session_id"] in listed and d["resume_token"] not in listed
@@ -334,7 +330,7 @@ def test_since_seq_beyond_the_last_event_is_refused_and_never_wraps(start_server
         return d
 
     d = run(victim())
-    time.sleep(0.2)
+    wait_detached(s, d["session_id"])
     frames, code, _ = run(refused(s, f"/ws?session_id={d['session_id']}&since_seq=18446744073709551615&resume_token={d['resume_token']}"))
     assert code == 1008 and "beyond the last frame" in frames[0]["data"]["error"]
 
@@ -354,18 +350,24 @@ def test_a_flooding_client_is_slowed_to_the_rate_limit_and_loses_nothing(start_s
             t0 = time.monotonic()
             for _ in range(400):
                 await flood.send('{"type":"ping"}')
-            # Meanwhile another connection is served at once.
-            t1 = time.monotonic()
+            pongs = []
+
+            async def read_flood():
+                while len(pongs) < 400:
+                    pongs.append(await recv_json(flood, 15))
+
+            reader = asyncio.ensure_future(read_flood())
+            # Meanwhile another connection is served: before the flood's last pong.
             await other.send('{"type":"ping"}')
             assert await recv_json(other) == {"type": "pong"}
-            other_took = time.monotonic() - t1
-            pongs = [await recv_json(flood, 15) for _ in range(400)]
-            return time.monotonic() - t0, other_took, pongs
+            flood_answered = len(pongs)
+            await reader
+            return time.monotonic() - t0, flood_answered, pongs
 
-    took, other_took, pongs = run(go())
+    took, flood_answered, pongs = run(go())
     assert pongs == [{"type": "pong"}] * 400  # nothing dropped
     assert took >= 2.5, f"400 messages were handled in {took:.2f} s, over 100 a second"
-    assert other_took < 1.0
+    assert flood_answered < 400, "the other connection waited behind the flood"
 
 
 def test_a_path_outside_the_roots_gets_one_answer_whether_it_exists_or_not(start_server, tmp_path):

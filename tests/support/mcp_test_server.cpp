@@ -13,7 +13,8 @@
 // Tools: echo (its arguments as text), add {a,b} (structuredContent {sum}), slow {ms} (sleeps,
 // honours notifications/cancelled), crash (exits with code 3, after a line on stderr), garbage (a
 // non-JSON line or SSE event, then the answer), big {n} (n bytes of text), fail (an isError
-// result), stats (structuredContent {cancelled}: the slow calls cancelled so far), ask (sends
+// result), stats (structuredContent {cancelled, sleeping}: the slow calls cancelled so far, and
+// those under way), ask (sends
 // ping and roots/list to the client and returns its answers; stdio and --sse), expire (HTTP: the
 // session ends; the next request gets 404).
 #include "protocol/jsonrpc.hpp"
@@ -59,6 +60,7 @@ std::mutex mu;  // everything below
 std::condition_variable cv;
 std::set<std::string> cancelled_ids;
 int cancelled_count = 0;
+int sleeping = 0;  // slow calls under way
 std::map<std::string, std::promise<std::string>> awaiting;  // our requests to the client, by id
 int next_request = 1;
 int in_flight = 0;  // stdio requests being handled
@@ -130,7 +132,10 @@ std::string slow(const std::string &id, const JsonView &args)
 {
   auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(args["ms"].int64().value_or(1000));
   std::unique_lock<std::mutex> lk(mu);
-  if (cv.wait_until(lk, until, [&] { return cancelled_ids.count(id) > 0; })) {
+  ++sleeping;
+  bool cancelled = cv.wait_until(lk, until, [&] { return cancelled_ids.count(id) > 0; });
+  --sleeping;
+  if (cancelled) {
     ++cancelled_count;
     std::fprintf(stderr, "slow: request %s cancelled\n", id.c_str());
     return "";
@@ -162,7 +167,7 @@ std::string call_tool(const std::string &id, const JsonView &params, const Send 
   if (name == "stats") {
     std::lock_guard<std::mutex> lk(mu);
     return rpc_result(id, open_text_result("stats") + R"(,"structuredContent":{"cancelled":)" +
-                              std::to_string(cancelled_count) + "}}");
+                              std::to_string(cancelled_count) + R"(,"sleeping":)" + std::to_string(sleeping) + "}}");
   }
   if (name == "ask")
     return rpc_result(id, open_text_result(ask_client(send, "ping") + "|" + ask_client(send, "roots/list")) + "}");

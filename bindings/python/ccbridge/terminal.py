@@ -124,6 +124,12 @@ class Terminal:
     def running(self) -> bool:
         return self._t.running
 
+    @property
+    def unread(self) -> int:
+        """Bytes of output waiting to be read here: past 1 MiB the PTY is not read (the program
+        blocks), so never more than 1 MiB and one ``read_chunk``."""
+        return self._t.unread
+
     def close(self) -> None:
         """Stops the program (SIGTERM, SIGKILL 2 s later) without waiting. Idempotent."""
         self._t.close()

@@ -571,6 +571,11 @@ public:
   }
   int pid() const { return terminal_ ? terminal_->pid() : 0; }
   bool running() const { return terminal_ && terminal_->running(); }
+  std::size_t unread() const
+  {
+    std::lock_guard<std::mutex> lk(q_->mu);
+    return q_->bytes;
+  }
   py::object exit_info() const
   {
     std::lock_guard<std::mutex> lk(q_->mu);
@@ -962,7 +967,8 @@ PYBIND11_MODULE(_ccbridge, m)
       .def("exit_info", &PyTerminal::exit_info)
       .def("close", &PyTerminal::close)
       .def_property_readonly("pid", &PyTerminal::pid)
-      .def_property_readonly("running", &PyTerminal::running);
+      .def_property_readonly("running", &PyTerminal::running)
+      .def_property_readonly("unread", &PyTerminal::unread);
 
   py::class_<PyMcpCall>(m, "McpCall").def("cancel", &PyMcpCall::cancel);
   py::class_<PyMcp>(m, "McpClient")

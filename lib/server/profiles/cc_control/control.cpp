@@ -750,6 +750,9 @@ void Control::metrics(std::string &o, bool per_agent) const
   auto counter = [&o](const char *name, const char *help, std::uint64_t v) {
     o += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
   };
+  auto gauge = [&o](const char *name, const char *help, std::size_t v) {
+    o += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, v);
+  };
   counter("ccbridge_cc_control_approvals_raised_total", "Approvals asked for", counters_.approvals_raised);
   counter("ccbridge_cc_control_approvals_resolved_total", "Approvals answered", counters_.approvals_resolved);
   counter("ccbridge_cc_control_attach_replays_total", "Attaches (each replays what the client missed)", counters_.attach_replays);
@@ -783,9 +786,12 @@ void Control::metrics(std::string &o, bool per_agent) const
     o += fmt::format("ccbridge_cc_control_agent_sessions{{tenant_id=\"{}\",server_id=\"{}\",status=\"{}\"}} {}\n",
                      label_value(r.tenant_id), label_value(r.server_id), agents_.at(key).agent ? "online" : "offline", n);
   }
-  o += fmt::format("# HELP ccbridge_cc_control_subscribers Open /ws/client connections\n"
-                   "# TYPE ccbridge_cc_control_subscribers gauge\nccbridge_cc_control_subscribers {}\n",
-                   subscribers_.size());
+  gauge("ccbridge_cc_control_subscribers", "Open /ws/client connections", subscribers_.size());
+  // Back-pressure as it stands: sessions whose output waits for a client, and clients left behind
+  // by live output (resynced from the ring once they drain).
+  gauge("ccbridge_cc_control_sessions_held", "Sessions whose output is held: no attached client can take more", held_.size());
+  gauge("ccbridge_cc_control_subscribers_behind", "/ws/client connections left behind by live output",
+        static_cast<std::size_t>(std::count_if(subscribers_.begin(), subscribers_.end(), [](const Subscriber *s) { return s->behind(); })));
 }
 
 }  // namespace ccbridge::detail::server::cc_control
