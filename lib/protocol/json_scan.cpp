@@ -331,8 +331,9 @@ struct LineScanner : Lexer {
   bool member_value(Field field)
   {
     if (field == Field::none) return value(1);
-    if (field != Field::type && field != Field::subtype) {
-      std::string_view &span = field == Field::session_id ? out.session_id : field == Field::message ? out.message : out.usage;
+    if (field == Field::message) return message_value();
+    if (field == Field::session_id || field == Field::usage) {
+      std::string_view &span = field == Field::session_id ? out.session_id : out.usage;
       const char *start = p;
       if (!value(1)) return false;
       if (span.empty()) span = std::string_view(start, static_cast<std::size_t>(p - start));
@@ -355,8 +356,30 @@ struct LineScanner : Lexer {
     return true;
   }
 
+  // The first top-level "message" object, walked member by member to note its content and usage.
+  bool message_value()
+  {
+    if (message_seen || p >= end || *p != '{') {
+      message_seen = true;
+      return value(1);
+    }
+    message_seen = true;
+    ++p;
+    for (bool first = true; next_member(first); first = false) {
+      std::string_view name;
+      bool escaped;
+      if (!member_name(name, escaped)) return false;
+      std::string_view *span = name == "content" ? &out.message_content : name == "usage" ? &out.message_usage : nullptr;
+      const char *start = p;
+      if (!value(2)) return false;
+      if (span && span->empty()) *span = std::string_view(start, static_cast<std::size_t>(p - start));
+    }
+    return !out.error;
+  }
+
   bool type_seen = false;
   bool subtype_seen = false;
+  bool message_seen = false;
 };
 
 // A member inside a line, by its path.
@@ -400,6 +423,29 @@ std::optional<std::string_view> json_member_span(std::string_view json,
   const char *start = f.p;
   if (!f.value(outer)) return std::nullopt;
   return std::string_view(start, static_cast<std::size_t>(f.p - start));
+}
+
+bool json_member_spans(std::string_view json, std::initializer_list<std::string_view> names,
+                       std::string_view *out) noexcept
+{
+  MemberFinder f{{json.data(), json.data(), json.data() + json.size(), {}}};
+  f.skip_ws();
+  if (f.p >= f.end || *f.p != '{') return false;
+  ++f.p;
+  for (bool first = true; f.next_member(first); first = false) {
+    std::string_view name;
+    bool escaped;
+    if (!f.member_name(name, escaped)) return false;
+    std::size_t i = 0;
+    for (std::string_view n : names) {
+      if (n == name) break;
+      ++i;
+    }
+    const char *start = f.p;
+    if (!f.value(1)) return false;
+    if (i < names.size() && out[i].empty()) out[i] = std::string_view(start, static_cast<std::size_t>(f.p - start));
+  }
+  return !f.out.error;
 }
 
 bool json_string_append(std::string_view token, std::string &out)

@@ -32,11 +32,13 @@ struct JsonScan {
   /// Some member name, at any depth, holds an escape: a lookup by name as written could then miss
   /// a member that RapidJSON finds, so field readers go to the DOM.
   bool escaped_name = false;
-  /// The text of the first top-level "session_id", "message" and "usage" values as written
-  /// (empty when absent): what the common field readers start from instead of walking the line.
+  /// The text of the first top-level "session_id" and "usage" values, and of the first "content"
+  /// and "usage" of the first top-level "message" object, as written (empty when absent): what the
+  /// common field readers start from instead of walking the line again.
   std::string_view session_id;
-  std::string_view message;
   std::string_view usage;
+  std::string_view message_content;
+  std::string_view message_usage;
 };
 
 /// Scans `size` bytes; `data[size]` must be readable (a terminating NUL) but is not examined.
@@ -48,6 +50,12 @@ JsonScan scan_json_object(const char *data, std::size_t size) noexcept;
 /// An empty path gives `json` itself. Thread-safe; the result points into `json`.
 std::optional<std::string_view> json_member_span(std::string_view json,
                                                  std::initializer_list<std::string_view> path) noexcept;
+
+/// The text of the first members of the object `json` named `names` (as written) into `out`, in
+/// the order of `names`; a missing one stays empty. One pass. False when `json` is not an object
+/// or is not JSON.
+bool json_member_spans(std::string_view json, std::initializer_list<std::string_view> names,
+                       std::string_view *out) noexcept;
 
 /// Appends the decoded text of the JSON string `token` (quotes included, as json_member_span
 /// gives it) to `out`. False, with `out` unchanged, when `token` is not a string, or holds a

@@ -127,8 +127,9 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
     impl->subtype = std::string(scan.subtype);
     impl->spans = !scan.escaped_name;
     impl->session_id_span = scan.session_id;
-    impl->message_span = scan.message;
     impl->usage_span = scan.usage;
+    impl->content_span = scan.message_content;
+    impl->message_usage_span = scan.message_usage;
   }
   impl->type = ccbridge::classify_type(impl->type_name);
   return Access<Message>::make(std::move(impl));
@@ -201,8 +202,6 @@ JsonView Message::usage() const noexcept
 
 namespace {
 
-using detail::json_member_span;
-
 // The text of the string `token` when it holds no escape: a view into the line.
 std::optional<std::string_view> plain_string(std::string_view token)
 {
@@ -212,49 +211,46 @@ std::optional<std::string_view> plain_string(std::string_view token)
   return inner;
 }
 
-bool is_string(std::optional<std::string_view> token) { return token && !token->empty() && token->front() == '"'; }
+bool is_string(std::string_view token) { return !token.empty() && token.front() == '"'; }
 
-// Message::text() of an api message object (its text as written).
-std::optional<std::string> text_of(std::string_view message)
+// Message::text() from the text of message.content as written (empty: no content).
+std::optional<std::string> text_of(std::string_view content)
 {
   std::string out;
-  if (message.empty() || message.front() != '{') return out;  // no message object: no content
-  auto content = json_member_span(message, {"content"});
-  if (!content) return out;
-  if (content->front() == '"') {  // a plain-string prompt: one text block
-    if (!detail::json_string_append(*content, out)) return std::nullopt;
+  if (content.empty()) return out;
+  if (content.front() == '"') {  // a plain-string prompt: one text block
+    if (!detail::json_string_append(content, out)) return std::nullopt;
     return out;
   }
-  if (content->front() != '[') return std::nullopt;
+  if (content.front() != '[') return std::nullopt;
   constexpr std::size_t kMax = 16;
   std::string_view blocks[kMax];
-  const std::size_t n = detail::json_array_items(*content, blocks, kMax);
+  const std::size_t n = detail::json_array_items(content, blocks, kMax);
   if (n > kMax) return std::nullopt;
   for (std::size_t i = 0; i < n; ++i) {
     if (blocks[i].front() != '{') continue;  // not a block: its type is unknown
-    auto type = json_member_span(blocks[i], {"type"});
-    if (!is_string(type)) continue;
-    auto plain = plain_string(*type);
+    std::string_view m[3];  // type, text, thinking
+    if (!detail::json_member_spans(blocks[i], {"type", "text", "thinking"}, m)) return std::nullopt;
+    if (!is_string(m[0])) continue;
+    auto plain = plain_string(m[0]);
     if (!plain) return std::nullopt;
     if (*plain != "text") continue;
     if (!out.empty()) out += '\n';
-    auto t = json_member_span(blocks[i], {"text"});  // ContentBlock::text(): text, else thinking
-    if (!is_string(t)) t = json_member_span(blocks[i], {"thinking"});
-    if (is_string(t) && !detail::json_string_append(*t, out)) return std::nullopt;
+    std::string_view t = is_string(m[1]) ? m[1] : m[2];  // ContentBlock::text(): text, else thinking
+    if (is_string(t) && !detail::json_string_append(t, out)) return std::nullopt;
   }
   return out;
 }
 
-// One count of a usage object: false when only the DOM can tell.
-bool read_count(std::string_view usage, std::string_view name, std::optional<std::int64_t> &to)
+// One count of a usage object (`v`: its text, empty when absent): false when only the DOM can tell.
+bool read_count(std::string_view v, std::optional<std::int64_t> &to)
 {
-  auto v = json_member_span(usage, {name});
-  if (!v || v->front() < '0' || v->front() > '9') return !v || v->front() != '-';
-  if (auto n = detail::json_small_int(*v)) {
+  if (v.empty() || v.front() < '0' || v.front() > '9') return v.empty() || v.front() != '-';
+  if (auto n = detail::json_small_int(v)) {
     to = *n;
     return true;
   }
-  return v->find_first_of(".eE") != std::string_view::npos;  // a double: not an int64, as in the DOM
+  return v.find_first_of(".eE") != std::string_view::npos;  // a double: not an int64, as in the DOM
 }
 
 }  // namespace
@@ -272,17 +268,13 @@ std::string_view Message::session_id() const noexcept
 Message::TokenUsage Message::token_usage() const noexcept
 {
   if (impl_->spans) {
-    std::optional<std::string_view> u;
-    if (type() != MessageType::assistant) {
-      if (!impl_->usage_span.empty()) u = impl_->usage_span;
-    } else if (!impl_->message_span.empty() && impl_->message_span.front() == '{') {
-      u = json_member_span(impl_->message_span, {"usage"});
-    }
+    std::string_view u = type() == MessageType::assistant ? impl_->message_usage_span : impl_->usage_span;
     TokenUsage t;
-    if (!u || u->front() != '{') return t;
-    if (read_count(*u, "input_tokens", t.input_tokens) && read_count(*u, "output_tokens", t.output_tokens) &&
-        read_count(*u, "cache_creation_input_tokens", t.cache_creation_input_tokens) &&
-        read_count(*u, "cache_read_input_tokens", t.cache_read_input_tokens)) {
+    if (u.empty() || u.front() != '{') return t;
+    std::string_view v[4];
+    if (detail::json_member_spans(u, {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"}, v) &&
+        read_count(v[0], t.input_tokens) && read_count(v[1], t.output_tokens) &&
+        read_count(v[2], t.cache_creation_input_tokens) && read_count(v[3], t.cache_read_input_tokens)) {
       return t;
     }
   }
@@ -314,7 +306,7 @@ std::vector<ContentBlock> Message::content() const
 std::string Message::text() const
 {
   if (impl_->spans) {
-    if (auto t = text_of(impl_->message_span)) return std::move(*t);
+    if (auto t = text_of(impl_->content_span)) return std::move(*t);
   }
   std::string out;
   for (const auto &b : content()) {

@@ -66,8 +66,9 @@ struct Message::Impl {
   /// line, no member name anywhere is escaped): their text as written in `raw`, empty if absent.
   bool spans = false;
   std::string_view session_id_span;
-  std::string_view message_span;
-  std::string_view usage_span;
+  std::string_view usage_span;          // top level (result)
+  std::string_view content_span;        // message.content
+  std::string_view message_usage_span;  // message.usage (assistant)
   LineError error;
   mutable std::once_flag dom_once;
   mutable std::unique_ptr<MessageDom> dom;  // set eagerly when validation needed RapidJSON
