@@ -20,6 +20,7 @@
 #include <ccbridge/ccbridge.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +29,10 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -126,6 +131,47 @@ int query(const char *cli, long expected, bool read)
   return expected > 0 && r.messages < static_cast<std::uint64_t>(expected) ? 1 : 0;
 }
 
+// The ceiling of query: the same CLI and script read by the least a reader can do. The CLI starts
+// with a 1 MiB stdout pipe (as ccbridge's), gets one user line, and its stdout is read in 1 MiB
+// reads until EOF, counting lines; nothing is parsed. Timed from before the fork, like query.
+int raw_query(const char *cli, long expected)
+{
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  (void)fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork");
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    execl(cli, cli, static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  const char user[] = "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"benchmark\"}}\n";
+  if (write(in[1], user, sizeof user - 1) != static_cast<ssize_t>(sizeof user - 1)) throw std::runtime_error("write");
+  std::vector<char> buf(1 << 20);
+  std::uint64_t lines = 0, bytes = 0;
+  for (;;) {
+    ssize_t n = read(out[0], buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes += static_cast<std::uint64_t>(n);
+    for (const char *p = buf.data(), *end = p + n; (p = static_cast<const char *>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))); ++p)
+      ++lines;
+  }
+  double secs = seconds_since(t0);
+  close(in[1]);
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::printf("{\"impl\":\"raw reader\",\"what\":\"query\",\"read\":\"none\",\"messages\":%llu,\"bytes\":%llu,\"seconds\":%.6f}\n",
+              static_cast<unsigned long long>(lines), static_cast<unsigned long long>(bytes), secs);
+  return expected > 0 && lines < static_cast<std::uint64_t>(expected) ? 1 : 0;
+}
+
 // K times: Session::open (with initialize), send a prompt, wait for its first message, close.
 // Reports the median open-to-first-message time (the close is not timed).
 int session_open(const char *cli, long k)
@@ -193,7 +239,7 @@ int main(int argc, char **argv)
   try {
     if (argc == 3 && std::strcmp(argv[1], "parse") == 0) return parse(argv[2], false);
     if (argc == 3 && std::strcmp(argv[1], "parse-dom") == 0) return parse(argv[2], true);
-    if (argc >= 4 && (std::strcmp(argv[1], "query") == 0 || std::strncmp(argv[1], "session-", 8) == 0)) {
+    if (argc >= 4 && (std::strncmp(argv[1], "query", 5) == 0 || std::strncmp(argv[1], "session-", 8) == 0)) {
       const char *cli = nullptr;
       long n = 0;
       bool read = false, ok = true;
@@ -206,6 +252,7 @@ int main(int argc, char **argv)
       }
       if (!ok) cli = nullptr;  // an unknown argument: the usage
       if (cli && std::strcmp(argv[1], "query") == 0) return query(cli, n, read);
+      if (cli && std::strcmp(argv[1], "query-raw") == 0) return raw_query(cli, n);
       if (cli && std::strcmp(argv[1], "session-open") == 0) return session_open(cli, n > 0 ? n : 20);
       if (cli && std::strcmp(argv[1], "session-control") == 0) return session_control(cli, n > 0 ? n : 2000);
       if (cli && std::strcmp(argv[1], "session-stream") == 0) return session_stream(cli, n, read);
@@ -215,6 +262,7 @@ int main(int argc, char **argv)
     return 1;
   }
   std::fprintf(stderr, "usage: ccb_bench parse|parse-dom <corpus> | query --cli <fake> --messages N [--read] |\n"
+                       "       query-raw --cli <fake> --messages N |\n"
                        "       session-open --cli <fake> --requests K | session-control --cli <fake> --requests K |\n"
                        "       session-stream --cli <fake> --messages N [--read]\n");
   return 2;

@@ -244,6 +244,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
       "$CCB_BENCH" query --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
     CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query ccbridge_read -- \
       "$CCB_BENCH" query --read --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
+    CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query raw -- \
+      "$CCB_BENCH" query-raw --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
   fi
   CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query python -- \
     "$PY" "$PEERS/py_query.py" --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
@@ -288,10 +290,11 @@ E = os.environ
 OPENS, CONTROLS = E["BENCH_OPENS"], E["BENCH_CONTROLS"]
 runs = [json.loads(l) for l in open(raw_path) if l.strip()]
 NAMES = {"ccbridge": "ccbridge", "ccbridge_dom": "ccbridge, every DOM built",
+         "raw": "raw limit: the same CLI into a minimal reader (1 MiB pipe, lines counted, nothing parsed)",
          "ccbridge_read": "ccbridge, equal work (type, text, session id, usage)",
          "python": "claude-agent-sdk (Python) " + E["BENCH_PY_SDK"],
          "typescript": "@anthropic-ai/claude-agent-sdk (TypeScript) " + E["BENCH_TS_SDK"]}
-ORDER = [("parse", "ccbridge"), ("parse", "ccbridge_dom"), ("parse", "python"), ("query", "ccbridge_read"),
+ORDER = [("parse", "ccbridge"), ("parse", "ccbridge_dom"), ("parse", "python"), ("query", "raw"), ("query", "ccbridge_read"),
          ("query", "ccbridge"), ("query", "python"), ("query", "typescript"), ("session", "ccbridge_read"),
          ("session", "ccbridge"), ("session", "python")]
 # The row each ratio divides: for query and session the equal-work one, which does what the peers do.
@@ -388,8 +391,8 @@ want = meta["e2e_read"]
 problems, checked = [], 0
 for r in runs:
     res = r["result"]
-    if r["task"] not in ("query", "session") or res.get("failed"):
-        continue
+    if r["task"] not in ("query", "session") or res.get("failed") or r["key"] == "raw":
+        continue  # (the raw reader only counts lines)
     equal = r["key"] != "ccbridge"
     fields = [f for f in want if f != "messages" and (equal or f in ("assistant", "results"))]
     if equal and res.get("read") != "equal":
