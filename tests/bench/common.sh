@@ -17,7 +17,9 @@
 # CCB_BENCH_SUT_COMMIT (set by ab.sh: the build whose ccbridge and library-linked programs are measured,
 # tests/bench/bench_common.py sut()).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BENCH_CMAKE_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCB_BUILD_BENCH=ON)
+# CCB_REQUIRE_TEST_TOOLS=OFF: a bench build needs the test programs (fake CLI, load clients), not the
+# test tools, so CI=true must not refuse it (tests/CMakeLists.txt).
+BENCH_CMAKE_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCB_BUILD_BENCH=ON -DCCB_REQUIRE_TEST_TOOLS=OFF)
 
 bench_args() {
   local name=$1 script

@@ -45,7 +45,7 @@ while (($#)); do
   shift
 done
 BUILD="${CCB_BENCH_BUILD_DIR:-$ROOT/build-bench}"
-CMAKE_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCB_BUILD_BENCH=ON)
+CMAKE_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCCB_BUILD_BENCH=ON -DCCB_REQUIRE_TEST_TOOLS=OFF)  # (see common.sh)
 cmake -S "$ROOT" -B "$BUILD" "${CMAKE_FLAGS[@]}" >/dev/null
 ninja -C "$BUILD" ccbridge_app ccb_fake_cli ccb_ws_load >&2
 BUILD="$(cd "$BUILD" && pwd)"
