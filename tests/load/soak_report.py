@@ -33,7 +33,7 @@ def minute_rows(samples):
     for m in range(1, last + 1):
         groups.append((str(m), [r for r in load if max(1, math.ceil(float(r["t_s"]) / 60)) == m]))
     groups += [("drain", [r for r in samples if r["phase"] == "drain"]),
-               ("after the load", [r for r in samples if r["phase"] == "end"]),
+               ("end", [r for r in samples if r["phase"] == "end"]),
                ("after the linger", [r for r in samples if r["phase"] == "linger"][-1:])]
     return [(label, rows) for label, rows in groups if rows]
 
@@ -72,7 +72,7 @@ def main():
           "## Per minute", "",
           "The median of the samples (one every 5 s) in each minute of the load (minute m: the samples of its "
           "seconds (60 (m-1), 60 m]); slowest execute: the largest of the minute. Idle: after the warm-up run; drain: "
-          "no new run, the runs in flight finishing; after the load: once every run is over.", "",
+          "no new run, the runs in flight finishing; end: the sample once every run is over (the settled figures after the load are in the summary).", "",
           *minute_table(samples), "", "## The driver's summary", "", "```", summary.rstrip("\n"), "```", "",
           "## Every sample (samples.csv)", "", "```csv"]
     with open(os.path.join(a.dir, "samples.csv")) as f:
