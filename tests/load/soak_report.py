@@ -25,7 +25,7 @@ LOADED = {"frames_per_s", "lat_p99_ms", "execute_max_ms"}  # no meaning in the i
 
 
 def minute_rows(samples):
-    """(label, samples) for the idle server, each minute of the load, the drain, after the load and
+    """(label, samples) for the idle server, each minute of the load, the drain, the end sample and
     after the linger, in that order; empty groups left out."""
     groups = [("0 (idle)", [r for r in samples if r["phase"] == "idle"])]
     load = [r for r in samples if r["phase"] == "load"]
