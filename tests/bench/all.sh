@@ -29,8 +29,8 @@ day=$(date -u +%F)
 # name | command (the sizes docs/PERFORMANCE.md and docs/RELIABILITY.md quote)
 benches=(
   "core|tests/bench/run.sh"
-  "python|tests/bench/python.sh"
   "gateway|tests/bench/gateway.sh"
+  "python|tests/bench/python.sh"  # (the package gateway.sh installed into the bench venv)
   "cc-control|tests/bench/cc_control.sh --rounds 3 --scale-rounds 1 --sessions 1000 --tick-ms 100"
   "cc-agents|tests/bench/cc_agents.sh --rounds 3"
   "platform|tests/bench/platform.sh --rounds 3"

@@ -21,10 +21,11 @@
 #   PY               the Python to use (default /root/.cache/ccbridge/bench-venv/bin/python, with
 #                    --smoke <build>/py-venv/bin/python); it needs claude-agent-sdk for the SDK rows
 #                    (tests/bench/peers/setup.sh makes such a venv)
-#   CCB_PY_PATH      PYTHONPATH that makes `import ccbridge` work (default <repo>/build-py/bindings/python;
-#                    with --smoke empty: the installed package)
-#   CCB_FAKE_CLI     the fake CLI (default: tests/ccb_fake_cli of the build dir CCB_PY_PATH is in; with
-#                    --smoke <build>/tests/ccb_fake_cli)
+#   CCB_PY_PATH      PYTHONPATH that makes `import ccbridge` work (default <repo>/build-py/bindings/python
+#                    if it exists, else empty: the package installed in PY's venv, as gateway.sh leaves it;
+#                    with --smoke empty)
+#   CCB_FAKE_CLI     the fake CLI (default: tests/ccb_fake_cli of the build dir CCB_PY_PATH is in, else of
+#                    <repo>/build; with --smoke <build>/tests/ccb_fake_cli)
 #   CCB_BENCH_BUILD_DIR  the build dir of --smoke and of the report's default place (tests/bench/common.sh)
 #   CCB_BENCH_OUT    where the script and raw runs go (default: a new temporary directory)
 #   CCB_BENCH_TIMEOUT seconds per single run (default 900)
@@ -56,8 +57,16 @@ if ((SMOKE)); then
   CCB_FAKE_CLI="${CCB_FAKE_CLI:-$BUILD/tests/ccb_fake_cli}"
 fi
 PY="${PY:-/root/.cache/ccbridge/bench-venv/bin/python}"
-CCB_PY_PATH="${CCB_PY_PATH-$ROOT/build-py/bindings/python}"
-CCB_FAKE_CLI="${CCB_FAKE_CLI:-$(cd "$CCB_PY_PATH/../.." 2>/dev/null && pwd)/tests/ccb_fake_cli}"
+# A pybind11 dev build in build-py when there is one, else the package installed in the bench venv
+# (tests/bench/gateway.sh installs this tree's there: pip install '.[websocket]').
+if [[ -z "${CCB_PY_PATH+set}" ]]; then
+  CCB_PY_PATH=""
+  [[ -d "$ROOT/build-py/bindings/python" ]] && CCB_PY_PATH="$ROOT/build-py/bindings/python"
+fi
+if [[ -z "${CCB_FAKE_CLI:-}" ]]; then
+  CCB_FAKE_CLI="$ROOT/build/tests/ccb_fake_cli"
+  [[ -n "$CCB_PY_PATH" ]] && CCB_FAKE_CLI="$(cd "$CCB_PY_PATH/../.." && pwd)/tests/ccb_fake_cli"
+fi
 TIMEOUT="${CCB_BENCH_TIMEOUT:-900}"
 WORK="${CCB_BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ccb-pybench.XXXXXX")}"
 mkdir -p "$WORK"
