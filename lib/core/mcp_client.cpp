@@ -73,6 +73,7 @@ struct McpClient::Impl : std::enable_shared_from_this<Impl> {
   McpState state_ = McpState::connecting;
   McpServerInfo info_;
   std::string last_error_;
+  errc last_code_ = errc::process_failed;  // why it failed: a failed client refuses requests with it
 
   std::string who() const { return "MCP server '" + spec.name + "'"; }
 
@@ -122,7 +123,9 @@ std::int64_t McpClient::Impl::request(const std::string &method, const std::stri
     std::optional<Error> refused;
     {
       std::lock_guard<std::mutex> lk(mu);
-      errc code = state_ == McpState::failed ? errc::process_failed : errc::closed;
+      // A failed client refuses with the code of its failure, so a caller sees the same code
+      // whether its request was in flight when the client failed or was sent just after.
+      errc code = state_ == McpState::failed ? last_code_ : errc::closed;
       refused = Error(code, state_ == McpState::failed
                                 ? who() + " failed: " + last_error_ + " (restart() connects again)"
                                 : who() + " is " + (state_ == McpState::closed ? "closed" : "not ready"));
@@ -228,6 +231,11 @@ void McpClient::Impl::answer_server_request(const JsonView &msg)
 void McpClient::Impl::on_failed(const Error &why)
 {
   if (state() == McpState::closed) return;
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    last_code_ = why.code().category() == error_category() ? static_cast<errc>(why.code().value())
+                                                           : errc::process_failed;
+  }
   set_state(McpState::failed, why.detail());
   fail_all(why);
 }

@@ -195,6 +195,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::string method, body;
   std::int64_t id;               // the JSON-RPC request's, or -1
   std::function<void()> on_end;  // DELETE: the transport's close waits for it
+  bool gate = false;             // notifications/initialized: later POSTs wait until it ends
   std::unique_ptr<tcp::socket> socket;
   bool reused = false, got_bytes = false, ended = false;
   std::string in;  // bytes read, from `pos` on not consumed yet
@@ -227,10 +228,25 @@ public:
   void send(std::string message, std::int64_t id) override
   {
     if (closed_) return;
-    begin(std::make_shared<Exchange>(shared_from_this(), "POST", std::move(message), id));
+    auto x = std::make_shared<Exchange>(shared_from_this(), "POST", std::move(message), id);
+    if (gated_) return held_.push_back(std::move(x));
+    if (gate_next_) {
+      // Every POST may take a connection of its own, so a request sent right after
+      // notifications/initialized could overtake it, and servers that follow the MCP lifecycle
+      // refuse a request before it. Later messages wait until the server has accepted it.
+      gate_next_ = false;
+      gated_ = x->gate = true;
+    }
+    begin(x);
   }
   void abandon(std::int64_t id) override
   {
+    for (auto it = held_.begin(); it != held_.end(); ++it) {
+      if ((*it)->id == id) {
+        held_.erase(it);
+        return;
+      }
+    }
     for (auto it = active_.begin(); it != active_.end(); ++it) {
       if ((*it)->id == id) {
         auto x = *it;
@@ -239,7 +255,11 @@ public:
       }
     }
   }
-  void initialized(const std::string &protocol_version) override { protocol_version_ = protocol_version; }
+  void initialized(const std::string &protocol_version) override
+  {
+    protocol_version_ = protocol_version;
+    gate_next_ = true;  // the next message is notifications/initialized
+  }
   void close(std::function<void()> done) override;
 
   // ---- the exchanges (public for the handlers' sake; on the strand) ----
@@ -264,6 +284,8 @@ private:
   McpTransportEvents events_;
   std::vector<std::unique_ptr<tcp::socket>> idle_;
   std::vector<std::shared_ptr<Exchange>> active_;
+  std::vector<std::shared_ptr<Exchange>> held_;  // sent while the gate exchange was under way
+  bool gate_next_ = false, gated_ = false;
   std::string session_id_, protocol_version_;
   bool closed_ = false;
   bool failed_ = false;
@@ -493,6 +515,19 @@ void HttpTransport::end(const std::shared_ptr<Exchange> &x, bool reusable)
   auto on_end = std::move(x->on_end);
   x->owner.reset();
   if (on_end) on_end();
+  if (x->gate) {
+    // Posted, not begun here: end() runs inside other exchanges' handlers. Still gated until
+    // then, so that nothing sent meanwhile overtakes what is held.
+    asio::post(strand_, [this, self = shared_from_this()] {
+      gated_ = false;
+      auto held = std::move(held_);
+      held_.clear();
+      for (auto &h : held) {
+        if (closed_ || failed_) return;  // the client failed or closed their requests already
+        begin(h);
+      }
+    });
+  }
 }
 
 void HttpTransport::close(std::function<void()> done)
@@ -506,6 +541,7 @@ void HttpTransport::close(std::function<void()> done)
   auto active = active_;
   for (auto &x : active) end(x, false);
   idle_.clear();
+  held_.clear();  // their requests fail with the client's `closed`
   if (session_id_.empty() || failed_) {
     if (done) done();
     return;

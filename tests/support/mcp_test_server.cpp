@@ -9,6 +9,10 @@
 //   --version V        answer initialize with protocol version V (default: the client's)
 //   --page-size N      page tools/list by N tools (nextCursor)
 //   --banner TEXT      (stdio) write TEXT, not JSON, on stdout before anything else
+//   --slow-initialized MS  (HTTP) wait MS before accepting notifications/initialized
+//
+// Like the official Python MCP server, the HTTP server refuses (400, JSON-RPC error -32600) any
+// request but ping that reaches a session before its notifications/initialized did.
 //
 // Tools: echo (its arguments as text), add {a,b} (structuredContent {sum}), slow {ms} (sleeps,
 // honours notifications/cancelled), crash (exits with code 3, after a line on stderr), garbage (a
@@ -54,6 +58,7 @@ struct Config {
   bool sse = false;
   std::string log, version, banner;
   std::size_t page_size = 0;
+  int slow_initialized_ms = 0;
 } cfg;
 
 std::mutex mu;  // everything below
@@ -263,6 +268,7 @@ int run_stdio()
 // ---- Streamable HTTP -----------------------------------------------------------------------------
 
 std::map<std::string, bool> sessions;  // id -> alive (guarded by mu)
+std::set<std::string> initialized;     // sessions whose notifications/initialized came (guarded by mu)
 int next_session = 1;
 
 void log_line(const std::string &s)
@@ -356,6 +362,18 @@ void answer_post(int fd, const Request &req)
   } else {
     if (req.header("mcp-protocol-version").empty()) return respond(fd, 400, R"({"error":"no MCP-Protocol-Version"})");
     log_line("POST " + sid + " " + req.header("mcp-protocol-version"));
+  }
+  std::string_view method = msg["method"].string_or();
+  if (method == "notifications/initialized") {
+    if (cfg.slow_initialized_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.slow_initialized_ms));
+    std::lock_guard<std::mutex> lk(mu);
+    initialized.insert(sid);
+  } else if (rpc_kind(msg) == RpcKind::request && method != "initialize" && method != "ping") {
+    std::lock_guard<std::mutex> lk(mu);
+    if (!initialized.count(sid)) {
+      log_line("EARLY " + std::string(method));
+      return respond(fd, 400, rpc_error(rpc_id(msg), -32600, "request before notifications/initialized"));
+    }
   }
   if (rpc_kind(msg) != RpcKind::request) {
     handle(msg, [](const std::string &) {});
@@ -451,6 +469,8 @@ int main(int argc, char **argv)
       cfg.version = value();
     } else if (a == "--page-size") {
       cfg.page_size = static_cast<std::size_t>(std::atoi(value().c_str()));
+    } else if (a == "--slow-initialized") {
+      cfg.slow_initialized_ms = std::atoi(value().c_str());
     } else if (a == "--banner") {
       cfg.banner = value();
     } else {

@@ -325,6 +325,19 @@ TEST_CASE("mcp client: bad specs and missing commands are clear errors")
   CHECK(error_of([&] { McpClient::connect(rt, refused); }) == errc::io_error);
 }
 
+TEST_CASE("mcp client: http: nothing but ping reaches the server before notifications/initialized was accepted")
+{
+  // Each POST may take a connection of its own; a server that is slow to accept the notification
+  // would see the first request before it, and servers that follow the lifecycle refuse that.
+  ccb_test::NoLeftovers none;
+  HttpServer server({"--slow-initialized", "300"});
+  Runtime rt;
+  McpClient client = McpClient::connect(rt, server.spec());
+  CHECK(client.call_tool("echo", R"({"x":1})").content_json.find("x") != std::string::npos);
+  CHECK(client.list_tools().size() > 0);
+  CHECK(server.log_text().find("EARLY") == std::string::npos);
+}
+
 TEST_CASE("mcp client: http: an expired session (404) fails the client, and restart starts a new session")
 {
   ccb_test::NoLeftovers none;
@@ -334,6 +347,8 @@ TEST_CASE("mcp client: http: an expired session (404) fails the client, and rest
   client.call_tool("expire", "{}");
   CHECK(error_of([&] { client.ping(); }) == errc::io_error);
   CHECK(client.state() == McpState::failed);
+  // Refused while failed, with the code of the failure (not one for "the server exited").
+  CHECK(error_of([&] { client.ping(); }) == errc::io_error);
   CHECK(client.last_error().find("404") != std::string::npos);
   client.restart();
   CHECK(client.ping().count() > 0);
