@@ -300,6 +300,18 @@ public:
   /// the first result when callbacks are set). Idempotent.
   void end_input();
 
+  /// Ends input once the run is over, as the official SDKs do for a one-shot prompt: stdin closes
+  /// at once if no callback can be asked (no can_use_tool, hooks or in-process MCP servers);
+  /// otherwise once a result came and the CLI reports its session "idle" (or, from a CLI that
+  /// reports no session state, at a result with no background agent in flight). A result ends a
+  /// turn, not the run: a background agent that finishes wakes the CLI for another turn, whose
+  /// requests still need stdin. If the CLI still reports "running" `ceiling` after a result with
+  /// no new turn, stdin closes anyway (default: CLAUDE_CODE_PRINT_BG_WAIT_CEILING_MS from
+  /// Options::env or the environment, else 10 minutes, as the CLI itself waits; 0: no bound).
+  /// send() throws Error(closed) from now on; control requests and callback answers go on until
+  /// stdin closes. Returns at once; any thread. Idempotent with end_input() (the first counts).
+  void end_input_when_done(std::optional<std::chrono::milliseconds> ceiling = std::nullopt);
+
   /// The `initialize` response (commands, models, account, ...), missing if not initialized.
   JsonView server_info() const;
   int pid() const;

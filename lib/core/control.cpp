@@ -164,8 +164,21 @@ void ReplyState::send(std::string payload, std::string error)
 }
 
 ControlLayer::ControlLayer(std::shared_ptr<StreamState> state, Handlers handlers)
-    : state_(std::move(state)), handlers_(std::move(handlers)), id_suffix_(random_suffix())
+    : state_(std::move(state)),
+      handlers_(std::move(handlers)),
+      run_end_(std::make_shared<RunEndWatch>(state_->strand_)),
+      id_suffix_(random_suffix())
 {
+}
+
+void ControlLayer::end_input_when_done(std::chrono::milliseconds ceiling)
+{
+  asio::post(strand(), [self = shared_from_this(), ceiling] {
+    auto close = [state = self->state_] { state->close_stdin(); };
+    const Handlers &h = self->handlers_;
+    if (!h.can_use_tool && h.hooks.empty() && h.mcp_servers.empty()) return close();  // nothing can be asked
+    self->run_end_->when_over(ceiling, close);
+  });
 }
 
 void ControlLayer::request(std::string subtype, std::string fields_json, std::chrono::milliseconds timeout, Done done)
@@ -369,6 +382,7 @@ void ControlLayer::respond(const std::string &id, const std::string *payload, co
 void ControlLayer::on_end(const RunOutcome &outcome)
 {
   ended_ = true;
+  run_end_->stop();
   end_reason_ = outcome.ok() ? std::string("the CLI has exited")
                              : "the CLI has exited: " + (outcome.message.empty() ? outcome.exit.describe() : outcome.message);
   auto pending = std::move(pending_);

@@ -3,6 +3,7 @@
 // user callbacks on the runtime's callback threads. Strand-side members run on the run's strand.
 #pragma once
 
+#include "core/run_end.hpp"
 #include "core/stream_state.hpp"
 
 #include <ccbridge/session.hpp>
@@ -66,6 +67,11 @@ public:
   void on_end(const RunOutcome &outcome) override;
   bool awaiting_response() const override { return !pending_.empty(); }
   void interrupt_now() override;
+  void observe(const Message &msg) override { run_end_->observe(msg); }
+
+  /// Closes stdin once the run is over (RunEndWatch), at once if no callback can be asked (no
+  /// can_use_tool, hooks or in-process MCP servers). Any thread.
+  void end_input_when_done(std::chrono::milliseconds ceiling);
 
   /// Strand: writes a success or error response to one of the CLI's requests.
   void respond(const std::string &request_id, const std::string *payload_json, const std::string *error);
@@ -100,6 +106,7 @@ private:
 
   std::shared_ptr<StreamState> state_;
   Handlers handlers_;
+  std::shared_ptr<RunEndWatch> run_end_;
   std::map<std::string, Pending> pending_;
   // Incoming requests being handled by callbacks; a cancel marks them (ReplyState::cancelled).
   std::map<std::string, std::weak_ptr<ReplyState>> inflight_;

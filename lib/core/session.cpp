@@ -77,7 +77,9 @@ struct Session::Impl {
     if (closed || state->finished()) {
       throw Error(errc::closed, "the session is closed (the CLI has exited or close() was called); open a new one");
     }
-    if (input_ended) throw Error(errc::closed, "end_input() was called: the session takes no more messages");
+    if (input_ended) {
+      throw Error(errc::closed, "end_input() or end_input_when_done() was called: the session takes no more messages");
+    }
     state->write(detail::user_frame(content_json, "default"));
   }
 
@@ -447,6 +449,13 @@ void Session::end_input()
   auto &impl = checked(impl_);
   if (impl.closed || impl.input_ended.exchange(true)) return;
   impl.state->close_stdin();
+}
+
+void Session::end_input_when_done(std::optional<std::chrono::milliseconds> ceiling)
+{
+  auto &impl = checked(impl_);
+  if (impl.closed || impl.input_ended.exchange(true)) return;
+  impl.control->end_input_when_done(ceiling.value_or(detail::run_end_ceiling(impl.options.options.env)));
 }
 
 const RunOutcome &Session::close() { return checked(impl_).finish(); }

@@ -208,6 +208,14 @@ void Stream::State::on_line(const detail::FramerEvent &ev)
     break;
   default: break;
   }
+  if (control_) control_->observe(msg);
+  // Session state frames the CLI sends only because ccbridge asked for them
+  // (CLAUDE_CODE_SDK_READS_SESSION_STATE); the application sees them only if it asked too
+  // (CLAUDE_CODE_EMIT_SESSION_STATE_EVENTS), and then the CLI does not mark them so.
+  if (msg.type() == MessageType::system && msg.subtype() == "session_state_changed" &&
+      msg.json()["sdk_host_only"].boolean().value_or(false)) {
+    return;
+  }
   deliver(std::move(msg));
 }
 

@@ -34,6 +34,8 @@ public:
   /// A cancel: asks the CLI to stop its turn now (an interrupt request whose answer nobody waits
   /// for), its frame queued before stdin is closed.
   virtual void interrupt_now() = 0;
+  /// Every message of the run that is not a control frame, before it is delivered.
+  virtual void observe(const Message &msg) = 0;
 };
 
 /// Runs an application's callback (may be empty) on the strand: what it throws must not stop the

@@ -6,6 +6,7 @@
 #include <ccbridge/options.hpp>
 
 #include <cctype>
+#include <strings.h>
 #include <charconv>
 
 #include <fstream>
@@ -361,6 +362,12 @@ std::vector<std::string> build_cli_env(const Options &o, const std::vector<std::
     env["PWD"] = o.cwd_dir.path();
   }
   if (o.inherit_env == EnvInherit::allow_list) inherit_allow_listed(o, host, env);
+  // Ask for system/session_state_changed, so that a run with callbacks keeps stdin until the CLI
+  // reports "idle" (Session::end_input_when_done), as the official SDKs do; unless the caller set
+  // a value (in any case). The frames it sends only for this are not delivered (Stream).
+  bool chosen = false;
+  for (const auto &entry : env) chosen = chosen || strcasecmp(entry.first.c_str(), "CLAUDE_CODE_SDK_READS_SESSION_STATE") == 0;
+  if (!chosen) env["CLAUDE_CODE_SDK_READS_SESSION_STATE"] = "1";
 
   std::vector<std::string> out;
   out.reserve(env.size());

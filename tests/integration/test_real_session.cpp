@@ -151,6 +151,46 @@ TEST_CASE("real-cli session: can_use_tool allow, deny, and allow with an edited 
   CHECK(asked.size() == 3);
 }
 
+TEST_CASE("real-cli session: end_input_when_done closes stdin once the CLI reports idle")
+{
+  // The pinned CLI reports its session state when asked (CLAUDE_CODE_SDK_READS_SESSION_STATE,
+  // which ccbridge sets): frames marked sdk_host_only, which are not delivered, unless the
+  // application asked for them too.
+  for (bool app_asks : {false, true}) {
+    CAPTURE(app_asks);
+    MockApi api;
+    Runtime rt;
+    std::atomic<int> asked{0};
+    SessionOptions so = real_session(api);
+    if (app_asks) so.options.env["CLAUDE_CODE_EMIT_SESSION_STATE_EVENTS"] = "1";
+    so.can_use_tool = permission_function([&](const PermissionRequest &) {
+      ++asked;
+      return PermissionDecision::allow();
+    });
+    Session s = Session::open(rt, so);
+    s.send("[[bash: touch one-shot.txt]]");
+    s.end_input_when_done();
+    std::vector<std::string> states;
+    std::size_t results = 0;
+    Message m;
+    while (s.messages().pull(m, 60s) == PullStatus::message) {
+      if (m.is_system("session_state_changed")) states.emplace_back(m.json()["state"].string_or());
+      results += m.is(MessageType::result);
+    }
+    CHECK(s.messages().finished());
+    CHECK(results == 1);
+    CHECK(asked == 1);
+    CHECK(exists(api.work_dir() + "/one-shot.txt"));
+    CHECK(s.close().exit.code == 0);  // it exited on stdin EOF
+    if (app_asks) {
+      REQUIRE(!states.empty());
+      CHECK(states.back() == "idle");
+    } else {
+      CHECK(states.empty());
+    }
+  }
+}
+
 TEST_CASE("real-cli session: an interrupt while a permission is pending cancels the request")
 {
   MockApi api;

@@ -133,7 +133,11 @@ def test_replay_since_seq_exact_then_snapshot_beyond_the_ring(start_server, tmp_
             c = Client(ws)
             await c.send(type="attach", data={"session_id": sid})
             await c.send(type="term_in", session_id=sid, data_b64=b64("flood 2000\r"))
-            await c.output_until(sid, b"line 002000", 30)
+            # Up to its last output (the "flood done" after line 2000; the ring replayed at attach
+            # holds the first flood's): anything later would reach the next attach as a live frame.
+            out = await c.output_until(sid, b"line 002000", 30)
+            while b"flood done" not in out[out.index(b"line 002000"):]:
+                out += await c.output_until(sid, b"flood done", 30)
         latest, frames = await attach(1)
         assert len(frames) == 1 and frames[0]["data"]["snapshot"] is True and frames[0]["data"]["first_seq"] > 2
         assert len(unb64(frames[0])) <= 65536

@@ -256,6 +256,7 @@ TEST_CASE("options: environment follows the SDK rules")
   CHECK(has(env, "HOME=/h"));
   CHECK(has(env, "A=1"));
   CHECK(has(env, "CLAUDE_CODE_ENTRYPOINT=sdk-cli"));
+  CHECK(has(env, "CLAUDE_CODE_SDK_READS_SESSION_STATE=1"));  // for Session::end_input_when_done
   CHECK_FALSE(has(env, "CLAUDECODE=1"));
   for (const auto &e : env) CHECK(e.find('=') != std::string::npos);
   CHECK(std::none_of(env.begin(), env.end(), [](const std::string &e) { return e.rfind("PWD=", 0) == 0; }));
@@ -270,6 +271,13 @@ TEST_CASE("options: environment follows the SDK rules")
   CHECK(has(env, "PWD=/work/dir"));
   CHECK(has(env, "CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING=true"));
   CHECK(std::is_sorted(env.begin(), env.end()));
+
+  // A value the caller chose for the session-state switch stands, whatever its case.
+  o.env = {{"claude_code_sdk_reads_session_state", "0"}};
+  env = build_cli_env(o, parent);
+  CHECK(has(env, "claude_code_sdk_reads_session_state=0"));
+  CHECK(std::none_of(env.begin(), env.end(),
+                     [](const std::string &e) { return e.rfind("CLAUDE_CODE_SDK_READS_SESSION_STATE=", 0) == 0; }));
 
   o.env = {{"BAD=KEY", "v"}};
   CHECK_THROWS_AS(build_cli_env(o, parent), Error);

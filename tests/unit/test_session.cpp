@@ -449,3 +449,108 @@ TEST_CASE("session: a cancel cuts a graceful close short")
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);
   CHECK(o.exit.signal == SIGTERM);
 }
+
+// ---- end_input_when_done: stdin stays open until the run is over ------------------------------
+
+namespace {
+
+const char *const kRunning =
+    R"(emit {"type":"system","subtype":"session_state_changed","state":"running","sdk_host_only":true})";
+const char *const kIdle = R"(emit {"type":"system","subtype":"session_state_changed","state":"idle","sdk_host_only":true})";
+// What the fake CLI writes once its stdin is closed: proof that the session closed it.
+const char *const kAfterEof = "wait_eof\nemit {\"type\":\"fake_saw_eof\"}\nexit 0";
+
+// Runs a one-shot turn the official SDK's way: send, end_input_when_done, read to the end.
+std::vector<Message> one_shot(SessionOptions so, std::atomic<int> &asked,
+                              std::optional<std::chrono::milliseconds> ceiling = std::nullopt)
+{
+  so.can_use_tool = permission_function([&](const PermissionRequest &) {
+    ++asked;
+    return PermissionDecision::allow();
+  });
+  Runtime rt;
+  Session s = Session::open(rt, so);
+  s.send("go");
+  s.end_input_when_done(ceiling);
+  CHECK_THROWS_AS(s.send("too late"), Error);
+  std::vector<Message> got;
+  Message m;
+  while (s.messages().pull(m, 10s) == PullStatus::message) got.push_back(m);
+  CHECK(s.messages().finished());
+  CHECK(s.close().exit.code == 0);  // it exited on EOF, no signal
+  return got;
+}
+
+std::size_t count_type(const std::vector<Message> &msgs, std::string_view type)
+{
+  std::size_t n = 0;
+  for (const auto &m : msgs) n += m.type_name() == type;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("session: end_input_when_done keeps stdin for a turn woken after the result, until idle")
+{
+  NoLeftovers guard;
+  std::atomic<int> asked{0};
+  // The CLI reports "running" from the start of the turn. A background agent finishes a while
+  // after the first result and wakes the CLI for a second turn, which asks for a permission:
+  // stdin must still be open for the answer.
+  auto got = one_shot(fake_session(std::string(kRunning) + "\npermission_turn Bash {\"command\":\"ls\"}\nsleep 200\n"
+                                   "send_control {\"subtype\":\"can_use_tool\",\"tool_name\":\"Read\",\"input\":{},"
+                                   "\"tool_use_id\":\"t2\"}\n"
+                                   "emit {\"type\":\"result\",\"subtype\":\"success\",\"result\":\"second\"}\n" +
+                                   kIdle + "\n" + kAfterEof),
+                      asked);
+  CHECK(asked == 2);
+  CHECK(count_type(got, "fake_control_result") == 1);  // the second turn's answer arrived
+  CHECK(count_type(got, "result") == 2);
+  CHECK(count_type(got, "fake_saw_eof") == 1);  // and stdin was closed after "idle"
+  for (const auto &m : got) CHECK(m.subtype() != "session_state_changed");  // asked for by ccbridge only
+}
+
+TEST_CASE("session: end_input_when_done, from a CLI that reports no state, ends at the result unless an agent runs")
+{
+  NoLeftovers guard;
+  std::atomic<int> asked{0};
+  auto got = one_shot(fake_session(std::string("permission_turn Bash {\"command\":\"ls\"}\n") + kAfterEof), asked);
+  CHECK(asked == 1);
+  CHECK(count_type(got, "fake_saw_eof") == 1);
+
+  // An agent in flight at the result: its completion wakes a turn that needs stdin.
+  asked = 0;
+  got = one_shot(fake_session("emit {\"type\":\"system\",\"subtype\":\"task_started\",\"task_id\":\"a1\","
+                              "\"task_type\":\"local_agent\"}\n"
+                              "permission_turn Bash {\"command\":\"ls\"}\nsleep 200\n"
+                              "emit {\"type\":\"system\",\"subtype\":\"task_notification\",\"task_id\":\"a1\","
+                              "\"status\":\"completed\"}\n"
+                              "send_control {\"subtype\":\"can_use_tool\",\"tool_name\":\"Read\",\"input\":{},"
+                              "\"tool_use_id\":\"t2\"}\n"
+                              "emit {\"type\":\"result\",\"subtype\":\"success\",\"result\":\"second\"}\n" +
+                              std::string(kAfterEof)),
+                 asked);
+  CHECK(asked == 2);
+  CHECK(count_type(got, "fake_control_result") == 1);
+  CHECK(count_type(got, "fake_saw_eof") == 1);
+}
+
+TEST_CASE("session: end_input_when_done gives up waiting for idle after the ceiling")
+{
+  NoLeftovers guard;
+  std::atomic<int> asked{0};
+  // "running" after the result and never "idle": the ceiling ends the wait.
+  auto got = one_shot(fake_session(std::string(kRunning) + "\npermission_turn Bash {\"command\":\"ls\"}\n" + kAfterEof),
+                      asked, 100ms);
+  CHECK(count_type(got, "fake_saw_eof") == 1);
+
+  // Without callbacks nothing can be asked: stdin closes at once, before any result.
+  Runtime rt;
+  Session s = Session::open(rt, fake_session(std::string(kAfterEof)));
+  s.end_input_when_done();
+  std::vector<Message> plain;
+  Message m;
+  while (s.messages().pull(m, 10s) == PullStatus::message) plain.push_back(m);
+  CHECK(count_type(plain, "fake_saw_eof") == 1);
+  CHECK(s.close().exit.code == 0);
+}
