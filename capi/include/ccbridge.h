@@ -365,6 +365,15 @@ CCB_CAPI int ccb_session_open(ccb_session_t **out, const ccb_options_t *opts);
 CCB_CAPI int ccb_session_send(ccb_session_t *session, const char *text);
 /** Sends one user message given as a JSON array of content blocks. */
 CCB_CAPI int ccb_session_send_content(ccb_session_t *session, const char *content_json);
+/** Closes the CLI's stdin: it finishes what it was asked and exits; its messages still arrive.
+ *  ccb_session_send() fails with CCB_E_CLOSED from now on. Idempotent. */
+CCB_CAPI int ccb_session_end_input(ccb_session_t *session);
+/** Ends input once the run is over, as the official SDKs do for a one-shot prompt: at once without
+ *  callbacks; with them, once a result came and the CLI reports its session idle (or at a result
+ *  with no background agent in flight, from a CLI that reports no state). ceiling_ms bounds the
+ *  wait for idle between turns (0: none; negative: CLAUDE_CODE_PRINT_BG_WAIT_CEILING_MS or the
+ *  CLI's 10 minutes). Returns at once. See Session::end_input_when_done. */
+CCB_CAPI int ccb_session_end_input_when_done(ccb_session_t *session, long long ceiling_ms);
 /** The next message of the conversation, as ccb_stream_next(). A turn ends with a message of type
  *  CCB_MESSAGE_RESULT; CCB_END means the CLI has exited. */
 CCB_CAPI int ccb_session_receive(ccb_message_t **out, ccb_session_t *session, int timeout_ms);

@@ -52,6 +52,20 @@ int ccb_session_send_content(ccb_session_t *session, const char *content_json)
   return session_call(session, [content_json](Session &s) { s.send_content(need(content_json, "content_json")); });
 }
 
+int ccb_session_end_input(ccb_session_t *session)
+{
+  return session_call(session, [](Session &s) { s.end_input(); });
+}
+
+int ccb_session_end_input_when_done(ccb_session_t *session, long long ceiling_ms)
+{
+  return session_call(session, [ceiling_ms](Session &s) {
+    std::optional<std::chrono::milliseconds> ceiling;
+    if (ceiling_ms >= 0) ceiling = std::chrono::milliseconds(ceiling_ms);
+    s.end_input_when_done(ceiling);
+  });
+}
+
 int ccb_session_receive(ccb_message_t **out, ccb_session_t *session, int timeout_ms)
 {
   return guarded([&] {

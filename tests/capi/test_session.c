@@ -204,6 +204,72 @@ static void wait_calls(struct permission_state *st, int n)
   }
 }
 
+CCB_TEST(end_input_and_end_input_when_done)
+{
+  /* Without callbacks end_input_when_done closes stdin at once; end_input always does. */
+  const char *script = "wait_eof\nemit {\"type\":\"fake_saw_eof\"}\nexit 0";
+  for (int when_done = 0; when_done < 2; ++when_done) {
+    ccb_session_t *s = open_fake(script, NULL, NULL);
+    REQUIRE(s != NULL);
+    REQUIRE_RC(when_done ? ccb_session_end_input_when_done(s, -1) : ccb_session_end_input(s), CCB_OK);
+    CHECK_RC(ccb_session_send(s, "too late"), CCB_E_CLOSED);
+    int saw = 0;
+    ccb_message_t *m = NULL;
+    while (ccb_session_receive(&m, s, 5000) == CCB_OK) {
+      saw += strcmp(ccb_message_type_name(m), "fake_saw_eof") == 0;
+      ccb_message_free(m);
+    }
+    CHECK(saw == 1);
+    const ccb_outcome_t *out = NULL;
+    CHECK_RC(ccb_session_close(s, &out), CCB_OK);
+    ccb_session_free(s);
+  }
+  CHECK_RC(ccb_session_end_input(NULL), CCB_E_INVALID_ARGUMENT);
+}
+
+/* With a permission callback stdin stays open after a result while the CLI reports "running",
+   for the turn a finished background agent wakes, and closes at "idle". */
+static void allow_all(ccb_permission_t *req, void *user)
+{
+  atomic_int *n = user;
+  ccb_permission_allow(req, NULL, NULL);
+  atomic_fetch_add(n, 1);
+}
+
+CCB_TEST(end_input_when_done_waits_for_idle)
+{
+  static atomic_int asked;
+  atomic_store(&asked, 0);
+  ccb_options_t *o = ccbt_fake_options(
+      "emit {\"type\":\"system\",\"subtype\":\"session_state_changed\",\"state\":\"running\",\"sdk_host_only\":true}\n"
+      "permission_turn Bash {\"command\":\"ls\"}\nsleep 200\n"
+      "send_control {\"subtype\":\"can_use_tool\",\"tool_name\":\"Read\",\"input\":{},\"tool_use_id\":\"t2\"}\n"
+      "emit {\"type\":\"system\",\"subtype\":\"session_state_changed\",\"state\":\"idle\",\"sdk_host_only\":true}\n"
+      "wait_eof\nemit {\"type\":\"fake_saw_eof\"}\nexit 0",
+      NULL);
+  REQUIRE_RC(ccb_options_set_permission_callback(o, allow_all, &asked, NULL), CCB_OK);
+  ccb_session_t *s = open_fake(NULL, NULL, o);
+  ccb_options_free(o);
+  REQUIRE(s != NULL);
+  REQUIRE_RC(ccb_session_send(s, "go"), CCB_OK);
+  REQUIRE_RC(ccb_session_end_input_when_done(s, -1), CCB_OK);
+  int answered = 0, saw_eof = 0, states = 0;
+  ccb_message_t *m = NULL;
+  while (ccb_session_receive(&m, s, 5000) == CCB_OK) {
+    answered += strcmp(ccb_message_type_name(m), "fake_control_result") == 0;
+    saw_eof += strcmp(ccb_message_type_name(m), "fake_saw_eof") == 0;
+    states += strstr(ccb_message_json(m, NULL), "session_state_changed") != NULL;
+    ccb_message_free(m);
+  }
+  CHECK(answered == 1);
+  CHECK(saw_eof == 1);
+  CHECK(states == 0);
+  CHECK(atomic_load(&asked) == 2);
+  const ccb_outcome_t *out = NULL;
+  CHECK_RC(ccb_session_close(s, &out), CCB_OK);
+  ccb_session_free(s);
+}
+
 CCB_TEST(permission_answered_in_callback)
 {
   static struct permission_state st = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, "", NULL, 0};

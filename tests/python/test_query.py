@@ -189,6 +189,64 @@ def test_can_use_tool_async_callback_runs_on_the_event_loop_and_can_deny(fake_op
     assert msgs[-1].permission_denials
 
 
+# The CLI reports "running" from the start of the turn; a background agent finishes a while after
+# the first result and wakes it for a second turn that asks for a permission; then "idle".
+WOKEN_TURN = "\n".join([
+    'emit {"type":"system","subtype":"session_state_changed","state":"running","sdk_host_only":true}',
+    'permission_turn Bash {"command":"ls"}',
+    "sleep 200",
+    'send_control {"subtype":"can_use_tool","tool_name":"Read","input":{},"tool_use_id":"t2"}',
+    'emit {"type":"system","subtype":"session_state_changed","state":"idle","sdk_host_only":true}',
+    "wait_eof",
+    'emit {"type":"system","subtype":"fake_saw_eof"}',
+])
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_query_keeps_input_open_for_a_turn_woken_after_the_result_until_idle(fake_options, mode, tmp_path):
+    asked = []
+
+    def allow(name, tool_input, ctx):
+        asked.append(name)
+        return PermissionResultAllow()
+
+    stdin_log = tmp_path / "stdin.log"
+    options = fake_options(WOKEN_TURN, can_use_tool=allow, env={"CCB_FAKE_STDIN_LOG": str(stdin_log)})
+    if mode == "sync":
+        msgs = list(query(prompt="go", options=options))
+    else:
+        async def main():
+            return [m async for m in query(prompt="go", options=options)]
+
+        msgs = run_async(main())
+    assert asked == ["Bash", "Read"]
+    answers = [line for line in stdin_log.read_text().splitlines() if '"behavior":"allow"' in line]
+    assert len(answers) == 2  # the second turn's answer reached the CLI ...
+    subtypes = [m.subtype for m in msgs if isinstance(m, SystemMessage)]
+    assert subtypes[-1] == "fake_saw_eof"  # ... and input ended after "idle"
+    assert "session_state_changed" not in subtypes  # frames only ccbridge asked for
+
+
+def test_query_is_an_async_generator_for_anext_and_aclosing(fake_options, tag):
+    import contextlib
+
+    async def main():
+        q = query(prompt="hello", options=fake_options("serve_turns"))
+        first = await anext(q)
+        async with contextlib.aclosing(query(prompt="hi", options=fake_options("serve_turns"))) as q2:
+            async for m in q2:
+                break  # aclosing ends the run
+        rest = [m async for m in q]
+        await q.aclose()
+        await q.aclose()  # idempotent
+        return first, rest
+
+    first, rest = run_async(main())
+    assert isinstance(first, SystemMessage) and isinstance(rest[-1], ResultMessage)
+    assert texts(rest) == ["echo: hello"]
+    assert tagged_pids(tag) == []
+
+
 def test_a_permission_callback_that_raises_gives_the_cli_an_error_answer(fake_options):
     def boom(name, tool_input, ctx):
         raise RuntimeError("callback exploded")

@@ -5,7 +5,13 @@
 
 Without callbacks a string prompt takes the engine's direct path (prompt on stdin, stdin closed).
 With can_use_tool, hooks or in-process tools the run needs the control protocol, so it goes
-through a session, and input ends after the first result, as the official SDK does.
+through a session, and input ends once the run is over (Session::end_input_when_done: after a
+result, when the CLI reports it idle), as the official SDK does: a result ends a turn, and a
+background agent that finishes later wakes the CLI for another turn whose requests need stdin.
+
+Like the official `query()`, the object returned is an async iterator with the async generator's
+methods (`anext()`, `aclose()`, `asend()`, `athrow()`, so `contextlib.aclosing` works); it can
+also be iterated with a plain `for`.
 """
 
 from __future__ import annotations
@@ -13,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any, AsyncIterable, AsyncIterator, Dict, Iterable, Iterator, Optional, Union
+from typing import Any, AsyncGenerator, AsyncIterable, Awaitable, Dict, Iterable, Iterator, Optional, Union
 
 from ._engine import Prepared, Tracker, apump, call, pump, raise_for_outcome, text
-from .types import ClaudeAgentOptions, Message, ResultMessage
+from .types import ClaudeAgentOptions, Message
 
 Prompt = Union[str, Iterable[Dict[str, Any]], AsyncIterable[Dict[str, Any]]]
 
@@ -39,6 +45,7 @@ class Query:
         self._prompt = prompt
         self._options = options or ClaudeAgentOptions()
         self._used = False
+        self._gen: Optional[AsyncGenerator[Message, None]] = None
 
     def _claim(self) -> None:
         if self._used:
@@ -61,40 +68,54 @@ class Query:
         if not isinstance(self._prompt, (str, Iterable)):
             raise TypeError("an async iterable prompt needs `async for`")
         session = prep.open_session()
-        first_result = threading.Event()
         tracker = Tracker()
         try:
-            feeder = threading.Thread(target=self._feed, args=(session, prep.needs_session, first_result), daemon=True)
+            feeder = threading.Thread(target=self._feed, args=(session,), daemon=True)
             feeder.start()
-            for m in pump(session, tracker):
-                if isinstance(m, ResultMessage):
-                    first_result.set()
-                yield m
+            yield from pump(session, tracker)
             feeder.join(timeout=5)
             raise_for_outcome(call(session.close), tracker)
         finally:
-            first_result.set()
             session.close()
 
-    def _feed(self, session: Any, wait_for_result: bool, first_result: threading.Event) -> None:
+    def _feed(self, session: Any) -> None:
         try:
             if isinstance(self._prompt, str):
                 call(session.send, text(self._prompt, "the prompt"))
             else:
                 for message in self._prompt:  # type: ignore[union-attr]
                     send_user_message(session, message)
-            if wait_for_result:
-                first_result.wait()
-            session.end_input()
+            session.end_input_when_done()
         except Exception:  # noqa: BLE001 - the session closed under us: the reader reports it
             pass
 
-    # ---- async --------------------------------------------------------------------------
-    def __aiter__(self) -> AsyncIterator[Message]:
-        self._claim()
-        return self._arun()
+    # ---- async: the async generator's protocol ---------------------------------------------
+    def __aiter__(self) -> "Query":
+        return self
 
-    async def _arun(self) -> AsyncIterator[Message]:
+    def _agen(self) -> AsyncGenerator[Message, None]:
+        if self._gen is None:
+            self._claim()
+            self._gen = self._arun()
+        return self._gen
+
+    def __anext__(self) -> Awaitable[Message]:
+        return self._agen().__anext__()
+
+    def asend(self, value: Any) -> Awaitable[Message]:
+        return self._agen().asend(value)
+
+    def athrow(self, *args: Any) -> Awaitable[Message]:
+        return self._agen().athrow(*args)
+
+    async def aclose(self) -> None:
+        """Ends the run (the CLI is stopped if it is still going); idempotent."""
+        if self._gen is None:
+            self._used = True  # never started: nothing to stop, and it cannot start any more
+            return
+        await self._gen.aclose()
+
+    async def _arun(self) -> AsyncGenerator[Message, None]:
         loop = asyncio.get_running_loop()
         prep = Prepared(self._options, loop=loop)
         if isinstance(self._prompt, str) and not prep.needs_session:
@@ -108,20 +129,17 @@ class Query:
                 await loop.run_in_executor(None, stream.close)
             return
         session = await loop.run_in_executor(None, prep.open_session)
-        first_result = asyncio.Event()
-        feeder = asyncio.ensure_future(self._afeed(session, prep.needs_session, first_result))
+        feeder = asyncio.ensure_future(self._afeed(session))
         tracker = Tracker()
         try:
             async for m in apump(session, tracker):
-                if isinstance(m, ResultMessage):
-                    first_result.set()
                 yield m
             raise_for_outcome(await loop.run_in_executor(None, call, session.close), tracker)
         finally:
             feeder.cancel()
             await loop.run_in_executor(None, session.close)
 
-    async def _afeed(self, session: Any, wait_for_result: bool, first_result: asyncio.Event) -> None:
+    async def _afeed(self, session: Any) -> None:
         loop = asyncio.get_running_loop()
         try:
             if isinstance(self._prompt, str):
@@ -132,9 +150,7 @@ class Query:
             else:
                 for message in self._prompt:
                     await loop.run_in_executor(None, send_user_message, session, message)
-            if wait_for_result:
-                await first_result.wait()
-            session.end_input()
+            session.end_input_when_done()
         except Exception:  # noqa: BLE001 - the session closed under us: the reader reports it
             pass
 

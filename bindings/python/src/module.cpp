@@ -428,6 +428,12 @@ struct PySession {
   void send(const std::string &text) { without_gil([&] { s().send(text); }); }
   void send_content(const std::string &json) { without_gil([&] { s().send_content(json); }); }
   void end_input() { s().end_input(); }
+  void end_input_when_done(std::optional<long long> ceiling_ms)
+  {
+    std::optional<std::chrono::milliseconds> ceiling;
+    if (ceiling_ms) ceiling = std::chrono::milliseconds(*ceiling_ms < 0 ? 0 : *ceiling_ms);
+    s().end_input_when_done(ceiling);
+  }
   py::object next_batch(std::size_t max, double timeout_s) { return ::next_batch(s().messages(), max, timeout_s); }
   py::object interrupt() { return json_result(without_gil([&] { return s().interrupt(); })); }
   void set_permission_mode(const std::string &mode) { without_gil([&] { s().set_permission_mode(mode); }); }
@@ -946,6 +952,7 @@ PYBIND11_MODULE(_ccbridge, m)
       .def("send", &PySession::send)
       .def("send_content", &PySession::send_content)
       .def("end_input", &PySession::end_input)
+      .def("end_input_when_done", &PySession::end_input_when_done, py::arg("ceiling_ms") = py::none())
       .def("next_batch", &PySession::next_batch, py::arg("max"), py::arg("timeout"))
       .def("interrupt", &PySession::interrupt)
       .def("set_permission_mode", &PySession::set_permission_mode)
