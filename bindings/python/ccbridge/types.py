@@ -7,7 +7,7 @@ import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Literal, Optional, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
 
 from . import _shapes
 from ._shapes import *  # noqa: F401,F403 - the SDK exports these at the top level too
@@ -35,7 +35,6 @@ from ._shapes import (
     TaskUsage,
     ThinkingConfig,
     ToolsPreset,
-    TypedDict,
 )
 
 __all__ = [
