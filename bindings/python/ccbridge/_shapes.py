@@ -207,23 +207,25 @@ class SessionCronSummary(TypedDict):
     prompt: str
 
 
-class StopHookInput(BaseHookInput):
+class _StopContext(TypedDict, total=False):
+    """What Stop and SubagentStop inputs add: the last text, and the work still pending."""
+
+    last_assistant_message: str
+    background_tasks: List[BackgroundTaskSummary]
+    session_crons: List[SessionCronSummary]
+
+
+class StopHookInput(BaseHookInput, _StopContext):
     hook_event_name: Literal["Stop"]
     stop_hook_active: bool
-    last_assistant_message: NotRequired[str]
-    background_tasks: NotRequired[List[BackgroundTaskSummary]]
-    session_crons: NotRequired[List[SessionCronSummary]]
 
 
-class SubagentStopHookInput(BaseHookInput):
+class SubagentStopHookInput(BaseHookInput, _StopContext):
     hook_event_name: Literal["SubagentStop"]
     stop_hook_active: bool
     agent_id: str
     agent_transcript_path: str
     agent_type: str
-    last_assistant_message: NotRequired[str]
-    background_tasks: NotRequired[List[BackgroundTaskSummary]]
-    session_crons: NotRequired[List[SessionCronSummary]]
 
 
 class PreCompactHookInput(BaseHookInput):
