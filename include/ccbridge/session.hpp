@@ -217,6 +217,10 @@ struct SessionOptions {
   std::map<std::string, std::vector<HookMatcher>> hooks;
   /// In-process MCP servers (added to --mcp-config as type "sdk", next to Options::mcp_servers).
   std::vector<McpServer> mcp_servers;
+  /// More members of the initialize request, as the text of a JSON object ("" for none), e.g.
+  /// `{"agents":{"reviewer":{"description":"...","prompt":"..."}}}` (subagents, as the SDKs send
+  /// them). "subtype" and "hooks" are the session's own and refused (invalid_argument).
+  std::string initialize_fields;
 };
 
 class CCB_API Session {

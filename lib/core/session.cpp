@@ -162,6 +162,36 @@ std::string init_hooks(const SessionOptions &so, std::map<std::string, HookCallb
   return out + "}}";
 }
 
+// initialize's fields: the hooks, then SessionOptions::initialize_fields' members.
+std::string initialize_request_fields(const SessionOptions &so, std::map<std::string, HookCallback> &ids)
+{
+  std::string out = init_hooks(so, ids);
+  if (so.initialize_fields.empty()) return out;
+  if (!so.initialize) {
+    throw Error(errc::invalid_argument, "initialize_fields are sent in initialize: keep SessionOptions::initialize true");
+  }
+  JsonView extra;
+  try {
+    extra = parse_json(so.initialize_fields);
+  } catch (const Error &e) {
+    throw Error(errc::invalid_argument, std::string("SessionOptions::initialize_fields is not valid JSON: ") + e.what());
+  }
+  if (!extra.is_object()) throw Error(errc::invalid_argument, "SessionOptions::initialize_fields must be a JSON object");
+  out.pop_back();  // the closing brace of {"hooks":...}
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    std::string_view key = extra.key_at(i);
+    if (key == "subtype" || key == "hooks") {
+      throw Error(errc::invalid_argument,
+                  "SessionOptions::initialize_fields cannot set \"" + std::string(key) + "\" (the session sets it)");
+    }
+    out += ',';
+    append_json_string(out, key);
+    out += ':';
+    out += extra.value_at(i).dump();
+  }
+  return out + '}';
+}
+
 // Exactly one of handler and async_handler.
 void check_tool(const McpServer &server, const Tool &tool)
 {
@@ -204,7 +234,7 @@ detail::ControlLayer::Handlers control_handlers(SessionOptions &so, std::string 
     so.options.permission_prompt_tool_name = "stdio";  // permission prompts come over the control protocol
   }
   handlers.can_use_tool = so.can_use_tool;
-  init_fields = init_hooks(so, handlers.hooks);
+  init_fields = initialize_request_fields(so, handlers.hooks);
   for (const auto &server : so.mcp_servers) add_mcp_server(so.options, handlers, server);
   return handlers;
 }

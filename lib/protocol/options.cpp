@@ -71,14 +71,18 @@ std::string merged_settings(const Options &o)
     if (first != std::string::npos && (*o.settings)[first] == '{') {
       text = *o.settings;
     } else {
-      std::ifstream in(*o.settings, std::ios::binary);
+      // A relative path names a file in the CLI's directory, as the CLI itself would read it.
+      std::string path = *o.settings;
+      if (o.cwd && !path.empty() && path.front() != '/') path = *o.cwd + "/" + path;
+      std::ifstream in(path, std::ios::binary);
       if (!in) {
         throw Error(errc::invalid_argument,
-                    "settings file '" + *o.settings + "' cannot be read (needed to merge sandbox settings)");
+                    "settings file '" + path + "' cannot be read (needed to merge sandbox settings)");
       }
       std::ostringstream ss;
       ss << in.rdbuf();
       text = ss.str();
+      if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);  // a UTF-8 byte order mark
     }
   } else {
     text = "{}";

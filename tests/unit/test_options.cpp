@@ -141,6 +141,12 @@ TEST_CASE("options: every field maps to its flag in the --flag=value form")
     std::ofstream(path) << R"({"b":2})";
     o.settings = path;
     CHECK(added(o)[0] == R"(--settings={"b":2,"sandbox":{"enabled":true}})");
+    // a relative path is read in the CLI's directory, and a byte order mark is skipped
+    std::ofstream(path) << "\xEF\xBB\xBF" R"({"c":3})";
+    o.settings = "ccb_settings_test.json";
+    o.cwd = "/tmp";
+    CHECK(added(o)[0] == R"(--settings={"c":3,"sandbox":{"enabled":true}})");
+    o.cwd.reset();
     std::remove(path.c_str());
     o.settings.reset();
     CHECK(added(o)[0] == R"(--settings={"sandbox":{"enabled":true}})");

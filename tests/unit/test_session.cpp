@@ -66,6 +66,36 @@ TEST_CASE("session: initialize, two turns in one process, a clean close")
   CHECK_THROWS_AS(s.send("after close"), Error);
 }
 
+TEST_CASE("session: initialize_fields add members to the initialize request; bad ones are refused")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  std::string log = "/tmp/ccb_session_init_" + std::to_string(getpid()) + ".log";
+  std::remove(log.c_str());
+  SessionOptions so = fake_session("serve_turns");
+  so.options.env["CCB_FAKE_STDIN_LOG"] = log;
+  so.initialize_fields = R"({"agents":{"r":{"description":"d","prompt":"p"}},"skills":["a"]})";
+  {
+    Session s = Session::open(rt, so);
+    s.close();
+  }
+  std::string first_line = read_all(log).substr(0, read_all(log).find('\n'));
+  std::remove(log.c_str());
+  JsonView request = parse_json(first_line)["request"];
+  CHECK(request["subtype"].string_or() == "initialize");
+  CHECK(request["hooks"].is_null());
+  CHECK(request["agents"].dump() == R"({"r":{"description":"d","prompt":"p"}})");
+  CHECK(request["skills"].dump() == R"(["a"])");
+
+  for (const char *bad : {"[1]", "{\"agents\":", R"({"hooks":{}})", R"({"subtype":"x"})"}) {
+    so.initialize_fields = bad;
+    CHECK_THROWS_WITH_AS(Session::open(rt, so), doctest::Contains("initialize_fields"), Error);
+  }
+  so.initialize_fields = R"({"agents":{}})";
+  so.initialize = false;
+  CHECK_THROWS_WITH_AS(Session::open(rt, so), doctest::Contains("keep SessionOptions::initialize true"), Error);
+}
+
 TEST_CASE("session: end_input lets the turn finish, delivers its messages, then the stream ends")
 {
   NoLeftovers guard;

@@ -22,7 +22,7 @@ from ._errors import (
     ResultError,
 )
 from ._engine import close_all
-from ._mcp import SdkMcpServer, SdkMcpTool, create_sdk_mcp_server, tool
+from ._mcp import SdkMcpServer, SdkMcpTool, ToolAnnotations, create_sdk_mcp_server, tool
 from .client import ClaudeSDKClient
 from .mcp_client import McpCallResult, McpClient, McpInitializeResult, McpServerSpec, McpTool
 from .query import Query, query
@@ -43,8 +43,9 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 __all__ = [
-    "query", "Query", "ClaudeSDKClient", "tool", "create_sdk_mcp_server", "SdkMcpTool", "SdkMcpServer",
-    "ClaudeSDKError", "CLIConnectionError", "CLINotFoundError", "ProcessError", "ResultError", "CLIJSONDecodeError",
-    "MessageParseError", "ControlTimeoutError", "InvalidOptionError", "Terminal", "TerminalExit",
+    "__version__", "query", "Query", "ClaudeSDKClient", "tool", "create_sdk_mcp_server", "SdkMcpTool", "SdkMcpServer",
+    "ToolAnnotations", "ClaudeSDKError", "CLIConnectionError", "CLINotFoundError", "ProcessError", "ResultError",
+    "CLIJSONDecodeError", "MessageParseError", "ControlTimeoutError", "InvalidOptionError", "Terminal", "TerminalExit",
     "McpClient", "McpServerSpec", "McpTool", "McpCallResult", "McpInitializeResult",
-] + [n for n, v in vars(_types).items() if isinstance(v, type) and v.__module__ == "ccbridge.types"]
+]
+__all__ += _types.__all__

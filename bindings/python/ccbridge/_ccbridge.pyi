@@ -92,4 +92,5 @@ def open_session(
     initialize: bool = ...,
     initialize_timeout: float = ...,
     control_timeout: float = ...,
+    initialize_fields: str = ...,
 ) -> Session: ...

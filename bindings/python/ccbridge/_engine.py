@@ -11,12 +11,22 @@ import logging
 import os
 import weakref
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
+import warnings
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple, cast
 
 from . import _ccbridge
 from ._errors import ClaudeSDKError, CLIJSONDecodeError, InvalidOptionError, ProcessError, ResultError, from_engine, normalize_errors
 from ._parse import parse_message
-from .types import ClaudeAgentOptions, Message, PermissionResultAllow, PermissionResultDeny, ToolPermissionContext, PermissionUpdate
+from .types import (
+    AgentDefinition,
+    CanUseToolShadowedWarning,
+    ClaudeAgentOptions,
+    Message,
+    PermissionResultAllow,
+    PermissionResultDeny,
+    PermissionUpdate,
+    ToolPermissionContext,
+)
 
 log = logging.getLogger("ccbridge")
 
@@ -28,6 +38,11 @@ _DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasse
              for f in dataclasses.fields(ClaudeAgentOptions)}
 
 BATCH = 512  # messages taken from the engine per call
+
+TRANSPORT_REFUSED = (
+    "ccbridge does not take a Transport: its C++ engine starts the Claude Code CLI and speaks the control protocol "
+    "itself, so there is no Python transport to replace (see docs/PYTHON.md, deliberate differences)"
+)
 
 # Every engine run and session still open, so that none outlives the interpreter.
 _live: "weakref.WeakSet[Any]" = weakref.WeakSet()
@@ -95,20 +110,20 @@ class Prepared:
         else:
             for name, cfg in (o.mcp_servers or {}).items():
                 if isinstance(cfg, dict) and cfg.get("type") == "sdk":
-                    self.tool_servers.append(cfg["instance"]._engine_spec(name, loop))
+                    self.tool_servers.append(cast(Dict[str, Any], cfg)["instance"]._engine_spec(name, loop))
                 else:
                     external[name] = _plain(cfg)
             if external:
                 data["mcp_servers"] = external
+        # Subagents go in the initialize request, as the SDK sends them: without the fields left None.
+        init: Dict[str, Any] = {}
         if o.agents:
-            # The CLI takes subagent definitions as JSON on --agents.
-            agents = {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v)
-                      for k, v in o.agents.items()}
-            agents = {k: {f: x for f, x in v.items() if x is not None} for k, v in agents.items()}
-            data.setdefault("extra_args", {})
-            data["extra_args"] = {**data["extra_args"], "agents": json.dumps(agents)}
+            init["agents"] = {name: _agent_fields(name, a) for name, a in o.agents.items()}
+        self.initialize_fields = json.dumps(init) if init else ""
         self.options_json = text(json.dumps(data, ensure_ascii=False), "the options")
         self.on_stderr = o.stderr
+        if o.can_use_tool:
+            _warn_if_can_use_tool_shadowed(o)
         self.can_use_tool = _permission_bridge(o.can_use_tool, loop) if o.can_use_tool else None
         self.hooks = _hooks_bridge(o.hooks or {}, loop)
         self.initialize_timeout = max(o.load_timeout_ms, 1) / 1000.0
@@ -116,17 +131,63 @@ class Prepared:
 
     @property
     def needs_session(self) -> bool:
-        """Callbacks need the control protocol, so a Session rather than a plain run."""
-        return bool(self.can_use_tool or self.hooks or self.tool_servers)
+        """Callbacks and initialize's fields need the control protocol, so a Session rather than a
+        plain run."""
+        return bool(self.can_use_tool or self.hooks or self.tool_servers or self.initialize_fields)
 
     def open_session(self) -> Any:
         return track(call(
             _ccbridge.open_session, self.options_json, self.on_stderr, self.can_use_tool, self.hooks, self.tool_servers,
-            True, self.initialize_timeout, self.control_timeout,
+            True, self.initialize_timeout, self.control_timeout, self.initialize_fields,
         ))
 
     def start_query(self, prompt: str) -> Any:
         return track(call(_ccbridge.query, text(prompt, "the prompt"), False, self.options_json, self.on_stderr))
+
+
+def _agent_fields(name: str, agent: Any) -> Dict[str, Any]:
+    """An AgentDefinition (or a dict of its fields) as the CLI takes it."""
+    if isinstance(agent, AgentDefinition):
+        fields = dataclasses.asdict(agent)
+    elif isinstance(agent, dict):
+        fields = dict(agent)
+    else:
+        raise InvalidOptionError(f"agents[{name!r}] must be an AgentDefinition, not {type(agent).__name__}")
+    return {k: _plain(v) for k, v in fields.items() if v is not None}
+
+
+def _whole_tool(entry: str) -> Optional[str]:
+    """The tool an allowed_tools entry allows for every input ("Read", "Read()", "Read(*)"), as the
+    CLI reads rules; None for an entry with a real specifier ("Bash(ls:*)") or a malformed one."""
+    if not entry.strip():
+        return None
+    open_at = entry.find("(")
+    if open_at == -1:
+        return entry
+    if open_at == 0 or not entry.endswith(")"):
+        return None
+    return entry[:open_at] if entry[open_at + 1:-1] in ("", "*") else None
+
+
+def _warn_if_can_use_tool_shadowed(o: ClaudeAgentOptions) -> None:
+    """CanUseToolShadowedWarning when options visibly approve tool calls before can_use_tool is
+    asked, with the SDK's texts (a warning filter may match them)."""
+    if o.permission_mode == "bypassPermissions":
+        message = ("can_use_tool will not be invoked: permission_mode 'bypassPermissions' auto-approves every tool "
+                   "call (except explicit deny rules) before the callback is consulted. To gate every tool call, "
+                   "use a PreToolUse hook instead.")
+    else:
+        allowed = list(o.allowed_tools)
+        if o.skills == "all" and "Skill" not in allowed:
+            allowed.append("Skill")  # skills="all" allows the whole Skill tool
+        shadowed = list(dict.fromkeys(t for t in map(_whole_tool, allowed) if t is not None))
+        if not shadowed:
+            return
+        message = (f"can_use_tool will not be invoked for: {', '.join(shadowed)}. An allowed_tools entry that "
+                   "allows a whole tool auto-approves it before the callback is consulted. To gate every tool "
+                   "call, use a PreToolUse hook; or narrow the entry so calls fall through to can_use_tool. Allow "
+                   "rules from settings files can also shadow the callback but are not visible here.")
+    warnings.warn(message, CanUseToolShadowedWarning, stacklevel=3)
 
 
 # ---- running Python callables from ccbridge threads -------------------------------------------

@@ -27,16 +27,68 @@ CANCEL_POLL_S = 0.1
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
 
 
+# ToolAnnotations' attributes (the SDK's, on mcp 2.x) and their wire names, and every spelling taken.
+_HINTS = {
+    "title": "title",
+    "read_only_hint": "readOnlyHint",
+    "destructive_hint": "destructiveHint",
+    "idempotent_hint": "idempotentHint",
+    "open_world_hint": "openWorldHint",
+    "maxResultSizeChars": "maxResultSizeChars",
+}
+_SPELLINGS = {**{a: a for a in _HINTS}, **{w: a for a, w in _HINTS.items()}, "max_result_size_chars": "maxResultSizeChars"}
+
+
+class ToolAnnotations:
+    """Hints about a tool for @tool(annotations=...): ToolAnnotations(readOnlyHint=True) and
+    ToolAnnotations(read_only_hint=True) are the same; maxResultSizeChars is Claude Code's (the
+    result size kept inline). Unknown keywords are kept as extras. The official SDK's class is a
+    pydantic model (mcp.types.ToolAnnotations); ccbridge depends on neither, so this is a plain
+    class with the same constructor, attributes (those of mcp 2.x; the other spellings read too)
+    and model_dump()."""
+
+    def __init__(self, **data: Any) -> None:
+        values: Dict[str, Any] = {a: None for a in _HINTS}
+        wire = set(_HINTS.values())
+        for key, value in data.items():
+            attr = _SPELLINGS.get(key)
+            # Given both spellings of a hint, the wire name wins, as in the SDK.
+            if attr is not None and (key in wire or _HINTS[attr] not in data):
+                values[attr] = value
+        extra = {k: v for k, v in data.items() if k not in _SPELLINGS}
+        self.__dict__.update(values)
+        self.__dict__.update(extra)
+        self._extra = list(extra)
+
+    def __getattr__(self, name: str) -> Any:  # only for names not set: the other spellings
+        attr = _SPELLINGS.get(name)
+        if attr is None or attr == name:
+            raise AttributeError(f"'ToolAnnotations' object has no attribute '{name}'")
+        return self.__dict__[attr]
+
+    def model_dump(self, *, by_alias: bool = False, exclude_none: bool = False) -> Dict[str, Any]:
+        """The hints as a dict, under the attribute names, or the wire names with by_alias=True."""
+        out = {(_HINTS[a] if by_alias else a): self.__dict__[a] for a in _HINTS}
+        out.update({k: self.__dict__[k] for k in self._extra})
+        return {k: v for k, v in out.items() if not (exclude_none and v is None)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ToolAnnotations) and self.model_dump() == other.model_dump()
+
+    def __repr__(self) -> str:
+        return "ToolAnnotations(" + ", ".join(f"{k}={v!r}" for k, v in self.model_dump().items()) + ")"
+
+
 @dataclass
 class SdkMcpTool(Generic[T]):
     name: str
     description: str
     input_schema: Any
     handler: Callable[[T], Awaitable[Dict[str, Any]]]
-    annotations: Optional[Dict[str, Any]] = None
+    annotations: Optional[ToolAnnotations] = None
 
 
-def tool(name: str, description: str, input_schema: Any, annotations: Optional[Dict[str, Any]] = None
+def tool(name: str, description: str, input_schema: Any, annotations: Optional[ToolAnnotations] = None
          ) -> Callable[[Callable[[Any], Awaitable[Dict[str, Any]]]], SdkMcpTool[Any]]:
     """Decorator: an async function taking the arguments dict and returning
     {"content": [{"type": "text", "text": ...}], "is_error": bool}."""

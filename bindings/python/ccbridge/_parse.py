@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, cast
 
 from ._errors import MessageParseError
 from .types import (
@@ -13,6 +13,7 @@ from .types import (
     DeferredToolUse,
     HookEventMessage,
     Message,
+    MessageOrigin,
     RateLimitEvent,
     RateLimitInfo,
     ResultMessage,
@@ -32,9 +33,9 @@ from .types import (
 )
 
 
-def _origin(d: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def _origin(d: Dict[str, Any]) -> Optional[MessageOrigin]:
     o = d.get("origin")
-    return o if isinstance(o, dict) and isinstance(o.get("kind"), str) else None
+    return cast(MessageOrigin, o) if isinstance(o, dict) and isinstance(o.get("kind"), str) else None
 
 
 def _blocks(raw: List[Any], d: Dict[str, Any], assistant: bool) -> List[ContentBlock]:

@@ -9,7 +9,7 @@ import json
 from collections import deque
 from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Optional, Union
 
-from ._engine import BATCH, Prepared, call, convert, text
+from ._engine import BATCH, TRANSPORT_REFUSED, Prepared, call, convert, text
 from ._errors import CLIConnectionError
 from .query import send_user_message
 from .types import ClaudeAgentOptions, Message, ResultMessage
@@ -21,7 +21,7 @@ class ClaudeSDKClient:
 
     def __init__(self, options: Optional[ClaudeAgentOptions] = None, transport: Any = None):
         if transport is not None:
-            raise NotImplementedError("ccbridge drives the CLI itself; custom transports are not supported")
+            raise NotImplementedError(TRANSPORT_REFUSED)
         self.options = options or ClaudeAgentOptions()
         self._session: Any = None
         self._pending: Deque[Any] = deque()  # engine items taken but not yet handed out

@@ -21,7 +21,7 @@ import json
 import threading
 from typing import Any, AsyncGenerator, AsyncIterable, Awaitable, Dict, Iterable, Iterator, Optional, Union
 
-from ._engine import Prepared, Tracker, apump, call, pump, raise_for_outcome, text
+from ._engine import TRANSPORT_REFUSED, Prepared, Tracker, apump, call, pump, raise_for_outcome, text
 from .types import ClaudeAgentOptions, Message
 
 Prompt = Union[str, Iterable[Dict[str, Any]], AsyncIterable[Dict[str, Any]]]
@@ -158,5 +158,5 @@ class Query:
 def query(*, prompt: Prompt, options: Optional[ClaudeAgentOptions] = None, transport: Any = None) -> Query:
     """Runs Claude Code on `prompt` and yields its messages (sync or async iteration)."""
     if transport is not None:
-        raise NotImplementedError("ccbridge drives the CLI itself; custom transports are not supported")
+        raise NotImplementedError(TRANSPORT_REFUSED)
     return Query(prompt, options)

@@ -4,13 +4,49 @@ fields (claude-agent-sdk), so code written for it works with small edits: change
 from __future__ import annotations
 
 import sys
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
 
-PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
-SettingSource = Literal["user", "project", "local"]
-EffortLevel = Literal["low", "medium", "high", "xhigh", "max"]
+from . import _shapes
+from ._shapes import *  # noqa: F401,F403 - the SDK exports these at the top level too
+from ._shapes import (
+    AssistantMessageError,
+    EffortLevel,
+    HookInput,
+    HookJSONOutput,
+    McpServerConfig,
+    MessageOrigin,
+    ModelUsage,
+    PermissionMode,
+    RateLimitStatus,
+    RateLimitType,
+    SandboxSettings,
+    SdkBeta,
+    ServerToolName,
+    SettingSource,
+    SystemPromptCustom,
+    SystemPromptFile,
+    SystemPromptPreset,
+    TaskBudget,
+    TaskNotificationStatus,
+    TaskUpdatedStatus,
+    TaskUsage,
+    ThinkingConfig,
+    ToolsPreset,
+)
+
+__all__ = [
+    "TextBlock", "ThinkingBlock", "ToolUseBlock", "ToolResultBlock", "ServerToolUseBlock", "ServerToolResultBlock",
+    "ContentBlock", "UserMessage", "AssistantMessage", "SystemMessage", "TaskStartedMessage", "TaskProgressMessage",
+    "TaskNotificationMessage", "TaskUpdatedMessage", "HookEventMessage", "DeferredToolUse", "ResultMessage",
+    "StreamEvent", "RateLimitInfo", "RateLimitEvent", "ConversationResetMessage", "Message", "PermissionRuleValue",
+    "PermissionUpdate", "ToolPermissionContext", "PermissionResultAllow", "PermissionResultDeny",
+    "PermissionResult", "CanUseToolShadowedWarning", "CanUseTool", "HookEvent", "HookContext", "HookCallback",
+    "HookMatcher", "SdkPluginConfig", "AgentDefinition", "ClaudeAgentOptions", "Transport",
+]
+__all__ += _shapes.__all__
 
 # ---- content blocks ------------------------------------------------------------------------
 
@@ -45,7 +81,7 @@ class ServerToolUseBlock:
     """A tool the API runs on the model's behalf (web_search, advisor, ...)."""
 
     id: str
-    name: str
+    name: ServerToolName
     input: Dict[str, Any]
 
 
@@ -66,7 +102,7 @@ class UserMessage:
     uuid: Optional[str] = None
     parent_tool_use_id: Optional[str] = None
     tool_use_result: Optional[Dict[str, Any]] = None
-    origin: Optional[Dict[str, Any]] = None
+    origin: Optional[MessageOrigin] = None
 
 
 @dataclass
@@ -74,7 +110,7 @@ class AssistantMessage:
     content: List[ContentBlock]
     model: str
     parent_tool_use_id: Optional[str] = None
-    error: Optional[str] = None
+    error: Optional[AssistantMessageError] = None
     usage: Optional[Dict[str, Any]] = None
     message_id: Optional[str] = None
     stop_reason: Optional[str] = None
@@ -106,7 +142,7 @@ class TaskStartedMessage(SystemMessage):
 class TaskProgressMessage(SystemMessage):
     task_id: str
     description: str
-    usage: Dict[str, Any]
+    usage: TaskUsage
     uuid: str
     session_id: str
     tool_use_id: Optional[str] = None
@@ -116,20 +152,20 @@ class TaskProgressMessage(SystemMessage):
 @dataclass
 class TaskNotificationMessage(SystemMessage):
     task_id: str
-    status: str
+    status: TaskNotificationStatus
     output_file: str
     summary: str
     uuid: str
     session_id: str
     tool_use_id: Optional[str] = None
-    usage: Optional[Dict[str, Any]] = None
+    usage: Optional[TaskUsage] = None
 
 
 @dataclass
 class TaskUpdatedMessage(SystemMessage):
     task_id: str
     patch: Dict[str, Any]
-    status: Optional[str] = None
+    status: Optional[TaskUpdatedStatus] = None
     session_id: Optional[str] = None
     uuid: Optional[str] = None
 
@@ -163,14 +199,14 @@ class ResultMessage:
     usage: Optional[Dict[str, Any]] = None
     result: Optional[str] = None
     structured_output: Any = None
-    model_usage: Optional[Dict[str, Any]] = None
+    model_usage: Optional[Dict[str, ModelUsage]] = None
     permission_denials: Optional[List[Any]] = None
     deferred_tool_use: Optional[DeferredToolUse] = None
     errors: Optional[List[str]] = None
     api_error_status: Optional[int] = None
     uuid: Optional[str] = None
     terminal_reason: Optional[str] = None
-    origin: Optional[Dict[str, Any]] = None
+    origin: Optional[MessageOrigin] = None
     user_message_uuid: Optional[str] = None
     user_message_uuids: Optional[List[str]] = None
 
@@ -189,11 +225,11 @@ class StreamEvent:
 
 @dataclass
 class RateLimitInfo:
-    status: str
+    status: RateLimitStatus
     resets_at: Optional[int] = None
-    rate_limit_type: Optional[str] = None
+    rate_limit_type: Optional[RateLimitType] = None
     utilization: Optional[float] = None
-    overage_status: Optional[str] = None
+    overage_status: Optional[RateLimitStatus] = None
     overage_resets_at: Optional[int] = None
     overage_disabled_reason: Optional[str] = None
     raw: Dict[str, Any] = field(default_factory=dict)
@@ -231,9 +267,9 @@ class PermissionUpdate:
     type: Literal["addRules", "replaceRules", "removeRules", "setMode", "addDirectories", "removeDirectories"]
     rules: Optional[List[PermissionRuleValue]] = None
     behavior: Optional[Literal["allow", "deny", "ask"]] = None
-    mode: Optional[str] = None
+    mode: Optional[PermissionMode] = None
     directories: Optional[List[str]] = None
-    destination: Optional[str] = None
+    destination: Optional[Literal["userSettings", "projectSettings", "localSettings", "session"]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The wire form. Raises ValueError when a field the type needs is missing (the CLI would
@@ -302,6 +338,12 @@ class PermissionResultDeny:
 
 
 PermissionResult = Union[PermissionResultAllow, PermissionResultDeny]
+
+
+class CanUseToolShadowedWarning(UserWarning):
+    """Issued when a run starts with can_use_tool and options that approve some tool calls before
+    the callback is asked (permission_mode "bypassPermissions", or allowed_tools entries that allow
+    a whole tool). Silence it with warnings.filterwarnings("ignore", category=CanUseToolShadowedWarning)."""
 CanUseTool = Callable[[str, Dict[str, Any], ToolPermissionContext], Union[Awaitable[PermissionResult], PermissionResult]]
 
 # ---- hooks ---------------------------------------------------------------------------------
@@ -313,7 +355,8 @@ class HookContext(TypedDict):
     signal: Any
 
 
-HookCallback = Callable[[Dict[str, Any], Optional[str], HookContext], Union[Awaitable[Dict[str, Any]], Dict[str, Any]]]
+# ccbridge also takes a plain function (returning the output rather than an awaitable).
+HookCallback = Callable[[HookInput, Optional[str], HookContext], Union[Awaitable[HookJSONOutput], HookJSONOutput]]
 
 
 @dataclass
@@ -324,23 +367,32 @@ class HookMatcher:
     on_failure: Optional[Literal["continue", "block"]] = None
 
 
-# ---- MCP -----------------------------------------------------------------------------------
-
-
-class McpSdkServerConfig(TypedDict):
-    """An in-process MCP server, made by create_sdk_mcp_server()."""
-
-    type: Literal["sdk"]
-    name: str
-    instance: Any
-
-
-McpServerConfig = Dict[str, Any]
+# ---- plugins, agents ------------------------------------------------------------------------
 
 
 class SdkPluginConfig(TypedDict):
     type: Literal["local"]
     path: str
+
+
+@dataclass
+class AgentDefinition:
+    """A subagent for ClaudeAgentOptions.agents; sent in the initialize request, without the
+    fields left None. The camelCase names are the CLI's."""
+
+    description: str
+    prompt: str
+    tools: Optional[List[str]] = None
+    disallowedTools: Optional[List[str]] = None  # noqa: N815
+    model: Optional[str] = None  # an alias ("sonnet", "opus", "haiku", "inherit") or a model id
+    skills: Optional[List[str]] = None
+    memory: Optional[Literal["user", "project", "local"]] = None
+    mcpServers: Optional[List[Union[str, Dict[str, Any]]]] = None  # noqa: N815 - names or {name: config}
+    initialPrompt: Optional[str] = None  # noqa: N815
+    maxTurns: Optional[int] = None  # noqa: N815
+    background: Optional[bool] = None
+    effort: Union[EffortLevel, int, None] = None
+    permissionMode: Optional[PermissionMode] = None  # noqa: N815
 
 
 # ---- options -------------------------------------------------------------------------------
@@ -350,9 +402,9 @@ class SdkPluginConfig(TypedDict):
 class ClaudeAgentOptions:
     """The options of a run, with the SDK's names and defaults. ccbridge's own knobs are at the end."""
 
-    tools: Union[List[str], Dict[str, Any], None] = None
+    tools: Union[List[str], ToolsPreset, None] = None
     allowed_tools: List[str] = field(default_factory=list)
-    system_prompt: Union[str, Dict[str, Any], None] = None
+    system_prompt: Union[str, SystemPromptPreset, SystemPromptCustom, SystemPromptFile, None] = None
     mcp_servers: Union[Dict[str, McpServerConfig], str, Path] = field(default_factory=dict)
     strict_mcp_config: bool = False
     permission_mode: Optional[PermissionMode] = None
@@ -364,7 +416,7 @@ class ClaudeAgentOptions:
     disallowed_tools: List[str] = field(default_factory=list)
     model: Optional[str] = None
     fallback_model: Optional[str] = None
-    betas: List[str] = field(default_factory=list)
+    betas: List[SdkBeta] = field(default_factory=list)
     permission_prompt_tool_name: Optional[str] = None
     cwd: Union[str, Path, None] = None
     cli_path: Union[str, Path, None] = None
@@ -383,18 +435,18 @@ class ClaudeAgentOptions:
     fork_session: bool = False
     resume_session_at: Optional[str] = None
     resume_drops_turn: Optional[str] = None
-    agents: Optional[Dict[str, Any]] = None
+    agents: Optional[Dict[str, AgentDefinition]] = None
     setting_sources: Optional[List[SettingSource]] = None
     skills: Union[List[str], Literal["all"], None] = None
-    sandbox: Optional[Dict[str, Any]] = None
+    sandbox: Optional[SandboxSettings] = None
     plugins: List[SdkPluginConfig] = field(default_factory=list)
     max_thinking_tokens: Optional[int] = None
-    thinking: Optional[Dict[str, Any]] = None
+    thinking: Optional[ThinkingConfig] = None
     effort: Optional[EffortLevel] = None
     output_format: Optional[Dict[str, Any]] = None
     enable_file_checkpointing: bool = False
     load_timeout_ms: int = 60_000
-    task_budget: Optional[Dict[str, int]] = None
+    task_budget: Optional[TaskBudget] = None
     # ccbridge's own
     inherit_env: Optional[Literal["all", "allow_list"]] = None  # None: "all", like the SDK
     pass_env: List[str] = field(default_factory=list)  # with "allow_list": more names, or prefixes "X_*"
@@ -402,3 +454,37 @@ class ClaudeAgentOptions:
     max_buffered_messages: Optional[int] = None
     max_buffered_bytes: Optional[int] = None
     shutdown: Optional[Dict[str, int]] = None
+
+
+# ---- transport -----------------------------------------------------------------------------
+
+
+class Transport(ABC):
+    """The official SDK's interface for carrying the CLI's stream-json to another place (a remote
+    CLI, say). ccbridge's C++ engine starts and talks to the CLI itself, so it accepts no
+    Transport: query() and ClaudeSDKClient refuse one (see docs/PYTHON.md). The class is here so
+    that code defining one still imports."""
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Starts the connection (a process, a socket)."""
+
+    @abstractmethod
+    async def write(self, data: str) -> None:
+        """Sends raw text (JSON lines)."""
+
+    @abstractmethod
+    def read_messages(self) -> AsyncIterator[Dict[str, Any]]:
+        """The parsed JSON messages that arrive."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Ends the connection; must not wait without bound."""
+
+    @abstractmethod
+    def is_ready(self) -> bool:
+        """Whether messages can be sent and received."""
+
+    @abstractmethod
+    async def end_input(self) -> None:
+        """Ends the input (closes stdin for a process)."""

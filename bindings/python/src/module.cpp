@@ -465,7 +465,8 @@ struct PySession {
 
 std::unique_ptr<PySession> open_session(const std::string &options_json, const py::object &on_stderr,
                                         const py::object &can_use_tool, const py::dict &hooks, const py::list &mcp_servers,
-                                        bool initialize, double initialize_timeout_s, double control_timeout_s)
+                                        bool initialize, double initialize_timeout_s, double control_timeout_s,
+                                        const std::string &initialize_fields)
 {
   ccbridge::SessionOptions so;
   so.options = options_from(options_json, on_stderr);
@@ -473,6 +474,7 @@ std::unique_ptr<PySession> open_session(const std::string &options_json, const p
   so.hooks = hooks_from(hooks);
   so.mcp_servers = mcp_servers_from(mcp_servers);
   so.initialize = initialize;
+  so.initialize_fields = initialize_fields;
   so.initialize_timeout = std::chrono::milliseconds(static_cast<long long>(initialize_timeout_s * 1000));
   so.control_timeout = std::chrono::milliseconds(static_cast<long long>(control_timeout_s * 1000));
   auto out = std::make_unique<PySession>();
@@ -963,7 +965,8 @@ PYBIND11_MODULE(_ccbridge, m)
       .def_property_readonly("pid", &PySession::pid);
   m.def("open_session", &open_session, py::arg("options_json"), py::arg("on_stderr") = py::none(),
         py::arg("can_use_tool") = py::none(), py::arg("hooks") = py::dict(), py::arg("mcp_servers") = py::list(),
-        py::arg("initialize") = true, py::arg("initialize_timeout") = 60.0, py::arg("control_timeout") = 60.0);
+        py::arg("initialize") = true, py::arg("initialize_timeout") = 60.0, py::arg("control_timeout") = 60.0,
+        py::arg("initialize_fields") = "");
 
   py::class_<PyTerminal>(m, "Terminal")
       .def(py::init<const std::string &>(), py::arg("options_json"))
