@@ -15,6 +15,7 @@ import warnings
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple, cast
 
 from . import _ccbridge
+from ._aio import Loop, in_thread
 from ._errors import ClaudeSDKError, CLIJSONDecodeError, InvalidOptionError, ProcessError, ResultError, from_engine, normalize_errors
 from ._parse import parse_message
 from .types import (
@@ -94,7 +95,7 @@ def _plain(v: Any) -> Any:
 class Prepared:
     """What the engine needs for one run: options JSON and the callbacks."""
 
-    def __init__(self, options: ClaudeAgentOptions, loop: Optional[asyncio.AbstractEventLoop]):
+    def __init__(self, options: ClaudeAgentOptions, loop: Optional[Loop]):
         o = options
         data: Dict[str, Any] = {}
         for name, default in _DEFAULTS.items():
@@ -193,23 +194,23 @@ def _warn_if_can_use_tool_shadowed(o: ClaudeAgentOptions) -> None:
 # ---- running Python callables from ccbridge threads -------------------------------------------
 
 
-def run_callable(fn: Callable[..., Any], loop: Optional[asyncio.AbstractEventLoop], *args: Any) -> Any:
+def run_callable(fn: Callable[..., Any], loop: Optional[Loop], *args: Any) -> Any:
     """Calls fn on this (ccbridge callback) thread; an awaitable result is run on the caller's
     event loop when there is one (so it may touch loop-bound objects), else on a private loop.
     Blocking here is fine: callback threads are not I/O threads."""
     r = fn(*args)
     if not inspect.isawaitable(r):
         return r
+    if loop is not None:
+        return loop.run(r)
 
     async def wait() -> Any:
         return await r
 
-    if loop is not None and loop.is_running():
-        return asyncio.run_coroutine_threadsafe(wait(), loop).result()
     return asyncio.run(wait())
 
 
-def _permission_bridge(user_cb: Callable[..., Any], loop: Optional[asyncio.AbstractEventLoop]) -> Callable[..., None]:
+def _permission_bridge(user_cb: Callable[..., Any], loop: Optional[Loop]) -> Callable[..., None]:
     def answer(reply: Any, result: Any) -> None:
         if isinstance(result, PermissionResultAllow):
             perms = None
@@ -237,31 +238,31 @@ def _permission_bridge(user_cb: Callable[..., Any], loop: Optional[asyncio.Abstr
         if not inspect.isawaitable(r):
             answer(reply, r)
             return
+        if loop is None:
+            async def wait() -> Any:
+                return await r
 
-        async def wait() -> Any:
-            return await r
-
-        if loop is not None and loop.is_running():
-            # Answer from the loop when the coroutine is done; this thread is free meanwhile.
-            fut = asyncio.run_coroutine_threadsafe(wait(), loop)
-
-            def done(f: Any) -> None:
-                # The CLI waits for an answer: a failure is answered too (an error response with
-                # its text, as for a synchronous callback that raises), never left to the garbage
-                # collector, which may keep the reply alive for as long as the loop runs.
-                if f.cancelled():  # e.g. the loop is closing
-                    log.debug("can_use_tool for %s was cancelled", tool_name)
-                    reply.fail("the permission callback was cancelled")
-                    return
-                try:
-                    answer(reply, f.result())
-                except BaseException as e:  # noqa: BLE001 - answered, then logged
-                    reply.fail(str(e) or type(e).__name__)
-                    log.exception("can_use_tool failed for %s", tool_name)
-
-            fut.add_done_callback(done)
-        else:
             answer(reply, asyncio.run(wait()))
+            return
+
+        def done(result: Any, error: Optional[BaseException]) -> None:
+            # On the loop once the coroutine is over (this thread is free meanwhile). The CLI waits
+            # for an answer: a failure is answered too (an error response with its text, as for a
+            # synchronous callback that raises), cancellation included (e.g. the loop is closing).
+            if error is None:
+                try:
+                    answer(reply, result)
+                    return
+                except Exception as e:  # noqa: BLE001 - answered below, then logged
+                    error = e
+            if isinstance(error, Exception):
+                reply.fail(str(error) or type(error).__name__)
+                log.error("can_use_tool failed for %s", tool_name, exc_info=error)
+            else:
+                log.debug("can_use_tool for %s was cancelled", tool_name)
+                reply.fail("the permission callback was cancelled")
+
+        loop.submit(r, done)
 
     return bridge
 
@@ -278,7 +279,7 @@ def _hook_output(out: Any) -> Optional[Dict[str, Any]]:
     return wire
 
 
-def _hooks_bridge(hooks: Dict[str, List[Any]], loop: Optional[asyncio.AbstractEventLoop]) -> Dict[str, List[Tuple[Any, ...]]]:
+def _hooks_bridge(hooks: Dict[str, List[Any]], loop: Optional[Loop]) -> Dict[str, List[Tuple[Any, ...]]]:
     out: Dict[str, List[Tuple[Any, ...]]] = {}
     for event, matchers in hooks.items():
         for m in matchers:
@@ -366,15 +367,14 @@ def pump(source: Any, tracker: Tracker, timeout: float = -1.0) -> Iterator[Messa
 
 
 async def apump(source: Any, tracker: Tracker) -> AsyncIterator[Message]:
-    """The same for asyncio: the engine waits on an executor thread (without the GIL), in
-    slices so that a cancelled task never leaves a thread blocked for long."""
-    loop = asyncio.get_running_loop()
+    """The same for async code (asyncio or trio): the engine waits on a worker thread (without the
+    GIL), in slices so that a cancelled task never leaves a thread blocked for long."""
     while True:
         # What is already there is taken on the loop (a non-blocking call); only an empty queue
-        # costs a trip through the executor.
+        # costs a trip to a worker thread.
         batch = call(source.next_batch, BATCH, 0.0)
         if batch == []:
-            batch = await loop.run_in_executor(None, call, source.next_batch, BATCH, 0.25)
+            batch = await in_thread(call, source.next_batch, BATCH, 0.25, abandon=True)
         if batch is None:
             return
         for item in batch:

@@ -7,14 +7,16 @@ loop, as in a synchronous query(), the handler runs to completion on the callbac
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import inspect
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Generic, List, Optional, Tuple, TypeVar, get_type_hints
 
+import anyio
+
 from . import _ccbridge
+from ._aio import Loop
 from .types import McpSdkServerConfig
 
 T = TypeVar("T")
@@ -118,7 +120,7 @@ class SdkMcpServer:
         self.version = version
         self.tools = list(tools)
 
-    def _engine_spec(self, name: str, loop: Optional[asyncio.AbstractEventLoop]
+    def _engine_spec(self, name: str, loop: Optional[Loop]
                      ) -> Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any], _ccbridge.ToolReply], None]]]]:
         def handler_for(t: SdkMcpTool[Any]) -> Callable[[Dict[str, Any], _ccbridge.ToolReply], None]:
             return lambda args, reply: _start_call(t, loop, args, reply)
@@ -149,23 +151,37 @@ def _answer_error(reply: _ccbridge.ToolReply, e: BaseException) -> None:
 async def _watched(awaitable: Awaitable[Any], reply: _ccbridge.ToolReply) -> Any:
     """Awaits a tool's coroutine and cancels it if the CLI withdraws the call (an interrupt), as the
     SDK does on control_cancel_request; its answer would be dropped anyway."""
-    task = asyncio.ensure_future(awaitable)
-    try:
-        while not task.done():
-            await asyncio.wait((task,), timeout=CANCEL_POLL_S)
-            if reply.cancelled:
-                task.cancel()
-                break
-        return await task
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
+    result: Any = None
+    error: Optional[Exception] = None
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            while not reply.cancelled:
+                await anyio.sleep(CANCEL_POLL_S)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        try:
+            result = await awaitable
+        except Exception as e:  # noqa: BLE001 - raised below as itself, not in an ExceptionGroup
+            error = e
+        finally:
+            tg.cancel_scope.cancel()  # the watcher
+    if error is not None:
+        raise error
+    if reply.cancelled:
+        raise _Withdrawn("the CLI withdrew the call")
+    return result
 
 
-def _start_call(t: SdkMcpTool[Any], loop: Optional[asyncio.AbstractEventLoop], args: Dict[str, Any],
+class _Withdrawn(Exception):
+    """A call the CLI cancelled: its answer is dropped (ToolReply ignores it)."""
+
+
+def _start_call(t: SdkMcpTool[Any], loop: Optional[Loop], args: Dict[str, Any],
                 reply: _ccbridge.ToolReply) -> None:
-    """Runs on a ccbridge callback thread: answers a synchronous handler at once, and schedules a
-    coroutine on the caller's event loop, answering from there when it is done."""
+    """Runs on a ccbridge callback thread: answers a synchronous handler at once, and runs a
+    coroutine on the caller's event loop (asyncio or trio), answering from there when it is done."""
     try:
         r = t.handler(args)
     except Exception as e:  # noqa: BLE001
@@ -174,7 +190,7 @@ def _start_call(t: SdkMcpTool[Any], loop: Optional[asyncio.AbstractEventLoop], a
     if not inspect.isawaitable(r):
         _answer(reply, r)
         return
-    if loop is None or not loop.is_running():
+    if loop is None:
         # No loop of the caller's to run on: run here, on this callback thread, until done.
         try:
             out = asyncio.run(_watched(r, reply))
@@ -184,27 +200,15 @@ def _start_call(t: SdkMcpTool[Any], loop: Optional[asyncio.AbstractEventLoop], a
         _answer(reply, out)
         return
 
-    def done(f: concurrent.futures.Future[Any]) -> None:  # on the loop (here if already done)
-        try:
-            if f.cancelled():  # the CLI withdrew the call, or the loop is shutting down
-                _answer_error(reply, asyncio.CancelledError(f"tool '{t.name}' was cancelled"))
-            elif (e := f.exception()) is not None:
-                _answer_error(reply, e)
-            else:
-                _answer(reply, f.result())
-        except BaseException:  # noqa: BLE001 - the CLI gets an error result when reply is dropped
-            log.exception("answering a call of tool %s failed", t.name)
+    def done(result: Any, error: Optional[BaseException]) -> None:  # on the loop
+        if error is not None:
+            # A withdrawn call, or a loop shutting down: the CLI still gets an answer.
+            _answer_error(reply, error if isinstance(error, Exception)
+                          else RuntimeError(f"tool '{t.name}' was cancelled"))
+        else:
+            _answer(reply, result)
 
-    coro = _watched(r, reply)
-    try:
-        fut = asyncio.run_coroutine_threadsafe(coro, loop)
-    except RuntimeError as e:  # the loop closed meanwhile
-        coro.close()
-        if inspect.iscoroutine(r):
-            r.close()
-        _answer_error(reply, e)
-        return
-    fut.add_done_callback(done)
+    loop.submit(_watched(r, reply), done)
 
 
 def create_sdk_mcp_server(name: str, version: str = "1.0.0", tools: Optional[List[SdkMcpTool[Any]]] = None

@@ -4,11 +4,11 @@ set_model, get_mcp_status, get_context_usage, get_server_info, disconnect; async
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import deque
 from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Optional, Union
 
+from ._aio import Loop, finally_in_thread, in_thread
 from ._engine import BATCH, TRANSPORT_REFUSED, Prepared, call, convert, text
 from ._errors import CLIConnectionError
 from .query import send_user_message
@@ -16,8 +16,9 @@ from .types import ClaudeAgentOptions, Message, ResultMessage
 
 
 class ClaudeSDKClient:
-    """Every method that waits runs the engine on an executor thread, so the event loop stays free;
-    callbacks (can_use_tool, hooks, tools) run on the loop the client was connected from."""
+    """Every method that waits runs the engine on a worker thread, so the event loop (asyncio or
+    trio) stays free; callbacks (can_use_tool, hooks, tools) run on the loop the client was
+    connected from."""
 
     def __init__(self, options: Optional[ClaudeAgentOptions] = None, transport: Any = None):
         if transport is not None:
@@ -27,7 +28,7 @@ class ClaudeSDKClient:
         self._pending: Deque[Any] = deque()  # engine items taken but not yet handed out
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, call, fn, *args)
+        return await in_thread(call, fn, *args)
 
     def _live(self) -> Any:
         if self._session is None:
@@ -38,8 +39,8 @@ class ClaudeSDKClient:
         """Starts the CLI and waits for its initialize answer; sends `prompt` if given."""
         if self._session is not None:
             return
-        prep = Prepared(self.options, loop=asyncio.get_running_loop())
-        self._session = await asyncio.get_running_loop().run_in_executor(None, prep.open_session)
+        prep = Prepared(self.options, loop=Loop())
+        self._session = await in_thread(prep.open_session)
         if prompt is not None:
             await self.query(prompt)
 
@@ -50,7 +51,7 @@ class ClaudeSDKClient:
             await self._run(s.send, text(prompt, "the prompt"))
         else:
             async for message in prompt:
-                await asyncio.get_running_loop().run_in_executor(None, send_user_message, s, message)
+                await in_thread(send_user_message, s, message)
 
     async def receive_messages(self) -> AsyncIterator[Message]:
         """Every message, until the CLI exits."""
@@ -62,7 +63,8 @@ class ClaudeSDKClient:
                     yield m
             batch = call(s.next_batch, BATCH, 0.0)  # what is there already, without a thread hop
             if batch == []:
-                batch = await self._run(s.next_batch, BATCH, 0.25)
+                # A bounded wait: a cancelled receiver leaves it to end by itself.
+                batch = await in_thread(call, s.next_batch, BATCH, 0.25, abandon=True)
             if batch is None:
                 return
             self._pending.extend(batch)
@@ -104,7 +106,7 @@ class ClaudeSDKClient:
         s, self._session = self._session, None
         self._pending.clear()
         if s is not None:
-            await asyncio.get_running_loop().run_in_executor(None, s.close)
+            await finally_in_thread(s.close)  # completes even in a task being cancelled
 
     async def __aenter__(self) -> "ClaudeSDKClient":
         await self.connect()

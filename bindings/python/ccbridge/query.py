@@ -16,11 +16,11 @@ also be iterated with a plain `for`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from typing import Any, AsyncGenerator, AsyncIterable, Awaitable, Dict, Iterable, Iterator, Optional, Union
 
+from ._aio import Loop, Task, finally_in_thread, in_thread
 from ._engine import TRANSPORT_REFUSED, Prepared, Tracker, apump, call, pump, raise_for_outcome, text
 from .types import ClaudeAgentOptions, Message
 
@@ -116,40 +116,38 @@ class Query:
         await self._gen.aclose()
 
     async def _arun(self) -> AsyncGenerator[Message, None]:
-        loop = asyncio.get_running_loop()
-        prep = Prepared(self._options, loop=loop)
+        prep = Prepared(self._options, loop=Loop())
         if isinstance(self._prompt, str) and not prep.needs_session:
-            stream = await loop.run_in_executor(None, prep.start_query, self._prompt)
+            stream = await in_thread(prep.start_query, self._prompt)
             tracker = Tracker()
             try:
                 async for m in apump(stream, tracker):
                     yield m
                 raise_for_outcome(stream.outcome(), tracker)
             finally:
-                await loop.run_in_executor(None, stream.close)
+                await finally_in_thread(stream.close)
             return
-        session = await loop.run_in_executor(None, prep.open_session)
-        feeder = asyncio.ensure_future(self._afeed(session))
+        session = await in_thread(prep.open_session)
+        feeder = Task(lambda: self._afeed(session))
         tracker = Tracker()
         try:
             async for m in apump(session, tracker):
                 yield m
-            raise_for_outcome(await loop.run_in_executor(None, call, session.close), tracker)
+            raise_for_outcome(await in_thread(call, session.close), tracker)
         finally:
             feeder.cancel()
-            await loop.run_in_executor(None, session.close)
+            await finally_in_thread(session.close)
 
     async def _afeed(self, session: Any) -> None:
-        loop = asyncio.get_running_loop()
         try:
             if isinstance(self._prompt, str):
-                await loop.run_in_executor(None, call, session.send, text(self._prompt, "the prompt"))
+                await in_thread(call, session.send, text(self._prompt, "the prompt"))
             elif isinstance(self._prompt, AsyncIterable):
                 async for message in self._prompt:
-                    await loop.run_in_executor(None, send_user_message, session, message)
+                    await in_thread(send_user_message, session, message)
             else:
                 for message in self._prompt:
-                    await loop.run_in_executor(None, send_user_message, session, message)
+                    await in_thread(send_user_message, session, message)
             session.end_input_when_done()
         except Exception:  # noqa: BLE001 - the session closed under us: the reader reports it
             pass
