@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 fake=$1
 shift
 venv="$(realpath -m "${CCB_PY_VENV:-build/py-venv}")"
-PINS=(pytest==8.3.5 websockets==15.0.1 claude-agent-sdk==0.2.187 mypy==2.4.1
+PINS=(pytest==8.3.5 websockets==15.0.1 claude-agent-sdk==0.2.187 mypy==2.4.1 anyio==4.16.0 trio==0.35.0
       fastapi==0.165.0 uvicorn==0.55.0 python-jose==3.5.0)
 
 rm -rf "$venv"

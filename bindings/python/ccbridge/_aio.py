@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Coroutine, Optional
 
 import anyio
 import anyio.from_thread
@@ -67,7 +67,7 @@ def _call_done(done: Done, result: Any, error: Optional[BaseException]) -> None:
         log.exception("ccbridge: answering a callback failed")
 
 
-def spawn_detached(fn: Callable[[], Awaitable[None]]) -> None:
+def spawn_detached(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """On the loop's thread: starts fn() as a task that belongs to no task group (what a callback
     from the engine needs: it outlives the code that received it, and nothing waits for it)."""
     if sniffio.current_async_library() == "trio":
@@ -75,7 +75,7 @@ def spawn_detached(fn: Callable[[], Awaitable[None]]) -> None:
 
         trio.lowlevel.spawn_system_task(fn)
     else:
-        task = asyncio.get_running_loop().create_task(fn())  # type: ignore[arg-type]
+        task = asyncio.get_running_loop().create_task(fn())
         _background.add(task)
         task.add_done_callback(_background.discard)
 
@@ -94,7 +94,7 @@ class Task:
     """fn() as a detached task on the current loop (see spawn_detached), cancellable from the loop's
     thread: an async generator cannot hold a task group across its yields."""
 
-    def __init__(self, fn: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._scope = anyio.CancelScope()
 
         async def run() -> None:
