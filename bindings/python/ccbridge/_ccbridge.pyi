@@ -6,7 +6,9 @@ __version__: str
 class Error(Exception):
     """args: (code name, message, exit code or None, stderr tail or None)"""
 
-_Item = Union[Dict[str, Any], Tuple[str, str, str, str]]
+# A line's dict, an AssistantMessage made by the engine (once _set_message_classes ran), or an
+# invalid line ("invalid_line", error id, description, line).
+_Item = Union[Dict[str, Any], Tuple[str, str, str, str], Any]
 
 class Stream:
     pid: int
@@ -80,6 +82,8 @@ class Server:
     def endpoints(self) -> List[Tuple[str, int, List[str]]]: ...
 
 def _mark_exiting() -> None: ...
+def _set_message_classes(assistant: type, text: type, thinking: type, tool_use: type, server_tool_use: type,
+                         server_tool_result: type) -> None: ...
 def build_cli_args(options_json: str) -> List[str]: ...
 def find_cli(options_json: str) -> str: ...
 def query(prompt: str, prompt_is_content: bool, options_json: str, on_stderr: Optional[Callable[[str], None]] = ...) -> Stream: ...

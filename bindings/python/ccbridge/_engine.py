@@ -20,6 +20,12 @@ from ._errors import ClaudeSDKError, CLIJSONDecodeError, InvalidOptionError, Pro
 from ._parse import parse_message
 from .types import (
     AgentDefinition,
+    AssistantMessage,
+    ServerToolResultBlock,
+    ServerToolUseBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
     CanUseToolShadowedWarning,
     ClaudeAgentOptions,
     Message,
@@ -293,7 +299,15 @@ def _hooks_bridge(hooks: Dict[str, List[Any]], loop: Optional[Loop]) -> Dict[str
 # ---- messages ----------------------------------------------------------------------------------
 
 
+# The engine makes AssistantMessage instances itself (bindings/python/src/py_messages.hpp, with
+# _parse.py's rules); every other message comes as the line's dict and is parsed here.
+_ccbridge._set_message_classes(AssistantMessage, TextBlock, ThinkingBlock, ToolUseBlock, ServerToolUseBlock,
+                               ServerToolResultBlock)
+
+
 def convert(item: Any) -> Optional[Message]:
+    if type(item) is AssistantMessage:
+        return item
     if isinstance(item, tuple):  # ("invalid_line", error id, description, line)
         raise CLIJSONDecodeError(item[3], ValueError(f"{item[1]}: {item[2]}"))
     return parse_message(item)
@@ -308,6 +322,9 @@ class Tracker:
         self.last_error_result: Optional[Dict[str, Any]] = None
 
     def observe(self, item: Any) -> None:
+        if type(item) is AssistantMessage:
+            self.last_error_result = None
+            return
         if not isinstance(item, dict):
             return
         t = item.get("type")

@@ -13,6 +13,7 @@
 #include <ccbridge/version.h>
 
 #include "py_json.hpp"
+#include "py_messages.hpp"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -98,6 +99,12 @@ py::object to_python(const ccbridge::JsonView &v)
 
 // A message for Python: its dict, or for a line that could not be used a tuple
 // ("invalid_line", error id, description, the line or its start).
+ccbridge::detail::python::MessageClasses &message_classes()
+{
+  static auto *classes = new ccbridge::detail::python::MessageClasses();  // made with the GIL; never freed
+  return *classes;
+}
+
 py::object message_to_python(const ccbridge::Message &m)
 {
   if (m.type() == ccbridge::MessageType::invalid_line) {
@@ -111,7 +118,17 @@ py::object message_to_python(const ccbridge::Message &m)
   // One pass from the line's bytes; the DOM route is the fallback (it never fails on a line the
   // engine accepted, but the builder's allocation might).
   static ccbridge::detail::python::PyJsonBuilder builder;  // used with the GIL held only
-  if (PyObject *o = builder.parse(m.raw())) return py::reinterpret_steal<py::object>(o);
+  if (PyObject *o = builder.parse(m.raw())) {
+    // Assistant lines become their dataclass here (py_messages.hpp); the rest, and anything
+    // irregular, are parsed by the package (_parse.py).
+    if (m.type() == ccbridge::MessageType::assistant) {
+      if (PyObject *typed = message_classes().assistant(o)) {
+        Py_DECREF(o);
+        return py::reinterpret_steal<py::object>(typed);
+      }
+    }
+    return py::reinterpret_steal<py::object>(o);
+  }
   return to_python(m.json());
 }
 
@@ -900,6 +917,16 @@ private:
 PYBIND11_MODULE(_ccbridge, m)
 {
   m.doc() = "ccbridge's C++ engine (internal: use the ccbridge package)";
+  m.def(
+      "_set_message_classes",
+      [](py::object assistant, py::object text, py::object thinking, py::object tool_use, py::object server_tool_use,
+         py::object server_tool_result) {
+        if (!message_classes().set(assistant.ptr(), text.ptr(), thinking.ptr(), tool_use.ptr(), server_tool_use.ptr(),
+                                   server_tool_result.ptr())) {
+          throw py::type_error("_set_message_classes takes six classes");
+        }
+      },
+      "The dataclasses next_batch() makes assistant messages of (AssistantMessage and its blocks).");
   m.attr("__version__") = CCB_VERSION_STRING;
 
   // Every ccbridge::Error becomes _ccbridge.Error(code_name, message, exit_code, stderr); the
