@@ -54,7 +54,7 @@ void append_line(std::string_view session_id, std::string_view directory, const 
   bool done = visit_candidates(
       session_id, directory,
       [&](const Candidate &c) {
-        int fd = ::open(c.file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+        int fd = ::open(c.file.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
         if (fd < 0) {
           if (errno == ENOENT || errno == ENOTDIR) return false;
           io_failure("cannot open " + c.file, errno);
@@ -66,7 +66,14 @@ void append_line(std::string_view session_id, std::string_view directory, const 
         struct stat st {};
         if (::fstat(fd, &st) != 0) io_failure("cannot stat " + c.file, errno);
         if (st.st_size == 0) return false;
-        write_all(fd, line, c.file);
+        // A transcript cut off mid-line (a crash) would swallow the line: start a new one. Should
+        // the CLI append in between, its line ends with '\n' and this leaves an empty line.
+        char last = '\n';
+        if (::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
+          write_all(fd, "\n" + line, c.file);
+        } else {
+          write_all(fd, line, c.file);
+        }
         return true;
       },
       &projects_readable);
