@@ -249,17 +249,9 @@ std::string fork_session(std::string_view session_id, const ForkSessionOptions &
   JsonValue replacements(rapidjson::kArrayType);
   auto &ra = replacements_doc.GetAllocator();
   for_each_json_line(*content, [&](std::shared_ptr<JsonDocument> doc) {
-    std::string_view type = get_string(*doc, "type");
-    auto uuid = doc->FindMember("uuid");
-    if (is_chain_type(type) && uuid != doc->MemberEnd() && uuid->value.IsString()) {
-      if (truthy(*doc, "isSidechain")) return;
-      Entry e;
-      e.type = type;
-      e.uuid = {uuid->value.GetString(), uuid->value.GetStringLength()};
-      e.parent = get_string(*doc, "parentUuid");
-      e.doc = std::move(doc);
-      transcript.push_back(std::move(e));
-    } else if (type == "content-replacement" && get_string(*doc, "sessionId") == session_id) {
+    if (auto e = chain_entry(doc)) {
+      if (!truthy(*doc, "isSidechain")) transcript.push_back(std::move(*e));
+    } else if (get_string(*doc, "type") == "content-replacement" && get_string(*doc, "sessionId") == session_id) {
       auto r = doc->FindMember("replacements");
       if (r == doc->MemberEnd() || !r->value.IsArray()) return;
       for (const auto &item : r->value.GetArray()) replacements.PushBack(JsonValue(item, ra), ra);

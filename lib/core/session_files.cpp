@@ -481,19 +481,19 @@ void for_each_json_line(std::string_view content, const std::function<void(std::
   }
 }
 
+std::optional<Entry> chain_entry(const std::shared_ptr<JsonDocument> &doc)
+{
+  std::string_view type = get_string(*doc, "type");
+  auto uuid = doc->FindMember("uuid");
+  if (!is_chain_type(type) || uuid == doc->MemberEnd() || !uuid->value.IsString()) return std::nullopt;
+  return Entry{doc, type, {uuid->value.GetString(), uuid->value.GetStringLength()}, get_string(*doc, "parentUuid")};
+}
+
 std::vector<Entry> parse_chain_entries(std::string_view content)
 {
   std::vector<Entry> out;
   for_each_json_line(content, [&](std::shared_ptr<JsonDocument> doc) {
-    std::string_view type = get_string(*doc, "type");
-    auto uuid = doc->FindMember("uuid");
-    if (!is_chain_type(type) || uuid == doc->MemberEnd() || !uuid->value.IsString()) return;
-    Entry e;
-    e.type = type;
-    e.uuid = {uuid->value.GetString(), uuid->value.GetStringLength()};
-    e.parent = get_string(*doc, "parentUuid");
-    e.doc = std::move(doc);
-    out.push_back(std::move(e));
+    if (auto e = chain_entry(doc)) out.push_back(std::move(*e));
   });
   return out;
 }

@@ -90,7 +90,10 @@ struct Entry {
 /// ignored); other lines are skipped.
 void for_each_json_line(std::string_view content, const std::function<void(std::shared_ptr<JsonDocument>)> &fn);
 
-/// The chain entries (is_chain_type, string uuid) of a transcript, in file order.
+/// The Entry of a chain line (is_chain_type, a string uuid), or nothing.
+std::optional<Entry> chain_entry(const std::shared_ptr<JsonDocument> &doc);
+
+/// The chain entries of a transcript, in file order.
 std::vector<Entry> parse_chain_entries(std::string_view content);
 
 /// Python truthiness of a member (missing, null, false, 0, "", [] and {} are false).
