@@ -248,7 +248,7 @@ std::string fork_session(std::string_view session_id, const ForkSessionOptions &
   JsonDocument replacements_doc;
   JsonValue replacements(rapidjson::kArrayType);
   auto &ra = replacements_doc.GetAllocator();
-  for_each_json_line(*content, [&](std::shared_ptr<JsonDocument> doc) {
+  for_each_json_line(*content, [&](const std::shared_ptr<JsonDocument> &doc) {
     if (auto e = chain_entry(doc)) {
       if (!truthy(*doc, "isSidechain")) transcript.push_back(std::move(*e));
     } else if (get_string(*doc, "type") == "content-replacement" && get_string(*doc, "sessionId") == session_id) {

@@ -85,13 +85,6 @@ std::string parent_of(const std::string &path)
   return path.substr(0, slash);
 }
 
-std::string join(const std::string &dir, std::string_view name)
-{
-  std::string out = dir;
-  if (out.empty() || out.back() != '/') out += '/';
-  out += name;
-  return out;
-}
 
 bool is_directory(const std::string &path)
 {
@@ -112,7 +105,7 @@ std::optional<std::string> read_first_line(const std::string &path)
 
 std::string resolve_against(const std::string &base_dir, const std::string &path)
 {
-  return canonical_path(!path.empty() && path[0] == '/' ? path : join(base_dir, path));
+  return canonical_path(!path.empty() && path[0] == '/' ? path : join_path(base_dir, path));
 }
 
 std::string config_home()
@@ -120,7 +113,7 @@ std::string config_home()
   const char *dir = std::getenv("CLAUDE_CONFIG_DIR");
   if (dir && *dir) return dir;
   const char *home = std::getenv("HOME");
-  return join(home && *home ? home : "/", ".claude");
+  return join_path(home && *home ? home : "/", ".claude");
 }
 
 // "value" (the raw text between a field's quotes) unescaped as JSON, or as it is if that fails.
@@ -202,6 +195,14 @@ char32_t next_code_point(std::string_view s, std::size_t &i) noexcept
   return c;
 }
 
+std::string join_path(const std::string &dir, std::string_view name)
+{
+  std::string out = dir;
+  if (out.empty() || out.back() != '/') out += '/';
+  out += name;
+  return out;
+}
+
 std::string repair_utf8(std::string_view text)
 {
   if (valid_utf8(text.data(), text.size())) return std::string(text);
@@ -253,7 +254,7 @@ std::vector<std::string> git_worktree_paths(const std::string &dir)
   // Find the repository the way git does: the nearest .git (a directory, or a file naming one).
   std::string gitdir, at = dir;
   for (;;) {
-    std::string dot_git = join(at, ".git");
+    std::string dot_git = join_path(at, ".git");
     struct stat st {};
     if (::stat(dot_git.c_str(), &st) == 0) {
       if (S_ISDIR(st.st_mode)) {
@@ -272,16 +273,16 @@ std::vector<std::string> git_worktree_paths(const std::string &dir)
     at = parent_of(at);
   }
   std::string common = gitdir;
-  if (auto c = read_first_line(join(gitdir, "commondir")); c && !c->empty()) common = resolve_against(gitdir, *c);
+  if (auto c = read_first_line(join_path(gitdir, "commondir")); c && !c->empty()) common = resolve_against(gitdir, *c);
   std::vector<std::string> out;
   // The main worktree holds <common> as its .git; a bare repository is listed as itself.
   out.push_back(canonical_path(fs::path(common).filename() == ".git" ? parent_of(common) : common));
   std::vector<std::string> linked;
-  std::string admin = join(common, "worktrees");
+  std::string admin = join_path(common, "worktrees");
   for (const std::string &name : list_dir(admin, true)) {
-    auto line = read_first_line(join(join(admin, name), "gitdir"));
+    auto line = read_first_line(join_path(join_path(admin, name), "gitdir"));
     if (!line || line->empty()) continue;
-    std::string path = resolve_against(join(admin, name), *line);
+    std::string path = resolve_against(join_path(admin, name), *line);
     if (ends_with(path, "/.git")) path.resize(path.size() - 5);
     linked.push_back(path);
   }
@@ -299,7 +300,7 @@ std::vector<std::string> list_dir(const std::string &dir, bool dirs_only, bool *
   while (const dirent *e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    if (dirs_only && !is_directory(join(dir, name))) continue;
+    if (dirs_only && !is_directory(join_path(dir, name))) continue;
     names.push_back(std::move(name));
   }
   ::closedir(d);
@@ -311,12 +312,12 @@ std::string find_project_dir(const std::string &project_path)
 {
   std::string projects = claude_projects_dir();
   std::string key = sanitize_path(project_path);
-  std::string exact = join(projects, key);
+  std::string exact = join_path(projects, key);
   if (is_directory(exact)) return exact;
   if (key.size() <= kMaxKeyLength) return {};
   std::string prefix = key.substr(0, kMaxKeyLength) + "-";
   for (const std::string &name : list_dir(projects, true)) {
-    if (starts_with(name, prefix)) return join(projects, name);
+    if (starts_with(name, prefix)) return join_path(projects, name);
   }
   return {};
 }
@@ -327,7 +328,7 @@ bool visit_candidates(std::string_view session_id, std::string_view directory,
   std::string file_name = std::string(session_id) + ".jsonl";
   if (projects_readable) *projects_readable = true;
   auto offer = [&](const std::string &project_dir, const std::string &project_path) {
-    return !project_dir.empty() && fn(Candidate{join(project_dir, file_name), project_dir, project_path});
+    return !project_dir.empty() && fn(Candidate{join_path(project_dir, file_name), project_dir, project_path});
   };
   if (!directory.empty()) {
     std::string canonical = canonical_path(directory);
@@ -340,7 +341,7 @@ bool visit_candidates(std::string_view session_id, std::string_view directory,
   }
   std::string projects = claude_projects_dir();
   for (const std::string &name : list_dir(projects, true, projects_readable)) {
-    if (offer(join(projects, name), {})) return true;
+    if (offer(join_path(projects, name), {})) return true;
   }
   return false;
 }
@@ -466,7 +467,7 @@ bool is_chain_type(std::string_view type) noexcept
   return type == "user" || type == "assistant" || type == "progress" || type == "system" || type == "attachment";
 }
 
-void for_each_json_line(std::string_view content, const std::function<void(std::shared_ptr<JsonDocument>)> &fn)
+void for_each_json_line(std::string_view content, const std::function<void(const std::shared_ptr<JsonDocument> &)> &fn)
 {
   std::size_t start = 0;
   while (start < content.size()) {
@@ -477,7 +478,7 @@ void for_each_json_line(std::string_view content, const std::function<void(std::
     if (line.empty() || !valid_utf8(line.data(), line.size())) continue;
     auto doc = std::make_shared<JsonDocument>();
     if (parse_exact(*doc, line).IsError() || !doc->IsObject()) continue;
-    fn(std::move(doc));
+    fn(doc);
   }
 }
 
@@ -492,7 +493,7 @@ std::optional<Entry> chain_entry(const std::shared_ptr<JsonDocument> &doc)
 std::vector<Entry> parse_chain_entries(std::string_view content)
 {
   std::vector<Entry> out;
-  for_each_json_line(content, [&](std::shared_ptr<JsonDocument> doc) {
+  for_each_json_line(content, [&](const std::shared_ptr<JsonDocument> &doc) {
     if (auto e = chain_entry(doc)) out.push_back(std::move(*e));
   });
   return out;

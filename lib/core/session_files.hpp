@@ -24,6 +24,9 @@ constexpr std::size_t kMaxKeyLength = 200;
 /// byte).
 char32_t next_code_point(std::string_view s, std::size_t &i) noexcept;
 
+/// dir + "/" + name, with one slash between them.
+std::string join_path(const std::string &dir, std::string_view name);
+
 /// `text` with every ill-formed UTF-8 sequence replaced by U+FFFD (as Python's errors="replace").
 std::string repair_utf8(std::string_view text);
 
@@ -88,7 +91,7 @@ struct Entry {
 
 /// Calls `fn` with each line of `content` that is valid UTF-8 JSON (surrounding whitespace
 /// ignored); other lines are skipped.
-void for_each_json_line(std::string_view content, const std::function<void(std::shared_ptr<JsonDocument>)> &fn);
+void for_each_json_line(std::string_view content, const std::function<void(const std::shared_ptr<JsonDocument> &)> &fn);
 
 /// The Entry of a chain line (is_chain_type, a string uuid), or nothing.
 std::optional<Entry> chain_entry(const std::shared_ptr<JsonDocument> &doc);

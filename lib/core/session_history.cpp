@@ -209,7 +209,7 @@ std::vector<SessionInfo> read_project_sessions(const std::string &project_dir, c
     if (name.size() <= 6 || name.compare(name.size() - 6, 6, ".jsonl") != 0) continue;
     std::string_view id = std::string_view(name).substr(0, name.size() - 6);
     if (!is_session_uuid(id)) continue;
-    auto lite = read_lite(project_dir + "/" + name);
+    auto lite = read_lite(join_path(project_dir, name));
     if (!lite) continue;
     if (auto info = parse_info(id, *lite, project_path)) out.push_back(std::move(*info));
   }
@@ -253,6 +253,7 @@ std::vector<SessionInfo> list_project(const ListSessionsOptions &o)
   }
   // Longest keys first, so that the most specific worktree claims a directory.
   std::vector<std::pair<std::string, std::string>> keyed;  // (worktree, key)
+  keyed.reserve(worktrees.size());
   for (const auto &wt : worktrees) keyed.emplace_back(wt, sanitize_path(wt));
   std::stable_sort(keyed.begin(), keyed.end(),
                    [](const auto &a, const auto &b) { return a.second.size() > b.second.size(); });
@@ -274,7 +275,7 @@ std::vector<SessionInfo> list_project(const ListSessionsOptions &o)
       bool match = name == key || (key.size() >= kMaxKeyLength && name.compare(0, key.size() + 1, key + "-") == 0);
       if (!match) continue;
       seen.insert(name);
-      auto found = read_project_sessions(projects + "/" + name, wt);
+      auto found = read_project_sessions(join_path(projects, name), wt);
       all.insert(all.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
       break;
     }
@@ -569,7 +570,7 @@ void collect_agent_files(const std::string &dir, std::vector<std::pair<std::stri
 {
   if (depth > 32) return;  // a symlink loop, not a layout the CLI writes
   for (const std::string &name : list_dir(dir, false)) {
-    std::string path = dir + "/" + name;
+    std::string path = join_path(dir, name);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) continue;
     if (S_ISREG(st.st_mode) && name.size() > 12 && name.compare(0, 6, "agent-") == 0 &&
@@ -591,6 +592,28 @@ std::vector<std::pair<std::string, std::string>> agent_files(std::string_view se
   return out;
 }
 
+// The Agent tool_use that spawned a subagent and its parent agent, from the
+// agent-<id>.meta.json beside its transcript; none when that is missing or unusable.
+std::pair<std::optional<std::string>, std::optional<std::string>> spawned_by(const std::string &transcript)
+{
+  std::pair<std::optional<std::string>, std::optional<std::string>> ids;
+  std::string sidecar = transcript.substr(0, transcript.size() - 6);
+  sidecar += ".meta.json";
+  std::optional<std::string> meta = read_file(sidecar);
+  if (!meta) return ids;
+  std::string_view text = *meta;
+  JsonDocument doc;
+  if (!valid_utf8(text.data(), text.size()) || parse_exact(doc, text).IsError() || !doc.IsObject()) return ids;
+  auto string_member = [&doc](const char *key) -> std::optional<std::string> {
+    const JsonValue *v = member(doc, key);
+    if (!v || !v->IsString()) return std::nullopt;
+    return std::string(v->GetString(), v->GetStringLength());
+  };
+  ids.first = string_member("toolUseId");
+  ids.second = string_member("parentAgentId");
+  return ids;
+}
+
 }  // namespace
 }  // namespace ccbridge::detail::history
 
@@ -605,7 +628,7 @@ std::vector<SessionInfo> list_sessions(const ListSessionsOptions &options)
   std::vector<SessionInfo> all;
   std::string projects = claude_projects_dir();
   for (const std::string &name : list_dir(projects, true)) {
-    auto found = read_project_sessions(projects + "/" + name, {});
+    auto found = read_project_sessions(join_path(projects, name), {});
     all.insert(all.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
   }
   return sort_and_page(dedupe(std::move(all)), options);
@@ -667,17 +690,7 @@ std::vector<SessionMessage> get_subagent_messages(std::string_view session_id, s
   if (path.empty()) return {};
   auto content = read_file(path);
   if (!content || content->empty()) return {};
-  // agent-<id>.meta.json beside the transcript names the Agent tool_use that spawned it; a
-  // sidecar that is missing or unusable means no ids.
-  std::optional<std::string> tool_use_id, parent_agent_id;
-  if (auto meta = read_file(path.substr(0, path.size() - 6) + ".meta.json")) {
-    JsonDocument doc;
-    if (valid_utf8(meta->data(), meta->size()) && !parse_exact(doc, *meta).IsError() && doc.IsObject()) {
-      if (const JsonValue *v = member(doc, "toolUseId"); v && v->IsString()) tool_use_id = std::string(v->GetString(), v->GetStringLength());
-      if (const JsonValue *v = member(doc, "parentAgentId"); v && v->IsString())
-        parent_agent_id = std::string(v->GetString(), v->GetStringLength());
-    }
-  }
+  auto [tool_use_id, parent_agent_id] = spawned_by(path);
   std::vector<Entry> entries = parse_chain_entries(*content);
   // A subagent's transcript is linear: its chain runs back from the last message.
   const Entry *leaf = nullptr;
