@@ -1,5 +1,5 @@
 # Type stub of the C++ extension (bindings/python/src/module.cpp). Internal: use the package API.
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union
 
 __version__: str
 
@@ -95,7 +95,7 @@ def open_session(
 
 # Session history (ccbridge/sessions.py): rows in the field order of SDKSessionInfo and SessionMessage.
 _InfoRow = Tuple[str, str, int, int, Optional[str], Optional[str], Optional[str], Optional[str], Optional[str], Optional[int]]
-_MessageRow = Tuple[str, str, str, Any, Optional[str], Optional[str]]
+_MessageRow = Tuple[Literal["user", "assistant"], str, str, Any, Optional[str], Optional[str]]
 
 def project_key_for_directory(directory: str) -> str: ...
 def claude_projects_dir() -> str: ...
