@@ -521,6 +521,48 @@ CCB_CAPI int ccb_mcp_last_error(char **out, const ccb_mcp_t *mcp);
 /** Closes (as ccb_mcp_close) and frees the client. NULL is a no-op. */
 CCB_CAPI void ccb_mcp_free(ccb_mcp_t *mcp);
 
+/* ---- session history: the CLI's own transcripts -------------------------------------------- */
+
+/* The sessions the CLI recorded under $CLAUDE_CONFIG_DIR/projects (default ~/.claude/projects),
+ * one JSONL transcript each (see include/ccbridge/session_history.hpp and docs/C-API.md).
+ * `directory` arguments name a project's working directory (realpath'd; the repository's other
+ * git worktrees count too); NULL or "" means every project. Results are JSON; free them with
+ * ccb_free(). Any thread; the writers append whole lines and may run while the CLI writes. */
+
+/** Sessions newest first as a JSON array of {"sessionId", "summary", "lastModified" (ms),
+ *  "fileSize", "customTitle"?, "firstPrompt"?, "gitBranch"?, "cwd"?, "tag"?, "createdAt"? (ms)}.
+ *  `limit` 0: all. `include_worktrees` 0: only `directory` itself. */
+CCB_CAPI int ccb_history_list_sessions(char **out, const char *directory, size_t limit, size_t offset,
+                                       int include_worktrees);
+/** One session's metadata (an object as above). CCB_E_SESSION_NOT_FOUND if it is not found, is
+ *  a sidechain or has nothing to show; CCB_E_INVALID_ARGUMENT for an id that is not a UUID. */
+CCB_CAPI int ccb_history_session_info(char **out, const char *session_id, const char *directory);
+/** A session's conversation as a JSON array of {"type": "user"|"assistant", "uuid",
+ *  "session_id", "message"?}, oldest first, `offset` skipped, at most `limit` (0: all). A missing
+ *  session or an invalid id gives []. */
+CCB_CAPI int ccb_history_messages(char **out, const char *session_id, const char *directory, size_t limit,
+                                  size_t offset);
+/** The session's subagent ids as a JSON array of strings. */
+CCB_CAPI int ccb_history_list_subagents(char **out, const char *session_id, const char *directory);
+/** A subagent's conversation, as ccb_history_messages, each message with "parent_tool_use_id"
+ *  and "parent_agent_id" when its metadata names them. */
+CCB_CAPI int ccb_history_subagent_messages(char **out, const char *session_id, const char *agent_id,
+                                           const char *directory, size_t limit, size_t offset);
+/** Sets the session's title (trimmed). CCB_E_INVALID_ARGUMENT: an invalid id or a blank title;
+ *  CCB_E_SESSION_NOT_FOUND: no such transcript; CCB_E_IO_ERROR: it cannot be written. */
+CCB_CAPI int ccb_history_rename(const char *session_id, const char *title, const char *directory);
+/** Sets the session's tag (invisible characters and surrounding whitespace removed); NULL clears
+ *  it. Errors as ccb_history_rename. */
+CCB_CAPI int ccb_history_tag(const char *session_id, const char *tag, const char *directory);
+/** Deletes the transcript and its subagent transcripts. Errors as ccb_history_rename. */
+CCB_CAPI int ccb_history_delete(const char *session_id, const char *directory);
+/** Copies the session (up to and including message `up_to_message_id`, NULL: all) into a new one
+ *  with fresh ids and the title `title` (NULL: the source's + " (fork)"); `out` receives the new
+ *  session id. Errors as ccb_history_rename, and CCB_E_INVALID_ARGUMENT when there is nothing to
+ *  fork or `up_to_message_id` is not in the session. */
+CCB_CAPI int ccb_history_fork(char **out, const char *session_id, const char *directory,
+                              const char *up_to_message_id, const char *title);
+
 /* ---- the gateway server --------------------------------------------------------------------- */
 
 /** The gateway (`ccbridge serve`): opcode, tasks-ui and sdk-ws over HTTP and WebSocket. */

@@ -8,6 +8,7 @@
 #include <ccbridge/query.hpp>
 #include <ccbridge/runtime.hpp>
 #include <ccbridge/session.hpp>
+#include <ccbridge/session_history.hpp>
 #include <ccbridge/stream.hpp>
 #include <ccbridge/stream_events.hpp>
 #include <ccbridge/terminal.hpp>

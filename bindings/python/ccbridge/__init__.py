@@ -26,6 +26,22 @@ from ._mcp import SdkMcpServer, SdkMcpTool, ToolAnnotations, create_sdk_mcp_serv
 from .client import ClaudeSDKClient
 from .mcp_client import McpCallResult, McpClient, McpInitializeResult, McpServerSpec, McpTool
 from .query import Query, query
+from .sessions import (
+    ForkSessionResult,
+    SDKSessionInfo,
+    SessionMessage,
+    delete_session,
+    fork_session,
+    get_session_info,
+    get_session_messages,
+    get_subagent_messages,
+    list_sessions,
+    list_subagents,
+    project_key_for_directory,
+    rename_session,
+    tag_session,
+)
+from . import sessions as _sessions
 from .terminal import Terminal, TerminalExit
 from .types import *  # noqa: F401,F403 - the SDK exports its types at the top level
 from . import types as _types
@@ -47,5 +63,5 @@ __all__ = [
     "ToolAnnotations", "ClaudeSDKError", "CLIConnectionError", "CLINotFoundError", "ProcessError", "ResultError",
     "CLIJSONDecodeError", "MessageParseError", "ControlTimeoutError", "InvalidOptionError", "Terminal", "TerminalExit",
     "McpClient", "McpServerSpec", "McpTool", "McpCallResult", "McpInitializeResult",
-]
+] + _sessions.__all__
 __all__ += _types.__all__

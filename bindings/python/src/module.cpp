@@ -31,6 +31,8 @@
 namespace py = pybind11;
 using namespace std::chrono_literals;
 
+void bind_session_history(py::module_ &m);  // session_history.cpp
+
 namespace {
 
 std::atomic<bool> g_exiting{false};
@@ -1026,4 +1028,6 @@ PYBIND11_MODULE(_ccbridge, m)
       .def("start", &PyServer::start)
       .def("stop", &PyServer::stop)
       .def("endpoints", &PyServer::endpoints);
+
+  bind_session_history(m);
 }
