@@ -168,10 +168,11 @@ def _annotations(t: "SdkMcpTool[Any]") -> Tuple[str, str]:
     a = t.annotations
     if a is None:
         return "", ""
+    # A plain dict is read as MCP's ToolAnnotations would read it; like the SDK, no _meta from it.
+    size = None if isinstance(a, dict) else getattr(a, "maxResultSizeChars", None)
     if isinstance(a, dict):
         a = ToolAnnotations(**a)
     hints = {k: v for k, v in a.model_dump(by_alias=True, exclude_none=True).items() if k in _MCP_HINTS}
-    size = getattr(a, "maxResultSizeChars", None)
     return json.dumps(hints), "" if size is None else json.dumps({"anthropic/maxResultSizeChars": size})
 
 
