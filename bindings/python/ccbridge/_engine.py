@@ -110,7 +110,7 @@ class Prepared:
         else:
             for name, cfg in (o.mcp_servers or {}).items():
                 if isinstance(cfg, dict) and cfg.get("type") == "sdk":
-                    instance = cast(Dict[str, Any], cfg).get("instance")
+                    instance: Any = cast(Dict[str, Any], cfg).get("instance")
                     if not hasattr(instance, "_engine_spec"):
                         raise TypeError(
                             f"mcp_servers[{name!r}]: the instance of an in-process server must come from "
