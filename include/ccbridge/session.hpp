@@ -184,13 +184,21 @@ using AsyncToolHandler = std::function<void(const JsonView &arguments, ToolReply
 struct Tool {
   std::string name;
   std::string description;
-  std::string input_schema_json = R"({"type":"object","properties":{}})";  ///< JSON Schema object
+  /// JSON Schema object. A call's arguments are validated against it before the handler runs, as
+  /// the Python SDK does (jsonschema's keywords and texts): the model gets an error result
+  /// "Input validation error: 'b' is a required property" and the handler is not called.
+  std::string input_schema_json = R"({"type":"object","properties":{}})";
   /// Runs on a ccbridge callback thread; may block, but holds one of the runtime's few callback
   /// threads while it does (prefer async_handler for slow tools). Exceptions become a JSON-RPC
   /// error carrying their message.
   std::function<ToolResult(const JsonView &arguments)> handler;
   /// The asynchronous form: answers through a ToolReply without holding a callback thread.
   AsyncToolHandler async_handler;
+  /// MCP tool annotations (a JSON object, "" for none), e.g. {"readOnlyHint":true}, and the
+  /// tool's `_meta` object ("" for none), e.g. {"anthropic/maxResultSizeChars":500000} (the size
+  /// up to which Claude Code keeps the result inline), both sent as they are in tools/list.
+  std::string annotations_json;
+  std::string meta_json;
 };
 
 /// An MCP server that lives in this process: the CLI lists and calls its tools through the control

@@ -356,7 +356,9 @@ void ControlLayer::start_async_tool(const std::shared_ptr<const McpServer> &serv
   st->unanswered_payload = mcp_response(tool_response(
       st->rpc_id, tool.name, ToolResult::error("tool '" + tool.name + "' did not answer (its ToolReply was dropped)")));
   // `tool` lives in `server`, which the closure keeps alive.
-  dispatch(st, [server, handler = &tool.async_handler, args = message["params"]["arguments"], st] {
+  dispatch(st, [server, handler = &tool.async_handler, message, st] {
+    if (auto refused = refused_call(*server, message)) return st->send(mcp_response(*refused), {});
+    JsonView args = call_arguments(message);
     try {
       (*handler)(args, Access<ToolReply>::make(st));
     } catch (...) {

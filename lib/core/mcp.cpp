@@ -2,6 +2,8 @@
 // (initialize, notifications, tools/list, tools/call), and the hook output encoding.
 #include "core/mcp.hpp"
 
+#include "core/json_schema.hpp"
+
 #include <ccbridge/json.hpp>
 
 CCB_BEGIN_NAMESPACE
@@ -100,12 +102,46 @@ std::string tools_list(const McpServer &server)
     append_json_string(s, t.name);
     s += R"(,"description":)";
     append_json_string(s, t.description);
-    s += R"(,"inputSchema":)" + t.input_schema_json + "}";
+    s += R"(,"inputSchema":)" + t.input_schema_json;
+    if (!t.annotations_json.empty()) s += R"(,"annotations":)" + t.annotations_json;
+    if (!t.meta_json.empty()) s += R"(,"_meta":)" + t.meta_json;
+    s += '}';
   }
   return s + "]}";
 }
 
+// An error result (not a JSON-RPC error), which the model reads, as the Python SDK answers.
+std::string error_result(const std::string &id, std::string_view text)
+{
+  std::string r = R"({"content":[{"type":"text","text":)";
+  append_json_string(r, text);
+  return rpc_result(id, r + R"(}],"isError":true})");
+}
+
 }  // namespace
+
+JsonView call_arguments(const JsonView &message)
+{
+  JsonView args = message["params"]["arguments"];
+  return args.exists() && !args.is_null() ? args : parse_json("{}");
+}
+
+std::optional<std::string> refused_call(const McpServer &server, const JsonView &message)
+{
+  if (!message["id"].exists() || message["method"].string_or() != "tools/call") return std::nullopt;
+  std::string id = rpc_id(message);
+  const Tool *t = called_tool(server, message);
+  if (!t) return error_result(id, "Tool '" + std::string(message["params"]["name"].string_or()) + "' not found");
+  JsonView schema;
+  try {
+    schema = parse_json(t->input_schema_json);
+  } catch (const Error &e) {
+    return error_result(id, "tool '" + t->name + "' has an input schema that is not valid JSON: " + e.detail());
+  }
+  auto failure = validate_json_schema(schema, call_arguments(message));
+  if (!failure) return std::nullopt;
+  return error_result(id, failure->invalid_input ? "Input validation error: " + failure->message : failure->message);
+}
 
 const Tool *called_tool(const McpServer &server, const JsonView &message)
 {
@@ -126,7 +162,7 @@ std::string tool_response(const std::string &id, const std::string &tool, const 
   if (!content.is_array())
     return rpc_error(id, rpc_internal_error, "tool '" + tool + "' returned content that is not a JSON array");
   std::string out = R"({"content":)" + content.dump();
-  if (result.is_error) out += R"(,"isError":true)";
+  out += result.is_error ? R"(,"isError":true)" : R"(,"isError":false)";
   return rpc_result(id, out + "}");
 }
 
@@ -145,15 +181,11 @@ namespace {
 
 std::string tools_call(const McpServer &server, const std::string &id, const JsonView &message)
 {
+  if (auto refused = refused_call(server, message)) return *refused;
   const Tool *t = called_tool(server, message);
-  if (!t) {
-    return rpc_error(id, rpc_invalid_params,
-                     "unknown tool '" + std::string(message["params"]["name"].string_or()) + "' on server '" +
-                         server.name + "'");
-  }
   if (!t->handler) return rpc_error(id, rpc_internal_error, "tool '" + t->name + "' has no synchronous handler");
   try {
-    return tool_response(id, t->name, t->handler(message["params"]["arguments"]));
+    return tool_response(id, t->name, t->handler(call_arguments(message)));
   } catch (...) {
     return tool_failure(id, t->name);
   }
@@ -173,7 +205,7 @@ std::string mcp_handle(const McpServer &server, const JsonView &message)
     std::string version(message["params"]["protocolVersion"].string_or("2024-11-05"));
     std::string r = R"({"protocolVersion":)";
     append_json_string(r, version);
-    r += R"(,"capabilities":{"tools":{}},"serverInfo":{"name":)";
+    r += R"(,"capabilities":{"tools":{"listChanged":false}},"serverInfo":{"name":)";
     append_json_string(r, server.name);
     r += R"(,"version":)";
     append_json_string(r, server.version);

@@ -5,6 +5,7 @@
 
 #include <ccbridge/session.hpp>
 
+#include <optional>
 #include <string>
 
 namespace ccbridge::detail {
@@ -13,6 +14,14 @@ namespace ccbridge::detail {
 /// handlers; a tool with only an async_handler is started by the control layer instead, see
 /// called_tool()). Never throws: failures are JSON-RPC errors.
 std::string mcp_handle(const McpServer &server, const JsonView &message);
+
+/// The answer to a `tools/call` that must not reach a handler, or nullopt: an unknown tool ("Tool 'x'
+/// not found") or arguments its input schema refuses ("Input validation error: ..."), both error
+/// results as the Python SDK answers them.
+std::optional<std::string> refused_call(const McpServer &server, const JsonView &message);
+
+/// A `tools/call`'s arguments, {} when it has none (as the Python SDK passes them).
+JsonView call_arguments(const JsonView &message);
 
 /// The tool that `message` (a `tools/call`) calls, or nullptr (another method, an unknown tool).
 const Tool *called_tool(const McpServer &server, const JsonView &message);

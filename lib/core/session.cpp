@@ -202,6 +202,15 @@ void check_tool(const McpServer &server, const Tool &tool)
   if (tool.handler && tool.async_handler) {
     throw Error(errc::invalid_argument, which + " sets both Tool::handler and Tool::async_handler: set exactly one");
   }
+  // Sent as they are in tools/list (and the schema validates every call): JSON objects or nothing.
+  detail::parse_argument_json(tool.input_schema_json, JsonKind::object, which + ": input_schema_json is not valid JSON: ",
+                              which + ": input_schema_json must be a JSON object");
+  for (const auto *field : {&tool.annotations_json, &tool.meta_json}) {
+    const char *name = field == &tool.annotations_json ? "annotations_json" : "meta_json";
+    if (!field->empty())
+      detail::parse_argument_json(*field, JsonKind::object, which + ": " + name + " is not valid JSON: ",
+                                  which + ": " + name + " must be a JSON object");
+  }
 }
 
 // An in-process MCP server: announced to the CLI in --mcp-config, served by the control layer.

@@ -61,7 +61,7 @@ void ClientCallbacks::attach(SessionOptions &so, bool permissions)
     McpServer server;
     server.name = server_name_;
     for (const auto &t : tools_) {
-      Tool tool{t.name, t.description, t.schema, nullptr, nullptr};
+      Tool tool{t.name, t.description, t.schema, nullptr, nullptr, {}, {}};
       tool.async_handler = [weak, &io, name = t.name](const JsonView &args, const ToolReply &reply) {
         asio::post(io, [weak, name, args = args.dump(), reply] {
           auto sh = weak.lock();

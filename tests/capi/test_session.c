@@ -532,7 +532,7 @@ CCB_TEST(in_process_tools)
   ccb_message_free(m);
   m = next_fake_result(s);
   REQUIRE(m != NULL);
-  CHECK_CONTAINS(ccb_message_json(m, NULL), "\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"42\"}]}");
+  CHECK_CONTAINS(ccb_message_json(m, NULL), "\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"42\"}],\"isError\":false}");
   ccb_message_free(m);
   m = next_fake_result(s);
   REQUIRE(m != NULL);

@@ -93,14 +93,15 @@ CALLS = [(1, "add", {"a": 1, "b": 2}), (2, "refuse", {}), (3, "boom", {}), (4, "
 
 
 def check_encoded_answers(answers):
+    """As the official SDK answers (isError always present, an exception's str(e) as the text)."""
     assert sorted(answers) == [1, 2, 3, 4, 5, 6]
-    assert answers[1]["result"] == {"content": [{"type": "text", "text": "3"}]}
+    assert answers[1]["result"] == {"content": [{"type": "text", "text": "3"}], "isError": False}
     assert answers[2]["result"] == {"content": [{"type": "text", "text": "no can do"}], "isError": True}
-    assert answers[3]["result"] == {"content": [{"type": "text", "text": "ValueError: kaput"}], "isError": True}
-    assert answers[4]["result"] == {"content": [{"type": "text", "text": "42"}]}
-    assert answers[5]["result"] == {"content": [{"type": "text", "text": "KeyError: 'missing'"}], "isError": True}
-    assert answers[6]["result"]["isError"] is True
-    assert answers[6]["result"]["content"][0]["text"].startswith("AttributeError: ")
+    assert answers[3]["result"] == {"content": [{"type": "text", "text": "kaput"}], "isError": True}
+    assert answers[4]["result"] == {"content": [{"type": "text", "text": "42"}], "isError": False}
+    assert answers[5]["result"] == {"content": [{"type": "text", "text": "'missing'"}], "isError": True}
+    assert answers[6]["result"] == {"content": [{"type": "text", "text": "'list' object has no attribute 'get'"}],
+                                    "isError": True}
 
 
 def test_results_error_results_and_exceptions_on_the_event_loop(fake_options, tmp_path):
@@ -219,4 +220,4 @@ def test_async_calls_outstanding_at_once_hold_no_callback_thread(fake_options, t
     assert started == list(range(n))
     for i in range(n):
         assert turns[i][-1].result == "echo: after"
-        assert mcp_answers(logs[i])[7]["result"] == {"content": [{"type": "text", "text": f"answer {i}"}]}
+        assert mcp_answers(logs[i])[7]["result"] == {"content": [{"type": "text", "text": f"answer {i}"}], "isError": False}

@@ -91,7 +91,17 @@ TEST_CASE("mcp: the in-process server answers JSON-RPC like an MCP server")
     r.content_json = "{not an array";
     return r;
   };
-  s.tools = {add, boom, bad};
+  Tool typed;
+  typed.name = "typed";
+  typed.input_schema_json = R"({"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]})";
+  typed.annotations_json = R"({"readOnlyHint":true,"title":"Typed"})";
+  typed.meta_json = R"({"anthropic/maxResultSizeChars":5000})";
+  int typed_runs = 0;
+  typed.handler = [&typed_runs](const JsonView &a) {
+    ++typed_runs;
+    return ToolResult::text(a.dump());
+  };
+  s.tools = {add, boom, bad, typed};
   auto call = [&](const char *msg) { return parse_json(detail::mcp_handle(s, parse_json(msg))); };
 
   JsonView init = call(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}})");
@@ -102,14 +112,35 @@ TEST_CASE("mcp: the in-process server answers JSON-RPC like an MCP server")
   CHECK(call(R"({"jsonrpc":"2.0","method":"notifications/initialized"})")["result"].is_object());
   JsonView list = call(R"({"jsonrpc":"2.0","id":"x","method":"tools/list"})");
   CHECK(list["id"].string_or() == "x");
-  REQUIRE(list["result"]["tools"].size() == 3);
+  REQUIRE(list["result"]["tools"].size() == 4);
   CHECK(list["result"]["tools"][0]["inputSchema"]["type"].string_or() == "object");
+  CHECK_FALSE(list["result"]["tools"][0]["annotations"].exists());
+  CHECK_FALSE(list["result"]["tools"][0]["_meta"].exists());
+  CHECK(list["result"]["tools"][3].dump() ==
+        R"({"name":"typed","description":"","inputSchema":{"type":"object","properties":{"n":{"type":"integer"}},)"
+        R"("required":["n"]},"annotations":{"readOnlyHint":true,"title":"Typed"},)"
+        R"("_meta":{"anthropic/maxResultSizeChars":5000}})");
   JsonView sum = call(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}})");
   CHECK(sum["result"]["content"][0]["text"].string_or() == "5");
-  CHECK_FALSE(sum["result"]["isError"].exists());
+  CHECK(sum["result"]["isError"].boolean() == false);
   CHECK(call(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"boom"}})")["error"]["code"].int64() == -32603);
   CHECK(call(R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"bad"}})")["error"]["code"].int64() == -32603);
-  CHECK(call(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"nope"}})")["error"]["code"].int64() == -32602);
+  // An unknown tool and refused arguments are error results the model reads, as the Python SDK's.
+  CHECK(call(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"nope"}})")["result"].dump() ==
+        R"({"content":[{"type":"text","text":"Tool 'nope' not found"}],"isError":true})");
+  for (const char *args : {"", R"(,"arguments":null)", R"(,"arguments":{})"}) {
+    std::string msg = R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"typed")" + std::string(args) + "}}";
+    CHECK(call(msg.c_str())["result"].dump() ==
+          R"({"content":[{"type":"text","text":"Input validation error: 'n' is a required property"}],"isError":true})");
+  }
+  CHECK(call(R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"typed","arguments":{"n":true}}})")
+            ["result"]["content"][0]["text"]
+                .string_or() == "Input validation error: True is not of type 'integer'");
+  CHECK(typed_runs == 0);
+  CHECK(call(R"({"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"typed","arguments":{"n":1}}})")
+            ["result"]["content"][0]["text"]
+                .string_or() == R"({"n":1})");
+  CHECK(typed_runs == 1);
   CHECK(call(R"({"jsonrpc":"2.0","id":6,"method":"resources/list"})")["error"]["code"].int64() == -32601);
   JsonView err = call(R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"add","arguments":{}}})");
   CHECK(err["result"]["content"][0]["text"].string_or() == "0");

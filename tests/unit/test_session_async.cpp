@@ -171,7 +171,7 @@ TEST_CASE("session async: open_async fails the way open() does, with no process 
   cases.push_back({"a missing cwd", fake_session("serve_turns"), errc::cwd_not_found});
   cases.back().options.options.cwd = "/nonexistent/dir";
   cases.push_back({"a tool without handler", fake_session("serve_turns"), errc::invalid_argument});
-  cases.back().options.mcp_servers.push_back({"tools", "1.0.0", {Tool{"t", "", "{}", {}, {}}}});
+  cases.back().options.mcp_servers.push_back({"tools", "1.0.0", {Tool{"t", "", "{}", {}, {}, {}, {}}}});
   cases.push_back({"no answer to initialize", fake_session("hang"), errc::timeout});
   cases.back().options.initialize_timeout = 200ms;
   // (the sleep: the request is written before the CLI exits, in both runs)

@@ -148,7 +148,7 @@ TEST_CASE("session tools: an async tool answers later from another thread, with 
   REQUIRE(answers.size() == 3);
   CHECK(answers[0]["id"].int64() == 1);
   CHECK(answers[0]["result"]["content"][0]["text"].string_or() == "42");
-  CHECK_FALSE(answers[0]["result"]["isError"].exists());
+  CHECK(answers[0]["result"]["isError"].boolean() == false);
   CHECK(answers[1]["id"].int64() == 2);
   CHECK(answers[1]["result"]["content"][0]["text"].string_or() == "no can do");
   CHECK(answers[1]["result"]["isError"].boolean() == true);
@@ -238,6 +238,57 @@ TEST_CASE("session tools: a tool needs exactly one of handler and async_handler"
       CHECK(std::string(e.what()).find("async_handler") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("session tools: a tool's schema, annotations and _meta must be JSON objects")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  auto with = [](void (*set)(Tool &)) {
+    Tool t = async_tool("odd", [](const JsonView &, ToolReply) {});
+    set(t);
+    return t;
+  };
+  const std::pair<Tool, const char *> bad[] = {
+      {with([](Tool &t) { t.input_schema_json = "{nope"; }), "input_schema_json is not valid JSON"},
+      {with([](Tool &t) { t.input_schema_json = "[]"; }), "input_schema_json must be a JSON object"},
+      {with([](Tool &t) { t.annotations_json = "true"; }), "annotations_json must be a JSON object"},
+      {with([](Tool &t) { t.meta_json = "{"; }), "meta_json is not valid JSON"}};
+  for (const auto &[t, why] : bad) {
+    try {
+      Session::open(rt, with_tools(fake_session("serve_turns"), {t}));
+      FAIL("expected invalid_argument");
+    } catch (const Error &e) {
+      CHECK(e.code() == errc::invalid_argument);
+      CHECK(std::string(e.what()).find("tool 'odd' of MCP server 'calc': " + std::string(why)) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("session tools: arguments the input schema refuses never reach an async handler")
+{
+  NoLeftovers guard;
+  std::atomic<int> runs{0};
+  Tool typed = async_tool("typed", [&runs](const JsonView &a, ToolReply reply) {
+    ++runs;
+    reply(ToolResult::text(a.dump()));
+  });
+  typed.input_schema_json = R"({"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},)"
+                            R"("required":["a","b"]})";
+  Runtime rt;
+  Session s = Session::open(rt, with_tools(fake_session(call_line(1, "typed", R"({"a":1})") +
+                                                        call_line(2, "typed", R"({"a":1,"b":"2"})") +
+                                                        call_line(3, "missing") + call_line(4, "typed", R"({"a":1,"b":2})") +
+                                                        "serve_turns"),
+                                           {typed}));
+  auto answers = mcp_answers(s, 4);
+  REQUIRE(answers.size() == 4);
+  CHECK(answers[0]["result"].dump() ==
+        R"({"content":[{"type":"text","text":"Input validation error: 'b' is a required property"}],"isError":true})");
+  CHECK(answers[1]["result"]["content"][0]["text"].string_or() == "Input validation error: '2' is not of type 'integer'");
+  CHECK(answers[2]["result"]["content"][0]["text"].string_or() == "Tool 'missing' not found");
+  CHECK(answers[3]["result"].dump() == R"({"content":[{"type":"text","text":"{\"a\":1,\"b\":2}"}],"isError":false})");
+  CHECK(runs.load() == 1);
 }
 
 TEST_CASE("session tools: async calls outstanding at once hold no callback thread")

@@ -92,7 +92,7 @@ def open_session(
     on_stderr: Optional[Callable[[str], None]] = ...,
     can_use_tool: Optional[Callable[[str, Dict[str, Any], Dict[str, Any], PermissionReply], None]] = ...,
     hooks: Dict[str, List[Tuple[Optional[str], List[Callable[[Dict[str, Any], Optional[str]], Any]], Optional[float]]]] = ...,
-    mcp_servers: List[Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any], ToolReply], None]]]]] = ...,
+    mcp_servers: List[Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any], ToolReply], None], str, str]]]] = ...,
     initialize: bool = ...,
     initialize_timeout: float = ...,
     control_timeout: float = ...,

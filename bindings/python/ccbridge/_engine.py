@@ -111,13 +111,19 @@ class Prepared:
             if value != default:
                 data[name] = _plain(value)
         external: Dict[str, Any] = {}
-        self.tool_servers: List[Tuple[str, str, List[Tuple[str, str, str, Callable[..., Any]]]]] = []
+        self.tool_servers: List[Tuple[str, str, List[Tuple[str, str, str, Callable[..., Any], str, str]]]] = []
         if isinstance(o.mcp_servers, (str, Path)):
             data["mcp_servers"] = str(o.mcp_servers)
         else:
             for name, cfg in (o.mcp_servers or {}).items():
                 if isinstance(cfg, dict) and cfg.get("type") == "sdk":
-                    self.tool_servers.append(cast(Dict[str, Any], cfg)["instance"]._engine_spec(name, loop))
+                    instance: Any = cast(Dict[str, Any], cfg).get("instance")
+                    if not hasattr(instance, "_engine_spec"):
+                        raise TypeError(
+                            f"mcp_servers[{name!r}]: the instance of an in-process server must come from "
+                            f"create_sdk_mcp_server() (ccbridge serves its tools itself and does not run "
+                            f"{type(instance).__name__} objects such as mcp.server.Server)")
+                    self.tool_servers.append(instance._engine_spec(name, loop))
                 else:
                     external[name] = _plain(cfg)
             if external:

@@ -10,8 +10,16 @@ import asyncio
 import inspect
 import json
 import logging
+import sys
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Generic, List, Optional, Tuple, TypeVar, get_type_hints
+from typing import Any, Awaitable, Callable, Dict, Generic, List, Optional, Tuple, TypeVar, Union
+
+if sys.version_info >= (3, 11):
+    from typing import get_type_hints, is_typeddict
+else:  # NotRequired / Required inside a TypedDict need typing_extensions' versions before 3.11
+    from typing_extensions import get_type_hints, is_typeddict
 
 import anyio
 
@@ -26,7 +34,7 @@ log = logging.getLogger("ccbridge")
 # How often a running tool coroutine checks whether the CLI withdrew its call (seconds).
 CANCEL_POLL_S = 0.1
 
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
+_SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
 # ToolAnnotations' attributes (the SDK's, on mcp 2.x) and their wire names, and every spelling taken.
@@ -38,6 +46,8 @@ _HINTS = {
     "open_world_hint": "openWorldHint",
     "maxResultSizeChars": "maxResultSizeChars",
 }
+# The hints of MCP's ToolAnnotations: the only ones that go out under "annotations".
+_MCP_HINTS = {"title", "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
 _SPELLINGS = {**{a: a for a in _HINTS}, **{w: a for a, w in _HINTS.items()}, "max_result_size_chars": "maxResultSizeChars"}
 
 
@@ -102,14 +112,70 @@ def tool(name: str, description: str, input_schema: Any, annotations: Optional[T
     return wrap
 
 
+def _type_schema(t: Any) -> Dict[str, Any]:
+    """The JSON Schema of one parameter's type, as the SDK writes it: scalars, list[X] (items),
+    dict, Optional[X] (as X), unions (anyOf), nested TypedDicts, Annotated[X, "description"];
+    anything else is a string."""
+    origin = typing.get_origin(t)
+    if getattr(origin, "_name", None) in ("NotRequired", "Required", "ReadOnly"):
+        return _type_schema(typing.get_args(t)[0])
+    if origin is typing.Annotated:
+        inner, *meta = typing.get_args(t)
+        schema = _type_schema(inner)
+        description = next((m for m in meta if isinstance(m, str)), None)
+        if description is not None:
+            schema["description"] = description
+        return schema
+    if t in _SCALARS:
+        return {"type": _SCALARS[t]}
+    if origin is Union or isinstance(t, getattr(types, "UnionType", ())):
+        members = [a for a in typing.get_args(t) if a is not type(None)]
+        return _type_schema(members[0]) if len(members) == 1 else {"anyOf": [_type_schema(a) for a in members]}
+    if origin is list or t is list:
+        args = typing.get_args(t)
+        return {"type": "array", "items": _type_schema(args[0])} if args else {"type": "array"}
+    if origin is dict or t is dict:
+        return {"type": "object"}
+    if is_typeddict(t):
+        return _typeddict_schema(t)
+    return {"type": "string"}
+
+
+def _typeddict_schema(td: Any) -> Dict[str, Any]:
+    props = {k: _type_schema(v) for k, v in get_type_hints(td, include_extras=True).items()}
+    schema: Dict[str, Any] = {"type": "object", "properties": props}
+    required = getattr(td, "__required_keys__", set(props))
+    if required:
+        schema["required"] = sorted(required)
+    return schema
+
+
 def json_schema(input_schema: Any) -> Dict[str, Any]:
-    """A JSON Schema from the SDK's accepted forms: a JSON Schema dict, {"param": type}, or a
-    TypedDict class."""
-    if isinstance(input_schema, dict) and "type" in input_schema and isinstance(input_schema.get("properties", {}), dict):
-        return input_schema
-    fields = get_type_hints(input_schema) if isinstance(input_schema, type) else dict(input_schema)
-    props = {k: {"type": _JSON_TYPES.get(v, "string")} for k, v in fields.items()}
-    return {"type": "object", "properties": props, "required": list(props)}
+    """The JSON Schema sent for a tool's input_schema, as the SDK builds it: a dict with a string
+    "type" and "properties" is a JSON Schema already; any other dict maps parameter names to
+    types (all required); a TypedDict class lists its fields (NotRequired ones optional)."""
+    if isinstance(input_schema, dict):
+        if "type" in input_schema and "properties" in input_schema and isinstance(input_schema["type"], str):
+            return input_schema
+        props = {k: _type_schema(v) for k, v in input_schema.items()}
+        return {"type": "object", "properties": props, "required": list(props)}
+    if is_typeddict(input_schema):
+        return _typeddict_schema(input_schema)
+    return {"type": "object", "properties": {}}
+
+
+def _annotations(t: "SdkMcpTool[Any]") -> Tuple[str, str]:
+    """The tool's annotations and _meta in tools/list, as JSON ("" for none): the MCP hints that
+    are set, and maxResultSizeChars in _meta (Claude Code reads it there), as the SDK sends them."""
+    a = t.annotations
+    if a is None:
+        return "", ""
+    # A plain dict is read as MCP's ToolAnnotations would read it; like the SDK, no _meta from it.
+    size = None if isinstance(a, dict) else getattr(a, "maxResultSizeChars", None)
+    if isinstance(a, dict):
+        a = ToolAnnotations(**a)
+    hints = {k: v for k, v in a.model_dump(by_alias=True, exclude_none=True).items() if k in _MCP_HINTS}
+    return json.dumps(hints), "" if size is None else json.dumps({"anthropic/maxResultSizeChars": size})
 
 
 class SdkMcpServer:
@@ -121,22 +187,44 @@ class SdkMcpServer:
         self.tools = list(tools)
 
     def _engine_spec(self, name: str, loop: Optional[Loop]
-                     ) -> Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any], _ccbridge.ToolReply], None]]]]:
+                     ) -> Tuple[str, str, List[Tuple[str, str, str, Callable[[Dict[str, Any], _ccbridge.ToolReply], None],
+                                                     str, str]]]:
         def handler_for(t: SdkMcpTool[Any]) -> Callable[[Dict[str, Any], _ccbridge.ToolReply], None]:
             return lambda args, reply: _start_call(t, loop, args, reply)
 
-        return name, self.version, [(t.name, t.description, json.dumps(json_schema(t.input_schema)), handler_for(t))
-                                    for t in self.tools]
+        return name, self.version, [(t.name, t.description, json.dumps(json_schema(t.input_schema)), handler_for(t),
+                                     *_annotations(t)) for t in self.tools]
 
 
 # ---- one tool call -------------------------------------------------------------------------------
 
 
+def _content(items: Any) -> List[Dict[str, Any]]:
+    """A handler's content as the SDK sends it: text and image blocks with their own fields only,
+    resource links and text resources as text, other blocks dropped (with a warning)."""
+    out: List[Dict[str, Any]] = []
+    for item in items:
+        kind = item.get("type")
+        if kind == "text":
+            out.append({"type": "text", "text": item["text"]})
+        elif kind == "image":
+            out.append({"type": "image", "data": item["data"], "mimeType": item["mimeType"]})
+        elif kind == "resource_link":
+            parts = [str(item.get(k)) for k in ("name", "uri", "description") if item.get(k)]
+            out.append({"type": "text", "text": "\n".join(parts) if parts else "Resource link"})
+        elif kind == "resource" and "text" in (item.get("resource") or {}):
+            out.append({"type": "text", "text": item["resource"]["text"]})
+        elif kind == "resource":
+            log.warning("Binary embedded resource cannot be converted to text, skipping")
+        else:
+            log.warning("Unsupported content type %r in tool result, skipping", kind)
+    return out
+
+
 def _answer(reply: _ccbridge.ToolReply, out: Any) -> None:
     """Sends a handler's result ({"content": [...], "is_error": bool}) to the CLI."""
     try:
-        out = out or {}
-        content_json, is_error = json.dumps(out.get("content", [])), bool(out.get("is_error", False))
+        content_json, is_error = json.dumps(_content(out.get("content", []))), bool(out.get("is_error", False))
     except Exception as e:  # noqa: BLE001 - a malformed result is the tool's error, as an exception is
         _answer_error(reply, e)
         return
@@ -144,8 +232,8 @@ def _answer(reply: _ccbridge.ToolReply, out: Any) -> None:
 
 
 def _answer_error(reply: _ccbridge.ToolReply, e: BaseException) -> None:
-    """The model sees a handler's exception as an error result, as with the SDK."""
-    reply(json.dumps([{"type": "text", "text": f"{type(e).__name__}: {e}"}]), True)
+    """The model sees a handler's exception as an error result with str(e), as with the SDK."""
+    reply(json.dumps([{"type": "text", "text": str(e)}]), True)
 
 
 async def _watched(awaitable: Awaitable[Any], reply: _ccbridge.ToolReply) -> Any:

@@ -410,8 +410,8 @@ ccbridge::AsyncToolHandler tool_handler(py::object fn)
   };
 }
 
-// mcp_servers: [(name, version, [(tool, description, input_schema_json, handler)])]; a handler gets
-// the arguments dict and a ToolReply (see tool_handler).
+// mcp_servers: [(name, version, [(tool, description, input_schema_json, handler[, annotations_json,
+// meta_json])])]; a handler gets the arguments dict and a ToolReply (see tool_handler).
 std::vector<ccbridge::McpServer> mcp_servers_from(const py::list &servers)
 {
   std::vector<ccbridge::McpServer> out;
@@ -427,6 +427,8 @@ std::vector<ccbridge::McpServer> mcp_servers_from(const py::list &servers)
       x.description = py::cast<std::string>(tt[1]);
       x.input_schema_json = py::cast<std::string>(tt[2]);
       x.async_handler = tool_handler(py::reinterpret_borrow<py::object>(tt[3]));
+      if (tt.size() > 4) x.annotations_json = py::cast<std::string>(tt[4]);
+      if (tt.size() > 5) x.meta_json = py::cast<std::string>(tt[5]);
       srv.tools.push_back(std::move(x));
     }
     out.push_back(std::move(srv));
