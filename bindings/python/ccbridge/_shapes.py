@@ -115,7 +115,7 @@ class SandboxNetworkConfig(TypedDict, total=False):
 
 
 # Command pattern ("*": every command) -> substrings of violation texts not to report.
-SandboxIgnoreViolations = Dict[str, List[str]]
+SandboxIgnoreViolations = dict[str, list[str]]  # the builtin generics: equal to the SDK's alias
 
 
 class SandboxSettings(TypedDict, total=False):

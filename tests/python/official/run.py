@@ -78,7 +78,9 @@ def prepare(sdist: Path, work: Path, rules: list[tuple[str, str]]) -> Path:
         for old, new in rules:
             text = text.replace(old, new)
         py.write_text(text.replace("claude_agent_sdk", "ccbridge"))
-    (work / root / "pytest.ini").write_text("[pytest]\naddopts = -p anyio --import-mode=importlib\n")
+    shutil.copy(HERE / "_sdk_private.py", tests / "_sdk_private.py")
+    (work / root / "pytest.ini").write_text("[pytest]\naddopts = -p anyio --import-mode=importlib\n"
+                                            "pythonpath = tests\n")
     return work / root
 
 
