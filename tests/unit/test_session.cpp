@@ -66,7 +66,7 @@ TEST_CASE("session: initialize, two turns in one process, a clean close")
   CHECK_THROWS_AS(s.send("after close"), Error);
 }
 
-TEST_CASE("session: initialize_fields add members to the initialize request; bad ones are refused")
+TEST_CASE("session: initialize_fields add members to the initialize request, bad ones are refused")
 {
   NoLeftovers guard;
   Runtime rt;
