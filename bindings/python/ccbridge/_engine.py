@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import weakref
 from pathlib import Path
 import warnings
@@ -120,6 +121,7 @@ class Prepared:
         if o.agents:
             init["agents"] = {name: _agent_fields(name, a) for name, a in o.agents.items()}
         self.initialize_fields = json.dumps(init) if init else ""
+        self.forward_subagent_text = o.forward_subagent_text  # sent in initialize by the engine
         self.options_json = text(json.dumps(data, ensure_ascii=False), "the options")
         self.on_stderr = o.stderr
         if o.can_use_tool:
@@ -133,7 +135,8 @@ class Prepared:
     def needs_session(self) -> bool:
         """Callbacks and initialize's fields need the control protocol, so a Session rather than a
         plain run."""
-        return bool(self.can_use_tool or self.hooks or self.tool_servers or self.initialize_fields)
+        return bool(self.can_use_tool or self.hooks or self.tool_servers or self.initialize_fields
+                    or self.forward_subagent_text)
 
     def open_session(self) -> Any:
         return track(call(
@@ -298,18 +301,40 @@ def convert(item: Any) -> Optional[Message]:
     return parse_message(item)
 
 
+# The first Claude Code that honours client_composed (ClaudeAgentOptions.verbatim_prompts).
+VERBATIM_PROMPTS_MINIMUM_CLI = "2.1.248"
+
+
+def _version_below(version: Any, minimum: str) -> bool:
+    """Whether a CLI version ("2.1.330 (Claude Code)", "2.1.330") is below `minimum`; one that
+    reads as no version at all counts as below, as the SDK counts it."""
+    m = re.match(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})", str(version))
+    return not m or [int(x) for x in m.groups()] < [int(x) for x in minimum.split(".")]
+
+
 class Tracker:
     """What the end of a run needs to know about its messages: the error result it ended on, if
     any. Like the SDK, only a result with is_error that nothing else followed (but the CLI's
-    session_state_changed marker) counts; then a non-zero exit becomes a ResultError."""
+    session_state_changed marker) counts; then a non-zero exit becomes a ResultError. With
+    verbatim_prompts it also warns, as the SDK does, when the CLI's first system/init shows a
+    version that ignores them."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: Optional[ClaudeAgentOptions] = None) -> None:
         self.last_error_result: Optional[Dict[str, Any]] = None
+        self._options = options if options is not None and options.verbatim_prompts else None
 
     def observe(self, item: Any) -> None:
         if not isinstance(item, dict):
             return
         t = item.get("type")
+        if self._options is not None and t == "system" and item.get("subtype") == "init":
+            o, self._options = self._options, None  # the first init only
+            version = item.get("claude_code_version")
+            if _version_below(version, VERBATIM_PROMPTS_MINIMUM_CLI):
+                log.warning(
+                    "verbatim_prompts is enabled, but Claude Code version %s at %s ignores it: prompts will still "
+                    "have @path mentions expanded and slash commands dispatched. Claude Code %s or later is "
+                    "required.", version or "unknown", o.cli_path or "claude", VERBATIM_PROMPTS_MINIMUM_CLI)
         if t == "result":
             self.last_error_result = item if item.get("is_error") else None
         elif not (t == "system" and item.get("subtype") == "session_state_changed"):

@@ -32,10 +32,12 @@ def send_user_message(session: Any, message: Dict[str, Any]) -> None:
     if message.get("type", "user") != "user":
         raise ValueError(f"only user messages can be sent, not {message.get('type')!r}")
     content = message.get("message", {}).get("content")
+    # The SDK's per-message form of verbatim_prompts (the option marks every message anyway).
+    composed = message.get("client_composed") is True
     if isinstance(content, str):
-        call(session.send, text(content, "the message"))
+        call(session.send, text(content, "the message"), composed)
     else:
-        call(session.send_content, json.dumps(content))
+        call(session.send_content, json.dumps(content), composed)
 
 
 class Query:
@@ -58,7 +60,7 @@ class Query:
         prep = Prepared(self._options, loop=None)
         if isinstance(self._prompt, str) and not prep.needs_session:
             stream = prep.start_query(self._prompt)
-            tracker = Tracker()
+            tracker = Tracker(self._options)
             try:
                 yield from pump(stream, tracker)
                 raise_for_outcome(stream.outcome(), tracker)
@@ -68,7 +70,7 @@ class Query:
         if not isinstance(self._prompt, (str, Iterable)):
             raise TypeError("an async iterable prompt needs `async for`")
         session = prep.open_session()
-        tracker = Tracker()
+        tracker = Tracker(self._options)
         try:
             feeder = threading.Thread(target=self._feed, args=(session,), daemon=True)
             feeder.start()
@@ -120,7 +122,7 @@ class Query:
         prep = Prepared(self._options, loop=loop)
         if isinstance(self._prompt, str) and not prep.needs_session:
             stream = await loop.run_in_executor(None, prep.start_query, self._prompt)
-            tracker = Tracker()
+            tracker = Tracker(self._options)
             try:
                 async for m in apump(stream, tracker):
                     yield m
@@ -130,7 +132,7 @@ class Query:
             return
         session = await loop.run_in_executor(None, prep.open_session)
         feeder = asyncio.ensure_future(self._afeed(session))
-        tracker = Tracker()
+        tracker = Tracker(self._options)
         try:
             async for m in apump(session, tracker):
                 yield m
