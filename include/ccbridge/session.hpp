@@ -233,8 +233,9 @@ public:
 
   /// Starts the CLI and, unless disabled, sends `initialize` and waits for the answer.
   /// Errors (Error): cli_not_found, cwd_not_found, spawn_failed, invalid_argument (e.g. a Tool
-  /// with neither or both of handler and async_handler); timeout or process_failed if initialize
-  /// gets no answer.
+  /// with neither or both of handler and async_handler); timeout if initialize gets no answer in
+  /// time; ProcessError (code process_failed or session_not_found, with the run's outcome) if the
+  /// CLI exits before it answers.
   static Session open(Runtime &runtime, SessionOptions options);
 
   /// open() without blocking: checks the options, then returns at once; the spawn runs on the

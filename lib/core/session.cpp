@@ -337,7 +337,16 @@ Session Session::open(Runtime &runtime, SessionOptions options)
   Impl &impl = *session.impl_;
   if (impl.options.initialize) {
     // Python sends {"hooks": null} when there are none; the answer describes the CLI.
-    impl.server_info = impl.call("initialize", launch->init_fields, impl.options.initialize_timeout);
+    try {
+      impl.server_info = impl.call("initialize", launch->init_fields, impl.options.initialize_timeout);
+    } catch (const Error &e) {
+      if (e.code() == errc::timeout) throw;
+      // The CLI ended first (an unknown resume id, a bad flag): its outcome (exit code, stderr,
+      // the error result it ended on) says why, as a stream's ProcessError does.
+      const RunOutcome &outcome = impl.finish();
+      if (outcome.ok() || outcome.error == errc::cancelled) throw;
+      throw ProcessError(outcome);
+    }
   }
   return session;
 }

@@ -1070,6 +1070,7 @@ enum class Op {
   permission_turn,
   timed_text,
   control_answer,
+  read_line,
 };
 
 struct Cmd {
@@ -1090,7 +1091,7 @@ const char *const kCommandNames[] = {
     "wait_user", "wait_eof",     "echo_stdin_lines", "emit",  "emit_raw", "replay",         "repeat",
     "repeat_line", "flood",      "big_line",         "split", "stderr",   "stderr_flood",   "sleep",
     "exit",      "kill",         "ignore_sigterm",   "hang",  "close_stdout", "grandchild", "daemon", "wait_file", "dump_invocation",
-    "serve_turns", "send_control_nowait", "send_control", "permission_turn", "timed_text", "control_answer",
+    "serve_turns", "send_control_nowait", "send_control", "permission_turn", "timed_text", "control_answer", "read_line",
 };
 
 [[noreturn]] void bad_line(int n, const std::string &why, const std::string &line)
@@ -1297,6 +1298,8 @@ Cmd parse_line(const std::string &raw, int n)
     if (!rtrim(rest.substr(j)).empty() || c.n3 < 200) bad_line(n, "usage: timed_text <N> <per_second> <bytes >= 200>", raw);
   } else if (word == "serve_turns") {
     no_args(Op::serve_turns);
+  } else if (word == "read_line") {
+    no_args(Op::read_line);
   } else if (word == "send_control" || word == "send_control_nowait") {
     c.op = word == "send_control" ? Op::send_control : Op::send_control_nowait;
     c.text = rtrim(rest);
@@ -1687,6 +1690,12 @@ void run(const std::vector<Cmd> &cmds)
       case Op::wait_eof: wait_stdin(WaitMode::eof); break;
       case Op::echo_stdin_lines: wait_stdin(WaitMode::echo); break;
       case Op::serve_turns: do_serve_turns(); break;
+      case Op::read_line: {  // one line, unanswered (a CLI that dies before it answers)
+        Incoming in;
+        (void)g_wire.read(in, false);
+        g_wire.flush();
+        break;
+      }
       case Op::send_control: do_send_control(c.text, true); break;
       case Op::send_control_nowait: do_send_control(c.text, false); break;
       case Op::control_answer: g_control_answers[c.tool] = c.text; break;

@@ -139,10 +139,18 @@ class Prepared:
                     or self.forward_subagent_text)
 
     def open_session(self) -> Any:
-        return track(call(
-            _ccbridge.open_session, self.options_json, self.on_stderr, self.can_use_tool, self.hooks, self.tool_servers,
-            True, self.initialize_timeout, self.control_timeout, self.initialize_fields,
-        ))
+        try:
+            session = _ccbridge.open_session(
+                self.options_json, self.on_stderr, self.can_use_tool, self.hooks, self.tool_servers,
+                True, self.initialize_timeout, self.control_timeout, self.initialize_fields,
+            )
+        except _ccbridge.Error as e:
+            # The CLI exited before it answered initialize (an unknown resume id): the SDK's
+            # initialize fails with the run's error, a ResultError if it ended on an error result.
+            outcome = e.args[4] if len(e.args) > 4 else None
+            exc = outcome_error(outcome, outcome["last_error_result"]) if outcome else None
+            raise (exc or from_engine(e)) from None
+        return track(session)
 
     def start_query(self, prompt: str) -> Any:
         return track(call(_ccbridge.query, text(prompt, "the prompt"), False, self.options_json, self.on_stderr))
@@ -322,11 +330,28 @@ class Tracker:
     def __init__(self, options: Optional[ClaudeAgentOptions] = None) -> None:
         self.last_error_result: Optional[Dict[str, Any]] = None
         self._options = options if options is not None and options.verbatim_prompts else None
+        # An error result that comes first on a resume is held back (see release()).
+        self._hold_first = bool(options is not None and options.resume)
+        self.held: Optional[Dict[str, Any]] = None
+
+    def release(self, outcome: Optional[Dict[str, Any]]) -> Iterator[Message]:
+        """The held error result at the end of the run, unless the resume failed: the CLI reports
+        an unknown resume id before it answers initialize, so the SDK's initialize fails and it
+        yields nothing (its ResultError carries the result)."""
+        held, self.held = self.held, None
+        if held is not None and not (outcome and outcome["error"] == "session_not_found"):
+            m = convert(held)
+            if m is not None:
+                yield m
 
     def observe(self, item: Any) -> None:
         if not isinstance(item, dict):
             return
         t = item.get("type")
+        if self._hold_first:
+            self._hold_first = False
+            if t == "result" and item.get("is_error"):
+                self.held = item
         if self._options is not None and t == "system" and item.get("subtype") == "init":
             o, self._options = self._options, None  # the first init only
             version = item.get("claude_code_version")
@@ -358,11 +383,18 @@ def _error_result_text(d: Dict[str, Any]) -> str:
 
 def raise_for_outcome(outcome: Optional[Dict[str, Any]], tracker: Optional[Tracker] = None) -> None:
     """The SDK's error at the end of a failed run."""
+    exc = outcome_error(outcome, tracker.last_error_result if tracker else None)
+    if exc is not None:
+        raise exc
+
+
+def outcome_error(outcome: Optional[Dict[str, Any]], last: Optional[Dict[str, Any]]) -> Optional[ClaudeSDKError]:
+    """The SDK's error for a run's outcome (None: it did not fail); `last`: the error result the
+    run ended on, if any."""
     if not outcome or outcome["ok"] or outcome["error"] == "cancelled":
-        return
+        return None
     # As the SDK reports it: the exit code, or minus the signal that killed the CLI.
     code = -outcome["signal"] if outcome["signal"] else outcome["exit_code"]
-    last = tracker.last_error_result if tracker else None
     exc: ClaudeSDKError
     # session_not_found is the engine's name for one kind of non-zero exit (resume of an unknown id).
     if outcome["error"] in ("process_failed", "session_not_found"):
@@ -371,10 +403,10 @@ def raise_for_outcome(outcome: Optional[Dict[str, Any]], tracker: Optional[Track
         else:
             exc = ProcessError(outcome["message"] or "Command failed", exit_code=code, stderr=outcome["stderr_tail"] or None)
         exc.code = outcome["error"]
-        raise exc
+        return exc
     exc = ClaudeSDKError(outcome["message"])
     exc.code = outcome["error"]
-    raise exc
+    return exc
 
 
 def pump(source: Any, tracker: Tracker, timeout: float = -1.0) -> Iterator[Message]:
@@ -385,6 +417,10 @@ def pump(source: Any, tracker: Tracker, timeout: float = -1.0) -> Iterator[Messa
             return
         for item in batch:
             tracker.observe(item)
+            if tracker.held is not None:
+                if tracker.held is item:
+                    continue
+                yield from tracker.release(None)  # something followed: it goes out first
             m = convert(item)
             if m is not None:
                 yield m
@@ -404,6 +440,11 @@ async def apump(source: Any, tracker: Tracker) -> AsyncIterator[Message]:
             return
         for item in batch:
             tracker.observe(item)
+            if tracker.held is not None:
+                if tracker.held is item:
+                    continue
+                for h in tracker.release(None):  # something followed: it goes out first
+                    yield h
             m = convert(item)
             if m is not None:
                 yield m

@@ -63,6 +63,7 @@ class Query:
             tracker = Tracker(self._options)
             try:
                 yield from pump(stream, tracker)
+                yield from tracker.release(stream.outcome())
                 raise_for_outcome(stream.outcome(), tracker)
             finally:
                 stream.close()
@@ -76,7 +77,9 @@ class Query:
             feeder.start()
             yield from pump(session, tracker)
             feeder.join(timeout=5)
-            raise_for_outcome(call(session.close), tracker)
+            outcome = call(session.close)
+            yield from tracker.release(outcome)
+            raise_for_outcome(outcome, tracker)
         finally:
             session.close()
 
@@ -126,6 +129,8 @@ class Query:
             try:
                 async for m in apump(stream, tracker):
                     yield m
+                for m in tracker.release(stream.outcome()):
+                    yield m
                 raise_for_outcome(stream.outcome(), tracker)
             finally:
                 await loop.run_in_executor(None, stream.close)
@@ -136,7 +141,10 @@ class Query:
         try:
             async for m in apump(session, tracker):
                 yield m
-            raise_for_outcome(await loop.run_in_executor(None, call, session.close), tracker)
+            outcome = await loop.run_in_executor(None, call, session.close)
+            for m in tracker.release(outcome):
+                yield m
+            raise_for_outcome(outcome, tracker)
         finally:
             feeder.cancel()
             await loop.run_in_executor(None, session.close)

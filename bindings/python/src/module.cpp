@@ -909,15 +909,21 @@ PYBIND11_MODULE(_ccbridge, m)
   m.doc() = "ccbridge's C++ engine (internal: use the ccbridge package)";
   m.attr("__version__") = CCB_VERSION_STRING;
 
-  // Every ccbridge::Error becomes _ccbridge.Error(code_name, message, exit_code, stderr); the
-  // Python package maps code names to the SDK's exception classes.
+  // Every ccbridge::Error becomes _ccbridge.Error(code_name, message, exit_code, stderr), a
+  // ProcessError also with its run's outcome (a dict, as Stream.outcome()); the Python package maps
+  // code names to the SDK's exception classes.
   static py::exception<ccbridge::Error> error_type(m, "Error");
   g_error_type = error_type;
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const ccbridge::ProcessError &e) {
-      py::object exc = py::handle(error_type.ptr())("process_failed", e.what(), e.exit_code(), e.stderr_tail());
+      // The run's outcome too, for the SDK's exception (ResultError when it ended on an error result).
+      const char *name = e.code().category() == ccbridge::error_category()
+                             ? ccbridge::errc_name(static_cast<ccbridge::errc>(e.code().value()))
+                             : "process_failed";
+      py::object exc = py::handle(error_type.ptr())(name, e.what(), e.exit_code(), e.stderr_tail(),
+                                                    outcome_to_python(e.outcome()));
       PyErr_SetObject(error_type.ptr(), exc.ptr());
     } catch (const ccbridge::Error &e) {
       const char *name = e.code().category() == ccbridge::error_category()
