@@ -289,12 +289,23 @@ void report(Launch &l, std::optional<Error> error)
   call_safely(l.done, std::move(error), std::move(session));
 }
 
+// initialize failed with `error`: if the CLI ended first (an unknown resume id, a bad flag), its
+// outcome (exit code, stderr, the error result it ended on) says why, as a stream's ProcessError.
+std::optional<ProcessError> ended_first(const Error &error, const RunOutcome &outcome)
+{
+  if (error.code() == errc::timeout || outcome.ok() || outcome.error == errc::cancelled) return std::nullopt;
+  return ProcessError(outcome);
+}
+
 // open_async: initialize failed. The CLI is ended and reaped before the error is reported.
 void fail_open(const std::shared_ptr<Launch> &l, const Error &error)
 {
   Session session = std::move(*l->session);
   l->session.reset();
-  session.close_async([l, error](const RunOutcome &) { report(*l, error); });
+  session.close_async([l, error](const RunOutcome &outcome) {
+    auto ended = ended_first(error, outcome);
+    report(*l, ended ? Error(*ended) : error);
+  });
 }
 
 // open_async, on the strand: the spawn was tried; initialize next, unless disabled.
@@ -340,12 +351,9 @@ Session Session::open(Runtime &runtime, SessionOptions options)
     try {
       impl.server_info = impl.call("initialize", launch->init_fields, impl.options.initialize_timeout);
     } catch (const Error &e) {
-      if (e.code() == errc::timeout) throw;
-      // The CLI ended first (an unknown resume id, a bad flag): its outcome (exit code, stderr,
-      // the error result it ended on) says why, as a stream's ProcessError does.
-      const RunOutcome &outcome = impl.finish();
-      if (outcome.ok() || outcome.error == errc::cancelled) throw;
-      throw ProcessError(outcome);
+      if (e.code() == errc::timeout) throw;  // no need to wait for the end here
+      if (auto ended = ended_first(e, impl.finish())) throw *ended;
+      throw;
     }
   }
   return session;
