@@ -1304,18 +1304,16 @@ Cmd parse_line(const std::string &raw, int n)
     c.op = word == "send_control" ? Op::send_control : Op::send_control_nowait;
     c.text = rtrim(rest);
     if (!is_json_object(c.text)) bad_line(n, "usage: " + word + " <JSON object: the request>", raw);
-  } else if (word == "control_answer") {
-    c.op = Op::control_answer;
+  } else if (word == "control_answer" || word == "permission_turn") {  // <name> <JSON object>
+    bool answer = word == "control_answer";
+    c.op = answer ? Op::control_answer : Op::permission_turn;
     std::size_t j = 0;
     c.tool = next_word(rest, j);
     c.text = rtrim(rest.substr(j));
-    if (c.tool.empty() || !is_json_object(c.text)) bad_line(n, "usage: control_answer <subtype> <JSON object: the response>", raw);
-  } else if (word == "permission_turn") {
-    c.op = Op::permission_turn;
-    std::size_t j = 0;
-    c.tool = next_word(rest, j);
-    c.text = rtrim(rest.substr(j));
-    if (c.tool.empty() || !is_json_object(c.text)) bad_line(n, "usage: permission_turn <tool> <JSON object: the input>", raw);
+    if (c.tool.empty() || !is_json_object(c.text)) {
+      bad_line(n, answer ? "usage: control_answer <subtype> <JSON object: the response>"
+                         : "usage: permission_turn <tool> <JSON object: the input>", raw);
+    }
   } else {
     bad_line(n, "unknown command '" + word + "'", raw);
   }
