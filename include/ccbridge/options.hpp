@@ -155,8 +155,21 @@ struct Options {
   /// {"flag", nullopt} gives `--flag`. Emitted in order, after the known flags.
   std::vector<std::pair<std::string, std::optional<std::string>>> extra_args;
 
+  // ---- what the SDKs send on stdin rather than as flags ------------------------------------------
+  /// Every user message carries "client_composed":true: the CLI (2.1.248 and later) then takes the
+  /// text as written, with no @path mention expansion and no slash command dispatch. For prompts
+  /// assembled from text the end user did not type. Older CLIs ignore it.
+  bool verbatim_prompts = false;
+  /// Ask the CLI (in initialize) to forward subagents' text and thinking blocks too, not only
+  /// their tool_use/tool_result blocks. Needs initialize, so a Session: query() refuses it.
+  bool forward_subagent_text = false;
+
   // ---- environment -----------------------------------------------------------------------------
   bool enable_file_checkpointing = false;  ///< env CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING=true
+  /// Your app's identifier ("my-app/1.0.0"), sent by the CLI on its API requests: env
+  /// CLAUDE_AGENT_SDK_CLIENT_APP (wins over a value in env; "" sends none). The value must be valid
+  /// in an HTTP header.
+  std::optional<std::string> client_app;
   /// Merged over the inherited environment (see inherit_env). Overrides CLAUDE_CODE_ENTRYPOINT.
   std::map<std::string, std::string> env;
   /// What the CLI inherits from the host's environment.
@@ -198,7 +211,9 @@ CCB_API std::vector<std::string> build_cli_args(const Options &options);
 /// the host's environ) following the official SDKs' rules: parent minus CLAUDECODE (with
 /// EnvInherit::allow_list: only the allow-listed part of it, see cli_env_allow_list()),
 /// CLAUDE_CODE_ENTRYPOINT=sdk-cli as a default, options.env merged over it, PWD=cwd (or
-/// cwd_dir's path) when set, and CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING when requested. Sorted by key.
+/// cwd_dir's path) when set, CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING when requested, and
+/// CLAUDE_AGENT_SDK_CLIENT_APP=client_app when set; never CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP (a
+/// label an outer SDK session derived for its own app, as the Python SDK drops it). Sorted by key.
 /// With allow_list, the cloud credentials pass only for the provider the result selects:
 /// AWS_* with CLAUDE_CODE_USE_BEDROCK, GOOGLE_*, CLOUDSDK_*, CLOUD_ML_REGION and VERTEX_REGION_*
 /// with CLAUDE_CODE_USE_VERTEX, AZURE_* with CLAUDE_CODE_USE_FOUNDRY (set and not "0" or "false").
@@ -224,9 +239,9 @@ CCB_API std::vector<std::string> cli_env_allow_list();
 /// include_hook_events, strict_mcp_config, fork_session, resume_session_at, resume_drops_turn,
 /// setting_sources, plugins ([{"type":"local","path":...}]), thinking, max_thinking_tokens, effort,
 /// output_format ({"type":"json_schema","schema":{...}}), extra_args, enable_file_checkpointing,
-/// env, cli_path, cwd, user, max_buffer_size; and ccbridge's own: inherit_env ("all" or
-/// "allow_list"), pass_env (names and prefixes), session_mirror, plugin_dirs,
-/// max_line_bytes, stderr_tail_bytes, max_buffered_messages, max_buffered_bytes and
+/// client_app, verbatim_prompts, forward_subagent_text, env, cli_path, cwd, user, max_buffer_size;
+/// and ccbridge's own: inherit_env ("all" or "allow_list"), pass_env (names and prefixes),
+/// session_mirror, plugin_dirs, max_line_bytes, stderr_tail_bytes, max_buffered_messages, max_buffered_bytes and
 /// shutdown {exit_wait_ms, term_wait_ms, drain_wait_ms}. null resets a field to its default.
 /// Callbacks (stderr, permissions, hooks, tools) are not JSON: set them in C++.
 /// Throws Error(invalid_argument) naming the key for an unknown key or a value of the wrong kind.

@@ -241,8 +241,9 @@ public:
 
   /// Starts the CLI and, unless disabled, sends `initialize` and waits for the answer.
   /// Errors (Error): cli_not_found, cwd_not_found, spawn_failed, invalid_argument (e.g. a Tool
-  /// with neither or both of handler and async_handler); timeout or process_failed if initialize
-  /// gets no answer.
+  /// with neither or both of handler and async_handler); timeout if initialize gets no answer in
+  /// time; ProcessError (code process_failed or session_not_found, with the run's outcome) if the
+  /// CLI exits before it answers.
   static Session open(Runtime &runtime, SessionOptions options);
 
   /// open() without blocking: checks the options, then returns at once; the spawn runs on the
@@ -261,10 +262,11 @@ public:
   ~Session();
 
   /// Sends one user message (starts a turn; messages sent during a turn are queued by the CLI).
+  /// `client_composed` marks it "client_composed":true, as Options::verbatim_prompts marks them all.
   /// Errors: Error(closed) after close() or once the CLI is gone; Error(invalid_argument) for text
   /// that is not UTF-8 or content that is not a JSON array.
-  void send(std::string_view text);
-  void send_content(std::string_view content_json);
+  void send(std::string_view text, bool client_composed = false);
+  void send_content(std::string_view content_json, bool client_composed = false);
 
   /// The conversation's messages (everything but control frames), for pull, next() or callbacks.
   /// It ends when the CLI exits (after close()).
@@ -286,6 +288,16 @@ public:
   void set_model(std::optional<std::string_view> model);
   JsonView mcp_status();
   JsonView get_context_usage();
+  /// Stops a background task (the task_id of its task_started message); its end follows in the
+  /// messages (task_updated with a terminal status).
+  void stop_task(std::string_view task_id);
+  /// Enables or disables an MCP server by name (disabled: disconnected, its tools withdrawn).
+  void toggle_mcp_server(std::string_view server_name, bool enabled);
+  /// Reconnects a failed or disconnected MCP server.
+  void reconnect_mcp_server(std::string_view server_name);
+  /// Restores the files changed since the user message `user_message_id` (a user message's uuid);
+  /// needs Options::enable_file_checkpointing. Returns the CLI's response payload.
+  JsonView rewind_files(std::string_view user_message_id);
   /// Any control request: `fields_json` is a JSON object merged into the request next to
   /// "subtype". Returns the CLI's response payload; an error response throws
   /// Error(process_failed) with the CLI's message.

@@ -10,6 +10,10 @@ namespace {
 
 Stream start_run(std::shared_ptr<detail::RuntimeImpl> runtime, const Options &options, std::string frame)
 {
+  if (options.forward_subagent_text) {
+    throw Error(errc::invalid_argument, "Options::forward_subagent_text is sent in the initialize request, which a "
+                                        "one-shot query does not send: open a Session instead");
+  }
   detail::SpawnRequest req = detail::prepare_spawn(options);
   auto state = std::make_shared<detail::StreamState>(std::move(runtime), options);
   state->start(std::move(req));
@@ -24,19 +28,19 @@ Stream start_run(std::shared_ptr<detail::RuntimeImpl> runtime, const Options &op
 Stream query(Runtime &runtime, std::string_view prompt, const Options &options)
 {
   return start_run(detail::Access<Runtime>::impl(runtime), options,
-                   detail::user_frame(detail::text_content(prompt, "the prompt"), ""));
+                   detail::user_frame(detail::text_content(prompt, "the prompt"), "", options.verbatim_prompts));
 }
 
 Stream query(std::string_view prompt, const Options &options)
 {
   return start_run(std::make_shared<detail::RuntimeImpl>(1), options,
-                   detail::user_frame(detail::text_content(prompt, "the prompt"), ""));
+                   detail::user_frame(detail::text_content(prompt, "the prompt"), "", options.verbatim_prompts));
 }
 
 Stream query_content(Runtime &runtime, std::string_view content_json, const Options &options)
 {
   return start_run(detail::Access<Runtime>::impl(runtime), options,
-                   detail::user_frame(detail::content_blocks(content_json), ""));
+                   detail::user_frame(detail::content_blocks(content_json), "", options.verbatim_prompts));
 }
 
 CCB_END_NAMESPACE

@@ -72,7 +72,7 @@ struct Session::Impl {
     return a.second;
   }
 
-  void send_frame(std::string content_json)
+  void send_frame(std::string content_json, bool client_composed)
   {
     if (closed || state->finished()) {
       throw Error(errc::closed, "the session is closed (the CLI has exited or close() was called); open a new one");
@@ -80,7 +80,7 @@ struct Session::Impl {
     if (input_ended) {
       throw Error(errc::closed, "end_input() or end_input_when_done() was called: the session takes no more messages");
     }
-    state->write(detail::user_frame(content_json, "default"));
+    state->write(detail::user_frame(content_json, "default", client_composed || options.options.verbatim_prompts));
   }
 
   const RunOutcome &finish()
@@ -162,33 +162,39 @@ std::string init_hooks(const SessionOptions &so, std::map<std::string, HookCallb
   return out + "}}";
 }
 
-// initialize's fields: the hooks, then SessionOptions::initialize_fields' members.
+// initialize's fields: the hooks, SessionOptions::initialize_fields' members, then
+// "forwardSubagentText" (the Python SDK's order).
 std::string initialize_request_fields(const SessionOptions &so, std::map<std::string, HookCallback> &ids)
 {
   std::string out = init_hooks(so, ids);
-  if (so.initialize_fields.empty()) return out;
+  if (so.initialize_fields.empty() && !so.options.forward_subagent_text) return out;
   if (!so.initialize) {
-    throw Error(errc::invalid_argument, "initialize_fields are sent in initialize: keep SessionOptions::initialize true");
+    throw Error(errc::invalid_argument, std::string(so.initialize_fields.empty() ? "Options::forward_subagent_text is"
+                                                                                  : "initialize_fields are") +
+                                            " sent in initialize: keep SessionOptions::initialize true");
   }
-  JsonView extra;
-  try {
-    extra = parse_json(so.initialize_fields);
-  } catch (const Error &e) {
-    throw Error(errc::invalid_argument, std::string("SessionOptions::initialize_fields is not valid JSON: ") + e.what());
-  }
-  if (!extra.is_object()) throw Error(errc::invalid_argument, "SessionOptions::initialize_fields must be a JSON object");
   out.pop_back();  // the closing brace of {"hooks":...}
-  for (std::size_t i = 0; i < extra.size(); ++i) {
-    std::string_view key = extra.key_at(i);
-    if (key == "subtype" || key == "hooks") {
-      throw Error(errc::invalid_argument,
-                  "SessionOptions::initialize_fields cannot set \"" + std::string(key) + "\" (the session sets it)");
+  if (!so.initialize_fields.empty()) {
+    JsonView extra;
+    try {
+      extra = parse_json(so.initialize_fields);
+    } catch (const Error &e) {
+      throw Error(errc::invalid_argument, std::string("SessionOptions::initialize_fields is not valid JSON: ") + e.what());
     }
-    out += ',';
-    append_json_string(out, key);
-    out += ':';
-    out += extra.value_at(i).dump();
+    if (!extra.is_object()) throw Error(errc::invalid_argument, "SessionOptions::initialize_fields must be a JSON object");
+    for (std::size_t i = 0; i < extra.size(); ++i) {
+      std::string_view key = extra.key_at(i);
+      if (key == "subtype" || key == "hooks" || (key == "forwardSubagentText" && so.options.forward_subagent_text)) {
+        throw Error(errc::invalid_argument, "SessionOptions::initialize_fields cannot set \"" + std::string(key) +
+                                                "\" (the session sets it)");
+      }
+      out += ',';
+      append_json_string(out, key);
+      out += ':';
+      out += extra.value_at(i).dump();
+    }
   }
+  if (so.options.forward_subagent_text) out += R"(,"forwardSubagentText":true)";
   return out + '}';
 }
 
@@ -292,12 +298,23 @@ void report(Launch &l, std::optional<Error> error)
   call_safely(l.done, std::move(error), std::move(session));
 }
 
+// initialize failed with `error`: if the CLI ended first (an unknown resume id, a bad flag), its
+// outcome (exit code, stderr, the error result it ended on) says why, as a stream's ProcessError.
+std::optional<ProcessError> ended_first(const Error &error, const RunOutcome &outcome)
+{
+  if (error.code() == errc::timeout || outcome.ok() || outcome.error == errc::cancelled) return std::nullopt;
+  return ProcessError(outcome);
+}
+
 // open_async: initialize failed. The CLI is ended and reaped before the error is reported.
 void fail_open(const std::shared_ptr<Launch> &l, const Error &error)
 {
   Session session = std::move(*l->session);
   l->session.reset();
-  session.close_async([l, error](const RunOutcome &) { report(*l, error); });
+  session.close_async([l, error](const RunOutcome &outcome) {
+    auto ended = ended_first(error, outcome);
+    report(*l, ended ? Error(*ended) : error);
+  });
 }
 
 // open_async, on the strand: the spawn was tried; initialize next, unless disabled.
@@ -340,7 +357,13 @@ Session Session::open(Runtime &runtime, SessionOptions options)
   Impl &impl = *session.impl_;
   if (impl.options.initialize) {
     // Python sends {"hooks": null} when there are none; the answer describes the CLI.
-    impl.server_info = impl.call("initialize", launch->init_fields, impl.options.initialize_timeout);
+    try {
+      impl.server_info = impl.call("initialize", launch->init_fields, impl.options.initialize_timeout);
+    } catch (const Error &e) {
+      if (e.code() == errc::timeout) throw;  // no need to wait for the end here
+      if (auto ended = ended_first(e, impl.finish())) throw *ended;
+      throw;
+    }
   }
   return session;
 }
@@ -361,16 +384,16 @@ void Session::open_async(Runtime &runtime, SessionOptions options, OpenCallback 
                              [launch](std::optional<Error> error) { on_spawned(launch, std::move(error)); });
 }
 
-void Session::send(std::string_view text)
+void Session::send(std::string_view text, bool client_composed)
 {
   auto &impl = checked(impl_);
-  impl.send_frame(detail::text_content(text, "the message"));
+  impl.send_frame(detail::text_content(text, "the message"), client_composed);
 }
 
-void Session::send_content(std::string_view content_json)
+void Session::send_content(std::string_view content_json, bool client_composed)
 {
   auto &impl = checked(impl_);
-  impl.send_frame(detail::content_blocks(content_json));
+  impl.send_frame(detail::content_blocks(content_json), client_composed);
 }
 
 Stream &Session::messages() { return checked(impl_).stream; }
@@ -463,6 +486,34 @@ JsonView Session::get_context_usage()
 {
   auto &impl = checked(impl_);
   return impl.call("get_context_usage", "{}", impl.options.control_timeout);
+}
+
+// The field names are the CLI's: snake_case for these two, camelCase for the MCP ones.
+void Session::stop_task(std::string_view task_id)
+{
+  auto &impl = checked(impl_);
+  impl.call("stop_task", one_field("task_id", task_id), impl.options.control_timeout);
+}
+
+JsonView Session::rewind_files(std::string_view user_message_id)
+{
+  auto &impl = checked(impl_);
+  return impl.call("rewind_files", one_field("user_message_id", user_message_id), impl.options.control_timeout);
+}
+
+void Session::reconnect_mcp_server(std::string_view server_name)
+{
+  auto &impl = checked(impl_);
+  impl.call("mcp_reconnect", one_field("serverName", server_name), impl.options.control_timeout);
+}
+
+void Session::toggle_mcp_server(std::string_view server_name, bool enabled)
+{
+  auto &impl = checked(impl_);
+  std::string fields = one_field("serverName", server_name);
+  fields.pop_back();
+  fields += enabled ? R"(,"enabled":true})" : R"(,"enabled":false})";
+  impl.call("mcp_toggle", std::move(fields), impl.options.control_timeout);
 }
 
 JsonView Session::control(std::string_view subtype, std::string_view fields_json,

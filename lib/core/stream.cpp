@@ -74,9 +74,18 @@ bool resume_failed(const RunOutcome &o)
 
 }  // namespace
 
+namespace {
+// RunOutcome::message without its "[ccbridge.<code>] " tag: Error adds its own.
+std::string untagged(const std::string &message)
+{
+  auto end = message.find("] ");
+  return message.rfind("[ccbridge.", 0) == 0 && end != std::string::npos ? message.substr(end + 2) : message;
+}
+}  // namespace
+
 ProcessError::ProcessError(RunOutcome outcome)
     : Error(outcome.error ? outcome.error : make_error_code(errc::process_failed),
-            outcome.message.empty() ? std::string("the CLI run failed") : outcome.message),
+            outcome.message.empty() ? std::string("the CLI run failed") : untagged(outcome.message)),
       outcome_(std::move(outcome))
 {
 }

@@ -48,8 +48,8 @@ std::string find_cli(const Options &options)
     if (p.empty()) throw Error(errc::invalid_argument, "Options::cli_path is set but empty");
     if (p.find('/') != std::string::npos) return p;  // used as given; spawn reports problems
     if (auto hit = search_path(p, searched)) return *hit;
-    throw Error(errc::cli_not_found, "Claude Code CLI '" + p + "' (Options::cli_path) was not found on " +
-                                         searched.front() + ": give a full path or fix PATH");
+    throw Error(errc::cli_not_found, "Claude Code not found at: " + p + " (Options::cli_path, looked up on " +
+                                         searched.front() + "): give a full path or fix PATH");
   }
   if (auto hit = search_path("claude", searched)) return *hit;
 
@@ -70,9 +70,9 @@ std::string find_cli(const Options &options)
   }
   std::string list;
   for (const auto &s : searched) list += (list.empty() ? "" : ", ") + s;
-  throw Error(errc::cli_not_found,
-              "Claude Code CLI not found; searched " + list +
-                  ". Install it with `npm install -g @anthropic-ai/claude-code` or set Options::cli_path");
+  // The messages start as the Python SDK's do ("Claude Code not found"), which callers match on.
+  throw Error(errc::cli_not_found, "Claude Code not found. Install it with `npm install -g @anthropic-ai/claude-code` "
+                                   "or set Options::cli_path; searched " + list);
 }
 
 CCB_END_NAMESPACE

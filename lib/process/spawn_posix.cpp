@@ -262,8 +262,8 @@ void open_pty(Stdio &io, const SpawnRequest &req)
                                         ". Set CCBRIDGE_NO_CGROUP=1 to run it in a process group only");
   case Stage::exec:
     if (e.err == ENOENT) {
-      throw Error(errc::cli_not_found, "Claude Code CLI not found at '" + req.program +
-                                           "' (or its interpreter is missing): install it with "
+      throw Error(errc::cli_not_found, "Claude Code not found at: " + req.program +
+                                           " (or its interpreter is missing): install it with "
                                            "`npm install -g @anthropic-ai/claude-code` or fix Options::cli_path");
     }
     throw Error(errc::spawn_failed, "could not execute '" + req.program + "': " + why +
@@ -302,8 +302,8 @@ SpawnedChild spawn_child(const SpawnRequest &req)
     }
   }
   if (::access(req.program.c_str(), F_OK) != 0) {
-    throw Error(errc::cli_not_found, "Claude Code CLI not found at '" + req.program +
-                                         "': install it with `npm install -g @anthropic-ai/claude-code` "
+    throw Error(errc::cli_not_found, "Claude Code not found at: " + req.program +
+                                         ": install it with `npm install -g @anthropic-ai/claude-code` "
                                          "or fix Options::cli_path");
   }
   std::optional<UserIds> ids;

@@ -7,13 +7,14 @@
 
 namespace ccbridge::detail {
 
-std::string user_frame(std::string_view content_json, std::string_view session_id)
+std::string user_frame(std::string_view content_json, std::string_view session_id, bool client_composed)
 {
   std::string f = R"({"type":"user","session_id":)";
   append_json_string(f, session_id);
   f += R"(,"message":{"role":"user","content":)";
   f += content_json;
-  f += R"(},"parent_tool_use_id":null})";
+  f += R"(},"parent_tool_use_id":null)";
+  f += client_composed ? R"(,"client_composed":true})" : "}";
   f += '\n';
   return f;
 }

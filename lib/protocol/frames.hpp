@@ -16,8 +16,8 @@ namespace ccbridge::detail {
 
 /// One user message line as the SDKs write it (SDK-WIRE-SPEC 3.2), newline included;
 /// `content_json` is a JSON value. query() sends session_id "", a Session "default" (as
-/// ClaudeSDKClient does).
-std::string user_frame(std::string_view content_json, std::string_view session_id);
+/// ClaudeSDKClient does). `client_composed` adds "client_composed":true (Options::verbatim_prompts).
+std::string user_frame(std::string_view content_json, std::string_view session_id, bool client_composed = false);
 
 /// `text` as a JSON string. Throws Error(invalid_argument) naming `what` if it is not UTF-8.
 std::string text_content(std::string_view text, std::string_view what);

@@ -366,6 +366,15 @@ std::vector<std::string> build_cli_env(const Options &o, const std::vector<std::
     env["PWD"] = o.cwd_dir.path();
   }
   if (o.inherit_env == EnvInherit::allow_list) inherit_allow_listed(o, host, env);
+  // A label an outer SDK session derived for its own app names that app, not this one (the Python
+  // SDK drops it too, whatever its source). client_app wins over env; "" sends no label.
+  env.erase("CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP");
+  if (o.client_app) {
+    if (o.client_app->find('\0') != std::string::npos) {
+      throw Error(errc::invalid_argument, "client_app is not valid: it holds a NUL byte");
+    }
+    env["CLAUDE_AGENT_SDK_CLIENT_APP"] = *o.client_app;
+  }
   // Ask for system/session_state_changed, so that a run with callbacks keeps stdin until the CLI
   // reports "idle" (Session::end_input_when_done), as the official SDKs do; unless the caller set
   // a value (in any case). The frames it sends only for this are not delivered (Stream).

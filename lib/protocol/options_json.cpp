@@ -304,6 +304,11 @@ const std::unordered_map<std::string_view, Setter> &setters()
       {"extra_args", extra_args},
       {"enable_file_checkpointing",
        [](Options &o, const JsonValue &v, const std::string &k) { o.enable_file_checkpointing = boolean(v, k); }},
+      {"client_app", [](Options &o, const JsonValue &v, const std::string &k) { o.client_app = opt_str(v, k); }},
+      {"verbatim_prompts",
+       [](Options &o, const JsonValue &v, const std::string &k) { o.verbatim_prompts = boolean(v, k); }},
+      {"forward_subagent_text",
+       [](Options &o, const JsonValue &v, const std::string &k) { o.forward_subagent_text = boolean(v, k); }},
       {"env", [](Options &o, const JsonValue &v, const std::string &k) { o.env = string_map(v, k); }},
       {"inherit_env",
        [](Options &o, const JsonValue &v, const std::string &k) {

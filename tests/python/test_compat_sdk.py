@@ -11,7 +11,11 @@ callback arguments and the same exception classes and attributes:
   (b) ClaudeSDKClient on `serve_turns`: connect, query + receive_response twice, disconnect;
   (c) can_use_tool on `permission_turn`: allow with updated_input, and deny;
   (d) exceptions: missing CLI (CLINotFoundError), CLI exiting non-zero (ProcessError, exit_code),
-      error results (ResultError and its attributes).
+      error results (ResultError and its attributes);
+  (e) the client's control methods (stop_task, toggle_mcp_server, reconnect_mcp_server,
+      rewind_files): the requests the CLI gets, the results and errors;
+  (f) texts and types users match on (PermissionUpdate validation, CLINotFoundError, ResultError);
+  (g) an unknown resume: no ResultMessage, a ResultError.
 
 The fake CLI's output is deterministic (fixed uuids and session ids; cwd is the same for both), so
 nothing is masked unless a comment says why. Every run is bounded in time (asyncio.wait_for, thread
@@ -23,6 +27,7 @@ Run: PYTHONPATH=<build>/bindings/python CCB_FAKE_CLI=<build>/tests/ccb_fake_cli 
 import asyncio
 import dataclasses
 import glob
+import importlib
 import json
 import os
 import re
@@ -566,3 +571,177 @@ def test_message_types_have_the_sdks_fields():
         ours = [f.name for f in dataclasses.fields(getattr(ccbridge, name))]
         theirs = [f.name for f in dataclasses.fields(getattr(sdk, name))]
         assert ours == theirs, name
+
+
+# ---- (e) the client's control methods ----------------------------------------------------------
+
+METHOD_CALLS = [
+    ("stop_task", ("task-abc123",)),
+    ("toggle_mcp_server", ("my-server", False)),
+    ("toggle_mcp_server", ("my-server", True)),
+    ("reconnect_mcp_server", ("my-server",)),
+    ("rewind_files", ("00000000-0000-4000-8000-000000000002",)),
+]
+METHOD_SUBTYPES = {"stop_task", "mcp_toggle", "mcp_reconnect", "rewind_files"}
+
+
+async def _call_methods(mod, opts):
+    """Each method's result, or its exception as (class names of its MRO, text)."""
+    out = []
+    async with mod.ClaudeSDKClient(options=opts) as client:
+        for name, args in METHOD_CALLS:
+            try:
+                out.append(("returned", await getattr(client, name)(*args)))
+            except Exception as e:  # noqa: BLE001 - compared by the test
+                out.append(("raised", type(e), str(e)))
+    return out
+
+
+def _method_requests(log):
+    return [json.loads(x)["request"] for x in log.read_text().splitlines()
+            if x.strip() and json.loads(x).get("type") == "control_request"
+            and json.loads(x)["request"]["subtype"] in METHOD_SUBTYPES]
+
+
+@pytest.mark.parametrize("answered", [True, False], ids=["cli-answers", "cli-refuses"])
+def test_client_control_methods(answered, env_for, tmp_path):
+    """stop_task, toggle_mcp_server, reconnect_mcp_server and rewind_files send the SDK's control
+    requests (subtype and fields) and return what it returns (None). A refusal raises: the SDK a
+    plain Exception with the CLI's text, ccbridge a ClaudeSDKError (an Exception too) whose text
+    holds the CLI's."""
+    answers = "".join(f"control_answer {s} {{}}\n" for s in sorted(METHOD_SUBTYPES)) if answered else ""
+    got = {}
+    for label, mod in (("sdk", sdk), ("ccbridge", ccbridge)):
+        log = tmp_path / f"{label}.log"
+        env = dict(env_for(answers + "serve_turns"), CCB_FAKE_STDIN_LOG=str(log))
+        got[label] = (run_async(_call_methods(mod, options(mod, env, tmp_path))), _method_requests(log))
+    (ref, ref_requests), (ours, our_requests) = got["sdk"], got["ccbridge"]
+    assert our_requests == ref_requests
+    assert ref_requests[0] == {"subtype": "stop_task", "task_id": "task-abc123"}
+    assert len(ref_requests) == len(METHOD_CALLS)
+    if answered:
+        assert ours == ref == [("returned", None)] * len(METHOD_CALLS)
+        return
+    for (_, ref_class, ref_text), (_, our_class, our_text) in zip(ref, ours):
+        assert ref_class is Exception and ref_text.startswith("Unsupported control request subtype: ")
+        assert issubclass(our_class, ccbridge.ClaudeSDKError) and ref_text in our_text
+
+
+# ---- (f) texts and types users match on -------------------------------------------------------
+
+
+def _permission_update_cases(mod):
+    rules = [importlib.import_module(mod.__name__ + ".types").PermissionRuleValue(tool_name="Read")]
+    return [
+        mod.PermissionUpdate(type="addRules", behavior="allow"),
+        mod.PermissionUpdate(type="replaceRules", rules=rules),
+        mod.PermissionUpdate(type="removeRules", rules=rules),
+        mod.PermissionUpdate(type="setMode"),
+        mod.PermissionUpdate(type="addDirectories"),
+        mod.PermissionUpdate(type="removeDirectories"),
+        mod.PermissionUpdate(type="addSomething", destination="session"),  # type: ignore[arg-type]
+    ]
+
+
+def test_permission_update_validation_texts_are_the_sdks():
+    def texts(mod):
+        out = []
+        for update in _permission_update_cases(mod):
+            with pytest.raises(ValueError) as info:
+                update.to_dict()
+            out.append(str(info.value))
+        return out
+
+    assert texts(ccbridge) == texts(sdk)
+
+
+def test_result_error_attributes_have_the_sdks_types():
+    """A value of the wrong type in the result reads as None, as in the SDK (api_error_status is
+    an int or None, never the string some proxies send)."""
+    data = {"subtype": 7, "result": ["x"], "api_error_status": "529", "terminal_reason": 1, "session_id": None,
+            "errors": "overloaded"}
+    fields = ("subtype", "errors", "result", "api_error_status", "terminal_reason", "session_id")
+    ours, theirs = ccbridge.ResultError("m", data=data), sdk.ResultError("m", data=data)
+    assert {k: getattr(ours, k) for k in fields} == {k: getattr(theirs, k) for k in fields}
+    assert theirs.api_error_status is None
+    good = dict(data, api_error_status=529, subtype="error_during_execution")
+    assert ccbridge.ResultError("m", data=good).api_error_status == sdk.ResultError("m", data=good).api_error_status == 529
+
+
+def test_result_error_from_a_run_with_an_odd_status(env_for, tmp_path):
+    result = dict(ERROR_RESULT, api_error_status="529")
+    ref, a, s = three_ways(env_for(f"wait_user\nemit {json.dumps(result)}\nexit 1"), tmp_path)
+    assert type(ref.error).__name__ == "ResultError" and ref.error.api_error_status is None
+    assert_same(ref, a, "async for")
+    assert_same(ref, s, "for")
+
+
+def test_cli_not_found_text_starts_as_the_sdks(env_for, tmp_path):
+    """The SDK says "Claude Code not found at: <path>"; ccbridge says so (after its error's tag,
+    "[ccbridge.cli_not_found]"), then how to fix it."""
+    missing = str(tmp_path / "no-such-dir" / "claude")
+    texts = {}
+    for mod in (sdk, ccbridge):
+        opts = mod.ClaudeAgentOptions(cli_path=missing, env=env_for(""), cwd=str(tmp_path))
+        texts[mod.__name__] = str(run_async(_collect_async(mod, "hi", opts)).error)
+    assert texts["claude_agent_sdk"] == f"Claude Code not found at: {missing}"
+    assert texts["ccbridge"].startswith("[ccbridge.cli_not_found] " + texts["claude_agent_sdk"])
+
+
+# ---- (g) an unknown resume ----------------------------------------------------------------------
+
+# What Claude Code 2.1.330 does on an unknown --resume id in stream-json mode: an error result
+# before it answers anything, then exit 1 (transcript e_resume_5_unknown_id, here without reading
+# stdin first). read_line takes the first line written (initialize, or ccbridge's prompt) unanswered.
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+NO_CONVERSATION = dict(ERROR_RESULT, subtype="error_during_execution", num_turns=0, terminal_reason=None,
+                       session_id=UNKNOWN_ID, errors=[f"No conversation found with session ID: {UNKNOWN_ID}"])
+UNKNOWN_RESUME_SCRIPT = f"emit {json.dumps(NO_CONVERSATION)}\nread_line\nexit 1"
+
+
+def test_unknown_resume_yields_no_result_message(env_for, tmp_path):
+    """The SDK's initialize fails with the run's ResultError, so the error result is never yielded."""
+    ref, a, s = three_ways(env_for(UNKNOWN_RESUME_SCRIPT), tmp_path, resume=UNKNOWN_ID)
+    assert ref.messages == [] and type(ref.error).__name__ == "ResultError"
+    assert ref.error.errors == NO_CONVERSATION["errors"] and ref.error.exit_code == 1
+    assert_same(ref, a, "async for")
+    assert_same(ref, s, "for")
+
+
+def test_unknown_resume_through_the_client_and_with_callbacks(env_for, tmp_path):
+    """connect(), and query() with a can_use_tool (both take ccbridge's session path), raise the
+    SDK's ResultError too."""
+    env = env_for(UNKNOWN_RESUME_SCRIPT)
+
+    async def allow(*_):
+        return None
+
+    async def connect(mod):
+        client = mod.ClaudeSDKClient(options=options(mod, env, tmp_path, resume=UNKNOWN_ID))
+        try:
+            await client.connect()
+        except Exception as e:  # noqa: BLE001 - compared by the test
+            return Outcome([], e)
+        finally:
+            await client.disconnect()
+        return Outcome([], None)
+
+    async def streamed():
+        yield {"type": "user", "message": {"role": "user", "content": "hi"}}
+
+    ref = run_async(connect(sdk))
+    assert type(ref.error).__name__ == "ResultError"
+    assert run_async(connect(ccbridge)).error_summary() == ref.error_summary()
+    ref = run_async(_collect_async(sdk, streamed(), options(sdk, env, tmp_path, resume=UNKNOWN_ID, can_use_tool=allow)))
+    got = run_async(_collect_async(ccbridge, streamed(),
+                                   options(ccbridge, env, tmp_path, resume=UNKNOWN_ID, can_use_tool=allow)))
+    assert type(ref.error).__name__ == "ResultError"
+    assert_same(ref, got, "with can_use_tool")
+
+
+def test_an_error_result_first_on_a_resume_that_worked_is_yielded(env_for, tmp_path):
+    """Only a failed resume loses the result: one the CLI ends on with exit 0 is yielded."""
+    ref, a, s = three_ways(env_for(f"wait_user\nemit {json.dumps(ERROR_RESULT)}\nexit 0"), tmp_path, resume=UNKNOWN_ID)
+    assert [n for n, _ in ref.messages] == ["ResultMessage"] and ref.error is None
+    assert_same(ref, a, "async for")
+    assert_same(ref, s, "for")

@@ -8,7 +8,8 @@ which are abstract); functions: the parameters (name, kind, default).
 
 The session-history and SessionStore names are left out (one reason: they come with the session
 helpers, which are built on the C++ core separately); a few known gaps are listed below with the
-issue item that closes them, as strict xfails, so they fail once they no longer differ.
+issue item that closes them, as strict xfails, so they fail once they no longer differ; ccbridge's
+own extra fields and methods (EXTRAS) are left out of the comparison.
 """
 
 import dataclasses
@@ -34,9 +35,15 @@ DEFERRED = {
 
 # Differences someone is working on (name -> the issue item that removes them).
 KNOWN_GAPS = {
-    "ClaudeAgentOptions": "issue 19 item 6: forward_subagent_text, verbatim_prompts, session_store, "
-                          "session_store_flush, client_app",
-    "ClaudeSDKClient": "issue 19 item 6: stop_task, toggle_mcp_server, reconnect_mcp_server, rewind_files, ...",
+    "ClaudeAgentOptions": "issue 19 item 6: session_store, session_store_flush",
+}
+
+# ccbridge's own additions to an official class (fields, methods), left out of the comparison;
+# documented in docs/PYTHON.md. Each must be ccbridge's only: an official name is never hidden.
+EXTRAS = {
+    "ClaudeAgentOptions": {"inherit_env", "pass_env", "control_timeout_ms", "max_buffered_messages",
+                           "max_buffered_bytes", "shutdown"},
+    "ClaudeSDKClient": {"control"},
 }
 
 # Deliberate differences, each with its reason (also in docs/PYTHON.md).
@@ -56,7 +63,17 @@ OFFICIAL = [n for n in sdk.__all__ if n not in DEFERRED]
 def test_the_deferred_names_are_official():
     """The lists above name only official names (a typo would silently skip a comparison)."""
     assert DEFERRED <= set(sdk.__all__)
-    assert set(KNOWN_GAPS) <= set(OFFICIAL) and COMPARED_OTHERWISE <= set(OFFICIAL)
+    assert set(KNOWN_GAPS) <= set(OFFICIAL) and COMPARED_OTHERWISE <= set(OFFICIAL) and set(EXTRAS) <= set(OFFICIAL)
+
+
+@pytest.mark.parametrize("name", sorted(EXTRAS))
+def test_the_extras_are_ccbridges_own(name):
+    def members(mod):
+        cls = getattr(mod, name)
+        return {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set(vars(cls))
+
+    assert EXTRAS[name] <= members(ccbridge)
+    assert not EXTRAS[name] & members(sdk)
 
 
 @pytest.mark.parametrize("name", OFFICIAL)
@@ -93,12 +110,12 @@ def _default(f):
     return f.default
 
 
-def dataclass_shape(cls):
-    return [(f.name, _default(f)) for f in dataclasses.fields(cls)]
+def dataclass_shape(cls, leave_out=frozenset()):
+    return [(f.name, _default(f)) for f in dataclasses.fields(cls) if f.name not in leave_out]
 
 
-def public_methods(cls):
-    return sorted(n for n, v in vars(cls).items() if not n.startswith("_") and callable(v))
+def public_methods(cls, leave_out=frozenset()):
+    return sorted(n for n, v in vars(cls).items() if not n.startswith("_") and callable(v) and n not in leave_out)
 
 
 def signature(fn):
@@ -120,15 +137,16 @@ def nested(types):
     return {td.__name__: describe(td) for tp in types for td in typeddicts_in(tp)}
 
 
-def describe(value):
+def describe(value, leave_out=frozenset()):
+    """`leave_out`: members (dataclass fields, methods) not compared."""
     if dataclasses.is_dataclass(value) and isinstance(value, type):
-        return ("dataclass", [b.__name__ for b in value.__mro__], dataclass_shape(value))
+        return ("dataclass", [b.__name__ for b in value.__mro__], dataclass_shape(value, leave_out))
     if typing.is_typeddict(value):
         return ("TypedDict", sorted(value.__required_keys__), sorted(value.__optional_keys__),
                 nested(value.__annotations__.values()))
     if isinstance(value, type):
         abstract = sorted(getattr(value, "__abstractmethods__", ()))
-        return ("class", [b.__name__ for b in value.__mro__], public_methods(value), abstract)
+        return ("class", [b.__name__ for b in value.__mro__], public_methods(value, leave_out), abstract)
     if inspect.isfunction(value) or inspect.isasyncgenfunction(value):
         return ("function", inspect.isasyncgenfunction(value), signature(value))
     if typing.get_origin(value) is not None:
@@ -140,7 +158,7 @@ def describe(value):
 def test_same_shape(name, request):
     if name in KNOWN_GAPS:
         request.applymarker(pytest.mark.xfail(reason=KNOWN_GAPS[name], strict=True))
-    assert describe(getattr(ccbridge, name)) == describe(getattr(sdk, name))
+    assert describe(getattr(ccbridge, name), EXTRAS.get(name, frozenset())) == describe(getattr(sdk, name))
 
 
 def test_version_is_a_string():

@@ -3,8 +3,10 @@
 Each case runs the same query through claude_agent_sdk and through ccbridge on the fake CLI
 (tests/support/FAKE_CLI.md), which records its argv (dump_invocation) and every stdin line
 (CCB_FAKE_STDIN_LOG); the test compares what the CLI got: agents (AgentDefinition) in the
-initialize request, sandbox merged into --settings, thinking and task_budget flags. Also:
-CanUseToolShadowedWarning is issued when and as the SDK issues it, and a Transport is refused.
+initialize request, sandbox merged into --settings, thinking and task_budget flags, client_app in
+the environment, verbatim_prompts on the user messages, forward_subagent_text in initialize. Also:
+CanUseToolShadowedWarning and the verbatim_prompts warning are issued when and as the SDK issues
+them, and a Transport is refused.
 """
 
 import asyncio
@@ -28,23 +30,31 @@ def run_both(tmp_path, tag):
         pytest.skip("the fake CLI is not built (set CCB_FAKE_CLI)")
     count = [0]
 
-    def run(**fields):
+    def run(prompt="hi", extra_env=None, with_env=False, **fields):
+        """`prompt`: a string, or a function of the module giving a list of message dicts (streamed);
+        with_env: (argv, stdin lines, env) for each."""
         out = {}
         for label, mod in (("sdk", sdk), ("ccbridge", ccbridge)):
             count[0] += 1
             inv, log = tmp_path / f"inv{count[0]}.json", tmp_path / f"stdin{count[0]}.log"
             env = {"CCB_FAKE_SCRIPT_TEXT": f"dump_invocation {inv}\nserve_turns", "CCB_FAKE_STDIN_LOG": str(log),
-                   "CCB_TEST_TAG": tag}
+                   "CCB_TEST_TAG": tag, **(extra_env or {})}
             own = {k: (v(mod) if callable(v) else v) for k, v in fields.items()}
             opts = mod.ClaudeAgentOptions(cli_path=FAKE, env=env, cwd=str(tmp_path), **own)
 
+            async def stream(messages):
+                for m in messages:
+                    yield m
+
             async def main():
-                return [m async for m in mod.query(prompt="hi", options=opts)]
+                p = prompt if isinstance(prompt, str) else stream(prompt(mod))
+                return [m async for m in mod.query(prompt=p, options=opts)]
 
             messages = asyncio.run(asyncio.wait_for(main(), RUN_TIMEOUT))
             assert type(messages[-1]).__name__ == "ResultMessage", label
             lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-            out[label] = (json.loads(inv.read_text())["argv"], lines)
+            invocation = json.loads(inv.read_text())
+            out[label] = (invocation["argv"], lines) + ((invocation["env"],) if with_env else ())
         return out
 
     return run
@@ -234,3 +244,113 @@ def test_a_custom_transport_is_refused_with_the_reason():
         ccbridge.query(prompt="hi", transport=_Nowhere())
     with pytest.raises(NotImplementedError, match="Transport.*C\\+\\+ engine"):
         ccbridge.ClaudeSDKClient(transport=_Nowhere())
+
+
+# ---- client_app, verbatim_prompts, forward_subagent_text -----------------------------------
+
+APP_VARS = ("CLAUDE_AGENT_SDK_CLIENT_APP", "CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP")
+
+
+@pytest.mark.parametrize("client_app, extra_env", [
+    ("my-app/1.2.3", {}),
+    ("my-app/1.2.3", {"CLAUDE_AGENT_SDK_CLIENT_APP": "from-env/1", "CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP": "x/1"}),
+    ("", {}),
+    (None, {"CLAUDE_AGENT_SDK_CLIENT_APP": "from-env/1"}),
+    (None, {}),
+], ids=["set", "wins-over-env", "empty", "env-only", "unset"])
+def test_client_app_reaches_the_cli_env_as_the_sdk_sets_it(run_both, monkeypatch, client_app, extra_env):
+    """client_app wins over env; a derived label is dropped, inherited or given in env."""
+    monkeypatch.setenv("CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP", "outer-app/9")
+    got = run_both(client_app=client_app, extra_env=extra_env, with_env=True)
+    seen = {label: {k: env.get(k) for k in APP_VARS} for label, (_, _, env) in got.items()}
+    assert seen["ccbridge"] == seen["sdk"]
+    expected = client_app if client_app is not None else extra_env.get(APP_VARS[0])
+    assert seen["sdk"] == {APP_VARS[0]: expected, APP_VARS[1]: None}
+
+
+def user_lines(lines):
+    """Each user message sent: its text and its client_composed value (absent: None)."""
+    return [(x["message"]["content"], x.get("client_composed")) for x in lines if x.get("type") == "user"]
+
+
+def streamed(mod):
+    return [{"type": "user", "message": {"role": "user", "content": "plain"}},
+            {"type": "user", "message": {"role": "user", "content": "composed"}, "client_composed": True}]
+
+
+@pytest.mark.parametrize("verbatim", [True, False])
+@pytest.mark.parametrize("prompt", ["hi @/etc/passwd", streamed], ids=["string", "streamed"])
+def test_verbatim_prompts_mark_the_user_messages_as_the_sdk_marks_them(run_both, verbatim, prompt):
+    got = run_both(prompt=prompt, verbatim_prompts=verbatim)
+    sent = {label: user_lines(lines) for label, (_, lines) in got.items()}
+    assert sent["ccbridge"] == sent["sdk"]
+    if isinstance(prompt, str):
+        assert sent["sdk"] == [(prompt, True if verbatim else None)]
+    else:
+        assert sent["sdk"] == [("plain", True if verbatim else None), ("composed", True)]
+
+
+def test_verbatim_prompts_through_the_client(fake_options, tmp_path):
+    log = tmp_path / "stdin.log"
+    options = fake_options("serve_turns", env={"CCB_FAKE_STDIN_LOG": str(log)}, verbatim_prompts=True)
+
+    async def main():
+        async with ccbridge.ClaudeSDKClient(options) as client:
+            for prompt in ("one", "two"):
+                await client.query(prompt)
+                [m async for m in client.receive_response()]
+
+    asyncio.run(asyncio.wait_for(main(), RUN_TIMEOUT))
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    assert user_lines(lines) == [("one", True), ("two", True)]
+
+
+@pytest.mark.parametrize("fields", [
+    {"forward_subagent_text": True},
+    {"forward_subagent_text": True, "agents": agents_for},
+    {"forward_subagent_text": False, "agents": agents_for},  # agents: initialize is sent by both
+], ids=["alone", "with-agents", "off"])
+def test_forward_subagent_text_goes_in_initialize_as_the_sdk_sends_it(run_both, fields):
+    got = run_both(**fields)
+    requests = {label: initialize_request(lines) for label, (_, lines) in got.items()}
+    assert requests["ccbridge"] == requests["sdk"]
+    assert requests["sdk"].get("forwardSubagentText") is (True if fields["forward_subagent_text"] else None)
+    assert list(requests["ccbridge"]) == list(requests["sdk"]), "the members' order"
+
+
+INIT_2_1_330 = ('{"type":"system","subtype":"init","session_id":"s","uuid":"u1","cwd":"/","tools":[],'
+                '"model":"m","permissionMode":"default","claude_code_version":"2.1.330"}')
+DONE = ('{"type":"result","subtype":"success","is_error":false,"duration_ms":1,"duration_api_ms":1,"num_turns":1,'
+        '"session_id":"s","result":"ok","uuid":"u2"}')
+
+
+@pytest.mark.parametrize("script, warns", [
+    ("serve_turns", True),  # its init names no version: counted as too old, as the SDK counts it
+    (f"wait_user\nemit {INIT_2_1_330}\nemit {DONE}\nwait_eof", False),
+], ids=["old-cli", "new-cli"])
+def test_verbatim_prompts_on_an_old_cli_warn_as_the_sdk_warns(tag, caplog, script, warns):
+    if not FAKE:
+        pytest.skip("the fake CLI is not built (set CCB_FAKE_CLI)")
+    got = {}
+    for mod in (sdk, ccbridge):
+        options = mod.ClaudeAgentOptions(cli_path=FAKE, env={"CCB_FAKE_SCRIPT_TEXT": script, "CCB_TEST_TAG": tag},
+                                         verbatim_prompts=True)
+
+        async def main():
+            return [m async for m in mod.query(prompt="hi", options=options)]
+
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            asyncio.run(asyncio.wait_for(main(), RUN_TIMEOUT))
+        got[mod.__name__] = [r.getMessage() for r in caplog.records if "verbatim_prompts" in r.getMessage()]
+    assert got["ccbridge"] == got["claude_agent_sdk"]
+    assert len(got["claude_agent_sdk"]) == int(warns)
+
+
+def test_forward_subagent_text_is_refused_by_the_engines_one_shot_query():
+    """The C++ engine's plain run sends no initialize, so it refuses the option (the package
+    takes a session for it, as above)."""
+    from ccbridge import _ccbridge
+
+    with pytest.raises(_ccbridge.Error, match="forward_subagent_text.*Session"):
+        _ccbridge.query("hi", False, json.dumps({"forward_subagent_text": True, "cli_path": FAKE or "/bin/true"}), None)

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -675,6 +676,9 @@ std::string prompt_of(Span message)
   return text;
 }
 
+// control_answer: subtype -> the response body a control request of that subtype gets.
+std::map<std::string, std::string> g_control_answers;
+
 // Stdin lines in, queued protocol output out. Output is flushed before every blocking read, so that
 // nothing the host waits for sits in a buffer.
 class Wire {
@@ -745,15 +749,18 @@ class Wire {
     }
   }
 
-  // The answers of an idle CLI (CLI-OBSERVED.md section 6); an unknown subtype gets the real CLI's
-  // error text.
+  // The answers of an idle CLI (CLI-OBSERVED.md section 6), or the one control_answer set; an
+  // unknown subtype gets the real CLI's error text.
   void answer_control(const Incoming &in)
   {
     const std::string &subtype = in.subtype;
     std::string head = "{\"type\":\"control_response\",\"response\":{\"subtype\":";
     std::string rid = ",\"request_id\":" + json_quote(in.request_id);
     auto success = [&](const std::string &body) { queue(head + "\"success\"" + rid + ",\"response\":" + body + "}}\n"); };
-    if (subtype == "initialize") {
+    auto set = g_control_answers.find(subtype);
+    if (set != g_control_answers.end()) {
+      success(set->second);
+    } else if (subtype == "initialize") {
       success("{\"commands\":[],\"agents\":[],\"output_style\":\"default\",\"available_output_styles\":[\"default\"],"
               "\"models\":[],\"account\":{},\"pid\":" + std::to_string(::getpid()) + "}");
     } else if (subtype == "interrupt") {
@@ -1062,6 +1069,8 @@ enum class Op {
   send_control_nowait,
   permission_turn,
   timed_text,
+  control_answer,
+  read_line,
 };
 
 struct Cmd {
@@ -1069,7 +1078,7 @@ struct Cmd {
   int line;
   std::uint64_t n1 = 0, n2 = 0, n3 = 0;
   std::string text;
-  std::string tool;  // permission_turn
+  std::string tool;  // permission_turn: the tool; control_answer: the subtype
 };
 
 bool is_json_object(const std::string &s)
@@ -1082,7 +1091,7 @@ const char *const kCommandNames[] = {
     "wait_user", "wait_eof",     "echo_stdin_lines", "emit",  "emit_raw", "replay",         "repeat",
     "repeat_line", "flood",      "big_line",         "split", "stderr",   "stderr_flood",   "sleep",
     "exit",      "kill",         "ignore_sigterm",   "hang",  "close_stdout", "grandchild", "daemon", "wait_file", "dump_invocation",
-    "serve_turns", "send_control_nowait", "send_control", "permission_turn", "timed_text",
+    "serve_turns", "send_control_nowait", "send_control", "permission_turn", "timed_text", "control_answer", "read_line",
 };
 
 [[noreturn]] void bad_line(int n, const std::string &why, const std::string &line)
@@ -1289,16 +1298,22 @@ Cmd parse_line(const std::string &raw, int n)
     if (!rtrim(rest.substr(j)).empty() || c.n3 < 200) bad_line(n, "usage: timed_text <N> <per_second> <bytes >= 200>", raw);
   } else if (word == "serve_turns") {
     no_args(Op::serve_turns);
+  } else if (word == "read_line") {
+    no_args(Op::read_line);
   } else if (word == "send_control" || word == "send_control_nowait") {
     c.op = word == "send_control" ? Op::send_control : Op::send_control_nowait;
     c.text = rtrim(rest);
     if (!is_json_object(c.text)) bad_line(n, "usage: " + word + " <JSON object: the request>", raw);
-  } else if (word == "permission_turn") {
-    c.op = Op::permission_turn;
+  } else if (word == "control_answer" || word == "permission_turn") {  // <name> <JSON object>
+    bool answer = word == "control_answer";
+    c.op = answer ? Op::control_answer : Op::permission_turn;
     std::size_t j = 0;
     c.tool = next_word(rest, j);
     c.text = rtrim(rest.substr(j));
-    if (c.tool.empty() || !is_json_object(c.text)) bad_line(n, "usage: permission_turn <tool> <JSON object: the input>", raw);
+    if (c.tool.empty() || !is_json_object(c.text)) {
+      bad_line(n, answer ? "usage: control_answer <subtype> <JSON object: the response>"
+                         : "usage: permission_turn <tool> <JSON object: the input>", raw);
+    }
   } else {
     bad_line(n, "unknown command '" + word + "'", raw);
   }
@@ -1673,8 +1688,15 @@ void run(const std::vector<Cmd> &cmds)
       case Op::wait_eof: wait_stdin(WaitMode::eof); break;
       case Op::echo_stdin_lines: wait_stdin(WaitMode::echo); break;
       case Op::serve_turns: do_serve_turns(); break;
+      case Op::read_line: {  // one line, unanswered (a CLI that dies before it answers)
+        Incoming in;
+        (void)g_wire.read(in, false);
+        g_wire.flush();
+        break;
+      }
       case Op::send_control: do_send_control(c.text, true); break;
       case Op::send_control_nowait: do_send_control(c.text, false); break;
+      case Op::control_answer: g_control_answers[c.tool] = c.text; break;
       case Op::permission_turn: do_permission_turn(c.tool, c.text); break;
       case Op::timed_text: do_timed_text(c.n1, c.n2, c.n3); break;
       case Op::emit: g_wire.flush(); out_write(substitute(c.text) + "\n"); break;

@@ -291,6 +291,39 @@ TEST_CASE("options: environment follows the SDK rules")
   CHECK_THROWS_AS(build_cli_env(o, parent), Error);
 }
 
+TEST_CASE("options: client_app sets CLAUDE_AGENT_SDK_CLIENT_APP over env, a derived label never passes")
+{
+  std::vector<std::string> parent = {"PATH=/bin", "CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP=outer/1"};
+  auto starts = [](const std::vector<std::string> &env, const std::string &prefix) {
+    return std::count_if(env.begin(), env.end(), [&](const std::string &e) { return e.rfind(prefix, 0) == 0; });
+  };
+  Options o;
+  auto env = build_cli_env(o, parent);
+  CHECK(starts(env, "CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP=") == 0);
+  CHECK(starts(env, "CLAUDE_AGENT_SDK_CLIENT_APP=") == 0);
+  o.env = {{"CLAUDE_AGENT_SDK_CLIENT_APP", "from-env/1"}, {"CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP", "x/1"}};
+  env = build_cli_env(o, parent);
+  CHECK(has(env, "CLAUDE_AGENT_SDK_CLIENT_APP=from-env/1"));
+  CHECK(starts(env, "CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP=") == 0);
+  o.client_app = "my-app/1.2.3";
+  env = build_cli_env(o, parent);
+  CHECK(has(env, "CLAUDE_AGENT_SDK_CLIENT_APP=my-app/1.2.3"));
+  CHECK(starts(env, "CLAUDE_AGENT_SDK_CLIENT_APP=") == 1);
+  o.client_app = "";
+  CHECK(has(build_cli_env(o, parent), "CLAUDE_AGENT_SDK_CLIENT_APP="));
+  o.inherit_env = EnvInherit::allow_list;  // CLAUDE_* passes, but not the derived label
+  o.env.clear();
+  CHECK(starts(build_cli_env(o, parent), "CLAUDE_AGENT_SDK_DERIVED_CLIENT_APP=") == 0);
+  o.client_app = std::string("a\0b", 3);
+  CHECK_THROWS_AS(build_cli_env(o, parent), Error);
+  // None of the three is a flag.
+  Options plain;
+  o = Options();
+  o.client_app = "a/1";
+  o.verbatim_prompts = o.forward_subagent_text = true;
+  CHECK(build_cli_args(o) == build_cli_args(plain));
+}
+
 TEST_CASE("options: the allow-listed environment passes what the CLI needs and no secret of the host")
 {
   std::vector<std::string> parent = {

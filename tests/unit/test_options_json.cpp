@@ -44,8 +44,12 @@ TEST_CASE("options json: the Python SDK's field names and shapes give the same O
     "enable_file_checkpointing": true, "env": {"A": "1"}, "cli_path": "/bin/claude",
     "cwd": "/work", "max_buffer_size": 4096,
     "max_buffered_messages": 10, "shutdown": {"exit_wait_ms": 100, "cancel_grace_ms": 50, "term_wait_ms": 200},
-    "inherit_env": "allow_list", "pass_env": ["FOO", "OTEL_*"]
+    "inherit_env": "allow_list", "pass_env": ["FOO", "OTEL_*"],
+    "client_app": "my-app/1.0", "verbatim_prompts": true, "forward_subagent_text": true
   })");
+  CHECK(o.client_app == "my-app/1.0");
+  CHECK(o.verbatim_prompts);
+  CHECK(o.forward_subagent_text);
   REQUIRE(o.system_prompt);
   CHECK(o.system_prompt->kind == SystemPrompt::Kind::preset);
   CHECK(o.system_prompt->append == "Be brief.");

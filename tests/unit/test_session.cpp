@@ -96,6 +96,126 @@ TEST_CASE("session: initialize_fields add members to the initialize request, and
   CHECK_THROWS_WITH_AS(Session::open(rt, so), doctest::Contains("keep SessionOptions::initialize true"), Error);
 }
 
+// The stdin lines a fake CLI session got: `script` run with the log on, `body` given the session.
+template <class F> std::vector<JsonView> stdin_lines(Runtime &rt, SessionOptions so, F body)
+{
+  std::string log = "/tmp/ccb_session_lines_" + std::to_string(getpid()) + ".log";
+  std::remove(log.c_str());
+  so.options.env["CCB_FAKE_STDIN_LOG"] = log;
+  {
+    Session s = Session::open(rt, so);
+    body(s);
+    s.close();
+  }
+  std::string text = read_all(log);
+  std::remove(log.c_str());
+  std::vector<JsonView> out;
+  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
+    out.push_back(parse_json(text.substr(at, nl - at)));
+  }
+  return out;
+}
+
+TEST_CASE("session: forward_subagent_text goes last in initialize, and needs it")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  SessionOptions so = fake_session("serve_turns");
+  so.options.forward_subagent_text = true;
+  so.initialize_fields = R"({"agents":{}})";
+  auto lines = stdin_lines(rt, so, [](Session &) {});
+  REQUIRE(!lines.empty());
+  JsonView request = lines[0]["request"];
+  CHECK(request.dump() == R"({"subtype":"initialize","hooks":null,"agents":{},"forwardSubagentText":true})");
+
+  so.initialize_fields = R"({"forwardSubagentText":false})";
+  CHECK_THROWS_WITH_AS(Session::open(rt, so), doctest::Contains("cannot set \"forwardSubagentText\""), Error);
+  so.initialize_fields.clear();
+  so.initialize = false;
+  CHECK_THROWS_WITH_AS(Session::open(rt, so), doctest::Contains("forward_subagent_text"), Error);
+  so.options.forward_subagent_text = false;
+  CHECK_THROWS_WITH_AS(query("hi", [] {
+                         Options o = fake_session("serve_turns").options;
+                         o.forward_subagent_text = true;
+                         return o;
+                       }()),
+                       doctest::Contains("open a Session"), Error);
+}
+
+TEST_CASE("session: verbatim_prompts and send's client_composed mark user messages")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  auto composed = [](const std::vector<JsonView> &lines) {
+    std::vector<std::string> out;
+    for (const auto &l : lines)
+      if (l["type"].string_or() == "user") out.push_back(l["client_composed"].dump());
+    return out;
+  };
+  SessionOptions so = fake_session("serve_turns");
+  auto both = [](Session &s) {
+    s.send("plain");
+    s.receive_response(5s);
+    s.send_content(R"([{"type":"text","text":"composed"}])", true);
+    s.receive_response(5s);
+  };
+  CHECK(composed(stdin_lines(rt, so, both)) == std::vector<std::string>{"", "true"});  // "": absent
+  so.options.verbatim_prompts = true;
+  CHECK(composed(stdin_lines(rt, so, both)) == std::vector<std::string>{"true", "true"});
+}
+
+TEST_CASE("session: stop_task, toggle_mcp_server, reconnect_mcp_server and rewind_files send the SDK's requests")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  SessionOptions so = fake_session("control_answer stop_task {}\ncontrol_answer mcp_toggle {}\n"
+                                   "control_answer mcp_reconnect {}\ncontrol_answer rewind_files {\"canRewind\":true}\n"
+                                   "serve_turns");
+  JsonView rewound;
+  auto lines = stdin_lines(rt, so, [&](Session &s) {
+    s.stop_task("task-1");
+    s.toggle_mcp_server("srv", false);
+    s.toggle_mcp_server("srv", true);
+    s.reconnect_mcp_server("srv");
+    rewound = s.rewind_files("u-1");
+  });
+  std::vector<std::string> requests;
+  for (const auto &l : lines)
+    if (l["type"].string_or() == "control_request" && l["request"]["subtype"].string_or() != "initialize")
+      requests.push_back(l["request"].dump());
+  CHECK(requests == std::vector<std::string>{
+                        R"({"subtype":"stop_task","task_id":"task-1"})",
+                        R"({"subtype":"mcp_toggle","serverName":"srv","enabled":false})",
+                        R"({"subtype":"mcp_toggle","serverName":"srv","enabled":true})",
+                        R"({"subtype":"mcp_reconnect","serverName":"srv"})",
+                        R"({"subtype":"rewind_files","user_message_id":"u-1"})",
+                    });
+  CHECK(rewound.dump() == R"({"canRewind":true})");
+
+  Session s = Session::open(rt, fake_session("serve_turns"));  // the fake refuses them by default
+  CHECK_THROWS_WITH_AS(s.stop_task("task-1"), doctest::Contains("Unsupported control request subtype: stop_task"), Error);
+  s.close();
+}
+
+TEST_CASE("session: a CLI that exits before answering initialize gives ProcessError with its outcome")
+{
+  NoLeftovers guard;
+  Runtime rt;
+  const char *result = R"({"type":"result","subtype":"error_during_execution","is_error":true,"session_id":"x",)"
+                       R"("errors":["No conversation found with session ID: x"],"uuid":"u"})";
+  SessionOptions so = fake_session(std::string("emit ") + result + "\nread_line\nexit 1");
+  so.options.resume = "x";
+  try {
+    Session::open(rt, so);
+    FAIL("open succeeded");
+  } catch (const ProcessError &e) {
+    CHECK(e.code() == make_error_code(errc::session_not_found));
+    CHECK(e.exit_code() == 1);
+    REQUIRE(e.last_error_result());
+    CHECK(e.last_error_result()->errors().size() == 1);
+  }
+}
+
 TEST_CASE("session: end_input lets the turn finish, delivers its messages, then the stream ends")
 {
   NoLeftovers guard;

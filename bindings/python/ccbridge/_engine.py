@@ -9,6 +9,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import weakref
 from pathlib import Path
 import warnings
@@ -133,6 +134,7 @@ class Prepared:
         if o.agents:
             init["agents"] = {name: _agent_fields(name, a) for name, a in o.agents.items()}
         self.initialize_fields = json.dumps(init) if init else ""
+        self.forward_subagent_text = o.forward_subagent_text  # sent in initialize by the engine
         self.options_json = text(json.dumps(data, ensure_ascii=False), "the options")
         self.on_stderr = o.stderr
         if o.can_use_tool:
@@ -146,13 +148,22 @@ class Prepared:
     def needs_session(self) -> bool:
         """Callbacks and initialize's fields need the control protocol, so a Session rather than a
         plain run."""
-        return bool(self.can_use_tool or self.hooks or self.tool_servers or self.initialize_fields)
+        return bool(self.can_use_tool or self.hooks or self.tool_servers or self.initialize_fields
+                    or self.forward_subagent_text)
 
     def open_session(self) -> Any:
-        return track(call(
-            _ccbridge.open_session, self.options_json, self.on_stderr, self.can_use_tool, self.hooks, self.tool_servers,
-            True, self.initialize_timeout, self.control_timeout, self.initialize_fields,
-        ))
+        try:
+            session = _ccbridge.open_session(
+                self.options_json, self.on_stderr, self.can_use_tool, self.hooks, self.tool_servers,
+                True, self.initialize_timeout, self.control_timeout, self.initialize_fields,
+            )
+        except _ccbridge.Error as e:
+            # The CLI exited before it answered initialize (an unknown resume id): the SDK's
+            # initialize fails with the run's error, a ResultError if it ended on an error result.
+            outcome = e.args[4] if len(e.args) > 4 else None
+            exc = outcome_error(outcome, outcome["last_error_result"]) if outcome else None
+            raise (exc or from_engine(e)) from None
+        return track(session)
 
     def start_query(self, prompt: str) -> Any:
         return track(call(_ccbridge.query, text(prompt, "the prompt"), False, self.options_json, self.on_stderr))
@@ -319,21 +330,61 @@ def convert(item: Any) -> Optional[Message]:
     return parse_message(item)
 
 
+# The first Claude Code that honours client_composed (ClaudeAgentOptions.verbatim_prompts).
+VERBATIM_PROMPTS_MINIMUM_CLI = "2.1.248"
+
+
+def _version_below(version: Any, minimum: str) -> bool:
+    """Whether a CLI version ("2.1.330 (Claude Code)", "2.1.330") is below `minimum`; one that
+    reads as no version at all counts as below, as the SDK counts it."""
+    m = re.match(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})", str(version))
+    return not m or [int(x) for x in m.groups()] < [int(x) for x in minimum.split(".")]
+
+
 class Tracker:
     """What the end of a run needs to know about its messages: the error result it ended on, if
     any. Like the SDK, only a result with is_error that nothing else followed (but the CLI's
-    session_state_changed marker) counts; then a non-zero exit becomes a ResultError."""
+    session_state_changed marker) counts; then a non-zero exit becomes a ResultError. With
+    verbatim_prompts it also warns, as the SDK does, when the CLI's first system/init shows a
+    version that ignores them."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: Optional[ClaudeAgentOptions] = None) -> None:
         self.last_error_result: Optional[Dict[str, Any]] = None
+        self._options = options if options is not None and options.verbatim_prompts else None
+        # An error result that comes first on a resume is held back (see release()).
+        self._hold_first = bool(options is not None and options.resume)
+        self.held: Optional[Dict[str, Any]] = None
+
+    def release(self, outcome: Optional[Dict[str, Any]]) -> Iterator[Message]:
+        """The held error result at the end of the run, unless the resume failed: the CLI reports
+        an unknown resume id before it answers initialize, so the SDK's initialize fails and it
+        yields nothing (its ResultError carries the result)."""
+        held, self.held = self.held, None
+        if held is not None and not (outcome and outcome["error"] == "session_not_found"):
+            m = convert(held)
+            if m is not None:
+                yield m
 
     def observe(self, item: Any) -> None:
-        if type(item) is AssistantMessage:
+        if type(item) is AssistantMessage:  # made by the engine: neither a result nor an init
+            self._hold_first = False
             self.last_error_result = None
             return
         if not isinstance(item, dict):
             return
         t = item.get("type")
+        if self._hold_first:
+            self._hold_first = False
+            if t == "result" and item.get("is_error"):
+                self.held = item
+        if self._options is not None and t == "system" and item.get("subtype") == "init":
+            o, self._options = self._options, None  # the first init only
+            version = item.get("claude_code_version")
+            if _version_below(version, VERBATIM_PROMPTS_MINIMUM_CLI):
+                log.warning(
+                    "verbatim_prompts is enabled, but Claude Code version %s at %s ignores it: prompts will still "
+                    "have @path mentions expanded and slash commands dispatched. Claude Code %s or later is "
+                    "required.", version or "unknown", o.cli_path or "claude", VERBATIM_PROMPTS_MINIMUM_CLI)
         if t == "result":
             self.last_error_result = item if item.get("is_error") else None
         elif not (t == "system" and item.get("subtype") == "session_state_changed"):
@@ -357,11 +408,18 @@ def _error_result_text(d: Dict[str, Any]) -> str:
 
 def raise_for_outcome(outcome: Optional[Dict[str, Any]], tracker: Optional[Tracker] = None) -> None:
     """The SDK's error at the end of a failed run."""
+    exc = outcome_error(outcome, tracker.last_error_result if tracker else None)
+    if exc is not None:
+        raise exc
+
+
+def outcome_error(outcome: Optional[Dict[str, Any]], last: Optional[Dict[str, Any]]) -> Optional[ClaudeSDKError]:
+    """The SDK's error for a run's outcome (None: it did not fail); `last`: the error result the
+    run ended on, if any."""
     if not outcome or outcome["ok"] or outcome["error"] == "cancelled":
-        return
+        return None
     # As the SDK reports it: the exit code, or minus the signal that killed the CLI.
     code = -outcome["signal"] if outcome["signal"] else outcome["exit_code"]
-    last = tracker.last_error_result if tracker else None
     exc: ClaudeSDKError
     # session_not_found is the engine's name for one kind of non-zero exit (resume of an unknown id).
     if outcome["error"] in ("process_failed", "session_not_found"):
@@ -370,10 +428,10 @@ def raise_for_outcome(outcome: Optional[Dict[str, Any]], tracker: Optional[Track
         else:
             exc = ProcessError(outcome["message"] or "Command failed", exit_code=code, stderr=outcome["stderr_tail"] or None)
         exc.code = outcome["error"]
-        raise exc
+        return exc
     exc = ClaudeSDKError(outcome["message"])
     exc.code = outcome["error"]
-    raise exc
+    return exc
 
 
 def pump(source: Any, tracker: Tracker, timeout: float = -1.0) -> Iterator[Message]:
@@ -384,6 +442,10 @@ def pump(source: Any, tracker: Tracker, timeout: float = -1.0) -> Iterator[Messa
             return
         for item in batch:
             tracker.observe(item)
+            if tracker.held is not None:
+                if tracker.held is item:
+                    continue
+                yield from tracker.release(None)  # something followed: it goes out first
             m = convert(item)
             if m is not None:
                 yield m
@@ -402,6 +464,11 @@ async def apump(source: Any, tracker: Tracker) -> AsyncIterator[Message]:
             return
         for item in batch:
             tracker.observe(item)
+            if tracker.held is not None:
+                if tracker.held is item:
+                    continue
+                for h in tracker.release(None):  # something followed: it goes out first
+                    yield h
             m = convert(item)
             if m is not None:
                 yield m

@@ -56,18 +56,24 @@ def normalize_errors(raw: Any) -> list[str]:
     return [e.strip() for e in raw if isinstance(e, str) and e.strip()]
 
 
+def _typed(data: dict[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    return value if isinstance(value, kind) else None
+
+
 class ResultError(ProcessError):
     """The CLI ended the run with an error result (``is_error`` true) and exited non-zero."""
 
     def __init__(self, message: str, data: dict[str, Any] | None = None, exit_code: int | None = None):
         data = data if isinstance(data, dict) else {}
         self.data = data
-        self.subtype: str | None = data.get("subtype")
+        # Each attribute holds its value only when it has the declared type (else None), as the SDK's.
+        self.subtype: str | None = _typed(data, "subtype", str)
         self.errors: list[str] = normalize_errors(data.get("errors"))
-        self.result: str | None = data.get("result")
-        self.api_error_status: int | None = data.get("api_error_status")
-        self.terminal_reason: str | None = data.get("terminal_reason")
-        self.session_id: str | None = data.get("session_id")
+        self.result: str | None = _typed(data, "result", str)
+        self.api_error_status: int | None = _typed(data, "api_error_status", int)
+        self.terminal_reason: str | None = _typed(data, "terminal_reason", str)
+        self.session_id: str | None = _typed(data, "session_id", str)
         super().__init__(message, exit_code=exit_code)
 
 

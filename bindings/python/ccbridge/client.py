@@ -1,6 +1,7 @@
 """ClaudeSDKClient: one Claude Code process for a whole conversation, with the official SDK's
 methods (connect, query, receive_messages, receive_response, interrupt, set_permission_mode,
-set_model, get_mcp_status, get_context_usage, get_server_info, disconnect; async with)."""
+set_model, rewind_files, reconnect_mcp_server, toggle_mcp_server, stop_task, get_mcp_status,
+get_context_usage, get_server_info, disconnect; async with)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections import deque
 from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Optional, Union
 
 from ._aio import Loop, finally_in_thread, in_thread
-from ._engine import BATCH, TRANSPORT_REFUSED, Prepared, call, convert, text
+from ._engine import BATCH, TRANSPORT_REFUSED, Prepared, Tracker, call, convert, text
 from ._errors import CLIConnectionError
 from .query import send_user_message
 from .types import ClaudeAgentOptions, Message, ResultMessage
@@ -26,6 +27,7 @@ class ClaudeSDKClient:
         self.options = options or ClaudeAgentOptions()
         self._session: Any = None
         self._pending: Deque[Any] = deque()  # engine items taken but not yet handed out
+        self._tracker = Tracker()
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await in_thread(call, fn, *args)
@@ -40,6 +42,7 @@ class ClaudeSDKClient:
         if self._session is not None:
             return
         prep = Prepared(self.options, loop=Loop())
+        self._tracker = Tracker(self.options)
         self._session = await in_thread(prep.open_session)
         if prompt is not None:
             await self.query(prompt)
@@ -58,7 +61,9 @@ class ClaudeSDKClient:
         s = self._live()
         while True:
             while self._pending:
-                m = convert(self._pending.popleft())
+                item = self._pending.popleft()
+                self._tracker.observe(item)
+                m = convert(item)
                 if m is not None:
                     yield m
             batch = call(s.next_batch, BATCH, 0.0)  # what is there already, without a thread hop
@@ -84,6 +89,21 @@ class ClaudeSDKClient:
 
     async def set_model(self, model: Optional[str] = None) -> None:
         await self._run(self._live().set_model, model)
+
+    async def rewind_files(self, user_message_id: str) -> None:
+        """Restores the files to their state at that user message (its uuid); needs
+        enable_file_checkpointing (and extra_args={"replay-user-messages": None} to see the uuids)."""
+        await self._run(self._live().rewind_files, user_message_id)
+
+    async def reconnect_mcp_server(self, server_name: str) -> None:
+        await self._run(self._live().reconnect_mcp_server, server_name)
+
+    async def toggle_mcp_server(self, server_name: str, enabled: bool) -> None:
+        await self._run(self._live().toggle_mcp_server, server_name, enabled)
+
+    async def stop_task(self, task_id: str) -> None:
+        """Stops a background task; a TaskUpdatedMessage with a terminal status follows."""
+        await self._run(self._live().stop_task, task_id)
 
     async def get_mcp_status(self) -> Dict[str, Any]:
         status: Dict[str, Any] = await self._run(self._live().control, "mcp_status", "{}", None)

@@ -32,10 +32,12 @@ def send_user_message(session: Any, message: Dict[str, Any]) -> None:
     if message.get("type", "user") != "user":
         raise ValueError(f"only user messages can be sent, not {message.get('type')!r}")
     content = message.get("message", {}).get("content")
+    # The SDK's per-message form of verbatim_prompts (the option marks every message anyway).
+    composed = message.get("client_composed") is True
     if isinstance(content, str):
-        call(session.send, text(content, "the message"))
+        call(session.send, text(content, "the message"), composed)
     else:
-        call(session.send_content, json.dumps(content))
+        call(session.send_content, json.dumps(content), composed)
 
 
 class Query:
@@ -58,9 +60,10 @@ class Query:
         prep = Prepared(self._options, loop=None)
         if isinstance(self._prompt, str) and not prep.needs_session:
             stream = prep.start_query(self._prompt)
-            tracker = Tracker()
+            tracker = Tracker(self._options)
             try:
                 yield from pump(stream, tracker)
+                yield from tracker.release(stream.outcome())
                 raise_for_outcome(stream.outcome(), tracker)
             finally:
                 stream.close()
@@ -68,13 +71,15 @@ class Query:
         if not isinstance(self._prompt, (str, Iterable)):
             raise TypeError("an async iterable prompt needs `async for`")
         session = prep.open_session()
-        tracker = Tracker()
+        tracker = Tracker(self._options)
         try:
             feeder = threading.Thread(target=self._feed, args=(session,), daemon=True)
             feeder.start()
             yield from pump(session, tracker)
             feeder.join(timeout=5)
-            raise_for_outcome(call(session.close), tracker)
+            outcome = call(session.close)
+            yield from tracker.release(outcome)
+            raise_for_outcome(outcome, tracker)
         finally:
             session.close()
 
@@ -119,9 +124,11 @@ class Query:
         prep = Prepared(self._options, loop=Loop())
         if isinstance(self._prompt, str) and not prep.needs_session:
             stream = await in_thread(prep.start_query, self._prompt)
-            tracker = Tracker()
+            tracker = Tracker(self._options)
             try:
                 async for m in apump(stream, tracker):
+                    yield m
+                for m in tracker.release(stream.outcome()):
                     yield m
                 raise_for_outcome(stream.outcome(), tracker)
             finally:
@@ -129,11 +136,14 @@ class Query:
             return
         session = await in_thread(prep.open_session)
         feeder = Task(lambda: self._afeed(session))
-        tracker = Tracker()
+        tracker = Tracker(self._options)
         try:
             async for m in apump(session, tracker):
                 yield m
-            raise_for_outcome(await in_thread(call, session.close), tracker)
+            outcome = await in_thread(call, session.close)
+            for m in tracker.release(outcome):
+                yield m
+            raise_for_outcome(outcome, tracker)
         finally:
             feeder.cancel()
             await finally_in_thread(session.close)

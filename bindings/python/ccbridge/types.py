@@ -273,11 +273,17 @@ class PermissionUpdate:
 
     def to_dict(self) -> Dict[str, Any]:
         """The wire form. Raises ValueError when a field the type needs is missing (the CLI would
-        reject the update, and every other update in the same answer with it)."""
+        reject the update, and every other update in the same answer with it); the texts are the
+        SDK's, which callers match on ("has no rules", "which this version")."""
+        def missing(field: str, hint: str) -> ValueError:
+            return ValueError(f"PermissionUpdate(type={self.type!r}) has no {field}. {hint}")
+
         out: Dict[str, Any] = {"type": self.type, "destination": self.destination or "session"}
         if self.type in ("addRules", "replaceRules", "removeRules"):
-            if self.rules is None or self.behavior is None:
-                raise ValueError(f"PermissionUpdate(type={self.type!r}) needs rules and behavior")
+            if self.rules is None:
+                raise missing("rules", "Set rules to a list of PermissionRuleValue.")
+            if self.behavior is None:
+                raise missing("behavior", "Set behavior to 'allow', 'deny' or 'ask'.")
             out["rules"] = [
                 {"toolName": r.tool_name, **({} if r.rule_content is None else {"ruleContent": r.rule_content})}
                 for r in self.rules
@@ -285,14 +291,16 @@ class PermissionUpdate:
             out["behavior"] = self.behavior
         elif self.type == "setMode":
             if self.mode is None:
-                raise ValueError("PermissionUpdate(type='setMode') needs mode")
+                raise missing("mode", "Set mode to a permission mode such as 'acceptEdits'.")
             out["mode"] = self.mode
         elif self.type in ("addDirectories", "removeDirectories"):
             if self.directories is None:
-                raise ValueError(f"PermissionUpdate(type={self.type!r}) needs directories")
+                raise missing("directories", "Set directories to a list of paths.")
             out["directories"] = list(self.directories)
         else:
-            raise ValueError(f"PermissionUpdate has an unknown type {self.type!r}")
+            raise ValueError(f"PermissionUpdate has type {self.type!r}, which this version of the SDK cannot send. "
+                             "Use one of addRules, replaceRules, removeRules, setMode, addDirectories or "
+                             "removeDirectories, or upgrade the SDK if this update came from Claude Code.")
         return out
 
     @classmethod
@@ -432,6 +440,8 @@ class ClaudeAgentOptions:
     user: Optional[str] = None
     include_partial_messages: bool = False
     include_hook_events: bool = False
+    forward_subagent_text: bool = False  # in initialize, so the run goes through a session
+    verbatim_prompts: bool = False  # every user message sent is marked client_composed
     fork_session: bool = False
     resume_session_at: Optional[str] = None
     resume_drops_turn: Optional[str] = None
@@ -447,6 +457,7 @@ class ClaudeAgentOptions:
     enable_file_checkpointing: bool = False
     load_timeout_ms: int = 60_000
     task_budget: Optional[TaskBudget] = None
+    client_app: Optional[str] = None  # env CLAUDE_AGENT_SDK_CLIENT_APP (wins over env)
     # ccbridge's own
     inherit_env: Optional[Literal["all", "allow_list"]] = None  # None: "all", like the SDK
     pass_env: List[str] = field(default_factory=list)  # with "allow_list": more names, or prefixes "X_*"

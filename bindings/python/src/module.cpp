@@ -446,8 +446,11 @@ struct PySession {
     if (!session) throw ccbridge::Error(ccbridge::errc::closed, "the session is closed");
     return *session;
   }
-  void send(const std::string &text) { without_gil([&] { s().send(text); }); }
-  void send_content(const std::string &json) { without_gil([&] { s().send_content(json); }); }
+  void send(const std::string &text, bool client_composed) { without_gil([&] { s().send(text, client_composed); }); }
+  void send_content(const std::string &json, bool client_composed)
+  {
+    without_gil([&] { s().send_content(json, client_composed); });
+  }
   void end_input() { s().end_input(); }
   void end_input_when_done(std::optional<long long> ceiling_ms)
   {
@@ -462,6 +465,10 @@ struct PySession {
   {
     without_gil([&] { s().set_model(model ? std::optional<std::string_view>(*model) : std::nullopt); });
   }
+  void stop_task(const std::string &task_id) { without_gil([&] { s().stop_task(task_id); }); }
+  void toggle_mcp_server(const std::string &name, bool enabled) { without_gil([&] { s().toggle_mcp_server(name, enabled); }); }
+  void reconnect_mcp_server(const std::string &name) { without_gil([&] { s().reconnect_mcp_server(name); }); }
+  py::object rewind_files(const std::string &id) { return json_result(without_gil([&] { return s().rewind_files(id); })); }
   py::object control(const std::string &subtype, const std::string &fields_json, std::optional<double> timeout_s)
   {
     std::optional<std::chrono::milliseconds> t;
@@ -933,15 +940,21 @@ PYBIND11_MODULE(_ccbridge, m)
       "The dataclasses next_batch() makes assistant messages of (AssistantMessage and its blocks).");
   m.attr("__version__") = CCB_VERSION_STRING;
 
-  // Every ccbridge::Error becomes _ccbridge.Error(code_name, message, exit_code, stderr); the
-  // Python package maps code names to the SDK's exception classes.
+  // Every ccbridge::Error becomes _ccbridge.Error(code_name, message, exit_code, stderr), a
+  // ProcessError also with its run's outcome (a dict, as Stream.outcome()); the Python package maps
+  // code names to the SDK's exception classes.
   static py::exception<ccbridge::Error> error_type(m, "Error");
   g_error_type = error_type;
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const ccbridge::ProcessError &e) {
-      py::object exc = py::handle(error_type.ptr())("process_failed", e.what(), e.exit_code(), e.stderr_tail());
+      // The run's outcome too, for the SDK's exception (ResultError when it ended on an error result).
+      const char *name = e.code().category() == ccbridge::error_category()
+                             ? ccbridge::errc_name(static_cast<ccbridge::errc>(e.code().value()))
+                             : "process_failed";
+      py::object exc = py::handle(error_type.ptr())(name, e.what(), e.exit_code(), e.stderr_tail(),
+                                                    outcome_to_python(e.outcome()));
       PyErr_SetObject(error_type.ptr(), exc.ptr());
     } catch (const ccbridge::Error &e) {
       const char *name = e.code().category() == ccbridge::error_category()
@@ -982,14 +995,18 @@ PYBIND11_MODULE(_ccbridge, m)
       .def_property_readonly("answered", &PyToolReply::answered);
 
   py::class_<PySession>(m, "Session")
-      .def("send", &PySession::send)
-      .def("send_content", &PySession::send_content)
+      .def("send", &PySession::send, py::arg("text"), py::arg("client_composed") = false)
+      .def("send_content", &PySession::send_content, py::arg("content_json"), py::arg("client_composed") = false)
       .def("end_input", &PySession::end_input)
       .def("end_input_when_done", &PySession::end_input_when_done, py::arg("ceiling_ms") = py::none())
       .def("next_batch", &PySession::next_batch, py::arg("max"), py::arg("timeout"))
       .def("interrupt", &PySession::interrupt)
       .def("set_permission_mode", &PySession::set_permission_mode)
       .def("set_model", &PySession::set_model)
+      .def("stop_task", &PySession::stop_task)
+      .def("toggle_mcp_server", &PySession::toggle_mcp_server)
+      .def("reconnect_mcp_server", &PySession::reconnect_mcp_server)
+      .def("rewind_files", &PySession::rewind_files)
       .def("control", &PySession::control, py::arg("subtype"), py::arg("fields_json") = "{}", py::arg("timeout") = py::none())
       .def("server_info", &PySession::server_info)
       .def("close", &PySession::close)
