@@ -2,7 +2,8 @@
 # The Python package's suite as a user gets it: a fresh virtual environment, `pip install '.[websocket]'`
 # (the C++ engine and the pybind11 module built by scikit-build-core, and the extra for the
 # WebSocket server's FastAPI app), the test tools, python-jose (the seed's JWT example) and the
-# official claude-agent-sdk (pinned, for the compatibility test), then pytest on tests/python.
+# official claude-agent-sdk (pinned, for the compatibility test), then pytest on tests/python, mypy,
+# and the official SDK's own tests against ccbridge (tests/python/official).
 #   tests/python/run.sh FAKE_CLI [pytest args...]     (FAKE_CLI: <build>/tests/ccb_fake_cli; the MCP
 #   test server, ccb_mcp_test_server, is taken from the same directory unless CCB_MCP_TEST_SERVER says)
 # Env: CCB_REAL_CLI (optional: the pinned real CLI, for the real-CLI test inside a loopback-only
@@ -40,6 +41,9 @@ export CCB_MCP_TEST_SERVER="${CCB_MCP_TEST_SERVER:-$(dirname "$fake")/ccb_mcp_te
 "$py" -m pytest -q -p no:cacheprovider "$@" .
 # The installed package type-checks strictly (py.typed and the extension's stub ship with it).
 "$py" -m mypy --strict --no-incremental -p ccbridge
+# The official SDK's own tests, rewritten to import ccbridge (sdist from PyPI, cached; see
+# official/run.py): all pass but those official/expected.txt lists with their reasons.
+"$py" official/run.py --report "$(dirname "$venv")/official-tests.json"
 if [[ -n "${CCB_REAL_CLI:-}" ]]; then
   ../support/netns-run.sh ../support/with-mock-api.sh "$py" -m pytest -q -p no:cacheprovider realcli_python.py
 fi
