@@ -449,6 +449,32 @@ print("bye", flush=True)
     assert tagged_pids(tag) == []
 
 
+def test_interpreter_exit_while_callbacks_run_on_ccbridge_threads_is_clean(tag):
+    """Exit while the CLI floods stderr into a Python callback: the callback threads stop calling
+    into Python before the interpreter goes away (one that asked for the GIL during finalization
+    was ended by Python with pthread_exit, and the process aborted). Repeated, the race is likely."""
+    code = """
+import os, sys, ccbridge
+lines = []
+opts = ccbridge.ClaudeAgentOptions(cli_path=os.environ["CCB_FAKE_CLI"], stderr=lines.append,
+    env={"CCB_FAKE_SCRIPT_TEXT": "emit {\\"type\\":\\"system\\",\\"subtype\\":\\"init\\"}\\nstderr_flood 200000000\\nhang",
+         "CCB_TEST_TAG": os.environ["TEST_TAG"]},
+    shutdown={"exit_wait_ms": 200, "term_wait_ms": 200})
+it = iter(ccbridge.query(prompt="x", options=opts))
+next(it)
+while len(lines) < 1000:
+    pass
+print("bye", len(lines) > 0, flush=True)
+"""
+    for _ in range(15):
+        rc, out, err = _child(code, tag)
+        assert rc == 0 and "bye True" in out, (rc, err[-2000:])
+    deadline = time.monotonic() + 5
+    while tagged_pids(tag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tagged_pids(tag) == []
+
+
 def test_build_cli_args_match_the_sdk_flags():
     from ccbridge import _ccbridge
 

@@ -39,6 +39,48 @@ std::atomic<bool> g_exiting{false};
 
 bool python_alive() { return !g_exiting.load() && Py_IsInitialized() != 0; }
 
+// The C++ threads' visits to Python (callbacks, releasing Python objects): refused once the
+// interpreter starts to exit, and the visits under way are waited for (mark_exiting()), so that no
+// thread asks for the GIL during finalization: Python ends such a thread with pthread_exit, whose
+// forced unwind through a noexcept frame aborts the process ("terminate called without an active
+// exception", seen once at the exit of a program with a stderr callback).
+std::mutex g_visits_mu;
+std::condition_variable g_visits_cv;
+int g_visits = 0;
+
+class PythonVisit {
+public:
+  PythonVisit()
+  {
+    std::lock_guard<std::mutex> lk(g_visits_mu);
+    if (!python_alive()) return;
+    ++g_visits;
+    admitted_ = true;
+  }
+  ~PythonVisit()
+  {
+    if (!admitted_) return;
+    std::lock_guard<std::mutex> lk(g_visits_mu);
+    if (--g_visits == 0) g_visits_cv.notify_all();
+  }
+  PythonVisit(const PythonVisit &) = delete;
+  PythonVisit &operator=(const PythonVisit &) = delete;
+  explicit operator bool() const { return admitted_; }
+
+private:
+  bool admitted_ = false;
+};
+
+// atexit (with the GIL): no new visits; those under way may finish (they need the GIL, so it is
+// released meanwhile), within a bound, so that a callback stuck in Python cannot hold the exit.
+void mark_exiting()
+{
+  std::unique_lock<std::mutex> lk(g_visits_mu);
+  g_exiting = true;
+  py::gil_scoped_release nogil;
+  g_visits_cv.wait_for(lk, std::chrono::seconds(5), [] { return g_visits == 0; });
+}
+
 // A Python object owned by C++ callbacks, which may be destroyed on any thread.
 struct PyRef {
   py::object obj;
@@ -47,7 +89,7 @@ struct PyRef {
   PyRef &operator=(const PyRef &) = delete;
   ~PyRef()
   {
-    if (python_alive()) {
+    if (PythonVisit visit; visit) {
       py::gil_scoped_acquire gil;
       obj = py::object();
     } else {
@@ -215,7 +257,8 @@ ccbridge::StderrCallback stderr_callback(const py::object &fn)
   auto f = hold(fn);
   if (!f) return {};
   return [f](std::string_view line) {
-    if (!python_alive()) return;
+    PythonVisit visit;
+    if (!visit) return;
     py::gil_scoped_acquire gil;
     try {
       f->obj(py::str(line.data(), line.size()));
@@ -294,7 +337,8 @@ ccbridge::PermissionCallback permission_callback(const py::object &fn)
   auto f = hold(fn);
   if (!f) return {};
   return [f](const ccbridge::PermissionRequest &rq, ccbridge::PermissionReply reply) {
-    if (!python_alive()) throw ccbridge::Error(ccbridge::errc::closed, "the Python interpreter is shutting down");
+    PythonVisit visit;
+    if (!visit) throw ccbridge::Error(ccbridge::errc::closed, "the Python interpreter is shutting down");
     py::gil_scoped_acquire gil;
     try {
       f->obj(py::str(rq.tool_name), to_python(rq.input), to_python(rq.request), PyPermissionReply{reply});
@@ -321,7 +365,8 @@ ccbridge::HookCallback hook_callback(py::object fn)
 {
   auto f = hold(std::move(fn));
   return [f](const ccbridge::HookInput &in) {
-    if (!python_alive()) throw ccbridge::Error(ccbridge::errc::closed, "the Python interpreter is shutting down");
+    PythonVisit visit;
+    if (!visit) throw ccbridge::Error(ccbridge::errc::closed, "the Python interpreter is shutting down");
     py::gil_scoped_acquire gil;
     ccbridge::HookOutput out;
     try {
@@ -396,7 +441,8 @@ ccbridge::AsyncToolHandler tool_handler(py::object fn)
 {
   auto f = hold(std::move(fn));
   return [f](const ccbridge::JsonView &args, ccbridge::ToolReply reply) {
-    if (!python_alive()) return reply(ccbridge::ToolResult::error("the Python interpreter is shutting down"));
+    PythonVisit visit;
+    if (!visit) return reply(ccbridge::ToolResult::error("the Python interpreter is shutting down"));
     std::optional<std::string> failed;
     {
       py::gil_scoped_acquire gil;
@@ -519,7 +565,8 @@ struct PyServer {
     auto cfg = ccbridge::server_config_from_json(config_json);
     if (auto f = hold(log_sink)) {
       cfg.log.sink = [f](std::string_view line) {
-        if (!python_alive()) return;
+        PythonVisit visit;
+        if (!visit) return;
         py::gil_scoped_acquire gil;
         try {
           f->obj(py::str(line.data(), line.size()));
@@ -733,7 +780,9 @@ py::dict call_result_to_python(const ccbridge::McpCallResult &r)
 // (it hands the outcome to its event loop).
 template <class Make> void deliver(const PyFn &done, const std::optional<ccbridge::Error> &error, Make make)
 {
-  if (!done || !python_alive()) return;
+  if (!done) return;
+  PythonVisit visit;
+  if (!visit) return;
   py::gil_scoped_acquire gil;
   try {
     py::object err = py::none(), value = py::none();
@@ -965,7 +1014,7 @@ PYBIND11_MODULE(_ccbridge, m)
     }
   });
 
-  m.def("_mark_exiting", [] { g_exiting = true; }, "Stop calling into Python from C++ threads (atexit).");
+  m.def("_mark_exiting", &mark_exiting, "Stop calling into Python from C++ threads (atexit).");
   m.def("build_cli_args", [](const std::string &options_json) {
     return ccbridge::build_cli_args(ccbridge::options_from_json(options_json));
   });
