@@ -135,17 +135,17 @@ EXAMPLE_SCRIPT = {
     "Calculate the square root of 144": '[[tool: mcp__calc__sqrt :: {"n": 144}]]',
     "What is 2 raised to the power of 8?": '[[tool: mcp__calc__power :: {"base": 2, "exponent": 8}]]',
     "Calculate (12 + 8) * 3 - 10": '[[tool: mcp__calc__add :: {"a": 12, "b": 8}]]',
-    # streaming_mode.py: the interrupts come 2 s after the query, before the reply's first word
-    # (6 s after the request), so that the interrupted reply has no text whatever the timing; the
-    # timeout comes 3 s after the query, during a reply streamed over 12 s
-    "Count from 1 to 100 slowly": "[[slow: 6000]]",
-    "Count from 1 to 20 slowly": "[[slow: 6000]]",
+    # streaming_mode.py: the interrupts come 2 s after the query, between the reply's first word
+    # and the rest (30 s later), so that the interrupted reply is that word whatever the timing;
+    # the timeout comes 3 s after the query, during a reply streamed over 12 s
+    "Count from 1 to 100 slowly": "[[stall: 30000]]",
+    "Count from 1 to 20 slowly": "[[stall: 30000]]",
     "Run a bash sleep command for 5 seconds not in the background": "[[slow: 300]]",
     "Create a simple hello.txt file with a greeting message": "[[write: {cwd}/hello.txt :: Hello there!]]",
     "Run a bash echo command that says 'Hello from bash!'": "[[bash: echo 'Hello from bash!']]",
-    # streaming_mode_ipython.py: the interrupt comes 10 s after the query, before the reply's first
-    # word (15 s after the request); the CLI refuses the sleep it asks for
-    "Count from 1 to 100, run bash sleep for 1 second in between": "[[slow: 15000]]",
+    # streaming_mode_ipython.py: the interrupt comes 10 s after the query, between the reply's
+    # first word and the rest (60 s later); the CLI refuses the sleep it asks for
+    "Count from 1 to 100, run bash sleep for 1 second in between": "[[stall: 60000]]",
     "Run a bash sleep command for 60 seconds": "[[bash: sleep 60]]",
     # tool_permission_callback.py: the callback allows the Bash command (one that writes: the CLI
     # allows a read-only one itself), and, the Write's path being in the scratch directory under

@@ -28,6 +28,8 @@ Behaviour is driven by markers in the last real user text of the request. Skippe
     [[status: CODE]]             every request with this prompt fails with HTTP CODE
     [[status-once: CODE]]        the first request with this exact prompt fails with CODE
     [[slow: MS]]                 one text_delta per word, MS milliseconds apart (>= 40 words)
+    [[stall: MS]]                the first word of the text at once, the rest MS milliseconds later
+                                 (an interrupt in between always cuts the reply after that word)
     [[thinking]]                 a thinking block (thinking_delta + signature_delta) first
 
 --script FILE (a JSON object {substring: marker text}) adds the marker text to every prompt that
@@ -284,9 +286,9 @@ def apply_script(prompt: str) -> str:
 
 
 def build_plan(body: dict) -> dict:
-    """Decides the reply. Keys: status (int|None), blocks [..], stop_reason, slow_ms, prompt."""
+    """Decides the reply. Keys: status (int|None), blocks [..], stop_reason, slow_ms, stall_ms, prompt."""
     prompt, tool_results = analyse(body)
-    plan = {"status": None, "blocks": [], "stop_reason": "end_turn", "slow_ms": 0, "prompt": prompt}
+    plan = {"status": None, "blocks": [], "stop_reason": "end_turn", "slow_ms": 0, "stall_ms": 0, "prompt": prompt}
     if tool_results is not None:
         plan["blocks"].append({"type": "text", "text": "Tool result: " + "\n".join(tool_results)})
         return plan
@@ -336,6 +338,11 @@ def build_plan(body: dict) -> dict:
                 plan["slow_ms"] = max(0, int(str(arg).strip()))
             except (TypeError, ValueError):
                 plan["slow_ms"] = 100
+        elif name == "stall":
+            try:
+                plan["stall_ms"] = max(0, int(str(arg).strip()))
+            except (TypeError, ValueError):
+                plan["stall_ms"] = 1000
         elif name == "thinking":
             thinking = True
 
@@ -578,6 +585,7 @@ class Handler(BaseHTTPRequestHandler):
             if plan["slow_ms"]:
                 n = sum(len(words_of(b["text"])) for b in plan["blocks"] if b["type"] == "text")
                 time.sleep(plan["slow_ms"] * n / 1000.0)
+            time.sleep(plan["stall_ms"] / 1000.0)
             self._send_json(200, {
                 "id": msg_id, "type": "message", "role": "assistant", "model": model,
                 "content": plan["blocks"], "stop_reason": plan["stop_reason"],
@@ -619,9 +627,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._event("content_block_start", {"type": "content_block_start", "index": index,
                                                     "content_block": {"type": "text", "text": ""}})
                 pieces = words_of(block["text"]) if delay else _split(block["text"], 3)
-                for piece in pieces:
+                stall = plan["stall_ms"] / 1000.0
+                if stall:
+                    words = words_of(block["text"])
+                    pieces = words[:1] + ["".join(words[1:])] if len(words) > 1 else words
+                for i, piece in enumerate(pieces):
                     if delay:
                         time.sleep(delay)
+                    if stall and i == 1:
+                        time.sleep(stall)
                     self._event("content_block_delta", {
                         "type": "content_block_delta", "index": index,
                         "delta": {"type": "text_delta", "text": piece}})
