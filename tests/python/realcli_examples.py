@@ -12,7 +12,8 @@ paths for both SDKs so that no path needs normalising:
   ids then count from 1 in both runs) started with --script EXAMPLE_SCRIPT, which turns the
   examples' prompts into the tool calls, delays and thinking they ask for;
 - the CLI as `claude` on PATH: a shim that records each command line, then execs the pinned CLI;
-- stdin from /dev/null (tool_permission_callback.py asks with input() for an unknown tool).
+- stdin from /dev/null (tool_permission_callback.py asks with input() for an unknown tool), and
+  one hash seed (streaming_mode.py prints a set).
 
 examples_runner.py records every message each example receives (class and every field, through
 query(), receive_messages() and receive_response()): the sequences are compared after
@@ -253,7 +254,9 @@ def run_example(sdk: str, case: Case, tree: Path, work: Path, keep: Path) -> Run
 
     env = dict(os.environ, PATH=f"{shim}{os.pathsep}{os.environ.get('PATH', '')}", HOME=str(home),
                ANTHROPIC_API_KEY="sk-mock", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_TELEMETRY="1",
-               DISABLE_AUTOUPDATER="1", PYTHONUNBUFFERED="1")
+               DISABLE_AUTOUPDATER="1", PYTHONUNBUFFERED="1",
+               # streaming_mode.py prints a set of class names, in an order that follows the hash seed
+               PYTHONHASHSEED="0")
     mock, port = start_mock(script, work / "mock-requests.jsonl")
     env["ANTHROPIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, str(RUNNER), sdk, str(log), str(example), *case.args], cwd=cwd, env=env,
