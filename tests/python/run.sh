@@ -6,8 +6,9 @@
 # and the official SDK's own tests against ccbridge (tests/python/official).
 #   tests/python/run.sh FAKE_CLI [pytest args...]     (FAKE_CLI: <build>/tests/ccb_fake_cli; the MCP
 #   test server, ccb_mcp_test_server, is taken from the same directory unless CCB_MCP_TEST_SERVER says)
-# Env: CCB_REAL_CLI (optional: the pinned real CLI, for the real-CLI test inside a loopback-only
-# network namespace), PYTHON (default python3), CCB_PY_VENV (default build/py-venv; recreated).
+# Env: CCB_REAL_CLI (optional: the pinned real CLI, for the real-CLI tests inside a loopback-only
+# network namespace; CCB_OFFICIAL_SDK_CACHE, default ~/.cache/ccbridge/official-sdk, keeps the
+# official sdist whose examples they run), PYTHON (default python3), CCB_PY_VENV (default build/py-venv; recreated).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 fake=$1
@@ -45,5 +46,10 @@ export CCB_MCP_TEST_SERVER="${CCB_MCP_TEST_SERVER:-$(dirname "$fake")/ccb_mcp_te
 # official/run.py): all pass but those official/expected.txt lists with their reasons.
 "$py" official/run.py --report "$(dirname "$venv")/official-tests.json"
 if [[ -n "${CCB_REAL_CLI:-}" ]]; then
-  ../support/netns-run.sh ../support/with-mock-api.sh "$py" -m pytest -q -p no:cacheprovider realcli_python.py
+  # realcli_examples.py runs the official SDK's examples from its sdist, fetched here (the namespace
+  # has no network; the cache, kept across runs, is named explicitly: HOME changes inside).
+  export CCB_OFFICIAL_SDK_CACHE="${CCB_OFFICIAL_SDK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ccbridge/official-sdk}"
+  "$py" -c 'import realcli_examples; realcli_examples.fetch_sdist()'
+  ../support/netns-run.sh ../support/with-mock-api.sh "$py" -m pytest -q -p no:cacheprovider realcli_python.py \
+    realcli_examples.py
 fi

@@ -28,13 +28,18 @@ Behaviour is driven by markers in the last real user text of the request. Skippe
     [[status: CODE]]             every request with this prompt fails with HTTP CODE
     [[status-once: CODE]]        the first request with this exact prompt fails with CODE
     [[slow: MS]]                 one text_delta per word, MS milliseconds apart (>= 40 words)
+    [[stall: MS]]                the first word of the text at once, the rest MS milliseconds later
+                                 (an interrupt in between always cuts the reply after that word)
     [[thinking]]                 a thinking block (thinking_delta + signature_delta) first
 
 --script FILE (a JSON object {substring: marker text}) adds the marker text to every prompt that
 contains the substring, so a prompt typed as a person would ("create file x") can drive a tool call.
 
 When the last user message carries tool_result blocks (and no real text), the request is a tool
-follow-up: the reply is ``Tool result: <tool_result text>`` with stop_reason end_turn.
+follow-up: the reply is ``Tool result: <tool_result text>`` with stop_reason end_turn. When it is
+only the CLI's notification that a background task ended (a system reminder holding
+``<task-notification>``), the reply is ``Noted: <the notification's summary>``, with end_turn
+(answering the earlier prompt again would start the same task again, without end).
 
 Python 3.11 standard library only.
 """
@@ -173,6 +178,26 @@ def _tool_result_text(block: dict) -> str:
     return "" if c is None else json.dumps(c)
 
 
+_NOTIFICATION_RE = re.compile(r"<task-notification>.*?<summary>(.*?)</summary>", re.S)
+
+
+def task_notification(body: dict) -> str | None:
+    """The summary of a background task's notification when that is all the last user message
+    holds (no real text, no tool_result), else None."""
+    messages = body.get("messages")
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"] if isinstance(messages, list) else []
+    if not users:
+        return None
+    blocks = _blocks(users[-1].get("content"))
+    if _real_texts(blocks) or any(b.get("type") == "tool_result" for b in blocks):
+        return None
+    for b in blocks:
+        m = _NOTIFICATION_RE.search(b.get("text", "")) if isinstance(b.get("text"), str) else None
+        if m:
+            return m.group(1).strip()
+    return None
+
+
 def analyse(body: dict) -> tuple[str, list | None]:
     """Returns (prompt, tool_results). tool_results is a list of texts for a tool follow-up."""
     messages = body.get("messages")
@@ -261,11 +286,15 @@ def apply_script(prompt: str) -> str:
 
 
 def build_plan(body: dict) -> dict:
-    """Decides the reply. Keys: status (int|None), blocks [..], stop_reason, slow_ms, prompt."""
+    """Decides the reply. Keys: status (int|None), blocks [..], stop_reason, slow_ms, stall_ms, prompt."""
     prompt, tool_results = analyse(body)
-    plan = {"status": None, "blocks": [], "stop_reason": "end_turn", "slow_ms": 0, "prompt": prompt}
+    plan = {"status": None, "blocks": [], "stop_reason": "end_turn", "slow_ms": 0, "stall_ms": 0, "prompt": prompt}
     if tool_results is not None:
         plan["blocks"].append({"type": "text", "text": "Tool result: " + "\n".join(tool_results)})
+        return plan
+    notification = task_notification(body)
+    if notification is not None:
+        plan["blocks"].append({"type": "text", "text": "Noted: " + notification})
         return plan
 
     markers, rest = parse_markers(apply_script(prompt))
@@ -309,6 +338,11 @@ def build_plan(body: dict) -> dict:
                 plan["slow_ms"] = max(0, int(str(arg).strip()))
             except (TypeError, ValueError):
                 plan["slow_ms"] = 100
+        elif name == "stall":
+            try:
+                plan["stall_ms"] = max(0, int(str(arg).strip()))
+            except (TypeError, ValueError):
+                plan["stall_ms"] = 1000
         elif name == "thinking":
             thinking = True
 
@@ -333,11 +367,16 @@ def build_plan(body: dict) -> dict:
     return plan
 
 
+# The timings the CLI writes into the conversation (a subagent's report: "duration_ms: 94", or
+# "<duration_ms>94</duration_ms>") count as one digit, so that the estimate does not vary with them.
+_DURATION_RE = re.compile(r"(duration_ms(?::\s*|>))\d+")
+
+
 def estimate_input_tokens(body: dict, include_system: bool = False) -> int:
     chars = 0
     for m in body.get("messages") or []:
         if isinstance(m, dict):
-            chars += len(json.dumps(m.get("content", ""), ensure_ascii=False))
+            chars += len(_DURATION_RE.sub(r"\g<1>0", json.dumps(m.get("content", ""), ensure_ascii=False)))
     if include_system:
         chars += len(json.dumps(body.get("system", ""), ensure_ascii=False))
         chars += len(json.dumps(body.get("tools", []), ensure_ascii=False)) // 8
@@ -546,6 +585,7 @@ class Handler(BaseHTTPRequestHandler):
             if plan["slow_ms"]:
                 n = sum(len(words_of(b["text"])) for b in plan["blocks"] if b["type"] == "text")
                 time.sleep(plan["slow_ms"] * n / 1000.0)
+            time.sleep(plan["stall_ms"] / 1000.0)
             self._send_json(200, {
                 "id": msg_id, "type": "message", "role": "assistant", "model": model,
                 "content": plan["blocks"], "stop_reason": plan["stop_reason"],
@@ -587,9 +627,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._event("content_block_start", {"type": "content_block_start", "index": index,
                                                     "content_block": {"type": "text", "text": ""}})
                 pieces = words_of(block["text"]) if delay else _split(block["text"], 3)
-                for piece in pieces:
+                stall = plan["stall_ms"] / 1000.0
+                if stall:
+                    words = words_of(block["text"])
+                    pieces = words[:1] + ["".join(words[1:])] if len(words) > 1 else words
+                for i, piece in enumerate(pieces):
                     if delay:
                         time.sleep(delay)
+                    if stall and i == 1:
+                        time.sleep(stall)
                     self._event("content_block_delta", {
                         "type": "content_block_delta", "index": index,
                         "delta": {"type": "text_delta", "text": piece}})
