@@ -125,7 +125,11 @@ void repr_float(std::string &out, double d)
   std::string digits;
   for (char c : s.substr(0, e))
     if (c != '.') digits += c;
-  int exp = std::atoi(std::string(s.substr(e + 1)).c_str());
+  // to_chars wrote the exponent: a sign, then digits.
+  std::string_view exp_text = s.substr(e + 1);
+  if (!exp_text.empty() && exp_text.front() == '+') exp_text.remove_prefix(1);
+  int exp = 0;
+  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exp);
   if (exp >= -4 && exp < 16) {
     if (exp < 0) {
       out += "0." + std::string(static_cast<std::size_t>(-exp - 1), '0') + digits;

@@ -2,6 +2,7 @@
 
 #include <ccbridge/json.hpp>
 
+#include <charconv>
 #include <cstdlib>
 
 namespace ccbridge::detail {
@@ -37,8 +38,10 @@ std::chrono::milliseconds run_end_ceiling(const std::map<std::string, std::strin
   } else {
     return kDefaultCeiling;
   }
-  if (!plain_count(raw)) return kDefaultCeiling;
-  long long ms = std::atoll(std::string(raw).c_str());
+  long long ms = 0;
+  if (!plain_count(raw) || std::from_chars(raw.data(), raw.data() + raw.size(), ms).ec != std::errc()) {
+    return kDefaultCeiling;
+  }
   return std::chrono::milliseconds(ms > kMaxCeilingMs ? kMaxCeilingMs : ms);
 }
 

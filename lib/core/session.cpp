@@ -361,7 +361,7 @@ Session Session::open(Runtime &runtime, SessionOptions options)
       impl.server_info = impl.call("initialize", launch->init_fields, impl.options.initialize_timeout);
     } catch (const Error &e) {
       if (e.code() == errc::timeout) throw;  // no need to wait for the end here
-      if (auto ended = ended_first(e, impl.finish())) throw *ended;
+      if (auto ended = ended_first(e, impl.finish())) throw ProcessError(std::move(*ended));
       throw;
     }
   }
