@@ -67,8 +67,9 @@ void RunEndWatch::observe(const Message &msg)
     return;
   case MessageType::assistant:
   case MessageType::stream_event:
-    // Only while someone waits: the parent id needs the message's JSON tree.
-    if (!waiting_ || msg.parent_tool_use_id()) return;
+    // A turn under way matters only between turns (after a result) and while someone waits:
+    // only then is the parent id read, which needs the message's JSON tree.
+    if (!waiting_ || !result_ || msg.parent_tool_use_id()) return;
     turn_ = true;
     reopen();
     clear_ceiling();

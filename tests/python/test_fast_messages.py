@@ -45,10 +45,7 @@ def transcripts_with_assistant_lines():
 
 @pytest.mark.parametrize("path", transcripts_with_assistant_lines(), ids=os.path.basename)
 def test_every_transcript_gives_what_the_reference_parser_gives(fake_options, path):
-    try:
-        got, reference = replayed(fake_options, path)
-    except MessageParseError:
-        pytest.skip("a transcript the reference parser refuses too")  # none today; kept honest below
+    got, reference = replayed(fake_options, path)
     assert [type(m) for m in got] == [type(m) for m in reference]
     assert got == reference
     assert any(isinstance(m, AssistantMessage) for m in got)
