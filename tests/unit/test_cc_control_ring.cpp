@@ -48,18 +48,19 @@ TEST_CASE("cc-control term ring: since(seq) is exact while the ring covers seq+1
   CHECK(none.last_seq == 5);
 }
 
-TEST_CASE("cc-control term ring: whole oldest chunks are evicted, and since() before them is a snapshot")
+TEST_CASE("cc-control term ring: oldest chunks are evicted or cut, and since() before them is a snapshot")
 {
-  TermRing r = filled(35, 5, 10);  // holds 3, 4, 5
-  CHECK(r.bytes() == 30);
-  CHECK(r.first_seq() == 3);
+  TermRing r = filled(35, 5, 10);  // holds the last 5 bytes of 2, and 3, 4, 5
+  CHECK(r.bytes() == 35);
+  CHECK(r.first_seq() == 2);
   for (std::uint64_t s : {0, 1}) {
     auto snap = r.since(s);
     CHECK(snap.snapshot);
-    CHECK(seqs(snap) == std::vector<std::uint64_t>{3, 4, 5});
-    CHECK(snap.first_seq == 3);
+    CHECK(seqs(snap) == std::vector<std::uint64_t>{2, 3, 4, 5});
+    CHECK(snap.first_seq == 2);
     CHECK(snap.last_seq == 5);
-    CHECK(!snap.first_truncated);
+    CHECK(snap.first_truncated);
+    CHECK(snap.joined() == std::string(5, 'c') + std::string(10, 'd') + std::string(10, 'e') + std::string(10, 'f'));
   }
   auto exact = r.since(2);  // needs 3..5: all held
   CHECK(!exact.snapshot);
@@ -67,7 +68,12 @@ TEST_CASE("cc-control term ring: whole oldest chunks are evicted, and since() be
   // Ahead of the ring (a client from before a restart): a snapshot too.
   CHECK(r.since(9).snapshot);
   CHECK(r.snapshot().snapshot);
-  CHECK(r.snapshot().bytes() == 30);
+  CHECK(r.snapshot().bytes() == 35);
+  // Whole chunks go when the cut would take all of one.
+  TermRing w = filled(30, 5, 10);
+  CHECK(w.first_seq() == 3);
+  CHECK(!w.snapshot().first_truncated);
+  CHECK(w.snapshot().bytes() == 30);
 }
 
 TEST_CASE("cc-control term ring: a chunk bigger than the ring keeps its tail and is not exact")
@@ -82,11 +88,38 @@ TEST_CASE("cc-control term ring: a chunk bigger than the ring keeps its tail and
   CHECK(s.first_truncated);
   CHECK(s.joined() == "23456789");
   CHECK(!r.since(2).snapshot);
-  r.append(3, "xyz");  // evicts the cut chunk
-  CHECK(r.snapshot().joined() == "xyz");
-  CHECK(!r.snapshot().first_truncated);
+  r.append(3, "xyz");  // cuts the cut chunk further
+  CHECK(r.snapshot().joined() == "56789xyz");
+  CHECK(r.snapshot().first_truncated);
   CHECK(r.since(2).joined() == "xyz");
   CHECK(!r.since(2).snapshot);
+  r.append(4, "01234567");  // exactly the cap: replaces everything, nothing cut
+  CHECK(r.snapshot().joined() == "01234567");
+  CHECK(!r.snapshot().first_truncated);
+  CHECK(r.since(3).joined() == "01234567");
+  CHECK(r.since(2).snapshot);
+}
+
+// The original's ring is a byte tail: a snapshot shows the last cap bytes whatever the chunking.
+// Evicting whole chunks only, a big chunk followed by a small one left the small one alone.
+TEST_CASE("cc-control term ring: the ring holds the last cap bytes, the oldest chunk cut to fit")
+{
+  TermRing r(4096);
+  std::string big(4000, 'a'), small(200, 'b');
+  r.append(1, big);
+  r.append(2, small);
+  CHECK(r.bytes() == 4096);
+  CHECK(r.first_seq() == 1);
+  auto snap = r.snapshot();
+  CHECK(snap.first_truncated);
+  CHECK(snap.joined() == std::string(3896, 'a') + small);
+  CHECK(r.since(0).snapshot);  // chunk 1 is cut: a client at 0 gets the screen, not a partial append
+  CHECK(!r.since(1).snapshot);
+  CHECK(r.since(1).joined() == small);
+  r.append(3, std::string(3896, 'c'));  // takes what is left of chunk 1 exactly
+  CHECK(r.first_seq() == 2);
+  CHECK(!r.snapshot().first_truncated);
+  CHECK(r.snapshot().joined() == small + std::string(3896, 'c'));
 }
 
 TEST_CASE("cc-control term ring: notes repeat the latest seq and replay with the chunk they follow")
@@ -115,18 +148,19 @@ TEST_CASE("cc-control term ring: notes repeat the latest seq and replay with the
   CHECK(r.since(1).joined() == "two[agent error] boom\r\nunnumberedagainthree");
 }
 
-TEST_CASE("cc-control term ring: a note is evicted like a chunk, replay after its seq stays exact")
+TEST_CASE("cc-control term ring: a note is evicted or cut like a chunk, replay after its seq stays exact")
 {
   TermRing r(10);
   r.append(1, "aaaa");
   r.append_note("nnnn");  // seq 1
-  r.append(2, "bbbb");    // evicts chunk 1 (12 > 10)
+  r.append(2, "bbbb");    // cuts chunk 1 to its last 2 bytes (12 > 10)
   CHECK(r.first_seq() == 1);
   CHECK(r.since(0).snapshot);
   CHECK(!r.since(1).snapshot);
   CHECK(r.since(1).joined() == "bbbb");
-  r.append(3, "cccc");  // evicts the note: a client at 1 is taken to have it
-  CHECK(r.first_seq() == 2);
+  r.append(3, "cccc");  // cuts the note: a client at 1 is taken to have it
+  CHECK(r.first_seq() == 1);
+  CHECK(r.snapshot().joined() == "nnbbbbcccc");
   CHECK(!r.since(1).snapshot);
   CHECK(r.since(1).joined() == "bbbbcccc");
   CHECK(r.since(0).snapshot);
@@ -154,7 +188,7 @@ TEST_CASE("cc-control term ring: replay from every seq gives every byte once, in
       }
     }
   }
-  CHECK(r.bytes() <= 64);
+  CHECK(r.bytes() == 64);
   CHECK(r.capacity() == 64);
 }
 

@@ -42,7 +42,14 @@ void TermRing::add(Chunk c)
   }
   bytes_ += c.data.size();
   entries_.push_back(std::move(c));
-  while (bytes_ > cap_) drop_front();
+  // The ring holds the last cap bytes, as the original's byte tail does: whole oldest entries go
+  // while that leaves enough, then the oldest left is cut (else a snapshot after one big chunk
+  // could be a few bytes).
+  while (bytes_ > cap_) {
+    std::size_t over = bytes_ - cap_;
+    if (entries_.front().data.size() <= over) drop_front();
+    else cut_front(over);
+  }
 }
 
 // Evicts the oldest entry: a client at a seq before it can no longer be answered exactly.
@@ -52,6 +59,17 @@ void TermRing::drop_front()
   bytes_ -= entries_.front().data.size();
   entries_.pop_front();
   first_truncated_ = false;
+}
+
+// Drops the first n bytes of the oldest entry (fewer than it has): like an eviction, a client
+// before its seq is then answered with a snapshot.
+void TermRing::cut_front(std::size_t n)
+{
+  Chunk &f = entries_.front();
+  covered_from_ = std::max(covered_from_, f.seq);
+  f.data.erase(0, n);
+  bytes_ -= n;
+  first_truncated_ = true;
 }
 
 bool TermRing::covers(std::uint64_t seq) const { return seq >= covered_from_ && seq <= latest_seq_; }

@@ -30,7 +30,7 @@ public:
     /// is ahead of the ring), so `chunks` are all the bytes held, to be shown as a fresh screen.
     bool snapshot = false;
     /// The agent seqs the bytes come from: first_seq..last_seq (0..0 when empty). In a snapshot,
-    /// first_truncated says first_seq's chunk is only its tail (a chunk bigger than the ring).
+    /// first_truncated says first_seq's chunk is only its tail (cut to keep the ring at its cap).
     std::uint64_t first_seq = 0;
     std::uint64_t last_seq = 0;
     bool first_truncated = false;
@@ -45,9 +45,10 @@ public:
   explicit TermRing(std::size_t cap_bytes);
 
   /// Appends agent chunk `seq`. Seqs must increase: a seq of 0 or not above latest_seq() (an
-  /// unnumbered or repeated frame the caller chose to keep) is held as a note would be. Whole oldest
-  /// entries are evicted beyond the cap; a chunk bigger than the cap replaces everything and keeps
-  /// its last cap bytes.
+  /// unnumbered or repeated frame the caller chose to keep) is held as a note would be. The ring
+  /// holds the last cap bytes: oldest entries are evicted, and the oldest one left is cut to its
+  /// tail (first_truncated); a chunk bigger than the cap replaces everything with its last cap
+  /// bytes.
   void append(std::uint64_t seq, std::string_view bytes);
   /// Appends text that is not agent output (the original's "[agent error] ..." line). It repeats
   /// latest_seq(), as the original's term_out does. since(s) returns it when its seq is > s, like
@@ -86,6 +87,7 @@ public:
 private:
   void add(Chunk c);
   void drop_front();
+  void cut_front(std::size_t n);
   bool covers(std::uint64_t seq) const;
 
   std::size_t cap_;
