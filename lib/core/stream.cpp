@@ -101,7 +101,7 @@ Stream::State::State(std::shared_ptr<detail::RuntimeImpl> runtime, const Options
   options_.cwd_dir = DirectoryHandle();  // the spawn request holds it until the CLI has started
 }
 
-Stream::State::~State() = default;
+Stream::State::~State() { pool_->close(); }
 
 void Stream::State::spawn(const detail::SpawnRequest &request)
 {
@@ -192,7 +192,7 @@ void Stream::State::on_line(const detail::FramerEvent &ev)
     deliver(detail::invalid_line(std::move(err), std::string(ev.bytes), read_at_));
     return;
   }
-  Message msg = detail::parse_checked_line(std::string(ev.bytes), ev.line_number, ev.has_nul, read_at_);
+  Message msg = detail::parse_checked_line(pool_, ev.bytes, ev.line_number, ev.has_nul, read_at_);
   if (control_ && (msg.type() == MessageType::control_request || msg.type() == MessageType::control_response ||
                    msg.type() == MessageType::control_cancel_request)) {
     control_->on_control(msg);  // handled here, never queued behind the application's messages

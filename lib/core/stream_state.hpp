@@ -6,6 +6,7 @@
 #include "detail/runtime_impl.hpp"
 #include "process/channel.hpp"
 #include "protocol/framer.hpp"
+#include "protocol/line_pool.hpp"
 
 #include <ccbridge/options.hpp>
 #include <ccbridge/stream.hpp>
@@ -139,6 +140,8 @@ private:
 
   // strand-only
   detail::LineFramer framer_;
+  // The messages' memory, recycled (line_pool.hpp); closed when the run's state goes.
+  std::shared_ptr<detail::LinePool> pool_ = std::make_shared<detail::LinePool>();
   std::chrono::steady_clock::time_point read_at_{};  // when the stdout bytes being framed were read
   std::vector<Message> batch_;
   std::size_t batch_bytes_ = 0;

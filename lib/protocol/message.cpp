@@ -69,9 +69,9 @@ const char *to_string(MessageType type) noexcept
 Message::Message()
 {
   static const std::shared_ptr<const Impl> empty = [] {
-    auto impl = std::make_shared<Impl>(std::string("{}"));
-    impl->raw.clear();  // raw() is "", json() an empty object
-    impl->dom = std::make_unique<MessageDom>(std::string("{}"));
+    auto impl = std::make_shared<Impl>();
+    impl->raw = "";  // raw() is "", json() an empty object
+    impl->dom = std::make_unique<MessageDom>("{}");
     return impl;
   }();
   impl_ = empty;
@@ -87,12 +87,12 @@ CCB_END_NAMESPACE
 
 namespace ccbridge::detail {
 
-Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul,
-                           std::chrono::steady_clock::time_point read_at)
+namespace {
+Message finish_parse(std::shared_ptr<MessageImpl> impl, std::uint64_t line_number, bool has_nul,
+                     std::chrono::steady_clock::time_point read_at)
 {
-  auto impl = std::make_shared<MessageImpl>(std::move(line));
   impl->read_at = read_at;
-  const std::string &raw = impl->raw;
+  const std::string_view raw = impl->raw;
   auto fail = [&](std::string why) {
     LineError err;
     err.code = make_error_code(errc::parse_error);
@@ -107,7 +107,7 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
   // A NUL byte is valid UTF-8 but never part of JSON text.
   if (has_nul) return fail("contains a NUL byte");
 
-  JsonScan scan = scan_json_object(raw.c_str(), raw.size());
+  JsonScan scan = scan_json_object(raw.data(), raw.size());
   if (!scan.ok) {
     return fail(std::string("is not valid JSON: ") + scan.error + " (at byte " + std::to_string(scan.error_offset) + ")");
   }
@@ -133,6 +133,24 @@ Message parse_checked_line(std::string line, std::uint64_t line_number, bool has
   }
   impl->type = ccbridge::classify_type(impl->type_name);
   return Access<Message>::make(std::move(impl));
+}
+}  // namespace
+
+Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul,
+                           std::chrono::steady_clock::time_point read_at)
+{
+  return finish_parse(std::make_shared<MessageImpl>(std::move(line)), line_number, has_nul, read_at);
+}
+
+Message parse_checked_line(const std::shared_ptr<LinePool> &pool, std::string_view line, std::uint64_t line_number,
+                           bool has_nul, std::chrono::steady_clock::time_point read_at)
+{
+  char *tail = nullptr;
+  auto impl = std::allocate_shared<MessageImpl>(LinePoolAllocator<MessageImpl>(pool, line.size() + 1, &tail));
+  std::memcpy(tail, line.data(), line.size());
+  tail[line.size()] = '\0';
+  impl->raw = std::string_view(tail, line.size());
+  return finish_parse(std::move(impl), line_number, has_nul, read_at);
 }
 
 Message invalid_line(LineError error, std::string sample, std::chrono::steady_clock::time_point read_at)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "detail/json.hpp"
+#include "protocol/line_pool.hpp"
 
 #include <ccbridge/message.hpp>
 
@@ -15,7 +16,7 @@ CCB_BEGIN_NAMESPACE
 /// the line, so strings point into it instead of being copied one by one; one allocation holds
 /// that copy followed by the DOM's first pool chunk.
 struct MessageDom {
-  explicit MessageDom(const std::string &raw)
+  explicit MessageDom(std::string_view raw)
       : pool_offset((raw.size() + 1 + 15) & ~std::size_t(15)),  // the pool needs 8-byte alignment
         pool_bytes(std::max<std::size_t>(1024, raw.size())),
         storage(new char[pool_offset + pool_bytes]),
@@ -45,7 +46,11 @@ struct MessageDom {
 };
 
 struct Message::Impl {
-  explicit Impl(std::string line) : raw(std::move(line)) {}
+  /// Bytes placed by the caller (a LinePool block's tail): `raw` is set afterwards.
+  Impl() = default;
+  explicit Impl(std::string line) : owned(std::move(line)), raw(owned) {}
+  Impl(const Impl &) = delete;
+  Impl &operator=(const Impl &) = delete;
 
   /// The DOM, built on first use (thread-safe). Null for invalid lines.
   const detail::JsonValue *root() const
@@ -57,7 +62,8 @@ struct Message::Impl {
     return dom->doc.IsObject() ? &dom->doc : nullptr;
   }
 
-  std::string raw;
+  std::string owned;    // the line's bytes, unless they sit after this Impl in its pool block
+  std::string_view raw;  // NUL-terminated
   std::chrono::steady_clock::time_point read_at{};
   MessageType type = MessageType::unknown;
   std::string type_name;
@@ -89,6 +95,10 @@ using MessageImpl = Access<Message>::Impl;
 /// Message::parse for a line the framer has already checked (valid UTF-8, `has_nul` known).
 Message parse_checked_line(std::string line, std::uint64_t line_number, bool has_nul,
                            std::chrono::steady_clock::time_point read_at = {});
+/// The same with the message (control block, Impl and a copy of `line`) in one block of `pool`.
+/// Only one thread at a time may make messages from a pool (line_pool.hpp).
+Message parse_checked_line(const std::shared_ptr<LinePool> &pool, std::string_view line, std::uint64_t line_number,
+                           bool has_nul, std::chrono::steady_clock::time_point read_at);
 /// Message::invalid, read at `read_at`.
 Message invalid_line(LineError error, std::string sample, std::chrono::steady_clock::time_point read_at);
 }  // namespace ccbridge::detail
