@@ -34,14 +34,6 @@ from ccbridge.session_store import _summary_info
 SID = "11111111-2222-4333-8444-555555555555"
 
 
-@pytest.fixture
-def config(tmp_path, monkeypatch):
-    cfg = tmp_path / ".claude"
-    (cfg / "projects").mkdir(parents=True)
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(cfg))
-    return cfg
-
-
 def run(fn, *args, **kwargs):
     return anyio.run(lambda: fn(*args, **kwargs))
 
