@@ -303,7 +303,7 @@ def fold_session_summary(
         summary = {"session_id": key["session_id"], "mtime": 0, "data": {}}
     data = summary["data"]
     for entry in entries:
-        e: Dict[str, Any] = entry if isinstance(entry, dict) else {}
+        e: Dict[str, Any] = dict(entry) if isinstance(entry, dict) else {}
         data.setdefault("is_sidechain", e.get("isSidechain") is True)
         if "created_at" not in data:
             ms = _iso_ms(e.get("timestamp"))
@@ -502,7 +502,7 @@ async def list_subagents_from_store(
             "session_store does not implement list_subkeys() -- cannot list subagents. Provide a store with a "
             "list_subkeys() method."
         )
-    subkeys = await session_store.list_subkeys(_key(directory, session_id))  # type: ignore[arg-type]
+    subkeys = await session_store.list_subkeys(_key(directory, session_id))
     ids: List[str] = []
     for subpath in subkeys:
         agent = _agent_id(subpath)
@@ -526,7 +526,7 @@ async def get_subagent_messages_from_store(
         return []
     subpath: Optional[str] = f"subagents/agent-{agent_id}"
     if _store_implements(session_store, "list_subkeys"):
-        subkeys = await session_store.list_subkeys(_key(directory, session_id))  # type: ignore[arg-type]
+        subkeys = await session_store.list_subkeys(_key(directory, session_id))
         subpath = next((sk for sk in subkeys if _agent_id(sk) == agent_id), None)
         if subpath is None:
             return []
@@ -537,7 +537,7 @@ async def get_subagent_messages_from_store(
     transcript = []
     for e in entries:
         if isinstance(e, dict) and e.get("type") == "agent_metadata":
-            meta = e
+            meta = dict(e)
         else:
             transcript.append(e)
     if not transcript:
@@ -690,4 +690,6 @@ async def import_session_to_store(
         await _append_file(file, key, store, batch_size)
         meta = _agent_metadata(file)
         if meta is not None:
-            await store.append(key, [{**meta, "type": "agent_metadata"}])  # type: ignore[list-item]
+            # The marker last: a "type" in the sidecar must not hide it.
+            marked: Any = {**meta, "type": "agent_metadata"}
+            await store.append(key, [marked])

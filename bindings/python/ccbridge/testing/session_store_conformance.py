@@ -22,8 +22,8 @@ __all__ = ["run_session_store_conformance"]
 
 _OPTIONAL = frozenset({"list_sessions", "list_session_summaries", "delete", "list_subkeys"})
 _KEY: SessionKey = {"project_key": "proj", "session_id": "sess"}
-_SUB1: SessionKey = {**_KEY, "subpath": "subagents/agent-1"}  # type: ignore[misc]
-_SUB2: SessionKey = {**_KEY, "subpath": "subagents/agent-2"}  # type: ignore[misc]
+_SUB1: SessionKey = {**_KEY, "subpath": "subagents/agent-1"}
+_SUB2: SessionKey = {**_KEY, "subpath": "subagents/agent-2"}
 
 
 def _entry(**fields: Any) -> Any:
