@@ -388,11 +388,25 @@ def _waiting(pid):
         return False
 
 
+def _threads(pid):
+    """Each thread of `pid`: its name and where it sleeps in the kernel."""
+    out = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as c, open(f"/proc/{pid}/task/{tid}/wchan") as w:
+                out.append(f"{tid} {c.read().strip()}: {w.read().strip()}")
+        except OSError:
+            pass
+    return "\n".join(out)
+
+
 def _child(code, tag, timeout=30, sig=None, until=None):
     """Runs `code` in a fresh interpreter; with `sig`, sends it once the child prints READY (and
-    `until(pid)` is true, when given)."""
+    `until(pid)` is true, when given). A child still running after `timeout` fails the test with
+    its threads' states and Python stacks (faulthandler, on SIGUSR1), and is killed."""
+    code = "import faulthandler, signal\nfaulthandler.register(signal.SIGUSR1, all_threads=True)\n" + textwrap.dedent(code)
     env = {**os.environ, "CCB_FAKE_CLI": FAKE, "TEST_TAG": tag, "PYTHONPATH": os.pathsep.join(sys.path)}
-    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env, stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     if sig is not None:
         line = p.stdout.readline()
@@ -402,7 +416,19 @@ def _child(code, tag, timeout=30, sig=None, until=None):
             assert time.monotonic() < deadline, "the child never reached the state to signal it in"
             time.sleep(0.01)
         p.send_signal(sig)
-    out, err = p.communicate(timeout=timeout)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        threads = _threads(p.pid)
+        p.send_signal(signal.SIGUSR1)
+        try:
+            out, err = p.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        p.kill()
+        p.wait()
+        raise AssertionError(f"the child still ran after {timeout} s\nthreads:\n{threads}\nstdout:\n{out}\nstderr:\n{err}")
     return p.returncode, out, err
 
 
