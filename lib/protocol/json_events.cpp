@@ -34,14 +34,28 @@ struct Adapter : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Adapter> {
 
 }  // namespace
 
+namespace {
+constexpr unsigned kWalkFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseNumbersAsStringsFlag;
+}
+
 bool walk_json(std::string_view text, JsonEvents &events)
 {
   Adapter adapter(events);
   rapidjson::Reader reader;
   rapidjson::MemoryStream ms(text.data(), text.size());
-  constexpr unsigned flags =
-      rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseNumbersAsStringsFlag;
-  return !reader.Parse<flags>(ms, adapter).IsError();
+  return !reader.Parse<kWalkFlags>(ms, adapter).IsError();
+}
+
+bool walk_json_terminated(std::string_view text, JsonEvents &events)
+{
+  // RapidJSON copies strings from a StringStream 16 bytes at a time (SSE2), from a MemoryStream one
+  // byte at a time; a StringStream reads up to a NUL, hence the caller's promise.
+  Adapter adapter(events);
+  rapidjson::Reader reader;
+  rapidjson::StringStream ss(text.data());
+  if (reader.Parse<kWalkFlags>(ss, adapter).IsError()) return false;
+  return ss.Tell() <= text.size();
 }
 
 }  // namespace ccbridge::detail

@@ -1,6 +1,7 @@
 #include "deep_json.hpp"
 #include "protocol/utf8.hpp"
 
+#include <ccbridge/detail/json_events.hpp>
 #include <ccbridge/error.hpp>
 #include <ccbridge/json.hpp>
 
@@ -96,5 +97,43 @@ TEST_CASE("errors: codes, names and message prefixes")
   CHECK(e.code() == errc::spawn_failed);
   for (int i = 0; i <= static_cast<int>(errc::session_not_found); ++i) {
     CHECK(std::string(errc_name(static_cast<errc>(i))) != "unknown");
+  }
+}
+
+namespace {
+// Every event as text, to compare two walks.
+struct EventLog final : ccbridge::detail::JsonEvents {
+  std::string log;
+  bool null() override { return add("n"); }
+  bool boolean(bool b) override { return add(b ? "t" : "f"); }
+  bool integer(std::string_view d) override { return add("i:" + std::string(d)); }
+  bool real(double d) override { return add("r:" + std::to_string(d)); }
+  bool string(std::string_view s) override { return add("s:" + std::string(s)); }
+  bool key(std::string_view k) override { return add("k:" + std::string(k)); }
+  bool start_object() override { return add("{"); }
+  bool end_object() override { return add("}"); }
+  bool start_array() override { return add("["); }
+  bool end_array() override { return add("]"); }
+  bool add(const std::string &e)
+  {
+    log += e + "\n";
+    return true;
+  }
+};
+}  // namespace
+
+TEST_CASE("json events: the walk of a NUL-terminated text equals the general walk")
+{
+  const std::string long_text(5000, 'x');
+  for (std::string text : {std::string(R"({"a":[1,-2.5e3,true,false,null,"t\u00e9\n\"q\""],"b":{"c":"\ud83d\ude00"}})"),
+                           std::string(R"({"type":"assistant","text":")") + long_text + R"(\\","n":18446744073709551616})",
+                           std::string(R"("just a string" trailing)"), std::string("[1,2"), std::string(R"({"a":"\x"})"),
+                           std::string("{\"a\":\"caf\xc3\xa9\"}"), std::string("")}) {
+    CAPTURE(text.substr(0, 80));
+    EventLog general, terminated;
+    bool ok_general = ccbridge::detail::walk_json(text, general);
+    bool ok_terminated = ccbridge::detail::walk_json_terminated(text, terminated);
+    CHECK(ok_general == ok_terminated);
+    if (ok_general) CHECK(general.log == terminated.log);
   }
 }

@@ -20,11 +20,12 @@ class PyJsonBuilder final : public JsonEvents {
 public:
   ~PyJsonBuilder() { reset(); }
 
-  /// A new reference, or nullptr (with no Python error set) if `text` is not valid JSON.
+  /// A new reference, or nullptr (with no Python error set) if `text` is not valid JSON. `text` is
+  /// followed by a NUL and has none before it (a std::string, Message::raw()).
   PyObject *parse(std::string_view text)
   {
     reset();
-    if (!walk_json(text, *this) || !stack_.empty()) {
+    if (!walk_json_terminated(text, *this) || !stack_.empty()) {
       reset();
       PyErr_Clear();
       return nullptr;
