@@ -15,7 +15,10 @@ fake=$1
 shift
 venv="$(realpath -m "${CCB_PY_VENV:-build/py-venv}")"
 PINS=(pytest==8.3.5 websockets==15.0.1 claude-agent-sdk==0.2.187 mypy==2.4.1 anyio==4.16.0 trio==0.35.0
-      fastapi==0.165.0 uvicorn==0.55.0 python-jose==3.5.0)
+      fastapi==0.165.0 uvicorn==0.55.0 python-jose==3.5.0
+      # the official SessionStore adapters' tests (Redis and S3 served in-process by fakeredis and
+      # moto; the Postgres one needs a live server and skips itself)
+      redis==8.2.0 fakeredis==2.41.0 boto3==1.44.18 'moto[s3]==5.2.6')
 
 rm -rf "$venv"
 "${PYTHON:-python3}" -m venv "$venv"

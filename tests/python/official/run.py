@@ -69,7 +69,10 @@ def read_expected(path: Path) -> tuple[dict[str, str], dict[str, str]]:
 def prepare(sdist: Path, work: Path, rules: list[tuple[str, str]]) -> Path:
     with tarfile.open(sdist) as tar:
         root = tar.getnames()[0].split("/")[0]
-        members = [m for m in tar.getmembers() if m.name.startswith(f"{root}/tests/")]
+        # The SessionStore adapters under examples/ too: their tests load them (each imports the
+        # SDK by name, which becomes ccbridge like every other import; nothing else changes).
+        members = [m for m in tar.getmembers()
+                   if m.name.startswith((f"{root}/tests/", f"{root}/examples/session_stores/"))]
         tar.extractall(work, members=members, filter="data")
     tests = work / root / "tests"
     for py in tests.rglob("*.py"):
@@ -77,6 +80,8 @@ def prepare(sdist: Path, work: Path, rules: list[tuple[str, str]]) -> Path:
         for old, new in rules:
             text = text.replace(old, new)
         py.write_text(text.replace("claude_agent_sdk", "ccbridge"))
+    for py in (work / root / "examples").rglob("*.py"):
+        py.write_text(py.read_text().replace("claude_agent_sdk", "ccbridge"))
     shutil.copy(HERE / "_sdk_private.py", tests / "_sdk_private.py")
     (work / root / "pytest.ini").write_text("[pytest]\naddopts = -p anyio --import-mode=importlib\n"
                                             "pythonpath = tests\n")
