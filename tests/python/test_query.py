@@ -406,8 +406,12 @@ def _child(code, tag, timeout=30, sig=None, until=None):
     its threads' states and Python stacks (faulthandler, on SIGUSR1), and is killed."""
     code = "import faulthandler, signal\nfaulthandler.register(signal.SIGUSR1, all_threads=True)\n" + textwrap.dedent(code)
     env = {**os.environ, "CCB_FAKE_CLI": FAKE, "TEST_TAG": tag, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # As a terminal starts a program: SIGINT at its default, so the child's Python turns it into
+    # KeyboardInterrupt. (Inherited, it may be ignored: a non-interactive shell starts background
+    # jobs so, and an ignored SIGINT stays ignored in Python; CI run that way hung here.)
     p = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if sig is not None:
         line = p.stdout.readline()
         assert line.strip() == "READY", line + p.stderr.read()
