@@ -20,8 +20,10 @@ public:
   /// Blocks of 512 << k bytes for k < kClasses are recycled; bigger ones come from operator new.
   static constexpr std::size_t kClasses = 8;
   static constexpr std::size_t kSmallest = 512;
-  /// Bytes of free blocks the pool keeps at most; beyond it returned blocks are freed.
-  static constexpr std::size_t kCacheBytes = std::size_t(2) << 20;
+  /// Bytes of free blocks the pool keeps at most; beyond it returned blocks are freed, on the
+  /// strand (the thread that made them: no lock contention), so a small cache is enough and an
+  /// idle run holds little (a gateway has hundreds of them).
+  static constexpr std::size_t kCacheBytes = std::size_t(256) << 10;
 
   LinePool() = default;
   LinePool(const LinePool &) = delete;
