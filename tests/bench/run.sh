@@ -2,12 +2,15 @@
 # The one command that produces ccbridge's benchmark figures, side by side with the official
 # Claude Agent SDKs (Python and TypeScript) driving the same fast stand-in CLI (ccb_fake_cli).
 #
-#   tests/bench/run.sh [--quick | --smoke] [--no-build] [--rounds R] [--messages N] [--out FILE]
+#   tests/bench/run.sh [--quick | --smoke] [--no-build] [--ccbridge-only] [--rounds R] [--messages N] [--out FILE]
 #
 #   --quick       N = 20000 query messages and 2 rounds (default: N = 200000, 5 rounds)
 #   --smoke       one round at the smallest sizes (N = 2000, a 2 MB corpus, 3 opens, 100 controls)
 #                 that runs every row, results in <build>/bench-smoke; for CI, not for figures
 #   --no-build    use the binaries already in the build dir
+#   --ccbridge-only  only ccbridge's rows (and the raw reader), no peers: for tests/bench/ab.sh, e.g.
+#                 tests/bench/ab.sh OLD NEW -- tests/bench/run.sh --ccbridge-only (ab.sh gives --rounds 1
+#                 and --out; each run writes its msgs/s per row beside its report, <report>.json)
 #   --rounds R    override the number of rounds
 #   --messages N  override N
 #   --out FILE    the report (default: docs/bench-results/<date>-core-<commit>.md; for --quick and
@@ -38,6 +41,7 @@ CMDLINE="tests/bench/run.sh${*:+ $*}"
 QUICK=0
 SMOKE=0
 BUILD_IT=1
+CCB_ONLY=0
 ROUNDS=""
 MESSAGES=""
 REPORT=""
@@ -46,6 +50,7 @@ while (($#)); do
     --quick) QUICK=1 ;;
     --smoke) SMOKE=1 ;;
     --no-build) BUILD_IT=0 ;;
+    --ccbridge-only) CCB_ONLY=1 ;;
     --rounds) ROUNDS="$2"; shift ;;
     --messages) MESSAGES="$2"; shift ;;
     --out) REPORT="$2"; shift ;;
@@ -54,6 +59,8 @@ while (($#)); do
   esac
   shift
 done
+# tests/bench/ab.sh asks what to build at each commit, then runs this with CCB_BENCH_SUT_DIR set.
+if [[ "${CCB_BENCH_LIST_TARGETS:-}" == 1 ]]; then echo ccb_bench; exit 0; fi
 CORPUS_MB=100     # the parse corpus: at least this many MiB
 OPENS=20          # session opens per run (each run reports the median)
 CONTROLS=2000     # sequential control round trips per run
@@ -74,7 +81,9 @@ if [[ -z "$REPORT" ]]; then
   if ((SMOKE || QUICK)); then REPORT="$OUT/report.md"
   else REPORT="$ROOT/docs/bench-results/$(date -u +%F)-core-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown).md"; fi
 fi
-CCB_BENCH="$BUILD/tests/bench/ccb_bench"
+# What is measured: this tree's ccb_bench, or (ab.sh) the one built at the commit under test; the
+# stand-in CLI and the harness are always this tree's.
+CCB_BENCH="${CCB_BENCH_SUT_DIR:-$BUILD}/tests/bench/ccb_bench"
 FAKE_CLI="$BUILD/tests/ccb_fake_cli"
 PEERS="$ROOT/tests/bench/peers"
 T_START=$(date +%s)
@@ -238,7 +247,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     run_one "$r" parse ccbridge -- "$CCB_BENCH" parse "$CORPUS"
     run_one "$r" parse ccbridge_dom -- "$CCB_BENCH" parse-dom "$CORPUS"
   fi
-  run_one "$r" parse python -- "$PY" "$PEERS/py_parse.py" "$CORPUS"
+  ((CCB_ONLY)) || run_one "$r" parse python -- "$PY" "$PEERS/py_parse.py" "$CORPUS"
   if [[ "$CCB_STATUS" == ok ]]; then
     CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query ccbridge -- \
       "$CCB_BENCH" query --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
@@ -247,10 +256,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
     CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query raw -- \
       "$CCB_BENCH" query-raw --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
   fi
-  CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query python -- \
-    "$PY" "$PEERS/py_query.py" --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
-  CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query typescript -- \
-    node "$PEERS/ts_query.mjs" --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
+  if ((!CCB_ONLY)); then
+    CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query python -- \
+      "$PY" "$PEERS/py_query.py" --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
+    CCB_FAKE_SCRIPT_TEXT="$E2E_SCRIPT" run_one "$r" query typescript -- \
+      node "$PEERS/ts_query.mjs" --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
+  fi
   if [[ "$CCB_STATUS" == ok ]]; then
     CCB_FAKE_SCRIPT_TEXT=serve_turns run_one "$r" session-open ccbridge -- \
       "$CCB_BENCH" session-open --cli "$FAKE_CLI" --requests "$OPENS"
@@ -261,6 +272,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     CCB_FAKE_SCRIPT_TEXT="$SESSION_SCRIPT" run_one "$r" session ccbridge_read -- \
       "$CCB_BENCH" session-stream --read --cli "$FAKE_CLI" --messages "$E2E_EXPECTED"
   fi
+  ((CCB_ONLY)) && continue
   CCB_FAKE_SCRIPT_TEXT=serve_turns run_one "$r" session-open python -- \
     "$PY" "$PEERS/py_session.py" open --cli "$FAKE_CLI" --requests "$OPENS"
   CCB_FAKE_SCRIPT_TEXT=serve_turns run_one "$r" session-control python -- \
@@ -281,7 +293,8 @@ export BENCH_CMDLINE="$CMDLINE" BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   BENCH_CXX="$CXX_VERSION" BENCH_BUILD_TYPE="${BUILD_TYPE:-unknown}" BENCH_CCB_STATUS="$CCB_STATUS" \
   BENCH_ROUNDS="$ROUNDS" BENCH_OPENS="$OPENS" BENCH_CONTROLS="$CONTROLS" BENCH_RAW="${RAW#"$ROOT"/}" BENCH_ELAPSED="$(($(date +%s) - T_START))"
 TABLE_RC=0
-"$PY" - "$RAW" "$OUT/meta.json" "$OUT/results.md" <<'PYEOF' || TABLE_RC=$?
+mkdir -p "$(dirname "$REPORT")"
+BENCH_FIGURES="${REPORT%.md}.json" "$PY" - "$RAW" "$OUT/meta.json" "$OUT/results.md" <<'PYEOF' || TABLE_RC=$?
 import json, os, statistics, sys
 
 raw_path, meta_path, md_path = sys.argv[1:4]
@@ -323,8 +336,14 @@ for task, key in ORDER:
         mps = [r["messages"] / r["seconds"] for r in ok]
         mbs = [b / 1e6 / r["seconds"] for b, r in zip(nbytes, ok)]
         s.update(msgs=msgs, mps=statistics.median(mps), mps_min=min(mps), mps_max=max(mps),
-                 mbs=statistics.median(mbs), mbs_min=min(mbs), mbs_max=max(mbs), sec=statistics.median(secs))
+                 mbs=statistics.median(mbs), mbs_min=min(mbs), mbs_max=max(mbs), sec=statistics.median(secs),
+                 mps_runs=mps)
     stats[(task, key)] = s
+
+# Every run's msgs/s by row, beside the report, for tests/bench/ab.sh (bench_common's JSON shape).
+with open(E["BENCH_FIGURES"], "w") as fh:
+    json.dump({"figures": {f"{task}: {name(task, key)}, msgs/s": s.get("mps_runs", [])
+                           for (task, key), s in stats.items()}}, fh, indent=1)
 
 lines = []
 lines.append("# ccbridge vs. the official Claude Agent SDKs\n")
