@@ -3,7 +3,7 @@
 #   tests/bench/ab.sh OLD NEW [--rounds R] [--out FILE] -- BENCH [ARGS...]
 #   tests/bench/ab.sh --smoke
 # BENCH is a script of this tree built on tests/bench/common.sh (cc_control.sh, cc_agents.sh,
-# platform.sh, platform_metrics.sh, platform_tools.sh). ab.sh asks it which targets it builds, builds
+# platform.sh, platform_metrics.sh, platform_tools.sh), or run.sh --ccbridge-only. ab.sh asks it which targets it builds, builds
 # them at OLD and at NEW (common.sh bench_build_commit: detached worktrees in
 # ${CCB_CACHE_DIR:-~/.cache/ccbridge}/ab/<commit>, each built into its own build/, RelWithDebInfo,
 # ccache), then runs `BENCH ARGS --rounds 1` R times for each commit (default 5), OLD and NEW taking
@@ -51,8 +51,9 @@ shift
 BENCH_ARGS=("$@")
 NAME="$(basename "$BENCH" .sh)"
 
-# Only a script on common.sh answers CCB_BENCH_LIST_TARGETS; another would run in full here.
-grep -q '^source .*/common.sh"$' "$BENCH" || { echo "ab.sh: $BENCH is not built on tests/bench/common.sh" >&2; exit 2; }
+# Only a script that answers CCB_BENCH_LIST_TARGETS (those on common.sh, and run.sh); another
+# would run in full here.
+grep -q 'CCB_BENCH_LIST_TARGETS' "$BENCH" || { echo "ab.sh: $BENCH does not answer CCB_BENCH_LIST_TARGETS (tests/bench/common.sh)" >&2; exit 2; }
 TARGETS="$(CCB_BENCH_LIST_TARGETS=1 "$BENCH" "${BENCH_ARGS[@]}")" || { echo "ab.sh: $BENCH cannot say what to build" >&2; exit 2; }
 read -r -a TARGETS <<<"$TARGETS"
 SHAS=()
