@@ -48,6 +48,20 @@ __all__ = [
 ]
 __all__ += _shapes.__all__
 
+# SessionStore types (the official SDK's types module has them too).
+from . import session_store as _session_store  # noqa: E402
+from .session_store import (  # noqa: E402,F401
+    SessionKey,
+    SessionListSubkeysKey,
+    SessionStore,
+    SessionStoreEntry,
+    SessionStoreFlushMode,
+    SessionStoreListEntry,
+    SessionSummaryEntry,
+)
+
+__all__ += _session_store.TYPES
+
 # ---- content blocks ------------------------------------------------------------------------
 
 
