@@ -26,16 +26,14 @@ DEFERRED = {
     "list_sessions", "get_session_info", "get_session_messages", "list_subagents", "get_subagent_messages",
     "SDKSessionInfo", "SessionMessage", "rename_session", "tag_session", "delete_session", "fork_session",
     "ForkSessionResult", "InMemorySessionStore",
-    "fold_session_summary", "MirrorErrorMessage", "project_key_for_directory", "import_session_to_store",
+    "fold_session_summary", "project_key_for_directory", "import_session_to_store",
     "list_sessions_from_store", "get_session_info_from_store", "get_session_messages_from_store",
     "list_subagents_from_store", "get_subagent_messages_from_store", "rename_session_via_store",
     "tag_session_via_store", "delete_session_via_store", "fork_session_via_store",
 }
 
 # Differences someone is working on (name -> the issue item that removes them).
-KNOWN_GAPS = {
-    "ClaudeAgentOptions": "issue 19 item 6: session_store, session_store_flush",
-}
+KNOWN_GAPS: dict = {}
 
 # ccbridge's own additions to an official class (fields, methods), left out of the comparison;
 # documented in docs/PYTHON.md. Each must be ccbridge's only: an official name is never hidden.
