@@ -563,6 +563,29 @@ CCB_CAPI int ccb_history_delete(const char *session_id, const char *directory);
 CCB_CAPI int ccb_history_fork(char **out, const char *session_id, const char *directory,
                               const char *up_to_message_id, const char *title);
 
+/* The same over a transcript held elsewhere (a database, a session store), given as its JSONL
+ * text (`text`, `text_len` bytes; NULL with 0 is empty). */
+
+/** The metadata of the transcript of session `session_id` (an object as ccb_history_list_sessions
+ *  gives), with "lastModified" `last_modified` (ms), "fileSize" `text_len`, and `project_path`
+ *  (NULL: none) as the "cwd" when the transcript records none. CCB_E_SESSION_NOT_FOUND if the text
+ *  is empty, a sidechain or has nothing to show. */
+CCB_CAPI int ccb_history_info_from_text(char **out, const char *session_id, const char *text, size_t text_len,
+                                        int64_t last_modified, const char *project_path);
+/** The conversation of a transcript's text, as ccb_history_messages. */
+CCB_CAPI int ccb_history_messages_from_text(char **out, const char *text, size_t text_len, size_t limit,
+                                            size_t offset);
+/** A subagent's conversation from its transcript's text, as ccb_history_subagent_messages, every
+ *  message with the given "parent_tool_use_id" and "parent_agent_id" (NULL: none). */
+CCB_CAPI int ccb_history_subagent_messages_from_text(char **out, const char *text, size_t text_len,
+                                                     const char *parent_tool_use_id, const char *parent_agent_id,
+                                                     size_t limit, size_t offset);
+/** The fork ccb_history_fork makes, from the text of session `session_id`'s transcript, written
+ *  nowhere: `new_session_id` receives the fork's id and `transcript` its JSONL text. Errors as
+ *  ccb_history_fork, without CCB_E_SESSION_NOT_FOUND and CCB_E_IO_ERROR. */
+CCB_CAPI int ccb_history_fork_text(char **new_session_id, char **transcript, const char *session_id, const char *text,
+                                   size_t text_len, const char *up_to_message_id, const char *title);
+
 /* ---- the gateway server --------------------------------------------------------------------- */
 
 /** The gateway (`ccbridge serve`): opcode, tasks-ui and sdk-ws over HTTP and WebSocket. */

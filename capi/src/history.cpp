@@ -1,6 +1,10 @@
 // Session history: the CLI's own transcripts (ccbridge/session_history.hpp), read as JSON text and
-// edited in place. No handles: every call is self-contained and safe from any thread.
+// edited in place, or given as text. No handles: every call is self-contained and safe from any
+// thread.
 #include "capi.hpp"
+
+#include <cstdlib>
+#include <memory>
 
 using namespace ccbridge;
 using namespace ccbridge::detail::capi;
@@ -8,6 +12,15 @@ using namespace ccbridge::detail::capi;
 namespace {
 
 std::string_view text_of(const char *s) { return s ? std::string_view(s) : std::string_view(); }
+
+// `len` bytes at `text`; NULL only with 0.
+std::string_view text_of(const char *text, std::size_t len)
+{
+  if (!text && len) throw Error(errc::invalid_argument, "text is NULL");
+  return text ? std::string_view(text, len) : std::string_view();
+}
+
+std::optional<std::string> opt_of(const char *s) { return s ? std::optional<std::string>(s) : std::nullopt; }
 
 std::optional<std::size_t> limit_of(std::size_t limit) { return limit ? std::optional<std::size_t>(limit) : std::nullopt; }
 
@@ -165,5 +178,45 @@ int ccb_history_fork(char **out, const char *session_id, const char *directory, 
     if (up_to_message_id) o.up_to_message_id = up_to_message_id;
     if (title) o.title = title;
     return fork_session(need(session_id, "session_id"), o);
+  });
+}
+
+int ccb_history_info_from_text(char **out, const char *session_id, const char *text, size_t text_len,
+                               int64_t last_modified, const char *project_path)
+{
+  return json_result(out, [&] {
+    std::string_view id = need(session_id, "session_id");
+    auto info = session_info_from_text(id, text_of(text, text_len), last_modified, text_of(project_path));
+    if (!info) throw Error(errc::session_not_found, "Session " + std::string(id) + " has nothing to show");
+    return info_json(*info);
+  });
+}
+
+int ccb_history_messages_from_text(char **out, const char *text, size_t text_len, size_t limit, size_t offset)
+{
+  return json_result(out, [&] { return messages_json(session_messages_from_text(text_of(text, text_len), limit_of(limit), offset)); });
+}
+
+int ccb_history_subagent_messages_from_text(char **out, const char *text, size_t text_len, const char *parent_tool_use_id,
+                                            const char *parent_agent_id, size_t limit, size_t offset)
+{
+  return json_result(out, [&] {
+    return messages_json(subagent_messages_from_text(text_of(text, text_len), opt_of(parent_tool_use_id),
+                                                     opt_of(parent_agent_id), limit_of(limit), offset));
+  });
+}
+
+int ccb_history_fork_text(char **new_session_id, char **transcript, const char *session_id, const char *text,
+                          size_t text_len, const char *up_to_message_id, const char *title)
+{
+  return guarded([&] {
+    *need(new_session_id, "new_session_id") = nullptr;
+    *need(transcript, "transcript") = nullptr;
+    ForkedTranscript fork = fork_transcript(need(session_id, "session_id"), text_of(text, text_len),
+                                            {std::string(), opt_of(up_to_message_id), opt_of(title)});
+    std::unique_ptr<char, decltype(&std::free)> id(dup_string(fork.session_id), &std::free);
+    *transcript = dup_string(fork.text);
+    *new_session_id = id.release();
+    return CCB_OK;
   });
 }

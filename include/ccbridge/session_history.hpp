@@ -84,6 +84,11 @@ CCB_API std::string project_key_for_directory(std::string_view directory);
 /// True if `text` is a UUID (8-4-4-4-12 hex digits, either case).
 CCB_API bool is_session_uuid(std::string_view text) noexcept;
 
+/// Where the readers find the transcript of `session_id` (a non-empty file, searched as they
+/// search), or nothing (also for an invalid id).
+CCB_API std::optional<std::string> session_transcript_path(std::string_view session_id,
+                                                           std::string_view directory = {});
+
 /// Sessions newest first (by mtime), sidechain and metadata-only ones left out, each session id
 /// once (the newest copy).
 CCB_API std::vector<SessionInfo> list_sessions(const ListSessionsOptions &options = {});
@@ -130,5 +135,52 @@ CCB_API void delete_session(std::string_view session_id, std::string_view direct
 /// Error(invalid_argument) for invalid ids, a session with nothing to fork or an
 /// up_to_message_id not in it, Error(session_not_found), Error(io_error) if it cannot be written.
 CCB_API std::string fork_session(std::string_view session_id, const ForkSessionOptions &options = {});
+
+// ---- transcripts given as text -------------------------------------------------------------
+// The same readers and the fork for a transcript held elsewhere (a SessionStore, a database) and
+// handed over as its JSONL text: the file-based functions above are these applied to the file.
+
+/// The metadata get_session_info reads, from a transcript's text (its first and last 64 KiB, as
+/// from a file): `last_modified` is the caller's, `file_size` the text's size and `project_path`
+/// the cwd used when the transcript records none. Nothing for a sidechain or a session with
+/// nothing to show.
+CCB_API std::optional<SessionInfo> session_info_from_text(std::string_view session_id, std::string_view text,
+                                                          std::int64_t last_modified,
+                                                          std::string_view project_path = {});
+
+/// The conversation of a transcript's text, as get_session_messages.
+CCB_API std::vector<SessionMessage> session_messages_from_text(std::string_view text,
+                                                               std::optional<std::size_t> limit = std::nullopt,
+                                                               std::size_t offset = 0);
+
+/// A subagent's conversation from its transcript's text, as get_subagent_messages; every message
+/// gets the given parent ids (from the subagent's metadata).
+CCB_API std::vector<SessionMessage> subagent_messages_from_text(std::string_view text,
+                                                                const std::optional<std::string> &parent_tool_use_id,
+                                                                const std::optional<std::string> &parent_agent_id,
+                                                                std::optional<std::size_t> limit = std::nullopt,
+                                                                std::size_t offset = 0);
+
+/// What one transcript line gives for SessionInfo::first_prompt (the rule applied line by line to
+/// a transcript's head): the prompt, or, for a lone slash command, its name (used when no line
+/// gives a prompt). For summaries kept up to date as entries arrive, line by line.
+struct LinePrompt {
+  std::optional<std::string> prompt;
+  std::optional<std::string> command;
+};
+
+CCB_API LinePrompt first_prompt_of_line(std::string_view line);
+
+/// A fork made from a transcript's text: the new session's id and its transcript (JSONL, each line
+/// ending in '\n').
+struct ForkedTranscript {
+  std::string session_id;
+  std::string text;
+};
+
+/// The transform fork_session applies, to the text of session `session_id`'s transcript
+/// (options.directory is not used). Throws Error(invalid_argument) as fork_session does.
+CCB_API ForkedTranscript fork_transcript(std::string_view session_id, std::string_view text,
+                                         const ForkSessionOptions &options = {});
 
 CCB_END_NAMESPACE

@@ -1,7 +1,7 @@
 // Session history, the writers: rename_session and tag_session append one metadata line to a
 // transcript the CLI may be appending to as well (one O_APPEND write of a whole line, so lines
 // never interleave); delete_session removes it; fork_session writes a new transcript beside it,
-// complete before it appears under its name.
+// complete before it appears under its name (made by fork_transcript, which works on text).
 #include "core/session_files.hpp"
 
 #include "detail/json.hpp"
@@ -157,6 +157,13 @@ std::optional<std::string> source_title(std::string_view content)
   return std::nullopt;
 }
 
+void require_fork_ids(std::string_view session_id, const ForkSessionOptions &options)
+{
+  require_uuid(session_id, "session_id");
+  const auto &up_to = options.up_to_message_id;
+  if (up_to && !up_to->empty()) require_uuid(*up_to, "up_to_message_id");
+}
+
 // Creates `path` with `data`, never over an existing file and never seen half written: a
 // temporary file beside it, flushed, then linked to its name (link fails if the name exists).
 void write_new_file(const std::string &dir, const std::string &path, std::string_view data)
@@ -230,17 +237,12 @@ void delete_session(std::string_view session_id, std::string_view directory)
   std::filesystem::remove_all(found->project_dir + "/" + std::string(session_id), ignored);
 }
 
-std::string fork_session(std::string_view session_id, const ForkSessionOptions &options)
+ForkedTranscript fork_transcript(std::string_view session_id, std::string_view content, const ForkSessionOptions &options)
 {
-  require_uuid(session_id, "session_id");
+  require_fork_ids(session_id, options);
   const auto &up_to = options.up_to_message_id;
-  if (up_to && !up_to->empty()) require_uuid(*up_to, "up_to_message_id");
-  auto found = find_session_file(session_id, options.directory);
-  if (!found) throw Error(errc::session_not_found, not_found(session_id, options.directory));
-  auto content = read_file(found->file);
-  if (!content) throw Error(errc::io_error, "cannot read " + found->file);
   auto no_messages = [&] { return Error(errc::invalid_argument, "Session " + std::string(session_id) + " has no messages to fork"); };
-  if (content->empty()) throw no_messages();
+  if (content.empty()) throw no_messages();
 
   // The chain entries (sidechains left out: they have parentUuid graphs of their own) and the
   // source's content-replacement records, which the fork carries over under its own id.
@@ -248,7 +250,7 @@ std::string fork_session(std::string_view session_id, const ForkSessionOptions &
   JsonDocument replacements_doc;
   JsonValue replacements(rapidjson::kArrayType);
   auto &ra = replacements_doc.GetAllocator();
-  for_each_json_line(*content, [&](const std::shared_ptr<JsonDocument> &doc) {
+  for_each_json_line(content, [&](const std::shared_ptr<JsonDocument> &doc) {
     if (auto e = chain_entry(doc)) {
       if (!truthy(*doc, "isSidechain")) transcript.push_back(std::move(*e));
     } else if (get_string(*doc, "type") == "content-replacement" && get_string(*doc, "sessionId") == session_id) {
@@ -344,7 +346,7 @@ std::string fork_session(std::string_view session_id, const ForkSessionOptions &
   // The fork's title: the one given, else the source's + " (fork)". Readers take the last
   // custom-title line, so this is what lists show.
   std::string title = options.title ? std::string(trim_unicode(*options.title)) : std::string();
-  if (title.empty()) title = source_title(*content).value_or("Forked session") + " (fork)";
+  if (title.empty()) title = source_title(content).value_or("Forked session") + " (fork)";
   out += R"({"type":"custom-title","sessionId":)";
   append_json_string(out, fork_id);
   out += R"(,"customTitle":)";
@@ -354,8 +356,19 @@ std::string fork_session(std::string_view session_id, const ForkSessionOptions &
   out += R"(,"timestamp":)";
   append_json_string(out, now);
   out += "}\n";
-  write_new_file(found->project_dir, found->project_dir + "/" + fork_id + ".jsonl", out);
-  return fork_id;
+  return {std::move(fork_id), std::move(out)};
+}
+
+std::string fork_session(std::string_view session_id, const ForkSessionOptions &options)
+{
+  require_fork_ids(session_id, options);  // before the search: an invalid id is not "not found"
+  auto found = find_session_file(session_id, options.directory);
+  if (!found) throw Error(errc::session_not_found, not_found(session_id, options.directory));
+  auto content = read_file(found->file);
+  if (!content) throw Error(errc::io_error, "cannot read " + found->file);
+  ForkedTranscript fork = fork_transcript(session_id, *content, options);
+  write_new_file(found->project_dir, found->project_dir + "/" + fork.session_id + ".jsonl", fork.text);
+  return fork.session_id;
 }
 
 CCB_END_NAMESPACE

@@ -415,49 +415,9 @@ std::string first_prompt_from_head(std::string_view head)
     std::size_t nl = head.find('\n', start);
     std::string_view line = head.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
     start = nl == std::string_view::npos ? head.size() : nl + 1;
-    // Cheap text checks first: most lines are not user prompts.
-    if (line.find("\"type\":\"user\"") == std::string_view::npos &&
-        line.find("\"type\": \"user\"") == std::string_view::npos)
-      continue;
-    if (line.find("\"tool_result\"") != std::string_view::npos) continue;
-    if (line.find("\"isMeta\":true") != std::string_view::npos || line.find("\"isMeta\": true") != std::string_view::npos)
-      continue;
-    if (line.find("\"isCompactSummary\":true") != std::string_view::npos ||
-        line.find("\"isCompactSummary\": true") != std::string_view::npos)
-      continue;
-    JsonDocument doc;
-    if (parse_exact(doc, line).IsError() || !doc.IsObject() || get_string(doc, "type") != "user") continue;
-    auto msg = doc.FindMember("message");
-    if (msg == doc.MemberEnd() || !msg->value.IsObject()) continue;
-    auto content = msg->value.FindMember("content");
-    if (content == msg->value.MemberEnd()) continue;
-    std::vector<std::string_view> texts;
-    if (content->value.IsString()) {
-      texts.emplace_back(content->value.GetString(), content->value.GetStringLength());
-    } else if (content->value.IsArray()) {
-      for (const auto &block : content->value.GetArray()) {
-        if (get_string(block, "type") != "text") continue;
-        auto t = block.FindMember("text");
-        if (t != block.MemberEnd() && t->value.IsString()) texts.emplace_back(t->value.GetString(), t->value.GetStringLength());
-      }
-    }
-    for (std::string_view raw : texts) {
-      std::string flat(raw);
-      std::replace(flat.begin(), flat.end(), '\n', ' ');
-      std::string_view result = trim_unicode(flat);
-      if (result.empty()) continue;
-      // A slash command: remembered (its name) in case nothing else is found.
-      std::size_t cmd = result.find("<command-name>");
-      if (cmd != std::string_view::npos) {
-        std::size_t name_at = cmd + 14, end = result.find("</command-name>", name_at);
-        if (end != std::string_view::npos) {
-          if (command_fallback.empty()) command_fallback = std::string(result.substr(name_at, end - name_at));
-          continue;
-        }
-      }
-      if (is_generated_prompt(result)) continue;
-      return shorten(result, 200);
-    }
+    LinePrompt found = first_prompt_of_line(line);
+    if (found.prompt) return std::move(*found.prompt);
+    if (found.command && command_fallback.empty()) command_fallback = std::move(*found.command);
   }
   return command_fallback;
 }
@@ -568,6 +528,61 @@ bool is_session_uuid(std::string_view text) noexcept
     if (dash ? text[i] != '-' : !detail::history::is_hex(text[i])) return false;
   }
   return true;
+}
+
+CCB_END_NAMESPACE
+
+CCB_BEGIN_NAMESPACE
+
+LinePrompt first_prompt_of_line(std::string_view line)
+{
+  using namespace detail;
+  using namespace detail::history;
+  LinePrompt found;
+  // Cheap text checks first: most lines are not user prompts.
+  if (line.find("\"type\":\"user\"") == std::string_view::npos && line.find("\"type\": \"user\"") == std::string_view::npos)
+    return found;
+  if (line.find("\"tool_result\"") != std::string_view::npos) return found;
+  if (line.find("\"isMeta\":true") != std::string_view::npos || line.find("\"isMeta\": true") != std::string_view::npos)
+    return found;
+  if (line.find("\"isCompactSummary\":true") != std::string_view::npos ||
+      line.find("\"isCompactSummary\": true") != std::string_view::npos)
+    return found;
+  JsonDocument doc;
+  if (parse_exact(doc, line).IsError() || !doc.IsObject() || get_string(doc, "type") != "user") return found;
+  auto msg = doc.FindMember("message");
+  if (msg == doc.MemberEnd() || !msg->value.IsObject()) return found;
+  auto content = msg->value.FindMember("content");
+  if (content == msg->value.MemberEnd()) return found;
+  std::vector<std::string_view> texts;
+  if (content->value.IsString()) {
+    texts.emplace_back(content->value.GetString(), content->value.GetStringLength());
+  } else if (content->value.IsArray()) {
+    for (const auto &block : content->value.GetArray()) {
+      if (get_string(block, "type") != "text") continue;
+      auto t = block.FindMember("text");
+      if (t != block.MemberEnd() && t->value.IsString()) texts.emplace_back(t->value.GetString(), t->value.GetStringLength());
+    }
+  }
+  for (std::string_view raw : texts) {
+    std::string flat(raw);
+    std::replace(flat.begin(), flat.end(), '\n', ' ');
+    std::string_view result = trim_unicode(flat);
+    if (result.empty()) continue;
+    // A slash command: remembered (its name) in case nothing else is found.
+    std::size_t cmd = result.find("<command-name>");
+    if (cmd != std::string_view::npos) {
+      std::size_t name_at = cmd + 14, end = result.find("</command-name>", name_at);
+      if (end != std::string_view::npos) {
+        if (!found.command) found.command = std::string(result.substr(name_at, end - name_at));
+        continue;
+      }
+    }
+    if (is_generated_prompt(result)) continue;
+    found.prompt = shorten(result, 200);
+    return found;
+  }
+  return found;
 }
 
 CCB_END_NAMESPACE

@@ -63,6 +63,18 @@ std::optional<LiteFile> read_lite(const std::string &path)
   return lite;
 }
 
+// The same ends of a transcript held as text; nullopt if it is empty.
+std::optional<LiteFile> lite_of_text(std::string_view text, std::int64_t mtime_ms)
+{
+  if (text.empty()) return std::nullopt;
+  LiteFile lite;
+  lite.mtime_ms = mtime_ms;
+  lite.size = static_cast<std::int64_t>(text.size());
+  lite.head = repair_utf8(text.substr(0, kLiteBytes));
+  lite.tail = text.size() > kLiteBytes ? repair_utf8(text.substr(text.size() - kLiteBytes)) : lite.head;
+  return lite;
+}
+
 // Days since 1970-01-01 of a proleptic Gregorian date.
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d)
 {
@@ -622,6 +634,14 @@ CCB_BEGIN_NAMESPACE
 using namespace detail;
 using namespace detail::history;
 
+std::optional<std::string> session_transcript_path(std::string_view session_id, std::string_view directory)
+{
+  if (!is_session_uuid(session_id)) return std::nullopt;
+  auto found = find_session_file(session_id, directory);
+  if (!found) return std::nullopt;
+  return std::move(found->file);
+}
+
 std::vector<SessionInfo> list_sessions(const ListSessionsOptions &options)
 {
   if (!options.directory.empty()) return list_project(options);
@@ -657,15 +677,7 @@ std::vector<SessionMessage> get_session_messages(std::string_view session_id, st
     return content && !content->empty();
   });
   if (!content || content->empty()) return {};
-  std::vector<Entry> entries = parse_chain_entries(*content);
-  std::vector<SessionMessage> out;
-  for (const Entry *e : conversation_chain(entries)) {
-    if (e->type != "user" && e->type != "assistant") continue;
-    const JsonValue &j = e->json();
-    if (truthy(j, "isMeta") || truthy(j, "isSidechain") || truthy(j, "teamName")) continue;
-    out.push_back(to_message(*e, std::nullopt, std::nullopt));
-  }
-  return page(std::move(out), limit, offset);
+  return session_messages_from_text(*content, limit, offset);
 }
 
 std::vector<std::string> list_subagents(std::string_view session_id, std::string_view directory)
@@ -691,7 +703,37 @@ std::vector<SessionMessage> get_subagent_messages(std::string_view session_id, s
   auto content = read_file(path);
   if (!content || content->empty()) return {};
   auto [tool_use_id, parent_agent_id] = spawned_by(path);
-  std::vector<Entry> entries = parse_chain_entries(*content);
+  return subagent_messages_from_text(*content, tool_use_id, parent_agent_id, limit, offset);
+}
+
+std::optional<SessionInfo> session_info_from_text(std::string_view session_id, std::string_view text,
+                                                  std::int64_t last_modified, std::string_view project_path)
+{
+  auto lite = lite_of_text(text, last_modified);
+  if (!lite) return std::nullopt;
+  return parse_info(session_id, *lite, std::string(project_path));
+}
+
+std::vector<SessionMessage> session_messages_from_text(std::string_view text, std::optional<std::size_t> limit,
+                                                       std::size_t offset)
+{
+  std::vector<Entry> entries = parse_chain_entries(text);
+  std::vector<SessionMessage> out;
+  for (const Entry *e : conversation_chain(entries)) {
+    if (e->type != "user" && e->type != "assistant") continue;
+    const JsonValue &j = e->json();
+    if (truthy(j, "isMeta") || truthy(j, "isSidechain") || truthy(j, "teamName")) continue;
+    out.push_back(to_message(*e, std::nullopt, std::nullopt));
+  }
+  return page(std::move(out), limit, offset);
+}
+
+std::vector<SessionMessage> subagent_messages_from_text(std::string_view text,
+                                                        const std::optional<std::string> &parent_tool_use_id,
+                                                        const std::optional<std::string> &parent_agent_id,
+                                                        std::optional<std::size_t> limit, std::size_t offset)
+{
+  std::vector<Entry> entries = parse_chain_entries(text);
   // A subagent's transcript is linear: its chain runs back from the last message.
   const Entry *leaf = nullptr;
   for (auto it = entries.rbegin(); it != entries.rend() && !leaf; ++it) {
@@ -702,7 +744,9 @@ std::vector<SessionMessage> get_subagent_messages(std::string_view session_id, s
     Index ix = index_entries(entries);
     std::unordered_set<std::string_view> seen;
     for (const Entry *e : walk_to_root(ix, leaf, seen)) {
-      if (e->type == "user" || e->type == "assistant") out.push_back(to_message(*e, tool_use_id, parent_agent_id));
+      if (e->type == "user" || e->type == "assistant") {
+        out.push_back(to_message(*e, parent_tool_use_id, parent_agent_id));
+      }
     }
   }
   return page(std::move(out), limit, offset);

@@ -1,5 +1,6 @@
 /* Session history through the C ABI: a transcript written into a temporary CLAUDE_CONFIG_DIR,
- * listed, read, renamed, tagged, forked and deleted; bad ids and missing sessions as statuses. */
+ * listed, read, renamed, tagged, forked and deleted; bad ids and missing sessions as statuses; and
+ * a transcript given as text, read and forked. */
 #include "check.h"
 
 #include <stdio.h>
@@ -126,4 +127,49 @@ CCB_TEST(history_errors)
   CHECK_RC(ccb_history_list_sessions(NULL, NULL, 0, 0, 0), CCB_E_INVALID_ARGUMENT);
   CHECK_RC(ccb_history_messages(&out, NULL, NULL, 0, 0), CCB_E_INVALID_ARGUMENT);
   teardown();
+}
+
+/* A transcript held elsewhere, given as text: read, and forked into text. */
+CCB_TEST(history_from_text)
+{
+  static const char text[] =
+      "{\"type\":\"user\",\"uuid\":\"" U1 "\",\"parentUuid\":null,\"sessionId\":\"" SID "\","
+      "\"timestamp\":\"2026-01-15T10:30:00.000Z\",\"message\":{\"role\":\"user\",\"content\":\"hello\"}}\n"
+      "{\"type\":\"assistant\",\"uuid\":\"" A1 "\",\"parentUuid\":\"" U1 "\",\"sessionId\":\"" SID "\","
+      "\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}\n";
+  size_t len = sizeof text - 1;
+  char *out = NULL;
+  REQUIRE_RC(ccb_history_info_from_text(&out, SID, text, len, 42, "/proj"), CCB_OK);
+  CHECK_CONTAINS(out, "\"summary\":\"hello\"");
+  CHECK_CONTAINS(out, "\"lastModified\":42");
+  CHECK_CONTAINS(out, "\"cwd\":\"/proj\"");
+  CHECK_CONTAINS(out, "\"createdAt\":1768473000000");
+  ccb_free(out);
+  CHECK_RC(ccb_history_info_from_text(&out, SID, NULL, 0, 0, NULL), CCB_E_SESSION_NOT_FOUND);
+  CHECK(out == NULL);
+  CHECK_RC(ccb_history_info_from_text(&out, SID, NULL, 5, 0, NULL), CCB_E_INVALID_ARGUMENT);
+  CHECK_CONTAINS(ccb_last_error(), "text is NULL");
+
+  REQUIRE_RC(ccb_history_messages_from_text(&out, text, len, 1, 1), CCB_OK);
+  CHECK_STREQ(out, "[{\"type\":\"assistant\",\"uuid\":\"" A1 "\",\"session_id\":\"" SID "\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]");
+  ccb_free(out);
+  REQUIRE_RC(ccb_history_subagent_messages_from_text(&out, text, len, "toolu_1", NULL, 0, 0), CCB_OK);
+  CHECK_CONTAINS(out, "\"parent_tool_use_id\":\"toolu_1\"");
+  CHECK(strstr(out, "parent_agent_id") == NULL);
+  ccb_free(out);
+
+  char *id = NULL, *fork = NULL;
+  REQUIRE_RC(ccb_history_fork_text(&id, &fork, SID, text, len, U1, "Mine"), CCB_OK);
+  REQUIRE(id != NULL && strlen(id) == 36 && fork != NULL);
+  CHECK(strstr(fork, "\"content\":\"hello\"") != NULL);
+  CHECK(strstr(fork, "\"content\":\"hi\"") == NULL);
+  CHECK(strstr(fork, "\"customTitle\":\"Mine\"") != NULL);
+  CHECK(strstr(fork, id) != NULL);
+  ccb_free(id);
+  ccb_free(fork);
+  id = fork = (char *)text; /* any non-NULL value: must be reset to NULL */
+  CHECK_RC(ccb_history_fork_text(&id, &fork, SID, "", 0, NULL, NULL), CCB_E_INVALID_ARGUMENT);
+  CHECK(id == NULL && fork == NULL);
+  CHECK_CONTAINS(ccb_last_error(), "has no messages to fork");
+  CHECK_RC(ccb_history_fork_text(&id, NULL, SID, text, len, NULL, NULL), CCB_E_INVALID_ARGUMENT);
 }

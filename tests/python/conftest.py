@@ -70,3 +70,12 @@ def fake_options(tag):
         return ccbridge.ClaudeAgentOptions(cli_path=FAKE, env=env, **fields)
 
     return make
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    """A CLAUDE_CONFIG_DIR with an empty projects directory (the session-history tests)."""
+    cfg = tmp_path / ".claude"
+    (cfg / "projects").mkdir(parents=True)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(cfg))
+    return cfg

@@ -25,11 +25,7 @@ import ccbridge  # noqa: E402
 DEFERRED = {
     "list_sessions", "get_session_info", "get_session_messages", "list_subagents", "get_subagent_messages",
     "SDKSessionInfo", "SessionMessage", "rename_session", "tag_session", "delete_session", "fork_session",
-    "ForkSessionResult", "InMemorySessionStore",
-    "fold_session_summary", "project_key_for_directory", "import_session_to_store",
-    "list_sessions_from_store", "get_session_info_from_store", "get_session_messages_from_store",
-    "list_subagents_from_store", "get_subagent_messages_from_store", "rename_session_via_store",
-    "tag_session_via_store", "delete_session_via_store", "fork_session_via_store",
+    "ForkSessionResult", "project_key_for_directory",
 }
 
 # Differences someone is working on (name -> the issue item that removes them).

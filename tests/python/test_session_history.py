@@ -35,14 +35,6 @@ NAMES = [
 ]
 
 
-@pytest.fixture
-def config(tmp_path, monkeypatch):
-    cfg = tmp_path / ".claude"
-    (cfg / "projects").mkdir(parents=True)
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(cfg))
-    return cfg
-
-
 def project(config, tmp_path, name="proj"):
     """(working directory, its storage directory), both created."""
     work = tmp_path / name

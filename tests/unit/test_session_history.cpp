@@ -565,3 +565,158 @@ TEST_CASE("session history: fork writes a complete new transcript with fresh ids
   write(file, R"({"type":"summary","summary":"nothing"})" "\n" + entry("progress", "p", ""));
   CHECK(error_of({dir, std::nullopt, std::nullopt}).find("has no messages to fork") != std::string::npos);
 }
+
+// ---- transcripts given as text ------------------------------------------------------------------
+
+namespace {
+
+bool same_info(const SessionInfo &a, const SessionInfo &b)
+{
+  return a.session_id == b.session_id && a.summary == b.summary && a.custom_title == b.custom_title &&
+         a.first_prompt == b.first_prompt && a.git_branch == b.git_branch && a.cwd == b.cwd && a.tag == b.tag &&
+         a.created_at == b.created_at;
+}
+
+bool same_messages(const std::vector<SessionMessage> &a, const std::vector<SessionMessage> &b)
+{
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].type != b[i].type || a[i].uuid != b[i].uuid || a[i].session_id != b[i].session_id ||
+        a[i].message.dump() != b[i].message.dump() || a[i].parent_tool_use_id != b[i].parent_tool_use_id ||
+        a[i].parent_agent_id != b[i].parent_agent_id)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("session history from text: the same info and messages as from the file")
+{
+  Config cfg;
+  std::string storage;
+  std::string dir = cfg.project("textproj", &storage);
+  std::string text = entry("user", "u1", "", R"("timestamp":"2026-01-15T10:30:00.000Z","cwd":"/w","gitBranch":"main")",
+                           text_message("user", "first question")) +
+                     entry("assistant", "a1", "u1", "", text_message("assistant", "answer")) +
+                     R"({"type":"custom-title","customTitle":"Named","sessionId":")" + kSid + "\"}\n" +
+                     parallel_turn(2, {1, 0}) + R"({"type":"tag","tag":"t1","sessionId":")" + kSid + "\"}\n" +
+                     "not json\n";
+  // The parallel turn hangs off "prompt": give it one, after the answer.
+  text += entry("user", "prompt", "a1", "", text_message("user", "read both"));
+  write(storage + "/" + kSid + ".jsonl", text);
+
+  auto from_file = get_session_info(kSid, dir);
+  REQUIRE(from_file);
+  auto from_text = session_info_from_text(kSid, text, 1234, dir);
+  REQUIRE(from_text);
+  CHECK(same_info(*from_file, *from_text));
+  CHECK(from_text->summary == "Named");
+  CHECK(from_text->tag == "t1");
+  CHECK(from_text->last_modified == 1234);
+  CHECK(from_text->file_size == static_cast<std::int64_t>(text.size()));
+
+  CHECK(same_messages(get_session_messages(kSid, dir), session_messages_from_text(text)));
+  CHECK(same_messages(get_session_messages(kSid, dir, 2, 1), session_messages_from_text(text, 2, 1)));
+  CHECK(uuids(session_messages_from_text(text, 2, 1)) == V{"a1", "prompt"});
+
+  // The cwd falls back to the given project path; nothing for empty text or a sidechain.
+  std::string bare = entry("user", "u1", "", "", text_message("user", "hi"));
+  CHECK(session_info_from_text(kSid, bare, 0, "/proj")->cwd == "/proj");
+  CHECK_FALSE(session_info_from_text(kSid, bare, 0)->cwd);
+  CHECK_FALSE(session_info_from_text(kSid, "", 0));
+  CHECK_FALSE(session_info_from_text(kSid, entry("user", "u1", "", R"("isSidechain":true)", text_message("user", "x")), 0));
+  CHECK(session_messages_from_text("").empty());
+  CHECK(session_messages_from_text("garbage\n{\"type\":\"user\"}\n").empty());
+}
+
+TEST_CASE("session history from text: a subagent's messages carry the given parent ids")
+{
+  Config cfg;
+  std::string storage;
+  std::string dir = cfg.project("textsub", &storage);
+  write(storage + "/" + kSid + ".jsonl", entry("user", "u1", "", "", text_message("user", "main")));
+  std::string sub = entry("user", "s1", "", "", text_message("user", "task")) +
+                    entry("assistant", "s2", "s1", "", text_message("assistant", "done"));
+  write(storage + "/" + kSid + "/subagents/agent-x1.jsonl", sub);
+  write(storage + "/" + kSid + "/subagents/agent-x1.meta.json", R"({"toolUseId":"toolu_9","parentAgentId":"p1"})");
+  auto from_file = get_subagent_messages(kSid, "x1", dir);
+  auto from_text = subagent_messages_from_text(sub, std::string("toolu_9"), std::string("p1"));
+  CHECK(uuids(from_text) == V{"s1", "s2"});
+  CHECK(same_messages(from_file, from_text));
+  CHECK(from_text[1].parent_tool_use_id == "toolu_9");
+  CHECK(uuids(subagent_messages_from_text(sub, std::nullopt, std::nullopt, 1, 1)) == V{"s2"});
+  CHECK_FALSE(subagent_messages_from_text(sub, std::nullopt, std::nullopt)[0].parent_agent_id);
+}
+
+TEST_CASE("session history from text: the fork transform, and the file fork is the same transform")
+{
+  std::string text = entry("user", "aaaaaaaa-0000-4000-8000-000000000001", "", R"("timestamp":"2026-01-01T00:00:00Z")",
+                           text_message("user", "hello")) +
+                     entry("assistant", "aaaaaaaa-0000-4000-8000-000000000002", "aaaaaaaa-0000-4000-8000-000000000001", "",
+                           text_message("assistant", "hi"));
+  ForkedTranscript fork = fork_transcript(kSid, text);
+  CHECK(is_session_uuid(fork.session_id));
+  CHECK(fork.session_id != kSid);
+  auto messages = session_messages_from_text(fork.text);
+  REQUIRE(messages.size() == 2);
+  CHECK(messages[0].session_id == fork.session_id);
+  CHECK(messages[1].message.dump() == text_message("assistant", "hi"));
+  CHECK(fork.text.find(R"("forkedFrom":{"sessionId":")" + kSid) != std::string::npos);
+  auto info = session_info_from_text(fork.session_id, fork.text, 0);
+  REQUIRE(info);
+  CHECK(info->custom_title == "hello (fork)");
+
+  ForkedTranscript cut = fork_transcript(kSid, text, {"", std::string("aaaaaaaa-0000-4000-8000-000000000001"), std::string("T")});
+  CHECK(session_messages_from_text(cut.text).size() == 1);
+  CHECK(session_info_from_text(cut.session_id, cut.text, 0)->custom_title == "T");
+
+  auto fails_with = [](auto &&fn, errc code, const std::string &text_part) {
+    try {
+      fn();
+    } catch (const Error &e) {
+      return e.code() == code && std::string(e.what()).find(text_part) != std::string::npos;
+    }
+    return false;
+  };
+  CHECK(fails_with([&] { fork_transcript("nope", text); }, errc::invalid_argument, "Invalid session_id: nope"));
+  CHECK(fails_with([&] { fork_transcript(kSid, ""); }, errc::invalid_argument, "has no messages to fork"));
+  CHECK(fails_with([&] { fork_transcript(kSid, "{\"type\":\"tag\",\"tag\":\"x\"}\n"); }, errc::invalid_argument,
+                   "has no messages to fork"));
+  CHECK(fails_with([&] { fork_transcript(kSid, text, {"", std::string("bad"), std::nullopt}); }, errc::invalid_argument,
+                   "Invalid up_to_message_id"));
+  CHECK(fails_with([&] { fork_transcript(kSid, text, {"", std::string(kSid), std::nullopt}); }, errc::invalid_argument,
+                   "not found in session"));
+
+  // The file fork writes what the transform makes: the same messages under the new id.
+  Config cfg;
+  std::string storage;
+  std::string dir = cfg.project("textfork", &storage);
+  write(storage + "/" + kSid + ".jsonl", text);
+  CHECK(session_transcript_path(kSid, dir) == storage + "/" + kSid + ".jsonl");
+  CHECK_FALSE(session_transcript_path("99999999-2222-4333-8444-555555555555", dir));
+  CHECK_FALSE(session_transcript_path("nope", dir));
+  std::string id = fork_session(kSid, {dir, std::nullopt, std::nullopt});
+  auto written = read(storage + "/" + id + ".jsonl");
+  auto a = session_messages_from_text(written), b = session_messages_from_text(fork.text);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i].message.dump() == b[i].message.dump());
+}
+
+TEST_CASE("session history: the first prompt of one line, as the head scan takes it")
+{
+  auto user = [](const std::string &content, const std::string &extra = "") {
+    return std::string(R"({"type":"user")") + extra + R"(,"message":{"role":"user","content":)" + content + "}}";
+  };
+  CHECK(first_prompt_of_line(user("\"  hello\\nthere \"")).prompt == "hello there");
+  auto cmd = first_prompt_of_line(user("\"<command-name>/clear</command-name>\""));
+  CHECK_FALSE(cmd.prompt);
+  CHECK(cmd.command == "/clear");
+  CHECK_FALSE(first_prompt_of_line(user("\"hi\"", R"(,"isMeta":true)")).prompt);
+  CHECK_FALSE(first_prompt_of_line(user(R"([{"type":"tool_result","content":"x"}])")).prompt);
+  CHECK_FALSE(first_prompt_of_line(R"({"type":"assistant","message":{"content":"hi"}})").prompt);
+  CHECK_FALSE(first_prompt_of_line("not json").prompt);
+  CHECK(first_prompt_of_line(user(R"([{"type":"image"},{"type":"text","text":"look"}])")).prompt == "look");
+  std::string long_text(300, 'x');
+  CHECK(first_prompt_of_line(user("\"" + long_text + "\"")).prompt == std::string(200, 'x') + "\xE2\x80\xA6");
+}

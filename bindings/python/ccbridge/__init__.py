@@ -42,6 +42,22 @@ from .sessions import (
     tag_session,
 )
 from . import sessions as _sessions
+# SessionStore helpers (the types come with ccbridge.types below).
+from .session_store import (
+    InMemorySessionStore,
+    delete_session_via_store,
+    fold_session_summary,
+    fork_session_via_store,
+    get_session_info_from_store,
+    get_session_messages_from_store,
+    get_subagent_messages_from_store,
+    import_session_to_store,
+    list_sessions_from_store,
+    list_subagents_from_store,
+    rename_session_via_store,
+    tag_session_via_store,
+)
+from . import session_store as _session_store
 from .terminal import Terminal, TerminalExit
 from .types import *  # noqa: F401,F403 - the SDK exports its types at the top level
 from . import types as _types
@@ -64,4 +80,5 @@ __all__ = [
     "CLIJSONDecodeError", "MessageParseError", "ControlTimeoutError", "InvalidOptionError", "Terminal", "TerminalExit",
     "McpClient", "McpServerSpec", "McpTool", "McpCallResult", "McpInitializeResult",
 ] + _sessions.__all__
+__all__ += [n for n in _session_store.__all__ if n not in _session_store.TYPES]
 __all__ += _types.__all__

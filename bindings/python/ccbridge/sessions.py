@@ -85,6 +85,21 @@ def _engine_error(err: BaseException) -> Exception:
     return OSError(text)
 
 
+def _sanitize_tag(tag: str | None) -> str | None:
+    """A tag without format, private-use and unassigned characters (zero-width, bidi controls,
+    BOM, ...), after NFKC; repeated until stable, as NFKC may expose more. (The engine removes
+    format and private-use characters too, and the surrounding whitespace; NFKC and unassigned
+    code points need Python's Unicode database.)"""
+    if tag is None:
+        return None
+    for _ in range(10):
+        previous = tag
+        tag = "".join(c for c in unicodedata.normalize("NFKC", tag) if unicodedata.category(c) not in ("Cf", "Co", "Cn"))
+        if tag == previous:
+            break
+    return tag
+
+
 def _call(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
@@ -144,12 +159,7 @@ def rename_session(session_id: str, title: str, directory: str | None = None) ->
 
 def tag_session(session_id: str, tag: str | None, directory: str | None = None) -> None:
     """Appends a tag entry; ``None`` clears the tag. Invisible characters are removed first."""
-    if tag is not None:
-        # NFKC and unassigned code points need the Unicode database, which Python has; the engine
-        # then removes format and private-use characters and surrounding whitespace.
-        tag = unicodedata.normalize("NFKC", tag)
-        tag = "".join(c for c in tag if unicodedata.category(c) != "Cn")
-    _call(_ccbridge.tag_session, session_id, tag, _directory(directory))
+    _call(_ccbridge.tag_session, session_id, _sanitize_tag(tag), _directory(directory))
 
 
 def delete_session(session_id: str, directory: str | None = None) -> None:

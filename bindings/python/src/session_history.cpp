@@ -56,6 +56,9 @@ void bind_session_history(py::module_ &m)
 {
   m.def("project_key_for_directory", [](const std::string &directory) { return ccbridge::project_key_for_directory(directory); });
   m.def("claude_projects_dir", [] { return ccbridge::claude_projects_dir(); });
+  m.def("session_transcript_path", &ccbridge::session_transcript_path, py::arg("session_id"), py::arg("directory"),
+        py::call_guard<py::gil_scoped_release>());
+  m.def("is_session_uuid", [](const std::string &text) { return ccbridge::is_session_uuid(text); }, py::arg("text"));
   m.def(
       "list_sessions",
       [](const std::string &directory, std::optional<long long> limit, long long offset, bool include_worktrees) {
@@ -125,4 +128,61 @@ void bind_session_history(py::module_ &m)
         return ccbridge::fork_session(session_id, {directory, up_to_message_id, title});
       },
       py::arg("session_id"), py::arg("directory"), py::arg("up_to_message_id"), py::arg("title"));
+
+  // The same over a transcript's text (a SessionStore's entries as JSONL).
+  m.def(
+      "session_info_from_text",
+      [](const std::string &session_id, const std::string &text, std::int64_t last_modified,
+         const std::string &project_path) -> py::object {
+        std::optional<ccbridge::SessionInfo> info;
+        {
+          py::gil_scoped_release nogil;
+          info = ccbridge::session_info_from_text(session_id, text, last_modified, project_path);
+        }
+        return info ? py::object(info_tuple(*info)) : py::object(py::none());
+      },
+      py::arg("session_id"), py::arg("text"), py::arg("last_modified"), py::arg("project_path"));
+  m.def(
+      "session_messages_from_text",
+      [](const std::string &text, std::optional<long long> limit, long long offset) {
+        std::vector<ccbridge::SessionMessage> found;
+        {
+          py::gil_scoped_release nogil;
+          found = ccbridge::session_messages_from_text(text, limit_of(limit), offset_of(offset));
+        }
+        return message_tuples(found);
+      },
+      py::arg("text"), py::arg("limit"), py::arg("offset"));
+  m.def(
+      "subagent_messages_from_text",
+      [](const std::string &text, std::optional<std::string> parent_tool_use_id,
+         std::optional<std::string> parent_agent_id, std::optional<long long> limit, long long offset) {
+        std::vector<ccbridge::SessionMessage> found;
+        {
+          py::gil_scoped_release nogil;
+          found = ccbridge::subagent_messages_from_text(text, parent_tool_use_id, parent_agent_id, limit_of(limit),
+                                                        offset_of(offset));
+        }
+        return message_tuples(found);
+      },
+      py::arg("text"), py::arg("parent_tool_use_id"), py::arg("parent_agent_id"), py::arg("limit"), py::arg("offset"));
+  m.def(
+      "first_prompt_of_entry",
+      [](const std::string &line) {
+        auto found = ccbridge::first_prompt_of_line(line);
+        return py::make_tuple(opt(found.prompt), opt(found.command));
+      },
+      py::arg("line"));
+  m.def(
+      "fork_transcript",
+      [](const std::string &session_id, const std::string &text, std::optional<std::string> up_to_message_id,
+         std::optional<std::string> title) {
+        ccbridge::ForkedTranscript fork;
+        {
+          py::gil_scoped_release nogil;
+          fork = ccbridge::fork_transcript(session_id, text, {std::string(), up_to_message_id, title});
+        }
+        return py::make_tuple(fork.session_id, fork.text);
+      },
+      py::arg("session_id"), py::arg("text"), py::arg("up_to_message_id"), py::arg("title"));
 }
