@@ -7,12 +7,9 @@ import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
 
 from . import _shapes
-
-if TYPE_CHECKING:  # session_store.py's helpers use these types
-    from .session_store import SessionKey, SessionStore, SessionStoreFlushMode
 from ._shapes import *  # noqa: F401,F403 - the SDK exports these at the top level too
 from ._shapes import (
     AssistantMessageError,
