@@ -51,6 +51,12 @@ struct Thinking {
 /// Must not block for long. Exceptions it throws are caught and ignored.
 using StderrCallback = std::function<void(std::string_view line)>;
 
+class Message;
+/// Called with each `transcript_mirror` frame ({"type":"transcript_mirror","filePath":...,
+/// "entries":[...]}: the transcript lines the CLI wrote, see Options::session_mirror), on a
+/// ccbridge I/O thread. Must not block. Exceptions it throws are caught and ignored.
+using TranscriptMirrorCallback = std::function<void(const Message &frame)>;
+
 /// Which of the host's environment variables the CLI starts with (Options::env goes on top).
 enum class EnvInherit {
   /// The host's whole environment, minus CLAUDECODE: what the official SDKs do. The default.
@@ -143,7 +149,12 @@ struct Options {
   bool fork_session = false;                           ///< `--fork-session`
   std::optional<std::string> resume_session_at;        ///< `--resume-session-at=<uuid>`
   std::optional<std::string> resume_drops_turn;        ///< `--resume-drops-turn=<uuid>` (even if "")
-  bool session_mirror = false;                         ///< `--session-mirror`
+  /// `--session-mirror`: the CLI also writes each transcript line it saves to stdout, in
+  /// `transcript_mirror` frames. They go to transcript_mirror_callback if set, else into the
+  /// message stream (MessageType::unknown, type_name() "transcript_mirror"). Without this option
+  /// such frames are dropped: they are never the application's unless it asked for them.
+  bool session_mirror = false;
+  TranscriptMirrorCallback transcript_mirror_callback;  ///< see session_mirror
   /// unset: omitted (CLI default: all sources); {} gives `--setting-sources=` (none).
   std::optional<std::vector<std::string>> setting_sources;
   std::vector<std::string> plugin_dirs;                ///< `--plugin-dir=<p>` per local plugin

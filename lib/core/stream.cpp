@@ -198,6 +198,14 @@ void Stream::State::on_line(const detail::FramerEvent &ev)
     control_->on_control(msg);  // handled here, never queued behind the application's messages
     return;
   }
+  if (msg.type() == MessageType::unknown && msg.type_name() == "transcript_mirror") {
+    // The store's copy of the transcript (Options::session_mirror), never a turn's message.
+    if (!options_.session_mirror) return;
+    if (options_.transcript_mirror_callback) {
+      detail::call_safely(options_.transcript_mirror_callback, msg);
+      return;
+    }
+  }
   switch (msg.type()) {
   case MessageType::invalid_line: ++invalid_; break;
   case MessageType::control_request: {

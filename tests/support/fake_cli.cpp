@@ -1408,7 +1408,7 @@ const char kDefaultScript[] =
     "wait_eof\n"
     "exit 0\n";
 
-// Replaces {{prompt}}, {{cwd}} (both JSON-escaped, without quotes), {{pid}} and {{now_ns}}.
+// Replaces {{prompt}}, {{cwd}}, {{env:NAME}} (JSON-escaped, without quotes), {{pid}} and {{now_ns}}.
 std::string substitute(const std::string &text)
 {
   if (text.find("{{") == std::string::npos) return text;
@@ -1424,6 +1424,11 @@ std::string substitute(const std::string &text)
     } else if (text.compare(b, 7, "{{cwd}}") == 0) {
       json_escape_append(out, current_dir());
       i = b + 7;
+    } else if (text.compare(b, 6, "{{env:") == 0 && text.find("}}", b + 6) != std::string::npos) {
+      std::size_t e = text.find("}}", b + 6);
+      const char *v = std::getenv(text.substr(b + 6, e - b - 6).c_str());
+      json_escape_append(out, v ? v : "");
+      i = e + 2;
     } else if (text.compare(b, 7, "{{pid}}") == 0) {
       out += std::to_string(::getpid());
       i = b + 7;

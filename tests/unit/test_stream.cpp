@@ -410,6 +410,54 @@ TEST_CASE("fake-cli: garbage, invalid UTF-8, bad JSON and oversize lines fail on
   CHECK(s.outcome().skipped_lines == 1);
 }
 
+TEST_CASE("fake-cli: transcript_mirror frames reach only a run that asked for them (Options::session_mirror)")
+{
+  NoLeftovers guard;
+  const std::string script = "wait_user\n"
+                             "emit {\"type\":\"transcript_mirror\",\"filePath\":\"/p/s.jsonl\",\"entries\":[{\"type\":\"user\"}]}\n"
+                             "emit {\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false}\n"
+                             "emit {\"type\":\"transcript_mirror\",\"filePath\":\"/p/s.jsonl\",\"entries\":[]}\n"
+                             "exit 0";
+  auto types = [](const std::vector<Message> &msgs) {
+    std::vector<std::string> out;
+    for (const auto &m : msgs) out.emplace_back(m.type_name());
+    return out;
+  };
+  SUBCASE("not asked for: dropped")
+  {
+    Stream s = query("x", fake(script));
+    CHECK(types(drain(s)) == std::vector<std::string>{"result"});
+    CHECK(s.outcome().messages == 1);
+  }
+  SUBCASE("asked for, no callback: messages of an unknown type")
+  {
+    Options o = fake(script);
+    o.session_mirror = true;
+    Stream s = query("x", o);
+    auto msgs = drain(s);
+    CHECK(types(msgs) == std::vector<std::string>{"transcript_mirror", "result", "transcript_mirror"});
+    CHECK(msgs[0].type() == MessageType::unknown);
+    CHECK(msgs[0].json()["filePath"].string_or() == "/p/s.jsonl");
+  }
+  SUBCASE("asked for, with a callback: to the callback only, in order, even one that throws")
+  {
+    Options o = fake(script);
+    o.session_mirror = true;
+    std::mutex mu;
+    std::vector<std::size_t> entries;
+    o.transcript_mirror_callback = [&](const Message &frame) {
+      std::lock_guard<std::mutex> lk(mu);
+      entries.push_back(frame.json()["entries"].size());
+      throw std::runtime_error("ignored");
+    };
+    Stream s = query("x", o);
+    CHECK(types(drain(s)) == std::vector<std::string>{"result"});
+    std::lock_guard<std::mutex> lk(mu);
+    CHECK(entries == std::vector<std::size_t>{1, 0});
+    CHECK(s.outcome().ok());
+  }
+}
+
 TEST_CASE("fake-cli: lines split across writes and slow output arrive intact")
 {
   NoLeftovers guard;

@@ -41,6 +41,7 @@ log = logging.getLogger("ccbridge")
 # Fields that are not JSON options: callbacks, and settings the Python layer handles itself.
 _NOT_JSON = {
     "debug_stderr", "stderr", "can_use_tool", "hooks", "agents", "load_timeout_ms", "control_timeout_ms", "mcp_servers",
+    "session_store", "session_store_flush",
 }
 _DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
              for f in dataclasses.fields(ClaudeAgentOptions)}
@@ -141,6 +142,7 @@ class Prepared:
             _warn_if_can_use_tool_shadowed(o)
         self.can_use_tool = _permission_bridge(o.can_use_tool, loop) if o.can_use_tool else None
         self.hooks = _hooks_bridge(o.hooks or {}, loop)
+        self.mirror = o.session_store is not None  # --session-mirror, its frames kept for the store
         self.initialize_timeout = max(o.load_timeout_ms, 1) / 1000.0
         self.control_timeout = max(o.control_timeout_ms, 1) / 1000.0
 
@@ -155,7 +157,7 @@ class Prepared:
         try:
             session = _ccbridge.open_session(
                 self.options_json, self.on_stderr, self.can_use_tool, self.hooks, self.tool_servers,
-                True, self.initialize_timeout, self.control_timeout, self.initialize_fields,
+                True, self.initialize_timeout, self.control_timeout, self.initialize_fields, self.mirror,
             )
         except _ccbridge.Error as e:
             # The CLI exited before it answered initialize (an unknown resume id): the SDK's
@@ -166,7 +168,8 @@ class Prepared:
         return track(session)
 
     def start_query(self, prompt: str) -> Any:
-        return track(call(_ccbridge.query, text(prompt, "the prompt"), False, self.options_json, self.on_stderr))
+        return track(call(_ccbridge.query, text(prompt, "the prompt"), False, self.options_json, self.on_stderr,
+                          self.mirror))
 
 
 def _agent_fields(name: str, agent: Any) -> Dict[str, Any]:
@@ -434,26 +437,49 @@ def outcome_error(outcome: Optional[Dict[str, Any]], last: Optional[Dict[str, An
     return exc
 
 
-def pump(source: Any, tracker: Tracker, timeout: float = -1.0) -> Iterator[Message]:
-    """Typed messages from an engine Stream or Session until it ends."""
+def is_result(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("type") == "result"
+
+
+def mirror_errors(mirror: Any) -> Iterator[Message]:
+    """The MirrorErrorMessages of a session_store's failed appends, reported since last asked."""
+    for d in mirror.pop_errors():
+        m = convert(d)
+        if m is not None:
+            yield m
+
+
+def pump(source: Any, tracker: Tracker, timeout: float = -1.0, mirror: Any = None) -> Iterator[Message]:
+    """Typed messages from an engine Stream or Session until it ends. `mirror`: the run's
+    session_store mirror (a BlockingMirror), flushed before a result is yielded and at the end."""
     while True:
         batch = call(source.next_batch, BATCH, timeout)
         if batch is None:
+            if mirror is not None:
+                mirror.flush(source)  # the CLI is gone: its last frames too
+                yield from mirror_errors(mirror)
             return
+        if mirror is not None:
+            mirror.take(source)
         for item in batch:
             tracker.observe(item)
             if tracker.held is not None:
                 if tracker.held is item:
                     continue
                 yield from tracker.release(None)  # something followed: it goes out first
+            if mirror is not None:
+                if is_result(item):
+                    mirror.flush(source)  # whoever sees the result finds the turn in the store
+                yield from mirror_errors(mirror)
             m = convert(item)
             if m is not None:
                 yield m
 
 
-async def apump(source: Any, tracker: Tracker) -> AsyncIterator[Message]:
+async def apump(source: Any, tracker: Tracker, mirror: Any = None) -> AsyncIterator[Message]:
     """The same for async code (asyncio or trio): the engine waits on a worker thread (without the
-    GIL), in slices so that a cancelled task never leaves a thread blocked for long."""
+    GIL), in slices so that a cancelled task never leaves a thread blocked for long. `mirror`: a
+    MirrorRun on this loop."""
     while True:
         # What is already there is taken on the loop (a non-blocking call); only an empty queue
         # costs a trip to a worker thread.
@@ -461,7 +487,13 @@ async def apump(source: Any, tracker: Tracker) -> AsyncIterator[Message]:
         if batch == []:
             batch = await in_thread(call, source.next_batch, BATCH, 0.25, abandon=True)
         if batch is None:
+            if mirror is not None:
+                await mirror.flush(source)
+                for e in mirror_errors(mirror):
+                    yield e
             return
+        if mirror is not None:
+            mirror.take(source)
         for item in batch:
             tracker.observe(item)
             if tracker.held is not None:
@@ -469,6 +501,11 @@ async def apump(source: Any, tracker: Tracker) -> AsyncIterator[Message]:
                     continue
                 for h in tracker.release(None):  # something followed: it goes out first
                     yield h
+            if mirror is not None:
+                if is_result(item):
+                    await mirror.flush(source)
+                for e in mirror_errors(mirror):
+                    yield e
             m = convert(item)
             if m is not None:
                 yield m

@@ -14,6 +14,7 @@ from .types import (
     HookEventMessage,
     Message,
     MessageOrigin,
+    MirrorErrorMessage,
     RateLimitEvent,
     RateLimitInfo,
     ResultMessage,
@@ -118,6 +119,8 @@ def _system(d: Dict[str, Any]) -> SystemMessage:
             subtype=sub, data=d, task_id=d.get("task_id", ""), patch=patch, status=patch.get("status"),
             session_id=d.get("session_id"), uuid=d.get("uuid"),
         )
+    if sub == "mirror_error":  # made by ccbridge (_mirror.py), not the CLI
+        return MirrorErrorMessage(subtype=sub, data=d, key=d.get("key"), error=d.get("error", ""))
     return SystemMessage(subtype=sub, data=d)
 
 

@@ -10,8 +10,9 @@ from collections import deque
 from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Optional, Union
 
 from ._aio import Loop, finally_in_thread, in_thread
-from ._engine import BATCH, TRANSPORT_REFUSED, Prepared, Tracker, call, convert, text
+from ._engine import BATCH, TRANSPORT_REFUSED, Prepared, Tracker, call, convert, is_result, mirror_errors, text
 from ._errors import CLIConnectionError
+from ._session_resume import StoreRun
 from .query import send_user_message
 from .types import ClaudeAgentOptions, Message, ResultMessage
 
@@ -28,6 +29,7 @@ class ClaudeSDKClient:
         self._session: Any = None
         self._pending: Deque[Any] = deque()  # engine items taken but not yet handed out
         self._tracker = Tracker()
+        self._store: Optional[StoreRun] = None
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await in_thread(call, fn, *args)
@@ -41,9 +43,16 @@ class ClaudeSDKClient:
         """Starts the CLI and waits for its initialize answer; sends `prompt` if given."""
         if self._session is not None:
             return
-        prep = Prepared(self.options, loop=Loop())
-        self._tracker = Tracker(self.options)
-        self._session = await in_thread(prep.open_session)
+        store = StoreRun(self.options)
+        options = await store.start()  # a resume from session_store: written out for the CLI
+        try:
+            prep = Prepared(options, loop=Loop())
+            self._tracker = Tracker(options)
+            self._session = await in_thread(prep.open_session)
+        except BaseException:
+            await store.end(None)
+            raise
+        self._store = store
         if prompt is not None:
             await self.query(prompt)
 
@@ -59,10 +68,16 @@ class ClaudeSDKClient:
     async def receive_messages(self) -> AsyncIterator[Message]:
         """Every message, until the CLI exits."""
         s = self._live()
+        mirror = self._store.mirror if self._store is not None else None
         while True:
             while self._pending:
                 item = self._pending.popleft()
                 self._tracker.observe(item)
+                if mirror is not None:
+                    if is_result(item):
+                        await mirror.flush(s)  # whoever sees the result finds the turn in the store
+                    for e in mirror_errors(mirror):
+                        yield e
                 m = convert(item)
                 if m is not None:
                     yield m
@@ -70,6 +85,13 @@ class ClaudeSDKClient:
             if batch == []:
                 # A bounded wait: a cancelled receiver leaves it to end by itself.
                 batch = await in_thread(call, s.next_batch, BATCH, 0.25, abandon=True)
+            if mirror is not None:
+                if batch is None:
+                    await mirror.flush(s)
+                    for e in mirror_errors(mirror):
+                        yield e
+                else:
+                    mirror.take(s)
             if batch is None:
                 return
             self._pending.extend(batch)
@@ -124,9 +146,12 @@ class ClaudeSDKClient:
     async def disconnect(self) -> None:
         """Ends the conversation: the CLI gets EOF and time to save its session, then the ladder."""
         s, self._session = self._session, None
+        store, self._store = self._store, None
         self._pending.clear()
         if s is not None:
             await finally_in_thread(s.close)  # completes even in a task being cancelled
+        if store is not None:
+            await store.end(s)  # the CLI is gone: its last frames, the resume's directory removed
 
     async def __aenter__(self) -> "ClaudeSDKClient":
         await self.connect()

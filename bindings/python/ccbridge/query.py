@@ -22,6 +22,7 @@ from typing import Any, AsyncGenerator, AsyncIterable, Awaitable, Dict, Iterable
 
 from ._aio import Loop, Task, finally_in_thread, in_thread
 from ._engine import TRANSPORT_REFUSED, Prepared, Tracker, apump, call, pump, raise_for_outcome, text
+from ._session_resume import BlockingStoreRun, StoreRun
 from .types import ClaudeAgentOptions, Message
 
 Prompt = Union[str, Iterable[Dict[str, Any]], AsyncIterable[Dict[str, Any]]]
@@ -57,31 +58,36 @@ class Query:
     # ---- sync ---------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Message]:
         self._claim()
-        prep = Prepared(self._options, loop=None)
-        if isinstance(self._prompt, str) and not prep.needs_session:
-            stream = prep.start_query(self._prompt)
-            tracker = Tracker(self._options)
-            try:
-                yield from pump(stream, tracker)
-                yield from tracker.release(stream.outcome())
-                raise_for_outcome(stream.outcome(), tracker)
-            finally:
-                stream.close()
-            return
         if not isinstance(self._prompt, (str, Iterable)):
             raise TypeError("an async iterable prompt needs `async for`")
-        session = prep.open_session()
-        tracker = Tracker(self._options)
+        store = BlockingStoreRun(self._options)
+        options = store.start()
+        source: Any = None
         try:
-            feeder = threading.Thread(target=self._feed, args=(session,), daemon=True)
-            feeder.start()
-            yield from pump(session, tracker)
-            feeder.join(timeout=5)
-            outcome = call(session.close)
-            yield from tracker.release(outcome)
-            raise_for_outcome(outcome, tracker)
+            prep = Prepared(options, loop=None)
+            tracker = Tracker(options)
+            if isinstance(self._prompt, str) and not prep.needs_session:
+                source = stream = prep.start_query(self._prompt)
+                try:
+                    yield from pump(stream, tracker, mirror=store.mirror)
+                    yield from tracker.release(stream.outcome())
+                    raise_for_outcome(stream.outcome(), tracker)
+                finally:
+                    stream.close()
+                return
+            source = session = prep.open_session()
+            try:
+                feeder = threading.Thread(target=self._feed, args=(session,), daemon=True)
+                feeder.start()
+                yield from pump(session, tracker, mirror=store.mirror)
+                feeder.join(timeout=5)
+                outcome = call(session.close)
+                yield from tracker.release(outcome)
+                raise_for_outcome(outcome, tracker)
+            finally:
+                session.close()
         finally:
-            session.close()
+            store.end(source)  # the CLI is gone: the last flush, the resume's directory removed
 
     def _feed(self, session: Any) -> None:
         try:
@@ -121,32 +127,37 @@ class Query:
         await self._gen.aclose()
 
     async def _arun(self) -> AsyncGenerator[Message, None]:
-        prep = Prepared(self._options, loop=Loop())
-        if isinstance(self._prompt, str) and not prep.needs_session:
-            stream = await in_thread(prep.start_query, self._prompt)
-            tracker = Tracker(self._options)
-            try:
-                async for m in apump(stream, tracker):
-                    yield m
-                for m in tracker.release(stream.outcome()):
-                    yield m
-                raise_for_outcome(stream.outcome(), tracker)
-            finally:
-                await finally_in_thread(stream.close)
-            return
-        session = await in_thread(prep.open_session)
-        feeder = Task(lambda: self._afeed(session))
-        tracker = Tracker(self._options)
+        store = StoreRun(self._options)
+        options = await store.start()
+        source: Any = None
         try:
-            async for m in apump(session, tracker):
-                yield m
-            outcome = await in_thread(call, session.close)
-            for m in tracker.release(outcome):
-                yield m
-            raise_for_outcome(outcome, tracker)
+            prep = Prepared(options, loop=Loop())
+            tracker = Tracker(options)
+            if isinstance(self._prompt, str) and not prep.needs_session:
+                source = stream = await in_thread(prep.start_query, self._prompt)
+                try:
+                    async for m in apump(stream, tracker, store.mirror):
+                        yield m
+                    for m in tracker.release(stream.outcome()):
+                        yield m
+                    raise_for_outcome(stream.outcome(), tracker)
+                finally:
+                    await finally_in_thread(stream.close)
+                return
+            source = session = await in_thread(prep.open_session)
+            feeder = Task(lambda: self._afeed(session))
+            try:
+                async for m in apump(session, tracker, store.mirror):
+                    yield m
+                outcome = await in_thread(call, session.close)
+                for m in tracker.release(outcome):
+                    yield m
+                raise_for_outcome(outcome, tracker)
+            finally:
+                feeder.cancel()
+                await finally_in_thread(session.close)
         finally:
-            feeder.cancel()
-            await finally_in_thread(session.close)
+            await store.end(source)  # the CLI is gone: the last flush, the resume's directory removed
 
     async def _afeed(self, session: Any) -> None:
         try:

@@ -40,7 +40,8 @@ from ._shapes import (
 __all__ = [
     "TextBlock", "ThinkingBlock", "ToolUseBlock", "ToolResultBlock", "ServerToolUseBlock", "ServerToolResultBlock",
     "ContentBlock", "UserMessage", "AssistantMessage", "SystemMessage", "TaskStartedMessage", "TaskProgressMessage",
-    "TaskNotificationMessage", "TaskUpdatedMessage", "HookEventMessage", "DeferredToolUse", "ResultMessage",
+    "TaskNotificationMessage", "TaskUpdatedMessage", "HookEventMessage", "MirrorErrorMessage", "DeferredToolUse",
+    "ResultMessage",
     "StreamEvent", "RateLimitInfo", "RateLimitEvent", "ConversationResetMessage", "Message", "PermissionRuleValue",
     "PermissionUpdate", "ToolPermissionContext", "PermissionResultAllow", "PermissionResultDeny",
     "PermissionResult", "CanUseToolShadowedWarning", "CanUseTool", "HookEvent", "HookContext", "HookCallback",
@@ -191,6 +192,17 @@ class HookEventMessage(SystemMessage):
     hook_event_name: str = ""
     session_id: Optional[str] = None
     uuid: Optional[str] = None
+
+
+@dataclass
+class MirrorErrorMessage(SystemMessage):
+    """A batch of transcript entries that ClaudeAgentOptions.session_store did not take (its
+    append failed on every attempt, or timed out): the store may lack it, the run goes on (the
+    CLI's own transcript is complete). Made by ccbridge, never sent by the CLI; subtype
+    "mirror_error", ``data`` the whole message."""
+
+    key: Optional[SessionKey] = None
+    error: str = ""
 
 
 @dataclass
@@ -469,7 +481,11 @@ class ClaudeAgentOptions:
     effort: Optional[EffortLevel] = None
     output_format: Optional[Dict[str, Any]] = None
     enable_file_checkpointing: bool = False
-    load_timeout_ms: int = 60_000
+    # A copy of every transcript line the CLI saves goes to session_store.append() (see
+    # _mirror.py); resume and continue_conversation load the session from it.
+    session_store: Optional[SessionStore] = None
+    session_store_flush: SessionStoreFlushMode = "batched"  # or "eager": a flush after every frame
+    load_timeout_ms: int = 60_000  # also each store call of a resume from session_store
     task_budget: Optional[TaskBudget] = None
     client_app: Optional[str] = None  # env CLAUDE_AGENT_SDK_CLIENT_APP (wins over env)
     # ccbridge's own

@@ -280,12 +280,51 @@ ccbridge::Options options_from(const std::string &options_json, const py::object
   return o;
 }
 
+// ---- transcript mirror ---------------------------------------------------------------------
+
+// The transcript_mirror frames of a run with a SessionStore (Options::session_mirror): kept here,
+// out of the message stream, until the package's store batcher takes them (between batches of
+// messages, and once more after the CLI has exited, so that what it writes last is not lost).
+struct MirrorSink {
+  std::mutex mu;
+  std::vector<ccbridge::Message> frames;
+};
+using MirrorSinkPtr = std::shared_ptr<MirrorSink>;
+
+MirrorSinkPtr mirror_sink(ccbridge::Options &o, bool mirror)
+{
+  if (!mirror) return nullptr;
+  o.session_mirror = true;
+  auto sink = std::make_shared<MirrorSink>();
+  o.transcript_mirror_callback = [sink](const ccbridge::Message &frame) {
+    std::lock_guard<std::mutex> lk(sink->mu);
+    sink->frames.push_back(frame);
+  };
+  return sink;
+}
+
+// The frames received since the last call, as dicts ([] without a sink).
+py::list take_mirror(const MirrorSinkPtr &sink)
+{
+  py::list out;
+  if (!sink) return out;
+  std::vector<ccbridge::Message> frames;
+  {
+    std::lock_guard<std::mutex> lk(sink->mu);
+    frames.swap(sink->frames);
+  }
+  for (const auto &f : frames) out.append(message_to_python(f));
+  return out;
+}
+
 // ---- query ---------------------------------------------------------------------------------
 
 struct PyStream {
-  explicit PyStream(ccbridge::Stream s) : stream(std::move(s)) {}
+  PyStream(ccbridge::Stream s, MirrorSinkPtr m) : stream(std::move(s)), mirror(std::move(m)) {}
   ccbridge::Stream stream;
+  MirrorSinkPtr mirror;
   py::object next_batch(std::size_t max, double timeout_s) { return ::next_batch(stream, max, timeout_s); }
+  py::list take_mirror() { return ::take_mirror(mirror); }
   void close() { without_gil([&] { stream.close(); }); }
   void cancel() { stream.cancel(); }
   py::object outcome()
@@ -304,12 +343,13 @@ struct PyStream {
 };
 
 std::unique_ptr<PyStream> start_query(const std::string &prompt, bool prompt_is_content, const std::string &options_json,
-                                      const py::object &on_stderr)
+                                      const py::object &on_stderr, bool mirror)
 {
   auto o = options_from(options_json, on_stderr);
+  auto sink = mirror_sink(o, mirror);
   return without_gil([&] {
     auto s = prompt_is_content ? ccbridge::query_content(runtime(), prompt, o) : ccbridge::query(runtime(), prompt, o);
-    return std::make_unique<PyStream>(std::move(s));
+    return std::make_unique<PyStream>(std::move(s), std::move(sink));
   });
 }
 
@@ -486,6 +526,7 @@ py::object json_result(const ccbridge::JsonView &v) { return to_python(v); }
 
 struct PySession {
   std::optional<ccbridge::Session> session;
+  MirrorSinkPtr mirror;  // outlives the session: close() leaves the CLI's last frames in it
 
   ccbridge::Session &s()
   {
@@ -505,6 +546,7 @@ struct PySession {
     s().end_input_when_done(ceiling);
   }
   py::object next_batch(std::size_t max, double timeout_s) { return ::next_batch(s().messages(), max, timeout_s); }
+  py::list take_mirror() { return ::take_mirror(mirror); }
   py::object interrupt() { return json_result(without_gil([&] { return s().interrupt(); })); }
   void set_permission_mode(const std::string &mode) { without_gil([&] { s().set_permission_mode(mode); }); }
   void set_model(std::optional<std::string> model)
@@ -540,10 +582,11 @@ struct PySession {
 std::unique_ptr<PySession> open_session(const std::string &options_json, const py::object &on_stderr,
                                         const py::object &can_use_tool, const py::dict &hooks, const py::list &mcp_servers,
                                         bool initialize, double initialize_timeout_s, double control_timeout_s,
-                                        const std::string &initialize_fields)
+                                        const std::string &initialize_fields, bool mirror)
 {
   ccbridge::SessionOptions so;
   so.options = options_from(options_json, on_stderr);
+  auto sink = mirror_sink(so.options, mirror);
   so.can_use_tool = permission_callback(can_use_tool);
   so.hooks = hooks_from(hooks);
   so.mcp_servers = mcp_servers_from(mcp_servers);
@@ -552,6 +595,7 @@ std::unique_ptr<PySession> open_session(const std::string &options_json, const p
   so.initialize_timeout = std::chrono::milliseconds(static_cast<long long>(initialize_timeout_s * 1000));
   so.control_timeout = std::chrono::milliseconds(static_cast<long long>(control_timeout_s * 1000));
   auto out = std::make_unique<PySession>();
+  out->mirror = std::move(sink);
   out->session.emplace(without_gil([&] { return ccbridge::Session::open(runtime(), std::move(so)); }));
   return out;
 }
@@ -1025,9 +1069,10 @@ PYBIND11_MODULE(_ccbridge, m)
       .def("close", &PyStream::close)
       .def("cancel", &PyStream::cancel)
       .def("outcome", &PyStream::outcome)
+      .def("take_mirror", &PyStream::take_mirror)
       .def_property_readonly("pid", [](PyStream &s) { return s.stream.pid(); });
   m.def("query", &start_query, py::arg("prompt"), py::arg("prompt_is_content"), py::arg("options_json"),
-        py::arg("on_stderr") = py::none());
+        py::arg("on_stderr") = py::none(), py::arg("mirror") = false);
 
   py::class_<PyPermissionReply>(m, "PermissionReply")
       .def("allow", &PyPermissionReply::allow, py::arg("updated_input_json") = py::none(),
@@ -1059,11 +1104,12 @@ PYBIND11_MODULE(_ccbridge, m)
       .def("control", &PySession::control, py::arg("subtype"), py::arg("fields_json") = "{}", py::arg("timeout") = py::none())
       .def("server_info", &PySession::server_info)
       .def("close", &PySession::close)
+      .def("take_mirror", &PySession::take_mirror)
       .def_property_readonly("pid", &PySession::pid);
   m.def("open_session", &open_session, py::arg("options_json"), py::arg("on_stderr") = py::none(),
         py::arg("can_use_tool") = py::none(), py::arg("hooks") = py::dict(), py::arg("mcp_servers") = py::list(),
         py::arg("initialize") = true, py::arg("initialize_timeout") = 60.0, py::arg("control_timeout") = 60.0,
-        py::arg("initialize_fields") = "");
+        py::arg("initialize_fields") = "", py::arg("mirror") = false);
 
   py::class_<PyTerminal>(m, "Terminal")
       .def(py::init<const std::string &>(), py::arg("options_json"))

@@ -4,7 +4,7 @@ equivalent is that equivalent; any other name is a function that raises, and the
 it are listed in expected.txt."""
 
 import ccbridge
-from ccbridge import session_store
+from ccbridge import _mirror, _session_resume, session_store
 
 # The fixtures name project directories with it: the CLI's project key of a directory.
 _sanitize_path = ccbridge.project_key_for_directory
@@ -17,6 +17,18 @@ MAX_PENDING_ENTRIES = session_store.MAX_PENDING_ENTRIES
 MAX_PENDING_BYTES = session_store.MAX_PENDING_BYTES
 _STORE_LIST_LOAD_CONCURRENCY = session_store._LIST_LOAD_CONCURRENCY
 list_sessions_from_store = ccbridge.list_sessions_from_store
+project_key_for_directory = ccbridge.project_key_for_directory
+# The transcript mirror and the resume from a store (ccbridge._mirror, ccbridge._session_resume).
+TranscriptMirrorBatcher = _mirror.TranscriptMirrorBatcher
+file_path_to_session_key = _mirror.file_path_to_session_key
+build_mirror_batcher = _session_resume.build_mirror_batcher
+MaterializedResume = _session_resume.MaterializedResume
+materialize_resume_session = _session_resume.materialize_resume_session
+validate_session_store_options = _session_resume.validate_session_store_options
+_get_projects_dir = _session_resume._get_projects_dir
+_write_jsonl = _session_resume._write_jsonl
+_with_timeout = _session_resume._store_call
+_rmtree_with_retry = _session_resume._remove_tree
 
 
 def __getattr__(name: str):
