@@ -165,11 +165,11 @@ void Tools::add_health_probe(const std::string &id)
   p_.add_health_probe("mcp:" + id, [weak, id, &ioc](const std::function<void(ServiceHealth)> &done) {
     auto self = weak.lock();
     ToolServer *s = self ? self->find(id) : nullptr;
-    ServiceHealth h;
     if (!s || !s->client || s->status != "online") {
-      h.status = "offline";
-      h.error = s ? s->error : "gone";
-      return done(h);
+      ServiceHealth off;
+      off.status = "offline";
+      off.error = s ? s->error : "gone";
+      return done(off);
     }
     auto started = std::chrono::steady_clock::now();
     s->client->ping_async([done, started, &ioc](std::optional<Error> e, std::chrono::microseconds) {
