@@ -53,7 +53,8 @@ NAME="$(basename "$BENCH" .sh)"
 
 # Only a script that answers CCB_BENCH_LIST_TARGETS (those on common.sh, and run.sh); another
 # would run in full here.
-grep -q 'CCB_BENCH_LIST_TARGETS' "$BENCH" || { echo "ab.sh: $BENCH does not answer CCB_BENCH_LIST_TARGETS (tests/bench/common.sh)" >&2; exit 2; }
+grep -q -e '^source .*/common.sh"$' -e 'CCB_BENCH_LIST_TARGETS' "$BENCH" ||
+  { echo "ab.sh: $BENCH does not answer CCB_BENCH_LIST_TARGETS (tests/bench/common.sh)" >&2; exit 2; }
 TARGETS="$(CCB_BENCH_LIST_TARGETS=1 "$BENCH" "${BENCH_ARGS[@]}")" || { echo "ab.sh: $BENCH cannot say what to build" >&2; exit 2; }
 read -r -a TARGETS <<<"$TARGETS"
 SHAS=()
