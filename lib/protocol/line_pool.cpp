@@ -4,11 +4,11 @@
 namespace ccbridge::detail {
 
 namespace {
-template <class Node> void delete_list(Node *n, std::size_t bytes) noexcept
+template <class Node> void delete_list(Node *n) noexcept
 {
   while (n) {
     Node *next = n->next;
-    ::operator delete(n, bytes);
+    ::operator delete(n);
     n = next;
   }
 }
@@ -20,9 +20,9 @@ void LinePool::close() noexcept
 {
   closed_.store(true);
   for (std::size_t k = 0; k < kClasses; ++k) {
-    delete_list(free_[k], class_bytes(k));
+    delete_list(free_[k]);
     free_[k] = nullptr;
-    delete_list(returned_[k].exchange(nullptr, std::memory_order_acquire), class_bytes(k));
+    delete_list(returned_[k].exchange(nullptr, std::memory_order_acquire));
   }
   cached_bytes_ = 0;
 }
@@ -45,7 +45,7 @@ void LinePool::refill(std::size_t k) noexcept
       free_[k] = n;
       cached_bytes_ += class_bytes(k);
     } else {
-      ::operator delete(n, class_bytes(k));
+      ::operator delete(n);
     }
     n = next;
   }
@@ -68,11 +68,11 @@ void LinePool::release(void *block, std::size_t bytes) noexcept
 {
   std::size_t k = class_of(bytes);
   if (k == kClasses) {
-    ::operator delete(block, bytes);
+    ::operator delete(block);
     return;
   }
   if (closed_.load()) {  // (a block given back while close() runs waits for the destructor)
-    ::operator delete(block, class_bytes(k));
+    ::operator delete(block);
     return;
   }
   Node *n = ::new (block) Node{returned_[k].load(std::memory_order_relaxed)};
