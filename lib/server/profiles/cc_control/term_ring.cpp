@@ -34,17 +34,11 @@ void TermRing::append_note(std::string_view text) { add(Chunk{latest_seq_, std::
 void TermRing::add(Chunk c)
 {
   if (c.data.empty()) return;
-  if (c.data.size() > cap_) {  // bigger than the ring: its tail replaces everything
-    c.data.erase(0, c.data.size() - cap_);
-    while (!entries_.empty()) drop_front();
-    covered_from_ = std::max(covered_from_, c.seq);
-    first_truncated_ = true;
-  }
   bytes_ += c.data.size();
   entries_.push_back(std::move(c));
   // The ring holds the last cap bytes, as the original's byte tail does: whole oldest entries go
   // while that leaves enough, then the oldest left is cut (else a snapshot after one big chunk
-  // could be a few bytes).
+  // could be a few bytes). A chunk bigger than the ring so ends alone, cut to its tail.
   while (bytes_ > cap_) {
     std::size_t over = bytes_ - cap_;
     if (entries_.front().data.size() <= over) drop_front();
